@@ -1,0 +1,102 @@
+# campaign - one non-recursive Makefile (STYLE.md, Formatting and build).
+#
+#   make              ./campaign (optimised) and build/rel/libcampaign.a
+#   make test         sanitizer build (address, undefined), unit tests,
+#                     Mustache conformance and end-to-end tests; ends with
+#                     one line "N passed, N failed"
+#   make install      PREFIX=/usr/local DESTDIR= : binary and campaign(1)
+#   make format       clang-format every source file
+#   make check-format fail if any file is not formatted
+#
+# engine/ and db/ compile into one static library that the command, the
+# unit tests and the benchmarks link.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := sqlite3 libpcre2-8 jansson libcrypto uuid inih
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread
+
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough
+ifdef CI
+WARN    += -Werror
+endif
+DEFS    := -D_GNU_SOURCE
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+OPT     ?= -O2 -g
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+
+LIB_SRC := $(wildcard engine/*.c) db/store.c
+CMD_SRC := $(wildcard cmd/*.c)
+UNIT_SRC:= $(wildcard tests/unit/test_*.c)
+MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+
+.PHONY: all test unit e2e install format check-format clean bench
+all: campaign
+
+# ---- one build flavour per directory: rel (optimised), asan (tests) ----
+define flavour
+$(1)_CFLAGS := $(WARN) $(DEFS) $(PKG_CFLAGS) $(2) -MMD -MP -Idb -Iengine
+$(1)_OBJ    := $$(patsubst %.c,build/$(1)/%.o,$(LIB_SRC)) build/$(1)/gen/migrations.o
+$(1)_CMDOBJ := $$(patsubst %.c,build/$(1)/%.o,$(CMD_SRC))
+
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(1)_CFLAGS) -c $$< -o $$@
+
+build/$(1)/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(1)_CFLAGS) -c $$< -o $$@
+
+build/$(1)/libcampaign.a: $$($(1)_OBJ)
+	rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/campaign: $$($(1)_CMDOBJ) build/$(1)/libcampaign.a
+	$$(CC) $(2) -o $$@ $$($(1)_CMDOBJ) build/$(1)/libcampaign.a $$(PKG_LIBS)
+
+build/$(1)/tests/unit/%: tests/unit/%.c tests/unit/th.h build/$(1)/libcampaign.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(1)_CFLAGS) -Wno-missing-prototypes -Wno-pedantic -o $$@ $$< \
+	    build/$(1)/libcampaign.a $$(PKG_LIBS)
+
+-include $$($(1)_OBJ:.o=.d) $$($(1)_CMDOBJ:.o=.d)
+endef
+
+$(eval $(call flavour,rel,$(OPT) $(HARDEN)))
+$(eval $(call flavour,asan,-O1 -g $(SAN)))
+
+build/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
+	@mkdir -p $(dir $@)
+	sh scripts/embed-sql $@ $(MIGRATIONS)
+
+campaign: build/rel/campaign
+	cp $< $@
+
+UNIT_REL  := $(patsubst tests/unit/%.c,build/rel/tests/unit/%,$(UNIT_SRC))
+UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRC))
+
+# The tests run against the sanitizer build; ASAN_OPTIONS make any leak or
+# error fatal.
+test: build/asan/campaign $(UNIT_ASAN) campaign
+	CAMPAIGN_BIN=$(CURDIR)/build/asan/campaign \
+	UNIT_DIR=$(CURDIR)/build/asan/tests/unit \
+	sh tests/run
+
+install: campaign
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 campaign $(DESTDIR)$(PREFIX)/bin/campaign
+	install -m 0644 cmd/campaign.1 $(DESTDIR)$(PREFIX)/share/man/man1/campaign.1
+
+FMT_SRC = $(wildcard cmd/*.[ch] engine/*.[ch] db/*.[ch] tests/unit/*.[ch])
+format:
+	clang-format -i $(FMT_SRC)
+check-format:
+	clang-format --dry-run --Werror $(FMT_SRC)
+
+clean:
+	rm -rf build campaign

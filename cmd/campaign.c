@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * campaign.c - main(): global options, the command table, dispatch.
+ *
+ * Global options (--db, --config, --templates, -v, -q) may appear anywhere
+ * before "--"; they are taken out of argv before the subcommand parses
+ * its own.  Defaults come from $CAMPAIGN_DB, $CAMPAIGN_CONFIG and
+ * $CAMPAIGN_TEMPLATES, else ./campaign.db, ./campaign.conf, ./templates.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "../engine/log.h"
+#include "cmd.h"
+
+#ifndef CAMPAIGN_VERSION
+#define CAMPAIGN_VERSION "0.1.0"
+#endif
+
+const struct command commands[] = {
+    {"init", cmd_init, "campaign init",
+     "Create the database (and a commented campaign.conf if there is none);\n"
+     "apply any schema migrations.  Safe to run again.\n"},
+    {"import", cmd_import,
+     "campaign import FILE... [--list NAME] [--delimiter C] [--encoding E]\n"
+     "                [--no-update] [--rejects FILE] [--dry-run]",
+     "Import contacts from CSV files, one transaction per file.  The email\n"
+     "column is found by name (email, e-mail, Email Address, mail, ...);\n"
+     "every other column becomes an attribute.  Prints\n"
+     "  imported N, updated M, unchanged U, rejected R\n"
+     "after the commit.  An import never lifts a suppression.\n"
+     "\n"
+     "  --list NAME        add every imported contact to list NAME\n"
+     "  --delimiter C      , ; | or tab (default: detected from the header)\n"
+     "  --encoding E       utf-8 (default), latin1 or windows-1252\n"
+     "  --no-update        leave existing contacts as they are\n"
+     "  --rejects FILE     write refused rows to FILE as CSV with a reason\n"
+     "  --dry-run          validate and count, write nothing\n"},
+    {"lists", cmd_lists, "campaign lists",
+     "List the lists with their member counts (all members, and those who\n"
+     "can be mailed).\n"},
+    {"contacts show", cmd_contacts_show,
+     "campaign contacts show EMAIL [--format text|json]",
+     "Show one contact: attributes, lists, status and suppression.\n"},
+    {"contacts forget", cmd_contacts_forget, "campaign contacts forget EMAIL",
+     "Erase a person: the contact, its attributes and memberships are\n"
+     "deleted; only a salted hash of the address stays in the suppression\n"
+     "list, so that a later import brings the address back suppressed.\n"},
+    {"optout", cmd_optout, "campaign optout EMAIL... [--reason R]",
+     "Suppress addresses by hand (reason: unsubscribed, the default;\n"
+     "bounced, complained or manual).  They are never mailed again.\n"},
+    {"suppress import", cmd_suppress_import,
+     "campaign suppress import FILE [--reason R] [--delimiter C] "
+     "[--encoding E]",
+     "Suppress every address in FILE: a CSV with an email column (and an\n"
+     "optional reason column), or a plain list of addresses, one per line.\n"
+     "The default reason is manual.\n"},
+    {"suppress list", cmd_suppress_list,
+     "campaign suppress list [--format text|csv]",
+     "Print the suppression list.  Forgotten people appear by hash only.\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const char global_help[] =
+    "Global options:\n"
+    "  --db PATH          database (default $CAMPAIGN_DB, else ./campaign.db)\n"
+    "  --config PATH      configuration (default $CAMPAIGN_CONFIG, else\n"
+    "                     ./campaign.conf)\n"
+    "  --templates DIR    templates (default $CAMPAIGN_TEMPLATES, else\n"
+    "                     ./templates)\n"
+    "  -v, --verbose      more detail on stderr\n"
+    "  -q, --quiet        only errors on stderr\n"
+    "  --help             help (also after any command)\n"
+    "  --version          print the version\n";
+
+static void
+usage_all(FILE *f)
+{
+    fprintf(f, "usage: campaign [global options] COMMAND [options]\n\n"
+               "Commands:\n");
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(f, "  %s\n", c->synopsis);
+    fprintf(f, "\n%s\nExit codes follow sysexits.h; see campaign(1).\n",
+            global_help);
+}
+
+int
+cmd_usage(const char *name, FILE *f, int code)
+{
+    for (const struct command *c = commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            fprintf(f, "usage: %s\n\n%s\n%s", c->synopsis, c->help,
+                    global_help);
+            return code;
+        }
+    }
+    usage_all(f);
+    return code;
+}
+
+/* take_global - remove the global options from argv; returns new argc,
+ * or -1 after printing a usage error. */
+static int
+take_global(struct ctx *ctx, int argc, char **argv, int *want_version)
+{
+    int out = 1, i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        const char *val = NULL;
+
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            ctx->verbose = 1;
+            continue;
+        }
+        if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            ctx->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--version") == 0) {
+            *want_version = 1;
+            continue;
+        }
+        if (strncmp(a, "--db", 4) == 0 && (a[4] == '\0' || a[4] == '='))
+            dst = &ctx->db_path, val = a[4] ? a + 5 : NULL;
+        else if (strncmp(a, "--config", 8) == 0 &&
+                 (a[8] == '\0' || a[8] == '='))
+            dst = &ctx->config_path, val = a[8] ? a + 9 : NULL;
+        else if (strncmp(a, "--templates", 11) == 0 &&
+                 (a[11] == '\0' || a[11] == '='))
+            dst = &ctx->templates_dir, val = a[11] ? a + 12 : NULL;
+        if (dst == NULL) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (val == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "campaign: %s needs a value\n", a);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        *dst = val;
+    }
+    for (; i < argc; i++)
+        argv[out++] = argv[i];
+    argv[out] = NULL;
+    return out;
+}
+
+static const char *
+env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct ctx ctx;
+    int want_version = 0, n;
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.db_path = env_or("CAMPAIGN_DB", "campaign.db");
+    ctx.config_path = env_or("CAMPAIGN_CONFIG", "campaign.conf");
+    ctx.templates_dir = env_or("CAMPAIGN_TEMPLATES", "templates");
+
+    if ((argc = take_global(&ctx, argc, argv, &want_version)) == -1)
+        return EX_USAGE;
+    log_init("campaign", ctx.quiet     ? LOG_QUIET
+                         : ctx.verbose ? LOG_VERBOSE
+                                       : LOG_NORMAL);
+    if (want_version) {
+        printf("campaign %s\n", CAMPAIGN_VERSION);
+        return 0;
+    }
+    if (argc < 2) {
+        usage_all(stderr);
+        return EX_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (argc >= 3) {
+            char name[64];
+            snprintf(name, sizeof name, "%s%s%s", argv[2],
+                     argc >= 4 ? " " : "", argc >= 4 ? argv[3] : "");
+            return cmd_usage(name, stdout, 0);
+        }
+        usage_all(stdout);
+        return 0;
+    }
+    /* two-word commands first ("contacts show"), then one-word */
+    for (const struct command *c = commands; c->name; c++) {
+        size_t l = strlen(argv[1]);
+        if (strncmp(c->name, argv[1], l) != 0)
+            continue;
+        if (c->name[l] == '\0')
+            return c->run(&ctx, argc - 1, argv + 1);
+        if (c->name[l] == ' ' && argc >= 3 &&
+            strcmp(c->name + l + 1, argv[2]) == 0)
+            return c->run(&ctx, argc - 2, argv + 2);
+    }
+    /* a group name alone or with an unknown subcommand */
+    n = 0;
+    for (const struct command *c = commands; c->name; c++) {
+        size_t l = strlen(argv[1]);
+        if (strncmp(c->name, argv[1], l) == 0 && c->name[l] == ' ') {
+            if (n++ == 0)
+                fprintf(stderr, "usage:\n");
+            fprintf(stderr, "  %s\n", c->synopsis);
+        }
+    }
+    if (n > 0) {
+        if (argc >= 3 && strcmp(argv[2], "--help") == 0)
+            return 0;
+        return EX_USAGE;
+    }
+    fprintf(stderr, "campaign: unknown command \"%s\" (see campaign --help)\n",
+            argv[1]);
+    return EX_USAGE;
+}

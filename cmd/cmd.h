@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cmd.h - what the subcommands share: the global options, the dispatch
+ * table, and small helpers for output.  cmd/ knows argv and exit codes and
+ * nothing else: the work is done by engine/ and db/.
+ */
+#ifndef CAMPAIGN_CMD_H
+#define CAMPAIGN_CMD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../db/store.h"
+#include "../engine/err.h"
+
+struct ctx {
+    const char *db_path;
+    const char *config_path;
+    const char *templates_dir;
+    int verbose;
+    int quiet;
+};
+
+struct command {
+    const char *name;  /* "import", "contacts show", ... */
+    int (*run)(struct ctx *ctx, int argc, char **argv);
+    const char *synopsis;
+    const char *help;  /* the text after the synopsis */
+};
+
+extern const struct command commands[];
+
+int cmd_init(struct ctx *, int, char **);
+int cmd_import(struct ctx *, int, char **);
+int cmd_lists(struct ctx *, int, char **);
+int cmd_contacts_show(struct ctx *, int, char **);
+int cmd_contacts_forget(struct ctx *, int, char **);
+int cmd_optout(struct ctx *, int, char **);
+int cmd_suppress_import(struct ctx *, int, char **);
+int cmd_suppress_list(struct ctx *, int, char **);
+
+/* cmd_usage - print the command's help to f; returns EX_USAGE or 0. */
+int cmd_usage(const char *name, FILE *f, int code);
+/* cmd_fail - print e on stderr and return its exit code. */
+int cmd_fail(const struct err *e);
+/* cmd_open - open the database (migrating it); NULL after printing. */
+struct store *cmd_open(struct ctx *ctx, int *code);
+/* cmd_time - "YYYY-MM-DD HH:MM:SS UTC" into buf (at least 32 bytes). */
+const char *cmd_time(int64_t t, char *buf, size_t n);
+
+/* cmd_csv_cell - one CSV cell, quoted, and neutralised against formula
+ * injection (a leading = + - @ TAB or CR gets a ' in front). */
+void cmd_csv_cell(FILE *f, const char *s);
+
+/* cmd_opt_reset - prepare getopt_long for a fresh argv. */
+void cmd_opt_reset(void);
+
+#endif

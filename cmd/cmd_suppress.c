@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cmd_suppress.c - campaign optout, suppress import, suppress list.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/digest.h"
+#include "../engine/log.h"
+#include "../engine/suppress.h"
+#include "cmd.h"
+
+int cmd_parse_delimiter(const char *s, char *out);
+
+static const char *
+reason_arg(const char *s)
+{
+    const char *r = suppress_reason_parse(s, strlen(s));
+
+    if (r == NULL)
+        log_warnx("--reason: unsubscribed, bounced, complained or manual "
+                  "(got \"%s\")",
+                  s);
+    return r;
+}
+
+int
+cmd_optout(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *reason = "unsubscribed";
+    struct suppress_counts cnt;
+    struct store *st;
+    struct err e;
+    int c, code = 0;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if ((reason = reason_arg(optarg)) == NULL)
+                return EX_USAGE;
+            break;
+        case 'h':
+            return cmd_usage("optout", stdout, 0);
+        default:
+            return cmd_usage("optout", stderr, EX_USAGE);
+        }
+    }
+    if (optind >= argc)
+        return cmd_usage("optout", stderr, EX_USAGE);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    err_clear(&e);
+    if (suppress_emails(st, argv + optind, (size_t)(argc - optind), reason,
+                        "manual", &cnt, &e) == -1)
+        code = cmd_fail(&e);
+    else
+        printf("suppressed %ld, already suppressed %ld\n", cnt.added,
+               cnt.already);
+    store_close(st);
+    return code;
+}
+
+int
+cmd_suppress_import(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"delimiter", required_argument, NULL, 'd'},
+        {"encoding", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *reason = "manual";
+    struct csvread_params csv = {0, CSV_ENC_UTF8};
+    struct suppress_counts cnt;
+    struct store *st;
+    struct err e;
+    int c, code = 0;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if ((reason = reason_arg(optarg)) == NULL)
+                return EX_USAGE;
+            break;
+        case 'd':
+            if (cmd_parse_delimiter(optarg, &csv.delimiter) == -1)
+                return cmd_usage("suppress import", stderr, EX_USAGE);
+            break;
+        case 'e':
+            if (csv_encoding_parse(optarg, &csv.encoding) == -1)
+                return cmd_usage("suppress import", stderr, EX_USAGE);
+            break;
+        case 'h':
+            return cmd_usage("suppress import", stdout, 0);
+        default:
+            return cmd_usage("suppress import", stderr, EX_USAGE);
+        }
+    }
+    if (optind + 1 != argc)
+        return cmd_usage("suppress import", stderr, EX_USAGE);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    err_clear(&e);
+    if (suppress_import(st, argv[optind], &csv, reason, &cnt, &e) == -1)
+        code = cmd_fail(&e);
+    else
+        printf("suppressed %ld, already suppressed %ld, rejected %ld\n",
+               cnt.added, cnt.already, cnt.rejected);
+    store_close(st);
+    return code;
+}
+
+struct sup_out {
+    int csv;
+    long n;
+};
+
+static int
+sup_row(const struct store_suppression *s, void *arg)
+{
+    struct sup_out *o = arg;
+    char t[40], hex[2 * DIGEST_LEN + 1];
+    const char *who;
+
+    cmd_time(s->created_at, t, sizeof t);
+    digest_hex(s->hash, hex);
+    who = s->email ? s->email : hex;
+    if (o->csv) {
+        if (o->n == 0)
+            printf("email,hash,reason,source,created_at\r\n");
+        cmd_csv_cell(stdout, s->email ? s->email : "");
+        printf(",%s,%s,", hex, s->reason);
+        cmd_csv_cell(stdout, s->source);
+        printf(",%s\r\n", t);
+    } else {
+        if (o->n == 0)
+            printf("%-40s %-13s %-24s %s\n", "EMAIL (or hash if forgotten)",
+                   "REASON", "SOURCE", "SINCE");
+        printf("%-40s %-13s %-24s %s\n", who, s->reason, s->source, t);
+    }
+    o->n++;
+    return 0;
+}
+
+int
+cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct sup_out o = {0, 0};
+    struct store *st;
+    struct err e;
+    int c, code = 0;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "csv") == 0)
+                o.csv = 1;
+            else if (strcmp(optarg, "text") != 0 &&
+                     strcmp(optarg, "table") != 0)
+                return cmd_usage("suppress list", stderr, EX_USAGE);
+            break;
+        case 'h':
+            return cmd_usage("suppress list", stdout, 0);
+        default:
+            return cmd_usage("suppress list", stderr, EX_USAGE);
+        }
+    }
+    if (optind != argc)
+        return cmd_usage("suppress list", stderr, EX_USAGE);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    err_clear(&e);
+    if (store_suppressions(st, sup_row, &o, &e) == -1)
+        code = cmd_fail(&e);
+    else if (o.n == 0 && !o.csv)
+        printf("the suppression list is empty\n");
+    store_close(st);
+    return code;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * util.c - helpers shared by the subcommands (see cmd.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <csv.h>
+
+#include "../engine/log.h"
+#include "cmd.h"
+
+void
+cmd_opt_reset(void)
+{
+    optind = 0; /* glibc: full re-initialisation */
+    opterr = 1;
+}
+
+int
+cmd_fail(const struct err *e)
+{
+    log_warnx("%s", e->msg);
+    return e->kind ? e->kind : EX_SOFTWARE;
+}
+
+struct store *
+cmd_open(struct ctx *ctx, int *code)
+{
+    struct err e;
+    struct store *st;
+
+    err_clear(&e);
+    st = store_open(ctx->db_path, STORE_OPEN_EXISTING, NULL, &e);
+    if (st == NULL)
+        *code = cmd_fail(&e);
+    return st;
+}
+
+const char *
+cmd_time(int64_t t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(buf, n, "%lld", (long long)t);
+    return buf;
+}
+
+void
+cmd_csv_cell(FILE *f, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > 0 && strchr("=+-@\t\r", s[0]) != NULL) {
+        fputs("\"'", f);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '"')
+                fputc('"', f);
+            fputc(s[i], f);
+        }
+        fputc('"', f);
+        return;
+    }
+    csv_fwrite(f, s, n);
+}

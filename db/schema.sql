@@ -1,0 +1,69 @@
+-- schema.sql - the complete current schema, for reading.
+--
+-- The numbered files in db/migrations/ are what `campaign init` applies
+-- (embedded in the binary); this file must equal their sum, and the unit
+-- test tests/unit/test_store.c checks that it does.  Change the schema by
+-- adding a migration, then update this file.
+
+CREATE TABLE schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+);
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE imports (
+    id         INTEGER PRIMARY KEY,
+    file       TEXT NOT NULL,
+    list_id    INTEGER REFERENCES lists(id) ON DELETE SET NULL,
+    started_at INTEGER NOT NULL,
+    imported   INTEGER NOT NULL DEFAULT 0,
+    updated    INTEGER NOT NULL DEFAULT 0,
+    unchanged  INTEGER NOT NULL DEFAULT 0,
+    rejected   INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE contacts (
+    id           INTEGER PRIMARY KEY,
+    email        TEXT NOT NULL UNIQUE,
+    attrs        TEXT NOT NULL DEFAULT '{}',
+    status       TEXT NOT NULL DEFAULT 'active'
+                 CHECK (status IN ('active', 'unsubscribed', 'bounced',
+                                   'complained', 'suppressed')),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    seen_run     INTEGER,
+    seen_new     INTEGER,
+    prev_attrs   TEXT,
+    prev_updated INTEGER
+);
+CREATE INDEX contacts_changed ON contacts(seen_run) WHERE prev_attrs IS NOT NULL;
+
+CREATE TABLE lists (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE memberships (
+    list_id    INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    added_at   INTEGER NOT NULL,
+    PRIMARY KEY (list_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_contact ON memberships(contact_id);
+
+CREATE TABLE suppressions (
+    hash       BLOB PRIMARY KEY,
+    email      TEXT,
+    reason     TEXT NOT NULL
+               CHECK (reason IN ('unsubscribed', 'bounced', 'complained',
+                                 'manual', 'forgotten')),
+    source     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * csv_import.c - one CSV file into the contacts table (see csv_import.h).
+ *
+ * The hot loop runs once per row: validate the email, build the
+ * attributes as a JSON object, hash the address, one upsert statement and
+ * (with --list) one membership insert.  Everything is inside one
+ * BEGIN IMMEDIATE transaction per file, so a parse error, a full disk or a
+ * kill -9 leaves the database as it was.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <csv.h>
+
+#include "buf.h"
+#include "csv_import.h"
+#include "digest.h"
+#include "email.h"
+#include "limits.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* What a column means. */
+enum col_kind {
+    COL_ATTR,       /* an attribute */
+    COL_EMAIL,      /* the address */
+    COL_JSON_ATTRS, /* listmonk: a JSON object of attributes */
+    COL_UNSUB_TIME, /* Mailchimp: set when the person unsubscribed */
+    COL_CLEAN_TIME, /* Mailchimp: set when the address was cleaned */
+    COL_LM_STATUS,  /* listmonk: "blocklisted" means opted out */
+};
+
+struct column {
+    enum col_kind kind;
+    char *name;     /* attribute name (normalised) */
+    char *key_json; /* "name": pre-escaped, with quotes and colon */
+};
+
+struct importer {
+    struct store *st;
+    struct import_params *p;
+    struct import_counts *c;
+    const char *path;
+    struct column *cols;
+    size_t ncols;
+    size_t email_col;
+    int64_t list_id;
+    int64_t run;
+    int64_t now;
+    struct buf attrs;
+    struct buf merged;
+    struct buf tmp;
+    long existing; /* distinct contacts of the file that existed before */
+    const struct csv_record *header;
+    char **header_copy;
+    size_t nheader;
+};
+
+/* Header names (normalised) that mean "the email address". */
+static const char *const email_headers[] = {
+    "email",           "e_mail",           "email_address",
+    "e_mail_address",  "emailaddress",     "mail",
+    "mail_address",    "email_addr",       "e_mail_adresse",
+    "emailadresse",    "mailadresse",      "adresse_mail",
+    "adresse_e_mail",  "adresse_email",    "courriel",
+    "indirizzo_email", "indirizzo_e_mail", "correo",
+    "correo_electronico", "correo_electrónico", "endereco_de_email",
+    "e_mailadres",     "emailadres",       "subscriber_email",
+    NULL,
+};
+
+int
+import_is_email_header(const char *name)
+{
+    for (size_t i = 0; email_headers[i]; i++)
+        if (strcmp(name, email_headers[i]) == 0)
+            return 1;
+    return 0;
+}
+
+size_t
+import_attr_name(const char *in, size_t n, char *out, size_t outsz)
+{
+    size_t o = 0;
+    int pending = 0;
+
+    if (outsz == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   (c >= 'A' && c <= 'Z') || c >= 0x80;
+        if (!keep) {
+            pending = o > 0;
+            continue;
+        }
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (pending) {
+            if (o + 2 >= outsz)
+                break;
+            out[o++] = '_';
+            pending = 0;
+        }
+        if (o + 1 >= outsz)
+            break;
+        out[o++] = (char)c;
+    }
+    /* never cut a UTF-8 sequence in half */
+    while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80) {
+        size_t k = o;
+        while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
+            k--;
+        if (k == 0)
+            break;
+        unsigned char lead = (unsigned char)out[k - 1];
+        size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+        if (o - (k - 1) >= need)
+            break;
+        o = k - 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* json_str - append s (n bytes of valid UTF-8) as a JSON string. */
+static int
+json_str(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+
+    if (buf_putc(b, '"') == -1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            esc = u;
+            break;
+        }
+        if (buf_append(b, s + start, i - start) == -1 || buf_puts(b, esc) == -1)
+            return -1;
+        start = i + 1;
+    }
+    if (buf_append(b, s + start, n - start) == -1 || buf_putc(b, '"') == -1)
+        return -1;
+    return 0;
+}
+
+/* trim - strip ASCII spaces and tabs at both ends. */
+static const char *
+trim(const char *s, size_t *n)
+{
+    while (*n > 0 && (s[0] == ' ' || s[0] == '\t')) {
+        s++;
+        (*n)--;
+    }
+    while (*n > 0 && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
+        (*n)--;
+    return s;
+}
+
+static void
+columns_free(struct importer *im)
+{
+    for (size_t i = 0; i < im->ncols; i++) {
+        free(im->cols[i].name);
+        free(im->cols[i].key_json);
+    }
+    free(im->cols);
+    for (size_t i = 0; i < im->nheader; i++)
+        free(im->header_copy[i]);
+    free(im->header_copy);
+}
+
+/* map_header - decide what each column means. */
+static int
+map_header(struct importer *im, const struct csv_record *h, struct err *e)
+{
+    char name[ATTR_NAME_MAX + 1];
+    int found = 0;
+    struct buf seen;
+
+    im->ncols = h->nfields;
+    im->cols = xcalloc(h->nfields ? h->nfields : 1, sizeof *im->cols);
+    im->nheader = h->nfields;
+    im->header_copy = xcalloc(h->nfields ? h->nfields : 1, sizeof(char *));
+    for (size_t i = 0; i < h->nfields; i++) {
+        size_t n = h->len[i];
+        const char *s = trim(h->field[i], &n);
+        im->header_copy[i] = xstrndup(h->field[i], h->len[i]);
+        if (import_attr_name(s, n, name, sizeof name) == 0)
+            snprintf(name, sizeof name, "column_%zu", i + 1);
+        if (!found && import_is_email_header(name)) {
+            im->cols[i].kind = COL_EMAIL;
+            im->email_col = i;
+            found = 1;
+        } else if (strcmp(name, "attributes") == 0 ||
+                   strcmp(name, "attribs") == 0) {
+            im->cols[i].kind = COL_JSON_ATTRS;
+        } else if (strcmp(name, "unsub_time") == 0) {
+            im->cols[i].kind = COL_UNSUB_TIME;
+        } else if (strcmp(name, "clean_time") == 0) {
+            im->cols[i].kind = COL_CLEAN_TIME;
+        }
+        /* make the name unique among earlier columns */
+        char unique[ATTR_NAME_MAX + 16];
+        snprintf(unique, sizeof unique, "%s", name);
+        for (int k = 2;; k++) {
+            int clash = strcmp(unique, "email") == 0 && i != im->email_col;
+            for (size_t j = 0; j < i && !clash; j++)
+                clash = strcmp(im->cols[j].name, unique) == 0;
+            if (!clash)
+                break;
+            snprintf(unique, sizeof unique, "%s_%d", name, k);
+        }
+        im->cols[i].name = xstrdup(unique);
+        if (im->cols[i].kind == COL_ATTR && strcmp(unique, "status") == 0)
+            im->cols[i].kind = COL_LM_STATUS; /* still stored as attribute */
+        buf_init(&seen, 0);
+        if (json_str(&seen, unique, strlen(unique)) == -1 ||
+            buf_putc(&seen, ':') == -1) {
+            buf_free(&seen);
+            return err_set(e, EX_SOFTWARE, "header too long");
+        }
+        im->cols[i].key_json = buf_steal(&seen);
+    }
+    if (!found) {
+        struct buf b;
+        buf_init(&b, 400);
+        for (size_t i = 0; i < h->nfields; i++) {
+            char pr[64];
+            log_printable(pr, sizeof pr, h->field[i], h->len[i]);
+            if (buf_printf(&b, "%s\"%s\"", i ? ", " : "", pr) == -1)
+                break;
+        }
+        err_set(e, EX_DATAERR,
+                "%s:%lu: no email column; the header has %s (name one "
+                "column \"email\")",
+                im->path, h->line, b.len ? b.p : "no columns");
+        buf_free(&b);
+        return -1;
+    }
+    return 0;
+}
+
+/* reject - report one refused row. */
+static int
+reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
+{
+    char reason[300], linebuf[32];
+    va_list ap;
+    FILE *f = im->p->rejects;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    im->c->rejected++;
+    if (f == NULL) {
+        if ((unsigned long)im->c->rejected <= im->p->stderr_max)
+            log_warnx("%s:%lu: %s", im->path, r->line, reason);
+        else if ((unsigned long)im->c->rejected == im->p->stderr_max + 1)
+            log_warnx("%s: more rejects not shown (use --rejects FILE)",
+                      im->path);
+        return 0;
+    }
+    if (!im->p->rejects_header) {
+        for (size_t i = 0; i < im->nheader; i++) {
+            csv_fwrite(f, im->header_copy[i], strlen(im->header_copy[i]));
+            fputc(',', f);
+        }
+        fputs("\"file\",\"line\",\"reason\"\r\n", f);
+        im->p->rejects_header = 1;
+    }
+    for (size_t i = 0; i < im->nheader; i++) {
+        if (i < r->nfields)
+            csv_fwrite(f, r->field[i], r->len[i]);
+        fputc(',', f);
+    }
+    csv_fwrite(f, im->path, strlen(im->path));
+    snprintf(linebuf, sizeof linebuf, ",%lu,", r->line);
+    fputs(linebuf, f);
+    csv_fwrite(f, reason, strlen(reason));
+    fputs("\r\n", f);
+    return 0;
+}
+
+/* add_json_attrs - merge listmonk's attributes JSON object into attrs. */
+static int
+add_json_attrs(struct importer *im, const char *s, size_t n, int *first,
+               const char **why)
+{
+    json_error_t jerr;
+    json_t *obj;
+    const char *key;
+    json_t *val;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    obj = json_loadb(s, n, 0, &jerr);
+    if (obj == NULL || !json_is_object(obj)) {
+        json_decref(obj);
+        *why = "the attributes column is not a JSON object";
+        return -1;
+    }
+    json_object_foreach(obj, key, val) {
+        int clash = strcmp(key, "email") == 0;
+        for (size_t i = 0; i < im->ncols && !clash; i++)
+            clash = im->cols[i].kind != COL_JSON_ATTRS &&
+                    strcmp(im->cols[i].name, key) == 0;
+        if (clash)
+            continue;
+        char *v = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (v == NULL ||
+            (!*first && buf_putc(&im->attrs, ',') == -1) ||
+            json_str(&im->attrs, key, strlen(key)) == -1 ||
+            buf_putc(&im->attrs, ':') == -1 || buf_puts(&im->attrs, v) == -1) {
+            *why = "attributes too large";
+            rc = -1;
+        }
+        free(v);
+        *first = 0;
+        if (rc == -1)
+            break;
+    }
+    json_decref(obj);
+    return rc;
+}
+
+/*
+ * merge - the new attributes (JSON object text) over the old: into
+ * im->merged, and *changed set when any value differs.  The common cases
+ * (nothing new, or the very same text) are decided without parsing.
+ */
+static int
+merge(struct importer *im, const char *old, const char *neu, int *changed,
+      struct err *e)
+{
+    json_t *o, *n, *v;
+    const char *k;
+    char *d;
+
+    *changed = 0;
+    if (!im->p->update || strcmp(neu, "{}") == 0 || strcmp(old, neu) == 0)
+        return 0;
+    o = json_loads(old, 0, NULL);
+    n = json_loads(neu, 0, NULL);
+    if (o == NULL || n == NULL || !json_is_object(o)) {
+        json_decref(o);
+        json_decref(n);
+        return err_set(e, EX_DATAERR, "stored attributes are not JSON");
+    }
+    json_object_foreach(n, k, v) {
+        json_t *was = json_object_get(o, k);
+        if (was == NULL || !json_equal(was, v)) {
+            json_object_set(o, k, v);
+            *changed = 1;
+        }
+    }
+    if (*changed) {
+        d = json_dumps(o, JSON_COMPACT);
+        buf_reset(&im->merged);
+        if (d == NULL || buf_puts(&im->merged, d) == -1) {
+            free(d);
+            json_decref(o);
+            json_decref(n);
+            return err_set(e, EX_DATAERR, "attributes too large");
+        }
+        free(d);
+    }
+    json_decref(o);
+    json_decref(n);
+    return 0;
+}
+
+/*
+ * store_row - insert the contact or merge into the existing one, keeping
+ * the run's bookkeeping (store.h): the first sight of an existing contact
+ * counts it; a repeat inside the file only merges.
+ */
+static int
+store_row(struct importer *im, const char *email, uint8_t hash[DIGEST_LEN],
+          int64_t *id, struct err *e)
+{
+    struct store_found f;
+    struct store_touch t;
+    int rc, changed;
+
+    digest_email(store_hash_salt(im->st), email, hash);
+    rc = store_contact_find(im->st, email, im->run, &f, e);
+    if (rc == -1)
+        return -1;
+    if (rc == 0) {
+        im->c->imported++;
+        return store_contact_insert(im->st, email, im->attrs.p, hash,
+                                    im->now, im->run, id, e);
+    }
+    *id = f.id;
+    if (merge(im, f.attrs, im->attrs.p, &changed, e) == -1)
+        return -1;
+    memset(&t, 0, sizeof t);
+    t.id = f.id;
+    t.run = im->run;
+    if (f.same_run) {
+        if (!changed)
+            return 0;
+        t.attrs = im->merged.p;
+        t.updated_at = im->now;
+        t.keep_prev = f.new_in_run || f.has_prev;
+        t.prev_attrs = f.attrs;
+        t.prev_updated = f.updated_at;
+        t.new_in_run = f.new_in_run;
+        return store_contact_touch(im->st, &t, e);
+    }
+    im->existing++;
+    t.attrs = changed ? im->merged.p : f.attrs;
+    t.updated_at = changed ? im->now : f.updated_at;
+    t.prev_attrs = changed ? f.attrs : NULL;
+    t.prev_updated = f.updated_at;
+    return store_contact_touch(im->st, &t, e);
+}
+
+/* row - validate and store one data record. */
+static int
+row(struct importer *im, const struct csv_record *r, struct err *e)
+{
+    char email[EMAIL_MAX + 1];
+    const char *why = NULL, *optout = NULL;
+    uint8_t hash[DIGEST_LEN];
+    int64_t contact_id;
+    int first = 1;
+
+    im->c->rows++;
+    for (size_t i = 0; i < r->nfields; i++) {
+        if (memchr(r->field[i], '\0', r->len[i]) != NULL)
+            return reject(im, r, "NUL byte in column %zu (%s)", i + 1,
+                          i < im->ncols ? im->cols[i].name : "extra");
+    }
+    for (size_t i = im->ncols; i < r->nfields; i++) {
+        if (r->len[i] != 0)
+            return reject(im, r, "%zu fields but the header has %zu",
+                          r->nfields, im->ncols);
+    }
+    if (im->email_col >= r->nfields)
+        return reject(im, r, "no email field (%zu fields)", r->nfields);
+    if (email_normalize(r->field[im->email_col], r->len[im->email_col],
+                        email, &why) == -1) {
+        char pr[80];
+        log_printable(pr, sizeof pr, r->field[im->email_col],
+                      r->len[im->email_col]);
+        return reject(im, r, "%s: \"%s\"", why, pr);
+    }
+
+    buf_reset(&im->attrs);
+    if (buf_putc(&im->attrs, '{') == -1)
+        return err_set(e, EX_SOFTWARE, "attributes buffer");
+    for (size_t i = 0; i < im->ncols && i < r->nfields; i++) {
+        const struct column *col = &im->cols[i];
+        size_t n = r->len[i];
+        const char *v = trim(r->field[i], &n);
+
+        switch (col->kind) {
+        case COL_EMAIL:
+            continue;
+        case COL_JSON_ATTRS:
+            if (add_json_attrs(im, v, n, &first, &why) == -1)
+                return reject(im, r, "%s", why);
+            continue;
+        case COL_UNSUB_TIME:
+            if (n > 0)
+                optout = "unsubscribed";
+            break;
+        case COL_CLEAN_TIME:
+            if (n > 0)
+                optout = "bounced";
+            break;
+        case COL_LM_STATUS:
+            if (n == 11 && strncasecmp(v, "blocklisted", 11) == 0)
+                optout = "unsubscribed";
+            break;
+        case COL_ATTR:
+            break;
+        }
+        if (n == 0)
+            continue; /* an empty cell never erases a value */
+        if ((!first && buf_putc(&im->attrs, ',') == -1) ||
+            buf_puts(&im->attrs, col->key_json) == -1 ||
+            json_str(&im->attrs, v, n) == -1)
+            return reject(im, r, "attributes longer than %zu bytes",
+                          im->attrs.max);
+        first = 0;
+    }
+    if (buf_putc(&im->attrs, '}') == -1)
+        return reject(im, r, "attributes too long");
+
+    if (store_row(im, email, hash, &contact_id, e) == -1)
+        return -1;
+    if (im->list_id > 0 &&
+        store_membership_add(im->st, im->list_id, contact_id, im->now,
+                             e) == -1)
+        return -1;
+    if (optout != NULL) {
+        struct store_suppression s = {
+            .hash = hash,
+            .email = email,
+            .reason = optout,
+            .source = im->tmp.p,
+            .created_at = im->now,
+        };
+        int rc = store_suppress(im->st, &s, e);
+        if (rc == -1)
+            return -1;
+        im->c->suppressed++;
+    }
+    return 0;
+}
+
+int
+import_file(struct store *st, const char *path, struct import_params *p,
+            struct import_counts *c, struct err *e)
+{
+    struct importer im;
+    struct csvread *rd;
+    const struct csv_record *rec;
+    int rc, in_tx = 0;
+
+    memset(c, 0, sizeof *c);
+    memset(&im, 0, sizeof im);
+    im.st = st;
+    im.p = p;
+    im.c = c;
+    im.path = path;
+    im.now = (int64_t)time(NULL);
+    buf_init(&im.attrs, CSV_ROW_MAX * 2);
+    buf_init(&im.merged, CSV_ROW_MAX * 4);
+    buf_init(&im.tmp, 0);
+
+    if ((rd = csvread_open(path, &p->csv, e)) == NULL)
+        goto fail;
+    rc = csvread_next(rd, &rec, e);
+    if (rc == -1)
+        goto fail;
+    if (rc == 0) {
+        err_set(e, EX_DATAERR, "%s:1: empty file: no header line", path);
+        goto fail;
+    }
+    if (map_header(&im, rec, e) == -1)
+        goto fail;
+    if (buf_printf(&im.tmp, "import:%s", path) == -1) {
+        err_set(e, EX_USAGE, "%s: path too long", path);
+        goto fail;
+    }
+
+    if (store_begin(st, e) == -1)
+        goto fail;
+    in_tx = 1;
+    if (p->list != NULL &&
+        store_list_ensure(st, p->list, im.now, &im.list_id, e) == -1)
+        goto fail;
+    if (store_import_begin(st, path, im.list_id, im.now, &im.run, e) == -1)
+        goto fail;
+    while ((rc = csvread_next(rd, &rec, e)) == 1) {
+        if (row(&im, rec, e) == -1)
+            goto fail;
+    }
+    if (rc == -1)
+        goto fail;
+    if (store_import_settle(st, im.run, &c->updated, e) == -1)
+        goto fail;
+    c->unchanged = im.existing - c->updated;
+    if (store_import_end(st, im.run, c->imported, c->updated, c->unchanged,
+                         c->rejected, e) == -1)
+        goto fail;
+    if (p->dry_run)
+        store_rollback(st);
+    else if (store_commit(st, e) == -1)
+        goto fail;
+    csvread_free(rd);
+    columns_free(&im);
+    buf_free(&im.attrs);
+    buf_free(&im.merged);
+    buf_free(&im.tmp);
+    return 0;
+fail:
+    if (in_tx)
+        store_rollback(st);
+    csvread_free(rd);
+    columns_free(&im);
+    buf_free(&im.attrs);
+    buf_free(&im.merged);
+    buf_free(&im.tmp);
+    return -1;
+}

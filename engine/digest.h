@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * digest.h - the salted address hash kept in the suppression list, so that
+ * a forgotten person's address is gone but a later import of it can still
+ * be recognised and kept suppressed.
+ */
+#ifndef CAMPAIGN_DIGEST_H
+#define CAMPAIGN_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DIGEST_LEN 32
+
+/*
+ * digest_email - SHA-256(salt || email) into out.  salt is the database's
+ * hex salt (store_hash_salt), email the normal form.
+ */
+void digest_email(const char *salt, const char *email,
+                  uint8_t out[DIGEST_LEN]);
+
+/* digest_hex - 64 lower-case hex digits and a NUL into out. */
+void digest_hex(const uint8_t in[DIGEST_LEN], char out[2 * DIGEST_LEN + 1]);
+
+#endif

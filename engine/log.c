@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * log.c - stderr diagnostics.  See log.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+static const char *log_prog = "campaign";
+static enum log_level log_level = LOG_NORMAL;
+
+void
+log_init(const char *progname, enum log_level level)
+{
+    log_prog = progname;
+    log_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+    return log_level;
+}
+
+static void
+log_vemit(int with_errno, int saved, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", log_prog);
+    vfprintf(stderr, fmt, ap);
+    if (with_errno)
+        fprintf(stderr, ": %s", strerror(saved));
+    fputc('\n', stderr);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vemit(1, saved, fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vemit(0, 0, fmt, ap);
+    va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (log_level < LOG_NORMAL)
+        return;
+    va_start(ap, fmt);
+    log_vemit(0, 0, fmt, ap);
+    va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (log_level < LOG_VERBOSE)
+        return;
+    va_start(ap, fmt);
+    log_vemit(0, 0, fmt, ap);
+    va_end(ap);
+}
+
+char *
+log_printable(char *out, size_t outsz, const char *s, size_t n)
+{
+    size_t o = 0, i;
+
+    if (outsz == 0)
+        return out;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 8 >= outsz) {
+            if (outsz >= 4) {
+                o = o < outsz - 4 ? o : outsz - 4;
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (c >= 0x20 && c != 0x7f && c != '\\') {
+            out[o++] = (char)c;
+        } else if (c == '\\') {
+            out[o++] = '\\';
+            out[o++] = '\\';
+        } else {
+            o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int
+err_set(struct err *e, int kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return -1;
+    e->kind = kind;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void
+err_clear(struct err *e)
+{
+    e->kind = 0;
+    e->msg[0] = '\0';
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * suppress.c - opt-outs, suppression lists and forgetting (suppress.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "csv_import.h"
+#include "digest.h"
+#include "email.h"
+#include "log.h"
+#include "suppress.h"
+
+const char *
+suppress_reason_parse(const char *word, size_t n)
+{
+    static const struct {
+        const char *word;
+        const char *reason;
+    } words[] = {
+        {"unsubscribed", "unsubscribed"}, {"unsubscribe", "unsubscribed"},
+        {"unsub", "unsubscribed"},        {"optout", "unsubscribed"},
+        {"opt-out", "unsubscribed"},      {"opted_out", "unsubscribed"},
+        {"blocklisted", "unsubscribed"},  {"blacklisted", "unsubscribed"},
+        {"bounced", "bounced"},           {"bounce", "bounced"},
+        {"hard_bounce", "bounced"},       {"hardbounce", "bounced"},
+        {"cleaned", "bounced"},           {"complained", "complained"},
+        {"complaint", "complained"},      {"spam", "complained"},
+        {"abuse", "complained"},          {"manual", "manual"},
+        {"suppressed", "manual"},
+    };
+
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strlen(words[i].word) == n &&
+            strncasecmp(word, words[i].word, n) == 0)
+            return words[i].reason;
+    return NULL;
+}
+
+/* suppress_one - one validated address; counts the outcome. */
+static int
+suppress_one(struct store *st, const char *email, const char *reason,
+             const char *source, int64_t now, struct suppress_counts *c,
+             struct err *e)
+{
+    uint8_t hash[DIGEST_LEN];
+    struct store_suppression s;
+    int rc;
+
+    digest_email(store_hash_salt(st), email, hash);
+    s.hash = hash;
+    s.email = email;
+    s.reason = reason;
+    s.source = source;
+    s.created_at = now;
+    if ((rc = store_suppress(st, &s, e)) == -1)
+        return -1;
+    if (rc == 1)
+        c->added++;
+    else
+        c->already++;
+    return 0;
+}
+
+int
+suppress_emails(struct store *st, char *const *emails, size_t n,
+                const char *reason, const char *source,
+                struct suppress_counts *c, struct err *e)
+{
+    char norm[EMAIL_MAX + 1];
+    const char *why;
+    int64_t now = (int64_t)time(NULL);
+
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        if (email_normalize(emails[i], strlen(emails[i]), norm, &why) == -1) {
+            char pr[80];
+            log_printable(pr, sizeof pr, emails[i], strlen(emails[i]));
+            return err_set(e, EX_DATAERR, "\"%s\": %s", pr, why);
+        }
+    }
+    if (store_begin(st, e) == -1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        email_normalize(emails[i], strlen(emails[i]), norm, &why);
+        if (suppress_one(st, norm, reason, source, now, c, e) == -1) {
+            store_rollback(st);
+            return -1;
+        }
+    }
+    return store_commit(st, e);
+}
+
+int
+suppress_import(struct store *st, const char *path,
+                const struct csvread_params *csv, const char *reason,
+                struct suppress_counts *c, struct err *e)
+{
+    struct csvread *rd;
+    const struct csv_record *rec;
+    char norm[EMAIL_MAX + 1], name[ATTR_NAME_MAX + 1], source[300];
+    const char *why;
+    size_t email_col = 0, reason_col = (size_t)-1;
+    int rc, headerless = 0, found = 0, in_tx = 0;
+    int64_t now = (int64_t)time(NULL);
+
+    memset(c, 0, sizeof *c);
+    snprintf(source, sizeof source, "suppress:%s", path);
+    if ((rd = csvread_open(path, csv, e)) == NULL)
+        return -1;
+    if ((rc = csvread_next(rd, &rec, e)) <= 0) {
+        if (rc == 0)
+            err_set(e, EX_DATAERR, "%s:1: empty file", path);
+        goto fail;
+    }
+    /* a first line that is an address means a plain list, no header */
+    if (rec->nfields >= 1 &&
+        email_normalize(rec->field[0], rec->len[0], norm, &why) >= 0) {
+        headerless = 1;
+    } else {
+        for (size_t i = 0; i < rec->nfields; i++) {
+            import_attr_name(rec->field[i], rec->len[i], name, sizeof name);
+            if (!found && import_is_email_header(name)) {
+                email_col = i;
+                found = 1;
+            } else if (strcmp(name, "reason") == 0) {
+                reason_col = i;
+            }
+        }
+        if (!found) {
+            err_set(e, EX_DATAERR,
+                    "%s:%lu: neither an email column in the header nor an "
+                    "address on the first line",
+                    path, rec->line);
+            goto fail;
+        }
+    }
+    if (store_begin(st, e) == -1)
+        goto fail;
+    in_tx = 1;
+    do {
+        const char *r = reason;
+        if (headerless) {
+            headerless = 0; /* the first line is data: fall through once */
+        } else if ((rc = csvread_next(rd, &rec, e)) != 1) {
+            if (rc == -1)
+                goto fail;
+            break;
+        }
+        if (email_col >= rec->nfields ||
+            email_normalize(rec->field[email_col], rec->len[email_col], norm,
+                            &why) == -1) {
+            if (email_col >= rec->nfields)
+                why = "no email field";
+            log_warnx("%s:%lu: %s", path, rec->line, why);
+            c->rejected++;
+            continue;
+        }
+        if (reason_col < rec->nfields && rec->len[reason_col] > 0) {
+            r = suppress_reason_parse(rec->field[reason_col],
+                                      rec->len[reason_col]);
+            if (r == NULL) {
+                log_warnx("%s:%lu: unknown reason \"%.40s\" (use "
+                          "unsubscribed, bounced, complained or manual)",
+                          path, rec->line, rec->field[reason_col]);
+                c->rejected++;
+                continue;
+            }
+        }
+        if (suppress_one(st, norm, r, source, now, c, e) == -1)
+            goto fail;
+    } while (1);
+    csvread_free(rd);
+    return store_commit(st, e);
+fail:
+    if (in_tx)
+        store_rollback(st);
+    csvread_free(rd);
+    return -1;
+}
+
+int
+suppress_forget(struct store *st, const char *email, struct err *e)
+{
+    char norm[EMAIL_MAX + 1];
+    const char *why;
+    uint8_t hash[DIGEST_LEN];
+    int rc;
+
+    if (email_normalize(email, strlen(email), norm, &why) == -1) {
+        char pr[80];
+        log_printable(pr, sizeof pr, email, strlen(email));
+        return err_set(e, EX_DATAERR, "\"%s\": %s", pr, why);
+    }
+    digest_email(store_hash_salt(st), norm, hash);
+    if (store_begin(st, e) == -1)
+        return -1;
+    rc = store_contact_forget(st, norm, hash, (int64_t)time(NULL), e);
+    if (rc == -1) {
+        store_rollback(st);
+        return -1;
+    }
+    if (store_commit(st, e) == -1)
+        return -1;
+    return rc;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * suppress.h - opt-outs, bulk suppression and erasure of a person.
+ *
+ * Owns the rules: every address is validated and normalised before it is
+ * suppressed; a suppression is never lifted by anything in this program;
+ * `forget` deletes the contact and keeps only the salted hash
+ * (digest.h), so that a later import brings the address back suppressed.
+ * Each call is one transaction: all or nothing.
+ */
+#ifndef CAMPAIGN_SUPPRESS_H
+#define CAMPAIGN_SUPPRESS_H
+
+#include <stddef.h>
+
+#include "../db/store.h"
+#include "csvread.h"
+#include "err.h"
+
+struct suppress_counts {
+    long added;    /* newly suppressed */
+    long already;  /* were suppressed before */
+    long rejected; /* rows refused (suppress import) */
+};
+
+/* suppress_reason_parse - canonical reason for a user's word
+ * ("unsubscribe", "cleaned", "spam", ...), or NULL if unknown. */
+const char *suppress_reason_parse(const char *word, size_t n);
+
+/*
+ * suppress_emails - suppress each of the n addresses for reason (from
+ * source, e.g. "manual").  An invalid address fails the whole call
+ * (EX_DATAERR, naming it) before anything is written.
+ */
+int suppress_emails(struct store *st, char *const *emails, size_t n,
+                    const char *reason, const char *source,
+                    struct suppress_counts *c, struct err *e);
+
+/*
+ * suppress_import - suppress the addresses of a file: a CSV with an email
+ * column (and optionally a reason column), or a plain list of addresses,
+ * one per line, without a header.  Invalid rows are reported on stderr as
+ * FILE:LINE: reason and counted.  reason is the default reason.
+ */
+int suppress_import(struct store *st, const char *path,
+                    const struct csvread_params *csv, const char *reason,
+                    struct suppress_counts *c, struct err *e);
+
+/*
+ * suppress_forget - erase the person with this address: returns 1 when
+ * something was erased, 0 when the address was unknown (it is suppressed
+ * by hash all the same), -1 on error.
+ */
+int suppress_forget(struct store *st, const char *email, struct err *e);
+
+#endif

@@ -113,17 +113,14 @@ import_attr_name(const char *in, size_t n, char *out, size_t outsz)
         out[o++] = (char)c;
     }
     /* never cut a UTF-8 sequence in half */
-    while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80) {
-        size_t k = o;
-        while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
+    if (o > 0 && ((unsigned char)out[o - 1] & 0x80)) {
+        size_t k = o - 1;
+        while (k > 0 && ((unsigned char)out[k] & 0xc0) == 0x80)
             k--;
-        if (k == 0)
-            break;
-        unsigned char lead = (unsigned char)out[k - 1];
+        unsigned char lead = (unsigned char)out[k];
         size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-        if (o - (k - 1) >= need)
-            break;
-        o = k - 1;
+        if (o - k < need)
+            o = k;
     }
     out[o] = '\0';
     return o;

@@ -14,10 +14,10 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := sqlite3 libpcre2-8 jansson libcrypto uuid inih
+PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto uuid inih
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough

@@ -43,6 +43,15 @@ const struct command commands[] = {
     {"lists", cmd_lists, "campaign lists",
      "List the lists with their member counts (all members, and those who\n"
      "can be mailed).\n"},
+    {"render", cmd_render,
+     "campaign render FILE [--data JSON] [--partials DIR]",
+     "Render one Mustache template file to stdout, byte for byte (no\n"
+     "newline added), with {{x}} HTML-escaped.  No database is needed.\n"
+     "\n"
+     "  --data JSON        the context: a JSON file holding any value\n"
+     "                     (default: an empty object)\n"
+     "  --partials DIR     {{>name}} and {{<name}} read DIR/name.mustache;\n"
+     "                     a missing partial is empty text\n"},
     {"contacts show", cmd_contacts_show,
      "campaign contacts show EMAIL [--format text|json]",
      "Show one contact: attributes, lists, status and suppression.\n"},
@@ -62,6 +71,65 @@ const struct command commands[] = {
     {"suppress list", cmd_suppress_list,
      "campaign suppress list [--format text|csv]",
      "Print the suppression list.  Forgotten people appear by hash only.\n"},
+    {"dkim keygen", cmd_dkim_keygen,
+     "campaign dkim keygen --domain D --selector S [--algo rsa|ed25519]\n"
+     "                     [--bits N] [--out FILE]",
+     "Generate a DKIM signing key: the private key goes to FILE (default\n"
+     "S.D.key, mode 0600; an existing file is never overwritten) and the DNS\n"
+     "TXT record to publish at S._domainkey.D is printed, followed by the\n"
+     "[dkim] lines for campaign.conf.\n"
+     "\n"
+     "  --domain D         the signing domain (d=), e.g. acme.example\n"
+     "  --selector S       the selector (s=), e.g. s2026\n"
+     "  --algo A           rsa (rsa-sha256, the default) or ed25519\n"
+     "                     (ed25519-sha256, RFC 8463; sign with both)\n"
+     "  --bits N           RSA key size, 1024 to 16384 (default 2048)\n"
+     "  --out FILE         where to write the private key\n"},
+    {"templates", cmd_templates, "campaign templates",
+     "List the templates in the templates directory with their subject,\n"
+     "layout, text part and the fields they use (a field marked ? is only\n"
+     "used inside a section, so a contact without it is fine).\n"},
+    {"preview", cmd_preview,
+     "campaign preview --template NAME [--to EMAIL] [--format eml|html|text]\n"
+     "                 [--data JSON] [--campaign NAME]",
+     "Print the complete message one contact would receive: headers, MIME\n"
+     "parts, tracking links and DKIM signatures, as it would be sent.\n"
+     "Without --to, the first active contact.  The campaign data defaults\n"
+     "to TEMPLATES/NAME.json when that file exists.  A field the template\n"
+     "uses that the contact lacks is an error (exit 65) unless the template\n"
+     "gives a fallback with an inverted section.\n"},
+    {"send", cmd_send,
+     "campaign send --template NAME --list NAME [--campaign NAME]\n"
+     "              [--data JSON] [--rate R] [--concurrency N] [--max N]\n"
+     "              [--dry-run [--out DIR]]",
+     "Create or resume a campaign and send it through the relays of\n"
+     "campaign.conf.  The campaign's name (default: the template's) is its\n"
+     "identity: running the same command again resumes it and never sends\n"
+     "anyone a second copy; a finished campaign sends nothing.  The first\n"
+     "run freezes the recipients: the list's members minus the suppressed.\n"
+     "\n"
+     "  --rate R           at most R messages (50/s, 3000/m, 100000/h)\n"
+     "  --concurrency N    SMTP connections (default [limits] concurrency, 8)\n"
+     "  --max N            stop after N messages (cron chunks); rerun to go on\n"
+     "  --dry-run          render, build and sign everything, send nothing;\n"
+     "                     with --out DIR one .eml per recipient\n"
+     "\n"
+     "4xx replies defer a recipient (retried on a later run after a back-off\n"
+     "of 5 minutes doubling to 4 hours); 5xx bounce it (hard bounces are\n"
+     "suppressed).  SIGINT/SIGTERM stop cleanly.  A second send of the same\n"
+     "campaign exits 75.\n"},
+    {"pause", cmd_pause, "campaign pause NAME",
+     "Pause a campaign: a running send stops within a second, after the\n"
+     "replies in flight.\n"},
+    {"resume", cmd_resume, "campaign resume NAME",
+     "Allow a paused campaign to be sent again (then run send).\n"},
+    {"cancel", cmd_cancel, "campaign cancel NAME",
+     "Cancel a campaign: a running send stops within a second, and nothing\n"
+     "more is ever sent for it.\n"},
+    {"report", cmd_report, "campaign report [NAME] [--format table|json]",
+     "Without NAME: every campaign, a row each.  With NAME: the ledger's\n"
+     "counts (recipients, queued, sent, deferred, failed, bounced,\n"
+     "suppressed, uncertain) and its times, and the uncertain recipients.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

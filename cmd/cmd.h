@@ -33,11 +33,20 @@ extern const struct command commands[];
 int cmd_init(struct ctx *, int, char **);
 int cmd_import(struct ctx *, int, char **);
 int cmd_lists(struct ctx *, int, char **);
+int cmd_render(struct ctx *, int, char **);
 int cmd_contacts_show(struct ctx *, int, char **);
 int cmd_contacts_forget(struct ctx *, int, char **);
 int cmd_optout(struct ctx *, int, char **);
 int cmd_suppress_import(struct ctx *, int, char **);
 int cmd_suppress_list(struct ctx *, int, char **);
+int cmd_templates(struct ctx *, int, char **);
+int cmd_preview(struct ctx *, int, char **);
+int cmd_send(struct ctx *, int, char **);
+int cmd_pause(struct ctx *, int, char **);
+int cmd_resume(struct ctx *, int, char **);
+int cmd_cancel(struct ctx *, int, char **);
+int cmd_report(struct ctx *, int, char **);
+int cmd_dkim_keygen(struct ctx *, int, char **);
 
 /* cmd_usage - print the command's help to f; returns EX_USAGE or 0. */
 int cmd_usage(const char *name, FILE *f, int code);

@@ -10,7 +10,7 @@
 
 #include "../engine/csv_import.h"
 #include "../engine/fsutil.h"
-#include "../engine/limits.h"
+#include "../engine/bounds.h"
 #include "../engine/log.h"
 #include "cmd.h"
 

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cmd_init.c - campaign init: create or migrate the database, write a
- * commented campaign.conf when there is none.
+ * commented campaign.conf and the tracking secret when there are none.
  */
 #include <getopt.h>
 #include <stdio.h>
 
+#include <stdlib.h>
+
 #include "../engine/config.h"
 #include "../engine/log.h"
+#include "../engine/track.h"
 #include "cmd.h"
+#include "mailjob.h"
 
 int
 cmd_init(struct ctx *ctx, int argc, char **argv)
@@ -47,5 +51,23 @@ cmd_init(struct ctx *ctx, int argc, char **argv)
     if (rc == 1)
         printf("wrote %s (commented defaults; edit [sender] and [relay])\n",
                ctx->config_path);
+
+    /* the tracking secret: HMAC key of every token (track.h) */
+    {
+        struct config cfg;
+        char *secret;
+        if (config_load(&cfg, ctx->config_path, &e) == -1) {
+            config_free(&cfg);
+            return cmd_fail(&e);
+        }
+        secret = mailjob_secret_path(ctx, &cfg);
+        config_free(&cfg);
+        rc = track_secret_create(secret, &e);
+        if (rc == 1)
+            printf("wrote %s (tracking secret, mode 0600)\n", secret);
+        free(secret);
+        if (rc == -1)
+            return cmd_fail(&e);
+    }
     return 0;
 }

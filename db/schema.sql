@@ -67,3 +67,44 @@ CREATE TABLE suppressions (
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;
+
+-- data, frozen_at, control and recipients come from 003_ledger: the
+-- campaign data kept for resumes, when the recipients were frozen, a
+-- pause or cancel request, and the frozen recipient count.
+CREATE TABLE campaigns (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    template    TEXT NOT NULL,
+    list_id     INTEGER REFERENCES lists(id) ON DELETE SET NULL,
+    status      TEXT NOT NULL DEFAULT 'draft',
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    data        TEXT,
+    frozen_at   INTEGER,
+    control     TEXT,
+    recipients  INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE sends (
+    campaign_id     INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    contact_id      INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    state           TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'sending', 'sent', 'deferred',
+                                     'bounced', 'failed', 'skipped',
+                                     'expired', 'uncertain')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    last_code       INTEGER,
+    last_status     TEXT,
+    last_text       TEXT,
+    bounce_class    TEXT,
+    message_id      TEXT,
+    relay           TEXT,
+    was_uncertain   INTEGER NOT NULL DEFAULT 0,
+    queued_at       INTEGER NOT NULL,
+    first_attempt_at INTEGER,
+    done_at         INTEGER,
+    PRIMARY KEY (campaign_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);

@@ -52,12 +52,17 @@ const char *store_hash_salt(struct store *st);
 /* ---- import runs and contacts ---- */
 
 /*
- * An import run sees each row of a file once: store_contact_find looks
- * the address up, the caller merges, then store_contact_insert or
+ * An import run sees each row of a file once: store_contact_insert adds
+ * the address if it is new (the common case, one index probe); if it
+ * exists, store_contact_find reads it, the caller merges, and
  * store_contact_touch records the result with the run's bookkeeping.
  * store_import_settle ends the run: a contact whose changes were undone
  * by a later row of the same file gets its old update time back, and the
- * number of contacts really changed is returned.
+ * number of contacts really changed is returned.  From store_import_begin to
+ * store_import_end (or store_rollback) the connection skips the schema's
+ * CHECK constraints, which the run's own writes satisfy by construction
+ * (store.c explains what they cost): in between, use the connection only
+ * for the run (contacts, memberships, suppressions of the file).
  */
 struct store_found {
     int64_t id;
@@ -87,8 +92,10 @@ int store_import_end(struct store *st, int64_t run, long imported,
 /* store_contact_find - 1 and *f filled, 0 if no such contact, -1. */
 int store_contact_find(struct store *st, const char *email, int64_t run,
                        struct store_found *f, struct err *e);
-/* store_contact_insert - a new contact; its status comes from the
- * suppression list (hash): an import never lifts a suppression. */
+/* store_contact_insert - add email as a new contact unless it exists:
+ * 1 with *id set when added, 0 when the address is already a contact
+ * (nothing is written), -1 on error.  A new contact's status comes from
+ * the suppression list (hash): an import never lifts a suppression. */
 int store_contact_insert(struct store *st, const char *email,
                          const char *attrs, const uint8_t hash[32],
                          int64_t now, int64_t run, int64_t *id,
@@ -171,5 +178,129 @@ int store_suppression_get(struct store *st, const uint8_t hash[32],
                           store_suppression_cb cb, void *arg, struct err *e);
 int store_suppressions(struct store *st, store_suppression_cb cb, void *arg,
                        struct err *e);
+
+/* ---- lists, members and campaigns for sending ---- */
+
+/* store_list_find - 1 and *id when the list exists, 0 when not. */
+int store_list_find(struct store *st, const char *name, int64_t *id,
+                    struct err *e);
+
+struct store_member {
+    int64_t id;
+    const char *email;
+    const char *attrs;
+    const char *status; /* active, or why not mailable */
+};
+/* cb returns non-zero to stop. */
+typedef int (*store_member_cb)(const struct store_member *m, void *arg);
+/*
+ * store_members - every member of the list in contact id order, streamed
+ * (memory does not grow with the list).  Returns 0 when all were seen, 1
+ * when cb stopped, -1 on error.  The callback must not write.
+ */
+int store_members(struct store *st, int64_t list_id, store_member_cb cb,
+                  void *arg, struct err *e);
+/* store_contact_first - the first active contact (for previews); 1 and cb
+ * called, 0 when there is none. */
+int store_contact_first(struct store *st, store_contact_cb cb, void *arg,
+                        struct err *e);
+/* store_campaign_find - 1 and *id when a campaign has this name. */
+int store_campaign_find(struct store *st, const char *name, int64_t *id,
+                        struct err *e);
+/* store_campaign_ensure - the campaign's id, recorded (as a draft) on
+ * first use.  The caller holds a write transaction or accepts autocommit. */
+int store_campaign_ensure(struct store *st, const char *name,
+                          const char *template, int64_t list_id, int64_t now,
+                          int64_t *id, struct err *e);
+
+/* ---- the send ledger (003_ledger.sql explains the states) ---- */
+
+struct store_campaign {
+    int64_t id;
+    const char *name, *template, *list, *status, *data, *control;
+    int64_t list_id, frozen_at, recipients, created_at, started_at,
+        finished_at;
+};
+typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);
+/* store_campaign_get - 1 and cb called when it exists, 0 when not. */
+int store_campaign_get(struct store *st, const char *name,
+                       store_campaign_cb cb, void *arg, struct err *e);
+/* store_campaign_names - cb(name) for every campaign, oldest first. */
+int store_campaign_names(struct store *st, store_name_cb cb, void *arg,
+                         struct err *e);
+/* store_campaign_start - status sending, started_at and data kept. */
+int store_campaign_start(struct store *st, int64_t id, int64_t now,
+                         const char *data, struct err *e);
+/* store_campaign_finish - set status (done, paused, cancelled, ...). */
+int store_campaign_finish(struct store *st, int64_t id, const char *status,
+                          int64_t now, struct err *e);
+/* store_campaign_control - the pending request ("pause", "cancel", "")
+ * into out. */
+int store_campaign_control(struct store *st, int64_t id, char *out, size_t n,
+                           struct err *e);
+/* store_campaign_set_control - request control (NULL clears) and set
+ * status (NULL keeps); 1 when the campaign exists, 0 when not. */
+int store_campaign_set_control(struct store *st, const char *name,
+                               const char *control, const char *status,
+                               struct err *e);
+
+/* store_ledger_freeze - add the list's members not yet in the ledger:
+ * mailable ones queued, the others skipped; count the recipients. */
+int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
+                        int64_t now, struct err *e);
+/* store_ledger_recover - rows left "sending" by a crash become
+ * "uncertain" (retried once); *n is how many. */
+int store_ledger_recover(struct store *st, int64_t campaign, long *n,
+                         struct err *e);
+
+enum store_claim {
+    STORE_CLAIM_QUEUED,
+    STORE_CLAIM_DEFERRED,  /* next_attempt_at <= now */
+    STORE_CLAIM_UNCERTAIN, /* the one retry */
+};
+struct store_claim_row {
+    int64_t contact_id;
+    const char *email, *attrs, *status;
+    int attempts;
+};
+typedef void (*store_claim_cb)(const struct store_claim_row *r, void *arg);
+/* store_ledger_claim - up to limit candidate rows (cb for each; the
+ * callback must not use the store); returns how many. */
+int store_ledger_claim(struct store *st, int64_t campaign,
+                       enum store_claim kind, int64_t now, int limit,
+                       store_claim_cb cb, void *arg, struct err *e);
+/* store_ledger_mark_sending - the row is claimed (attempts + 1). */
+int store_ledger_mark_sending(struct store *st, int64_t campaign,
+                              int64_t contact, int64_t now, struct err *e);
+
+struct store_result {
+    int64_t campaign_id, contact_id;
+    const char *state; /* the new state */
+    int code;
+    const char *status, *text, *bounce_class, *message_id, *relay;
+    int64_t next_attempt_at, done_at;
+};
+int store_ledger_result(struct store *st, const struct store_result *r,
+                        struct err *e);
+
+struct store_counts {
+    long recipients, queued, sending, sent, deferred, failed, skipped,
+        expired, uncertain, bounced_hard, bounced_soft, blocked,
+        was_uncertain,   /* rows that were ever uncertain */
+        uncertain_retry; /* uncertain rows still owed their one retry */
+};
+int store_ledger_counts(struct store *st, int64_t campaign,
+                        struct store_counts *c, struct err *e);
+/* store_ledger_next_due - the earliest deferred retry time, 0 if none. */
+int store_ledger_next_due(struct store *st, int64_t campaign, int64_t *when,
+                          struct err *e);
+/* store_ledger_uncertain - cb(email, message_id, state) for every
+ * recipient that was ever uncertain (its message may have arrived twice). */
+typedef int (*store_uncertain_cb)(const char *email, const char *message_id,
+                                  const char *state, void *arg);
+int store_ledger_uncertain(struct store *st, int64_t campaign,
+                           store_uncertain_cb cb, void *arg, struct err *e);
+/* store_checkpoint - a passive WAL checkpoint (between batches). */
+int store_checkpoint(struct store *st);
 
 #endif

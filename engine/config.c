@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * config.c - the default campaign.conf (see config.h).
+ * config.c - campaign.conf: load, validate, override, write the default
+ * (see config.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fsutil.h"
+#include "xalloc.h"
 
 static const char config_default[] =
     "; campaign.conf - configuration for campaign(1).\n"
@@ -46,7 +53,479 @@ static const char config_default[] =
     "[tracking]\n"
     "; base_url = https://t.acme.example\n"
     "; opens = on\n"
-    "; clicks = on\n";
+    "; clicks = on\n"
+    "; secret_file = campaign.db.secret      ; default: the database path + .secret\n";
+
+
+struct parse {
+    struct config *cfg;
+    char msg[300];
+};
+
+static void
+set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = (v != NULL && *v != '\0') ? xstrdup(v) : NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+    if (strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
+        strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
+             strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int
+parse_int(const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+int
+config_rate_parse(const char *s, struct config_rate *r)
+{
+    char *end;
+    double n, per = 1;
+
+    errno = 0;
+    n = strtod(s, &end);
+    if (errno != 0 || end == s || n < 0 || n > 1e9)
+        return -1;
+    while (*end == ' ')
+        end++;
+    if (*end == '/') {
+        end++;
+        if (strcmp(end, "s") == 0 || strcmp(end, "sec") == 0)
+            per = 1;
+        else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+            per = 60;
+        else if (strcmp(end, "h") == 0 || strcmp(end, "hour") == 0)
+            per = 3600;
+        else if (strcmp(end, "d") == 0 || strcmp(end, "day") == 0)
+            per = 86400;
+        else
+            return -1;
+    } else if (*end != '\0') {
+        return -1;
+    }
+    r->per_second = n / per;
+    return 0;
+}
+
+/* section_of - the section's first word and (after a space) its name. */
+static void
+section_split(const char *section, char *kind, size_t ksz, const char **name)
+{
+    const char *sp = strchr(section, ' ');
+    size_t n = sp ? (size_t)(sp - section) : strlen(section);
+
+    if (n >= ksz)
+        n = ksz - 1;
+    memcpy(kind, section, n);
+    kind[n] = '\0';
+    *name = "";
+    if (sp != NULL) {
+        while (*sp == ' ')
+            sp++;
+        *name = sp;
+    }
+}
+
+static struct config_dkim *
+dkim_for(struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ndkim; i++)
+        if (strcmp(cfg->dkim[i].name, name) == 0)
+            return &cfg->dkim[i];
+    if (cfg->ndkim >= CONFIG_DKIM_MAX)
+        return NULL;
+    cfg->dkim[cfg->ndkim].name = xstrdup(name);
+    return &cfg->dkim[cfg->ndkim++];
+}
+
+static void
+relay_defaults(struct config_relay *r)
+{
+    r->tls = CONFIG_TLS_STARTTLS;
+    r->tls_verify = 1;
+    r->weight = 1;
+    r->max_messages = 100;
+    /* RFC 5321 4.5.3.2 minimums */
+    r->timeout_connect = 30;
+    r->timeout_greeting = 300;
+    r->timeout_mail = 300;
+    r->timeout_rcpt = 300;
+    r->timeout_data = 120;
+    r->timeout_data_block = 180;
+    r->timeout_dot = 600;
+}
+
+static struct config_relay *
+relay_for(struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nrelay; i++)
+        if (strcmp(cfg->relay[i].name, name) == 0)
+            return &cfg->relay[i];
+    if (cfg->nrelay >= CONFIG_RELAY_MAX)
+        return NULL;
+    relay_defaults(&cfg->relay[cfg->nrelay]);
+    cfg->relay[cfg->nrelay].name = xstrdup(name);
+    return &cfg->relay[cfg->nrelay++];
+}
+
+#define BAD(...) (snprintf(p->msg, sizeof p->msg, __VA_ARGS__), 0)
+
+static int
+set_sender(struct parse *p, const char *key, const char *v)
+{
+    struct config_sender *s = &p->cfg->sender;
+
+    if (strcmp(key, "from") == 0)
+        set_str(&s->from, v);
+    else if (strcmp(key, "reply_to") == 0)
+        set_str(&s->reply_to, v);
+    else if (strcmp(key, "list_id") == 0)
+        set_str(&s->list_id, v);
+    else if (strcmp(key, "bounce_domain") == 0)
+        set_str(&s->bounce_domain, v);
+    else if (strcmp(key, "feedback_id") == 0)
+        set_str(&s->feedback_id, v);
+    else
+        return BAD("unknown key \"%s\" in [sender]", key);
+    return 1;
+}
+
+static int
+set_dkim(struct parse *p, const char *name, const char *key, const char *v)
+{
+    struct config_dkim *d = dkim_for(p->cfg, name);
+
+    if (d == NULL)
+        return BAD("more than %d [dkim] sections", CONFIG_DKIM_MAX);
+    if (strcmp(key, "domain") == 0)
+        set_str(&d->domain, v);
+    else if (strcmp(key, "selector") == 0)
+        set_str(&d->selector, v);
+    else if (strcmp(key, "key_file") == 0)
+        set_str(&d->key_file, v);
+    else if (strcmp(key, "algorithm") == 0 || strcmp(key, "algo") == 0) {
+        /* the algorithm follows the key; accepted for documentation */
+        if (strcmp(v, "rsa") != 0 && strcmp(v, "ed25519") != 0 &&
+            strcmp(v, "rsa-sha256") != 0 && strcmp(v, "ed25519-sha256") != 0)
+            return BAD("algorithm: rsa or ed25519 (got \"%s\")", v);
+    } else
+        return BAD("unknown key \"%s\" in [dkim]", key);
+    return 1;
+}
+
+static int
+set_tracking(struct parse *p, const char *key, const char *v)
+{
+    struct config_tracking *t = &p->cfg->tracking;
+
+    if (strcmp(key, "base_url") == 0) {
+        size_t n = strlen(v);
+        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+            return BAD("base_url must start with https:// (got \"%s\")", v);
+        set_str(&t->base_url, v);
+        while (n > 0 && t->base_url[n - 1] == '/')
+            t->base_url[--n] = '\0';
+    } else if (strcmp(key, "secret_file") == 0)
+        set_str(&t->secret_file, v);
+    else if (strcmp(key, "opens") == 0) {
+        if (parse_bool(v, &t->opens) == -1)
+            return BAD("opens: on or off (got \"%s\")", v);
+    } else if (strcmp(key, "clicks") == 0) {
+        if (parse_bool(v, &t->clicks) == -1)
+            return BAD("clicks: on or off (got \"%s\")", v);
+    } else
+        return BAD("unknown key \"%s\" in [tracking]", key);
+    return 1;
+}
+
+static int
+set_relay(struct parse *p, const char *name, const char *key, const char *v)
+{
+    struct config_relay *r = relay_for(p->cfg, name);
+    static const struct {
+        const char *key;
+        size_t off;
+    } timeouts[] = {
+        {"timeout_connect", offsetof(struct config_relay, timeout_connect)},
+        {"timeout_greeting", offsetof(struct config_relay, timeout_greeting)},
+        {"timeout_mail", offsetof(struct config_relay, timeout_mail)},
+        {"timeout_rcpt", offsetof(struct config_relay, timeout_rcpt)},
+        {"timeout_data", offsetof(struct config_relay, timeout_data)},
+        {"timeout_data_block",
+         offsetof(struct config_relay, timeout_data_block)},
+        {"timeout_dot", offsetof(struct config_relay, timeout_dot)},
+    };
+
+    if (r == NULL)
+        return BAD("more than %d [relay] sections", CONFIG_RELAY_MAX);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        if (strcmp(key, timeouts[i].key) == 0) {
+            if (parse_int(v, 1, 86400, (int *)((char *)r + timeouts[i].off)) ==
+                -1)
+                return BAD("%s: seconds, 1 to 86400 (got \"%s\")", key, v);
+            return 1;
+        }
+    }
+    if (strcmp(key, "host") == 0)
+        set_str(&r->host, v);
+    else if (strcmp(key, "port") == 0) {
+        if (parse_int(v, 1, 65535, &r->port) == -1)
+            return BAD("port: 1 to 65535 (got \"%s\")", v);
+    } else if (strcmp(key, "tls") == 0) {
+        if (strcmp(v, "starttls") == 0)
+            r->tls = CONFIG_TLS_STARTTLS;
+        else if (strcmp(v, "smtps") == 0 || strcmp(v, "tls") == 0)
+            r->tls = CONFIG_TLS_SMTPS;
+        else if (strcmp(v, "none") == 0)
+            r->tls = CONFIG_TLS_NONE;
+        else
+            return BAD("tls: starttls, smtps or none (got \"%s\")", v);
+    } else if (strcmp(key, "tls_verify") == 0) {
+        if (parse_bool(v, &r->tls_verify) == -1)
+            return BAD("tls_verify: on or off (got \"%s\")", v);
+    } else if (strcmp(key, "ca_file") == 0)
+        set_str(&r->ca_file, v);
+    else if (strcmp(key, "username") == 0)
+        set_str(&r->username, v);
+    else if (strcmp(key, "password_env") == 0)
+        set_str(&r->password_env, v);
+    else if (strcmp(key, "password_file") == 0)
+        set_str(&r->password_file, v);
+    else if (strcmp(key, "password") == 0)
+        return BAD("a password is never written in campaign.conf: use "
+                   "password_env or password_file");
+    else if (strcmp(key, "auth") == 0) {
+        if (strcasecmp(v, "plain") != 0 && strcasecmp(v, "login") != 0)
+            return BAD("auth: plain or login (got \"%s\")", v);
+        set_str(&r->auth, v);
+    } else if (strcmp(key, "helo") == 0)
+        set_str(&r->helo, v);
+    else if (strcmp(key, "weight") == 0) {
+        if (parse_int(v, 0, 1000, &r->weight) == -1)
+            return BAD("weight: 0 to 1000 (got \"%s\")", v);
+    } else if (strcmp(key, "max_messages") == 0) {
+        if (parse_int(v, 1, 100000, &r->max_messages) == -1)
+            return BAD("max_messages: 1 to 100000 (got \"%s\")", v);
+    } else
+        return BAD("unknown key \"%s\" in [relay]", key);
+    return 1;
+}
+
+static int
+set_limits(struct parse *p, const char *key, const char *v)
+{
+    struct config_limits *l = &p->cfg->limits;
+
+    if (strcmp(key, "rate") == 0) {
+        if (config_rate_parse(v, &l->rate) == -1)
+            return BAD("rate: like 50/s, 3000/m or 100000/h (got \"%s\")", v);
+    } else if (strcmp(key, "burst") == 0) {
+        int b;
+        if (parse_int(v, 1, 1000000, &b) == -1)
+            return BAD("burst: 1 to 1000000 (got \"%s\")", v);
+        l->burst = b;
+    } else if (strcmp(key, "concurrency") == 0) {
+        if (parse_int(v, 1, 256, &l->concurrency) == -1)
+            return BAD("concurrency: 1 to 256 (got \"%s\")", v);
+    } else if (strcmp(key, "daily_cap") == 0) {
+        int n;
+        if (parse_int(v, 0, INT_MAX, &n) == -1)
+            return BAD("daily_cap: a count (got \"%s\")", v);
+        l->daily_cap = n;
+    } else if (strcmp(key, "window") == 0)
+        set_str(&l->window, v);
+    else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
+        struct config_domain_limit *d;
+        if (l->ndomain >= CONFIG_DOMAIN_LIMITS_MAX)
+            return BAD("more than %d per-domain limits",
+                       CONFIG_DOMAIN_LIMITS_MAX);
+        d = &l->domain[l->ndomain];
+        if (config_rate_parse(v, &d->rate) == -1)
+            return BAD("%s: like 20/s (got \"%s\")", key, v);
+        d->domain = xstrdup(key + 7);
+        for (char *c = d->domain; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        l->ndomain++;
+    } else
+        return BAD("unknown key \"%s\" in [limits]", key);
+    return 1;
+}
+
+/* handler - inih: one name = value; returns 0 (error, message kept). */
+static int
+handler(void *arg, const char *section, const char *key, const char *v)
+{
+    struct parse *p = arg;
+    char kind[32];
+    const char *name;
+
+    section_split(section, kind, sizeof kind, &name);
+    if (strcmp(kind, "sender") == 0 && *name == '\0')
+        return set_sender(p, key, v);
+    if (strcmp(kind, "dkim") == 0)
+        return set_dkim(p, name, key, v);
+    if (strcmp(kind, "tracking") == 0 && *name == '\0')
+        return set_tracking(p, key, v);
+    if (strcmp(kind, "relay") == 0)
+        return set_relay(p, name, key, v);
+    if (strcmp(kind, "limits") == 0 && *name == '\0')
+        return set_limits(p, key, v);
+    return BAD("unknown section [%s]", section);
+}
+
+/* env_overrides - CAMPAIGN_SECTION[_NAME]_KEY for every known key. */
+static int
+env_overrides(struct parse *p, struct err *e)
+{
+    static const char *const keys[][2] = {
+        {"sender", "from"},        {"sender", "reply_to"},
+        {"sender", "list_id"},     {"sender", "bounce_domain"},
+        {"sender", "feedback_id"}, {"dkim", "domain"},
+        {"dkim", "selector"},      {"dkim", "key_file"},
+        {"tracking", "base_url"},  {"tracking", "secret_file"},
+        {"tracking", "opens"},     {"tracking", "clicks"},
+        {"relay", "host"},         {"relay", "port"},
+        {"relay", "tls"},          {"relay", "tls_verify"},
+        {"relay", "ca_file"},      {"relay", "username"},
+        {"relay", "password_env"}, {"relay", "password_file"},
+        {"relay", "auth"},         {"relay", "helo"},
+        {"relay", "max_messages"}, {"limits", "rate"},
+        {"limits", "burst"},       {"limits", "concurrency"},
+        {"limits", "daily_cap"},   {"limits", "window"},
+    };
+    char var[128];
+
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v;
+        size_t o = 0;
+        o += (size_t)snprintf(var + o, sizeof var - o, "CAMPAIGN_%s_%s",
+                              keys[i][0], keys[i][1]);
+        for (char *c = var; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        if ((v = getenv(var)) == NULL)
+            continue;
+        if (!handler(p, keys[i][0], keys[i][1], v))
+            return err_set(e, EX_CONFIG, "environment %s: %s", var, p->msg);
+    }
+    return 0;
+}
+
+static int
+validate(struct config *cfg, struct err *e)
+{
+    for (size_t i = 0; i < cfg->ndkim; i++) {
+        struct config_dkim *d = &cfg->dkim[i];
+        if (d->domain == NULL || d->selector == NULL || d->key_file == NULL)
+            return err_set(e, EX_CONFIG,
+                           "%s: [dkim%s%s] needs domain, selector and "
+                           "key_file",
+                           cfg->path, *d->name ? " " : "", d->name);
+    }
+    for (size_t i = 0; i < cfg->nrelay; i++) {
+        struct config_relay *r = &cfg->relay[i];
+        if (r->host == NULL)
+            return err_set(e, EX_CONFIG, "%s: [relay%s%s] needs host",
+                           cfg->path, *r->name ? " " : "", r->name);
+        if (r->port == 0)
+            r->port = r->tls == CONFIG_TLS_SMTPS  ? 465
+                      : r->tls == CONFIG_TLS_NONE ? 25
+                                                  : 587;
+        if (r->password_env && r->password_file)
+            return err_set(e, EX_CONFIG,
+                           "%s: [relay%s%s]: password_env or password_file, "
+                           "not both",
+                           cfg->path, *r->name ? " " : "", r->name);
+    }
+    if (cfg->limits.concurrency == 0)
+        cfg->limits.concurrency = 8;
+    return 0;
+}
+
+int
+config_load(struct config *cfg, const char *path, struct err *e)
+{
+    struct parse p;
+    FILE *f;
+    int rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = xstrdup(path);
+    cfg->tracking.opens = 1;
+    cfg->tracking.clicks = 1;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    if ((f = fopen(path, "r")) == NULL) {
+        if (errno != ENOENT)
+            return err_set(e, EX_CONFIG, "%s: %s", path, strerror(errno));
+    } else {
+        cfg->exists = 1;
+        rc = ini_parse_file(f, handler, &p);
+        fclose(f);
+        if (rc > 0)
+            return err_set(e, EX_CONFIG, "%s:%d: %s", path, rc,
+                           p.msg[0] ? p.msg : "syntax error");
+        if (rc < 0)
+            return err_set(e, EX_CONFIG, "%s: cannot parse", path);
+    }
+    if (env_overrides(&p, e) == -1)
+        return -1;
+    return validate(cfg, e);
+}
+
+void
+config_free(struct config *cfg)
+{
+    free(cfg->path);
+    free(cfg->sender.from);
+    free(cfg->sender.reply_to);
+    free(cfg->sender.list_id);
+    free(cfg->sender.bounce_domain);
+    free(cfg->sender.feedback_id);
+    for (size_t i = 0; i < cfg->ndkim; i++) {
+        free(cfg->dkim[i].name);
+        free(cfg->dkim[i].domain);
+        free(cfg->dkim[i].selector);
+        free(cfg->dkim[i].key_file);
+    }
+    free(cfg->tracking.base_url);
+    free(cfg->tracking.secret_file);
+    for (size_t i = 0; i < cfg->nrelay; i++) {
+        struct config_relay *r = &cfg->relay[i];
+        free(r->name);
+        free(r->host);
+        free(r->ca_file);
+        free(r->username);
+        free(r->password_env);
+        free(r->password_file);
+        free(r->auth);
+        free(r->helo);
+    }
+    free(cfg->limits.window);
+    for (size_t i = 0; i < cfg->limits.ndomain; i++)
+        free(cfg->limits.domain[i].domain);
+    memset(cfg, 0, sizeof *cfg);
+}
 
 int
 config_write_default(const char *path, struct err *e)

@@ -1,20 +1,118 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * config.h - campaign.conf: the commented default that `init` writes.
+ * config.h - campaign.conf: parsing, validation, defaults, environment
+ * overrides, and the commented default that `init` writes.
  *
- * The file is INI (PRODUCT.md, Configuration).  It may come to hold a
- * password, so it is created mode 0600.
+ * The file is INI (PRODUCT.md, Configuration), read with inih.  Order of
+ * precedence: built-in defaults, then the file, then the environment
+ * (CAMPAIGN_SECTION_KEY, e.g. CAMPAIGN_SENDER_FROM, CAMPAIGN_RELAY_HOST;
+ * for a named section [relay backup]: CAMPAIGN_RELAY_BACKUP_HOST), then
+ * command-line flags (applied by cmd/).  Everything is validated once in
+ * config_load with "file:line: message" errors (EX_CONFIG); modules get
+ * the sub-structs they need and never read the file themselves.
+ *
+ * A file that holds a password (relay password = ...) must be mode 0600.
  */
 #ifndef CAMPAIGN_CONFIG_H
 #define CAMPAIGN_CONFIG_H
 
+#include <stddef.h>
+
 #include "err.h"
+
+#define CONFIG_DKIM_MAX 4
+#define CONFIG_RELAY_MAX 8
+#define CONFIG_DOMAIN_LIMITS_MAX 64
+
+struct config_sender {
+    char *from;          /* "Acme News <news@acme.example>" */
+    char *reply_to;
+    char *list_id;       /* news.acme.example */
+    char *bounce_domain; /* VERP: bounces+TOKEN@bounce_domain */
+    char *feedback_id;   /* Feedback-ID sender part, default list_id */
+};
+
+struct config_dkim {
+    char *name; /* "" for [dkim], else the section's second word */
+    char *domain;
+    char *selector;
+    char *key_file;
+};
+
+struct config_tracking {
+    char *base_url;    /* https://t.acme.example (no trailing slash) */
+    char *secret_file; /* default: DB path + ".secret" (set by cmd/) */
+    int opens;
+    int clicks;
+};
+
+enum config_tls { CONFIG_TLS_STARTTLS, CONFIG_TLS_SMTPS, CONFIG_TLS_NONE };
+
+struct config_relay {
+    char *name; /* "" for [relay] */
+    char *host;
+    int port;   /* 0: 587 for starttls, 465 for smtps, 25 for none */
+    enum config_tls tls;
+    int tls_verify;
+    char *ca_file;
+    char *username;
+    char *password_env;
+    char *password_file;
+    char *auth;     /* NULL (best offered), "plain", "login" */
+    char *helo;     /* NULL: the host name */
+    int weight;
+    int max_messages; /* per connection */
+    int timeout_connect, timeout_greeting, timeout_mail, timeout_rcpt,
+        timeout_data, timeout_data_block, timeout_dot; /* seconds */
+};
+
+struct config_rate {
+    double per_second; /* 0: unlimited */
+};
+
+struct config_domain_limit {
+    char *domain;
+    struct config_rate rate;
+};
+
+struct config_limits {
+    struct config_rate rate;
+    double burst;
+    int concurrency;
+    long daily_cap; /* 0: none */
+    char *window;   /* "09:00-18:00 Europe/Rome" or NULL */
+    struct config_domain_limit domain[CONFIG_DOMAIN_LIMITS_MAX];
+    size_t ndomain;
+};
+
+struct config {
+    char *path;
+    int exists; /* the file was there */
+    struct config_sender sender;
+    struct config_dkim dkim[CONFIG_DKIM_MAX];
+    size_t ndkim;
+    struct config_tracking tracking;
+    struct config_relay relay[CONFIG_RELAY_MAX];
+    size_t nrelay;
+    struct config_limits limits;
+};
+
+/*
+ * config_load - defaults, then path (a missing file is not an error:
+ * cfg->exists = 0), then the environment.  Errors: EX_CONFIG with
+ * "path:line: message", or naming the variable for the environment.
+ */
+int config_load(struct config *cfg, const char *path, struct err *e);
+void config_free(struct config *cfg);
+
+/* config_rate_parse - "50/s", "3000/m", "100000/h", "20" (per second). */
+int config_rate_parse(const char *s, struct config_rate *r);
 
 /*
  * config_write_default - create path with the commented default
  * configuration unless it exists.  Returns 1 when written, 0 when a file
  * was already there, -1 on error (EX_CANTCREAT).  The write is atomic:
- * a temporary file renamed into place.
+ * a temporary file renamed into place, mode 0600.
  */
 int config_write_default(const char *path, struct err *e);
 

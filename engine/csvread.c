@@ -23,7 +23,7 @@
 
 #include "buf.h"
 #include "csvread.h"
-#include "limits.h"
+#include "bounds.h"
 #include "utf8.h"
 #include "xalloc.h"
 

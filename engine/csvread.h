@@ -10,7 +10,7 @@
  * physical line on which each record starts, for error messages.
  *
  * Memory is bounded by CSV_FIELD_MAX / CSV_ROW_MAX / CSV_FIELDS_MAX
- * (limits.h) whatever the file size.  Does not know what the columns mean:
+ * (bounds.h) whatever the file size.  Does not know what the columns mean:
  * that is csv_import.c.
  */
 #ifndef CAMPAIGN_CSVREAD_H

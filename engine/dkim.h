@@ -34,7 +34,8 @@ enum dkim_algo dkim_key_algo(const struct dkim_key *k);
 
 /*
  * The headers signed by default (RFC 6376 5.4.1 recommendations plus the
- * RFC 8058 ones): each is over-signed.
+ * RFC 8058 ones), NULL-terminated: each is over-signed, i.e. listed in h=
+ * once more than it occurs in the message (once when absent).
  */
 extern const char *const dkim_signed_headers[];
 
@@ -44,7 +45,11 @@ extern const char *const dkim_signed_headers[];
  * append one "DKIM-Signature: ..." header per key (folded, CRLF-ended)
  * to out, ready to be put before the message's first header.  t is the
  * signing time (t= tag).  The body hash is computed once and shared.
- * Errors: EX_DATAERR (no header/body separator), EX_SOFTWARE (OpenSSL).
+ * Errors: EX_DATAERR (no header/body separator, a malformed header field,
+ * a bare CR or LF anywhere, a last body line without CRLF that ends in
+ * WSP, more than 32 fields of one signed name, out->max reached),
+ * EX_SOFTWARE (OpenSSL).
+ * On error out is left as it was.  The message is untrusted input.
  * Thread-safe for distinct out buffers (keys are read-only).
  */
 int dkim_sign(struct dkim_key *const *keys, size_t n, const char *msg,
@@ -55,18 +60,31 @@ int dkim_sign(struct dkim_key *const *keys, size_t n, const char *msg,
  * to path as PEM with mode 0600 (atomically; an existing file is not
  * overwritten: EX_CANTCREAT), and append to dns the TXT record to publish:
  *   S._domainkey.D. IN TXT ( "v=DKIM1; k=rsa; p=..." "..." )
- * long values split into quoted strings of at most 255 octets.
+ * long values split into quoted strings of at most 255 octets.  bits is
+ * ignored for Ed25519.  Errors: EX_USAGE (domain or selector not a DNS
+ * name, RSA bits outside 1024..16384), EX_CANTCREAT, EX_SOFTWARE.
  */
 int dkim_keygen(enum dkim_algo algo, int bits, const char *path,
                 const char *domain, const char *selector, struct buf *dns,
                 struct err *e);
 
+/*
+ * dkim_name_ok - 1 if s can be a d= domain or s= selector: dot-separated
+ * labels of ASCII letters, digits, '-' and '_' (1-63 octets each, 253 in
+ * all; IDNs in A-label form), no leading, trailing or doubled dot.
+ */
+int dkim_name_ok(const char *s);
+
 /* Canonicalisation, exposed for tests and fuzzing. */
 /* dkim_canon_header_relaxed - RFC 6376 3.4.2 of one header field (name,
  * colon, value, possibly folded, with or without the final CRLF):
- * appends "name:value\r\n". */
+ * appends "name:value\r\n".  -1 if there is no colon, or past out->max. */
 int dkim_canon_header_relaxed(const char *h, size_t len, struct buf *out);
-/* dkim_canon_body_relaxed - RFC 6376 3.4.4 of a whole body. */
+/* dkim_canon_body_relaxed - RFC 6376 3.4.4 of a whole body; a body that
+ * is empty after canonicalisation stays empty (no CRLF is added to it, as
+ * python3-dkim and OpenDKIM compute it).  -1 on a bare CR or LF, a last
+ * line without CRLF that ends in WSP (verifiers disagree on it), or past
+ * out->max. */
 int dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out);
 
 #endif

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 /*
  * email_normalize - validate the n bytes at in and write the normal form,

@@ -31,6 +31,12 @@
 #define TEMPLATE_DEPTH_MAX 64
 /* Context stack frames the caller may pass. */
 #define TEMPLATE_STACK_MAX 8
+/* Distinct partials and parents one template may reference (all levels):
+ * a layout, a header, a footer and a few snippets are typical. */
+#define TEMPLATE_PARTIALS_MAX 256
+/* Source bytes of one template with all its partials: an email template
+ * is a few KiB; 16 MiB keeps node offsets small and memory bounded. */
+#define TEMPLATE_SOURCE_MAX (16 * 1024 * 1024)
 
 struct template;
 
@@ -39,6 +45,10 @@ struct template;
  * (malloc'd, *len set, *path set to a static or malloc'd-by-loader name
  * for error messages valid for the loader's lifetime), or NULL if there
  * is none.  A missing partial renders as empty text (the spec).
+ * template_compile copies *path at once (it may change at the next call)
+ * and frees the source after compiling it.  Each name is asked for once;
+ * `name` is the tag's content as written (the loader decides what names
+ * it accepts: it must not let "../x" escape its directory).
  */
 typedef char *(*template_loader)(const char *name, size_t *len,
                                  const char **path, void *arg);
@@ -46,11 +56,17 @@ typedef char *(*template_loader)(const char *name, size_t *len,
 /*
  * template_compile - compile src (len bytes).  path names the source in
  * errors ("promo.mustache:3:14: unclosed section \"items\"").  loader may
- * be NULL (no partials).  Errors: EX_DATAERR with file:line:column.
+ * be NULL (no partials).  Errors: EX_DATAERR with file:line:column
+ * (line and column count from 1, the column in UTF-8 characters):
+ * "unclosed tag", "unclosed section", "unopened section", "mismatched
+ * closing tag", "bad set-delimiters tag", "empty tag", "bad name", a
+ * non-block tag inside a parent, nesting deeper than TEMPLATE_DEPTH_MAX,
+ * more than TEMPLATE_PARTIALS_MAX partials, more than TEMPLATE_SOURCE_MAX
+ * bytes.  An error in a partial names the partial's path.
  */
-struct template *template_compile(const char *src, size_t len,
-                                  const char *path, template_loader loader,
-                                  void *arg, struct err *e);
+struct template *template_compile(const char *src, size_t len, const char *path,
+                                  template_loader loader, void *arg,
+                                  struct err *e);
 /* template_free - NULL is a no-op. */
 void template_free(struct template *t);
 
@@ -71,7 +87,16 @@ struct template_render_opts {
 /*
  * template_render - render t against the context stack (stack[0] is the
  * bottom, stack[n-1] the top: names resolve from the top down), appending
- * to out.  Returns 0, or -1 with e set (strict miss, depth, buffer max).
+ * to out.  Returns 0, or -1 with e set (strict miss, depth, buffer max)
+ * and out as it was before the call.  o NULL means HTML escaping, not
+ * strict.  No allocation happens except out growing; the stack values
+ * are borrowed, not referenced.
+ *
+ * Values: strings as they are; integers in decimal; reals in the
+ * shortest form that reads back the same (1.21, not 1.2100000000000000);
+ * true/false as words; null as nothing.  Sections: false, null, "", []
+ * and a missing name are false; a list repeats its content per item; any
+ * other value is pushed on the stack for the content.
  */
 int template_render(const struct template *t, json_t *const *stack, size_t n,
                     const struct template_render_opts *o, struct buf *out,
@@ -82,11 +107,13 @@ int template_render(const struct template *t, json_t *const *stack, size_t n,
  * template (with its partials and parents) interpolates or tests, in
  * order of first use; "." and names under a section's own context are
  * included as written (dotted names whole).  `interpolated` is 1 when the
- * name is output with {{ }} somewhere outside a section of the same name.
+ * name is output with {{ }} somewhere outside a section of the same name
+ * (judged within each file: a partial's {{x}} counts as unguarded even if
+ * the partial is included inside {{#x}}).  Each partial is visited once,
+ * at its first reference.
  */
 typedef void (*template_field_cb)(const char *name, int interpolated,
                                   void *arg);
-void template_fields(const struct template *t, template_field_cb cb,
-                     void *arg);
+void template_fields(const struct template *t, template_field_cb cb, void *arg);
 
 #endif

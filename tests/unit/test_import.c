@@ -4,7 +4,7 @@
 #include "th.h"
 
 #include "csv_import.h"
-#include "limits.h"
+#include "bounds.h"
 #include "utf8.h"
 
 static const struct {

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * limits.h - every named maximum on untrusted input, in one place, each
+ * bounds.h - every named maximum on untrusted input, in one place, each
  * with the reason for its value.  A limit hit is reported as an error that
  * names the limit, never as silent truncation.
  */
-#ifndef CAMPAIGN_LIMITS_H
-#define CAMPAIGN_LIMITS_H
+#ifndef CAMPAIGN_BOUNDS_H
+#define CAMPAIGN_BOUNDS_H
 
 /* RFC 5321 4.5.3.1.3: a forward-path holds at most 256 octets including
  * the angle brackets, so an address is at most 254 octets. */

@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cmd_send.c - campaign send: create or resume a campaign and send it
+ * through the relay (engine/queue.c does the work), or, with --dry-run,
+ * render, build and sign the whole campaign without any network.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "../engine/fsutil.h"
+#include "../engine/queue.h"
+#include "../engine/log.h"
+#include "../engine/xalloc.h"
+#include "mailjob.h"
+
+/* Message sizes are summarised from a histogram of 256-byte buckets, so
+ * memory does not grow with the list. */
+#define HIST_BUCKET 256
+#define HIST_N 4096
+
+struct dryrun {
+    struct composer *comp;
+    const char *out_dir;
+    struct buf msg;
+    struct buf path;
+    int64_t now;
+    long built, failed, skipped;
+    size_t min, max;
+    unsigned long long total;
+    unsigned long hist[HIST_N];
+    int write_failed;
+    struct err werr;
+};
+
+/* file_name - NNNNNN-address.eml with only safe characters. */
+static int
+file_name(struct dryrun *d, int64_t id, const char *email)
+{
+    buf_reset(&d->path);
+    if (buf_printf(&d->path, "%s/%06lld-", d->out_dir, (long long)id) == -1)
+        return -1;
+    for (const char *p = email; *p; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '@' || c == '.' ||
+                 c == '-' || c == '+' || c == '_';
+        if (buf_putc(&d->path, ok ? c : '_') == -1)
+            return -1;
+    }
+    return buf_puts(&d->path, ".eml");
+}
+
+static int
+one(const struct store_member *m, void *arg)
+{
+    struct dryrun *d = arg;
+    struct compose_contact ct;
+    struct compose_result r;
+    struct err e;
+
+    if (strcmp(m->status, "active") != 0) {
+        d->skipped++;
+        return 0;
+    }
+    ct.id = (uint64_t)m->id;
+    ct.email = m->email;
+    ct.attrs = m->attrs;
+    err_clear(&e);
+    if (composer_build(d->comp, &ct, d->now, &d->msg, &r, &e) == -1) {
+        if (d->failed < 20)
+            log_warnx("%s", e.msg);
+        else if (d->failed == 20)
+            log_warnx("more recipients fail; not shown");
+        d->failed++;
+        return 0;
+    }
+    if (d->out_dir != NULL) {
+        if (file_name(d, m->id, m->email) == -1 ||
+            fs_write_atomic(d->path.p, d->msg.p, d->msg.len, 0644,
+                            &d->werr) == -1) {
+            d->write_failed = 1;
+            return 1; /* stop: the output directory is not writable */
+        }
+    }
+    d->built++;
+    d->total += d->msg.len;
+    if (d->built == 1 || d->msg.len < d->min)
+        d->min = d->msg.len;
+    if (d->msg.len > d->max)
+        d->max = d->msg.len;
+    d->hist[d->msg.len / HIST_BUCKET < HIST_N ? d->msg.len / HIST_BUCKET
+                                              : HIST_N - 1]++;
+    return 0;
+}
+
+/* percentile - the upper edge of the bucket holding the q-th message. */
+static size_t
+percentile(const struct dryrun *d, double q)
+{
+    unsigned long want = (unsigned long)((double)d->built * q), seen = 0;
+
+    for (size_t i = 0; i < HIST_N; i++) {
+        seen += d->hist[i];
+        if (seen > want)
+            return (i + 1) * HIST_BUCKET;
+    }
+    return d->max;
+}
+
+static void
+human(size_t n, char *buf, size_t sz)
+{
+    if (n >= 1024 * 1024)
+        snprintf(buf, sz, "%.1f MB", (double)n / (1024 * 1024));
+    else if (n >= 1024)
+        snprintf(buf, sz, "%.1f KB", (double)n / 1024);
+    else
+        snprintf(buf, sz, "%zu B", n);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* read_password - the relay's password from password_env or
+ * password_file (which must not be readable by others); NULL when the
+ * relay has no username. */
+static int
+read_password(const struct config_relay *r, char **out, struct err *e)
+{
+    *out = NULL;
+    if (r->username == NULL)
+        return 0;
+    if (r->password_env) {
+        const char *v = getenv(r->password_env);
+        if (v == NULL || *v == '\0')
+            return err_set(e, EX_CONFIG,
+                           "relay %s: $%s is not set (password_env)",
+                           r->host, r->password_env);
+        *out = xstrdup(v);
+        return 0;
+    }
+    if (r->password_file) {
+        struct stat sb;
+        char buf[1024];
+        FILE *f = fopen(r->password_file, "r");
+        size_t n;
+        if (f == NULL)
+            return err_set(e, EX_CONFIG, "%s: %s", r->password_file,
+                           strerror(errno));
+        if (fstat(fileno(f), &sb) == -1 || (sb.st_mode & 077) != 0) {
+            fclose(f);
+            return err_set(e, EX_CONFIG,
+                           "%s: a password file must not be readable by "
+                           "others (chmod 600 %s)",
+                           r->password_file, r->password_file);
+        }
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        *out = xstrdup(buf);
+        explicit_bzero(buf, sizeof buf);
+        return 0;
+    }
+    return err_set(e, EX_CONFIG,
+                   "relay %s: username without password_env or "
+                   "password_file",
+                   r->host);
+}
+
+struct camp {
+    int found;
+    int64_t id, list_id, frozen_at;
+    char status[16];
+    char template[128];
+    char *list;
+    char *data;
+};
+
+static int
+camp_cb(const struct store_campaign *c, void *arg)
+{
+    struct camp *k = arg;
+
+    k->found = 1;
+    k->id = c->id;
+    k->list_id = c->list_id;
+    k->frozen_at = c->frozen_at;
+    snprintf(k->status, sizeof k->status, "%s", c->status);
+    snprintf(k->template, sizeof k->template, "%s", c->template);
+    k->list = c->list ? xstrdup(c->list) : NULL;
+    k->data = c->data ? xstrdup(c->data) : NULL;
+    return 0;
+}
+
+static const char *const stop_words[] = {
+    [QUEUE_DONE] = "",
+    [QUEUE_PAUSED] = " (paused)",
+    [QUEUE_CANCELLED] = " (cancelled)",
+    [QUEUE_SIGNALLED] = " (interrupted)",
+    [QUEUE_MAXED] = " (--max reached)",
+};
+
+int
+cmd_send(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"template", required_argument, NULL, 't'},
+        {"list", required_argument, NULL, 'l'},
+        {"campaign", required_argument, NULL, 'c'},
+        {"data", required_argument, NULL, 'd'},
+        {"dry-run", no_argument, NULL, 'D'},
+        {"out", required_argument, NULL, 'o'},
+        {"concurrency", required_argument, NULL, 'C'},
+        {"rate", required_argument, NULL, 'r'},
+        {"max", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *template = NULL, *list = NULL, *campaign = NULL;
+    const char *data = NULL, *rate = NULL;
+    int dry = 0, c, code = 0, rc, concurrency = 0, lock = -1;
+    long max = 0;
+    struct dryrun d;
+    struct mailjob j;
+    struct store *st = NULL;
+    struct compose_params cp;
+    struct err e;
+    struct camp k;
+    char *passwords[CONFIG_RELAY_MAX] = {NULL};
+    int64_t list_id = 0, cid = 0;
+
+    memset(&d, 0, sizeof d);
+    memset(&k, 0, sizeof k);
+    memset(&j, 0, sizeof j);
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 't':
+            template = optarg;
+            break;
+        case 'l':
+            list = optarg;
+            break;
+        case 'c':
+            campaign = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'D':
+            dry = 1;
+            break;
+        case 'o':
+            d.out_dir = optarg;
+            break;
+        case 'C':
+            concurrency = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || concurrency < 1 || concurrency > 256) {
+                log_warnx("--concurrency: 1 to 256 (got \"%s\")", optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'r':
+            rate = optarg;
+            break;
+        case 'm':
+            max = strtol(optarg, &end, 10);
+            if (*end != '\0' || max < 1) {
+                log_warnx("--max: a positive count (got \"%s\")", optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'h':
+            return cmd_usage("send", stdout, 0);
+        default:
+            return cmd_usage("send", stderr, EX_USAGE);
+        }
+    }
+    if (optind != argc || (template == NULL && campaign == NULL))
+        return cmd_usage("send", stderr, EX_USAGE);
+    if (d.out_dir != NULL && !dry) {
+        log_warnx("send: --out goes with --dry-run");
+        return EX_USAGE;
+    }
+    if (campaign == NULL)
+        campaign = template;
+    err_clear(&e);
+    buf_init(&d.msg, 0);
+    buf_init(&d.path, 0);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        goto out;
+    if (store_campaign_get(st, campaign, camp_cb, &k, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    if (k.found) {
+        /* a campaign's template and list are its identity */
+        if (template != NULL && strcmp(template, k.template) != 0) {
+            log_warnx("campaign %s uses template %s, not %s", campaign,
+                      k.template, template);
+            code = EX_USAGE;
+            goto out;
+        }
+        if (list != NULL && k.list != NULL && strcmp(list, k.list) != 0 &&
+            k.frozen_at > 0) {
+            log_warnx("campaign %s was started for list %s, not %s",
+                      campaign, k.list, list);
+            code = EX_USAGE;
+            goto out;
+        }
+        template = k.template;
+        if (list == NULL)
+            list = k.list;
+    }
+    if (template == NULL || list == NULL) {
+        log_warnx("send: a new campaign needs --template and --list");
+        code = EX_USAGE;
+        goto out;
+    }
+    if (!dry && k.found && (strcmp(k.status, "done") == 0 ||
+                            strcmp(k.status, "cancelled") == 0)) {
+        printf("campaign %s is %s: nothing to send\n", campaign,
+               strcmp(k.status, "done") == 0 ? "finished" : "cancelled");
+        goto out;
+    }
+    if (!dry && k.found && strcmp(k.status, "paused") == 0) {
+        printf("campaign %s is paused: run campaign resume %s first\n",
+               campaign, campaign);
+        code = EX_TEMPFAIL;
+        goto out;
+    }
+    if (mailjob_open(ctx, template, data, &j, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    /* a resumed campaign renders with the data it started with */
+    if (k.data != NULL && !dry) {
+        json_error_t jerr;
+        json_decref(j.data);
+        j.data = json_loads(k.data, 0, &jerr);
+        if (data != NULL)
+            log_warnx("campaign %s keeps the data it started with; --data "
+                      "ignored",
+                      campaign);
+    }
+    if ((rc = store_list_find(st, list, &list_id, &e)) != 1) {
+        if (rc == 0)
+            err_set(&e, EX_DATAERR, "no list \"%s\" (see campaign lists)",
+                    list);
+        code = cmd_fail(&e);
+        goto out;
+    }
+    if (store_campaign_ensure(st, campaign, template, list_id,
+                              (int64_t)time(NULL), &cid, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    memset(&cp, 0, sizeof cp);
+    cp.tmpl = j.tmpl;
+    cp.data = j.data;
+    cp.campaign = campaign;
+    cp.campaign_id = (uint32_t)cid;
+    cp.salt = store_hash_salt(st);
+    cp.sender = &j.cfg.sender;
+    cp.tracking = &j.cfg.tracking;
+    cp.key = j.have_key ? &j.key : NULL;
+    cp.dkim = j.dkim;
+    cp.ndkim = j.ndkim;
+    cp.strict = 1;
+    if ((d.comp = composer_new(&cp, &e)) == NULL) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+
+    if (dry) {
+        if (d.out_dir != NULL && mkdir(d.out_dir, 0755) == -1 &&
+            errno != EEXIST) {
+            log_warn("%s", d.out_dir);
+            code = EX_CANTCREAT;
+            goto out;
+        }
+        d.now = (int64_t)time(NULL);
+        if (store_members(st, list_id, one, &d, &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+        if (d.write_failed) {
+            code = cmd_fail(&d.werr);
+            goto out;
+        }
+        char tot[32], mn[32], md[32], p95[32], mx[32];
+        human((size_t)d.total, tot, sizeof tot);
+        human(d.min, mn, sizeof mn);
+        human(percentile(&d, 0.5), md, sizeof md);
+        human(percentile(&d, 0.95), p95, sizeof p95);
+        human(d.max, mx, sizeof mx);
+        printf("dry run of campaign %s (template %s, list %s): %ld "
+               "messages built and signed%s%s, %s in all\n",
+               campaign, template, list, d.built,
+               d.out_dir ? " into " : "", d.out_dir ? d.out_dir : "", tot);
+        if (d.built > 0)
+            printf("sizes: min %s, median <= %s, p95 <= %s, max %s\n", mn, md,
+                   p95, mx);
+        printf("%ld suppressed or unsubscribed recipients skipped\n",
+               d.skipped);
+        printf("%ld recipients cannot be built (missing fields or bad "
+               "values)\n",
+               d.failed);
+        if (d.failed > 0)
+            code = EX_DATAERR;
+        goto out;
+    }
+
+    /* ---- the real send ---- */
+    if (j.cfg.nrelay == 0) {
+        log_warnx("%s: no [relay] section: set host, port, tls, username "
+                  "and password_env",
+                  ctx->config_path);
+        code = EX_CONFIG;
+        goto out;
+    }
+    if (rate != NULL &&
+        config_rate_parse(rate, &j.cfg.limits.rate) == -1) {
+        log_warnx("--rate: like 50/s, 3000/m or 100000/h (got \"%s\")",
+                  rate);
+        code = EX_USAGE;
+        goto out;
+    }
+    if ((lock = queue_lock(ctx->db_path, cid, &e)) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    for (size_t i = 0; i < j.cfg.nrelay; i++) {
+        if (read_password(&j.cfg.relay[i], &passwords[i], &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+    }
+    if (k.frozen_at == 0) {
+        char *dj = j.data ? json_dumps(j.data, JSON_COMPACT) : NULL;
+        int64_t now = (int64_t)time(NULL);
+        if (store_begin(st, &e) == -1 ||
+            store_ledger_freeze(st, cid, list_id, now, &e) == -1 ||
+            store_campaign_start(st, cid, now, dj, &e) == -1 ||
+            store_commit(st, &e) == -1) {
+            store_rollback(st);
+            free(dj);
+            code = cmd_fail(&e);
+            goto out;
+        }
+        free(dj);
+    } else if (store_campaign_start(st, cid, (int64_t)time(NULL), NULL, &e) ==
+               -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+
+    {
+        struct relay_params rp;
+        struct queue_params qp;
+        struct queue_summary sum;
+        struct store_counts cnt;
+        struct sigaction sa;
+        int64_t due = 0;
+
+        memset(&rp, 0, sizeof rp);
+        rp.relays = j.cfg.relay;
+        rp.nrelays = j.cfg.nrelay;
+        rp.passwords = (const char *const *)passwords;
+        rp.limits = &j.cfg.limits;
+        rp.concurrency = concurrency ? concurrency : j.cfg.limits.concurrency;
+        rp.transcript = ctx->verbose;
+        rp.stop_grace_ms = 30000;
+        memset(&qp, 0, sizeof qp);
+        qp.st = st;
+        qp.campaign_id = cid;
+        qp.campaign = campaign;
+        qp.comp = d.comp;
+        qp.relay = &rp;
+        qp.max = max;
+        qp.interrupted = &interrupted;
+        qp.progress = isatty(STDERR_FILENO) && !ctx->quiet;
+
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        rc = queue_send(&qp, &sum, &e);
+        if (rc == -1)
+            code = cmd_fail(&e);
+        if (store_ledger_counts(st, cid, &cnt, &e) == -1 ||
+            store_ledger_next_due(st, cid, &due, &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+        const char *status = "sending";
+        if (sum.stop == QUEUE_PAUSED)
+            status = "paused";
+        else if (sum.stop == QUEUE_CANCELLED)
+            status = "cancelled";
+        else if (cnt.queued + cnt.sending + cnt.deferred +
+                         cnt.uncertain_retry ==
+                     0 &&
+                 rc == 0)
+            status = "done";
+        if (store_campaign_finish(st, cid, status,
+                                  strcmp(status, "done") == 0 ||
+                                          strcmp(status, "cancelled") == 0
+                                      ? (int64_t)time(NULL)
+                                      : 0,
+                                  &e) == -1)
+            code = cmd_fail(&e);
+        printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
+               "%ld, skipped %ld, uncertain %ld in %.1f s (%.0f msg/s)%s\n",
+               campaign, sum.sent, sum.deferred, sum.bounced, sum.failed,
+               sum.skipped, sum.uncertain, sum.seconds,
+               sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
+               stop_words[sum.stop]);
+        printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
+               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain; "
+               "campaign %s\n",
+               cnt.recipients, cnt.sent, cnt.queued + cnt.sending,
+               cnt.deferred, cnt.bounced_hard + cnt.bounced_soft + cnt.blocked,
+               cnt.failed, cnt.skipped, cnt.uncertain, status);
+        if (cnt.deferred > 0 && due > 0) {
+            char t[40];
+            printf("%ld deferred; the next retry is due at %s: run this "
+                   "command again then\n",
+                   cnt.deferred, cmd_time(due, t, sizeof t));
+        }
+        if (code == 0 && sum.stop == QUEUE_SIGNALLED)
+            code = EX_TEMPFAIL;
+    }
+out:
+    for (size_t i = 0; i < CONFIG_RELAY_MAX; i++)
+        if (passwords[i])
+            freezero(passwords[i], strlen(passwords[i]));
+    queue_unlock(lock);
+    composer_free(d.comp);
+    mailjob_close(&j);
+    store_close(st);
+    free(k.list);
+    free(k.data);
+    buf_free(&d.msg);
+    buf_free(&d.path);
+    return code;
+}

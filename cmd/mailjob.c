@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * mailjob.c - load what composing needs (see mailjob.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../engine/log.h"
+#include "../engine/xalloc.h"
+#include "mailjob.h"
+
+char *
+mailjob_secret_path(const struct ctx *ctx, const struct config *cfg)
+{
+    if (cfg && cfg->tracking.secret_file)
+        return xstrdup(cfg->tracking.secret_file);
+    return xasprintf("%s.secret", ctx->db_path);
+}
+
+int
+mailjob_open(struct ctx *ctx, const char *name, const char *data_path,
+             struct mailjob *j, struct err *e)
+{
+    struct stat sb;
+    json_error_t jerr;
+
+    memset(j, 0, sizeof *j);
+    if (config_load(&j->cfg, ctx->config_path, e) == -1)
+        return -1;
+    if ((j->tmpl = tmpl_load(ctx->templates_dir, name, e)) == NULL)
+        return -1;
+    if (data_path != NULL) {
+        j->data_path = xstrdup(data_path);
+    } else {
+        char *p = xasprintf("%s/%s.json", ctx->templates_dir, name);
+        if (stat(p, &sb) == 0)
+            j->data_path = p;
+        else
+            free(p);
+    }
+    if (j->data_path != NULL) {
+        j->data = json_load_file(j->data_path, JSON_REJECT_DUPLICATES, &jerr);
+        if (j->data == NULL)
+            return err_set(e,
+                           access(j->data_path, R_OK) == 0 ? EX_DATAERR
+                                                           : EX_NOINPUT,
+                           "%s:%d:%d: %s", j->data_path, jerr.line,
+                           jerr.column, jerr.text);
+        if (!json_is_object(j->data))
+            return err_set(e, EX_DATAERR,
+                           "%s: campaign data must be a JSON object",
+                           j->data_path);
+    }
+    j->secret_path = mailjob_secret_path(ctx, &j->cfg);
+    if (stat(j->secret_path, &sb) == 0) {
+        if (track_secret_load(j->secret_path, &j->key, e) == -1)
+            return -1;
+        j->have_key = 1;
+    } else if (j->cfg.tracking.base_url != NULL) {
+        return err_set(e, EX_CONFIG,
+                       "%s: no tracking secret (campaign init creates it)",
+                       j->secret_path);
+    }
+    for (size_t i = 0; i < j->cfg.ndkim; i++) {
+        const struct config_dkim *d = &j->cfg.dkim[i];
+        j->dkim[i] = dkim_key_load(d->key_file, d->domain, d->selector, e);
+        if (j->dkim[i] == NULL)
+            return -1;
+        j->ndkim++;
+    }
+    return 0;
+}
+
+void
+mailjob_close(struct mailjob *j)
+{
+    for (size_t i = 0; i < j->ndkim; i++)
+        dkim_key_free(j->dkim[i]);
+    json_decref(j->data);
+    tmpl_free(j->tmpl);
+    free(j->data_path);
+    free(j->secret_path);
+    explicit_bzero(&j->key, sizeof j->key);
+    config_free(&j->cfg);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * mailjob.h - what preview and send load before composing: the
+ * configuration, the template, the campaign data, the tracking secret and
+ * the DKIM keys.  Glue for cmd/ only.
+ */
+#ifndef CAMPAIGN_MAILJOB_H
+#define CAMPAIGN_MAILJOB_H
+
+#include <jansson.h>
+
+#include "../engine/compose.h"
+#include "../engine/config.h"
+#include "../engine/dkim.h"
+#include "../engine/tmpl.h"
+#include "../engine/track.h"
+#include "cmd.h"
+
+struct mailjob {
+    struct config cfg;
+    struct tmpl *tmpl;
+    json_t *data;
+    char *data_path; /* NULL when there is none */
+    struct track_key key;
+    int have_key;
+    struct dkim_key *dkim[CONFIG_DKIM_MAX];
+    size_t ndkim;
+    char *secret_path;
+};
+
+/*
+ * mailjob_open - load everything for template `name`.  data_path NULL
+ * means templates/NAME.json when it exists.  Errors with their exit code
+ * in e->kind.
+ */
+int mailjob_open(struct ctx *ctx, const char *name, const char *data_path,
+                 struct mailjob *j, struct err *e);
+void mailjob_close(struct mailjob *j);
+
+/* mailjob_secret_path - the tracking secret's path (malloc'd). */
+char *mailjob_secret_path(const struct ctx *ctx, const struct config *cfg);
+
+#endif

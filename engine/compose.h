@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * compose.h - one recipient's complete, signed message from a template.
+ *
+ * Owns the rendering context (the contact - email and imported
+ * attributes - over the campaign's data, under the built-ins
+ * unsubscribe_url, view_url, campaign and date), the per-recipient
+ * identities (a Message-ID stable per campaign and contact, name-based
+ * UUID from libuuid, so a resend carries the same one; the VERP return
+ * path bounces+TOKEN@bounce_domain), tracking (open pixel, signed click
+ * links, List-Unsubscribe with RFC 8058 one-click), the preheader, and
+ * the order render -> build (mime.c) -> sign (dkim.c).
+ *
+ * Pure: no database, no network; one composer is used by one thread and
+ * reuses its buffers from message to message.
+ */
+#ifndef CAMPAIGN_COMPOSE_H
+#define CAMPAIGN_COMPOSE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dkim.h"
+#include "err.h"
+#include "tmpl.h"
+#include "track.h"
+
+struct compose_params {
+    const struct tmpl *tmpl;
+    json_t *data;         /* campaign data (any JSON object) or NULL */
+    const char *campaign; /* the campaign's name */
+    uint32_t campaign_id; /* 0 when the campaign is not yet recorded */
+    const char *salt;     /* database salt: Message-IDs differ per db */
+    const struct config_sender *sender;
+    const struct config_tracking *tracking;
+    const struct track_key *key;  /* NULL: no tokens (no tracking) */
+    struct dkim_key *const *dkim; /* n keys, may be 0 */
+    size_t ndkim;
+    int strict; /* a field used without fallback and missing is an error */
+};
+
+struct compose_contact {
+    uint64_t id;
+    const char *email;
+    const char *attrs; /* JSON object text */
+};
+
+struct compose_result {
+    char message_id[128];   /* "<uuid@domain>" */
+    char envelope_from[320]; /* the VERP return path, or the From address */
+    size_t header_len;       /* bytes of the header block (with DKIM) */
+};
+
+struct composer;
+
+/* composer_new - validate the sender (a From address from the template or
+ * [sender] from), prepare; EX_CONFIG when there is no sender. */
+struct composer *composer_new(const struct compose_params *p, struct err *e);
+void composer_free(struct composer *c);
+
+/*
+ * composer_build - the message for one contact into out (reset first),
+ * dated now.  Errors (the contact's message cannot be made; the caller
+ * reports and goes on): EX_DATAERR for a missing field (strict), a line
+ * break in a header value, an invalid address.
+ */
+int composer_build(struct composer *c, const struct compose_contact *ct,
+                   int64_t now, struct buf *out, struct compose_result *r,
+                   struct err *e);
+
+/* Parts of the last message built, for `preview --format html|text`. */
+const char *composer_last_html(const struct composer *c, size_t *len);
+const char *composer_last_text(const struct composer *c, size_t *len);
+
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * queue.h - a campaign's ledger in motion: lock, freeze, recover, claim,
+ * send, record (RELIABILITY.md, The ledger).
+ *
+ * The promises, and how they are kept:
+ *  - one send per campaign at a time: flock() on DB.campaign-ID.lock,
+ *    which holds the pid of its owner; the kernel releases it when the
+ *    process dies, so a dead owner's lock is simply taken over;
+ *  - a row is durably `sending` before its MAIL FROM goes out: rows are
+ *    claimed in small batches, marked and committed (synchronous=FULL)
+ *    before any of them is handed to the relay loop;
+ *  - a row becomes `sent` only after the relay's 250 to the dot; results
+ *    are committed in batches (every QUEUE_FLUSH_MS or QUEUE_BATCH
+ *    results), so a crash can leave at most the claimed-but-unrecorded
+ *    window in `sending`; the next run turns those into `uncertain` and
+ *    sends each once more with the same Message-ID (compose.h), and the
+ *    report lists them;
+ *  - a suppression that lands mid-campaign stops the next send: the
+ *    contact's status is checked again when its row is claimed;
+ *  - a hard bounce suppresses the address in the same transaction that
+ *    records it.
+ */
+#ifndef CAMPAIGN_QUEUE_H
+#define CAMPAIGN_QUEUE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "../db/store.h"
+#include "compose.h"
+#include "err.h"
+#include "relay.h"
+
+/* rows claimed at once: the most that can turn `uncertain` after a crash
+ * is about two of these */
+#define QUEUE_BATCH 64
+#define QUEUE_FLUSH_MS 200
+
+/*
+ * queue_lock - take the campaign's send lock (flock, non-blocking) and
+ * write our pid into it.  EX_TEMPFAIL naming the holder's pid when another
+ * send has it.  Returns the fd to keep open, or -1.
+ */
+int queue_lock(const char *db_path, int64_t campaign_id, struct err *e);
+void queue_unlock(int fd);
+
+/* queue_backoff - seconds before retry number `attempts` of a 4xx:
+ * 5 min doubling to at most 4 h. */
+int64_t queue_backoff(int attempts);
+/* After this many attempts a persistent 4xx expires (about 3 days). */
+#define QUEUE_MAX_ATTEMPTS 20
+
+/*
+ * queue_classify - a 5xx reply's bounce class: "hard" (the address does
+ * not exist: 5.1.x, user unknown), "blocked" (policy or reputation: 5.7.x,
+ * spam, blocked), or "soft" (anything else permanent: mailbox full, message
+ * too big, ...).
+ */
+const char *queue_classify(int code, const char *status, const char *text);
+
+enum queue_stop {
+    QUEUE_DONE,      /* nothing left to send now */
+    QUEUE_PAUSED,    /* campaign pause */
+    QUEUE_CANCELLED, /* campaign cancel */
+    QUEUE_SIGNALLED, /* SIGINT / SIGTERM */
+    QUEUE_MAXED,     /* --max reached */
+};
+
+struct queue_params {
+    struct store *st;
+    int64_t campaign_id;
+    const char *campaign;
+    struct composer *comp;
+    const struct relay_params *relay;
+    long max; /* messages to attempt in this run; 0: no limit */
+    volatile sig_atomic_t *interrupted;
+    int progress; /* draw a progress line on stderr (a terminal) */
+};
+
+struct queue_summary {
+    long attempted, sent, deferred, bounced, failed, skipped, uncertain,
+        requeued;
+    enum queue_stop stop;
+    struct relay_stats relay;
+    double seconds;
+};
+
+/*
+ * queue_send - recover what a crash left, then drain the campaign's
+ * claimable rows through the relay loop, recording every result.
+ * Returns 0, or -1 (relay unavailable, AUTH refused, database error) with
+ * everything handed out recorded before returning.
+ */
+int queue_send(const struct queue_params *p, struct queue_summary *s,
+               struct err *e);
+
+#endif

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * relay.c - the sending event loop (see relay.h).
+ *
+ * One thread, one poll() over at most `concurrency` SMTP connections.
+ * Connections are opened lazily - one more each turn while a message is
+ * waiting and every open connection is busy - so a small campaign does
+ * not open eight sessions.  A message the throttle holds back (its
+ * domain's bucket is empty) waits in a small held list; the source is
+ * not asked for more while that list is full.
+ *
+ * Clients are never freed inside their own callbacks: `closed` marks the
+ * connection dead and the loop reaps it after smtp_client_handle returns.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "relay.h"
+#include "throttle.h"
+#include "xalloc.h"
+
+#define RELAY_TICK_MS 100
+#define HELD_MAX 256
+/* a relay failing this many times in a row with no success in between is
+ * given up (after 1 + 2 + 4 s of back-off) */
+#define RELAY_MAX_FAILS 3
+#define RELAY_BACKOFF_MS 1000
+
+struct inflight {
+    uint64_t cookie;
+    const char *domain;
+};
+
+struct conn {
+    struct relay_loop *loop;
+    struct smtp_client *c;
+    size_t relay;
+    int ready;
+    int dead;
+    int quitting;
+    int succeeded; /* at least one message went through */
+    struct inflight fl[SMTP_PIPELINE_MAX];
+    int nfl;
+};
+
+struct relay_state {
+    int64_t down_until;
+    int fails; /* consecutive */
+    int conns; /* open now */
+    struct err last;
+};
+
+struct relay_loop {
+    const struct relay_params *p;
+    const struct relay_source *src;
+    struct relay_stats *stats;
+    struct throttle *throttle;
+    struct conn **conns;
+    int nconns;
+    struct relay_state *rs;
+    struct relay_msg held[HELD_MAX];
+    int nheld;
+    struct relay_msg pending; /* fetched, not yet placed */
+    int have_pending;
+    long inflight;
+    int drained;
+    int stopping;
+    int64_t stop_at;
+    int fatal;
+    struct err ferr;
+};
+
+int64_t
+relay_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+relay_name(const struct relay_loop *l, size_t i)
+{
+    const struct config_relay *r = &l->p->relays[i];
+    return *r->name ? r->name : r->host;
+}
+
+/* deliver - hand one result to the source. */
+static void
+deliver(struct relay_loop *l, size_t relay, const struct smtp_result *r)
+{
+    struct relay_done d;
+
+    d.cookie = r->cookie;
+    d.relay = relay_name(l, relay);
+    d.r = *r;
+    l->src->result(l->src->arg, &d);
+}
+
+/* not_sent - a message that never reached a connection. */
+static void
+not_sent(struct relay_loop *l, const struct relay_msg *m, const char *why)
+{
+    struct relay_done d;
+
+    memset(&d, 0, sizeof d);
+    d.cookie = m->cookie;
+    d.relay = "";
+    d.r.cookie = m->cookie;
+    d.r.outcome = SMTP_NOT_SENT;
+    d.r.stage = SMTP_STAGE_CONNECT;
+    snprintf(d.r.text, sizeof d.r.text, "%s", why);
+    l->src->result(l->src->arg, &d);
+}
+
+static void
+on_ready(struct smtp_client *c, void *arg)
+{
+    struct conn *k = arg;
+
+    (void)c;
+    k->ready = 1;
+}
+
+static void
+on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
+{
+    struct conn *k = arg;
+    struct relay_loop *l = k->loop;
+    const char *domain = NULL;
+
+    (void)c;
+    for (int i = 0; i < k->nfl; i++) {
+        if (k->fl[i].cookie == r->cookie) {
+            domain = k->fl[i].domain;
+            k->fl[i] = k->fl[--k->nfl];
+            break;
+        }
+    }
+    l->inflight--;
+    if (r->outcome == SMTP_SENT) {
+        k->succeeded = 1;
+        l->rs[k->relay].fails = 0;
+    }
+    if (r->outcome == SMTP_TEMPFAIL &&
+        throttle_is_throttling(r->code, r->status, r->text)) {
+        throttle_slow(l->throttle, domain, relay_now_ms());
+        l->stats->throttled++;
+    }
+    deliver(l, k->relay, r);
+}
+
+static void
+on_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
+          void *arg)
+{
+    struct conn *k = arg;
+    struct relay_loop *l = k->loop;
+    struct relay_state *rs = &l->rs[k->relay];
+
+    (void)c;
+    k->dead = 1;
+    k->ready = 0;
+    if (fail == SMTP_FAIL_NONE)
+        return;
+    if (e != NULL)
+        rs->last = *e;
+    log_debug("relay %s: connection closed: %s: %s", relay_name(l, k->relay),
+              smtp_fail_str(fail), e ? e->msg : "");
+    if (fail == SMTP_FAIL_AUTH || fail == SMTP_FAIL_TLS) {
+        /* credentials or TLS: retrying changes nothing */
+        l->fatal = 1;
+        err_set(&l->ferr, EX_CONFIG, "relay %s: %s", relay_name(l, k->relay),
+                e && e->msg[0] ? e->msg : smtp_fail_str(fail));
+        return;
+    }
+    if (!k->succeeded) {
+        l->stats->conn_failures++;
+        rs->fails++;
+        rs->down_until = relay_now_ms() +
+                         ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
+    }
+}
+
+/* pick_relay - the usable relay with the fewest connections per weight. */
+static int
+pick_relay(struct relay_loop *l, int64_t now)
+{
+    int best = -1;
+    double best_load = 0;
+
+    for (size_t i = 0; i < l->p->nrelays; i++) {
+        const struct config_relay *r = &l->p->relays[i];
+        struct relay_state *rs = &l->rs[i];
+        if (r->weight <= 0 || rs->down_until > now ||
+            rs->fails >= RELAY_MAX_FAILS)
+            continue;
+        double load = (double)rs->conns / r->weight;
+        if (best == -1 || load < best_load) {
+            best = (int)i;
+            best_load = load;
+        }
+    }
+    return best;
+}
+
+/* all_given_up - every relay failed RELAY_MAX_FAILS times in a row. */
+static int
+all_given_up(const struct relay_loop *l)
+{
+    for (size_t i = 0; i < l->p->nrelays; i++)
+        if (l->p->relays[i].weight > 0 && l->rs[i].fails < RELAY_MAX_FAILS)
+            return 0;
+    return 1;
+}
+
+static void
+open_conn(struct relay_loop *l, int64_t now)
+{
+    struct smtp_params sp;
+    struct smtp_callbacks cb;
+    struct conn *k;
+    struct err e;
+    int r = pick_relay(l, now);
+
+    if (r < 0 || l->nconns >= l->p->concurrency)
+        return;
+    memset(&sp, 0, sizeof sp);
+    sp.relay = &l->p->relays[r];
+    sp.password = l->p->passwords ? l->p->passwords[r] : NULL;
+    sp.helo = l->p->relays[r].helo;
+    sp.transcript = l->p->transcript;
+    k = xcalloc(1, sizeof *k);
+    k->loop = l;
+    k->relay = (size_t)r;
+    cb.ready = on_ready;
+    cb.result = on_result;
+    cb.closed = on_closed;
+    cb.arg = k;
+    err_clear(&e);
+    k->c = smtp_client_new(&sp, &cb, now, &e);
+    l->stats->connections++;
+    if (k->c == NULL) {
+        struct relay_state *rs = &l->rs[r];
+        rs->last = e;
+        rs->fails++;
+        rs->down_until = now + ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
+        l->stats->conn_failures++;
+        free(k);
+        return;
+    }
+    l->rs[r].conns++;
+    l->conns[l->nconns++] = k;
+}
+
+static void
+reap(struct relay_loop *l)
+{
+    for (int i = 0; i < l->nconns;) {
+        struct conn *k = l->conns[i];
+        if (!k->dead) {
+            i++;
+            continue;
+        }
+        l->rs[k->relay].conns--;
+        smtp_client_free(k->c);
+        free(k);
+        l->conns[i] = l->conns[--l->nconns];
+    }
+}
+
+/* fetch - make sure a message is pending, if the source has one. */
+static void
+fetch(struct relay_loop *l)
+{
+    if (l->have_pending || l->drained || l->stopping || l->fatal)
+        return;
+    switch (l->src->next(l->src->arg, &l->pending)) {
+    case RELAY_GOT:
+        l->have_pending = 1;
+        break;
+    case RELAY_DRAINED:
+        l->drained = 1;
+        break;
+    case RELAY_NONE_NOW:
+        break;
+    }
+}
+
+static void
+submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
+{
+    struct smtp_msg sm;
+
+    sm.cookie = m->cookie;
+    sm.mail_from = m->mail_from;
+    sm.rcpt = m->rcpt;
+    sm.data = m->data;
+    sm.len = m->len;
+    if (smtp_client_submit(k->c, &sm) == -1) {
+        not_sent(l, m, "connection could not take the message");
+        return;
+    }
+    k->fl[k->nfl].cookie = m->cookie;
+    k->fl[k->nfl].domain = m->domain;
+    k->nfl++;
+    l->inflight++;
+}
+
+/* free_conn - a ready connection with room for one more message. */
+static struct conn *
+free_conn(struct relay_loop *l)
+{
+    for (int i = 0; i < l->nconns; i++) {
+        struct conn *k = l->conns[i];
+        if (k->ready && !k->dead && !k->quitting &&
+            k->nfl < SMTP_PIPELINE_MAX && smtp_client_capacity(k->c) > 0)
+            return k;
+    }
+    return NULL;
+}
+
+/* dispatch - place held and new messages on free connections; returns
+ * the ms until the throttle lets the next one go (0 if no wait). */
+static int64_t
+dispatch(struct relay_loop *l, int64_t now)
+{
+    int64_t wait = 0;
+
+    for (;;) {
+        struct conn *k = free_conn(l);
+        int placed = 0;
+
+        if (k == NULL)
+            break;
+        /* held messages first, oldest first */
+        for (int i = 0; i < l->nheld; i++) {
+            int64_t w = throttle_take(l->throttle, l->held[i].domain, now);
+            if (w == 0) {
+                struct relay_msg m = l->held[i];
+                memmove(&l->held[i], &l->held[i + 1],
+                        (size_t)(l->nheld - i - 1) * sizeof l->held[0]);
+                l->nheld--;
+                submit(l, k, &m);
+                placed = 1;
+                break;
+            }
+            if (wait == 0 || w < wait)
+                wait = w;
+        }
+        if (placed)
+            continue;
+        fetch(l);
+        if (!l->have_pending)
+            break;
+        int64_t w = throttle_take(l->throttle, l->pending.domain, now);
+        if (w == 0) {
+            l->have_pending = 0;
+            submit(l, k, &l->pending);
+            continue;
+        }
+        if (wait == 0 || w < wait)
+            wait = w;
+        if (l->nheld < HELD_MAX) {
+            l->held[l->nheld++] = l->pending;
+            l->have_pending = 0;
+            continue;
+        }
+        break;
+    }
+    return wait;
+}
+
+/* waiting - messages that need a connection */
+static int
+waiting(const struct relay_loop *l)
+{
+    return l->have_pending || l->nheld > 0;
+}
+
+int
+relay_run(const struct relay_params *p, const struct relay_source *src,
+          struct relay_stats *stats, struct err *e)
+{
+    struct relay_loop l;
+    struct pollfd *pfd;
+    int64_t now = relay_now_ms(), next_tick = now;
+    int rc = 0;
+
+    memset(&l, 0, sizeof l);
+    memset(stats, 0, sizeof *stats);
+    l.p = p;
+    l.src = src;
+    l.stats = stats;
+    if (p->nrelays == 0)
+        return err_set(e, EX_CONFIG,
+                       "no [relay] in the configuration: set host (and "
+                       "port, tls, username, password_env)");
+    l.throttle = throttle_new(p->limits, now);
+    l.conns = xcalloc((size_t)p->concurrency, sizeof *l.conns);
+    l.rs = xcalloc(p->nrelays, sizeof *l.rs);
+    pfd = xcalloc((size_t)p->concurrency, sizeof *pfd);
+
+    for (;;) {
+        now = relay_now_ms();
+        if (now >= next_tick) {
+            if (!l.stopping && src->tick(src->arg, now)) {
+                l.stopping = 1;
+                l.stop_at = now + p->stop_grace_ms;
+            }
+            next_tick = now + RELAY_TICK_MS;
+        }
+        if (l.fatal && !l.stopping) {
+            l.stopping = 1;
+            l.stop_at = now;
+        }
+        if (l.stopping) {
+            /* never started: back to the source */
+            for (int i = 0; i < l.nheld; i++)
+                not_sent(&l, &l.held[i], "stopped");
+            l.nheld = 0;
+            if (l.have_pending)
+                not_sent(&l, &l.pending, "stopped");
+            l.have_pending = 0;
+            for (int i = 0; i < l.nconns; i++) {
+                struct conn *k = l.conns[i];
+                if (k->dead)
+                    continue;
+                if (now >= l.stop_at)
+                    smtp_client_abort(k->c);
+                else if (!k->quitting && k->nfl == 0) {
+                    k->quitting = 1;
+                    smtp_client_quit(k->c);
+                }
+            }
+        }
+        int64_t wait = 0;
+        if (!l.stopping)
+            wait = dispatch(&l, now);
+        /* when drained and idle, say goodbye */
+        if (l.drained && !waiting(&l)) {
+            for (int i = 0; i < l.nconns; i++) {
+                struct conn *k = l.conns[i];
+                if (!k->dead && !k->quitting && k->nfl == 0) {
+                    k->quitting = 1;
+                    smtp_client_quit(k->c);
+                }
+            }
+        }
+        reap(&l);
+        if ((l.drained || l.stopping) && !waiting(&l) && l.nconns == 0 &&
+            l.inflight == 0)
+            break;
+        /* more connections while messages wait and none is free */
+        if (!l.stopping)
+            fetch(&l);
+        if (!l.stopping && waiting(&l) && free_conn(&l) == NULL &&
+            l.nconns < p->concurrency) {
+            int before = l.nconns;
+            open_conn(&l, now);
+            if (l.nconns == before && l.nconns == 0 && all_given_up(&l)) {
+                size_t i = 0;
+                for (; i + 1 < p->nrelays && !l.rs[i].last.msg[0]; i++)
+                    ;
+                l.fatal = 1;
+                err_set(&l.ferr, EX_UNAVAILABLE,
+                        "no relay reachable (%s:%d: %s)", p->relays[i].host,
+                        p->relays[i].port,
+                        l.rs[i].last.msg[0] ? l.rs[i].last.msg
+                                            : "connection failed");
+                continue;
+            }
+        }
+        if (l.nconns == 0 && all_given_up(&l) && waiting(&l) && !l.fatal) {
+            l.fatal = 1;
+            err_set(&l.ferr, EX_UNAVAILABLE, "no relay reachable (%s:%d: %s)",
+                    p->relays[0].host, p->relays[0].port,
+                    l.rs[0].last.msg[0] ? l.rs[0].last.msg
+                                        : "connection failed");
+            continue;
+        }
+
+        /* poll */
+        int64_t deadline = next_tick;
+        if (wait > 0 && now + wait < deadline)
+            deadline = now + wait;
+        for (int i = 0; i < l.nconns; i++) {
+            int64_t d = smtp_client_deadline(l.conns[i]->c);
+            pfd[i].fd = smtp_client_fd(l.conns[i]->c);
+            pfd[i].events = smtp_client_events(l.conns[i]->c);
+            pfd[i].revents = 0;
+            if (d >= 0 && d < deadline)
+                deadline = d;
+        }
+        int timeout = deadline > now ? (int)(deadline - now) : 0;
+        int n = poll(pfd, (nfds_t)l.nconns, timeout);
+        if (n == -1 && errno != EINTR) {
+            l.fatal = 1;
+            err_set(&l.ferr, EX_OSERR, "poll: %s", strerror(errno));
+            continue;
+        }
+        now = relay_now_ms();
+        int count = l.nconns;
+        for (int i = 0; i < count; i++) {
+            struct conn *k = l.conns[i];
+            int64_t d = smtp_client_deadline(k->c);
+            if (k->dead)
+                continue;
+            if ((n > 0 && pfd[i].revents) || (d >= 0 && d <= now))
+                smtp_client_handle(k->c, n > 0 ? pfd[i].revents : 0, now);
+        }
+    }
+    if (l.fatal) {
+        *e = l.ferr;
+        rc = -1;
+    }
+    throttle_free(l.throttle);
+    free(l.conns);
+    free(l.rs);
+    free(pfd);
+    return rc;
+}

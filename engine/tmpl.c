@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tmpl.c - loading campaign templates (see tmpl.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "tmpl.h"
+#include "xalloc.h"
+
+/* A template file is text written by a person: 1 MiB is generous. */
+#define TMPL_FILE_MAX (1024 * 1024)
+#define TMPL_NAME_MAX 100
+
+struct loader {
+    char *dir; /* templates/partials */
+    char *last_path;
+};
+
+/* slurp - whole file, NUL-terminated; NULL with errno. */
+static char *
+slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b;
+    char tmp[8192];
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    buf_init(&b, TMPL_FILE_MAX);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (buf_append(&b, tmp, n) == -1) {
+            fclose(f);
+            buf_free(&b);
+            errno = EFBIG;
+            return NULL;
+        }
+    }
+    fclose(f);
+    *len = b.len;
+    return buf_steal(&b);
+}
+
+static int
+valid_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > TMPL_NAME_MAX || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* partial_loader - {{>name}} and {{<name}} from templates/partials. */
+static char *
+partial_loader(const char *name, size_t *len, const char **path, void *arg)
+{
+    struct loader *l = arg;
+    char *p, *src;
+
+    if (!valid_name(name))
+        return NULL;
+    p = xasprintf("%s/%s.mustache", l->dir, name);
+    src = slurp(p, len);
+    free(l->last_path);
+    l->last_path = p;
+    *path = p;
+    return src;
+}
+
+/*
+ * shift_lines - a compile or render error names body line L; the file
+ * line is L + offset.  Messages have the form "PATH:LINE:COL: ...".
+ */
+static void
+shift_lines(struct err *e, const char *path, int offset)
+{
+    size_t pl = strlen(path);
+    char *end, rest[ERR_MSG_MAX];
+    long line;
+
+    if (offset == 0 || strncmp(e->msg, path, pl) != 0 || e->msg[pl] != ':')
+        return;
+    line = strtol(e->msg + pl + 1, &end, 10);
+    if (end == e->msg + pl + 1 || *end != ':')
+        return;
+    snprintf(rest, sizeof rest, "%s", end);
+    snprintf(e->msg + pl + 1, sizeof e->msg - pl - 1, "%ld%s",
+             line + offset, rest);
+}
+
+static struct template *
+compile(const char *src, size_t len, const char *path, int offset,
+        struct loader *l, struct err *e)
+{
+    struct template *t =
+        template_compile(src, len, path, partial_loader, l, e);
+
+    if (t == NULL)
+        shift_lines(e, path, offset);
+    return t;
+}
+
+void
+tmpl_error_line(const struct tmpl *t, int off, struct err *e)
+{
+    shift_lines(e, t->path, off);
+}
+
+struct header {
+    const char *key;
+    char *val;
+    int line;
+};
+
+void
+tmpl_free(struct tmpl *t)
+{
+    if (t == NULL)
+        return;
+    free(t->name);
+    free(t->path);
+    free(t->text_path);
+    free(t->subject_src);
+    free(t->layout);
+    template_free(t->subject);
+    template_free(t->preheader);
+    template_free(t->from);
+    template_free(t->reply_to);
+    template_free(t->html);
+    template_free(t->text);
+    free(t);
+}
+
+struct tmpl *
+tmpl_load(const char *dir, const char *name, struct err *e)
+{
+    struct tmpl *t;
+    struct loader l;
+    char *src = NULL, *text = NULL, *body_src = NULL;
+    size_t len, tlen, pos = 0;
+    int line = 1, body_line = 0;
+    struct header h[5] = {
+        {"subject", NULL, 0},  {"from", NULL, 0},   {"reply-to", NULL, 0},
+        {"preheader", NULL, 0}, {"layout", NULL, 0},
+    };
+
+    if (!valid_name(name)) {
+        err_set(e, EX_USAGE,
+                "template name \"%s\": letters, digits, '-', '_' and '.' "
+                "only",
+                name);
+        return NULL;
+    }
+    t = xcalloc(1, sizeof *t);
+    l.dir = xasprintf("%s/partials", dir);
+    l.last_path = NULL;
+    t->name = xstrdup(name);
+    t->path = xasprintf("%s/%s.mustache", dir, name);
+    if ((src = slurp(t->path, &len)) == NULL) {
+        err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s",
+                t->path, strerror(errno));
+        goto fail;
+    }
+
+    /* the header block: "Key: value" lines up to the first blank line */
+    while (pos < len) {
+        char *nl = memchr(src + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - src) : len;
+        size_t le = end;
+        if (le > pos && src[le - 1] == '\r')
+            le--;
+        if (le == pos) {
+            pos = nl ? end + 1 : len;
+            line++;
+            body_line = line;
+            break;
+        }
+        char *colon = memchr(src + pos, ':', le - pos);
+        if (colon == NULL) {
+            err_set(e, EX_DATAERR,
+                    "%s:%d: header line without ':' (the header block - "
+                    "Subject:, From:, Reply-To:, Preheader:, Layout: - "
+                    "ends with a blank line)",
+                    t->path, line);
+            goto fail;
+        }
+        size_t kl = (size_t)(colon - (src + pos));
+        size_t k;
+        for (k = 0; k < sizeof h / sizeof h[0]; k++)
+            if (strlen(h[k].key) == kl &&
+                strncasecmp(src + pos, h[k].key, kl) == 0)
+                break;
+        if (k == sizeof h / sizeof h[0]) {
+            err_set(e, EX_DATAERR,
+                    "%s:%d: unknown header \"%.*s\" (Subject, From, "
+                    "Reply-To, Preheader or Layout)",
+                    t->path, line, (int)(kl > 40 ? 40 : kl), src + pos);
+            goto fail;
+        }
+        if (h[k].val != NULL) {
+            err_set(e, EX_DATAERR, "%s:%d: %s given twice", t->path, line,
+                    h[k].key);
+            goto fail;
+        }
+        const char *v = colon + 1;
+        size_t vl = (size_t)(src + le - v);
+        while (vl > 0 && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            vl--;
+        h[k].val = xstrndup(v, vl);
+        h[k].line = line;
+        pos = nl ? end + 1 : len;
+        line++;
+    }
+    if (body_line == 0) {
+        err_set(e, EX_DATAERR,
+                "%s: no blank line after the header block, so no body",
+                t->path);
+        goto fail;
+    }
+    if (h[0].val == NULL || h[0].val[0] == '\0') {
+        err_set(e, EX_DATAERR, "%s:1: no Subject: header", t->path);
+        goto fail;
+    }
+    t->subject_src = xstrdup(h[0].val);
+    t->off_subject = h[0].line - 1;
+    t->off_from = h[1].line - 1;
+    t->off_reply_to = h[2].line - 1;
+    t->off_preheader = h[3].line - 1;
+    t->off_html = body_line - 1;
+    if ((t->subject = compile(h[0].val, strlen(h[0].val), t->path,
+                              h[0].line - 1, &l, e)) == NULL)
+        goto fail;
+    if (h[1].val && (t->from = compile(h[1].val, strlen(h[1].val), t->path,
+                                       h[1].line - 1, &l, e)) == NULL)
+        goto fail;
+    if (h[2].val && (t->reply_to = compile(h[2].val, strlen(h[2].val),
+                                           t->path, h[2].line - 1, &l,
+                                           e)) == NULL)
+        goto fail;
+    if (h[3].val && (t->preheader = compile(h[3].val, strlen(h[3].val),
+                                            t->path, h[3].line - 1, &l,
+                                            e)) == NULL)
+        goto fail;
+
+    /* the body, inside its layout */
+    if (h[4].val && h[4].val[0] != '\0') {
+        if (!valid_name(h[4].val)) {
+            err_set(e, EX_DATAERR, "%s:%d: layout name \"%s\"", t->path,
+                    h[4].line, h[4].val);
+            goto fail;
+        }
+        t->layout = xstrdup(h[4].val);
+        int has_blocks = memmem(src + pos, len - pos, "{{$", 3) != NULL;
+        body_src = has_blocks
+                       ? xasprintf("{{<%s}}%.*s{{/%s}}", t->layout,
+                                   (int)(len - pos), src + pos, t->layout)
+                       : xasprintf("{{<%s}}{{$content}}%.*s{{/content}}{{/%s}}",
+                                   t->layout, (int)(len - pos), src + pos,
+                                   t->layout);
+        char *lp = xasprintf("%s/%s.mustache", l.dir, t->layout);
+        struct stat sb;
+        if (stat(lp, &sb) == -1) {
+            err_set(e, EX_DATAERR, "%s:%d: layout %s: %s", t->path,
+                    h[4].line, lp, strerror(errno));
+            free(lp);
+            goto fail;
+        }
+        free(lp);
+        t->html = compile(body_src, strlen(body_src), t->path, body_line - 1,
+                          &l, e);
+    } else {
+        t->html = compile(src + pos, len - pos, t->path, body_line - 1, &l, e);
+    }
+    if (t->html == NULL)
+        goto fail;
+
+    t->text_path = xasprintf("%s/%s.txt.mustache", dir, name);
+    if ((text = slurp(t->text_path, &tlen)) != NULL) {
+        if ((t->text = compile(text, tlen, t->text_path, 0, &l, e)) == NULL)
+            goto fail;
+    } else if (errno == ENOENT) {
+        free(t->text_path);
+        t->text_path = NULL;
+    } else {
+        err_set(e, EX_DATAERR, "%s: %s", t->text_path, strerror(errno));
+        goto fail;
+    }
+    for (size_t k = 0; k < sizeof h / sizeof h[0]; k++)
+        free(h[k].val);
+    free(src);
+    free(text);
+    free(body_src);
+    free(l.dir);
+    free(l.last_path);
+    return t;
+fail:
+    for (size_t k = 0; k < sizeof h / sizeof h[0]; k++)
+        free(h[k].val);
+    free(src);
+    free(text);
+    free(body_src);
+    free(l.dir);
+    free(l.last_path);
+    tmpl_free(t);
+    return NULL;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+tmpl_names(const char *dir, tmpl_name_cb cb, void *arg, struct err *e)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0;
+
+    if (d == NULL)
+        return err_set(e, EX_NOINPUT, "%s: %s", dir, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l <= 9 || strcmp(de->d_name + l - 9, ".mustache") != 0)
+            continue;
+        if (l > 13 && strcmp(de->d_name + l - 13, ".txt.mustache") == 0)
+            continue;
+        names = xreallocarray(names, n + 1, sizeof *names);
+        names[n++] = xstrndup(de->d_name, l - 9);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        cb(names[i], arg);
+        free(names[i]);
+    }
+    free(names);
+    return (int)n;
+}
+
+struct fields {
+    struct buf seen; /* entries: flag byte, name, NUL */
+};
+
+static void
+collect(const char *name, int interpolated, void *arg)
+{
+    struct fields *f = arg;
+    size_t nl = strlen(name);
+
+    for (size_t i = 0; i < f->seen.len;) {
+        size_t l = strlen(f->seen.p + i + 1);
+        if (l == nl && memcmp(f->seen.p + i + 1, name, nl) == 0) {
+            if (interpolated)
+                f->seen.p[i] = 1;
+            return;
+        }
+        i += l + 2;
+    }
+    if (buf_putc(&f->seen, interpolated ? 1 : 2) == -1 ||
+        buf_append(&f->seen, name, nl + 1) == -1)
+        return;
+}
+
+void
+tmpl_fields(const struct tmpl *t, template_field_cb cb, void *arg)
+{
+    struct fields f;
+    const struct template *parts[] = {t->subject, t->from, t->reply_to,
+                                      t->preheader, t->html, t->text};
+
+    buf_init(&f.seen, 0);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i])
+            template_fields(parts[i], collect, &f);
+    for (size_t i = 0; i < f.seen.len;) {
+        const char *name = f.seen.p + i + 1;
+        cb(name, f.seen.p[i] == 1, arg);
+        i += strlen(name) + 2;
+    }
+    buf_free(&f.seen);
+}

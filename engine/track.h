@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * track.h - tracking and unsubscribe tokens.
+ *
+ * A token names a purpose (unsubscribe, open, click, view), a campaign, a
+ * contact and, for clicks, the destination URL, and carries an
+ * HMAC-SHA256 over all of it with the database's tracking secret,
+ * truncated to 128 bits (RFC 2104 section 5 allows truncation to half the
+ * hash; 128 bits is beyond guessing).  Tokens are base64url without
+ * padding, safe in URLs and in the local part of an address.  Checking a
+ * token compares the MAC in constant time; a forged, truncated or altered
+ * token (other purpose, campaign, contact or URL) does not parse.
+ *
+ * The secret is 32 random bytes in a mode-0600 file that `init` creates.
+ */
+#ifndef CAMPAIGN_TRACK_H
+#define CAMPAIGN_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define TRACK_SECRET_LEN 32
+#define TRACK_MAC_LEN 16
+/* A token without URL: 1 + 4 + 8 + 16 bytes -> 39 base64url chars. */
+#define TRACK_TOKEN_MAX 40
+
+enum track_purpose {
+    TRACK_UNSUBSCRIBE = 'u',
+    TRACK_OPEN = 'o',
+    TRACK_CLICK = 'c',
+    TRACK_VIEW = 'v',
+    TRACK_BOUNCE = 'b', /* VERP return path */
+};
+
+struct track_key {
+    uint8_t secret[TRACK_SECRET_LEN];
+};
+
+/*
+ * track_secret_create - write a new random secret to path (mode 0600,
+ * atomically) unless the file exists.  Returns 1 written, 0 existed, -1.
+ */
+int track_secret_create(const char *path, struct err *e);
+/* track_secret_load - read the secret; EX_CONFIG when missing, not 0600,
+ * or not 32 bytes. */
+int track_secret_load(const char *path, struct track_key *k, struct err *e);
+
+/*
+ * track_token - append the token for (purpose, campaign, contact, url) to
+ * out; url may be NULL (and must be NULL except for clicks).
+ */
+int track_token(const struct track_key *k, enum track_purpose p,
+                uint32_t campaign, uint64_t contact, const char *url,
+                struct buf *out);
+
+/*
+ * track_token_parse - check a token (len bytes) for the expected purpose;
+ * fill campaign, contact and (for clicks) url.  Returns 0 valid, -1
+ * invalid.  Never allocates beyond url's maximum.
+ */
+int track_token_parse(const struct track_key *k, enum track_purpose p,
+                      const char *tok, size_t len, uint32_t *campaign,
+                      uint64_t *contact, struct buf *url);
+
+/* base64url without padding. */
+int track_b64url_encode(const void *p, size_t n, struct buf *out);
+/* track_b64url_decode - -1 on a character outside the alphabet. */
+int track_b64url_decode(const char *s, size_t n, struct buf *out);
+
+#endif

@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_template.c - the Mustache renderer (engine/template.c) beyond the
+ * spec suite (tests/conformance/mustache.sh): compile errors with
+ * path:line:column, strict misses, the depth bound, merge values never
+ * re-parsed, escaping, values, template_fields, buffer reuse and limits.
+ */
+#include <stdlib.h>
+
+#include "th.h"
+
+#include "buf.h"
+#include "template.h"
+#include "xalloc.h"
+
+/* Partials for a case: name, source, name, source, ..., NULL. */
+typedef const char *const partial_set[9];
+
+static char *
+load(const char *name, size_t *len, const char **path, void *arg)
+{
+    const char *const *p = arg;
+    static char pathbuf[128];
+
+    for (; p && p[0]; p += 2) {
+        if (strcmp(p[0], name) == 0) {
+            snprintf(pathbuf, sizeof pathbuf, "%s.mustache", name);
+            *path = pathbuf;
+            *len = strlen(p[1]);
+            return xstrdup(p[1]);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * run - compile and render; the output, or "ERR:" and the message.  The
+ * result is in a static buffer.
+ */
+static const char *
+run(const char *src, const char *data, const char *const *partials, int strict,
+    enum template_escape esc)
+{
+    static char res[4096];
+    struct template_render_opts o = {esc, strict};
+    struct template *t;
+    json_error_t je;
+    json_t *v = NULL;
+    struct buf out;
+    struct err e;
+
+    err_clear(&e);
+    t = template_compile(src, strlen(src), "t.mustache", load, (void *)partials,
+                         &e);
+    if (t == NULL) {
+        snprintf(res, sizeof res, "ERR:%s", e.msg);
+        return res;
+    }
+    v = json_loads(data ? data : "{}", JSON_DECODE_ANY, &je);
+    if (v == NULL) {
+        template_free(t);
+        snprintf(res, sizeof res, "BAD JSON: %s", je.text);
+        return res;
+    }
+    buf_init(&out, 0);
+    if (template_render(t, &v, 1, &o, &out, &e) == -1)
+        snprintf(res, sizeof res, "ERR:%s", e.msg);
+    else
+        snprintf(res, sizeof res, "%s", out.p ? out.p : "");
+    buf_free(&out);
+    json_decref(v);
+    template_free(t);
+    return res;
+}
+
+static const struct {
+    const char *name;
+    const char *src;
+    const char *data;
+    partial_set partials;
+    int strict;
+    const char *want; /* output, or "ERR:" + the exact message */
+} cases[] = {
+    /* compile errors: path:line:column, columns in characters */
+    {"unclosed section",
+     "a\n  {{#items}}\nx",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:2:3: unclosed section \"items\""},
+    {"unopened section",
+     "ok\n{{/items}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:2:1: unopened section \"items\""},
+    {"mismatched closing tag",
+     "{{#a}}{{#b}}{{/a}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:13: mismatched closing tag \"a\" (\"b\" opened at "
+     "1:7 is still open)"},
+    {"unclosed tag",
+     "Hello {{name",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:7: unclosed tag"},
+    {"unclosed triple",
+     "{{{name}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:1: unclosed tag"},
+    {"column counts UTF-8 characters",
+     "città {{#x}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:7: unclosed section \"x\""},
+    {"bad delimiters (one)",
+     "{{=<%%>=}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:1: bad set-delimiters tag"},
+    {"bad delimiters (=)",
+     "x\n{{=a= b=}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:2:1: bad set-delimiters tag"},
+    {"unclosed tag after new delimiters",
+     "{{=<% %>=}}\n<% x",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:2:1: unclosed tag"},
+    {"empty tag", "{{ }}", NULL, {NULL}, 0, "ERR:t.mustache:1:1: empty tag"},
+    {"blank inside a name",
+     "{{first name}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:1: bad name \"first name\""},
+    {"empty dotted part",
+     "{{a..b}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:1: bad name \"a..b\""},
+    {"error inside a partial names the partial",
+     "ok {{>p}}",
+     NULL,
+     {"p", "line\n{{#open}}", NULL},
+     0,
+     "ERR:p.mustache:2:1: unclosed section \"open\""},
+    {"interpolation inside a parent",
+     "{{<layout}}{{x}}{{/layout}}",
+     NULL,
+     {NULL},
+     0,
+     "ERR:t.mustache:1:12: only {{$block}} tags may appear inside parent "
+     "\"layout\""},
+
+    /* strict mode */
+    {"strict miss",
+     "Hi {{name}}!",
+     "{}",
+     {NULL},
+     1,
+     "ERR:t.mustache:1:4: field \"name\" is missing"},
+    {"strict miss, dotted",
+     "x\n {{a.b}}",
+     "{\"a\":{}}",
+     {NULL},
+     1,
+     "ERR:t.mustache:2:2: field \"a.b\" is missing"},
+    {"strict miss in a partial",
+     "{{>foot}}",
+     "{}",
+     {"foot", "\n{{{url}}}", NULL},
+     1,
+     "ERR:foot.mustache:2:1: field \"url\" is missing"},
+    {"strict: sections on a miss are false",
+     "{{#vip}}VIP {{/vip}}{{^nick}}"
+     "friend{{/nick}}",
+     "{}",
+     {NULL},
+     1,
+     "friend"},
+    {"strict: inverted fallback",
+     "{{^name}}Customer{{/name}}{{#name}}"
+     "{{name}}{{/name}}",
+     "{\"name\":\"Ada\"}",
+     {NULL},
+     1,
+     "Ada"},
+    {"strict: null is present", "[{{x}}]", "{\"x\":null}", {NULL}, 1, "[]"},
+    {"strict: object is not text",
+     "{{a}}",
+     "{\"a\":{}}",
+     {NULL},
+     1,
+     "ERR:t.mustache:1:1: field \"a\" is a list or object, not text"},
+    {"not strict: miss is empty", "Hi {{name}}!", "{}", {NULL}, 0, "Hi !"},
+
+    /* the depth bound */
+    {"partial including itself",
+     "{{>self}}",
+     NULL,
+     {"self", "x{{>self}}", NULL},
+     0,
+     "ERR:self.mustache:1:2: nesting deeper than 64"},
+    {"parent including itself",
+     "{{<p}}{{/p}}",
+     NULL,
+     {"p", "{{<p}}{{$b}}x{{/b}}{{/p}}", NULL},
+     0,
+     "ERR:p.mustache:1:1: nesting deeper than 64"},
+    {"recursive partial follows the data",
+     "{{>node}}",
+     "{\"n\":1,\"kids\":[{\"n\":2,\"kids\":[{\"n\":3,\"kids\":[]}]},"
+     "{\"n\":4,\"kids\":[]}]}",
+     {"node", "{{n}}({{#kids}}{{>node}}{{/kids}})", NULL},
+     0,
+     "1(2(3())4())"},
+    {"recursive partial too deep for the bound",
+     "{{>node}}",
+     "{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":"
+     "{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":"
+     "{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":{\"k\":"
+     "{\"k\":{\"k\":{\"k\":{\"k\":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}",
+     {"node", "{{#k}}{{>node}}{{/k}}", NULL},
+     0,
+     "ERR:node.mustache:1:7: nesting deeper than 64"},
+
+    /* merge values are data, never template text */
+    {"no re-evaluation",
+     "{{x}}|{{{x}}}|{{#s}}{{x}}{{/s}}",
+     "{\"x\":\"{{y}}{{>p}}\",\"y\":\"BAD\",\"s\":true}",
+     {"p", "BAD", NULL},
+     0,
+     "{{y}}{{&gt;p}}|{{y}}{{>p}}|{{y}}{{&gt;p}}"},
+    {"no re-evaluation of delimiters",
+     "{{x}}",
+     "{\"x\":\"{{=| |=}}|y|\"}",
+     {NULL},
+     0,
+     "{{=| |=}}|y|"},
+    {"HTML escaping",
+     "{{x}}|{{{x}}}|{{&x}}",
+     "{\"x\":\"<a href='u'>\\\"R&D\\\"</a>\"}",
+     {NULL},
+     0,
+     "&lt;a href=&#39;u&#39;&gt;&quot;R&amp;D&quot;&lt;/a&gt;|"
+     "<a href='u'>\"R&D\"</a>|<a href='u'>\"R&D\"</a>"},
+    {"non-ASCII untouched",
+     "{{x}}",
+     "{\"x\":\"Perché è così\"}",
+     {NULL},
+     0,
+     "Perché è così"},
+
+    /* values and sections */
+    {"numbers",
+     "{{i}} {{r}} {{w}} {{n}} {{b}}",
+     "{\"i\":85,\"r\":1.21,\"w\":2.0,\"n\":-0.5,\"b\":true}",
+     {NULL},
+     0,
+     "85 1.21 2 -0.5 true"},
+    {"empty string and list are false",
+     "{{#s}}S{{/s}}{{^s}}s{{/s}}{{#l}}L{{/l}}{{^l}}l{{/l}}{{#z}}Z{{/z}}",
+     "{\"s\":\"\",\"l\":[],\"z\":0}",
+     {NULL},
+     0,
+     "slZ"},
+    {"list of products",
+     "{{#items}}- {{title}}: {{price}} EUR\n{{/items}}",
+     "{\"items\":[{\"title\":\"Pasta\",\"price\":1.5},"
+     "{\"title\":\"Olio\",\"price\":7}]}",
+     {NULL},
+     0,
+     "- Pasta: 1.5 EUR\n- Olio: 7 EUR\n"},
+    {"data may be a string", "Hi {{.}}", "\"world\"", {NULL}, 0, "Hi world"},
+    {"layout with blocks",
+     "{{<layout}}\n{{$title}}Sale{{/title}}\n{{$body}}\n  <p>Hi "
+     "{{name}}</p>\n  <p>Bye</p>\n{{/body}}\n{{/layout}}\n",
+     "{\"name\":\"Ada\"}",
+     {"layout",
+      "<title>{{$title}}News{{/title}}</title>\n<body>\n    {{$body}}\n"
+      "    {{/body}}\n</body>\n",
+      NULL},
+     0,
+     "<title>Sale</title>\n<body>\n    <p>Hi Ada</p>\n    <p>Bye</p>\n"
+     "</body>\n"},
+    {"inline block pair keeps its line end (spec: Standalone block)",
+     "{{<layout}}{{$body}}\nx\n{{/body}}{{/layout}}",
+     NULL,
+     {"layout", "<b>\n  {{$body}}{{/body}}\n</b>", NULL},
+     0,
+     "<b>\n  x\n\n</b>"},
+    {"indented partial inside an indented partial",
+     "<ul>\n  {{>li}}\n</ul>",
+     "{\"xs\":[1,2]}",
+     {"li", "{{#xs}}\n<li>\n  {{>v}}\n</li>\n{{/xs}}", "v", "{{.}}\n", NULL},
+     0,
+     "<ul>\n  <li>\n    1\n  </li>\n  <li>\n    2\n  </li>\n</ul>"},
+};
+
+/* ---- template_fields ---- */
+
+static void
+collect(const char *name, int interpolated, void *arg)
+{
+    struct buf *b = arg;
+
+    if (buf_printf(b, "%s%s:%d", b->len ? " " : "", name, interpolated) == -1)
+        abort();
+}
+
+static void
+test_fields(void)
+{
+    static const char src[] =
+        "{{name}} {{#items}}{{title}}{{/items}} {{#vip}}{{vip}}{{/vip}}"
+        "{{^nick}}friend{{/nick}}{{nick}} {{a.b}} {{.}} {{>foot}} {{name}}";
+    static const char *const parts[] = {
+        "foot", "{{{unsubscribe_url}}} {{#items}}{{/items}}", NULL};
+    struct template *t;
+    struct err e;
+    struct buf b;
+
+    err_clear(&e);
+    t = template_compile(src, strlen(src), "t", load, (void *)parts, &e);
+    TH_CHECK(t != NULL, "fields: compiles");
+    if (t == NULL)
+        return;
+    buf_init(&b, 0);
+    template_fields(t, collect, &b);
+    TH_STREQ(b.p,
+             "name:1 items:0 title:1 vip:0 nick:1 a.b:1 .:1 "
+             "unsubscribe_url:1",
+             "fields: names in order of first use, interpolated flag");
+    buf_free(&b);
+    template_free(t);
+}
+
+/* ---- one compiled template, many renders, one buffer ---- */
+
+static void
+test_reuse(void)
+{
+    static const char src[] = "Dear {{name}},{{#vip}} VIP{{/vip}}\n";
+    static const char *const names[] = {"Ada", "Bob & Co", "Carla"};
+    struct template_render_opts o = {TEMPLATE_ESCAPE_HTML, 1};
+    struct template *t;
+    struct err e;
+    struct buf b;
+    char want[64];
+    int ok = 1;
+
+    err_clear(&e);
+    t = template_compile(src, strlen(src), "t", NULL, NULL, &e);
+    TH_CHECK(t != NULL, "reuse: compiles");
+    if (t == NULL)
+        return;
+    buf_init(&b, 0);
+    for (int round = 0; round < 300; round++) {
+        int k = round % 3;
+        json_t *v = json_pack("{s:s, s:b}", "name", names[k], "vip", k == 2);
+        buf_reset(&b);
+        if (template_render(t, &v, 1, &o, &b, &e) == -1)
+            ok = 0;
+        snprintf(want, sizeof want, "Dear %s,%s\n",
+                 k == 1 ? "Bob &amp; Co" : names[k], k == 2 ? " VIP" : "");
+        if (b.p == NULL || strcmp(b.p, want) != 0)
+            ok = 0;
+        json_decref(v);
+    }
+    TH_CHECK(ok, "reuse: 300 renders of one template into one buffer");
+
+    /* rendering appends; a contact over the campaign data (top wins) */
+    {
+        json_t *stack[2];
+        stack[0] = json_pack("{s:s, s:b}", "name", "campaign", "vip", 1);
+        stack[1] = json_pack("{s:s}", "name", "Dora");
+        buf_reset(&b);
+        ok = buf_puts(&b, "> ") == 0 &&
+             template_render(t, stack, 2, &o, &b, &e) == 0;
+        TH_STREQ(ok ? b.p : NULL, "> Dear Dora, VIP\n",
+                 "render appends; names resolve from the top of the stack");
+        json_decref(stack[0]);
+        json_decref(stack[1]);
+    }
+
+    /* an error leaves the buffer as it was */
+    {
+        json_t *v = json_object();
+        buf_reset(&b);
+        ok = buf_puts(&b, "kept") == 0 &&
+             template_render(t, &v, 1, &o, &b, &e) == -1;
+        TH_CHECK(ok && b.len == 4 && strcmp(b.p, "kept") == 0,
+                 "strict miss: buffer unchanged");
+        TH_STREQ(e.msg, "t:1:6: field \"name\" is missing",
+                 "strict miss: message");
+        json_decref(v);
+    }
+    buf_free(&b);
+
+    /* a bounded buffer: past max is an error, not truncation */
+    {
+        json_t *v = json_pack("{s:s}", "name", "a very long name indeed");
+        buf_init(&b, 16);
+        ok = template_render(t, &v, 1, &o, &b, &e) == -1 && b.len == 0;
+        TH_CHECK(ok && strstr(e.msg, "exceeds 16 bytes") != NULL,
+                 "output past the buffer max is an error");
+        buf_free(&b);
+        json_decref(v);
+    }
+
+    /* escaping off for text parts and headers */
+    {
+        json_t *v = json_pack("{s:s}", "name", "<Ann>");
+        struct template_render_opts raw = {TEMPLATE_ESCAPE_NONE, 0};
+        buf_init(&b, 0);
+        ok = template_render(t, &v, 1, &raw, &b, &e) == 0;
+        TH_STREQ(ok ? b.p : NULL, "Dear <Ann>,\n", "TEMPLATE_ESCAPE_NONE");
+        buf_reset(&b);
+        ok = template_render(t, &v, 1, NULL, &b, &e) == 0;
+        TH_STREQ(ok ? b.p : NULL, "Dear &lt;Ann&gt;,\n",
+                 "NULL options: HTML escaping, not strict");
+        buf_free(&b);
+        json_decref(v);
+    }
+
+    /* the caller's stack is bounded */
+    {
+        json_t *stack[TEMPLATE_STACK_MAX + 1];
+        for (int i = 0; i <= TEMPLATE_STACK_MAX; i++)
+            stack[i] = json_object();
+        buf_init(&b, 0);
+        TH_CHECK(
+            template_render(t, stack, TEMPLATE_STACK_MAX + 1, &o, &b, &e) == -1,
+            "context stack deeper than TEMPLATE_STACK_MAX refused");
+        buf_free(&b);
+        for (int i = 0; i <= TEMPLATE_STACK_MAX; i++)
+            json_decref(stack[i]);
+    }
+    template_free(t);
+}
+
+/* ---- nesting bound at compile time ---- */
+
+static void
+test_nesting(void)
+{
+    struct buf src;
+    struct err e;
+    struct template *t;
+    int ok;
+
+    buf_init(&src, 0);
+    ok = 1;
+    for (int i = 0; i < TEMPLATE_DEPTH_MAX; i++)
+        ok &= buf_puts(&src, "{{#a}}") == 0;
+    for (int i = 0; i < TEMPLATE_DEPTH_MAX; i++)
+        ok &= buf_puts(&src, "{{/a}}") == 0;
+    err_clear(&e);
+    t = template_compile(src.p, src.len, "t", NULL, NULL, &e);
+    TH_CHECK(ok && t != NULL, "%d nested sections compile", TEMPLATE_DEPTH_MAX);
+    template_free(t);
+
+    buf_reset(&src);
+    for (int i = 0; i < 100000; i++)
+        ok &= buf_puts(&src, "{{#a}}") == 0;
+    t = template_compile(src.p, src.len, "t", NULL, NULL, &e);
+    TH_CHECK(ok && t == NULL && e.kind == EX_DATAERR,
+             "100000 nested sections refused, no crash");
+    TH_STREQ(e.msg, "t:1:385: sections nested deeper than 64",
+             "nesting error names where");
+
+    t = template_compile("", 0, NULL, NULL, NULL, &e);
+    buf_reset(&src);
+    TH_CHECK(t != NULL && template_render(t, NULL, 0, NULL, &src, &e) == 0 &&
+                 src.len == 0,
+             "empty source, empty stack: empty output");
+    buf_free(&src);
+    template_free(t);
+    template_free(NULL);
+    TH_CHECK(1, "template_free(NULL) is a no-op");
+}
+
+int
+main(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = run(cases[i].src, cases[i].data, cases[i].partials,
+                              cases[i].strict, TEMPLATE_ESCAPE_HTML);
+        TH_STREQ(got, cases[i].want, "template: %s", cases[i].name);
+    }
+    test_fields();
+    test_reuse();
+    test_nesting();
+    return TH_DONE();
+}

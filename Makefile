@@ -87,6 +87,17 @@ test: build/asan/campaign $(UNIT_ASAN) campaign
 	UNIT_DIR=$(CURDIR)/build/asan/tests/unit \
 	sh tests/run
 
+# Benchmark drivers written in C (scripts/bench/*.c) link the optimised
+# library; the scripts in scripts/bench/ build what they need with
+# `make bench`.
+BENCH_SRC := $(wildcard scripts/bench/*.c)
+BENCH_BIN := $(patsubst scripts/bench/%.c,build/rel/bench/%,$(BENCH_SRC))
+build/rel/bench/%: scripts/bench/%.c build/rel/libcampaign.a
+	@mkdir -p $(dir $@)
+	$(CC) $(rel_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+	    build/rel/libcampaign.a $(PKG_LIBS)
+bench: campaign $(BENCH_BIN)
+
 install: campaign
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 campaign $(DESTDIR)$(PREFIX)/bin/campaign

@@ -130,6 +130,12 @@ const struct command commands[] = {
      "Without NAME: every campaign, a row each.  With NAME: the ledger's\n"
      "counts (recipients, queued, sent, deferred, failed, bounced,\n"
      "suppressed, uncertain) and its times, and the uncertain recipients.\n"},
+    {"doctor", cmd_doctor, "campaign doctor",
+     "Check the configuration; connect to each relay (TLS, capabilities,\n"
+     "AUTH); load the DKIM keys and check they align with From; check the\n"
+     "bulk-sender requirements (one-click unsubscribe, List-Id, VERP); and\n"
+     "say what to fix.  Exit 0 when all is well, 69 when a relay cannot\n"
+     "be reached, 78 for anything else to fix.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -46,6 +46,7 @@ int cmd_pause(struct ctx *, int, char **);
 int cmd_resume(struct ctx *, int, char **);
 int cmd_cancel(struct ctx *, int, char **);
 int cmd_report(struct ctx *, int, char **);
+int cmd_doctor(struct ctx *, int, char **);
 int cmd_dkim_keygen(struct ctx *, int, char **);
 
 /* cmd_usage - print the command's help to f; returns EX_USAGE or 0. */

@@ -64,14 +64,30 @@ struct importer {
 
 /* Header names (normalised) that mean "the email address". */
 static const char *const email_headers[] = {
-    "email",           "e_mail",           "email_address",
-    "e_mail_address",  "emailaddress",     "mail",
-    "mail_address",    "email_addr",       "e_mail_adresse",
-    "emailadresse",    "mailadresse",      "adresse_mail",
-    "adresse_e_mail",  "adresse_email",    "courriel",
-    "indirizzo_email", "indirizzo_e_mail", "correo",
-    "correo_electronico", "correo_electrónico", "endereco_de_email",
-    "e_mailadres",     "emailadres",       "subscriber_email",
+    "email",
+    "e_mail",
+    "email_address",
+    "e_mail_address",
+    "emailaddress",
+    "mail",
+    "mail_address",
+    "email_addr",
+    "e_mail_adresse",
+    "emailadresse",
+    "mailadresse",
+    "adresse_mail",
+    "adresse_e_mail",
+    "adresse_email",
+    "courriel",
+    "indirizzo_email",
+    "indirizzo_e_mail",
+    "correo",
+    "correo_electronico",
+    "correo_electrónico",
+    "endereco_de_email",
+    "e_mailadres",
+    "emailadres",
+    "subscriber_email",
     NULL,
 };
 
@@ -102,6 +118,22 @@ import_attr_name(const char *in, size_t n, char *out, size_t outsz)
         }
         if (c >= 'A' && c <= 'Z')
             c = (unsigned char)(c + ('a' - 'A'));
+        /* Latin-1 capitals (U+00C0-U+00DE but U+00D7): C3 80-9E */
+        if (c == 0xc3 && i + 1 < n && (unsigned char)in[i + 1] >= 0x80 &&
+            (unsigned char)in[i + 1] <= 0x9e &&
+            (unsigned char)in[i + 1] != 0x97) {
+            if (pending) {
+                if (o + 2 >= outsz)
+                    break;
+                out[o++] = '_';
+                pending = 0;
+            }
+            if (o + 3 >= outsz)
+                break;
+            out[o++] = (char)c;
+            out[o++] = (char)((unsigned char)in[++i] + 0x20);
+            continue;
+        }
         if (pending) {
             if (o + 2 >= outsz)
                 break;
@@ -272,9 +304,8 @@ map_header(struct importer *im, const struct csv_record *h, struct err *e)
 }
 
 /* reject - report one refused row. */
-static int
-reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int reject(struct importer *im, const struct csv_record *r,
+                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
@@ -335,7 +366,8 @@ add_json_attrs(struct importer *im, const char *s, size_t n, int *first,
         *why = "the attributes column is not a JSON object";
         return -1;
     }
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         int clash = strcmp(key, "email") == 0;
         for (size_t i = 0; i < im->ncols && !clash; i++)
             clash = im->cols[i].kind != COL_JSON_ATTRS &&
@@ -343,8 +375,7 @@ add_json_attrs(struct importer *im, const char *s, size_t n, int *first,
         if (clash)
             continue;
         char *v = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (v == NULL ||
-            (!*first && buf_putc(&im->attrs, ',') == -1) ||
+        if (v == NULL || (!*first && buf_putc(&im->attrs, ',') == -1) ||
             json_str(&im->attrs, key, strlen(key)) == -1 ||
             buf_putc(&im->attrs, ':') == -1 || buf_puts(&im->attrs, v) == -1) {
             *why = "attributes too large";
@@ -382,7 +413,8 @@ merge(struct importer *im, const char *old, const char *neu, int *changed,
         json_decref(n);
         return err_set(e, EX_DATAERR, "stored attributes are not JSON");
     }
-    json_object_foreach(n, k, v) {
+    json_object_foreach(n, k, v)
+    {
         json_t *was = json_object_get(o, k);
         if (was == NULL || !json_equal(was, v)) {
             json_object_set(o, k, v);
@@ -483,8 +515,8 @@ row(struct importer *im, const struct csv_record *r, struct err *e)
     }
     if (im->email_col >= r->nfields)
         return reject(im, r, "no email field (%zu fields)", r->nfields);
-    if (email_normalize(r->field[im->email_col], r->len[im->email_col],
-                        email, &why) == -1) {
+    if (email_normalize(r->field[im->email_col], r->len[im->email_col], email,
+                        &why) == -1) {
         char pr[80];
         log_printable(pr, sizeof pr, r->field[im->email_col],
                       r->len[im->email_col]);
@@ -536,8 +568,7 @@ row(struct importer *im, const struct csv_record *r, struct err *e)
     if (store_row(im, email, hash, &contact_id, e) == -1)
         return -1;
     if (im->list_id > 0 &&
-        store_membership_add(im->st, im->list_id, contact_id, im->now,
-                             e) == -1)
+        store_membership_add(im->st, im->list_id, contact_id, im->now, e) == -1)
         return -1;
     if (optout != NULL) {
         struct store_suppression s = {

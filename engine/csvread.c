@@ -124,8 +124,15 @@ field_cb(void *data, size_t len, void *arg)
     if (r->nfields >= CSV_FIELDS_MAX) {
         r->failed = 1;
         err_set(&r->cb_err, EX_DATAERR,
-                "%s:%lu: more than %d columns in one record", r->path,
-                r->line, CSV_FIELDS_MAX);
+                "%s:%lu: more than %d columns in one record", r->path, r->line,
+                CSV_FIELDS_MAX);
+        return;
+    }
+    if (len > CSV_FIELD_MAX) {
+        r->failed = 1;
+        err_set(&r->cb_err, EX_DATAERR,
+                "%s:%lu: field %zu is longer than %d bytes", r->path,
+                r->rec_line, r->nfields + 1, CSV_FIELD_MAX);
         return;
     }
     if (r->enc == CSV_ENC_UTF8) {
@@ -136,16 +143,15 @@ field_cb(void *data, size_t len, void *arg)
                     "%s:%lu: invalid UTF-8 in column %zu (byte 0x%02x at "
                     "offset %zu of the field); if the file comes from "
                     "Excel, try --encoding windows-1252",
-                    r->path, r->line, r->nfields + 1,
-                    (unsigned char)s[bad], bad);
+                    r->path, r->line, r->nfields + 1, (unsigned char)s[bad],
+                    bad);
             return;
         }
     }
     if (buf_append(&r->row, s, len) == -1 || buf_putc(&r->row, '\0') == -1) {
         r->failed = 1;
-        err_set(&r->cb_err, EX_DATAERR,
-                "%s:%lu: record longer than %d bytes", r->path, r->line,
-                CSV_ROW_MAX);
+        err_set(&r->cb_err, EX_DATAERR, "%s:%lu: record longer than %d bytes",
+                r->path, r->line, CSV_ROW_MAX);
         return;
     }
     r->off[r->nfields] = r->row.len - len - 1;
@@ -227,10 +233,10 @@ csvread_open(const char *path, const struct csvread_params *p, struct err *e)
     }
     if (fill(r, e) == -1)
         goto fail;
-    if (r->end >= 2 && (((unsigned char)r->in[0] == 0xff &&
-                         (unsigned char)r->in[1] == 0xfe) ||
-                        ((unsigned char)r->in[0] == 0xfe &&
-                         (unsigned char)r->in[1] == 0xff))) {
+    if (r->end >= 2 &&
+        (((unsigned char)r->in[0] == 0xff && (unsigned char)r->in[1] == 0xfe) ||
+         ((unsigned char)r->in[0] == 0xfe &&
+          (unsigned char)r->in[1] == 0xff))) {
         err_set(e, EX_DATAERR,
                 "%s:1: the file is UTF-16; save it as CSV UTF-8 "
                 "(or Windows-1252 and use --encoding windows-1252)",
@@ -249,8 +255,8 @@ csvread_open(const char *path, const struct csvread_params *p, struct err *e)
         r->convcap = 3 * CSV_CHUNK + 8;
         r->conv = xmalloc(r->convcap);
     }
-    r->delim = p->delimiter ? p->delimiter
-                            : sniff(r->in + r->pos, r->end - r->pos);
+    r->delim =
+        p->delimiter ? p->delimiter : sniff(r->in + r->pos, r->end - r->pos);
     if (csv_init(&r->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) !=
         0) {
         err_set(e, EX_SOFTWARE, "csv_init failed");
@@ -258,6 +264,9 @@ csvread_open(const char *path, const struct csvread_params *p, struct err *e)
     }
     csv_set_delim(&r->parser, (unsigned char)r->delim);
     csv_set_space_func(&r->parser, is_space_none);
+    /* libcsv grows a field 128 bytes at a time by default: quadratic
+     * copying for long fields; grow by chunks instead */
+    csv_set_blk_size(&r->parser, CSV_CHUNK);
     return r;
 fail:
     csvread_free(r);
@@ -299,11 +308,10 @@ convert(struct csvread *r, const char *s, size_t n, const char **out,
 
     iconv(r->cd, NULL, NULL, NULL, NULL);
     if (iconv(r->cd, &ip, &il, &op, &ol) == (size_t)-1)
-        return err_set(e, EX_DATAERR,
-                       "%s:%lu: byte 0x%02x at column %zu is not valid %s",
-                       r->path, r->line, (unsigned char)*ip,
-                       (size_t)(ip - s) + 1,
-                       r->enc == CSV_ENC_LATIN1 ? "Latin-1" : "Windows-1252");
+        return err_set(
+            e, EX_DATAERR, "%s:%lu: byte 0x%02x at column %zu is not valid %s",
+            r->path, r->line, (unsigned char)*ip, (size_t)(ip - s) + 1,
+            r->enc == CSV_ENC_LATIN1 ? "Latin-1" : "Windows-1252");
     *out = r->conv;
     *outlen = r->convcap - ol;
     return 0;
@@ -333,8 +341,8 @@ feed(struct csvread *r, const char *s, size_t n, struct err *e)
     }
     if (r->parser.entry_pos > CSV_FIELD_MAX)
         return err_set(e, EX_DATAERR,
-                       "%s:%lu: field %zu is longer than %d bytes",
-                       r->path, r->rec_line, r->nfields + 1, CSV_FIELD_MAX);
+                       "%s:%lu: field %zu is longer than %d bytes", r->path,
+                       r->rec_line, r->nfields + 1, CSV_FIELD_MAX);
     return 0;
 }
 
@@ -392,8 +400,7 @@ csvread_next(struct csvread *r, const struct csv_record **rec, struct err *e)
         if (rc == -1)
             return -1;
         if (rc == 0) {
-            if (csv_fini(&r->parser, field_cb, record_cb, r) != 0 &&
-                !r->failed)
+            if (csv_fini(&r->parser, field_cb, record_cb, r) != 0 && !r->failed)
                 return err_set(e, EX_DATAERR,
                                "%s:%lu: unterminated quoted field (the "
                                "quote opens in the record starting here)",

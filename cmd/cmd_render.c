@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../engine/buf.h"
+#include "../engine/fsutil.h"
 #include "../engine/log.h"
 #include "../engine/template.h"
 #include "../engine/xalloc.h"
@@ -24,38 +25,6 @@ struct partials {
     int failed; /* a partial exists but cannot be read */
     char why[ERR_MSG_MAX];
 };
-
-/* slurp - a whole file; NULL with errno (EFBIG past max). */
-static char *
-slurp(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char tmp[8192];
-    size_t n;
-    int err;
-
-    if (f == NULL)
-        return NULL;
-    buf_init(&b, max);
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (buf_append(&b, tmp, n) == -1) {
-            fclose(f);
-            buf_free(&b);
-            errno = EFBIG;
-            return NULL;
-        }
-    }
-    err = ferror(f) ? errno : 0;
-    fclose(f);
-    if (err) {
-        buf_free(&b);
-        errno = err;
-        return NULL;
-    }
-    *len = b.len;
-    return buf_steal(&b);
-}
 
 /* partial_name_ok - a name that stays inside DIR: no absolute path, no
  * ".." part, no control characters. */
@@ -91,7 +60,7 @@ load_partial(const char *name, size_t *len, const char **path, void *arg)
     free(p->path);
     p->path = xasprintf("%s/%s.mustache", p->dir, name);
     *path = p->path;
-    src = slurp(p->path, TEMPLATE_SOURCE_MAX, len);
+    src = fs_read_file(p->path, TEMPLATE_SOURCE_MAX, len);
     if (src == NULL && errno != ENOENT && errno != ENOTDIR && !p->failed) {
         p->failed = 1;
         snprintf(p->why, sizeof p->why, "%s: %s", p->path, strerror(errno));
@@ -164,7 +133,7 @@ cmd_render(struct ctx *ctx, int argc, char **argv)
 
     err_clear(&e);
     buf_init(&out, 0);
-    if ((src = slurp(file, TEMPLATE_SOURCE_MAX, &len)) == NULL) {
+    if ((src = fs_read_file(file, TEMPLATE_SOURCE_MAX, &len)) == NULL) {
         log_warnx("%s: %s", file, strerror(errno));
         code = errno == EFBIG ? EX_DATAERR : EX_NOINPUT;
         goto done;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "xalloc.h"
 
@@ -97,4 +98,35 @@ fs_write_atomic(const char *path, const void *p, size_t n, int mode,
         return -1;
     }
     return fs_out_commit(&o, e);
+}
+
+char *
+fs_read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b;
+    char tmp[8192];
+    size_t n;
+    int err;
+
+    if (f == NULL)
+        return NULL;
+    buf_init(&b, max);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (buf_append(&b, tmp, n) == -1) {
+            fclose(f);
+            buf_free(&b);
+            errno = EFBIG;
+            return NULL;
+        }
+    }
+    err = ferror(f) ? errno : 0;
+    fclose(f);
+    if (err) {
+        buf_free(&b);
+        errno = err;
+        return NULL;
+    }
+    *len = b.len;
+    return buf_steal(&b);
 }

@@ -19,6 +19,12 @@ int fs_write_atomic(const char *path, const void *p, size_t n, int mode,
                     struct err *e);
 
 /*
+ * fs_read_file - the whole file at path, NUL-terminated, at most max
+ * bytes; NULL with errno set (EFBIG past max).  *len gets the length.
+ */
+char *fs_read_file(const char *path, size_t max, size_t *len);
+
+/*
  * An output file being written: fs_out_open creates PATH.tmp.XXXXXX;
  * fs_out_commit flushes, fsyncs and renames it to PATH; fs_out_abort
  * removes it.

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "tmpl.h"
 #include "xalloc.h"
 
@@ -22,31 +23,6 @@ struct loader {
     char *dir; /* templates/partials */
     char *last_path;
 };
-
-/* slurp - whole file, NUL-terminated; NULL with errno. */
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char tmp[8192];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    buf_init(&b, TMPL_FILE_MAX);
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (buf_append(&b, tmp, n) == -1) {
-            fclose(f);
-            buf_free(&b);
-            errno = EFBIG;
-            return NULL;
-        }
-    }
-    fclose(f);
-    *len = b.len;
-    return buf_steal(&b);
-}
 
 static int
 valid_name(const char *name)
@@ -74,7 +50,7 @@ partial_loader(const char *name, size_t *len, const char **path, void *arg)
     if (!valid_name(name))
         return NULL;
     p = xasprintf("%s/%s.mustache", l->dir, name);
-    src = slurp(p, len);
+    src = fs_read_file(p, TMPL_FILE_MAX, len);
     free(l->last_path);
     l->last_path = p;
     *path = p;
@@ -170,7 +146,7 @@ tmpl_load(const char *dir, const char *name, struct err *e)
     l.last_path = NULL;
     t->name = xstrdup(name);
     t->path = xasprintf("%s/%s.mustache", dir, name);
-    if ((src = slurp(t->path, &len)) == NULL) {
+    if ((src = fs_read_file(t->path, TMPL_FILE_MAX, &len)) == NULL) {
         err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s",
                 t->path, strerror(errno));
         goto fail;
@@ -291,7 +267,7 @@ tmpl_load(const char *dir, const char *name, struct err *e)
         goto fail;
 
     t->text_path = xasprintf("%s/%s.txt.mustache", dir, name);
-    if ((text = slurp(t->text_path, &tlen)) != NULL) {
+    if ((text = fs_read_file(t->text_path, TMPL_FILE_MAX, &tlen)) != NULL) {
         if ((t->text = compile(text, tlen, t->text_path, 0, &l, e)) == NULL)
             goto fail;
     } else if (errno == ENOENT) {

@@ -101,7 +101,7 @@ const struct command commands[] = {
     {"send", cmd_send,
      "campaign send --template NAME --list NAME [--campaign NAME]\n"
      "              [--data JSON] [--rate R] [--concurrency N] [--max N]\n"
-     "              [--dry-run [--out DIR]]",
+     "              [--dry-run [--out DIR]] [--test-to EMAIL...]",
      "Create or resume a campaign and send it through the relays of\n"
      "campaign.conf.  The campaign's name (default: the template's) is its\n"
      "identity: running the same command again resumes it and never sends\n"
@@ -113,6 +113,12 @@ const struct command commands[] = {
      "  --max N            stop after N messages (cron chunks); rerun to go on\n"
      "  --dry-run          render, build and sign everything, send nothing;\n"
      "                     with --out DIR one .eml per recipient\n"
+     "  --test-to EMAIL... send samples instead: each address (repeat the\n"
+     "                     option, or separate with commas) gets the message\n"
+     "                     of one of the first mailable members of the list,\n"
+     "                     Subject prefixed \"[test] \"; nothing is recorded,\n"
+     "                     and the samples' Message-IDs and tracking and\n"
+     "                     unsubscribe links are their own\n"
      "\n"
      "4xx replies defer a recipient (retried on a later run after a back-off\n"
      "of 5 minutes doubling to 4 hours); 5xx bounce it (hard bounces are\n"

@@ -2,7 +2,8 @@
 /*
  * cmd_control.c - campaign pause | resume | cancel NAME.  A running send
  * polls the campaign's control column every second: it stops handing out
- * messages, waits for the replies in flight, commits, and exits.
+ * messages, waits for the replies in flight, commits, and exits.  A
+ * finished or cancelled campaign is left as it is.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +12,19 @@
 #include "../engine/log.h"
 #include "cmd.h"
 
+static int
+status_cb(const struct store_campaign *c, void *arg)
+{
+    snprintf(arg, 16, "%s", c->status);
+    return 0;
+}
+
+/*
+ * control - request ctl (NULL: clear the request) and set the status.  A
+ * campaign that is over stays over: a finished or cancelled campaign is
+ * neither paused, resumed nor cancelled (a resume would send again what
+ * `cancel` promised never to send).
+ */
 static int
 control(struct ctx *ctx, int argc, char **argv, const char *name,
         const char *ctl, const char *status, const char *said)
@@ -21,6 +35,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     };
     struct store *st;
     struct err e;
+    char now[16] = "";
     int c, code = 0, rc;
 
     cmd_opt_reset();
@@ -34,7 +49,16 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);
-    rc = store_campaign_set_control(st, argv[optind], ctl, status, &e);
+    rc = store_campaign_get(st, argv[optind], status_cb, now, &e);
+    if (rc == 1 &&
+        (strcmp(now, "done") == 0 || strcmp(now, "cancelled") == 0)) {
+        log_warnx("campaign %s is %s: nothing to %s", argv[optind],
+                  strcmp(now, "done") == 0 ? "finished" : "cancelled", name);
+        store_close(st);
+        return EX_DATAERR;
+    }
+    if (rc == 1)
+        rc = store_campaign_set_control(st, argv[optind], ctl, status, &e);
     if (rc == -1) {
         code = cmd_fail(&e);
     } else if (rc == 0) {

@@ -2,7 +2,9 @@
 /*
  * cmd_send.c - campaign send: create or resume a campaign and send it
  * through the relay (engine/queue.c does the work), or, with --dry-run,
- * render, build and sign the whole campaign without any network.
+ * render, build and sign the whole campaign without any network, or,
+ * with --test-to, send rendered samples to reviewers without recording
+ * anything.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,11 +17,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "../engine/email.h"
 #include "../engine/fsutil.h"
 #include "../engine/queue.h"
 #include "../engine/log.h"
 #include "../engine/xalloc.h"
 #include "mailjob.h"
+
+/* --test-to addresses in one run: a handful of reviewers, not a list */
+#define TEST_TO_MAX 20
 
 /* Message sizes are summarised from a histogram of 256-byte buckets, so
  * memory does not grow with the list. */
@@ -182,6 +188,328 @@ read_password(const struct config_relay *r, char **out, struct err *e)
                    r->host);
 }
 
+/* catch_signals - SIGINT and SIGTERM stop the send cleanly; a peer's
+ * reset never kills us (SIGPIPE). */
+static void
+catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* relay_setup - the relay loop's parameters from the configuration;
+ * EX_CONFIG (said) when there is no relay. */
+static int
+relay_setup(const struct ctx *ctx, const struct mailjob *j, char **passwords,
+            int concurrency, struct relay_params *rp)
+{
+    if (j->cfg.nrelay == 0) {
+        log_warnx("%s: no [relay] section: set host, port, tls, username "
+                  "and password_env",
+                  ctx->config_path);
+        return -1;
+    }
+    memset(rp, 0, sizeof *rp);
+    rp->relays = j->cfg.relay;
+    rp->nrelays = j->cfg.nrelay;
+    rp->passwords = (const char *const *)passwords;
+    rp->limits = &j->cfg.limits;
+    rp->concurrency = concurrency ? concurrency : j->cfg.limits.concurrency;
+    rp->transcript = ctx->verbose;
+    rp->stop_grace_ms = 30000;
+    return 0;
+}
+
+/*---- --test-to: samples of real contacts, the ledger untouched ----*/
+
+struct sample {
+    int64_t id;
+    char *email;
+    char *attrs;
+};
+
+struct samples {
+    struct sample s[TEST_TO_MAX];
+    int n, want;
+};
+
+/* sample_cb - the first `want` mailable members of the list. */
+static int
+sample_cb(const struct store_member *m, void *arg)
+{
+    struct samples *k = arg;
+
+    if (strcmp(m->status, "active") != 0)
+        return 0;
+    k->s[k->n].id = m->id;
+    k->s[k->n].email = xstrdup(m->email);
+    k->s[k->n].attrs = xstrdup(m->attrs ? m->attrs : "{}");
+    return ++k->n >= k->want;
+}
+
+struct test_msg {
+    char rcpt[EMAIL_MAX + 1];
+    const char *domain;
+    const struct sample *from; /* the contact it was rendered for */
+    struct compose_result cr;
+    char *data;
+    size_t len;
+    int handed, done, tries;
+    struct smtp_result res;
+};
+
+struct test_run {
+    struct test_msg *m;
+    int n;
+    int outstanding;
+};
+
+/* test_next - each test message once; again (up to 3 tries) when the
+ * connection died before its dot. */
+static enum relay_next
+test_next(void *arg, struct relay_msg *out)
+{
+    struct test_run *t = arg;
+
+    for (int i = 0; i < t->n && !interrupted; i++) {
+        struct test_msg *x = &t->m[i];
+        if (x->handed || x->done)
+            continue;
+        x->handed = 1;
+        x->tries++;
+        t->outstanding++;
+        out->cookie = (uint64_t)i;
+        out->mail_from = x->cr.envelope_from;
+        out->rcpt = x->rcpt;
+        out->domain = x->domain;
+        out->data = x->data;
+        out->len = x->len;
+        return RELAY_GOT;
+    }
+    return t->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+}
+
+static void
+test_result(void *arg, const struct relay_done *d)
+{
+    struct test_run *t = arg;
+    struct test_msg *x = &t->m[d->cookie];
+
+    t->outstanding--;
+    x->handed = 0;
+    x->res = d->r;
+    if (d->r.outcome != SMTP_NOT_SENT || x->tries >= 3 || interrupted)
+        x->done = 1;
+}
+
+static int
+test_tick(void *arg, int64_t now_ms)
+{
+    (void)arg;
+    (void)now_ms;
+    return interrupted != 0;
+}
+
+static const char *const outcome_words[] = {
+    [SMTP_SENT] = "sent",
+    [SMTP_TEMPFAIL] = "deferred",
+    [SMTP_PERMFAIL] = "rejected",
+    [SMTP_NOT_SENT] = "not sent",
+    [SMTP_UNCERTAIN] = "uncertain (the link died after the dot)",
+};
+
+/*
+ * send_tests - render one message per --test-to address from the first
+ * mailable members of the list (one contact each, round the list when
+ * there are more addresses than members), Subject prefixed "[test] ",
+ * and deliver them through the relays.  Nothing is written: no campaign,
+ * no ledger row.  The samples are composed for campaign id 0 and contact
+ * ids of their own (above 2^63, never a contact's), so their Message-IDs
+ * differ from the real messages' and their tracking, unsubscribe and
+ * VERP tokens match no recipient: a click, an unsubscribe or a bounce of
+ * a sample never touches the contact it was rendered for.
+ */
+static int
+send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
+           const struct compose_params *base, int64_t list_id, const char *list,
+           char (*to)[EMAIL_MAX + 1], int nto, char **passwords)
+{
+    struct relay_params rp;
+    struct samples k;
+    struct test_run t;
+    struct tmpl tt;
+    struct compose_params cp = *base;
+    struct composer *comp = NULL;
+    struct template *subject = NULL;
+    struct relay_stats stats;
+    struct buf src, msg;
+    struct err e;
+    int code = 0, sent = 0, rc;
+    int64_t now = (int64_t)time(NULL);
+    struct timespec ts;
+    uint64_t nonce;
+
+    memset(&k, 0, sizeof k);
+    memset(&t, 0, sizeof t);
+    buf_init(&src, 0);
+    buf_init(&msg, 0);
+    err_clear(&e);
+    if (relay_setup(ctx, j, passwords, 1, &rp) == -1) {
+        code = EX_CONFIG;
+        goto out;
+    }
+    for (size_t i = 0; i < j->cfg.nrelay; i++) {
+        if (read_password(&j->cfg.relay[i], &passwords[i], &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+    }
+    catch_signals();
+    k.want = nto;
+    if (store_members(st, list_id, sample_cb, &k, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    if (k.n == 0) {
+        log_warnx("list %s has no mailable member to render a sample for",
+                  list);
+        code = EX_DATAERR;
+        goto out;
+    }
+    /* the subject, prefixed */
+    if (buf_puts(&src, "[test] ") == -1 ||
+        buf_puts(&src, j->tmpl->subject_src) == -1) {
+        code = EX_SOFTWARE;
+        goto out;
+    }
+    if ((subject = template_compile(src.p, src.len, j->tmpl->path, NULL, NULL,
+                                    &e)) == NULL) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    tt = *j->tmpl;
+    tt.subject = subject;
+    cp.tmpl = &tt;
+    cp.campaign_id = 0;
+    if ((comp = composer_new(&cp, &e)) == NULL) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    /* ids of their own: bit 63 (no contact id has it), the time in ms,
+     * the message's number */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    nonce = (UINT64_C(1) << 63) |
+            ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) << 8;
+    t.m = xcalloc((size_t)nto, sizeof *t.m);
+    t.n = nto;
+    for (int i = 0; i < nto; i++) {
+        struct test_msg *x = &t.m[i];
+        const struct sample *sm = &k.s[i % k.n];
+        struct compose_contact ct;
+
+        memcpy(x->rcpt, to[i], sizeof x->rcpt); /* both EMAIL_MAX + 1 */
+        x->domain = email_domain(x->rcpt);
+        x->from = sm;
+        ct.id = nonce | (uint64_t)i;
+        ct.email = x->rcpt;
+        ct.attrs = sm->attrs;
+        if (composer_build(comp, &ct, now, &msg, &x->cr, &e) == -1) {
+            log_warnx("test message for %s (rendered for %s): %s", x->rcpt,
+                      sm->email, e.msg);
+            code = EX_DATAERR;
+            goto out;
+        }
+        x->data = xmalloc(msg.len ? msg.len : 1);
+        memcpy(x->data, msg.p, msg.len);
+        x->len = msg.len;
+    }
+    {
+        struct relay_source rs;
+        rs.next = test_next;
+        rs.result = test_result;
+        rs.tick = test_tick;
+        rs.arg = &t;
+        rc = relay_run(&rp, &rs, &stats, &e);
+    }
+    for (int i = 0; i < nto; i++) {
+        struct test_msg *x = &t.m[i];
+        const struct smtp_result *r = &x->res;
+        if (!x->done) {
+            printf("test message to %s (rendered for %s): not sent\n", x->rcpt,
+                   x->from->email);
+            continue;
+        }
+        if (r->outcome == SMTP_SENT)
+            sent++;
+        printf("test message to %s (rendered for %s): %s", x->rcpt,
+               x->from->email, outcome_words[r->outcome]);
+        if (r->code > 0)
+            printf(": %d%s%s %s", r->code, r->status[0] ? " " : "", r->status,
+                   r->text);
+        else if (r->outcome != SMTP_SENT && r->text[0])
+            printf(": %s", r->text);
+        putchar('\n');
+    }
+    printf("%d of %d test messages sent; the campaign and its ledger are "
+           "untouched\n",
+           sent, nto);
+    if (rc == -1)
+        code = cmd_fail(&e);
+    else if (sent < nto)
+        code = interrupted ? EX_TEMPFAIL : EX_UNAVAILABLE;
+out:
+    for (int i = 0; i < t.n; i++)
+        free(t.m[i].data);
+    free(t.m);
+    for (int i = 0; i < k.n; i++) {
+        free(k.s[i].email);
+        free(k.s[i].attrs);
+    }
+    composer_free(comp);
+    template_free(subject);
+    buf_free(&src);
+    buf_free(&msg);
+    return code;
+}
+
+/* add_test_to - the addresses of one --test-to value (commas allowed),
+ * normalised; -1 after saying what is wrong. */
+static int
+add_test_to(char (*to)[EMAIL_MAX + 1], int *n, const char *arg)
+{
+    const char *p = arg;
+
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *why = NULL;
+        if (len > 0) {
+            if (*n == TEST_TO_MAX) {
+                log_warnx("--test-to: at most %d addresses", TEST_TO_MAX);
+                return -1;
+            }
+            if (email_normalize(p, len, to[*n], &why) == -1) {
+                log_warnx("--test-to: \"%.*s\": %s", (int)len, p, why);
+                return -1;
+            }
+            (*n)++;
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    if (*n == 0) {
+        log_warnx("--test-to: an email address");
+        return -1;
+    }
+    return 0;
+}
+
 struct camp {
     int found;
     int64_t id, list_id, frozen_at;
@@ -228,6 +556,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         {"concurrency", required_argument, NULL, 'C'},
         {"rate", required_argument, NULL, 'r'},
         {"max", required_argument, NULL, 'm'},
+        {"test-to", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -243,6 +572,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     struct camp k;
     char *passwords[CONFIG_RELAY_MAX] = {NULL};
     int64_t list_id = 0, cid = 0;
+    char test_to[TEST_TO_MAX][EMAIL_MAX + 1];
+    int ntest = 0, testing = 0;
+    struct relay_params rp;
 
     memset(&d, 0, sizeof d);
     memset(&k, 0, sizeof k);
@@ -286,14 +618,27 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                 return EX_USAGE;
             }
             break;
+        case 'T':
+            testing = 1;
+            if (add_test_to(test_to, &ntest, optarg) == -1)
+                return EX_USAGE;
+            break;
         case 'h':
             return cmd_usage("send", stdout, 0);
         default:
             return cmd_usage("send", stderr, EX_USAGE);
         }
     }
+    /* --test-to EMAIL...: the words after it are addresses too */
+    for (; testing && optind < argc; optind++)
+        if (add_test_to(test_to, &ntest, argv[optind]) == -1)
+            return EX_USAGE;
     if (optind != argc || (template == NULL && campaign == NULL))
         return cmd_usage("send", stderr, EX_USAGE);
+    if (testing && dry) {
+        log_warnx("send: --test-to and --dry-run do not go together");
+        return EX_USAGE;
+    }
     if (d.out_dir != NULL && !dry) {
         log_warnx("send: --out goes with --dry-run");
         return EX_USAGE;
@@ -333,13 +678,13 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = EX_USAGE;
         goto out;
     }
-    if (!dry && k.found && (strcmp(k.status, "done") == 0 ||
-                            strcmp(k.status, "cancelled") == 0)) {
+    if (!dry && !testing && k.found &&
+        (strcmp(k.status, "done") == 0 || strcmp(k.status, "cancelled") == 0)) {
         printf("campaign %s is %s: nothing to send\n", campaign,
                strcmp(k.status, "done") == 0 ? "finished" : "cancelled");
         goto out;
     }
-    if (!dry && k.found && strcmp(k.status, "paused") == 0) {
+    if (!dry && !testing && k.found && strcmp(k.status, "paused") == 0) {
         printf("campaign %s is paused: run campaign resume %s first\n",
                campaign, campaign);
         code = EX_TEMPFAIL;
@@ -366,8 +711,11 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    if (store_campaign_ensure(st, campaign, template, list_id,
-                              (int64_t)time(NULL), &cid, &e) == -1) {
+    /* test messages record nothing, not even the campaign's name */
+    if (testing)
+        cid = k.found ? k.id : 0;
+    else if (store_campaign_ensure(st, campaign, template, list_id,
+                                   (int64_t)time(NULL), &cid, &e) == -1) {
         code = cmd_fail(&e);
         goto out;
     }
@@ -383,6 +731,11 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     cp.dkim = j.dkim;
     cp.ndkim = j.ndkim;
     cp.strict = 1;
+    if (testing) {
+        code = send_tests(ctx, st, &j, &cp, list_id, list, test_to, ntest,
+                          passwords);
+        goto out;
+    }
     if ((d.comp = composer_new(&cp, &e)) == NULL) {
         code = cmd_fail(&e);
         goto out;
@@ -428,10 +781,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
 
     /* ---- the real send ---- */
-    if (j.cfg.nrelay == 0) {
-        log_warnx("%s: no [relay] section: set host, port, tls, username "
-                  "and password_env",
-                  ctx->config_path);
+    if (relay_setup(ctx, &j, passwords, concurrency, &rp) == -1) {
         code = EX_CONFIG;
         goto out;
     }
@@ -472,21 +822,11 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
 
     {
-        struct relay_params rp;
         struct queue_params qp;
         struct queue_summary sum;
         struct store_counts cnt;
-        struct sigaction sa;
         int64_t due = 0;
 
-        memset(&rp, 0, sizeof rp);
-        rp.relays = j.cfg.relay;
-        rp.nrelays = j.cfg.nrelay;
-        rp.passwords = (const char *const *)passwords;
-        rp.limits = &j.cfg.limits;
-        rp.concurrency = concurrency ? concurrency : j.cfg.limits.concurrency;
-        rp.transcript = ctx->verbose;
-        rp.stop_grace_ms = 30000;
         memset(&qp, 0, sizeof qp);
         qp.st = st;
         qp.campaign_id = cid;
@@ -497,13 +837,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         qp.interrupted = &interrupted;
         qp.progress = isatty(STDERR_FILENO) && !ctx->quiet;
 
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
+        catch_signals();
         rc = queue_send(&qp, &sum, &e);
         if (rc == -1)
             code = cmd_fail(&e);

@@ -110,8 +110,10 @@ int store_import_settle(struct store *st, int64_t run, long *changed,
 /* store_list_ensure - id of list name, created at now if missing. */
 int store_list_ensure(struct store *st, const char *name, int64_t now,
                       int64_t *id, struct err *e);
-int store_membership_add(struct store *st, int64_t list_id,
-                         int64_t contact_id, int64_t now, struct err *e);
+/* store_memberships_add - add the n contacts of ids to list list_id (at
+ * now); those already members are left as they are. */
+int store_memberships_add(struct store *st, int64_t list_id, const int64_t *ids,
+                          size_t n, int64_t now, struct err *e);
 
 struct store_list_row {
     const char *name;

@@ -2,6 +2,7 @@
 /*
  * compose.c - render, build and sign one recipient's message (compose.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,34 +12,142 @@
 
 #include "compose.h"
 #include "mime.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* A message: 4 KB templates make ~15 KB messages; 16 MiB is a hard cap
  * far above any sane campaign message. */
 #define COMPOSE_MSG_MAX (16u * 1024 * 1024)
 
+/* Attributes of one contact that the fast reader takes (more: jansson). */
+#define COMPOSE_ATTRS_MAX 64
+
+/* One attribute read by flat_read: the key and the value's text, either
+ * in the attribute text or (decoded escapes) in the composer's jtext. */
+struct attr {
+    const char *k;
+    size_t kn;
+    int type;      /* JSON_STRING, JSON_INTEGER, JSON_TRUE, ... */
+    size_t voff;   /* string: offset in jtext, or ... */
+    const char *v; /* ... the text itself when it needed no decoding */
+    size_t vn;
+    json_int_t i;
+};
+
+/* The built-in fields, above the contact's attributes. */
+enum builtin { BI_CAMPAIGN, BI_DATE, BI_UNSUBSCRIBE, BI_VIEW, BI_N };
+static const char *const builtin_name[BI_N] = {"campaign", "date",
+                                               "unsubscribe_url", "view_url"};
+
 struct composer {
     struct compose_params p;
-    json_t *extras;  /* unsubscribe_url, view_url, campaign, date */
-    json_t *empty;   /* {} when there is no data */
+    json_t *empty; /* {} when there is no data */
+    /* the frame above the campaign data: the contact's attributes, its
+     * email, then the built-ins, which win over attributes of the same
+     * name (what a frame of built-ins above a frame of attributes gave,
+     * at one lookup instead of two).  Reused from contact to contact:
+     * vals[i] is the value of the last contact's i-th attribute, keys
+     * slots[] the attributes seen so far, email_v and bi[] the other values
+     * in it. */
+    json_t *contact;
+    struct slot {
+        char *name; /* an attribute name seen in this campaign */
+        size_t len;
+        json_t *v;    /* its value in contact, or NULL */
+        unsigned gen; /* the message that last set it */
+    } slots[COMPOSE_ATTRS_MAX];
+    size_t nslots;
+    unsigned gen;
+    json_t *email_v, *bi[BI_N];
+    /* this message's built-ins (NULL: none) */
+    const char *bi_s[BI_N];
+    size_t bi_n[BI_N];
     char *from_domain;
     uuid_t ns;
-    struct buf subject, preheader, from, reply_to, html, text, final_html;
-    struct buf msg, addr, tok, url, tmp, name;
+    struct track_signer *sig; /* NULL without a tracking key */
+    struct mime_cache *mc;    /* the last message, line by line */
+    /* look-ups in the campaign data, per part: subject, from, reply-to,
+     * preheader, html, text */
+    struct template_cache *tc[6];
+    const struct template *tc_part[6];
+    int64_t date_now; /* the `now` date_ymd was made for */
+    char date_ymd[16];
+    /* From from [sender] (no From: in the template): parsed once */
+    int from_fixed, from_ok;
+    struct mime_address from;
+    struct buf fromb;
+    char *list_id; /* the List-Id value for from, or NULL */
+    char fbid[300];
+    struct buf subject, preheader, from_r, reply_to, html, text, final_html;
+    struct buf msg, addr, tok, url, tmp, name, jtext, unsub, view;
+    struct attr attrs[COMPOSE_ATTRS_MAX];
     struct err scratch;
 };
+
+/* make_list_id - the List-Id value for sender from, or NULL: "Name
+ * <id>", or "<id>" when the name has a quote or is not ASCII. */
+static char *
+make_list_id(const struct composer *c, const struct mime_address *from)
+{
+    char list_id[300];
+
+    if (c->p.sender == NULL || c->p.sender->list_id == NULL)
+        return NULL;
+    if (from->name)
+        snprintf(list_id, sizeof list_id, "%s <%s>", from->name,
+                 c->p.sender->list_id);
+    else
+        snprintf(list_id, sizeof list_id, "<%s>", c->p.sender->list_id);
+    /* a display name with a quote or non-ASCII: just the id */
+    for (const char *q = list_id; *q; q++)
+        if ((unsigned char)*q >= 0x7f || *q == '"' || *q == '\\') {
+            snprintf(list_id, sizeof list_id, "<%s>", c->p.sender->list_id);
+            break;
+        }
+    return xstrdup(list_id);
+}
+
+/* make_feedback_id - Feedback-ID (Gmail FBL): campaign:template:kind:sender,
+ * the same for every message of the campaign. */
+static void
+make_feedback_id(struct composer *c)
+{
+    const struct config_sender *sd = c->p.sender;
+    const char *sid = sd && sd->feedback_id ? sd->feedback_id
+                      : sd && sd->list_id
+                          ? sd->list_id
+                          : (c->from_domain ? c->from_domain : "campaign");
+    size_t k = 0;
+
+    snprintf(c->fbid, sizeof c->fbid, "%s:%s:bulk:%s", c->p.campaign,
+             c->p.tmpl->name, sid);
+    for (char *q = c->fbid; *q && k < sizeof c->fbid; q++, k++)
+        if (*q == ' ' || (unsigned char)*q < 0x21 || (unsigned char)*q >= 0x7f)
+            *q = '_';
+}
 
 void
 composer_free(struct composer *c)
 {
     if (c == NULL)
         return;
-    json_decref(c->extras);
     json_decref(c->empty);
+    json_decref(c->contact);
+    for (size_t i = 0; i < c->nslots; i++)
+        free(c->slots[i].name);
     free(c->from_domain);
+    free(c->list_id);
+    track_signer_free(c->sig);
+    mime_cache_free(c->mc);
+    for (size_t i = 0; i < sizeof c->tc / sizeof c->tc[0]; i++)
+        template_cache_free(c->tc[i]);
+    buf_free(&c->fromb);
+    buf_free(&c->jtext);
+    buf_free(&c->unsub);
+    buf_free(&c->view);
     buf_free(&c->subject);
     buf_free(&c->preheader);
-    buf_free(&c->from);
+    buf_free(&c->from_r);
     buf_free(&c->reply_to);
     buf_free(&c->html);
     buf_free(&c->text);
@@ -59,11 +168,27 @@ composer_new(const struct compose_params *p, struct err *e)
     const char *at;
 
     c->p = *p;
-    c->extras = json_object();
     c->empty = json_object();
+    c->contact = json_object();
+    c->mc = mime_cache_new();
+    {
+        const struct tmpl *tp = p->tmpl;
+        const struct template *parts[6] = {tp->subject,  tp->from,
+                                           tp->reply_to, tp->preheader,
+                                           tp->html,     tp->text};
+        for (size_t i = 0; i < 6; i++) {
+            c->tc_part[i] = parts[i];
+            c->tc[i] = parts[i] ? template_cache_new(parts[i]) : NULL;
+        }
+    }
+    c->date_now = INT64_MIN;
+    buf_init(&c->fromb, 4096);
+    buf_init(&c->jtext, COMPOSE_MSG_MAX);
+    buf_init(&c->unsub, 16 * 1024);
+    buf_init(&c->view, 16 * 1024);
     buf_init(&c->subject, 64 * 1024);
     buf_init(&c->preheader, 64 * 1024);
-    buf_init(&c->from, 4096);
+    buf_init(&c->from_r, 4096);
     buf_init(&c->reply_to, 4096);
     buf_init(&c->html, COMPOSE_MSG_MAX);
     buf_init(&c->text, COMPOSE_MSG_MAX);
@@ -95,6 +220,22 @@ composer_new(const struct compose_params *p, struct err *e)
         size_t n = strcspn(at + 1, "> \t");
         c->from_domain = xstrndup(at + 1, n);
     }
+    if (p->key != NULL && (c->sig = track_signer_new(p->key, e)) == NULL) {
+        composer_free(c);
+        return NULL;
+    }
+    c->bi_s[BI_CAMPAIGN] = p->campaign;
+    c->bi_n[BI_CAMPAIGN] = p->campaign ? strlen(p->campaign) : 0;
+    /* without a From: in the template, the sender is the same for every
+     * message: parse it and make what depends on it once */
+    if (p->tmpl->from == NULL) {
+        c->from_fixed = 1;
+        c->from_ok =
+            mime_parse_address(p->sender->from, &c->from, &c->fromb) == 0;
+        if (c->from_ok)
+            c->list_id = make_list_id(c, &c->from);
+    }
+    make_feedback_id(c);
     return c;
 }
 
@@ -112,29 +253,26 @@ composer_last_text(const struct composer *c, size_t *len)
     return c->text.p ? c->text.p : "";
 }
 
-/* tracking_url - base/P/TOKEN[suffix] into c->url; 0, or -1 when there is
- * no tracking base or key. */
+/* tracking_url - base/P/TOKEN[suffix] into c->url (the token for a
+ * click covers the target's ulen bytes); 0, or -1 when there is no
+ * tracking base or key. */
 static int
 tracking_url(struct composer *c, enum track_purpose p, uint64_t contact,
-             const char *target, const char *suffix)
+             const char *target, size_t ulen, const char *suffix)
 {
     const struct config_tracking *t = c->p.tracking;
+    char mid[3] = {'/', (char)p, '/'};
 
-    if (t == NULL || t->base_url == NULL || c->p.key == NULL)
+    if (t == NULL || t->base_url == NULL || c->sig == NULL)
         return -1;
     buf_reset(&c->url);
-    if (buf_printf(&c->url, "%s/%c/", t->base_url, (char)p) == -1 ||
-        track_token(c->p.key, p, c->p.campaign_id, contact, target,
-                    &c->url) == -1 ||
+    if (buf_puts(&c->url, t->base_url) == -1 ||
+        buf_append(&c->url, mid, 3) == -1 ||
+        track_signer_token(c->sig, p, c->p.campaign_id, contact, target, ulen,
+                           &c->url) == -1 ||
         (suffix && buf_puts(&c->url, suffix) == -1))
         return -1;
     return 0;
-}
-
-static void
-set_str(json_t *o, const char *k, const char *v)
-{
-    json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
 /* render - one part into out; errors name the template file's line. */
@@ -144,9 +282,14 @@ render(struct composer *c, const struct template *t, json_t *const *stack,
 {
     struct template_render_opts o = {esc, c->p.strict};
     const struct tmpl *tp = c->p.tmpl;
+    struct template_cache *tc = NULL;
 
+    for (size_t i = 0; i < sizeof c->tc / sizeof c->tc[0]; i++)
+        if (c->tc_part[i] == t)
+            tc = c->tc[i];
     buf_reset(out);
-    if (template_render(t, stack, 3, &o, out, e) == 0)
+    /* the campaign data (stack[0]) is the same, unmodified, throughout */
+    if (template_render_cached(t, stack, 2, 1, &o, tc, out, e) == 0)
         return 0;
     if (t == tp->subject)
         tmpl_error_line(tp, tp->off_subject, e);
@@ -161,39 +304,46 @@ render(struct composer *c, const struct template *t, json_t *const *stack,
     return -1;
 }
 
-/* insert_after_body - put ins right after the <body ...> tag, or at the
- * start when there is none. */
+/* The hidden preheader: a div, the text, then padding so that clients do
+ * not pull body text into the preview. */
+#define PRE_OPEN                                                               \
+    "<div style=\"display:none;font-size:1px;line-height:1px;max-height:0;"    \
+    "max-width:0;opacity:0;overflow:hidden;mso-hide:all;\">"
+#define PAD4                                                                   \
+    "&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;"                   \
+    "&#847;&zwnj;&nbsp;"
+#define PRE_CLOSE PAD4 PAD4 PAD4 PAD4 PAD4 "</div>"
+
+/* insert_preheader - put the preheader right after the <body ...> tag,
+ * or at the start when there is none. */
 static int
-insert_preheader(struct buf *dst, const char *html, size_t n,
-                 const char *pre, size_t pn)
+insert_preheader(struct buf *dst, const char *html, size_t n, const char *pre,
+                 size_t pn)
 {
-    const char *b = NULL;
+    const char *b = NULL, *lt = html, *end = html + n;
     size_t at = 0;
 
-    for (size_t i = 0; i + 5 <= n; i++) {
-        if (html[i] == '<' && strncasecmp(html + i + 1, "body", 4) == 0 &&
+    while ((lt = memchr(lt, '<', (size_t)(end - lt))) != NULL) {
+        size_t i = (size_t)(lt - html);
+        if (i + 5 > n)
+            break;
+        if (strncasecmp(lt + 1, "body", 4) == 0 &&
             (i + 5 == n || html[i + 5] == '>' || html[i + 5] == ' ' ||
              html[i + 5] == '\t' || html[i + 5] == '\n' ||
              html[i + 5] == '\r')) {
-            b = memchr(html + i, '>', n - i);
+            b = memchr(lt, '>', n - i);
             break;
         }
+        lt++;
     }
     if (b != NULL)
         at = (size_t)(b - html) + 1;
-    if (buf_append(dst, html, at) == -1 ||
-        buf_puts(dst, "<div style=\"display:none;font-size:1px;"
-                      "line-height:1px;max-height:0;max-width:0;"
-                      "opacity:0;overflow:hidden;mso-hide:all;\">") == -1)
-        return -1;
     /* the preheader is already HTML-escaped by the renderer */
-    if (buf_append(dst, pre, pn) == -1)
-        return -1;
-    /* padding so that clients do not pull body text into the preview */
-    for (int i = 0; i < 20; i++)
-        if (buf_puts(dst, "&#847;&zwnj;&nbsp;") == -1)
-            return -1;
-    if (buf_puts(dst, "</div>") == -1 ||
+    if (buf_reserve(dst, n + pn + sizeof PRE_OPEN + sizeof PRE_CLOSE) == -1 ||
+        buf_append(dst, html, at) == -1 ||
+        buf_append(dst, PRE_OPEN, sizeof PRE_OPEN - 1) == -1 ||
+        buf_append(dst, pre, pn) == -1 ||
+        buf_append(dst, PRE_CLOSE, sizeof PRE_CLOSE - 1) == -1 ||
         buf_append(dst, html + at, n - at) == -1)
         return -1;
     return 0;
@@ -205,30 +355,51 @@ unescape_attr(const char *s, size_t n, struct buf *out)
 {
     static const struct {
         const char *ent;
+        size_t len;
         char c;
-    } ents[] = {{"&amp;", '&'},  {"&quot;", '"'}, {"&#39;", '\''},
-                {"&#x27;", '\''}, {"&lt;", '<'},   {"&gt;", '>'},
-                {"&#x3D;", '='}, {"&#x2F;", '/'}, {"&#x60;", '`'}};
+    } ents[] = {{"&amp;", 5, '&'},   {"&quot;", 6, '"'}, {"&#39;", 5, '\''},
+                {"&#x27;", 6, '\''}, {"&lt;", 4, '<'},   {"&gt;", 4, '>'},
+                {"&#x3D;", 6, '='},  {"&#x2F;", 6, '/'}, {"&#x60;", 6, '`'}};
+    const char *end = s + n, *amp;
 
     buf_reset(out);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '&') {
-            size_t k;
-            for (k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-                size_t l = strlen(ents[k].ent);
-                if (n - i >= l && memcmp(s + i, ents[k].ent, l) == 0) {
-                    if (buf_putc(out, ents[k].c) == -1)
-                        return;
-                    i += l - 1;
-                    break;
-                }
-            }
-            if (k < sizeof ents / sizeof ents[0])
-                continue;
-        }
-        if (buf_putc(out, s[i]) == -1)
+    while ((amp = memchr(s, '&', (size_t)(end - s))) != NULL) {
+        size_t k, rest = (size_t)(end - amp);
+        if (buf_append(out, s, (size_t)(amp - s)) == -1)
             return;
+        for (k = 0; k < sizeof ents / sizeof ents[0]; k++)
+            if (rest >= ents[k].len &&
+                memcmp(amp, ents[k].ent, ents[k].len) == 0)
+                break;
+        if (k < sizeof ents / sizeof ents[0]) {
+            if (buf_putc(out, ents[k].c) == -1)
+                return;
+            s = amp + ents[k].len;
+        } else {
+            if (buf_putc(out, '&') == -1)
+                return;
+            s = amp + 1;
+        }
     }
+    if (buf_append(out, s, (size_t)(end - s)) == -1)
+        return; /* the caller's limit: the URL is cut, as before */
+}
+
+/* find_href - the first "href=\"" in h[i, n), or NULL: memchr finds the
+ * '=' of each attribute (a few dozen in a message) far faster than a
+ * general substring search walks the text. */
+static const char *
+find_href(const char *h, size_t i, size_t n)
+{
+    const char *p = h + i, *end = h + n;
+
+    while (end - p >= 2 &&
+           (p = memchr(p, '=', (size_t)(end - p - 1))) != NULL) {
+        if (p[1] == '"' && p - (h + i) >= 4 && memcmp(p - 4, "href", 4) == 0)
+            return p - 4;
+        p++;
+    }
+    return NULL;
 }
 
 /*
@@ -242,14 +413,18 @@ track_html(struct composer *c, uint64_t contact)
     const struct config_tracking *t = c->p.tracking;
     const char *h = c->html.p ? c->html.p : "";
     size_t n = c->html.len, i = 0, base_len;
-    int clicks = t && t->clicks && t->base_url && c->p.key;
-    int opens = t && t->opens && t->base_url && c->p.key;
+    int clicks = t && t->clicks && t->base_url && c->sig;
+    int opens = t && t->opens && t->base_url && c->sig;
     struct buf *dst = &c->final_html;
 
     buf_reset(dst);
+    /* the rewritten links are longer: a token per link, and the pixel */
+    if (buf_reserve(dst, n + n / 2 + 1024) == -1) {
+        /* never mind: the appends below find the limit */
+    }
     base_len = t && t->base_url ? strlen(t->base_url) : 0;
     while (clicks && i < n) {
-        const char *m = memmem(h + i, n - i, "href=\"", 6);
+        const char *m = find_href(h, i, n);
         if (m == NULL)
             break;
         size_t vs = (size_t)(m - h) + 6;
@@ -260,20 +435,23 @@ track_html(struct composer *c, uint64_t contact)
         int http = (ve - vs > 7 && strncasecmp(h + vs, "http://", 7) == 0) ||
                    (ve - vs > 8 && strncasecmp(h + vs, "https://", 8) == 0);
         int own = base_len && ve - vs >= base_len &&
-                  strncmp(h + vs, t->base_url, base_len) == 0;
-        /* data-notrack in the same tag keeps a link as it is */
-        const char *tag = h + vs;
-        while (tag > h && *tag != '<')
-            tag--;
-        const char *tag_end = memchr(h + ve, '>', n - ve);
-        int notrack = tag_end &&
-                      memmem(tag, (size_t)(tag_end - tag), "data-notrack",
-                             12) != NULL;
+                  memcmp(h + vs, t->base_url, base_len) == 0;
+        int notrack = 0;
+        if (http && !own) {
+            /* data-notrack in the same tag keeps a link as it is */
+            const char *tag = h + vs;
+            while (tag > h && *tag != '<')
+                tag--;
+            const char *tag_end = memchr(h + ve, '>', n - ve);
+            notrack = tag_end && memmem(tag, (size_t)(tag_end - tag),
+                                        "data-notrack", 12) != NULL;
+        }
         if (buf_append(dst, h + i, vs - i) == -1)
             return -1;
         if (http && !own && !notrack) {
             unescape_attr(h + vs, ve - vs, &c->tmp);
-            if (tracking_url(c, TRACK_CLICK, contact, c->tmp.p, NULL) == -1 ||
+            if (tracking_url(c, TRACK_CLICK, contact, c->tmp.p, c->tmp.len,
+                             NULL) == -1 ||
                 buf_append(dst, c->url.p, c->url.len) == -1)
                 return -1;
         } else if (buf_append(dst, h + vs, ve - vs) == -1) {
@@ -290,13 +468,13 @@ track_html(struct composer *c, uint64_t contact)
             }
         }
         size_t at = end ? (size_t)(end - h) : n;
-        if (tracking_url(c, TRACK_OPEN, contact, NULL, ".gif") == -1 ||
+        if (tracking_url(c, TRACK_OPEN, contact, NULL, 0, ".gif") == -1 ||
             buf_append(dst, h + i, at - i) == -1 ||
-            buf_printf(dst,
-                       "<img src=\"%s\" width=\"1\" height=\"1\" alt=\"\" "
-                       "style=\"display:block;border:0;width:1px;"
-                       "height:1px\">",
-                       c->url.p) == -1)
+            buf_puts(dst, "<img src=\"") == -1 ||
+            buf_append(dst, c->url.p, c->url.len) == -1 ||
+            buf_puts(dst, "\" width=\"1\" height=\"1\" alt=\"\" "
+                          "style=\"display:block;border:0;width:1px;"
+                          "height:1px\">") == -1)
             return -1;
         i = at;
     }
@@ -307,15 +485,15 @@ track_html(struct composer *c, uint64_t contact)
 static const char *
 display(struct composer *c, json_t *contact)
 {
-    const char *first = json_string_value(json_object_get(contact,
-                                                          "first_name"));
-    const char *last = json_string_value(json_object_get(contact,
-                                                         "last_name"));
+    const char *first =
+        json_string_value(json_object_get(contact, "first_name"));
+    const char *last = json_string_value(json_object_get(contact, "last_name"));
     const char *name = json_string_value(json_object_get(contact, "name"));
 
     buf_reset(&c->name);
     if (first && last) {
-        if (buf_printf(&c->name, "%s %s", first, last) == -1)
+        if (buf_puts(&c->name, first) == -1 || buf_putc(&c->name, ' ') == -1 ||
+            buf_puts(&c->name, last) == -1)
             return NULL;
     } else if (name || first || last) {
         if (buf_puts(&c->name, name ? name : first ? first : last) == -1)
@@ -361,73 +539,544 @@ no_breaks(const struct buf *b, const char *what, const char *email,
     return 0;
 }
 
+/*---- the contact's attributes ----*/
+
+/*
+ * The attributes come from the store as the JSON text of a flat object
+ * (import writes strings, the odd number or boolean).  jansson's parser
+ * costs several microseconds per contact, more than the rest of the
+ * message; flat_read reads the common shape - an object of strings
+ * (with the simple escapes), integers, true, false and null, no repeated
+ * key, valid UTF-8 - and flat_apply writes it into one object reused
+ * from contact to contact.  Anything else (nesting, \u escapes, reals,
+ * an error) goes to json_loads as before, so what a message holds and
+ * every error are the same either way.
+ */
+
+static const char *
+ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* flat_string - the string starting after the quote at *pp; a->v/vn when
+ * it holds no escape, else the decoded text appended to jtext (a->v NULL,
+ * a->voff).  -1: not for the fast reader. */
+static int
+flat_string(struct composer *c, const char **pp, const char *end,
+            const char **v, size_t *vn, size_t *voff)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high8 = ones * 0x80;
+    const char *p = *pp, *start = p;
+    int high = 0, esc = 0;
+
+    for (;;) {
+        /* eight bytes at a time while none is '"', '\\', a control or
+         * non-ASCII (the usual borrow tests; exact for existence) */
+        while (end - p >= 8) {
+            uint64_t x, q, b;
+            memcpy(&x, p, 8);
+            q = x ^ (ones * '"');
+            b = x ^ (ones * '\\');
+            if (((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+                  ((b - ones) & ~b)) &
+                 high8) != 0)
+                break;
+            p += 8;
+        }
+        if (p == end || *p == '"')
+            break;
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20)
+            return -1;
+        if (ch >= 0x80)
+            high = 1;
+        if (ch == '\\') {
+            esc = 1;
+            p++;
+            if (p == end || *p == 'u')
+                return -1;
+        }
+        p++;
+    }
+    if (p == end)
+        return -1;
+    if (high && utf8_check(start, (size_t)(p - start)) != UTF8_VALID)
+        return -1;
+    *pp = p + 1;
+    if (!esc) {
+        *v = start;
+        *vn = (size_t)(p - start);
+        return 0;
+    }
+    *v = NULL;
+    *voff = c->jtext.len;
+    for (const char *q = start; q < p; q++) {
+        char ch = *q;
+        if (ch == '\\') {
+            switch (*++q) {
+            case '"':
+                ch = '"';
+                break;
+            case '\\':
+                ch = '\\';
+                break;
+            case '/':
+                ch = '/';
+                break;
+            case 'b':
+                ch = '\b';
+                break;
+            case 'f':
+                ch = '\f';
+                break;
+            case 'n':
+                ch = '\n';
+                break;
+            case 'r':
+                ch = '\r';
+                break;
+            case 't':
+                ch = '\t';
+                break;
+            default:
+                return -1;
+            }
+        }
+        if (buf_putc(&c->jtext, ch) == -1)
+            return -1;
+    }
+    *vn = c->jtext.len - *voff;
+    return 0;
+}
+
+/* flat_read - the attributes into c->attrs; their count, or -1. */
+static int
+flat_read(struct composer *c, const char *s)
+{
+    const char *p = s, *end = s + strlen(s);
+    size_t n = 0, voff = 0;
+
+    buf_reset(&c->jtext);
+    p = ws(p, end);
+    if (p == end || *p++ != '{')
+        return -1;
+    p = ws(p, end);
+    if (p < end && *p == '}') {
+        p++;
+        goto close;
+    }
+    for (;;) {
+        struct attr *a;
+        const char *kv;
+        size_t kn;
+
+        if (n == COMPOSE_ATTRS_MAX || p == end || *p++ != '"')
+            return -1;
+        a = &c->attrs[n];
+        if (flat_string(c, &p, end, &kv, &kn, &voff) == -1 || kv == NULL)
+            return -1; /* keys with escapes: jansson */
+        a->k = kv;
+        a->kn = kn;
+        for (size_t j = 0; j < n; j++)
+            if (c->attrs[j].kn == kn && memcmp(c->attrs[j].k, kv, kn) == 0)
+                return -1; /* a repeated key: jansson's rules */
+        p = ws(p, end);
+        if (p == end || *p++ != ':')
+            return -1;
+        p = ws(p, end);
+        if (p == end)
+            return -1;
+        if (*p == '"') {
+            p++;
+            a->type = JSON_STRING;
+            if (flat_string(c, &p, end, &a->v, &a->vn, &a->voff) == -1)
+                return -1;
+        } else if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            a->type = JSON_TRUE;
+            p += 4;
+        } else if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            a->type = JSON_FALSE;
+            p += 5;
+        } else if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            a->type = JSON_NULL;
+            p += 4;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            /* integers of up to 18 digits; the rest to jansson */
+            int neg = *p == '-';
+            const char *d;
+            json_int_t v = 0;
+            if (neg)
+                p++;
+            d = p;
+            while (p < end && *p >= '0' && *p <= '9')
+                p++;
+            if (p == d || p - d > 18 || (*d == '0' && p - d > 1) ||
+                (p < end && (*p == '.' || *p == 'e' || *p == 'E')))
+                return -1;
+            for (const char *q = d; q < p; q++)
+                v = v * 10 + (*q - '0');
+            a->type = JSON_INTEGER;
+            a->i = neg ? -v : v;
+        } else {
+            return -1;
+        }
+        n++;
+        p = ws(p, end);
+        if (p == end)
+            return -1;
+        if (*p == '}') {
+            p++;
+            break;
+        }
+        if (*p++ != ',')
+            return -1;
+        p = ws(p, end);
+    }
+close:
+    p = ws(p, end);
+    return p == end ? (int)n : -1;
+}
+
+/* attr_value - a new value for attribute a. */
+static json_t *
+attr_value(const struct composer *c, const struct attr *a)
+{
+    switch (a->type) {
+    case JSON_STRING:
+        return json_stringn_nocheck(a->v ? a->v : c->jtext.p + a->voff, a->vn);
+    case JSON_INTEGER:
+        return json_integer(a->i);
+    case JSON_TRUE:
+        return json_true();
+    case JSON_FALSE:
+        return json_false();
+    default:
+        return json_null();
+    }
+}
+
+/* special - a name of the built-ins or "email", which the fast path does
+ * not take among the attributes. */
+static int
+special(const char *k, size_t kn)
+{
+    if (kn == 5 && memcmp(k, "email", 5) == 0)
+        return 1;
+    for (int b = 0; b < BI_N; b++)
+        if (strlen(builtin_name[b]) == kn &&
+            memcmp(builtin_name[b], k, kn) == 0)
+            return 1;
+    return 0;
+}
+
+/* slot_of - the slot of attribute a, looked for from slot h on (the
+ * attributes of a list come in the same order); a new one when it is
+ * new, or NULL (a name of a built-in, or too many names). */
+static struct slot *
+slot_of(struct composer *c, const struct attr *a, size_t h)
+{
+    struct slot *sl;
+
+    for (size_t k = 0; k < c->nslots; k++) {
+        sl = &c->slots[(h + k) % c->nslots];
+        if (sl->len == a->kn && memcmp(sl->name, a->k, a->kn) == 0)
+            return sl;
+    }
+    if (c->nslots == COMPOSE_ATTRS_MAX || special(a->k, a->kn))
+        return NULL;
+    sl = &c->slots[c->nslots++];
+    sl->name = xstrndup(a->k, a->kn);
+    sl->len = a->kn;
+    sl->v = NULL;
+    sl->gen = 0;
+    return sl;
+}
+
+/* set_value - o[k] = a new value v (NULL: remove k); *slot follows it.
+ * -1 when out of memory. */
+static int
+set_value(json_t *o, const char *k, size_t kn, json_t *v, json_t **slot)
+{
+    *slot = NULL;
+    if (v == NULL) {
+        json_object_deln(o, k, kn);
+        return 0;
+    }
+    if (json_object_setn_new_nocheck(o, k, kn, v) == -1)
+        return -1;
+    *slot = v;
+    return 0;
+}
+
+/* set_text - the string value *slot (in o under k) becomes the n bytes
+ * at s, in place when there is one; a value that is not UTF-8 removes the
+ * key (json_string would refuse it).  -1 when out of memory. */
+static int
+set_text(json_t *o, const char *k, const char *s, size_t n, json_t **slot)
+{
+    if (*slot != NULL && json_is_string(*slot) &&
+        json_string_length(*slot) == n &&
+        memcmp(json_string_value(*slot), s, n) == 0)
+        return 0; /* the campaign, the date: as for the last contact */
+    if (*slot != NULL && json_string_setn(*slot, s, n) == 0)
+        return 0;
+    if (utf8_check(s, n) != UTF8_VALID)
+        return set_value(o, k, strlen(k), NULL, slot);
+    return set_value(o, k, strlen(k), json_stringn_nocheck(s, n), slot);
+}
+
+/*
+ * flat_apply - c->contact = the n attributes read, the email and the
+ * built-ins, changing only what differs from the last contact: values in
+ * place, keys this contact lacks removed, new keys added.  -1: the
+ * attributes are not for the fast path (a name of a built-in, too many
+ * names), or out of memory.
+ */
+static int
+flat_apply(struct composer *c, size_t n, const char *email)
+{
+    json_t *o = c->contact;
+    size_t elen = strlen(email), h = 0;
+    unsigned gen = ++c->gen;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct attr *a = &c->attrs[i];
+        struct slot *sl = slot_of(c, a, h);
+        json_t *old;
+        int rc = 0;
+
+        if (sl == NULL)
+            goto fail;
+        h = (size_t)(sl - c->slots) + 1;
+        sl->gen = gen;
+        old = sl->v;
+        if (old && a->type == JSON_STRING && json_is_string(old)) {
+            const char *v = a->v ? a->v : c->jtext.p + a->voff;
+            if (json_string_length(old) != a->vn ||
+                memcmp(json_string_value(old), v, a->vn) != 0)
+                rc = json_string_setn_nocheck(old, v, a->vn);
+        } else if (old && a->type == JSON_INTEGER && json_is_integer(old))
+            rc = json_integer_set(old, a->i);
+        else if (old == NULL || (int)json_typeof(old) != a->type ||
+                 a->type == JSON_STRING || a->type == JSON_INTEGER)
+            rc = set_value(o, a->k, a->kn, attr_value(c, a), &sl->v);
+        /* else true, false or null again: the same singleton */
+        if (rc == -1)
+            goto fail;
+    }
+    for (size_t k = 0; k < c->nslots; k++) {
+        struct slot *sl = &c->slots[k];
+        if (sl->v != NULL && sl->gen != gen)
+            set_value(o, sl->name, sl->len, NULL, &sl->v);
+    }
+    if (set_text(o, "email", email, elen, &c->email_v) == -1)
+        goto fail;
+    for (int b = 0; b < BI_N; b++) {
+        if (c->bi_s[b] == NULL) {
+            /* a campaign without a name is null; the other built-ins are
+             * absent when there is no tracking */
+            if (b == BI_CAMPAIGN
+                    ? c->bi[b] == NULL &&
+                          set_value(o, builtin_name[b], 8, json_null(),
+                                    &c->bi[b]) == -1
+                    : c->bi[b] != NULL &&
+                          set_value(o, builtin_name[b], strlen(builtin_name[b]),
+                                    NULL, &c->bi[b]) == -1)
+                goto fail;
+            continue;
+        }
+        if (set_text(o, builtin_name[b], c->bi_s[b], c->bi_n[b], &c->bi[b]) ==
+            -1)
+            goto fail;
+    }
+    return 0;
+fail:
+    /* start afresh: the next contact rebuilds the object */
+    json_object_clear(o);
+    for (size_t k = 0; k < c->nslots; k++)
+        free(c->slots[k].name);
+    c->nslots = 0;
+    c->email_v = NULL;
+    for (int b = 0; b < BI_N; b++)
+        c->bi[b] = NULL;
+    return -1;
+}
+
+/* contact_json - the frame of the contact's attributes, email and the
+ * built-ins; *own is set when it is a new object for the caller to
+ * release. */
+static json_t *
+contact_json(struct composer *c, const struct compose_contact *ct, int *own)
+{
+    const char *attrs = ct->attrs ? ct->attrs : "{}";
+    json_error_t jerr;
+    json_t *o;
+    int n;
+
+    *own = 0;
+    if ((n = flat_read(c, attrs)) >= 0 &&
+        flat_apply(c, (size_t)n, ct->email) == 0)
+        return c->contact;
+    o = json_loads(attrs, 0, &jerr);
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "email", json_string(ct->email));
+    for (int b = 0; b < BI_N; b++) {
+        if (c->bi_s[b] != NULL)
+            json_object_set_new(o, builtin_name[b],
+                                json_stringn(c->bi_s[b], c->bi_n[b]));
+        else if (b == BI_CAMPAIGN)
+            json_object_set_new(o, builtin_name[b], json_null());
+    }
+    *own = 1;
+    return o;
+}
+
+/* scat - dst (cap bytes) = the strings given, up to a NULL, cut as
+ * snprintf would cut them. */
+static void
+scat(char *dst, size_t cap, ...)
+{
+    va_list ap;
+    const char *s;
+    size_t at = 0;
+
+    va_start(ap, cap);
+    while ((s = va_arg(ap, const char *)) != NULL) {
+        size_t n = strlen(s);
+        if (n > cap - 1 - at)
+            n = cap - 1 - at;
+        memcpy(dst + at, s, n);
+        at += n;
+    }
+    va_end(ap);
+    dst[at] = '\0';
+}
+
+/* message_id - "<uuid@domain>": a name-based UUID of the campaign and
+ * the contact in this database's namespace. */
+static void
+message_id(struct composer *c, uint64_t id, const char *from_addr,
+           struct compose_result *r)
+{
+    char name[128], uu[40], digits[24];
+    size_t cl = strlen(c->p.campaign), nd = 0, len;
+    uuid_t u;
+    const char *dom = c->from_domain, *at;
+
+    do
+        digits[nd++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    /* "campaign\0id", as snprintf("%s%c%llu") made it: at most 127 */
+    len = cl < sizeof name - 1 ? cl : sizeof name - 1;
+    memcpy(name, c->p.campaign, len);
+    name[len++] = '\0';
+    while (nd > 0 && len < sizeof name - 1)
+        name[len++] = digits[--nd];
+    uuid_generate_sha1(u, c->ns, name, len);
+    uuid_unparse_lower(u, uu);
+    if (dom == NULL && (at = strrchr(from_addr, '@')) != NULL)
+        dom = at + 1;
+    scat(r->message_id, sizeof r->message_id, "<", uu, "@",
+         dom ? dom : "campaign.invalid", ">", (const char *)NULL);
+}
+
 int
 composer_build(struct composer *c, const struct compose_contact *ct,
                int64_t now, struct buf *out, struct compose_result *r,
                struct err *e)
 {
-    json_t *contact, *stack[3];
-    json_error_t jerr;
+    json_t *contact = NULL, *stack[2];
     struct mime_message m;
     struct mime_address from;
-    struct buf fromb;
-    char date[16], uu[40], name[128];
-    uuid_t id;
-    time_t tt = (time_t)now;
-    struct tm tm;
-    int rc = -1;
-    const char *fromsrc;
+    const struct config_sender *sd = c->p.sender;
+    char mailto[512];
+    int rc = -1, own = 0;
+    const char *fromsrc, *list_id = NULL;
 
     memset(&m, 0, sizeof m);
-    buf_init(&fromb, 4096);
-    contact = json_loads(ct->attrs ? ct->attrs : "{}", 0, &jerr);
-    if (contact == NULL || !json_is_object(contact)) {
-        json_decref(contact);
-        buf_free(&fromb);
+    if (now != c->date_now) {
+        time_t tt = (time_t)now;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        c->bi_n[BI_DATE] =
+            strftime(c->date_ymd, sizeof c->date_ymd, "%Y-%m-%d", &tm);
+        c->bi_s[BI_DATE] = c->date_ymd;
+        c->date_now = now;
+    }
+    /* the unsubscribe token, shared by the URL and the mailto */
+    buf_reset(&c->unsub);
+    if (c->sig != NULL &&
+        ((c->p.tracking && c->p.tracking->base_url) ||
+         (sd && sd->bounce_domain)) &&
+        track_signer_token(c->sig, TRACK_UNSUBSCRIBE, c->p.campaign_id, ct->id,
+                           NULL, 0, &c->unsub) == -1)
+        goto full;
+    c->bi_s[BI_UNSUBSCRIBE] = c->bi_s[BI_VIEW] = NULL;
+    if (c->sig != NULL && c->p.tracking && c->p.tracking->base_url) {
+        buf_reset(&c->addr);
+        if (buf_puts(&c->addr, c->p.tracking->base_url) == -1 ||
+            buf_append(&c->addr, "/u/", 3) == -1 ||
+            buf_append(&c->addr, c->unsub.p, c->unsub.len) == -1)
+            goto full;
+        c->bi_s[BI_UNSUBSCRIBE] = c->addr.p;
+        c->bi_n[BI_UNSUBSCRIBE] = c->addr.len;
+        m.unsubscribe_url = c->addr.p;
+    }
+    if (tracking_url(c, TRACK_VIEW, ct->id, NULL, 0, NULL) == 0) {
+        buf_reset(&c->view);
+        if (buf_append(&c->view, c->url.p, c->url.len) == -1)
+            goto full;
+        c->bi_s[BI_VIEW] = c->view.p;
+        c->bi_n[BI_VIEW] = c->view.len;
+    }
+    if ((contact = contact_json(c, ct, &own)) == NULL)
         return err_set(e, EX_DATAERR, "contact %s: attributes are not JSON",
                        ct->email);
-    }
-    json_object_set_new(contact, "email", json_string(ct->email));
-
-    gmtime_r(&tt, &tm);
-    strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    set_str(c->extras, "campaign", c->p.campaign);
-    set_str(c->extras, "date", date);
-    if (tracking_url(c, TRACK_UNSUBSCRIBE, ct->id, NULL, NULL) == 0)
-        set_str(c->extras, "unsubscribe_url", c->url.p);
-    else if (c->p.sender && c->p.sender->bounce_domain)
-        json_object_del(c->extras, "unsubscribe_url");
-    if (tracking_url(c, TRACK_VIEW, ct->id, NULL, NULL) == 0)
-        set_str(c->extras, "view_url", c->url.p);
     stack[0] = c->p.data ? c->p.data : c->empty;
     stack[1] = contact;
-    stack[2] = c->extras;
 
 #define PREFIX(what) err_prefix(e, ct->email)
 
-    if (render(c, c->p.tmpl->subject, stack, TEMPLATE_ESCAPE_NONE,
-               &c->subject, e) == -1) {
+    if (render(c, c->p.tmpl->subject, stack, TEMPLATE_ESCAPE_NONE, &c->subject,
+               e) == -1) {
         PREFIX("");
         goto done;
     }
     if (no_breaks(&c->subject, "the subject", ct->email, e) == -1)
         goto done;
-    fromsrc = c->p.sender ? c->p.sender->from : NULL;
+    fromsrc = sd ? sd->from : NULL;
     if (c->p.tmpl->from) {
-        if (render(c, c->p.tmpl->from, stack, TEMPLATE_ESCAPE_NONE, &c->from,
+        if (render(c, c->p.tmpl->from, stack, TEMPLATE_ESCAPE_NONE, &c->from_r,
                    e) == -1) {
             PREFIX("");
             goto done;
         }
-        if (no_breaks(&c->from, "From", ct->email, e) == -1)
+        if (no_breaks(&c->from_r, "From", ct->email, e) == -1)
             goto done;
-        fromsrc = c->from.p;
+        fromsrc = c->from_r.p;
     }
-    if (mime_parse_address(fromsrc, &from, &fromb) == -1) {
-        err_set(e, EX_CONFIG, "From \"%s\" is not an address", fromsrc);
-        goto done;
+    if (c->from_fixed) {
+        if (!c->from_ok) {
+            err_set(e, EX_CONFIG, "From \"%s\" is not an address", fromsrc);
+            goto done;
+        }
+        from = c->from;
+        list_id = c->list_id;
+    } else {
+        if (mime_parse_address(fromsrc, &from, &c->fromb) == -1) {
+            err_set(e, EX_CONFIG, "From \"%s\" is not an address", fromsrc);
+            goto done;
+        }
+        free(c->list_id);
+        list_id = c->list_id = make_list_id(c, &from);
     }
-    m.reply_to = c->p.sender ? c->p.sender->reply_to : NULL;
+    m.reply_to = sd ? sd->reply_to : NULL;
     if (c->p.tmpl->reply_to) {
         if (render(c, c->p.tmpl->reply_to, stack, TEMPLATE_ESCAPE_NONE,
                    &c->reply_to, e) == -1) {
@@ -438,8 +1087,8 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             goto done;
         m.reply_to = c->reply_to.p;
     }
-    if (render(c, c->p.tmpl->html, stack, TEMPLATE_ESCAPE_HTML, &c->tmp,
-               e) == -1) {
+    if (render(c, c->p.tmpl->html, stack, TEMPLATE_ESCAPE_HTML, &c->tmp, e) ==
+        -1) {
         PREFIX("");
         goto done;
     }
@@ -466,35 +1115,23 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     } else {
         buf_reset(&c->text);
         /* derived from the HTML without the hidden preheader */
-        if (mime_html_to_text(c->tmp.p ? c->tmp.p : "", c->tmp.len,
-                              &c->text) == -1)
+        if (mime_html_to_text_cached(c->mc, c->tmp.p ? c->tmp.p : "",
+                                     c->tmp.len, &c->text) == -1)
             goto full;
     }
     if (track_html(c, ct->id) == -1)
         goto full;
 
     /* identities */
-    snprintf(name, sizeof name, "%s%c%llu", c->p.campaign, 0,
-             (unsigned long long)ct->id);
-    uuid_generate_sha1(id, c->ns, name,
-                       strlen(c->p.campaign) + 1 +
-                           strlen(name + strlen(c->p.campaign) + 1));
-    uuid_unparse_lower(id, uu);
-    {
-        const char *dom = c->from_domain;
-        const char *at = strrchr(from.addr, '@');
-        if (dom == NULL && at)
-            dom = at + 1;
-        snprintf(r->message_id, sizeof r->message_id, "<%s@%s>", uu,
-                 dom ? dom : "campaign.invalid");
-    }
-    snprintf(r->envelope_from, sizeof r->envelope_from, "%s", from.addr);
-    if (c->p.sender && c->p.sender->bounce_domain && c->p.key) {
+    message_id(c, ct->id, from.addr, r);
+    scat(r->envelope_from, sizeof r->envelope_from, from.addr,
+         (const char *)NULL);
+    if (sd && sd->bounce_domain && c->sig) {
         buf_reset(&c->tok);
-        if (track_token(c->p.key, TRACK_BOUNCE, c->p.campaign_id, ct->id,
-                        NULL, &c->tok) == 0)
-            snprintf(r->envelope_from, sizeof r->envelope_from,
-                     "bounces+%s@%s", c->tok.p, c->p.sender->bounce_domain);
+        if (track_signer_token(c->sig, TRACK_BOUNCE, c->p.campaign_id, ct->id,
+                               NULL, 0, &c->tok) == 0)
+            scat(r->envelope_from, sizeof r->envelope_from, "bounces+",
+                 c->tok.p, "@", sd->bounce_domain, (const char *)NULL);
     }
 
     m.from = from;
@@ -507,65 +1144,35 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     m.text_len = c->text.len;
     m.html = c->final_html.p ? c->final_html.p : "";
     m.html_len = c->final_html.len;
-    if (tracking_url(c, TRACK_UNSUBSCRIBE, ct->id, NULL, NULL) == 0) {
-        buf_reset(&c->addr);
-        if (buf_puts(&c->addr, c->url.p) == -1)
-            goto full;
-        m.unsubscribe_url = c->addr.p;
-    }
-    char mailto[512];
-    if (c->p.sender && c->p.sender->bounce_domain && c->p.key) {
-        buf_reset(&c->tok);
-        if (track_token(c->p.key, TRACK_UNSUBSCRIBE, c->p.campaign_id, ct->id,
-                        NULL, &c->tok) == -1)
-            goto full;
-        snprintf(mailto, sizeof mailto,
-                 "mailto:unsubscribe+%s@%s?subject=unsubscribe", c->tok.p,
-                 c->p.sender->bounce_domain);
+    if (sd && sd->bounce_domain && c->sig) {
+        scat(mailto, sizeof mailto, "mailto:unsubscribe+", c->unsub.p, "@",
+             sd->bounce_domain, "?subject=unsubscribe", (const char *)NULL);
         m.unsubscribe_mailto = mailto;
     }
-    char list_id[300], fbid[300];
-    if (c->p.sender && c->p.sender->list_id) {
-        if (from.name)
-            snprintf(list_id, sizeof list_id, "%s <%s>", from.name,
-                     c->p.sender->list_id);
-        else
-            snprintf(list_id, sizeof list_id, "<%s>", c->p.sender->list_id);
-        /* a display name with a quote or non-ASCII: just the id */
-        for (const char *q = list_id; *q; q++)
-            if ((unsigned char)*q >= 0x7f || *q == '"' || *q == '\\') {
-                snprintf(list_id, sizeof list_id, "<%s>",
-                         c->p.sender->list_id);
-                break;
-            }
-        m.list_id = list_id;
-    }
-    {
-        /* Feedback-ID (Gmail FBL): campaign:template:kind:sender */
-        const char *sid = c->p.sender && c->p.sender->feedback_id
-                              ? c->p.sender->feedback_id
-                          : c->p.sender && c->p.sender->list_id
-                              ? c->p.sender->list_id
-                              : (c->from_domain ? c->from_domain : "campaign");
-        size_t k = 0;
-        snprintf(fbid, sizeof fbid, "%s:%s:bulk:%s", c->p.campaign,
-                 c->p.tmpl->name, sid);
-        for (char *q = fbid; *q && k < sizeof fbid; q++, k++)
-            if (*q == ' ' || (unsigned char)*q < 0x21 ||
-                (unsigned char)*q >= 0x7f)
-                *q = '_';
-        m.feedback_id = fbid;
-    }
+    m.list_id = list_id;
+    m.feedback_id = c->fbid;
+    m.cache = c->mc;
 
+    if (c->p.ndkim == 0) {
+        /* nothing goes before the header: build in place */
+        buf_reset(out);
+        if (mime_build(&m, out, e) == -1) {
+            PREFIX("");
+            goto done;
+        }
+        const char *sep = memmem(out->p, out->len, "\r\n\r\n", 4);
+        r->header_len = sep ? (size_t)(sep - out->p) + 4 : 0;
+        rc = 0;
+        goto done;
+    }
     buf_reset(&c->msg);
     if (mime_build(&m, &c->msg, e) == -1) {
         PREFIX("");
         goto done;
     }
     buf_reset(out);
-    if (c->p.ndkim > 0 &&
-        dkim_sign(c->p.dkim, c->p.ndkim, c->msg.p, c->msg.len, now, out, e) ==
-            -1)
+    if (dkim_sign(c->p.dkim, c->p.ndkim, c->msg.p, c->msg.len, now, out, e) ==
+        -1)
         goto done;
     {
         const char *sep = memmem(c->msg.p, c->msg.len, "\r\n\r\n", 4);
@@ -580,7 +1187,7 @@ full:
     err_set(e, EX_DATAERR, "contact %s: message larger than %u bytes",
             ct->email, COMPOSE_MSG_MAX);
 done:
-    json_decref(contact);
-    buf_free(&fromb);
+    if (own)
+        json_decref(contact);
     return rc;
 }

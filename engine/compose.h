@@ -12,7 +12,12 @@
  * the order render -> build (mime.c) -> sign (dkim.c).
  *
  * Pure: no database, no network; one composer is used by one thread and
- * reuses its buffers from message to message.
+ * reuses its buffers from message to message.  It also remembers the last
+ * message it built - its lines, quoted-printable and as text (mime.h
+ * struct mime_cache), the contact's attribute object, the look-ups in the
+ * campaign data and the sections that depend on nothing else (template.h
+ * struct template_cache) - so that the next message costs what differs
+ * from the last: the bytes are always those built from scratch.
  */
 #ifndef CAMPAIGN_COMPOSE_H
 #define CAMPAIGN_COMPOSE_H
@@ -64,7 +69,8 @@ void composer_free(struct composer *c);
  * composer_build - the message for one contact into out (reset first),
  * dated now.  Errors (the contact's message cannot be made; the caller
  * reports and goes on): EX_DATAERR for a missing field (strict), a line
- * break in a header value, an invalid address.
+ * break in a header value, an invalid address; out's content is then
+ * unspecified.
  */
 int composer_build(struct composer *c, const struct compose_contact *ct,
                    int64_t now, struct buf *out, struct compose_result *r,

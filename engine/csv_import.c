@@ -2,13 +2,27 @@
 /*
  * csv_import.c - one CSV file into the contacts table (see csv_import.h).
  *
- * The hot loop runs once per row: validate the email, build the
- * attributes as a JSON object, hash the address, one upsert statement and
- * (with --list) one membership insert.  Everything is inside one
+ * Each row goes through two steps.  prepare() is pure: validate and
+ * normalise the email, build the attributes as a JSON object, hash the
+ * address, or decide why the row is refused.  apply() does everything
+ * that shows: counts, reject reports, one insert-or-merge of the contact
+ * and (with --list) one membership insert.  Everything is inside one
  * BEGIN IMMEDIATE transaction per file, so a parse error, a full disk or a
  * kill -9 leaves the database as it was.
+ *
+ * The two steps run as a pipeline on two threads, because the store's
+ * b-tree work (80% of an import) and the reading, parsing, validation and
+ * hashing (the other 20%) can overlap: the calling thread reads the file
+ * and prepares rows into batches; an applier thread applies the batches
+ * in file order.  So the output (counts, rejects, which error is reported
+ * first) is what a single loop would give.  The store connection belongs
+ * to the applier from pthread_create to pthread_join and to the caller
+ * outside; the reader touches neither the store nor the output.  Memory
+ * is bounded by PIPE_BATCHES batches of at most PIPE_TEXT bytes (plus one
+ * row) whatever the file size.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,24 +56,80 @@ struct column {
     char *key_json; /* "name": pre-escaped, with quotes and colon */
 };
 
+/*
+ * The pipeline.  A batch is handed over whole, so the threads meet once
+ * per PIPE_ROWS rows, not per row; PIPE_BATCHES lets the reader run ahead
+ * while the applier waits on the disk.
+ */
+#define PIPE_BATCHES 4
+#define PIPE_ROWS 1024
+#define PIPE_TEXT (256 * 1024) /* a batch is full past this many bytes */
+/* A batch's text: PIPE_TEXT plus one row, which is at most an address and
+ * attributes of 2 * CSV_ROW_MAX (JSON escaping can double a record), or a
+ * reason and a copy of the record (CSV_ROW_MAX and its lengths). */
+#define PIPE_TEXT_MAX (PIPE_TEXT + 3 * CSV_ROW_MAX)
+
+enum prep_kind {
+    PREP_ROW,    /* a contact to store */
+    PREP_REJECT, /* a refused row */
+};
+
+/* One data record, prepared. */
+struct prep {
+    enum prep_kind kind;
+    unsigned long line;
+    /*
+     * Offset in the batch text.  PREP_ROW: the address, NUL, the
+     * attributes, NUL.  PREP_REJECT: the reason, NUL, then nfields copies
+     * of the fields, each as its length (a size_t) and its bytes.
+     */
+    size_t text;
+    size_t nfields;
+    const char *optout; /* PREP_ROW: reason to suppress (static), or NULL */
+    uint8_t hash[DIGEST_LEN];
+};
+
+struct batch {
+    struct prep *items; /* PIPE_ROWS */
+    size_t n;
+    struct buf text;
+    int last; /* the reader stopped after this batch */
+};
+
+/* The ring of batches between the reader (tail) and the applier (head). */
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    struct batch b[PIPE_BATCHES];
+    size_t head, count;
+    int failed;     /* the applier stopped on an error ... */
+    struct err err; /* ... this one */
+};
+
 struct importer {
     struct store *st;
     struct import_params *p;
     struct import_counts *c;
     const char *path;
+    const char *salt; /* the store's hash salt, read once */
     struct column *cols;
     size_t ncols;
     size_t email_col;
     int64_t list_id;
     int64_t run;
     int64_t now;
-    struct buf attrs;
-    struct buf merged;
+    struct buf attrs;  /* reader: the row's attributes being built */
+    struct buf merged; /* applier: merged attributes */
     struct buf tmp;
     long existing; /* distinct contacts of the file that existed before */
     const struct csv_record *header;
     char **header_copy;
     size_t nheader;
+    int64_t members[PIPE_ROWS]; /* applier: the batch's contacts, for --list */
+    size_t nmembers;
+    const char **rej_field; /* applier: a refused record, rebuilt */
+    size_t *rej_len;
+    struct pipe pipe;
 };
 
 /* Header names (normalised) that mean "the email address". */
@@ -230,6 +300,8 @@ columns_free(struct importer *im)
     for (size_t i = 0; i < im->nheader; i++)
         free(im->header_copy[i]);
     free(im->header_copy);
+    free(im->rej_field);
+    free(im->rej_len);
 }
 
 /* map_header - decide what each column means. */
@@ -244,6 +316,8 @@ map_header(struct importer *im, const struct csv_record *h, struct err *e)
     im->cols = xcalloc(h->nfields ? h->nfields : 1, sizeof *im->cols);
     im->nheader = h->nfields;
     im->header_copy = xcalloc(h->nfields ? h->nfields : 1, sizeof(char *));
+    im->rej_field = xcalloc(h->nfields ? h->nfields : 1, sizeof(char *));
+    im->rej_len = xcalloc(h->nfields ? h->nfields : 1, sizeof(size_t));
     for (size_t i = 0; i < h->nfields; i++) {
         size_t n = h->len[i];
         const char *s = trim(h->field[i], &n);
@@ -303,20 +377,14 @@ map_header(struct importer *im, const struct csv_record *h, struct err *e)
     return 0;
 }
 
-/* reject - report one refused row. */
-static int reject(struct importer *im, const struct csv_record *r,
-                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
+/* reject - report one refused row: on stderr (line and reason), or in the
+ * rejects file (the record's fields, file, line, reason). */
+static void
+reject(struct importer *im, const struct csv_record *r, const char *reason)
 {
-    char reason[300], linebuf[32];
-    va_list ap;
+    char linebuf[32];
     FILE *f = im->p->rejects;
 
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
     im->c->rejected++;
     if (f == NULL) {
         if ((unsigned long)im->c->rejected <= im->p->stderr_max)
@@ -324,7 +392,7 @@ reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
         else if ((unsigned long)im->c->rejected == im->p->stderr_max + 1)
             log_warnx("%s: more rejects not shown (use --rejects FILE)",
                       im->path);
-        return 0;
+        return;
     }
     if (!im->p->rejects_header) {
         for (size_t i = 0; i < im->nheader; i++) {
@@ -344,7 +412,6 @@ reject(struct importer *im, const struct csv_record *r, const char *fmt, ...)
     fputs(linebuf, f);
     csv_fwrite(f, reason, strlen(reason));
     fputs("\r\n", f);
-    return 0;
 }
 
 /* add_json_attrs - merge listmonk's attributes JSON object into attrs. */
@@ -445,16 +512,15 @@ merge(struct importer *im, const char *old, const char *neu, int *changed,
  * the email index instead of a look-up followed by an insert.
  */
 static int
-store_row(struct importer *im, const char *email, uint8_t hash[DIGEST_LEN],
-          int64_t *id, struct err *e)
+store_row(struct importer *im, const char *email, const char *attrs,
+          const uint8_t hash[DIGEST_LEN], int64_t *id, struct err *e)
 {
     struct store_found f;
     struct store_touch t;
     int rc, changed;
 
-    digest_email(store_hash_salt(im->st), email, hash);
-    rc = store_contact_insert(im->st, email, im->attrs.p, hash, im->now,
-                              im->run, id, e);
+    rc = store_contact_insert(im->st, email, attrs, hash, im->now, im->run, id,
+                              e);
     if (rc == -1)
         return -1;
     if (rc == 1) {
@@ -468,7 +534,7 @@ store_row(struct importer *im, const char *email, uint8_t hash[DIGEST_LEN],
         return err_set(e, EX_SOFTWARE, "%s: contact <%s> vanished", im->path,
                        email);
     *id = f.id;
-    if (merge(im, f.attrs, im->attrs.p, &changed, e) == -1)
+    if (merge(im, f.attrs, attrs, &changed, e) == -1)
         return -1;
     memset(&t, 0, sizeof t);
     t.id = f.id;
@@ -492,35 +558,75 @@ store_row(struct importer *im, const char *email, uint8_t hash[DIGEST_LEN],
     return store_contact_touch(im->st, &t, e);
 }
 
-/* row - validate and store one data record. */
+/* refuse - make the next item of b a refused row, with its reason and,
+ * for a rejects file, a copy of the record. */
+static int refuse(struct importer *im, const struct csv_record *r,
+                  struct batch *b, struct err *e, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 static int
-row(struct importer *im, const struct csv_record *r, struct err *e)
+refuse(struct importer *im, const struct csv_record *r, struct batch *b,
+       struct err *e, const char *fmt, ...)
+{
+    char reason[300];
+    struct prep *it = &b->items[b->n];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    it->kind = PREP_REJECT;
+    it->line = r->line;
+    it->text = b->text.len;
+    it->nfields = 0;
+    it->optout = NULL;
+    if (buf_append(&b->text, reason, strlen(reason) + 1) == -1)
+        return err_set(e, EX_SOFTWARE, "import batch overflow");
+    if (im->p->rejects != NULL) {
+        it->nfields = r->nfields < im->nheader ? r->nfields : im->nheader;
+        for (size_t i = 0; i < it->nfields; i++) {
+            if (buf_append(&b->text, &r->len[i], sizeof r->len[i]) == -1 ||
+                buf_append(&b->text, r->field[i], r->len[i]) == -1)
+                return err_set(e, EX_SOFTWARE, "import batch overflow");
+        }
+    }
+    b->n++;
+    return 0;
+}
+
+/*
+ * prepare - validate one data record and make it the next item of b: a
+ * contact (normal address, attributes, hash, opt-out) or a refusal.  No
+ * side effect: it runs ahead of apply() on the reader thread.  -1 only on
+ * an internal error.
+ */
+static int
+prepare(struct importer *im, const struct csv_record *r, struct batch *b,
+        struct err *e)
 {
     char email[EMAIL_MAX + 1];
     const char *why = NULL, *optout = NULL;
-    uint8_t hash[DIGEST_LEN];
-    int64_t contact_id;
+    struct prep *it;
     int first = 1;
 
-    im->c->rows++;
     for (size_t i = 0; i < r->nfields; i++) {
         if (memchr(r->field[i], '\0', r->len[i]) != NULL)
-            return reject(im, r, "NUL byte in column %zu (%s)", i + 1,
+            return refuse(im, r, b, e, "NUL byte in column %zu (%s)", i + 1,
                           i < im->ncols ? im->cols[i].name : "extra");
     }
     for (size_t i = im->ncols; i < r->nfields; i++) {
         if (r->len[i] != 0)
-            return reject(im, r, "%zu fields but the header has %zu",
+            return refuse(im, r, b, e, "%zu fields but the header has %zu",
                           r->nfields, im->ncols);
     }
     if (im->email_col >= r->nfields)
-        return reject(im, r, "no email field (%zu fields)", r->nfields);
+        return refuse(im, r, b, e, "no email field (%zu fields)", r->nfields);
     if (email_normalize(r->field[im->email_col], r->len[im->email_col], email,
                         &why) == -1) {
         char pr[80];
         log_printable(pr, sizeof pr, r->field[im->email_col],
                       r->len[im->email_col]);
-        return reject(im, r, "%s: \"%s\"", why, pr);
+        return refuse(im, r, b, e, "%s: \"%s\"", why, pr);
     }
 
     buf_reset(&im->attrs);
@@ -536,7 +642,7 @@ row(struct importer *im, const struct csv_record *r, struct err *e)
             continue;
         case COL_JSON_ATTRS:
             if (add_json_attrs(im, v, n, &first, &why) == -1)
-                return reject(im, r, "%s", why);
+                return refuse(im, r, b, e, "%s", why);
             continue;
         case COL_UNSUB_TIME:
             if (n > 0)
@@ -558,32 +664,199 @@ row(struct importer *im, const struct csv_record *r, struct err *e)
         if ((!first && buf_putc(&im->attrs, ',') == -1) ||
             buf_puts(&im->attrs, col->key_json) == -1 ||
             json_str(&im->attrs, v, n) == -1)
-            return reject(im, r, "attributes longer than %zu bytes",
+            return refuse(im, r, b, e, "attributes longer than %zu bytes",
                           im->attrs.max);
         first = 0;
     }
     if (buf_putc(&im->attrs, '}') == -1)
-        return reject(im, r, "attributes too long");
+        return refuse(im, r, b, e, "attributes too long");
 
-    if (store_row(im, email, hash, &contact_id, e) == -1)
+    it = &b->items[b->n];
+    it->kind = PREP_ROW;
+    it->line = r->line;
+    it->text = b->text.len;
+    it->nfields = 0;
+    it->optout = optout;
+    digest_email(im->salt, email, it->hash);
+    if (buf_append(&b->text, email, strlen(email) + 1) == -1 ||
+        buf_append(&b->text, im->attrs.p, im->attrs.len + 1) == -1)
+        return err_set(e, EX_SOFTWARE, "import batch overflow");
+    b->n++;
+    return 0;
+}
+
+/* apply - count, report or store one prepared row (applier thread). */
+static int
+apply(struct importer *im, const struct batch *b, const struct prep *it,
+      struct err *e)
+{
+    const char *text = b->text.p + it->text, *email, *attrs;
+    int64_t contact_id;
+
+    im->c->rows++;
+    if (it->kind == PREP_REJECT) {
+        struct csv_record r = {
+            .nfields = it->nfields,
+            .field = im->rej_field,
+            .len = im->rej_len,
+            .line = it->line,
+        };
+        const char *p = text + strlen(text) + 1; /* after the reason */
+
+        for (size_t i = 0; i < it->nfields; i++) {
+            memcpy(&im->rej_len[i], p, sizeof im->rej_len[i]);
+            im->rej_field[i] = p + sizeof im->rej_len[i];
+            p += sizeof im->rej_len[i] + im->rej_len[i];
+        }
+        reject(im, &r, text);
+        return 0;
+    }
+    email = text;
+    attrs = email + strlen(email) + 1;
+    if (store_row(im, email, attrs, it->hash, &contact_id, e) == -1)
         return -1;
-    if (im->list_id > 0 &&
-        store_membership_add(im->st, im->list_id, contact_id, im->now, e) == -1)
-        return -1;
-    if (optout != NULL) {
+    if (im->list_id > 0) /* added per batch, by applier() */
+        im->members[im->nmembers++] = contact_id;
+    if (it->optout != NULL) {
         struct store_suppression s = {
-            .hash = hash,
+            .hash = it->hash,
             .email = email,
-            .reason = optout,
+            .reason = it->optout,
             .source = im->tmp.p,
             .created_at = im->now,
         };
-        int rc = store_suppress(im->st, &s, e);
-        if (rc == -1)
+        if (store_suppress(im->st, &s, e) == -1)
             return -1;
         im->c->suppressed++;
     }
     return 0;
+}
+
+/* applier - the applier thread: apply batches in order until the last
+ * one or an error, which stops the reader.  The list memberships of a
+ * batch are added together, after its rows: nothing in between reads
+ * them. */
+static void *
+applier(void *arg)
+{
+    struct importer *im = arg;
+    struct pipe *q = &im->pipe;
+    struct batch *b;
+    int rc, last;
+
+    do {
+        pthread_mutex_lock(&q->mu);
+        while (q->count == 0)
+            pthread_cond_wait(&q->filled, &q->mu);
+        b = &q->b[q->head];
+        pthread_mutex_unlock(&q->mu);
+
+        rc = 0;
+        im->nmembers = 0;
+        for (size_t i = 0; i < b->n && rc == 0; i++)
+            rc = apply(im, b, &b->items[i], &q->err);
+        if (rc == 0)
+            rc = store_memberships_add(im->st, im->list_id, im->members,
+                                       im->nmembers, im->now, &q->err);
+        last = b->last;
+
+        pthread_mutex_lock(&q->mu);
+        q->head = (q->head + 1) % PIPE_BATCHES;
+        q->count--;
+        if (rc == -1)
+            q->failed = 1;
+        pthread_cond_signal(&q->freed);
+        pthread_mutex_unlock(&q->mu);
+    } while (rc == 0 && !last);
+    return NULL;
+}
+
+/* fill - read and prepare rows into b until it is full (1), the file
+ * ends (0) or an error (-1); b->last is set on 0 and -1. */
+static int
+fill(struct importer *im, struct csvread *rd, struct batch *b, struct err *e)
+{
+    const struct csv_record *rec;
+    int rc;
+
+    b->n = 0;
+    b->last = 0;
+    if (b->text.cap > 2 * PIPE_TEXT)
+        buf_free(&b->text); /* give back what a huge row took */
+    buf_reset(&b->text);
+    while (b->n < PIPE_ROWS && b->text.len < PIPE_TEXT) {
+        rc = csvread_next(rd, &rec, e);
+        if (rc == 1 && prepare(im, rec, b, e) == -1)
+            rc = -1;
+        if (rc != 1) {
+            b->last = 1;
+            return rc;
+        }
+    }
+    return 1;
+}
+
+/*
+ * pipeline - the data rows of rd through prepare() here and apply() on an
+ * applier thread.  On error, e is the first error in file order: the
+ * applier's (a row it could not store) or else the reader's (a malformed
+ * record after all the rows it read).
+ */
+static int
+pipeline(struct importer *im, struct csvread *rd, struct err *e)
+{
+    struct pipe *q = &im->pipe;
+    pthread_t tid;
+    size_t tail = 0;
+    int rc, failed;
+
+    memset(q, 0, sizeof *q);
+    for (size_t i = 0; i < PIPE_BATCHES; i++) {
+        q->b[i].items = xcalloc(PIPE_ROWS, sizeof *q->b[i].items);
+        buf_init(&q->b[i].text, PIPE_TEXT_MAX);
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->filled, NULL);
+    pthread_cond_init(&q->freed, NULL);
+    /* jansson's hash seed is its only global state: set it before two
+     * threads can make JSON objects */
+    json_object_seed(0);
+    if ((rc = pthread_create(&tid, NULL, applier, im)) != 0) {
+        err_set(e, EX_OSERR, "cannot start the import thread: %s",
+                strerror(rc));
+        failed = 1;
+        goto done;
+    }
+    do {
+        struct batch *b = &q->b[tail];
+
+        pthread_mutex_lock(&q->mu);
+        while (q->count == PIPE_BATCHES && !q->failed)
+            pthread_cond_wait(&q->freed, &q->mu);
+        failed = q->failed;
+        pthread_mutex_unlock(&q->mu);
+        if (failed)
+            break;
+        rc = fill(im, rd, b, e);
+        tail = (tail + 1) % PIPE_BATCHES;
+        pthread_mutex_lock(&q->mu);
+        q->count++;
+        pthread_cond_signal(&q->filled);
+        pthread_mutex_unlock(&q->mu);
+    } while (rc == 1);
+    pthread_join(tid, NULL);
+    failed = q->failed || rc == -1;
+    if (q->failed)
+        *e = q->err;
+done:
+    pthread_cond_destroy(&q->freed);
+    pthread_cond_destroy(&q->filled);
+    pthread_mutex_destroy(&q->mu);
+    for (size_t i = 0; i < PIPE_BATCHES; i++) {
+        free(q->b[i].items);
+        buf_free(&q->b[i].text);
+    }
+    return failed ? -1 : 0;
 }
 
 int
@@ -601,6 +874,7 @@ import_file(struct store *st, const char *path, struct import_params *p,
     im.p = p;
     im.c = c;
     im.path = path;
+    im.salt = store_hash_salt(st);
     im.now = (int64_t)time(NULL);
     buf_init(&im.attrs, CSV_ROW_MAX * 2);
     buf_init(&im.merged, CSV_ROW_MAX * 4);
@@ -630,11 +904,7 @@ import_file(struct store *st, const char *path, struct import_params *p,
         goto fail;
     if (store_import_begin(st, path, im.list_id, im.now, &im.run, e) == -1)
         goto fail;
-    while ((rc = csvread_next(rd, &rec, e)) == 1) {
-        if (row(&im, rec, e) == -1)
-            goto fail;
-    }
-    if (rc == -1)
+    if (pipeline(&im, rd, e) == -1)
         goto fail;
     if (store_import_settle(st, im.run, &c->updated, e) == -1)
         goto fail;

@@ -43,7 +43,10 @@ struct import_counts {
  * transaction is committed (or rolled back for a dry run) and counts are
  * final.  On error nothing was written.  Errors: EX_DATAERR (no email
  * column, malformed file: names the line), EX_NOINPUT, EX_IOERR,
- * EX_CANTCREAT (disk full), EX_TEMPFAIL (database locked).
+ * EX_CANTCREAT (disk full), EX_TEMPFAIL (database locked), EX_OSERR (no
+ * thread).  While it runs, a second thread of its own uses st and writes
+ * the rejects (stderr or p->rejects): the caller must leave them alone
+ * until it returns.
  */
 int import_file(struct store *st, const char *path,
                 struct import_params *p, struct import_counts *c,

@@ -442,37 +442,39 @@ line_clean(const char *p, size_t n)
     return 1;
 }
 
-/* line_slow - canonicalise one line p[0..n) byte by byte; empty lines
+/* line_slow - canonicalise one line p[0..n) that is not in relaxed form
+ * (an indented HTML line, as a rule): runs of other bytes go out as they
+ * are, each run of WSP as one SP, WSP at the end not at all; empty lines
  * before it are written first if it has content, else it is one more
  * empty line.  -1 on a bare LF. */
 static int
 line_slow(const char *p, size_t n, struct sink *s, size_t *empty)
 {
-    int sp = 0, content = 0;
+    size_t end = n, k = 0;
 
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)p[k];
-
-        if (c == ' ' || c == '\t') {
-            sp = 1;
-            continue;
-        }
-        if (c == '\n')
-            return -1;
-        if (!content) {
-            sink_crlfs(s, *empty);
-            *empty = 0;
-            content = 1;
-        }
-        if (sp)
-            sink_put(s, " ", 1);
-        sp = 0;
-        sink_put(s, (const char *)&p[k], 1);
-    }
-    if (content)
-        sink_put(s, "\r\n", 2);
-    else
+    if (memchr(p, '\n', n) != NULL)
+        return -1;
+    while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+        end--;
+    if (end == 0) {
         ++*empty;
+        return 0;
+    }
+    sink_crlfs(s, *empty);
+    *empty = 0;
+    for (;;) {
+        size_t j = k;
+        while (j < end && p[j] != ' ' && p[j] != '\t')
+            j++;
+        sink_put(s, p + k, j - k);
+        if (j == end)
+            break;
+        while (p[j] == ' ' || p[j] == '\t') /* ends before end */
+            j++;
+        sink_put(s, " ", 1);
+        k = j;
+    }
+    sink_put(s, "\r\n", 2);
     return 0;
 }
 

@@ -6,12 +6,15 @@
  * message to message, so a campaign builds its messages without
  * allocating.  Quoted-printable encoding is table-driven.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "mime.h"
+#include "xalloc.h"
 
 /* RFC 2045 6.7 (5): encoded lines at most 76 characters. */
 #define QP_LINE_MAX 76
@@ -27,31 +30,93 @@
 
 static const char hexd[] = "0123456789ABCDEF";
 
-/* qp_safe[c]: 1 when c can be written literally (mid-line). */
-static unsigned char qp_safe[256];
-static int qp_ready;
-
-static void
-qp_init(void)
+/* bput - buf_append with the common case (room already there) inline;
+ * the same result and limit. */
+static inline int
+bput(struct buf *b, const void *p, size_t n)
 {
-    for (int c = 0; c < 256; c++)
-        qp_safe[c] = (c >= 33 && c <= 126 && c != '=') || c == ' ' ||
-                     c == '\t';
-    qp_ready = 1;
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        memcpy(b->p + b->len, p, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
 }
 
-int
-mime_qp_encode(const char *s, size_t n, struct buf *out)
+static inline int
+bputs(struct buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t col = 0, i = 0;
-    char enc[3];
+    return bput(b, s, strlen(s));
+}
 
-    if (!qp_ready)
-        qp_init();
-    /* worst case: every byte as =XX plus soft breaks */
-    if (buf_reserve(out, n * 3 + n / 24 * 3 + 8) == -1)
-        return -1;
+static inline int
+bputc(struct buf *b, char c)
+{
+    return bput(b, &c, 1);
+}
+
+/* qp_lit - bytes that go literally anywhere but at a line's start:
+ * printable ASCII except '=' (RFC 2045 6.7 (2)). */
+static inline int
+qp_lit(unsigned char c)
+{
+    return c >= 33 && c <= 126 && c != '=';
+}
+
+/* qp_word_lit - 1 when the 8 bytes at p are all qp_lit or SP.  Each term
+ * finds whether some byte is below SP, has the high bit, is DEL, or is
+ * '='; a borrow or carry only ever starts at a byte already found. */
+static inline int
+qp_word_lit(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+    uint64_t x, eq;
+
+    memcpy(&x, p, 8);
+    eq = x ^ (ones * '=');
+    return ((x & high) | ((x - ones * ' ') & ~x & high) | ((x + ones) & high) |
+            ((eq - ones) & ~eq & high)) == 0;
+}
+
+/* qp_run - the end of the run of bytes from i (before lim) that can be
+ * copied as they are mid-line: qp_lit bytes, and SP or HTAB that are not
+ * the last of their line (trailing white space must be encoded). */
+static size_t
+qp_run(const unsigned char *p, size_t i, size_t lim, size_t n)
+{
+    size_t j = i;
+
+    /* p[j + 8] is read: the byte after a SP in the last place */
+    while (j + 8 < lim && qp_word_lit(p + j) &&
+           !(p[j + 7] == ' ' && (p[j + 8] == '\r' || p[j + 8] == '\n')))
+        j += 8;
+    while (j < lim) {
+        unsigned char d = p[j];
+        if (qp_lit(d) || ((d == ' ' || d == '\t') && j + 1 < n &&
+                          p[j + 1] != '\r' && p[j + 1] != '\n'))
+            j++;
+        else
+            break;
+    }
+    return j;
+}
+
+/*
+ * qp_line - encode the line at p[*ip], up to and with its line break (or
+ * to the end), into o, which has room; returns the end of the output and
+ * moves *ip past the line.  A line holds at most QP_LINE_MAX - 1 = 75
+ * characters before a soft break "=\r\n"; a run of bytes that need no
+ * encoding is found a word at a time (qp_run) and copied at once; the
+ * rest goes a byte at a time: '.' and "From " at a line's start, trailing
+ * white space, '=', controls and non-ASCII are =XX, and a line break in
+ * any convention becomes CRLF.  Nothing here looks past the line break.
+ */
+static char *
+qp_line(const unsigned char *p, size_t n, size_t *ip, char *o)
+{
+    size_t col = 0, i = *ip;
+
     while (i < n) {
         unsigned char c = p[i];
 
@@ -59,34 +124,31 @@ mime_qp_encode(const char *s, size_t n, struct buf *out)
         if (c == '\r' || c == '\n') {
             if (c == '\r' && i + 1 < n && p[i + 1] == '\n')
                 i++;
-            i++;
-            if (buf_append(out, "\r\n", 2) == -1)
-                return -1;
-            col = 0;
-            continue;
+            *ip = i + 1;
+            *o++ = '\r';
+            *o++ = '\n';
+            return o;
         }
         /* a run of literal bytes (not at line start, where '.' and
-         * "From " need care), stopping before the column limit */
-        if (col > 0 && qp_safe[c] && c != ' ' && c != '\t') {
-            size_t j = i, room = QP_LINE_MAX - 1 - col;
-            while (j < n && j - i < room && qp_safe[p[j]] && p[j] != ' ' &&
-                   p[j] != '\t')
-                j++;
+         * "From " need care), stopping at the column limit */
+        if (col > 0 && col < QP_LINE_MAX - 1) {
+            size_t lim = i + (QP_LINE_MAX - 1 - col);
+            size_t j = qp_run(p, i, lim < n ? lim : n, n);
             if (j > i) {
-                if (buf_append(out, s + i, j - i) == -1)
-                    return -1;
+                memcpy(o, p + i, j - i);
+                o += j - i;
                 col += j - i;
                 i = j;
                 if (col >= QP_LINE_MAX - 1 && i < n && p[i] != '\r' &&
                     p[i] != '\n') {
-                    if (buf_append(out, "=\r\n", 3) == -1)
-                        return -1;
+                    memcpy(o, "=\r\n", 3);
+                    o += 3;
                     col = 0;
                 }
                 continue;
             }
         }
-        int literal = qp_safe[c];
+        int literal = qp_lit(c) || c == ' ' || c == '\t';
         if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 &&
                                       memcmp(p + i, "From ", 5) == 0)))
             literal = 0;
@@ -95,28 +157,45 @@ mime_qp_encode(const char *s, size_t n, struct buf *out)
             literal = 0; /* trailing white space is not preserved */
         size_t w = literal ? 1 : 3;
         if (col + w > QP_LINE_MAX - 1) {
-            if (buf_append(out, "=\r\n", 3) == -1)
-                return -1;
+            memcpy(o, "=\r\n", 3);
+            o += 3;
             col = 0;
-            if (c == '.' || (c == 'F' && n - i >= 5 &&
-                             memcmp(p + i, "From ", 5) == 0)) {
+            if (c == '.' ||
+                (c == 'F' && n - i >= 5 && memcmp(p + i, "From ", 5) == 0)) {
                 literal = 0;
                 w = 3;
             }
         }
         if (literal) {
-            if (buf_putc(out, (char)c) == -1)
-                return -1;
+            *o++ = (char)c;
         } else {
-            enc[0] = '=';
-            enc[1] = hexd[c >> 4];
-            enc[2] = hexd[c & 15];
-            if (buf_append(out, enc, 3) == -1)
-                return -1;
+            o[0] = '=';
+            o[1] = hexd[c >> 4];
+            o[2] = hexd[c & 15];
+            o += 3;
         }
         col += w;
         i++;
     }
+    *ip = i;
+    return o;
+}
+
+int
+mime_qp_encode(const char *s, size_t n, struct buf *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    char *o;
+
+    /* worst case: every byte as =XX plus soft breaks */
+    if (buf_reserve(out, n * 3 + n / 24 * 3 + 8) == -1)
+        return -1;
+    o = out->p + out->len;
+    while (i < n)
+        o = qp_line(p, n, &i, o);
+    out->len = (size_t)(o - out->p);
+    out->p[out->len] = '\0';
     return 0;
 }
 
@@ -134,21 +213,21 @@ b64_append(const unsigned char *s, size_t n, struct buf *out)
         q[1] = b64std[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
         q[2] = b64std[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
         q[3] = b64std[s[i + 2] & 63];
-        if (buf_append(out, q, 4) == -1)
+        if (bput(out, q, 4) == -1)
             return -1;
     }
     if (n - i == 1) {
         q[0] = b64std[s[i] >> 2];
         q[1] = b64std[(s[i] & 3) << 4];
         q[2] = q[3] = '=';
-        return buf_append(out, q, 4);
+        return bput(out, q, 4);
     }
     if (n - i == 2) {
         q[0] = b64std[s[i] >> 2];
         q[1] = b64std[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
         q[2] = b64std[(s[i + 1] & 15) << 2];
         q[3] = '=';
-        return buf_append(out, q, 4);
+        return bput(out, q, 4);
     }
     return 0;
 }
@@ -168,11 +247,10 @@ encoded_words(const char *s, size_t n, struct buf *out)
             j--;
         if (j == i)
             j = i + 1;
-        if (i > 0 && buf_append(out, "\r\n ", 3) == -1)
+        if (i > 0 && bput(out, "\r\n ", 3) == -1)
             return -1;
-        if (buf_append(out, "=?UTF-8?B?", 10) == -1 ||
-            b64_append(p + i, j - i, out) == -1 ||
-            buf_append(out, "?=", 2) == -1)
+        if (bput(out, "=?UTF-8?B?", 10) == -1 ||
+            b64_append(p + i, j - i, out) == -1 || bput(out, "?=", 2) == -1)
             return -1;
         i = j;
     }
@@ -213,13 +291,13 @@ mime_encode_header(const char *s, size_t n, size_t used, struct buf *out)
             j++;
         while (j < n && s[j] != ' ' && s[j] != '\t')
             j++;
-        if (col + (j - i) > HDR_FOLD && col > used && (s[i] == ' ' ||
-                                                        s[i] == '\t')) {
-            if (buf_append(out, "\r\n", 2) == -1)
+        if (col + (j - i) > HDR_FOLD && col > used &&
+            (s[i] == ' ' || s[i] == '\t')) {
+            if (bput(out, "\r\n", 2) == -1)
                 return -1;
             col = 0;
         }
-        if (buf_append(out, s + i, j - i) == -1)
+        if (bput(out, s + i, j - i) == -1)
             return -1;
         col += j - i;
         i = j;
@@ -236,32 +314,30 @@ display_name(const char *s, struct buf *out)
 
     if (needs_encoding(s, n))
         return encoded_words(s, n, out);
-    if (buf_putc(out, '"') == -1)
+    if (bputc(out, '"') == -1)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if ((s[i] == '"' || s[i] == '\\') && buf_putc(out, '\\') == -1)
+        if ((s[i] == '"' || s[i] == '\\') && bputc(out, '\\') == -1)
             return -1;
-        if (buf_putc(out, s[i]) == -1)
+        if (bputc(out, s[i]) == -1)
             return -1;
     }
-    return buf_putc(out, '"');
+    return bputc(out, '"');
 }
 
 /* clean - 0 when the value may go into a header. */
 static int
 clean(const char *what, const char *v, struct err *e)
 {
-    for (const char *p = v; *p; p++)
-        if (*p == '\r' || *p == '\n')
-            return err_set(e, EX_DATAERR,
-                           "%s contains a line break: it could add a header",
-                           what);
+    if (v[strcspn(v, "\r\n")] != '\0')
+        return err_set(e, EX_DATAERR,
+                       "%s contains a line break: it could add a header", what);
     return 0;
 }
 
 static int
-address_header(const char *name, const struct mime_address *a,
-               struct buf *out, struct err *e)
+address_header(const char *name, const struct mime_address *a, struct buf *out,
+               struct err *e)
 {
     if (clean(name, a->addr, e) == -1 ||
         (a->name && clean(name, a->name, e) == -1))
@@ -270,14 +346,14 @@ address_header(const char *name, const struct mime_address *a,
         strchr(a->addr, '@') == NULL)
         return err_set(e, EX_DATAERR, "%s: \"%s\" is not an address", name,
                        a->addr);
-    if (buf_puts(out, name) == -1 || buf_append(out, ": ", 2) == -1)
+    if (bputs(out, name) == -1 || bput(out, ": ", 2) == -1)
         return -1;
     if (a->name && *a->name) {
-        if (display_name(a->name, out) == -1 || buf_putc(out, ' ') == -1)
+        if (display_name(a->name, out) == -1 || bputc(out, ' ') == -1)
             return -1;
     }
-    if (buf_putc(out, '<') == -1 || buf_puts(out, a->addr) == -1 ||
-        buf_append(out, ">\r\n", 3) == -1)
+    if (bputc(out, '<') == -1 || bputs(out, a->addr) == -1 ||
+        bput(out, ">\r\n", 3) == -1)
         return -1;
     return 0;
 }
@@ -297,15 +373,15 @@ mime_parse_address(const char *s, struct mime_address *out, struct buf *b)
         n = strlen(s);
         while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
             n--;
-        if (n == 0 || memchr(s, '@', n) == NULL ||
-            buf_append(b, s, n) == -1 || buf_putc(b, '\0') == -1)
+        if (n == 0 || memchr(s, '@', n) == NULL || bput(b, s, n) == -1 ||
+            bputc(b, '\0') == -1)
             return -1;
         out->addr = b->p;
         return 0;
     }
     gt = strchr(lt, '>');
-    if (gt == NULL || gt == lt + 1 || memchr(lt, '@', (size_t)(gt - lt)) ==
-                                          NULL)
+    if (gt == NULL || gt == lt + 1 ||
+        memchr(lt, '@', (size_t)(gt - lt)) == NULL)
         return -1;
     /* name: the text before '<', trimmed, without surrounding quotes */
     n = (size_t)(lt - s);
@@ -316,11 +392,10 @@ mime_parse_address(const char *s, struct mime_address *out, struct buf *b)
         n -= 2;
     }
     name_off = 0;
-    if (buf_append(b, s, n) == -1 || buf_putc(b, '\0') == -1)
+    if (bput(b, s, n) == -1 || bputc(b, '\0') == -1)
         return -1;
     addr_off = b->len;
-    if (buf_append(b, lt + 1, (size_t)(gt - lt - 1)) == -1 ||
-        buf_putc(b, '\0') == -1)
+    if (bput(b, lt + 1, (size_t)(gt - lt - 1)) == -1 || bputc(b, '\0') == -1)
         return -1;
     out->name = n ? b->p + name_off : NULL;
     out->addr = b->p + addr_off;
@@ -330,23 +405,42 @@ mime_parse_address(const char *s, struct mime_address *out, struct buf *b)
 void
 mime_date(int64_t t, char *out, size_t n)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    /* a campaign dates many messages in the same second: gmtime_r (which
+     * takes the time-zone lock) and the formatting once per second and
+     * thread */
+    static _Thread_local int64_t last_t = INT64_MIN;
+    static _Thread_local char last[48];
+    static _Thread_local size_t last_len;
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
                                        "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
                                          "May", "Jun", "Jul", "Aug",
                                          "Sep", "Oct", "Nov", "Dec"};
+    size_t k;
 
-    gmtime_r(&tt, &tm);
-    snprintf(out, n, "%s, %d %s %04d %02d:%02d:%02d +0000",
-             days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (t != last_t) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        int w;
+
+        gmtime_r(&tt, &tm);
+        w = snprintf(last, sizeof last, "%s, %d %s %04d %02d:%02d:%02d +0000",
+                     days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last_len = w < 0                     ? 0
+                   : (size_t)w < sizeof last ? (size_t)w
+                                             : sizeof last - 1;
+        last_t = t;
+    }
+    if (n == 0)
+        return;
+    k = last_len < n - 1 ? last_len : n - 1;
+    memcpy(out, last, k);
+    out[k] = '\0';
 }
 
 static int
-simple_header(const char *name, const char *v, struct buf *out,
-              struct err *e)
+simple_header(const char *name, const char *v, struct buf *out, struct err *e)
 {
     if (v == NULL)
         return 0;
@@ -354,11 +448,14 @@ simple_header(const char *name, const char *v, struct buf *out,
         return -1;
     if (strlen(v) + strlen(name) + 2 > 998)
         return err_set(e, EX_DATAERR, "%s is longer than 998 octets", name);
-    if (buf_puts(out, name) == -1 || buf_append(out, ": ", 2) == -1 ||
-        buf_puts(out, v) == -1 || buf_append(out, "\r\n", 2) == -1)
+    if (bputs(out, name) == -1 || bput(out, ": ", 2) == -1 ||
+        bputs(out, v) == -1 || bput(out, "\r\n", 2) == -1)
         return -1;
     return 0;
 }
+
+static int qp_body(struct mime_cache *c, int html, const char *s, size_t n,
+                   struct buf *out);
 
 int
 mime_build(const struct mime_message *m, struct buf *out, struct err *e)
@@ -382,75 +479,74 @@ mime_build(const struct mime_message *m, struct buf *out, struct err *e)
         if (clean("Reply-To", m->reply_to, e) == -1)
             goto bad;
         if (needs_encoding(m->reply_to, strlen(m->reply_to)))
-            return err_set(e, EX_DATAERR,
-                           "Reply-To must be ASCII: \"%s\"", m->reply_to);
-        OUT(buf_puts(out, "Reply-To: "));
-        OUT(buf_puts(out, m->reply_to));
-        OUT(buf_append(out, "\r\n", 2));
+            return err_set(e, EX_DATAERR, "Reply-To must be ASCII: \"%s\"",
+                           m->reply_to);
+        OUT(bputs(out, "Reply-To: "));
+        OUT(bputs(out, m->reply_to));
+        OUT(bput(out, "\r\n", 2));
     }
     if (clean("Subject", m->subject, e) == -1)
         goto bad;
-    OUT(buf_puts(out, "Subject: "));
+    OUT(bputs(out, "Subject: "));
     OUT(mime_encode_header(m->subject, strlen(m->subject), 9, out));
-    OUT(buf_append(out, "\r\n", 2));
+    OUT(bput(out, "\r\n", 2));
     if (simple_header("Message-ID", m->message_id, out, e) == -1)
         goto bad;
-    OUT(buf_puts(out, "MIME-Version: 1.0\r\n"));
+    OUT(bputs(out, "MIME-Version: 1.0\r\n"));
     if (m->unsubscribe_url || m->unsubscribe_mailto) {
-        if ((m->unsubscribe_url && clean("List-Unsubscribe",
-                                         m->unsubscribe_url, e) == -1) ||
+        if ((m->unsubscribe_url &&
+             clean("List-Unsubscribe", m->unsubscribe_url, e) == -1) ||
             (m->unsubscribe_mailto &&
              clean("List-Unsubscribe", m->unsubscribe_mailto, e) == -1))
             goto bad;
-        OUT(buf_puts(out, "List-Unsubscribe: "));
+        OUT(bputs(out, "List-Unsubscribe: "));
         if (m->unsubscribe_url) {
-            OUT(buf_putc(out, '<'));
-            OUT(buf_puts(out, m->unsubscribe_url));
-            OUT(buf_putc(out, '>'));
+            OUT(bputc(out, '<'));
+            OUT(bputs(out, m->unsubscribe_url));
+            OUT(bputc(out, '>'));
         }
         if (m->unsubscribe_mailto) {
             if (m->unsubscribe_url)
-                OUT(buf_append(out, ",\r\n <", 5));
+                OUT(bput(out, ",\r\n <", 5));
             else
-                OUT(buf_putc(out, '<'));
-            OUT(buf_puts(out, m->unsubscribe_mailto));
-            OUT(buf_putc(out, '>'));
+                OUT(bputc(out, '<'));
+            OUT(bputs(out, m->unsubscribe_mailto));
+            OUT(bputc(out, '>'));
         }
-        OUT(buf_append(out, "\r\n", 2));
+        OUT(bput(out, "\r\n", 2));
         /* RFC 8058 3.1: one-click needs the https URI */
         if (m->unsubscribe_url)
-            OUT(buf_puts(out,
-                         "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
-                         "\r\n"));
+            OUT(bputs(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+                           "\r\n"));
     }
     if (simple_header("List-Id", m->list_id, out, e) == -1 ||
         simple_header("Feedback-ID", m->feedback_id, out, e) == -1)
         goto bad;
 
     if (m->html == NULL) {
-        OUT(buf_puts(out, "Content-Type: text/plain; charset=utf-8\r\n"
-                          "Content-Transfer-Encoding: quoted-printable\r\n"
-                          "\r\n"));
-        OUT(mime_qp_encode(m->text, m->text_len, out));
-        OUT(buf_append(out, "\r\n", 2));
+        OUT(bputs(out, "Content-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n"
+                       "\r\n"));
+        OUT(qp_body(m->cache, 0, m->text, m->text_len, out));
+        OUT(bput(out, "\r\n", 2));
         return 0;
     }
-    OUT(buf_puts(out, "Content-Type: multipart/alternative;\r\n"
-                      " boundary=\"" QP_BOUNDARY "\"\r\n"
-                      "\r\n"
-                      "This is a multi-part message in MIME format.\r\n"
-                      "\r\n"
-                      "--" QP_BOUNDARY "\r\n"
-                      "Content-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Transfer-Encoding: quoted-printable\r\n"
-                      "\r\n"));
-    OUT(mime_qp_encode(m->text, m->text_len, out));
-    OUT(buf_puts(out, "\r\n--" QP_BOUNDARY "\r\n"
-                      "Content-Type: text/html; charset=utf-8\r\n"
-                      "Content-Transfer-Encoding: quoted-printable\r\n"
-                      "\r\n"));
-    OUT(mime_qp_encode(m->html, m->html_len, out));
-    OUT(buf_puts(out, "\r\n--" QP_BOUNDARY "--\r\n"));
+    OUT(bputs(out, "Content-Type: multipart/alternative;\r\n"
+                   " boundary=\"" QP_BOUNDARY "\"\r\n"
+                   "\r\n"
+                   "This is a multi-part message in MIME format.\r\n"
+                   "\r\n"
+                   "--" QP_BOUNDARY "\r\n"
+                   "Content-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: quoted-printable\r\n"
+                   "\r\n"));
+    OUT(qp_body(m->cache, 0, m->text, m->text_len, out));
+    OUT(bputs(out, "\r\n--" QP_BOUNDARY "\r\n"
+                   "Content-Type: text/html; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: quoted-printable\r\n"
+                   "\r\n"));
+    OUT(qp_body(m->cache, 1, m->html, m->html_len, out));
+    OUT(bputs(out, "\r\n--" QP_BOUNDARY "--\r\n"));
     return 0;
 #undef OUT
 full:
@@ -469,20 +565,17 @@ struct entity {
 };
 
 static const struct entity entities[] = {
-    {"amp", "&"},       {"lt", "<"},        {"gt", ">"},
-    {"quot", "\""},     {"apos", "'"},      {"nbsp", " "},
-    {"zwnj", ""},       {"zwj", ""},        {"shy", ""},
-    {"copy", "©"},      {"reg", "®"},       {"trade", "™"},
-    {"euro", "€"},      {"pound", "£"},     {"yen", "¥"},
-    {"mdash", "—"},     {"ndash", "–"},     {"hellip", "…"},
-    {"lsquo", "‘"},     {"rsquo", "’"},     {"ldquo", "“"},
-    {"rdquo", "”"},     {"laquo", "«"},     {"raquo", "»"},
-    {"middot", "·"},    {"bull", "•"},      {"deg", "°"},
-    {"agrave", "à"},    {"egrave", "è"},    {"eacute", "é"},
-    {"igrave", "ì"},    {"ograve", "ò"},    {"ugrave", "ù"},
-    {"Agrave", "À"},    {"Egrave", "È"},    {"Eacute", "É"},
-    {"ccedil", "ç"},    {"ntilde", "ñ"},    {"uuml", "ü"},
-    {"ouml", "ö"},      {"auml", "ä"},      {"szlig", "ß"},
+    {"amp", "&"},    {"lt", "<"},     {"gt", ">"},     {"quot", "\""},
+    {"apos", "'"},   {"nbsp", " "},   {"zwnj", ""},    {"zwj", ""},
+    {"shy", ""},     {"copy", "©"},   {"reg", "®"},    {"trade", "™"},
+    {"euro", "€"},   {"pound", "£"},  {"yen", "¥"},    {"mdash", "—"},
+    {"ndash", "–"},  {"hellip", "…"}, {"lsquo", "‘"},  {"rsquo", "’"},
+    {"ldquo", "“"},  {"rdquo", "”"},  {"laquo", "«"},  {"raquo", "»"},
+    {"middot", "·"}, {"bull", "•"},   {"deg", "°"},    {"agrave", "à"},
+    {"egrave", "è"}, {"eacute", "é"}, {"igrave", "ì"}, {"ograve", "ò"},
+    {"ugrave", "ù"}, {"Agrave", "À"}, {"Egrave", "È"}, {"Eacute", "É"},
+    {"ccedil", "ç"}, {"ntilde", "ñ"}, {"uuml", "ü"},   {"ouml", "ö"},
+    {"auml", "ä"},   {"szlig", "ß"},
 };
 
 static int
@@ -566,6 +659,8 @@ struct h2t {
     int pending_space; /* collapse white space between words */
     int newlines;      /* consecutive line breaks at the end of out */
     int pre;
+    int skip;          /* 1 + the index in skipped[] of the element whose
+                        * content is skipped, or 0 */
     size_t link_start; /* out->len where the link text began */
     char href[2048];
     int in_link;
@@ -581,49 +676,75 @@ h2t_break(struct h2t *h, int want)
     if (h->out->len == 0)
         return 0;
     while (h->newlines < want) {
-        if (buf_putc(h->out, '\n') == -1)
+        if (bput(h->out, "\n", 1) == -1)
             return -1;
         h->newlines++;
     }
     return 0;
 }
 
+/* h2t_stop[c]: 1 for the bytes that end a run of text copied as it is
+ * (outside <pre>): white space and '&'. */
+static const unsigned char h2t_stop[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['&'] = 1,
+};
+
+/* h2t_text - text between tags: white space runs collapse to one space
+ * before the next word (none at a line's start), entities decode, runs of
+ * other bytes are copied at once. */
 static int
 h2t_text(struct h2t *h, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    struct buf *out = h->out;
+    size_t i = 0;
+
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
         if (!h->pre && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
             h->pending_space = 1;
+            i++;
             continue;
         }
-        if (h->pending_space && h->newlines == 0 && h->out->len > 0)
-            if (buf_putc(h->out, ' ') == -1)
+        if (h->pending_space && h->newlines == 0 && out->len > 0)
+            if (bput(out, " ", 1) == -1)
                 return -1;
         h->pending_space = 0;
         if (c == '&') {
-            size_t k = entity(s + i + 1, n - i - 1, h->out);
+            size_t k = entity(s + i + 1, n - i - 1, out);
             if (k > 0) {
-                i += k;
+                i += k + 1;
                 h->newlines = 0;
                 continue;
             }
         }
-        if (buf_putc(h->out, (char)c) == -1)
+        if (h->pre || c == '&') {
+            if (bput(out, (const char *)&s[i], 1) == -1)
+                return -1;
+            h->newlines = c == '\n' ? h->newlines + 1 : 0;
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < n && !h2t_stop[(unsigned char)s[j]])
+            j++;
+        if (bput(out, s + i, j - i) == -1)
             return -1;
-        h->newlines = c == '\n' ? h->newlines + 1 : 0;
+        h->newlines = 0;
+        i = j;
     }
     return 0;
 }
 
-/* attr - the value of attribute name in the tag text t (n bytes). */
+/* attr - the value of attribute name (lower case) in the tag text t (n
+ * bytes). */
 static size_t
 attr(const char *t, size_t n, const char *name, char *val, size_t vsz)
 {
     size_t nl = strlen(name);
 
     for (size_t i = 0; i + nl < n; i++) {
-        if (strncasecmp(t + i, name, nl) != 0 || t[i + nl] != '=' ||
+        if ((t[i] | 0x20) != name[0] || strncasecmp(t + i, name, nl) != 0 ||
+            t[i + nl] != '=' ||
             (i > 0 && t[i - 1] != ' ' && t[i - 1] != '\t' && t[i - 1] != '\n'))
             continue;
         size_t j = i + nl + 1, k = 0;
@@ -645,25 +766,198 @@ decode_inplace(char *s)
 {
     static const struct {
         const char *ent;
+        size_t len;
         char c;
-    } ents[] = {{"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''},
-                {"&lt;", '<'},  {"&gt;", '>'},   {"&#x27;", '\''}};
-    char *o = s;
+    } ents[] = {{"&amp;", 5, '&'}, {"&quot;", 6, '"'}, {"&#39;", 5, '\''},
+                {"&lt;", 4, '<'},  {"&gt;", 4, '>'},   {"&#x27;", 6, '\''}};
+    const size_t n = sizeof ents / sizeof ents[0];
+    char *o;
 
+    if ((s = strchr(s, '&')) == NULL)
+        return;
+    o = s;
     while (*s) {
-        size_t k, n = sizeof ents / sizeof ents[0];
-        for (k = 0; k < n; k++) {
-            size_t l = strlen(ents[k].ent);
-            if (strncmp(s, ents[k].ent, l) == 0) {
+        if (*s == '&') {
+            size_t k;
+            for (k = 0; k < n; k++)
+                if (strncmp(s, ents[k].ent, ents[k].len) == 0)
+                    break;
+            if (k < n) {
                 *o++ = ents[k].c;
-                s += l;
-                break;
+                s += ents[k].len;
+                continue;
             }
         }
-        if (k == n)
-            *o++ = *s++;
+        *o++ = *s++;
     }
     *o = '\0';
+}
+
+enum tag {
+    TAG_OTHER,
+    TAG_SKIP, /* style, script, head, title: their content is skipped */
+    TAG_BR,
+    TAG_BLOCK2, /* a paragraph: a blank line around it */
+    TAG_BLOCK1, /* a line of its own */
+    TAG_LI,
+    TAG_HR,
+    TAG_CELL,
+    TAG_PRE,
+    TAG_A,
+};
+
+/* tag_kind - what a tag name (lower case, k bytes) does to the text. */
+static enum tag
+tag_kind(const char *name, size_t k)
+{
+#define IS(s) (k == sizeof s - 1 && memcmp(name, s, k) == 0)
+    switch (k) {
+    case 1:
+        return name[0] == 'p' ? TAG_BLOCK2 : name[0] == 'a' ? TAG_A : TAG_OTHER;
+    case 2:
+        if (name[0] == 'h' && name[1] >= '1' && name[1] <= '6')
+            return TAG_BLOCK2;
+        if (IS("br"))
+            return TAG_BR;
+        if (IS("ul") || IS("ol"))
+            return TAG_BLOCK2;
+        if (IS("tr"))
+            return TAG_BLOCK1;
+        if (IS("li"))
+            return TAG_LI;
+        if (IS("hr"))
+            return TAG_HR;
+        if (IS("td") || IS("th"))
+            return TAG_CELL;
+        return TAG_OTHER;
+    case 3:
+        return IS("div") ? TAG_BLOCK1 : IS("pre") ? TAG_PRE : TAG_OTHER;
+    default:
+        if (IS("style") || IS("script") || IS("head") || IS("title"))
+            return TAG_SKIP;
+        if (IS("table") || IS("blockquote"))
+            return TAG_BLOCK2;
+        if (IS("section") || IS("header") || IS("footer"))
+            return TAG_BLOCK1;
+        return TAG_OTHER;
+    }
+#undef IS
+}
+
+/* The elements whose content is skipped, as h2t.skip (index + 1). */
+static const char *const skipped[] = {"style", "script", "head", "title"};
+
+/* h2t_tag - the tag (or comment) at html[i], which is '<'; returns the
+ * position after it. */
+static int
+h2t_tag(struct h2t *h, const char *html, size_t n, size_t *ip)
+{
+    struct buf *out = h->out;
+    size_t i = *ip;
+
+    /* comments */
+    if (n - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
+        const char *end = memmem(html + i + 4, n - i - 4, "-->", 3);
+        *ip = end ? (size_t)(end - html) + 3 : n;
+        return 0;
+    }
+    const char *gt = memchr(html + i, '>', n - i);
+    size_t tag_end = gt ? (size_t)(gt - html) : n;
+    const char *t = html + i + 1;
+    size_t tn = tag_end - i - 1;
+    int closing = tn > 0 && t[0] == '/';
+    char name[16];
+    size_t k = 0;
+    if (closing) {
+        t++;
+        tn--;
+    }
+    while (k < tn && k + 1 < sizeof name &&
+           ((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
+            (t[k] >= '0' && t[k] <= '9'))) {
+        name[k] = (char)(t[k] | 0x20);
+        k++;
+    }
+    name[k] = '\0';
+    *ip = gt ? tag_end + 1 : n;
+    if (h->skip) {
+        if (closing && strcmp(name, skipped[h->skip - 1]) == 0)
+            h->skip = 0;
+        return 0;
+    }
+    switch (tag_kind(name, k)) {
+    case TAG_SKIP:
+        if (closing)
+            break;
+        for (size_t q = 0; q < sizeof skipped / sizeof skipped[0]; q++)
+            if (strcmp(name, skipped[q]) == 0)
+                h->skip = (int)q + 1;
+        break;
+    case TAG_BR:
+        return h2t_break(h, h->newlines + 1);
+    case TAG_BLOCK2:
+        return h2t_break(h, 2);
+    case TAG_BLOCK1:
+        return h2t_break(h, 1);
+    case TAG_LI:
+        if (h2t_break(h, 1) == -1)
+            return -1;
+        if (!closing) {
+            if (bput(out, "- ", 2) == -1)
+                return -1;
+            h->newlines = 0;
+        }
+        break;
+    case TAG_HR:
+        if (h2t_break(h, 1) == -1 || bput(out, "----", 4) == -1)
+            return -1;
+        h->newlines = 0;
+        return h2t_break(h, 1);
+    case TAG_CELL:
+        h->pending_space = 1;
+        break;
+    case TAG_PRE:
+        h->pre = !closing;
+        break;
+    case TAG_A:
+        if (!closing) {
+            h->in_link = attr(t, tn, "href", h->href, sizeof h->href) > 0;
+            decode_inplace(h->href);
+            h->link_start = out->len;
+        } else if (h->in_link) {
+            size_t tl = out->len - h->link_start;
+            const char *shown = h->href;
+            h->in_link = 0;
+            if (strncmp(shown, "mailto:", 7) == 0)
+                shown += 7;
+            size_t sl = strlen(shown);
+            if (h->href[0] == '#' ||
+                (tl == sl && memcmp(out->p + h->link_start, shown, tl) == 0))
+                break;
+            if (tl == 0) {
+                if (bput(out, shown, sl) == -1)
+                    return -1;
+            } else if (bput(out, " (", 2) == -1 || bput(out, shown, sl) == -1 ||
+                       bput(out, ")", 1) == -1) {
+                return -1;
+            }
+            h->newlines = 0;
+        }
+        break;
+    case TAG_OTHER:
+        break;
+    }
+    return 0;
+}
+
+/* h2t_end - no trailing blank lines or spaces, one final line break. */
+static int
+h2t_end(struct buf *out)
+{
+    while (out->len > 0 &&
+           (out->p[out->len - 1] == '\n' || out->p[out->len - 1] == ' '))
+        out->len--;
+    return buf_putc(out, '\n');
 }
 
 int
@@ -671,128 +965,381 @@ mime_html_to_text(const char *html, size_t n, struct buf *out)
 {
     struct h2t h;
     size_t i = 0;
-    const char *skip_until = NULL;
 
     memset(&h, 0, sizeof h);
     h.out = out;
     h.newlines = 2;
+    /* the text is shorter than the HTML but for a few expansions */
+    if (buf_reserve(out, n + n / 2 + 64) == -1) {
+        /* never mind: the appends below find the limit */
+    }
     while (i < n) {
         const char *lt = memchr(html + i, '<', n - i);
         size_t text_end = lt ? (size_t)(lt - html) : n;
 
-        if (skip_until == NULL && h2t_text(&h, html + i, text_end - i) == -1)
+        if (!h.skip && h2t_text(&h, html + i, text_end - i) == -1)
             return -1;
         if (lt == NULL)
             break;
         i = text_end;
-        /* comments */
-        if (n - i >= 4 && memcmp(html + i, "<!--", 4) == 0) {
-            const char *end = memmem(html + i + 4, n - i - 4, "-->", 3);
-            i = end ? (size_t)(end - html) + 3 : n;
-            continue;
-        }
-        const char *gt = memchr(html + i, '>', n - i);
-        size_t tag_end = gt ? (size_t)(gt - html) : n;
-        const char *t = html + i + 1;
-        size_t tn = tag_end - i - 1;
-        int closing = tn > 0 && t[0] == '/';
-        char name[16];
-        size_t k = 0;
-        if (closing) {
-            t++;
-            tn--;
-        }
-        while (k < tn && k + 1 < sizeof name &&
-               ((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
-                (t[k] >= '0' && t[k] <= '9'))) {
-            name[k] = (char)(t[k] | 0x20);
-            k++;
-        }
-        name[k] = '\0';
-        i = gt ? tag_end + 1 : n;
-        if (skip_until != NULL) {
-            if (closing && strcmp(name, skip_until) == 0)
-                skip_until = NULL;
-            continue;
-        }
-        if (!closing && (strcmp(name, "style") == 0 ||
-                         strcmp(name, "script") == 0 ||
-                         strcmp(name, "head") == 0 ||
-                         strcmp(name, "title") == 0)) {
-            static const char *const names[] = {"style", "script", "head",
-                                                "title"};
-            for (size_t q = 0; q < 4; q++)
-                if (strcmp(name, names[q]) == 0)
-                    skip_until = names[q];
-            continue;
-        }
-        if (strcmp(name, "br") == 0) {
-            if (h2t_break(&h, h.newlines + 1) == -1)
-                return -1;
-        } else if (strcmp(name, "p") == 0 || strcmp(name, "h1") == 0 ||
-                   strcmp(name, "h2") == 0 || strcmp(name, "h3") == 0 ||
-                   strcmp(name, "h4") == 0 || strcmp(name, "h5") == 0 ||
-                   strcmp(name, "h6") == 0 || strcmp(name, "table") == 0 ||
-                   strcmp(name, "ul") == 0 || strcmp(name, "ol") == 0 ||
-                   strcmp(name, "blockquote") == 0) {
-            if (h2t_break(&h, 2) == -1)
-                return -1;
-        } else if (strcmp(name, "div") == 0 || strcmp(name, "tr") == 0 ||
-                   strcmp(name, "section") == 0 ||
-                   strcmp(name, "header") == 0 ||
-                   strcmp(name, "footer") == 0) {
-            if (h2t_break(&h, 1) == -1)
-                return -1;
-        } else if (strcmp(name, "li") == 0) {
-            if (h2t_break(&h, 1) == -1)
-                return -1;
-            if (!closing) {
-                if (buf_append(out, "- ", 2) == -1)
-                    return -1;
-                h.newlines = 0;
-            }
-        } else if (strcmp(name, "hr") == 0) {
-            if (h2t_break(&h, 1) == -1 || buf_puts(out, "----") == -1)
-                return -1;
-            h.newlines = 0;
-            if (h2t_break(&h, 1) == -1)
-                return -1;
-        } else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
-            h.pending_space = 1;
-        } else if (strcmp(name, "pre") == 0) {
-            h.pre = !closing;
-        } else if (strcmp(name, "a") == 0) {
-            if (!closing) {
-                h.in_link = attr(t, tn, "href", h.href, sizeof h.href) > 0;
-                decode_inplace(h.href);
-                h.link_start = out->len;
-            } else if (h.in_link) {
-                size_t tl = out->len - h.link_start;
-                const char *shown = h.href;
-                h.in_link = 0;
-                if (strncmp(shown, "mailto:", 7) == 0)
-                    shown += 7;
-                if (h.href[0] == '#' ||
-                    (tl == strlen(shown) &&
-                     memcmp(out->p + h.link_start, shown, tl) == 0))
-                    continue;
-                if (tl == 0) {
-                    if (buf_puts(out, shown) == -1)
-                        return -1;
-                } else if (buf_append(out, " (", 2) == -1 ||
-                           buf_puts(out, shown) == -1 ||
-                           buf_putc(out, ')') == -1) {
-                    return -1;
-                }
-                h.newlines = 0;
-            }
-        }
+        if (h2t_tag(&h, html, n, &i) == -1)
+            return -1;
     }
-    /* no trailing blank lines or spaces */
-    while (out->len > 0 &&
-           (out->p[out->len - 1] == '\n' || out->p[out->len - 1] == ' '))
-        out->len--;
-    if (buf_putc(out, '\n') == -1)
+    return h2t_end(out);
+}
+
+/*---- the cache: what the last message's lines became ----*/
+
+/* mismatch - the length of the common prefix of a and b (n bytes each). */
+static size_t
+mismatch(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+
+    while (i + 16 <= n) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a + i, 8);
+        memcpy(&a1, a + i + 8, 8);
+        memcpy(&b0, b + i, 8);
+        memcpy(&b1, b + i + 8, 8);
+        if ((a0 ^ b0) | (a1 ^ b1))
+            break;
+        i += 16;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/*
+ * Quoted-printable, line by line.  The encoding of a line (its bytes up
+ * to and with its line break) depends on nothing else: the column starts
+ * at 0, every look-ahead (trailing white space, "From ", the soft break)
+ * stops at the break.  So the lines that this message shares with the
+ * last, at the same place (line k here and there), are copied from the
+ * last output.  A line ending in a lone CR is reused only when the byte
+ * after it matches too (CR LF would be one break, not two).
+ */
+struct qp_memo {
+    struct buf in, out; /* the last input and its encoding */
+    size_t *lin, *lout; /* the start of each line in both */
+    size_t nlines;
+    size_t *nin, *nout; /* the lines of this call, being built */
+    size_t cap;
+};
+
+static void
+qp_memo_free(struct qp_memo *m)
+{
+    buf_free(&m->in);
+    buf_free(&m->out);
+    free(m->lin);
+    free(m->lout);
+    free(m->nin);
+    free(m->nout);
+}
+
+static void
+qp_memo_line(struct qp_memo *m, size_t nl, size_t in, size_t out)
+{
+    if (nl == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 256;
+        m->nin = xreallocarray(m->nin, m->cap, sizeof *m->nin);
+        m->nout = xreallocarray(m->nout, m->cap, sizeof *m->nout);
+        m->lin = xreallocarray(m->lin, m->cap, sizeof *m->lin);
+        m->lout = xreallocarray(m->lout, m->cap, sizeof *m->lout);
+    }
+    m->nin[nl] = in;
+    m->nout[nl] = out;
+}
+
+static int
+qp_encode_memo(struct qp_memo *m, const char *s, size_t n, struct buf *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t base = out->len, i = 0, nl = 0;
+    char *o, *o0;
+
+    if (buf_reserve(out, n * 3 + n / 24 * 3 + 8) == -1)
         return -1;
+    o = o0 = out->p + base;
+    while (i < n) {
+        size_t k = nl;
+
+        qp_memo_line(m, nl++, i, (size_t)(o - o0));
+        if (k < m->nlines) {
+            size_t oi = m->lin[k], avail = m->in.len - oi, j = k;
+            size_t len =
+                mismatch(s + i, m->in.p + oi, n - i < avail ? n - i : avail);
+            while (j < m->nlines) {
+                size_t e = (j + 1 < m->nlines ? m->lin[j + 1] : m->in.len) - oi;
+                if (e < len || (e == len && len == n - i && len == avail))
+                    j++;
+                else
+                    break;
+            }
+            if (j > k) {
+                size_t os = m->lout[k];
+                size_t oe = j < m->nlines ? m->lout[j] : m->out.len;
+                size_t at = (size_t)(o - o0);
+                for (size_t t = k + 1; t < j; t++)
+                    qp_memo_line(m, nl++, i + m->lin[t] - oi,
+                                 at + m->lout[t] - os);
+                memcpy(o, m->out.p + os, oe - os);
+                o += oe - os;
+                i += (j < m->nlines ? m->lin[j] : m->in.len) - oi;
+                continue;
+            }
+        }
+        o = qp_line(p, n, &i, o);
+    }
+    out->len = (size_t)(o - out->p);
+    out->p[out->len] = '\0';
+    /* this message is the next one's last */
+    buf_reset(&m->in);
+    buf_reset(&m->out);
+    if (buf_append(&m->in, s, n) == -1 ||
+        buf_append(&m->out, o0, (size_t)(o - o0)) == -1) {
+        m->nlines = 0;
+        return 0;
+    }
+    {
+        size_t *t = m->lin;
+        m->lin = m->nin;
+        m->nin = t;
+        t = m->lout;
+        m->lout = m->nout;
+        m->nout = t;
+    }
+    m->nlines = nl;
     return 0;
+}
+
+/*
+ * HTML to text, line by line.  The converter is a machine whose state at
+ * the start of a line of text (outside any tag) is small: pending space,
+ * line breaks, <pre>, the element being skipped, whether a link is open,
+ * and whether the output is empty or ends in a space (which a break would
+ * trim).  At such a line start with no open link and an output that does
+ * not end in a space, what the rest of the input makes of the output
+ * depends on the state and the rest of the input alone: that is a
+ * checkpoint.  When this message reaches, at line L, the state that the
+ * last message had at its checkpoint of line L, and the input from there
+ * is the same as the last one's up to a later checkpoint, the output
+ * between the two checkpoints is the last one's: copied, not recomputed.
+ * (An entity never spans a line break, so splitting text at line breaks
+ * changes nothing.)
+ */
+struct h2t_ck {
+    size_t in, out;
+    uint32_t line;
+    int pending_space, newlines, pre, skip, empty;
+};
+
+struct h2t_memo {
+    struct buf in, out; /* the last input, and its output before the
+                         * final trimming */
+    struct h2t_ck *ck, *nck;
+    size_t nck_last, ncap, nnew;
+    uint32_t *by_line; /* line -> checkpoint index + 1, or 0 */
+    size_t nlines, lcap;
+};
+
+static void
+h2t_memo_free(struct h2t_memo *m)
+{
+    buf_free(&m->in);
+    buf_free(&m->out);
+    free(m->ck);
+    free(m->nck);
+    free(m->by_line);
+}
+
+static void
+h2t_memo_push(struct h2t_memo *m, const struct h2t_ck *c)
+{
+    if (m->nnew == m->ncap) {
+        m->ncap = m->ncap ? m->ncap * 2 : 256;
+        m->nck = xreallocarray(m->nck, m->ncap, sizeof *m->nck);
+        m->ck = xreallocarray(m->ck, m->ncap, sizeof *m->ck);
+    }
+    m->nck[m->nnew++] = *c;
+}
+
+static int
+h2t_same(const struct h2t_ck *a, const struct h2t_ck *b)
+{
+    return a->pending_space == b->pending_space && a->newlines == b->newlines &&
+           a->pre == b->pre && a->skip == b->skip && a->empty == b->empty;
+}
+
+/* h2t_checkpoint - at the line start *ip (line *linep): record it, and
+ * replay the last message from there when it can.  1 when it replayed (ip,
+ * linep and the machine moved on), 0 when not, -1 past out's limit. */
+static int
+h2t_checkpoint(struct h2t_memo *m, struct h2t *h, const char *html, size_t n,
+               size_t *ip, uint32_t *linep)
+{
+    struct buf *out = h->out;
+    struct h2t_ck c, *o, *e;
+    size_t i = *ip, len, at;
+    uint32_t ix;
+
+    if (h->in_link || (out->len > 0 && out->p[out->len - 1] == ' '))
+        return 0;
+    c.in = i;
+    c.out = out->len;
+    c.line = *linep;
+    c.pending_space = h->pending_space;
+    c.newlines = h->newlines;
+    c.pre = h->pre;
+    c.skip = h->skip;
+    c.empty = out->len == 0;
+    h2t_memo_push(m, &c);
+    if (c.line >= m->nlines || (ix = m->by_line[c.line]) == 0)
+        return 0;
+    o = &m->ck[ix - 1];
+    if (!h2t_same(o, &c))
+        return 0;
+    len = mismatch(html + i, m->in.p + o->in,
+                   n - i < m->in.len - o->in ? n - i : m->in.len - o->in);
+    /* the last checkpoint the common input reaches */
+    for (e = o; e + 1 < m->ck + m->nck_last && e[1].in - o->in <= len; e++)
+        ;
+    if (e == o)
+        return 0;
+    at = out->len;
+    if (e->out > o->out && bput(out, m->out.p + o->out, e->out - o->out) == -1)
+        return -1;
+    for (const struct h2t_ck *t = o + 1; t <= e; t++) {
+        c = *t;
+        c.in = i + (t->in - o->in);
+        c.out = at + (t->out - o->out);
+        h2t_memo_push(m, &c);
+    }
+    h->pending_space = e->pending_space;
+    h->newlines = e->newlines;
+    h->pre = e->pre;
+    h->skip = e->skip;
+    *ip = i + (e->in - o->in);
+    *linep = e->line;
+    return 1;
+}
+
+static int
+h2t_cached(struct h2t_memo *m, const char *html, size_t n, struct buf *out)
+{
+    struct h2t h;
+    size_t i = 0;
+    uint32_t line = 0;
+
+    memset(&h, 0, sizeof h);
+    h.out = out;
+    h.newlines = 2;
+    m->nnew = 0;
+    if (buf_reserve(out, n + n / 2 + 64) == -1) {
+        /* never mind: the appends below find the limit */
+    }
+    while (i < n) {
+        const char *lt = memchr(html + i, '<', n - i);
+        size_t text_end = lt ? (size_t)(lt - html) : n;
+        int moved = 0;
+
+        /* the text, a line at a time, with a checkpoint at each start */
+        while (i < text_end) {
+            const char *nlp = memchr(html + i, '\n', text_end - i);
+            size_t e = nlp ? (size_t)(nlp - html) + 1 : text_end;
+            if (!h.skip && h2t_text(&h, html + i, e - i) == -1)
+                return -1;
+            i = e;
+            if (nlp == NULL)
+                break;
+            line++;
+            int r = h2t_checkpoint(m, &h, html, n, &i, &line);
+            if (r == -1)
+                return -1;
+            if (r == 1) {
+                moved = 1;
+                break;
+            }
+        }
+        if (moved)
+            continue;
+        if (lt == NULL)
+            break;
+        if (h2t_tag(&h, html, n, &i) == -1)
+            return -1;
+    }
+    /* this message is the next one's last: input, untrimmed output, and
+     * checkpoints by line */
+    buf_reset(&m->in);
+    buf_reset(&m->out);
+    m->nlines = 0;
+    if (buf_append(&m->in, html, n) == 0 &&
+        buf_append(&m->out, out->p, out->len) == 0) {
+        struct h2t_ck *t = m->ck;
+        m->ck = m->nck;
+        m->nck = t;
+        m->nck_last = m->nnew;
+        m->nlines = m->nnew ? m->ck[m->nnew - 1].line + 1 : 0;
+        if (m->nlines > m->lcap) {
+            m->lcap = m->nlines * 2;
+            m->by_line = xreallocarray(m->by_line, m->lcap, sizeof *m->by_line);
+        }
+        if (m->nlines > 0)
+            memset(m->by_line, 0, m->nlines * sizeof *m->by_line);
+        for (size_t k = 0; k < m->nnew; k++)
+            m->by_line[m->ck[k].line] = (uint32_t)k + 1;
+    }
+    return h2t_end(out);
+}
+
+struct mime_cache {
+    struct qp_memo text, html;
+    struct h2t_memo h2t;
+};
+
+struct mime_cache *
+mime_cache_new(void)
+{
+    struct mime_cache *c = xcalloc(1, sizeof *c);
+
+    buf_init(&c->text.in, 0);
+    buf_init(&c->text.out, 0);
+    buf_init(&c->html.in, 0);
+    buf_init(&c->html.out, 0);
+    buf_init(&c->h2t.in, 0);
+    buf_init(&c->h2t.out, 0);
+    return c;
+}
+
+void
+mime_cache_free(struct mime_cache *c)
+{
+    if (c == NULL)
+        return;
+    qp_memo_free(&c->text);
+    qp_memo_free(&c->html);
+    h2t_memo_free(&c->h2t);
+    free(c);
+}
+
+int
+mime_html_to_text_cached(struct mime_cache *c, const char *html, size_t n,
+                         struct buf *out)
+{
+    /* checkpoints count output from an empty buffer */
+    if (c == NULL || out->len != 0)
+        return mime_html_to_text(html, n, out);
+    return h2t_cached(&c->h2t, html, n, out);
+}
+
+/* qp_body - a part's body, through the cache when there is one. */
+static int
+qp_body(struct mime_cache *c, int html, const char *s, size_t n,
+        struct buf *out)
+{
+    if (c == NULL)
+        return mime_qp_encode(s, n, out);
+    return qp_encode_memo(html ? &c->html : &c->text, s, n, out);
 }

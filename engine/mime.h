@@ -31,14 +31,16 @@ struct mime_address {
     const char *addr; /* addr-spec */
 };
 
+struct mime_cache;
+
 struct mime_message {
     struct mime_address from;
     struct mime_address to;
-    const char *reply_to;   /* an address or "Name <address>", or NULL */
-    const char *subject;    /* UTF-8 */
-    const char *message_id; /* "<...@...>" */
-    int64_t date;           /* Unix time */
-    const char *unsubscribe_url;    /* https://... or NULL */
+    const char *reply_to;        /* an address or "Name <address>", or NULL */
+    const char *subject;         /* UTF-8 */
+    const char *message_id;      /* "<...@...>" */
+    int64_t date;                /* Unix time */
+    const char *unsubscribe_url; /* https://... or NULL */
     const char *unsubscribe_mailto; /* mailto:... or NULL */
     const char *list_id;            /* "Name <list.id.example>" or NULL */
     const char *feedback_id;        /* or NULL */
@@ -46,6 +48,7 @@ struct mime_message {
     size_t text_len;
     const char *html; /* HTML part (UTF-8), or NULL for text only */
     size_t html_len;
+    struct mime_cache *cache; /* NULL, or see mime_cache_new */
 };
 
 /*
@@ -72,8 +75,7 @@ int mime_qp_encode(const char *s, size_t n, struct buf *out);
  * ASCII, folded, with RFC 2047 encoded-words when it is not plain ASCII.
  * `used` is the length of "Name: " already on the line.
  */
-int mime_encode_header(const char *s, size_t n, size_t used,
-                       struct buf *out);
+int mime_encode_header(const char *s, size_t n, size_t used, struct buf *out);
 
 /*
  * mime_html_to_text - derive a readable text part from HTML: tags
@@ -82,6 +84,23 @@ int mime_encode_header(const char *s, size_t n, size_t used,
  * collapsed.  Appends to out.
  */
 int mime_html_to_text(const char *html, size_t n, struct buf *out);
+
+/*
+ * struct mime_cache - what the last message of a campaign turned into,
+ * line by line, so that the next one, which differs from it in a few
+ * lines (a name, a link), reuses the rest: the quoted-printable encoding
+ * of a line depends on that line alone, and the text derived from HTML
+ * on the line and a small state at its start.  Results are byte for byte
+ * those of the calls without a cache.  One cache per thread, used for one
+ * stream of similar messages; it holds a copy of the last parts.
+ */
+struct mime_cache *mime_cache_new(void);
+void mime_cache_free(struct mime_cache *c);
+
+/* mime_html_to_text_cached - mime_html_to_text through cache c (NULL:
+ * none); the cache is used when out is empty. */
+int mime_html_to_text_cached(struct mime_cache *c, const char *html, size_t n,
+                             struct buf *out);
 
 /* mime_date - RFC 5322 date-time of t in UTC, into out (>= 40 bytes). */
 void mime_date(int64_t t, char *out, size_t n);

@@ -113,6 +113,7 @@ queue_classify(int code, const char *status, const char *text)
 /* One claimed recipient, from claim to result. */
 struct item {
     int64_t contact_id;
+    int64_t claimed_ms; /* when its batch was claimed (relay_now_ms) */
     int attempts;
     int handed; /* given to the relay loop */
     char email[EMAIL_MAX + 1];
@@ -158,6 +159,7 @@ struct run {
     long outstanding; /* handed out, no result yet */
     int claim_kind;   /* which claim query is next */
     int exhausted;    /* nothing claimable in this run */
+    int reclaim;      /* a result made a row claimable again */
     int stop;         /* stop reason set by tick */
     int64_t last_flush, last_control, last_progress, start_ms;
     int failed;       /* a database error: stop */
@@ -318,6 +320,7 @@ claim(struct run *r)
         }
         it = xcalloc(1, sizeof *it);
         it->contact_id = c->contact_id;
+        it->claimed_ms = relay_now_ms();
         it->attempts = c->attempts + 1;
         snprintf(it->email, sizeof it->email, "%s", c->email);
         at = strrchr(c->email, '@');
@@ -377,6 +380,32 @@ fail:
     return -1;
 }
 
+static int
+status_cb(const struct store_contact *c, void *arg)
+{
+    *(int *)arg = strcmp(c->status, "active") == 0;
+    return 0;
+}
+
+/*
+ * still_mailable - an item about to be handed out that was claimed a
+ * while ago (a slow rate, a throttled relay) has its contact's status
+ * read again, so that a suppression landing meanwhile stops this send:
+ * 1 go on, 0 suppressed or forgotten since, -1 database error.
+ */
+static int
+still_mailable(struct run *r, const struct item *it)
+{
+    int active = 0, rc;
+
+    if (relay_now_ms() - it->claimed_ms < QUEUE_RECHECK_MS)
+        return 1;
+    rc = store_contact_get(r->p->st, it->email, status_cb, &active, &r->err);
+    if (rc == -1)
+        return -1;
+    return rc == 1 && active;
+}
+
 static enum relay_next
 queue_next(void *arg, struct relay_msg *m)
 {
@@ -385,25 +414,56 @@ queue_next(void *arg, struct relay_msg *m)
 
     if (r->failed || r->stop)
         return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
-    while (r->next_hand >= r->nitems) {
-        if (r->exhausted)
-            return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
-        /* items still in flight from the last batch keep their memory:
-         * they are owned through the cookie until their result */
-        int n = claim(r);
-        if (n == -1) {
+    for (;;) {
+        while (r->next_hand >= r->nitems) {
+            if (r->exhausted && r->reclaim &&
+                !(r->p->max > 0 && r->s->attempted >= r->p->max)) {
+                /* rows went back to the queue (the link died before
+                 * their dot) or became uncertain: claimable again, now
+                 * that claim() is about to flush their results */
+                r->reclaim = 0;
+                r->exhausted = 0;
+                r->claim_kind = STORE_CLAIM_QUEUED;
+            }
+            if (r->exhausted)
+                return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+            /* items still in flight from the last batch keep their
+             * memory: they are owned through the cookie until their
+             * result */
+            int n = claim(r);
+            if (n == -1) {
+                r->failed = 1;
+                return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+            }
+            if (n == 0 && r->claim_kind > STORE_CLAIM_UNCERTAIN)
+                r->exhausted = 1;
+            if (n == 0 && r->p->max > 0 && r->s->attempted >= r->p->max) {
+                r->exhausted = 1;
+                if (r->stop == 0)
+                    r->s->stop = QUEUE_MAXED;
+            }
+        }
+        it = r->items[r->next_hand];
+        switch (still_mailable(r, it)) {
+        case -1:
+            /* not handed out: queue_send puts it back in the queue */
             r->failed = 1;
             return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+        case 0: {
+            struct pending *q = pend_add(r, it->contact_id, "skipped");
+            snprintf(q->text, sizeof q->text,
+                     "suppressed after the campaign started");
+            r->items[r->next_hand++] = NULL;
+            r->s->skipped++;
+            item_free(it);
+            continue;
         }
-        if (n == 0 && r->claim_kind > STORE_CLAIM_UNCERTAIN)
-            r->exhausted = 1;
-        if (n == 0 && r->p->max > 0 && r->s->attempted >= r->p->max) {
-            r->exhausted = 1;
-            if (r->stop == 0)
-                r->s->stop = QUEUE_MAXED;
+        default:
+            break;
         }
+        break;
     }
-    it = r->items[r->next_hand++];
+    r->items[r->next_hand++] = NULL; /* owned through the cookie now */
     it->handed = 1;
     r->outstanding++;
     r->s->attempted++;
@@ -443,11 +503,13 @@ queue_result(void *arg, const struct relay_done *d)
     case SMTP_UNCERTAIN:
         state = "uncertain";
         r->s->uncertain++;
+        r->reclaim = 1; /* owed its one retry, in this run */
         break;
     case SMTP_NOT_SENT:
         /* safe to try again: back in the queue, unless it keeps failing */
         state = it->attempts >= 10 ? "deferred" : "queued";
         r->s->requeued++;
+        r->reclaim = 1; /* after a reconnect, in this run */
         break;
     }
     q = pend_add(r, it->contact_id, state);
@@ -566,7 +628,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s,
     for (int i = r.next_hand; i < r.nitems; i++) {
         struct item *it = r.items[i];
         struct pending *q = pend_add(&r, it->contact_id, "queued");
-        (void)q;
+        snprintf(q->text, sizeof q->text, "not sent: the run stopped first");
         item_free(it);
     }
     if (r.npend > 0 && flush(&r) == -1 && rc == 0) {

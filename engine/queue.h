@@ -17,7 +17,10 @@
  *    sends each once more with the same Message-ID (compose.h), and the
  *    report lists them;
  *  - a suppression that lands mid-campaign stops the next send: the
- *    contact's status is checked again when its row is claimed;
+ *    contact's status is checked again when its row is claimed, and
+ *    once more when it is handed to the relay loop if it was claimed
+ *    QUEUE_RECHECK_MS ago or more (a slow rate); the relay loop takes a
+ *    message only when the rate lets it go;
  *  - a hard bounce suppresses the address in the same transaction that
  *    records it.
  */
@@ -36,6 +39,9 @@
  * is about two of these */
 #define QUEUE_BATCH 64
 #define QUEUE_FLUSH_MS 200
+/* a claimed row handed out this long after its claim has its contact's
+ * status read again */
+#define QUEUE_RECHECK_MS 1000
 
 /*
  * queue_lock - take the campaign's send lock (flock, non-blocking) and

@@ -5,9 +5,12 @@
  * One thread, one poll() over at most `concurrency` SMTP connections.
  * Connections are opened lazily - one more each turn while a message is
  * waiting and every open connection is busy - so a small campaign does
- * not open eight sessions.  A message the throttle holds back (its
- * domain's bucket is empty) waits in a small held list; the source is
- * not asked for more while that list is full.
+ * not open eight sessions; and to each relay only one until a message
+ * has gone through it, so that wrong credentials fail once instead of
+ * once per connection.  The source is asked for a message only when
+ * the global rate allows one to go; a message its domain's bucket holds
+ * back waits in a small held list, and the source is not asked for more
+ * while that list is full.
  *
  * Clients are never freed inside their own callbacks: `closed` marks the
  * connection dead and the loop reaps it after smtp_client_handle returns.
@@ -50,8 +53,9 @@ struct conn {
 
 struct relay_state {
     int64_t down_until;
-    int fails; /* consecutive */
-    int conns; /* open now */
+    int fails;  /* consecutive */
+    int conns;  /* open now */
+    int proven; /* a message went through it (250 to the dot) */
     struct err last;
 };
 
@@ -147,6 +151,7 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
     if (r->outcome == SMTP_SENT) {
         k->succeeded = 1;
         l->rs[k->relay].fails = 0;
+        l->rs[k->relay].proven = 1;
     }
     if (r->outcome == SMTP_TEMPFAIL &&
         throttle_is_throttling(r->code, r->status, r->text)) {
@@ -200,6 +205,13 @@ pick_relay(struct relay_loop *l, int64_t now)
         struct relay_state *rs = &l->rs[i];
         if (r->weight <= 0 || rs->down_until > now ||
             rs->fails >= RELAY_MAX_FAILS)
+            continue;
+        /* Until a message has gone through it, one connection at a
+         * time: a wrong password or a bad certificate then costs one
+         * failed login, not one per connection, and a relay that drops
+         * every message is found out (RELAY_MAX_FAILS) before the
+         * messages have made the rounds of many connections. */
+        if (!rs->proven && rs->conns > 0)
             continue;
         double load = (double)rs->conns / r->weight;
         if (best == -1 || load < best_load) {
@@ -275,11 +287,18 @@ reap(struct relay_loop *l)
     }
 }
 
-/* fetch - make sure a message is pending, if the source has one. */
+/*
+ * fetch - make sure a message is pending, if the source has one.  Nothing
+ * is taken from the source while the global rate says wait: a message
+ * taken early would sit here where the source can no longer stop it (a
+ * suppression that lands meanwhile, a pause).
+ */
 static void
-fetch(struct relay_loop *l)
+fetch(struct relay_loop *l, int64_t now)
 {
     if (l->have_pending || l->drained || l->stopping || l->fatal)
+        return;
+    if (throttle_global_wait(l->throttle, now) > 0)
         return;
     switch (l->src->next(l->src->arg, &l->pending)) {
     case RELAY_GOT:
@@ -356,9 +375,13 @@ dispatch(struct relay_loop *l, int64_t now)
         }
         if (placed)
             continue;
-        fetch(l);
-        if (!l->have_pending)
+        fetch(l, now);
+        if (!l->have_pending) {
+            int64_t g = throttle_global_wait(l->throttle, now);
+            if (g > 0 && (wait == 0 || g < wait))
+                wait = g;
             break;
+        }
         int64_t w = throttle_take(l->throttle, l->pending.domain, now);
         if (w == 0) {
             l->have_pending = 0;
@@ -367,6 +390,10 @@ dispatch(struct relay_loop *l, int64_t now)
         }
         if (wait == 0 || w < wait)
             wait = w;
+        /* held is for a domain's own limit; under the global rate the
+         * message stays pending */
+        if (throttle_global_wait(l->throttle, now) > 0)
+            break;
         if (l->nheld < HELD_MAX) {
             l->held[l->nheld++] = l->pending;
             l->have_pending = 0;
@@ -457,9 +484,14 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
         if ((l.drained || l.stopping) && !waiting(&l) && l.nconns == 0 &&
             l.inflight == 0)
             break;
-        /* more connections while messages wait and none is free */
-        if (!l.stopping)
-            fetch(&l);
+        /* more connections while messages wait and none is free; a
+         * message is taken for that only when a connection could be
+         * opened (not while every relay backs off: each claim counts as
+         * an attempt), or to learn whether anything is left once every
+         * relay is given up */
+        if (!l.stopping &&
+            (l.nconns > 0 || pick_relay(&l, now) >= 0 || all_given_up(&l)))
+            fetch(&l, now);
         if (!l.stopping && waiting(&l) && free_conn(&l) == NULL &&
             l.nconns < p->concurrency) {
             int before = l.nconns;

@@ -41,6 +41,11 @@
  * if its final dot had not been completely handed to the kernel, and
  * UNCERTAIN if it had (RFC 1047: the one gap no protocol closes).  That
  * is decided from byte offsets in the output stream, not from states.
+ * A protocol error (garbage, a surplus reply, a 503 "bad sequence" to a
+ * transaction in progress) also takes back an outcome decided on a reply
+ * of a transaction still waiting for others: replies out of step may
+ * belong to other commands, and a misread 5xx would bounce (and
+ * suppress) a good address.
  *
  * Timeouts (RFC 5321 4.5.3.2) are deadlines, not idle timers: the clock
  * for a reply starts when its command has been written (or, pipelined,
@@ -89,6 +94,9 @@
  * either completes replies (bounded by the commands in flight) or runs
  * into a limit long before this; the cap is a safety net. */
 #define SMTP_READS_MAX 1024
+/* State changes handled in one call of smtp_client_handle before it
+ * returns to the event loop. */
+#define SMTP_TURNS_MAX 8
 /* RFC 4954 4: a user name and a password fit in a 12288-octet line; we
  * need far less. */
 #define SMTP_AUTH_FIELD_MAX 512
@@ -662,6 +670,14 @@ fail(struct smtp_client *c, enum smtp_fail f, int kind, const char *fmt, ...)
                 m = &c->msg[i];
         if (m == NULL)
             break;
+        if (m->decided && !m->local && m->npend > 0 && f == SMTP_FAIL_PROTO &&
+            !(m->has_dot && c->w_total >= m->dot_end)) {
+            /* Decided on a reply of a transaction whose other replies
+             * never came in order: once the dialogue is out of step,
+             * that reply may have answered another command.  Not a
+             * result to record; the message was not sent. */
+            m->decided = 0;
+        }
         if (!m->decided) {
             if (m->has_dot && c->w_total >= m->dot_end)
                 decide_local(m, SMTP_UNCERTAIN, SMTP_STAGE_DOT, "", e.msg);
@@ -1028,12 +1044,25 @@ txn_reply(struct smtp_client *c, const struct expect *x)
         expect_push(c, CMD_DOT, x->slot);
         return;
     }
+    if (code == 503 && !m->decided) {
+        /* "Bad sequence of commands" to a transaction we believe in
+         * order: the server and we disagree about the dialogue (or its
+         * replies came out of order).  It says nothing about the
+         * recipient: never a bounce. */
+        fail(c, SMTP_FAIL_PROTO, EX_PROTOCOL, "%s: out of sequence at %s: %s",
+             c->host, cmd_names[x->cmd], reply_str(c));
+        return;
+    }
     if (cls == 2 && x->cmd != CMD_DATA) {
         if (x->cmd == CMD_DOT && !m->decided)
             decide(c, m, SMTP_SENT, st);
     } else if (cls == 4 || cls == 5) {
         decide(c, m, cls == 4 ? SMTP_TEMPFAIL : SMTP_PERMFAIL, st);
     } else {
+        /* Out of step: the reply that decided this message (a 5xx to
+         * RCPT, say) may have answered another command. */
+        if (m->decided && !m->local && !m->has_dot)
+            m->decided = 0;
         fail(c, SMTP_FAIL_PROTO, EX_PROTOCOL, "%s: unexpected reply to %s: %s",
              c->host, cmd_names[x->cmd], reply_str(c));
         return;
@@ -1383,7 +1412,13 @@ do_write(struct smtp_client *c)
 {
     struct err e;
 
-    if (c->tls_want == POLLOUT)
+    /* A TLS write that wanted the socket writable is retried below.  Not
+     * so a handshake that has not started yet: start_tls asked for
+     * POLLOUT to be woken for it, and clearing that here (the same turn
+     * that read the "220") left the client waiting for input that never
+     * comes while the server waits for the ClientHello. */
+    if (c->tls_want == POLLOUT && c->state != ST_TLS_START &&
+        c->state != ST_TLS_SMTPS)
         c->tls_want = 0;
     while (c->state != ST_CLOSED && c->out_off < c->out.len) {
         ssize_t n;
@@ -1754,9 +1789,11 @@ smtp_client_handle(struct smtp_client *c, short revents, int64_t now_ms)
     c->now = now_ms;
     if (c->write_since == -1)
         c->write_since = now_ms;
-    /* At most a few turns: connect -> TLS -> dialogue, or the dialogue
-     * -> STARTTLS handshake -> dialogue. */
-    for (int turn = 0; turn < 4 && c->state != ST_CLOSED; turn++) {
+    /* At most a few turns, one per state change: connect -> greeting ->
+     * EHLO -> STARTTLS -> handshake -> EHLO -> AUTH when the replies are
+     * already waiting.  A state left over when the turns run out must
+     * still be woken by poll (smtp_client_events). */
+    for (int turn = 0; turn < SMTP_TURNS_MAX && c->state != ST_CLOSED; turn++) {
         enum state before = c->state;
 
         if (c->state == ST_CONNECT) {

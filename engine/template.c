@@ -1013,13 +1013,73 @@ struct ovr {
     const struct ind *ind; /* indentation where the parent tag stood */
 };
 
+/* Names whose resolution against the caller's frames is remembered for
+ * the rest of a render (the first RENDER_MEMO names of a template). */
+#define RENDER_MEMO 128
+
+/* Frames whose look-ups a cache keeps, per name (a section over a list
+ * of the campaign data pushes one frame per item); a power of 2, as
+ * frame_get takes the top 3 bits of a hash. */
+#define CACHE_WAYS 8
+
+/* A section's output kept for the next render (see render_section). */
+#define SEC_OUT_MAX (64 * 1024)
+#define SEC_DEPS_MAX 32
+#define SEC_IND_MAX 128
+
+struct sec {
+    int valid;
+    const json_t *v; /* the section's value (stable) */
+    int escape, strict;
+    char ind[SEC_IND_MAX]; /* the indentation in force, flattened */
+    size_t nind;
+    struct buf out;
+    /* the names looked up in the caller's frames (below the section's
+     * own), and what they gave: NULL or a stable value */
+    struct dep {
+        uint32_t ni;
+        json_t *v;
+    } deps[SEC_DEPS_MAX];
+    size_t ndeps;
+};
+
+struct template_cache {
+    const struct template *t;
+    size_t nnames;
+    struct way {
+        const json_t *frame;
+        json_t *v;
+    } * ways; /* nnames * CACHE_WAYS */
+    /* per node: 0 not looked at, 1 a section whose output may be kept
+     * (no partial, parent or block inside), 2 not */
+    unsigned char *sec_ok;
+    struct sec **secs; /* per node, NULL until kept */
+};
+
 struct rs {
     const struct template *t;
     const struct template_render_opts *o;
     struct buf *out;
     struct err *e;
     size_t nctx;
+    size_t base; /* the caller's frames: ctx[0, base) */
     json_t *ctx[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    /* stable[k]: ctx[k] and all in it stay the same from render to render
+     * (the caller's stable frames, and what sections push from them) */
+    unsigned char stable[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    struct template_cache *cache;
+    int found_stable;  /* the last lookup found its value in a stable frame */
+    int base_unstable; /* some of the caller's frames are not stable */
+    /* the section whose output is being kept, or NULL; rec_bad when
+     * something in it came from a frame that changes */
+    struct sec *rec;
+    int rec_bad;
+    /* memo[ni] is the value of name ni in the caller's frames (valid when
+     * known[ni]): they do not change while we render, and a template
+     * names the same field many times (a fallback is {{#x}}{{x}}{{/x}}
+     * {{^x}}..{{/x}}), each a hash lookup per frame */
+    json_t *memo[RENDER_MEMO];
+    unsigned char known[RENDER_MEMO], memo_stable[RENDER_MEMO];
 };
 
 /* ind_str - x = a then s; a alone when s is empty. */
@@ -1116,46 +1176,164 @@ static const struct {
     {"&gt;", 4}, {"&quot;", 6}, {"&#39;", 5},
 };
 
+/* html_word_safe - 1 when none of the 8 bytes at p is & < > " or ': a
+ * zero byte of p XOR c is found by the usual borrow test, exact for its
+ * existence. */
+static inline int
+html_word_safe(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+    uint64_t x, a, l, g, q, s;
+
+    memcpy(&x, p, 8);
+    a = x ^ (ones * '&');
+    l = x ^ (ones * '<');
+    g = x ^ (ones * '>');
+    q = x ^ (ones * '"');
+    s = x ^ (ones * '\'');
+    return (((a - ones) & ~a) | ((l - ones) & ~l) | ((g - ones) & ~g) |
+            ((q - ones) & ~q) | ((s - ones) & ~s)) &
+                   high
+               ? 0
+               : 1;
+}
+
 /* put_html - copy runs of safe bytes with one append each. */
 static int
 put_html(struct rs *rs, const char *s, size_t n)
 {
-    const char *end = s + n, *run = s;
+    const char *end = s + n, *run = s, *p = s;
 
-    for (const char *p = s; p < end; p++) {
+    for (;;) {
+        while (end - p >= 8 && html_word_safe(p))
+            p += 8;
+        for (; p < end; p++)
+            if (html_class[(unsigned char)*p] != 0)
+                break;
+        if (p == end)
+            break;
         unsigned k = html_class[(unsigned char)*p];
-        if (k == 0)
-            continue;
         if (put(rs, run, (size_t)(p - run)) == -1 ||
             put(rs, html_repl[k].s, html_repl[k].n) == -1)
             return -1;
-        run = p + 1;
+        run = ++p;
     }
     return put(rs, run, (size_t)(end - run));
+}
+
+/* frame_get - name ni (its first segment s, n bytes) in frame c, and
+ * the rest of its segments within what it finds; through the cache when
+ * the frame is stable.  NULL when the first segment is not there (*found
+ * 0) or when the rest is not (*found 1). */
+static json_t *
+frame_get(struct rs *rs, uint32_t ni, json_t *c, int stable, int *found)
+{
+    const struct template *t = rs->t;
+    const struct name *nm = &t->names[ni];
+    const struct seg *sg = &t->segs[nm->seg];
+    struct way *w = NULL;
+    json_t *v;
+
+    if (stable && rs->cache != NULL) {
+        /* the high bits of a Fibonacci hash of the address */
+        uint64_t h = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ULL;
+        w = &rs->cache->ways[(size_t)ni * CACHE_WAYS + (size_t)(h >> 61)];
+        if (w->frame == c) {
+            /* NULL: no first segment; the frame itself: a first segment
+             * whose rest is not there */
+            *found = w->v != NULL;
+            return w->v == c ? NULL : w->v;
+        }
+    }
+    *found = 0;
+    if (!json_is_object(c) ||
+        (v = json_object_getn(c, t->arena + sg[0].off, sg[0].len)) == NULL) {
+        if (w != NULL) {
+            w->frame = c;
+            w->v = NULL;
+        }
+        return NULL;
+    }
+    *found = 1;
+    for (uint32_t j = 1; v && j < nm->nseg; j++)
+        v = json_is_object(v)
+                ? json_object_getn(v, t->arena + sg[j].off, sg[j].len)
+                : NULL;
+    if (w != NULL) {
+        /* a first segment found whose rest is not: the frame itself
+         * stands for "found, NULL" (it cannot be its own member) */
+        w->frame = c;
+        w->v = v ? v : c;
+    }
+    return v;
+}
+
+/* base_lookup - name ni in the caller's frames alone (remembered for the
+ * rest of the render). */
+static json_t *
+base_lookup(struct rs *rs, uint32_t ni)
+{
+    json_t *v = NULL;
+    size_t k;
+    int found = 0;
+
+    if (ni < RENDER_MEMO && rs->known[ni]) {
+        rs->found_stable = rs->memo_stable[ni];
+        return rs->memo[ni];
+    }
+    for (k = rs->base; k-- > 0;) {
+        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        if (found)
+            break;
+    }
+    rs->found_stable = found && rs->stable[k];
+    if (ni < RENDER_MEMO) {
+        rs->memo[ni] = v;
+        rs->memo_stable[ni] = (unsigned char)rs->found_stable;
+        rs->known[ni] = 1;
+    }
+    return v;
 }
 
 /* lookup - resolve a name against the context stack (spec: the first
  * part from the top of the stack down, the rest within what it found). */
 static json_t *
-lookup(const struct rs *rs, uint32_t ni)
+lookup(struct rs *rs, uint32_t ni)
 {
-    const struct template *t = rs->t;
-    const struct name *nm = &t->names[ni];
-    const struct seg *sg = &t->segs[nm->seg];
+    const struct name *nm = &rs->t->names[ni];
     json_t *v = NULL;
+    size_t k;
+    int found = 0;
 
-    if (nm->nseg == 0)
-        return rs->nctx ? rs->ctx[rs->nctx - 1] : NULL;
-    for (size_t k = rs->nctx; k-- > 0;) {
-        json_t *c = rs->ctx[k];
-        if (json_is_object(c) &&
-            (v = json_object_getn(c, t->arena + sg[0].off, sg[0].len)))
-            break;
+    rs->found_stable = 0;
+    if (nm->nseg == 0) {
+        if (rs->nctx == 0)
+            return NULL;
+        rs->found_stable = rs->stable[rs->nctx - 1];
+        if (!rs->found_stable && rs->rec != NULL)
+            rs->rec_bad = 1;
+        return rs->ctx[rs->nctx - 1];
     }
-    for (uint32_t j = 1; v && j < nm->nseg; j++)
-        v = json_is_object(v)
-                ? json_object_getn(v, t->arena + sg[j].off, sg[j].len)
-                : NULL;
+    /* the frames that sections pushed, then (remembered) the caller's */
+    for (k = rs->nctx; k-- > rs->base;) {
+        if (!rs->stable[k] && rs->rec != NULL)
+            rs->rec_bad = 1;
+        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        if (found) {
+            rs->found_stable = rs->stable[k];
+            return v;
+        }
+    }
+    v = base_lookup(rs, ni);
+    if (rs->rec != NULL && rs->base_unstable) {
+        struct sec *sc = rs->rec;
+        if ((v != NULL && !rs->found_stable) || sc->ndeps == SEC_DEPS_MAX)
+            rs->rec_bad = 1;
+        else {
+            sc->deps[sc->ndeps].ni = ni;
+            sc->deps[sc->ndeps++].v = v;
+        }
+    }
     return v;
 }
 
@@ -1338,33 +1516,133 @@ static int render(struct rs *rs, uint32_t i, uint32_t end,
                   const struct ind *full, const struct ind *start,
                   const struct ovr *ov, int depth);
 
+/* sec_children - render a section's content once per item of v. */
 static int
-render_section(struct rs *rs, uint32_t i, const struct ind *full,
-               const struct ind *start, const struct ovr *ov, int depth)
+sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
+             const struct ind *full, const struct ind *start,
+             const struct ovr *ov, int depth)
 {
     const struct node *n = &rs->t->nodes[i];
-    json_t *v = lookup(rs, n->a);
     int r = 0;
 
-    if (n->flags & F_INVERTED) {
-        if (!truthy(v))
-            r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
-        return r;
-    }
-    if (!truthy(v))
-        return 0;
     if (json_is_array(v)) {
         size_t m = json_array_size(v);
         for (size_t k = 0; k < m && r == 0; k++) {
+            rs->stable[rs->nctx] = st;
             rs->ctx[rs->nctx++] = json_array_get(v, k);
             r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
             rs->nctx--;
         }
         return r;
     }
+    rs->stable[rs->nctx] = st;
     rs->ctx[rs->nctx++] = v;
     r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
     rs->nctx--;
+    return r;
+}
+
+/* ind_flat - the indentation chain x as text into b (cap bytes); -1 when
+ * it does not fit. */
+static int
+ind_flat(const struct ind *x, char *b, size_t cap, size_t *len)
+{
+    if (x == NULL || x->total == 0)
+        return 0;
+    if (ind_flat(x->a, b, cap, len) == -1)
+        return -1;
+    if (x->n > cap - *len)
+        return -1;
+    memcpy(b + *len, x->s, x->n);
+    *len += x->n;
+    return ind_flat(x->b, b, cap, len);
+}
+
+/* sec_cacheable - 1 when section i holds no partial, parent or block,
+ * whose output would depend on more than the node and its context. */
+static int
+sec_cacheable(struct template_cache *c, const struct template *t, uint32_t i)
+{
+    if (c->sec_ok[i] == 0) {
+        c->sec_ok[i] = 1;
+        for (uint32_t j = i + 1; j < t->nodes[i].b; j++)
+            if (t->nodes[j].kind == N_PARTIAL || t->nodes[j].kind == N_PARENT ||
+                t->nodes[j].kind == N_BLOCK)
+                c->sec_ok[i] = 2;
+    }
+    return c->sec_ok[i] == 1;
+}
+
+/*
+ * render_section - {{#x}} and {{^x}}.
+ *
+ * A section over a stable value (the campaign data: a list of products)
+ * renders the same way for every recipient unless a name inside it comes
+ * from a frame that changes (the contact's).  With a cache, its output
+ * is kept with the names it looked up in the caller's frames and what
+ * they gave (nothing, or a stable value); the next render with the same
+ * value and indentation, where each of those names gives the same again,
+ * copies the output instead of rendering it.  A name that gives a value
+ * of a changing frame keeps nothing.
+ */
+static int
+render_section(struct rs *rs, uint32_t i, const struct ind *full,
+               const struct ind *start, const struct ovr *ov, int depth)
+{
+    const struct node *n = &rs->t->nodes[i];
+    json_t *v = lookup(rs, n->a);
+    unsigned char st = (unsigned char)rs->found_stable;
+    struct template_cache *c = rs->cache;
+    struct sec *sc;
+    char ind[SEC_IND_MAX];
+    size_t nind = 0, mark;
+    int r;
+
+    if (n->flags & F_INVERTED) {
+        if (!truthy(v))
+            return render(rs, i + 1, n->b, full, start, ov, depth + 1);
+        return 0;
+    }
+    if (!truthy(v))
+        return 0;
+    if (c == NULL || !st || rs->rec != NULL || !sec_cacheable(c, rs->t, i) ||
+        ind_flat(full, ind, sizeof ind / 2, &nind) == -1 ||
+        nind >= sizeof ind / 2 || (ind[nind++] = '\0', 0) ||
+        ind_flat(start, ind, sizeof ind, &nind) == -1)
+        return sec_children(rs, i, v, st, full, start, ov, depth);
+    if ((sc = c->secs[i]) == NULL) {
+        sc = c->secs[i] = xcalloc(1, sizeof *sc);
+        buf_init(&sc->out, SEC_OUT_MAX);
+    }
+    if (sc->valid && sc->v == v && sc->escape == (int)rs->o->escape &&
+        sc->strict == rs->o->strict && sc->nind == nind &&
+        memcmp(sc->ind, ind, nind) == 0) {
+        size_t d;
+        for (d = 0; d < sc->ndeps; d++)
+            if (base_lookup(rs, sc->deps[d].ni) != sc->deps[d].v)
+                break;
+        if (d == sc->ndeps)
+            return put(rs, sc->out.p ? sc->out.p : "", sc->out.len);
+    }
+    /* render it, keeping what it looks up */
+    sc->valid = 0;
+    sc->ndeps = 0;
+    rs->rec = sc;
+    rs->rec_bad = 0;
+    mark = rs->out->len;
+    r = sec_children(rs, i, v, st, full, start, ov, depth);
+    rs->rec = NULL;
+    if (r == 0 && !rs->rec_bad) {
+        buf_reset(&sc->out);
+        if (buf_append(&sc->out, rs->out->p + mark, rs->out->len - mark) == 0) {
+            sc->valid = 1;
+            sc->v = v;
+            sc->escape = (int)rs->o->escape;
+            sc->strict = rs->o->strict;
+            sc->nind = nind;
+            memcpy(sc->ind, ind, nind);
+        }
+    }
     return r;
 }
 
@@ -1477,10 +1755,40 @@ render(struct rs *rs, uint32_t i, uint32_t end, const struct ind *full,
     return 0;
 }
 
+struct template_cache *
+template_cache_new(const struct template *t)
+{
+    struct template_cache *c = xcalloc(1, sizeof *c);
+
+    c->t = t;
+    c->nnames = t->nnames;
+    c->ways = xcalloc(t->nnames ? t->nnames * CACHE_WAYS : 1, sizeof *c->ways);
+    c->sec_ok = xcalloc(t->nnodes ? t->nnodes : 1, 1);
+    c->secs = xcalloc(t->nnodes ? t->nnodes : 1, sizeof *c->secs);
+    return c;
+}
+
+void
+template_cache_free(struct template_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->t->nnodes; i++) {
+        if (c->secs[i] != NULL)
+            buf_free(&c->secs[i]->out);
+        free(c->secs[i]);
+    }
+    free(c->secs);
+    free(c->sec_ok);
+    free(c->ways);
+    free(c);
+}
+
 int
-template_render(const struct template *t, json_t *const *stack, size_t n,
-                const struct template_render_opts *o, struct buf *out,
-                struct err *e)
+template_render_cached(const struct template *t, json_t *const *stack, size_t n,
+                       size_t stable, const struct template_render_opts *o,
+                       struct template_cache *cache, struct buf *out,
+                       struct err *e)
 {
     static const struct template_render_opts defaults = {TEMPLATE_ESCAPE_HTML,
                                                          0};
@@ -1490,13 +1798,27 @@ template_render(const struct template *t, json_t *const *stack, size_t n,
     if (n > TEMPLATE_STACK_MAX)
         return err_set(e, EX_SOFTWARE, "%s: context stack deeper than %d",
                        t->units[0].path, TEMPLATE_STACK_MAX);
+    if (cache != NULL && cache->t != t)
+        return err_set(e, EX_SOFTWARE, "%s: cache of another template",
+                       t->units[0].path);
     rs.t = t;
     rs.o = o ? o : &defaults;
     rs.out = out;
     rs.e = e;
     rs.nctx = n;
+    rs.base = n;
+    rs.cache = cache;
+    rs.rec = NULL;
+    rs.rec_bad = 0;
+    rs.base_unstable = 0;
+    memset(rs.known, 0, t->nnames < RENDER_MEMO ? t->nnames : sizeof rs.known);
     if (n)
         memcpy(rs.ctx, stack, n * sizeof *stack);
+    for (size_t k = 0; k < n; k++) {
+        rs.stable[k] = cache != NULL && k < stable;
+        if (!rs.stable[k])
+            rs.base_unstable = 1;
+    }
     if (render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0) ==
         -1) {
         out->len = mark; /* no half-rendered message */
@@ -1505,6 +1827,14 @@ template_render(const struct template *t, json_t *const *stack, size_t n,
         return -1;
     }
     return 0;
+}
+
+int
+template_render(const struct template *t, json_t *const *stack, size_t n,
+                const struct template_render_opts *o, struct buf *out,
+                struct err *e)
+{
+    return template_render_cached(t, stack, n, 0, o, NULL, out, e);
 }
 
 /* ---- fields ---- */

@@ -103,6 +103,30 @@ int template_render(const struct template *t, json_t *const *stack, size_t n,
                     struct err *e);
 
 /*
+ * struct template_cache - look-ups in frames that do not change, kept from
+ * one render to the next: a campaign renders the same template against
+ * the same campaign data for every recipient, and the names it looks up
+ * there (the fields of a list of products, say) find the same values
+ * each time.  One cache per template and thread.
+ */
+struct template_cache;
+struct template_cache *template_cache_new(const struct template *t);
+void template_cache_free(struct template_cache *c);
+
+/*
+ * template_render_cached - template_render with a cache (NULL: none) for
+ * the frames stack[0, stable): the caller promises that they, and every
+ * value in them, are the same objects, unmodified, at every render with
+ * this cache.  The other frames may change between renders (not while
+ * one runs).  The output is what template_render gives.
+ */
+int template_render_cached(const struct template *t, json_t *const *stack,
+                           size_t n, size_t stable,
+                           const struct template_render_opts *o,
+                           struct template_cache *cache, struct buf *out,
+                           struct err *e);
+
+/*
  * template_fields - call cb once for each distinct top-level name the
  * template (with its partials and parents) interpolates or tests, in
  * order of first use; "." and names under a section's own context are

@@ -144,6 +144,12 @@ throttle_take(struct throttle *t, const char *domain, int64_t now)
     return 0;
 }
 
+int64_t
+throttle_global_wait(struct throttle *t, int64_t now)
+{
+    return bucket_wait(&t->global, now);
+}
+
 void
 throttle_slow(struct throttle *t, const char *domain, int64_t now)
 {

@@ -45,6 +45,10 @@ void throttle_free(struct throttle *t);
  * Returns 0 when it may, else the ms to wait.
  */
 int64_t throttle_take(struct throttle *t, const char *domain, int64_t now);
+/* throttle_global_wait - ms until the global rate allows a message (0:
+ * now), taking nothing: the caller asks its source for a message only
+ * when one could go. */
+int64_t throttle_global_wait(struct throttle *t, int64_t now);
 /* throttle_slow - the relay said "slow down" for this domain. */
 void throttle_slow(struct throttle *t, const char *domain, int64_t now);
 /* throttle_is_throttling - does this reply ask us to slow down? */

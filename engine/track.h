@@ -57,6 +57,25 @@ int track_token(const struct track_key *k, enum track_purpose p,
                 struct buf *out);
 
 /*
+ * struct track_signer - a key's HMAC state computed once (the SHA-256 of
+ * the padded key, inner and outer), so that each token costs two or three
+ * SHA-256 blocks instead of a key schedule.  One signer per thread: it
+ * holds its own working state.  The tokens are those track_token makes.
+ */
+struct track_signer;
+
+/* track_signer_new - NULL (EX_SOFTWARE in e) when OpenSSL fails. */
+struct track_signer *track_signer_new(const struct track_key *k, struct err *e);
+/* track_signer_free - wipes the key state; NULL is a no-op. */
+void track_signer_free(struct track_signer *s);
+/* track_signer_token - track_token with a url of ulen bytes (url NULL
+ * and ulen 0 except for clicks); -1 past out->max, on a url over the
+ * maximum, or when OpenSSL fails. */
+int track_signer_token(struct track_signer *s, enum track_purpose p,
+                       uint32_t campaign, uint64_t contact, const char *url,
+                       size_t ulen, struct buf *out);
+
+/*
  * track_token_parse - check a token (len bytes) for the expected purpose;
  * fill campaign, contact and (for clicks) url.  Returns 0 valid, -1
  * invalid.  Never allocates beyond url's maximum.

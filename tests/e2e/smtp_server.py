@@ -15,8 +15,23 @@
 #   --port-file F                 written (atomically) with the port once
 #                                 listening on 127.0.0.1 (port chosen by
 #                                 the kernel)
+#   --events F                    one line per event, appended and flushed:
+#                                 "connect", "auth MECH ok|fail USER",
+#                                 "rcpt ADDR CODE", "data ADDR... CODE",
+#                                 "drop rcpt|dot ADDR", "tls failed WHY"
 #
-# Recipients starting with "reject" get 550 5.1.1, "defer" 451 4.2.0.
+# SMTP_SERVER_DEBUG=1 in the environment logs aiosmtpd's dialogue on
+# stderr.
+#
+# What a recipient gets depends on how its local part starts:
+#   reject    550 5.1.1 at RCPT          blocked   554 5.7.1 at RCPT (policy)
+#   defer     451 4.2.0 at RCPT          close421  421 4.7.0 at RCPT, then
+#                                                  the server hangs up
+#   droprcpt  the connection is cut at RCPT, before the dot - the first
+#             time only (per address); afterwards it is accepted
+#   dropdot   the message is taken and stored, then the connection is cut
+#             without a reply to the dot - the first time only
+#   dotdefer  451 4.3.0 to the dot       dotreject 554 5.6.0 to the dot
 # Stops on SIGTERM or SIGINT.
 import argparse
 import asyncio
@@ -24,13 +39,61 @@ import os
 import signal
 import ssl
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+import asyncio.sslproto as sslproto
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
+
+
+class RelaySMTP(SMTP):
+    async def smtp_STARTTLS(self, arg):
+        # aiosmtpd 1.4 puts the TLS layer in place only after "220" has
+        # been written and drained: a fast client's ClientHello can arrive
+        # in between, be read as plain text, and the handshake fails now
+        # and then.  Reading is paused until the TLS layer is there.
+        if arg or not self.tls_context:
+            return await super().smtp_STARTTLS(arg)
+        self.transport.pause_reading()
+        await self.push("220 Ready to start TLS")
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(
+            self.loop, self, self.tls_context, waiter, server_side=True)
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport
+        self._tls_protocol.connection_made(self._original_transport)
+        self._original_transport.resume_reading()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.event_handler.event("tls failed %r" % (error,))
+            raise TLSSetupException() from error
 
 
 class Handler:
     def __init__(self, args):
         self.args = args
         self.n = 0
+        self.dropped = set()  # (kind, address) cut once already
+
+    def event(self, line):
+        if self.args.events:
+            with open(self.args.events, "a") as f:
+                f.write(line + "\n")
+
+    def drop_once(self, kind, address):
+        if (kind, address) in self.dropped:
+            return False
+        self.dropped.add((kind, address))
+        self.event("drop %s %s" % (kind, address))
+        return True
+
+    @staticmethod
+    def cut(server):
+        # no reply at all: the client sees the connection die
+        server.transport.abort()
+        raise ConnectionResetError("cut by the test server")
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -40,14 +103,32 @@ class Handler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, options):
+        reply = "250 2.1.5 OK"
         if address.startswith("reject"):
-            return "550 5.1.1 no such user"
-        if address.startswith("defer"):
-            return "451 4.2.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
+            reply = "550 5.1.1 no such user"
+        elif address.startswith("defer"):
+            reply = "451 4.2.0 try again later"
+        elif address.startswith("blocked"):
+            reply = "554 5.7.1 rejected by policy"
+        elif address.startswith("close421"):
+            self.event("rcpt %s 421" % address)
+            await server.push("421 4.7.0 too busy, closing")
+            self.cut(server)
+        elif address.startswith("droprcpt") and self.drop_once("rcpt", address):
+            self.cut(server)
+        self.event("rcpt %s %s" % (address, reply[:3]))
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return reply
 
     async def handle_DATA(self, server, session, envelope):
+        rcpts = " ".join(envelope.rcpt_tos)
+        if any(r.startswith("dotdefer") for r in envelope.rcpt_tos):
+            self.event("data %s 451" % rcpts)
+            return "451 4.3.0 try again later"
+        if any(r.startswith("dotreject") for r in envelope.rcpt_tos):
+            self.event("data %s 554" % rcpts)
+            return "554 5.6.0 content rejected"
         self.n += 1
         if self.args.maildir:
             base = os.path.join(self.args.maildir, str(self.n))
@@ -60,6 +141,10 @@ class Handler:
                     f.write("rcpt %s\n" % r)
                 f.write("auth %s\n" % bool(session.authenticated))
                 f.write("tls %s\n" % bool(session.ssl))
+        if any(r.startswith("dropdot") and self.drop_once("dot", r)
+               for r in envelope.rcpt_tos):
+            self.cut(server)
+        self.event("data %s 250" % rcpts)
         return "250 2.0.0 OK queued as %d" % self.n
 
 
@@ -74,7 +159,12 @@ def main():
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--maildir")
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--events")
     args = ap.parse_args()
+    if os.environ.get("SMTP_SERVER_DEBUG"):
+        import logging
+        logging.basicConfig(level=logging.DEBUG,
+                            format="%(asctime)s %(name)s %(message)s")
 
     ctx = None
     if args.mode != "plain":
@@ -86,6 +176,9 @@ def main():
               and args.user is not None
               and auth_data.login == args.user.encode()
               and auth_data.password == args.password.encode())
+        handler.event("auth %s %s %s" % (mechanism, "ok" if ok else "fail",
+                                         getattr(auth_data, "login", b"?")
+                                         .decode(errors="replace")))
         return AuthResult(success=ok, handled=False)
 
     handler = Handler(args)
@@ -93,6 +186,7 @@ def main():
     asyncio.set_event_loop(loop)
 
     def factory():
+        handler.event("connect")
         kw = dict(hostname="relay.test", ident="campaign test relay",
                   authenticator=authenticator if args.user else None,
                   # smtps: aiosmtpd does not see the TLS under it
@@ -100,7 +194,7 @@ def main():
                   enable_SMTPUTF8=False, timeout=30)
         if args.mode == "starttls":
             kw.update(tls_context=ctx, require_starttls=True)
-        return SMTP(handler, **kw)
+        return RelaySMTP(handler, **kw)
 
     server = loop.run_until_complete(loop.create_server(
         factory, host="127.0.0.1", port=0,

@@ -1022,6 +1022,22 @@ test_protocol_errors(void)
     static const struct step after_dot[] = {
         GREET, EHLO_PIPE, ENVELOPE, OK3, BODY, SEND("2x0 ok\r\n"), XEOF, END,
     };
+    /* replies out of order (smtp-sink -W RCPT:1 answers the pipelined
+     * DATA first): never a bounce */
+    static const struct step early503[] = {
+        GREET,
+        EHLO_PIPE,
+        ENVELOPE,
+        SEND("250 2.1.0 ok\r\n503 5.5.1 Error: need RCPT command\r\n"
+             "250 2.1.5 ok\r\n"),
+        XEOF,
+        END,
+    };
+    static const struct step rcpt550_then_250[] = {
+        GREET, EHLO_PIPE, ENVELOPE,
+        SEND("250 2.1.0 ok\r\n550 5.1.1 no such user\r\n250 2.1.5 ok\r\n"),
+        XEOF,  END,
+    };
     static char many[128 * 8 + 64];
     const struct step toomany[] = {
         SEND("220 hi\r\n"), EXPECT("EHLO *"), SEND(many), XEOF, END,
@@ -1070,6 +1086,20 @@ test_protocol_errors(void)
                  r.fail == SMTP_FAIL_PROTO && r.nres == 1 &&
                  r.res[0].outcome == SMTP_UNCERTAIN,
              "garbage after the dot: UNCERTAIN, never SENT (%s)", r.err.msg);
+    TH_CHECK(run_case(early503, &rl, &p, &msg1, 1, &r) &&
+                 r.fail == SMTP_FAIL_PROTO && r.nres == 1 &&
+                 r.res[0].outcome == SMTP_NOT_SENT &&
+                 has(r.err.msg, "out of sequence at RCPT TO: 503"),
+             "503 to RCPT after MAIL 250: FAIL_PROTO, NOT_SENT, not a bounce "
+             "(%s)",
+             r.err.msg);
+    TH_CHECK(run_case(rcpt550_then_250, &rl, &p, &msg1, 1, &r) &&
+                 r.fail == SMTP_FAIL_PROTO && r.nres == 1 &&
+                 r.res[0].outcome == SMTP_NOT_SENT &&
+                 has(r.err.msg, "unexpected reply to DATA"),
+             "550 to RCPT, then 250 to DATA: out of step, the 550 is not "
+             "recorded (%s)",
+             r.err.msg);
 }
 
 static void

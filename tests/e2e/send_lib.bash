@@ -1,0 +1,222 @@
+# tests/e2e/send_lib.bash - helpers for the `campaign send` end-to-end tests
+# (send_*.bats), loaded after lib.bash:
+#
+#   load lib
+#   load send_lib
+#
+# Servers run on loopback ports picked here, in the background; their pids
+# go to $BATS_TEST_TMPDIR/servers.pids and send_teardown stops them (by
+# pid).  Every wait is bounded in count and time.
+
+SINK_BIN=${SINK_BIN:-/usr/sbin/smtp-sink}
+TEMPLATES="$E2E_TOP/templates"
+DUMPS="$E2E_TOP/tests/e2e/send_dumps.py"
+
+# free_port - a TCP port nobody listens on right now (127.0.0.1).
+free_port() {
+    "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# port_open PORT - something accepts connections on 127.0.0.1:PORT.
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_port PORT [TENTHS] - until PORT accepts connections (default 10 s).
+wait_port() {
+    local i
+    for ((i = 0; i < ${2:-100}; i++)); do
+        port_open "$1" && return 0
+        sleep 0.1
+    done
+    fail "nothing listens on port $1"
+}
+
+# track_pid PID - stop this server in send_teardown.
+track_pid() {
+    echo "$1" >>"$BATS_TEST_TMPDIR/servers.pids"
+}
+
+# stop_pid PID - SIGTERM, then SIGKILL after 5 s; waits until it is gone.
+stop_pid() {
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || :
+    wait "$pid" 2>/dev/null || :
+}
+
+# send_teardown - stop every server this test started.
+send_teardown() {
+    local pid
+    [ -f "$BATS_TEST_TMPDIR/servers.pids" ] || return 0
+    while read -r pid; do
+        stop_pid "$pid"
+    done <"$BATS_TEST_TMPDIR/servers.pids"
+    rm -f "$BATS_TEST_TMPDIR/servers.pids"
+}
+
+# start_sink [PORT] [SINK OPTIONS...] - Postfix smtp-sink on 127.0.0.1,
+# every transaction dumped into $SINK_DUMP (one file each).  Sets
+# SINK_PORT and SINK_PID.  PORT "-" (or none) picks a free one.
+start_sink() {
+    local port=${1:--} _
+    [ $# -gt 0 ] && shift
+    SINK_DUMP="$BATS_TEST_TMPDIR/dump"
+    mkdir -p "$SINK_DUMP"
+    local user=()
+    [ "$(id -u)" -eq 0 ] && user=(-u "$(id -un)")
+    for _ in 1 2 3; do
+        if [ "$port" = - ]; then
+            SINK_PORT=$(free_port)
+        else
+            SINK_PORT=$port
+        fi
+        "$SINK_BIN" "${user[@]}" -d "$SINK_DUMP/m." "$@" \
+            "127.0.0.1:$SINK_PORT" 256 >>"$BATS_TEST_TMPDIR/sink.log" 2>&1 &
+        SINK_PID=$!
+        track_pid "$SINK_PID"
+        # listening, and it is ours (not another server that took the
+        # port picked a moment ago: then smtp-sink has exited)
+        if wait_port "$SINK_PORT" 50 2>/dev/null && sleep 0.05 &&
+            kill -0 "$SINK_PID" 2>/dev/null; then
+            return 0
+        fi
+        stop_pid "$SINK_PID"
+        [ "$port" = - ] || break
+    done
+    fail "smtp-sink did not start:" "$(cat "$BATS_TEST_TMPDIR/sink.log")"
+}
+
+# stop_sink - stop the smtp-sink started last.
+stop_sink() {
+    stop_pid "$SINK_PID"
+}
+
+# write_conf PORT [LINES...] - campaign.conf for a relay on 127.0.0.1:PORT
+# without TLS (smtp-sink has none); LINES are added to [relay], and
+# sections may follow.
+write_conf() {
+    local port=$1
+    shift
+    {
+        printf '[sender]\nfrom = Acme News <news@acme.example>\n\n'
+        printf '[relay]\nhost = 127.0.0.1\nport = %s\ntls = none\n' "$port"
+        printf '%s\n' "$@"
+    } >"$BATS_TEST_TMPDIR/campaign.conf"
+    chmod 600 "$BATS_TEST_TMPDIR/campaign.conf"
+}
+
+# contacts FILE ADDRESS... - a CSV of these addresses, with first names.
+contacts() {
+    local f=$1 a i=0
+    shift
+    printf 'email,first_name,city\n' >"$f"
+    for a in "$@"; do
+        i=$((i + 1))
+        printf '%s,Person%d,Town%d\n' "$a" "$i" "$i" >>"$f"
+    done
+}
+
+# many_contacts FILE N [PREFIX] - N generated contacts over a few domains.
+many_contacts() {
+    "$PY" -c '
+import csv, sys
+f, n, p = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(f, "w", newline="") as fh:
+    w = csv.writer(fh)
+    w.writerow(["email", "first_name", "city"])
+    for i in range(n):
+        w.writerow(["%s%05d@d%d.example" % (p, i, i % 7), "Name%d" % i,
+                    "City%d" % (i % 13)])
+' "$1" "$2" "${3:-user}"
+}
+
+# list_of ADDRESS... - import these addresses as list "news".
+list_of() {
+    contacts "$BATS_TEST_TMPDIR/list.csv" "$@"
+    crun 0 import "$BATS_TEST_TMPDIR/list.csv" --list news
+}
+
+# send_status N ARGS... - campaign send of the promo template to list
+# news with the binary under test (crun: exit status N, no sanitizer
+# report; stdout in $output, stderr in $stderr).
+send_status() {
+    local want=$1
+    shift
+    crun "$want" --templates "$TEMPLATES" send --template promo --list news "$@"
+}
+
+# states - "state count" lines of the promo campaign's ledger, sorted.
+states() {
+    q "SELECT state, count(*) FROM sends GROUP BY state ORDER BY state;" |
+        tr '|' ' '
+}
+
+# state_of EMAIL - one recipient's ledger state.
+state_of() {
+    q "SELECT s.state FROM sends s JOIN contacts c ON c.id = s.contact_id
+        WHERE c.email = $(sqlstr "$1");"
+}
+
+# row_of EMAIL - state|attempts|last_code|last_status|bounce_class|
+# was_uncertain of one recipient.
+row_of() {
+    q "SELECT s.state, s.attempts, s.last_code, s.last_status,
+              s.bounce_class, s.was_uncertain
+         FROM sends s JOIN contacts c ON c.id = s.contact_id
+        WHERE c.email = $(sqlstr "$1");"
+}
+
+# campaign_status [NAME] - the campaign's status column.
+campaign_status() {
+    q "SELECT status FROM campaigns WHERE name = $(sqlstr "${1:-promo}");"
+}
+
+# received [DIR] - "rcpt<TAB>message-id<TAB>file" per delivered copy.
+received() {
+    "$PY" "$DUMPS" list "${1:-$SINK_DUMP}"
+}
+
+# copies EMAIL [DIR] - how many copies EMAIL received.
+copies() {
+    received "${2:-}" | awk -F'\t' -v r="$1" '$1 == r { n++ } END { print n + 0 }'
+}
+
+# check_delivery [CAMPAIGN] [DIR] - send_dumps.py check: every `sent` row
+# received, Message-IDs as in the ledger, duplicates only for uncertain
+# rows and with the same Message-ID.  The summary line in $output.
+check_delivery() {
+    run "$PY" "$DUMPS" check "$DB" "${1:-promo}" "${2:-$SINK_DUMP}"
+    if [ "$status" -ne 0 ]; then
+        fail "delivery check failed:" "$output"
+    fi
+}
+
+# integrity - PRAGMA integrity_check says ok.
+integrity() {
+    assert_eq "$(q 'PRAGMA integrity_check;')" ok "integrity_check"
+}
+
+# wait_for SECONDS COMMAND... - until COMMAND succeeds (polled every
+# 0.1 s), at most SECONDS.
+wait_for() {
+    local tenths=$(($1 * 10)) i
+    shift
+    for ((i = 0; i < tenths; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    fail "timed out after $((tenths / 10)) s waiting for: $*"
+}
+
+# gone PID - the process has exited.
+gone() {
+    ! kill -0 "$1" 2>/dev/null
+}

@@ -6,9 +6,10 @@
  * normalise the email, build the attributes as a JSON object, hash the
  * address, or decide why the row is refused.  apply() does everything
  * that shows: counts, reject reports, one insert-or-merge of the contact
- * and (with --list) one membership insert.  Everything is inside one
- * BEGIN IMMEDIATE transaction per file, so a parse error, a full disk or a
- * kill -9 leaves the database as it was.
+ * and (with --list) its list membership, added with the rest of its
+ * batch in one statement.  Everything is inside one BEGIN IMMEDIATE
+ * transaction per file, so a parse error, a full disk or a kill -9 leaves
+ * the database as it was.
  *
  * The two steps run as a pipeline on two threads, because the store's
  * b-tree work (80% of an import) and the reading, parsing, validation and

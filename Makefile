@@ -74,8 +74,9 @@ build/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
 	@mkdir -p $(dir $@)
 	sh scripts/embed-sql $@ $(MIGRATIONS)
 
+# copy then rename: a running ./campaign is never overwritten in place
 campaign: build/rel/campaign
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 UNIT_REL  := $(patsubst tests/unit/%.c,build/rel/tests/unit/%,$(UNIT_SRC))
 UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRC))

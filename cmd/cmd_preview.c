@@ -127,18 +127,8 @@ cmd_preview(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    memset(&cp, 0, sizeof cp);
-    cp.tmpl = j.tmpl;
-    cp.data = j.data;
-    cp.campaign = campaign;
-    cp.campaign_id = (uint32_t)cid;
-    cp.salt = store_hash_salt(st);
-    cp.sender = &j.cfg.sender;
-    cp.tracking = &j.cfg.tracking;
-    cp.key = j.have_key ? &j.key : NULL;
-    cp.dkim = j.dkim;
-    cp.ndkim = j.ndkim;
-    cp.strict = 1;
+    mailjob_compose_params(&j, campaign, (uint32_t)cid, store_hash_salt(st),
+                           &cp);
     if ((comp = composer_new(&cp, &e)) == NULL) {
         code = cmd_fail(&e);
         goto out;

@@ -86,3 +86,22 @@ mailjob_close(struct mailjob *j)
     explicit_bzero(&j->key, sizeof j->key);
     config_free(&j->cfg);
 }
+
+void
+mailjob_compose_params(struct mailjob *j, const char *campaign,
+                       uint32_t campaign_id, const char *salt,
+                       struct compose_params *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->tmpl = j->tmpl;
+    cp->data = j->data;
+    cp->campaign = campaign;
+    cp->campaign_id = campaign_id;
+    cp->salt = salt;
+    cp->sender = &j->cfg.sender;
+    cp->tracking = &j->cfg.tracking;
+    cp->key = j->have_key ? &j->key : NULL;
+    cp->dkim = j->dkim;
+    cp->ndkim = j->ndkim;
+    cp->strict = 1;
+}

@@ -37,6 +37,14 @@ int mailjob_open(struct ctx *ctx, const char *name, const char *data_path,
                  struct mailjob *j, struct err *e);
 void mailjob_close(struct mailjob *j);
 
+/*
+ * mailjob_compose_params - the composer's parameters for this job and
+ * campaign (strict: a missing field is an error).
+ */
+void mailjob_compose_params(struct mailjob *j, const char *campaign,
+                            uint32_t campaign_id, const char *salt,
+                            struct compose_params *cp);
+
 /* mailjob_secret_path - the tracking secret's path (malloc'd). */
 char *mailjob_secret_path(const struct ctx *ctx, const struct config *cfg);
 

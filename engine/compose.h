@@ -53,7 +53,7 @@ struct compose_contact {
 };
 
 struct compose_result {
-    char message_id[128];   /* "<uuid@domain>" */
+    char message_id[128];    /* "<uuid@domain>" */
     char envelope_from[320]; /* the VERP return path, or the From address */
     size_t header_len;       /* bytes of the header block (with DKIM) */
 };

@@ -1034,9 +1034,12 @@ test_protocol_errors(void)
         END,
     };
     static const struct step rcpt550_then_250[] = {
-        GREET, EHLO_PIPE, ENVELOPE,
+        GREET,
+        EHLO_PIPE,
+        ENVELOPE,
         SEND("250 2.1.0 ok\r\n550 5.1.1 no such user\r\n250 2.1.5 ok\r\n"),
-        XEOF,  END,
+        XEOF,
+        END,
     };
     static char many[128 * 8 + 64];
     const struct step toomany[] = {

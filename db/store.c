@@ -216,11 +216,15 @@ static const char *const stmt_sql[S_COUNT] = {
     /* a crash left these claimed: the dot may have gone out */
     [S_RECOVER] = "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
                   "WHERE campaign_id = ?1 AND state = 'sending'",
+    /* through the state index: ordering by the primary key instead made
+     * SQLite walk every row already sent, so each claim got slower as
+     * the campaign went on (quadratic in its size).  Within one state the
+     * index is in contact order anyway (queued rows have no retry time) */
     [S_CLAIM_QUEUED] =
         "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
-        "FROM sends s JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.campaign_id = ?1 AND s.state = 'queued' "
-        "ORDER BY s.contact_id LIMIT ?2",
+        "FROM sends s INDEXED BY sends_state "
+        "JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state = 'queued' LIMIT ?2",
     [S_CLAIM_DEFERRED] =
         "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
         "FROM sends s JOIN contacts c ON c.id = s.contact_id "
@@ -229,10 +233,10 @@ static const char *const stmt_sql[S_COUNT] = {
         "ORDER BY s.next_attempt_at LIMIT ?2",
     [S_CLAIM_UNCERTAIN] =
         "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
-        "FROM sends s JOIN contacts c ON c.id = s.contact_id "
+        "FROM sends s INDEXED BY sends_state "
+        "JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'uncertain' "
-        "  AND s.was_uncertain = 1 "
-        "ORDER BY s.contact_id LIMIT ?2",
+        "  AND s.was_uncertain = 1 LIMIT ?2",
     [S_CLAIM_MARK] =
         "UPDATE sends SET state = 'sending', attempts = attempts + 1, "
         "  first_attempt_at = COALESCE(first_attempt_at, ?3), "

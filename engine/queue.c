@@ -173,17 +173,16 @@ now_s(void)
     return (int64_t)time(NULL);
 }
 
-/* flush - write the pending results in one transaction. */
+/* write_pending - the pending results (and the suppression of hard
+ * bounces) into the open transaction. */
 static int
-flush(struct run *r)
+write_pending(struct run *r)
 {
     struct err *e = &r->err;
     int64_t now = now_s();
 
     if (r->npend == 0)
         return 0;
-    if (store_begin(r->p->st, e) == -1)
-        return -1;
     for (int i = 0; i < r->npend; i++) {
         struct pending *q = &r->pend[i];
         struct store_result res;
@@ -216,13 +215,25 @@ flush(struct run *r)
                 goto fail;
         }
     }
-    if (store_commit(r->p->st, e) == -1)
-        goto fail;
-    r->npend = 0;
     return 0;
 fail:
-    store_rollback(r->p->st);
     return -1;
+}
+
+/* flush - write the pending results in one transaction. */
+static int
+flush(struct run *r)
+{
+    if (r->npend == 0)
+        return 0;
+    if (store_begin(r->p->st, &r->err) == -1)
+        return -1;
+    if (write_pending(r) == -1 || store_commit(r->p->st, &r->err) == -1) {
+        store_rollback(r->p->st);
+        return -1;
+    }
+    r->npend = 0;
+    return 0;
 }
 
 static struct pending *
@@ -284,8 +295,11 @@ claim(struct run *r)
     if (p->max > 0 && p->max - r->s->attempted < room)
         room = (int)(p->max - r->s->attempted);
 
-    if (flush(r) == -1 || store_begin(p->st, e) == -1)
+    /* the results so far and the next claim: one transaction, one fsync */
+    if (store_begin(p->st, e) == -1)
         return -1;
+    if (write_pending(r) == -1)
+        goto fail;
     r->nrows = 0;
     while (r->claim_kind <= STORE_CLAIM_UNCERTAIN && r->nrows < room) {
         int want = room - r->nrows;
@@ -359,6 +373,7 @@ claim(struct run *r)
     /* durable before the first MAIL FROM */
     if (store_commit(p->st, e) == -1)
         goto fail;
+    r->npend = 0; /* written in the same transaction */
     for (int i = 0; i < r->nrows; i++) {
         free(r->rows[i].email);
         free(r->rows[i].attrs);

@@ -110,7 +110,8 @@ const struct command commands[] = {
      "\n"
      "  --rate R           at most R messages (50/s, 3000/m, 100000/h)\n"
      "  --concurrency N    SMTP connections (default [limits] concurrency, 8)\n"
-     "  --max N            stop after N messages (cron chunks); rerun to go on\n"
+     "  --max N            stop after N messages (cron chunks); rerun to go "
+     "on\n"
      "  --dry-run          render, build and sign everything, send nothing;\n"
      "                     with --out DIR one .eml per recipient\n"
      "  --test-to EMAIL... send samples instead: each address (repeat the\n"
@@ -270,8 +271,8 @@ main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         if (argc >= 3) {
             char name[64];
-            snprintf(name, sizeof name, "%s%s%s", argv[2],
-                     argc >= 4 ? " " : "", argc >= 4 ? argv[3] : "");
+            snprintf(name, sizeof name, "%s%s%s", argv[2], argc >= 4 ? " " : "",
+                     argc >= 4 ? argv[3] : "");
             return cmd_usage(name, stdout, 0);
         }
         usage_all(stdout);

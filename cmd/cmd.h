@@ -22,10 +22,10 @@ struct ctx {
 };
 
 struct command {
-    const char *name;  /* "import", "contacts show", ... */
+    const char *name; /* "import", "contacts show", ... */
     int (*run)(struct ctx *ctx, int argc, char **argv);
     const char *synopsis;
-    const char *help;  /* the text after the synopsis */
+    const char *help; /* the text after the synopsis */
 };
 
 extern const struct command commands[];

@@ -69,7 +69,8 @@ show_contact(const struct store_contact *c, void *arg)
         printf("attributes:\n");
         if (attrs == NULL || json_object_size(attrs) == 0)
             printf("  (none)\n");
-        json_object_foreach(attrs, k, v) {
+        json_object_foreach(attrs, k, v)
+        {
             if (json_is_string(v)) {
                 printf("  %s: %s\n", k, json_string_value(v));
             } else {
@@ -94,9 +95,8 @@ show_suppression(const struct store_suppression *sup, void *arg)
     cmd_time(sup->created_at, t, sizeof t);
     if (s->json)
         json_object_set_new(s->doc, "suppression",
-                            json_pack("{s:s, s:s, s:s}", "reason",
-                                      sup->reason, "source", sup->source,
-                                      "at", t));
+                            json_pack("{s:s, s:s, s:s}", "reason", sup->reason,
+                                      "source", sup->source, "at", t));
     else
         printf("suppressed:  yes: %s (source %s, %s)\n", sup->reason,
                sup->source, t);
@@ -139,10 +139,10 @@ cmd_contacts_show(struct ctx *ctx, int argc, char **argv)
     if (email_normalize(argv[optind], strlen(argv[optind]), email, &why) ==
         -1) {
         char pr[80];
-        log_warnx("\"%s\": %s",
-                  log_printable(pr, sizeof pr, argv[optind],
-                                strlen(argv[optind])),
-                  why);
+        log_warnx(
+            "\"%s\": %s",
+            log_printable(pr, sizeof pr, argv[optind], strlen(argv[optind])),
+            why);
         return EX_DATAERR;
     }
     if ((s.st = cmd_open(ctx, &code)) == NULL)

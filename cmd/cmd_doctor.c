@@ -64,10 +64,8 @@ probe_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
 
 static int problems, unreachable;
 
-static void
-ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
-fix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 ok(const char *fmt, ...)
@@ -182,8 +180,8 @@ relay(const struct config_relay *r, int transcript)
     {
         const struct smtp_caps *caps = smtp_client_caps(c);
         if (p.ready) {
-            ok("connected in %lld ms%s%s%s%s", (long long)(relay_now_ms() -
-                                                            start),
+            ok("connected in %lld ms%s%s%s%s",
+               (long long)(relay_now_ms() - start),
                caps->tls_active ? ", " : "",
                caps->tls_active ? caps->tls_version : "",
                caps->tls_active ? " " : "",
@@ -306,8 +304,8 @@ cmd_doctor(struct ctx *ctx, int argc, char **argv)
             "the large mailbox providers (campaign dkim keygen)");
     for (size_t i = 0; i < cfg.ndkim; i++) {
         struct config_dkim *d = &cfg.dkim[i];
-        struct dkim_key *k = dkim_key_load(d->key_file, d->domain,
-                                           d->selector, &e);
+        struct dkim_key *k =
+            dkim_key_load(d->key_file, d->domain, d->selector, &e);
         if (k == NULL) {
             fix("%s", e.msg);
             continue;
@@ -320,10 +318,10 @@ cmd_doctor(struct ctx *ctx, int argc, char **argv)
         if (from.addr) {
             const char *fd = strrchr(from.addr, '@');
             size_t dl = strlen(d->domain), fl = fd ? strlen(fd + 1) : 0;
-            int aligned = fd && (strcasecmp(fd + 1, d->domain) == 0 ||
-                                 (fl > dl && fd[1 + fl - dl - 1] == '.' &&
-                                  strcasecmp(fd + 1 + fl - dl, d->domain) ==
-                                      0));
+            int aligned =
+                fd && (strcasecmp(fd + 1, d->domain) == 0 ||
+                       (fl > dl && fd[1 + fl - dl - 1] == '.' &&
+                        strcasecmp(fd + 1 + fl - dl, d->domain) == 0));
             if (!aligned)
                 fix("d=%s is not aligned with the From domain %s: DMARC "
                     "fails",

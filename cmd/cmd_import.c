@@ -69,8 +69,7 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
             break;
         case 'd':
             if (cmd_parse_delimiter(optarg, &p.csv.delimiter) == -1) {
-                log_warnx("--delimiter: one of , ; | tab (got \"%s\")",
-                          optarg);
+                log_warnx("--delimiter: one of , ; | tab (got \"%s\")", optarg);
                 return EX_USAGE;
             }
             break;

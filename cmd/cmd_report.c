@@ -58,16 +58,15 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:o, s:o}",
         "campaign", ci->name, "template", ci->template, "status", ci->status,
-        "list", ci->list, "recipients", (json_int_t)cnt->recipients,
-        "queued", (json_int_t)(cnt->queued + cnt->sending), "sent",
-        (json_int_t)cnt->sent, "deferred", (json_int_t)cnt->deferred,
-        "failed", (json_int_t)cnt->failed, "bounced_hard",
-        (json_int_t)cnt->bounced_hard, "bounced_soft",
-        (json_int_t)cnt->bounced_soft, "blocked", (json_int_t)cnt->blocked,
-        "suppressed", (json_int_t)cnt->skipped, "uncertain",
-        (json_int_t)cnt->was_uncertain, "expired", (json_int_t)cnt->expired,
-        "started_at", time_json(ci->c.started_at), "finished_at",
-        time_json(ci->c.finished_at));
+        "list", ci->list, "recipients", (json_int_t)cnt->recipients, "queued",
+        (json_int_t)(cnt->queued + cnt->sending), "sent", (json_int_t)cnt->sent,
+        "deferred", (json_int_t)cnt->deferred, "failed",
+        (json_int_t)cnt->failed, "bounced_hard", (json_int_t)cnt->bounced_hard,
+        "bounced_soft", (json_int_t)cnt->bounced_soft, "blocked",
+        (json_int_t)cnt->blocked, "suppressed", (json_int_t)cnt->skipped,
+        "uncertain", (json_int_t)cnt->was_uncertain, "expired",
+        (json_int_t)cnt->expired, "started_at", time_json(ci->c.started_at),
+        "finished_at", time_json(ci->c.finished_at));
 }
 
 static int
@@ -86,8 +85,8 @@ row_cb(const char *name, void *arg)
         json_array_append_new(r->arr, doc);
     } else {
         double base = cnt.recipients - cnt.skipped;
-        double done = cnt.sent + cnt.bounced_hard + cnt.bounced_soft +
-                      cnt.blocked;
+        double done =
+            cnt.sent + cnt.bounced_hard + cnt.bounced_soft + cnt.blocked;
         if (r->rows++ == 0)
             printf("%-24s %-10s %10s %10s %10s %10s %9s\n", "CAMPAIGN",
                    "STATUS", "RECIPIENTS", "SENT", "DEFERRED", "BOUNCED",
@@ -187,18 +186,19 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         } else {
             const char *k;
             json_t *v;
-            json_object_foreach(doc, k, v) {
+            json_object_foreach(doc, k, v)
+            {
                 if (json_is_array(v))
                     continue;
                 if (json_is_integer(v))
-                    printf("%-14s %lld\n", k,
-                           (long long)json_integer_value(v));
+                    printf("%-14s %lld\n", k, (long long)json_integer_value(v));
                 else
                     printf("%-14s %s\n", k,
                            json_is_string(v) ? json_string_value(v) : "-");
             }
             size_t i;
-            json_array_foreach(unc, i, v) {
+            json_array_foreach(unc, i, v)
+            {
                 if (i == 0)
                     printf("uncertain recipients (may have received the "
                            "message twice, with the same Message-ID):\n");

@@ -56,8 +56,8 @@ file_name(struct dryrun *d, int64_t id, const char *email)
     for (const char *p = email; *p; p++) {
         char c = *p;
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '@' || c == '.' ||
-                 c == '-' || c == '+' || c == '_';
+                 (c >= '0' && c <= '9') || c == '@' || c == '.' || c == '-' ||
+                 c == '+' || c == '_';
         if (buf_putc(&d->path, ok ? c : '_') == -1)
             return -1;
     }
@@ -90,8 +90,8 @@ one(const struct store_member *m, void *arg)
     }
     if (d->out_dir != NULL) {
         if (file_name(d, m->id, m->email) == -1 ||
-            fs_write_atomic(d->path.p, d->msg.p, d->msg.len, 0644,
-                            &d->werr) == -1) {
+            fs_write_atomic(d->path.p, d->msg.p, d->msg.len, 0644, &d->werr) ==
+                -1) {
             d->write_failed = 1;
             return 1; /* stop: the output directory is not writable */
         }
@@ -154,8 +154,8 @@ read_password(const struct config_relay *r, char **out, struct err *e)
         const char *v = getenv(r->password_env);
         if (v == NULL || *v == '\0')
             return err_set(e, EX_CONFIG,
-                           "relay %s: $%s is not set (password_env)",
-                           r->host, r->password_env);
+                           "relay %s: $%s is not set (password_env)", r->host,
+                           r->password_env);
         *out = xstrdup(v);
         return 0;
     }
@@ -664,8 +664,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         }
         if (list != NULL && k.list != NULL && strcmp(list, k.list) != 0 &&
             k.frozen_at > 0) {
-            log_warnx("campaign %s was started for list %s, not %s",
-                      campaign, k.list, list);
+            log_warnx("campaign %s was started for list %s, not %s", campaign,
+                      k.list, list);
             code = EX_USAGE;
             goto out;
         }
@@ -755,8 +755,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         human(d.max, mx, sizeof mx);
         printf("dry run of campaign %s (template %s, list %s): %ld "
                "messages built and signed%s%s, %s in all\n",
-               campaign, template, list, d.built,
-               d.out_dir ? " into " : "", d.out_dir ? d.out_dir : "", tot);
+               campaign, template, list, d.built, d.out_dir ? " into " : "",
+               d.out_dir ? d.out_dir : "", tot);
         if (d.built > 0)
             printf("sizes: min %s, median <= %s, p95 <= %s, max %s\n", mn, md,
                    p95, mx);
@@ -775,10 +775,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = EX_CONFIG;
         goto out;
     }
-    if (rate != NULL &&
-        config_rate_parse(rate, &j.cfg.limits.rate) == -1) {
-        log_warnx("--rate: like 50/s, 3000/m or 100000/h (got \"%s\")",
-                  rate);
+    if (rate != NULL && config_rate_parse(rate, &j.cfg.limits.rate) == -1) {
+        log_warnx("--rate: like 50/s, 3000/m or 100000/h (got \"%s\")", rate);
         code = EX_USAGE;
         goto out;
     }
@@ -862,9 +860,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
                "%ld bounced, %ld failed, %ld suppressed, %ld uncertain; "
                "campaign %s\n",
-               cnt.recipients, cnt.sent, cnt.queued + cnt.sending,
-               cnt.deferred, cnt.bounced_hard + cnt.bounced_soft + cnt.blocked,
-               cnt.failed, cnt.skipped, cnt.uncertain, status);
+               cnt.recipients, cnt.sent, cnt.queued + cnt.sending, cnt.deferred,
+               cnt.bounced_hard + cnt.bounced_soft + cnt.blocked, cnt.failed,
+               cnt.skipped, cnt.uncertain, status);
         if (cnt.deferred > 0 && due > 0) {
             char t[40];
             printf("%ld deferred; the next retry is due at %s: run this "

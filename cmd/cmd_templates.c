@@ -43,8 +43,8 @@ one(const char *name, void *arg)
     printf("%s\n  subject: %s\n", name, t->subject_src);
     if (t->layout)
         printf("  layout:  %s\n", t->layout);
-    printf("  text:    %s\n", t->text_path ? t->text_path
-                                            : "derived from the HTML");
+    printf("  text:    %s\n",
+           t->text_path ? t->text_path : "derived from the HTML");
     printf("  fields:  ");
     tmpl_fields(t, field, &first);
     printf("%s\n", first ? "(none)" : "");

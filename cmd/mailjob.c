@@ -44,11 +44,10 @@ mailjob_open(struct ctx *ctx, const char *name, const char *data_path,
     if (j->data_path != NULL) {
         j->data = json_load_file(j->data_path, JSON_REJECT_DUPLICATES, &jerr);
         if (j->data == NULL)
-            return err_set(e,
-                           access(j->data_path, R_OK) == 0 ? EX_DATAERR
-                                                           : EX_NOINPUT,
-                           "%s:%d:%d: %s", j->data_path, jerr.line,
-                           jerr.column, jerr.text);
+            return err_set(
+                e, access(j->data_path, R_OK) == 0 ? EX_DATAERR : EX_NOINPUT,
+                "%s:%d:%d: %s", j->data_path, jerr.line, jerr.column,
+                jerr.text);
         if (!json_is_object(j->data))
             return err_set(e, EX_DATAERR,
                            "%s: campaign data must be a JSON object",

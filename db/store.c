@@ -120,10 +120,9 @@ static const char *const stmt_sql[S_COUNT] = {
         "  prev_attrs = CASE WHEN ?8 THEN prev_attrs ELSE ?4 END, "
         "  prev_updated = CASE WHEN ?8 THEN prev_updated ELSE ?5 END, "
         "  seen_run = ?6, seen_new = ?7 WHERE id = ?1",
-    [S_IMPORT_REVERTED] =
-        "UPDATE contacts SET updated_at = prev_updated "
-        "WHERE seen_run = ?1 AND prev_attrs IS NOT NULL "
-        "  AND attrs IS prev_attrs",
+    [S_IMPORT_REVERTED] = "UPDATE contacts SET updated_at = prev_updated "
+                          "WHERE seen_run = ?1 AND prev_attrs IS NOT NULL "
+                          "  AND attrs IS prev_attrs",
     [S_IMPORT_CHANGED] = "SELECT count(*) FROM contacts "
                          "WHERE seen_run = ?1 AND prev_attrs IS NOT NULL "
                          "  AND attrs IS NOT prev_attrs",
@@ -200,16 +199,15 @@ static const char *const stmt_sql[S_COUNT] = {
     /* members minus suppressed minus already in the ledger: the mailable
      * ones queued, the others recorded as skipped (the report's
      * "suppressed") */
-    [S_FREEZE] =
-        "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
-        "  last_text) "
-        "SELECT ?1, c.id, CASE WHEN c.status = 'active' THEN 'queued' "
-        "    ELSE 'skipped' END, ?2, "
-        "  CASE WHEN c.status = 'active' THEN NULL "
-        "    ELSE 'suppressed: ' || c.status END "
-        "FROM memberships m JOIN contacts c ON c.id = m.contact_id "
-        "WHERE m.list_id = ?3 "
-        "ON CONFLICT DO NOTHING",
+    [S_FREEZE] = "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
+                 "  last_text) "
+                 "SELECT ?1, c.id, CASE WHEN c.status = 'active' THEN 'queued' "
+                 "    ELSE 'skipped' END, ?2, "
+                 "  CASE WHEN c.status = 'active' THEN NULL "
+                 "    ELSE 'suppressed: ' || c.status END "
+                 "FROM memberships m JOIN contacts c ON c.id = m.contact_id "
+                 "WHERE m.list_id = ?3 "
+                 "ON CONFLICT DO NOTHING",
     [S_FREEZE_COUNT] =
         "UPDATE campaigns SET frozen_at = ?2, recipients = "
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
@@ -255,11 +253,10 @@ static const char *const stmt_sql[S_COUNT] = {
                       "  sum(was_uncertain > 0), sum(was_uncertain = 1) "
                       "FROM sends WHERE campaign_id = ?1 GROUP BY 1, 2",
     [S_CAMPAIGNS_ALL] = "SELECT name FROM campaigns ORDER BY id",
-    [S_UNCERTAIN_LIST] =
-        "SELECT c.email, s.message_id, s.state FROM sends s "
-        "JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
-        "ORDER BY c.email",
+    [S_UNCERTAIN_LIST] = "SELECT c.email, s.message_id, s.state FROM sends s "
+                         "JOIN contacts c ON c.id = s.contact_id "
+                         "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
+                         "ORDER BY c.email",
     [S_NEXT_DUE] = "SELECT min(next_attempt_at) FROM sends "
                    "WHERE campaign_id = ?1 AND state = 'deferred'",
 };
@@ -463,8 +460,8 @@ load_salt(struct store *st, struct err *e)
     sqlite3_stmt *s;
 
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT value FROM meta WHERE key = 'hash_salt'",
-                           -1, &s, NULL) != SQLITE_OK)
+                           "SELECT value FROM meta WHERE key = 'hash_salt'", -1,
+                           &s, NULL) != SQLITE_OK)
         return store_fail(st, e, "read meta");
     if (sqlite3_step(s) != SQLITE_ROW) {
         sqlite3_finalize(s);
@@ -711,8 +708,7 @@ store_contact_touch(struct store *st, const struct store_touch *t,
 }
 
 int
-store_import_settle(struct store *st, int64_t run, long *changed,
-                    struct err *e)
+store_import_settle(struct store *st, int64_t run, long *changed, struct err *e)
 {
     sqlite3_stmt *s;
 
@@ -737,8 +733,8 @@ store_import_settle(struct store *st, int64_t run, long *changed,
 }
 
 int
-store_list_ensure(struct store *st, const char *name, int64_t now,
-                  int64_t *id, struct err *e)
+store_list_ensure(struct store *st, const char *name, int64_t now, int64_t *id,
+                  struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_LIST_GET, e);
     int rc;
@@ -1026,15 +1022,14 @@ find_id(struct store *st, enum stmt_id id, const char *key, int64_t *out,
 }
 
 int
-store_list_find(struct store *st, const char *name, int64_t *id,
-                struct err *e)
+store_list_find(struct store *st, const char *name, int64_t *id, struct err *e)
 {
     return find_id(st, S_LIST_FIND, name, id, e);
 }
 
 int
-store_members(struct store *st, int64_t list_id, store_member_cb cb,
-              void *arg, struct err *e)
+store_members(struct store *st, int64_t list_id, store_member_cb cb, void *arg,
+              struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_MEMBERS, e);
     struct store_member m;
@@ -1091,9 +1086,8 @@ store_campaign_find(struct store *st, const char *name, int64_t *id,
 }
 
 int
-store_campaign_ensure(struct store *st, const char *name,
-                      const char *template, int64_t list_id, int64_t now,
-                      int64_t *id, struct err *e)
+store_campaign_ensure(struct store *st, const char *name, const char *template,
+                      int64_t list_id, int64_t now, int64_t *id, struct err *e)
 {
     sqlite3_stmt *s;
     int rc = find_id(st, S_CAMPAIGN_FIND, name, id, e);
@@ -1239,8 +1233,7 @@ store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
 }
 
 int
-store_ledger_recover(struct store *st, int64_t campaign, long *n,
-                     struct err *e)
+store_ledger_recover(struct store *st, int64_t campaign, long *n, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_RECOVER, e);
 
@@ -1286,8 +1279,8 @@ store_ledger_claim(struct store *st, int64_t campaign, enum store_claim kind,
 }
 
 int
-store_ledger_mark_sending(struct store *st, int64_t campaign,
-                          int64_t contact, int64_t now, struct err *e)
+store_ledger_mark_sending(struct store *st, int64_t campaign, int64_t contact,
+                          int64_t now, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_CLAIM_MARK, e);
 
@@ -1330,8 +1323,8 @@ store_ledger_result(struct store *st, const struct store_result *r,
 }
 
 int
-store_ledger_counts(struct store *st, int64_t campaign,
-                    struct store_counts *c, struct err *e)
+store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
+                    struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_SEND_COUNTS, e);
     int rc;

@@ -66,29 +66,28 @@ const char *store_hash_salt(struct store *st);
  */
 struct store_found {
     int64_t id;
-    const char *attrs;    /* valid until the next store call */
+    const char *attrs; /* valid until the next store call */
     int64_t updated_at;
-    int same_run;         /* this run already saw the contact */
-    int new_in_run;       /* ... and created it */
-    int has_prev;         /* ... and changed it (prev_* kept) */
+    int same_run;   /* this run already saw the contact */
+    int new_in_run; /* ... and created it */
+    int has_prev;   /* ... and changed it (prev_* kept) */
 };
 
 struct store_touch {
     int64_t id;
-    const char *attrs;       /* the merged attributes */
+    const char *attrs; /* the merged attributes */
     int64_t updated_at;
-    const char *prev_attrs;  /* pre-run attributes, or NULL */
+    const char *prev_attrs; /* pre-run attributes, or NULL */
     int64_t prev_updated;
-    int keep_prev;           /* leave prev_* as they are */
+    int keep_prev; /* leave prev_* as they are */
     int64_t run;
     int new_in_run;
 };
 
 int store_import_begin(struct store *st, const char *file, int64_t list_id,
                        int64_t now, int64_t *run, struct err *e);
-int store_import_end(struct store *st, int64_t run, long imported,
-                     long updated, long unchanged, long rejected,
-                     struct err *e);
+int store_import_end(struct store *st, int64_t run, long imported, long updated,
+                     long unchanged, long rejected, struct err *e);
 /* store_contact_find - 1 and *f filled, 0 if no such contact, -1. */
 int store_contact_find(struct store *st, const char *email, int64_t run,
                        struct store_found *f, struct err *e);
@@ -96,10 +95,9 @@ int store_contact_find(struct store *st, const char *email, int64_t run,
  * 1 with *id set when added, 0 when the address is already a contact
  * (nothing is written), -1 on error.  A new contact's status comes from
  * the suppression list (hash): an import never lifts a suppression. */
-int store_contact_insert(struct store *st, const char *email,
-                         const char *attrs, const uint8_t hash[32],
-                         int64_t now, int64_t run, int64_t *id,
-                         struct err *e);
+int store_contact_insert(struct store *st, const char *email, const char *attrs,
+                         const uint8_t hash[32], int64_t now, int64_t run,
+                         int64_t *id, struct err *e);
 int store_contact_touch(struct store *st, const struct store_touch *t,
                         struct err *e);
 /* store_import_settle - see above; *changed is the count of contacts of
@@ -122,8 +120,7 @@ struct store_list_row {
     long active;
 };
 typedef int (*store_list_cb)(const struct store_list_row *row, void *arg);
-int store_lists(struct store *st, store_list_cb cb, void *arg,
-                struct err *e);
+int store_lists(struct store *st, store_list_cb cb, void *arg, struct err *e);
 
 struct store_contact {
     int64_t id;
@@ -140,12 +137,12 @@ struct store_contact {
  * calls cb once when found, 0 when not found, -1 on error.
  */
 typedef int (*store_contact_cb)(const struct store_contact *c, void *arg);
-int store_contact_get(struct store *st, const char *email,
-                      store_contact_cb cb, void *arg, struct err *e);
+int store_contact_get(struct store *st, const char *email, store_contact_cb cb,
+                      void *arg, struct err *e);
 /* store_contact_lists - cb(name) for each list the contact belongs to. */
 typedef int (*store_name_cb)(const char *name, void *arg);
-int store_contact_lists(struct store *st, int64_t contact_id,
-                        store_name_cb cb, void *arg, struct err *e);
+int store_contact_lists(struct store *st, int64_t contact_id, store_name_cb cb,
+                        void *arg, struct err *e);
 /*
  * store_contact_forget - delete the contact with this email (memberships
  * follow) and keep only the hash in the suppression list.  Returns 1 when
@@ -220,13 +217,12 @@ int store_campaign_ensure(struct store *st, const char *name,
 struct store_campaign {
     int64_t id;
     const char *name, *template, *list, *status, *data, *control;
-    int64_t list_id, frozen_at, recipients, created_at, started_at,
-        finished_at;
+    int64_t list_id, frozen_at, recipients, created_at, started_at, finished_at;
 };
 typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);
 /* store_campaign_get - 1 and cb called when it exists, 0 when not. */
-int store_campaign_get(struct store *st, const char *name,
-                       store_campaign_cb cb, void *arg, struct err *e);
+int store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
+                       void *arg, struct err *e);
 /* store_campaign_names - cb(name) for every campaign, oldest first. */
 int store_campaign_names(struct store *st, store_name_cb cb, void *arg,
                          struct err *e);
@@ -286,8 +282,8 @@ int store_ledger_result(struct store *st, const struct store_result *r,
                         struct err *e);
 
 struct store_counts {
-    long recipients, queued, sending, sent, deferred, failed, skipped,
-        expired, uncertain, bounced_hard, bounced_soft, blocked,
+    long recipients, queued, sending, sent, deferred, failed, skipped, expired,
+        uncertain, bounced_hard, bounced_soft, blocked,
         was_uncertain,   /* rows that were ever uncertain */
         uncertain_retry; /* uncertain rows still owed their one retry */
 };

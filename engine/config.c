@@ -54,8 +54,8 @@ static const char config_default[] =
     "; base_url = https://t.acme.example\n"
     "; opens = on\n"
     "; clicks = on\n"
-    "; secret_file = campaign.db.secret      ; default: the database path + .secret\n";
-
+    "; secret_file = campaign.db.secret      ; default: the database path + "
+    ".secret\n";
 
 struct parse {
     struct config *cfg;
@@ -536,8 +536,8 @@ config_write_default(const char *path, struct err *e)
         return 0;
     if (errno != ENOENT)
         return err_set(e, EX_CANTCREAT, "%s: %s", path, strerror(errno));
-    if (fs_write_atomic(path, config_default, sizeof config_default - 1,
-                        0600, e) == -1)
+    if (fs_write_atomic(path, config_default, sizeof config_default - 1, 0600,
+                        e) == -1)
         return -1;
     return 1;
 }

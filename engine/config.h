@@ -25,7 +25,7 @@
 #define CONFIG_DOMAIN_LIMITS_MAX 64
 
 struct config_sender {
-    char *from;          /* "Acme News <news@acme.example>" */
+    char *from; /* "Acme News <news@acme.example>" */
     char *reply_to;
     char *list_id;       /* news.acme.example */
     char *bounce_domain; /* VERP: bounces+TOKEN@bounce_domain */
@@ -51,15 +51,15 @@ enum config_tls { CONFIG_TLS_STARTTLS, CONFIG_TLS_SMTPS, CONFIG_TLS_NONE };
 struct config_relay {
     char *name; /* "" for [relay] */
     char *host;
-    int port;   /* 0: 587 for starttls, 465 for smtps, 25 for none */
+    int port; /* 0: 587 for starttls, 465 for smtps, 25 for none */
     enum config_tls tls;
     int tls_verify;
     char *ca_file;
     char *username;
     char *password_env;
     char *password_file;
-    char *auth;     /* NULL (best offered), "plain", "login" */
-    char *helo;     /* NULL: the host name */
+    char *auth; /* NULL (best offered), "plain", "login" */
+    char *helo; /* NULL: the host name */
     int weight;
     int max_messages; /* per connection */
     int timeout_connect, timeout_greeting, timeout_mail, timeout_rcpt,

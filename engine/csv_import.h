@@ -20,22 +20,22 @@
 #include "err.h"
 
 struct import_params {
-    const char *list;     /* add every imported contact here; may be NULL */
-    int update;           /* merge attributes into existing contacts */
-    int dry_run;          /* validate and count, then roll back */
+    const char *list; /* add every imported contact here; may be NULL */
+    int update;       /* merge attributes into existing contacts */
+    int dry_run;      /* validate and count, then roll back */
     struct csvread_params csv;
-    FILE *rejects;        /* CSV of rejected rows, or NULL for stderr */
-    int rejects_header;   /* in/out: a header has been written to rejects */
+    FILE *rejects;            /* CSV of rejected rows, or NULL for stderr */
+    int rejects_header;       /* in/out: a header has been written to rejects */
     unsigned long stderr_max; /* rejects reported on stderr at most */
 };
 
 struct import_counts {
-    long imported;  /* new contacts */
-    long updated;   /* existing contacts whose attributes changed */
-    long unchanged; /* existing contacts left as they were */
-    long rejected;  /* rows refused (each reported) */
+    long imported;   /* new contacts */
+    long updated;    /* existing contacts whose attributes changed */
+    long unchanged;  /* existing contacts left as they were */
+    long rejected;   /* rows refused (each reported) */
     long suppressed; /* rows that carried an opt-out marker */
-    long rows;      /* data rows read */
+    long rows;       /* data rows read */
 };
 
 /*
@@ -48,9 +48,8 @@ struct import_counts {
  * the rejects (stderr or p->rejects): the caller must leave them alone
  * until it returns.
  */
-int import_file(struct store *st, const char *path,
-                struct import_params *p, struct import_counts *c,
-                struct err *e);
+int import_file(struct store *st, const char *path, struct import_params *p,
+                struct import_counts *c, struct err *e);
 
 /*
  * import_attr_name - normalise a column header into an attribute name:

@@ -16,8 +16,7 @@
  * digest_email - SHA-256(salt || email) into out.  salt is the database's
  * hex salt (store_hash_salt), email the normal form.
  */
-void digest_email(const char *salt, const char *email,
-                  uint8_t out[DIGEST_LEN]);
+void digest_email(const char *salt, const char *email, uint8_t out[DIGEST_LEN]);
 
 /* digest_hex - 64 lower-case hex digits and a NUL into out. */
 void digest_hex(const uint8_t in[DIGEST_LEN], char out[2 * DIGEST_LEN + 1]);

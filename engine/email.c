@@ -48,7 +48,8 @@ email_compile(void)
                              0, &errcode, &erroff, NULL);
     if (email_re == NULL) {
         /* our own constant pattern: a failure is a bug */
-        fprintf(stderr, "campaign: email pattern does not compile (%d at %zu)\n",
+        fprintf(stderr,
+                "campaign: email pattern does not compile (%d at %zu)\n",
                 errcode, (size_t)erroff);
         abort();
     }

@@ -80,27 +80,27 @@ const char *
 queue_classify(int code, const char *status, const char *text)
 {
     static const char *const blocked_words[] = {
-        "spam", "block", "blacklist", "blocklist", "reputation", "policy",
-        "rejected due to", "dmarc", "spf", "dkim", "listed",
+        "spam",       "block",  "blacklist",       "blocklist",
+        "reputation", "policy", "rejected due to", "dmarc",
+        "spf",        "dkim",   "listed",
     };
     static const char *const hard_words[] = {
-        "user unknown", "unknown user", "no such user", "does not exist",
-        "unknown recipient", "recipient unknown", "invalid recipient",
-        "mailbox unavailable", "no mailbox", "address rejected",
-        "no such mailbox", "not found",
+        "user unknown",      "unknown user",        "no such user",
+        "does not exist",    "unknown recipient",   "recipient unknown",
+        "invalid recipient", "mailbox unavailable", "no mailbox",
+        "address rejected",  "no such mailbox",     "not found",
     };
 
     if (status && strncmp(status, "5.7.", 4) == 0)
         return "blocked";
-    if (status && (strncmp(status, "5.1.", 4) == 0 ||
-                   strcmp(status, "5.2.1") == 0 ||
-                   strcmp(status, "5.4.4") == 0))
+    if (status &&
+        (strncmp(status, "5.1.", 4) == 0 || strcmp(status, "5.2.1") == 0 ||
+         strcmp(status, "5.4.4") == 0))
         return "hard";
     if (status && *status)
         return "soft";
-    for (size_t i = 0; text && i < sizeof blocked_words / sizeof
-                                                blocked_words[0];
-         i++)
+    for (size_t i = 0;
+         text && i < sizeof blocked_words / sizeof blocked_words[0]; i++)
         if (strcasestr(text, blocked_words[i]))
             return "blocked";
     for (size_t i = 0; text && i < sizeof hard_words / sizeof hard_words[0];
@@ -162,7 +162,7 @@ struct run {
     int reclaim;      /* a result made a row claimable again */
     int stop;         /* stop reason set by tick */
     int64_t last_flush, last_control, last_progress, start_ms;
-    int failed;       /* a database error: stop */
+    int failed; /* a database error: stop */
     struct err err;
     struct buf msg;
 };
@@ -362,8 +362,8 @@ claim(struct run *r)
         it->data = xmalloc(r->msg.len ? r->msg.len : 1);
         memcpy(it->data, r->msg.p, r->msg.len);
         it->len = r->msg.len;
-        if (store_ledger_mark_sending(p->st, p->campaign_id, c->contact_id,
-                                      now, e) == -1) {
+        if (store_ledger_mark_sending(p->st, p->campaign_id, c->contact_id, now,
+                                      e) == -1) {
             item_free(it);
             goto fail;
         }
@@ -599,8 +599,7 @@ queue_tick(void *arg, int64_t now_ms)
 }
 
 int
-queue_send(const struct queue_params *p, struct queue_summary *s,
-           struct err *e)
+queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
 {
     struct run r;
     struct relay_source src;

@@ -188,8 +188,8 @@ on_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
     if (!k->succeeded) {
         l->stats->conn_failures++;
         rs->fails++;
-        rs->down_until = relay_now_ms() +
-                         ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
+        rs->down_until =
+            relay_now_ms() + ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
     }
 }
 

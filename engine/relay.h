@@ -62,9 +62,9 @@ struct relay_params {
 };
 
 struct relay_stats {
-    long connections;  /* opened */
+    long connections; /* opened */
     long conn_failures;
-    long throttled;    /* replies that slowed us down */
+    long throttled; /* replies that slowed us down */
 };
 
 /*

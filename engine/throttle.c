@@ -29,8 +29,7 @@ refill(struct bucket *b, int64_t now)
 {
     if (now <= b->last_ms)
         return;
-    if (b->rate < b->base && b->slowed_ms &&
-        now - b->slowed_ms >= RECOVER_MS) {
+    if (b->rate < b->base && b->slowed_ms && now - b->slowed_ms >= RECOVER_MS) {
         b->rate *= 1.1;
         if (b->rate > b->base)
             b->rate = b->base;

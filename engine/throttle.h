@@ -18,9 +18,9 @@
 #include "config.h"
 
 struct bucket {
-    double rate;   /* tokens per second; 0: unlimited */
-    double base;   /* the configured rate, to recover to */
-    double burst;  /* capacity */
+    double rate;  /* tokens per second; 0: unlimited */
+    double base;  /* the configured rate, to recover to */
+    double burst; /* capacity */
     double tokens;
     int64_t last_ms;
     int64_t slowed_ms; /* last throttle_slow, for recovery */

@@ -74,16 +74,15 @@ shift_lines(struct err *e, const char *path, int offset)
     if (end == e->msg + pl + 1 || *end != ':')
         return;
     snprintf(rest, sizeof rest, "%s", end);
-    snprintf(e->msg + pl + 1, sizeof e->msg - pl - 1, "%ld%s",
-             line + offset, rest);
+    snprintf(e->msg + pl + 1, sizeof e->msg - pl - 1, "%ld%s", line + offset,
+             rest);
 }
 
 static struct template *
 compile(const char *src, size_t len, const char *path, int offset,
         struct loader *l, struct err *e)
 {
-    struct template *t =
-        template_compile(src, len, path, partial_loader, l, e);
+    struct template *t = template_compile(src, len, path, partial_loader, l, e);
 
     if (t == NULL)
         shift_lines(e, path, offset);
@@ -130,7 +129,7 @@ tmpl_load(const char *dir, const char *name, struct err *e)
     size_t len, tlen, pos = 0;
     int line = 1, body_line = 0;
     struct header h[5] = {
-        {"subject", NULL, 0},  {"from", NULL, 0},   {"reply-to", NULL, 0},
+        {"subject", NULL, 0},   {"from", NULL, 0},   {"reply-to", NULL, 0},
         {"preheader", NULL, 0}, {"layout", NULL, 0},
     };
 
@@ -147,8 +146,8 @@ tmpl_load(const char *dir, const char *name, struct err *e)
     t->name = xstrdup(name);
     t->path = xasprintf("%s/%s.mustache", dir, name);
     if ((src = fs_read_file(t->path, TMPL_FILE_MAX, &len)) == NULL) {
-        err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s",
-                t->path, strerror(errno));
+        err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s", t->path,
+                strerror(errno));
         goto fail;
     }
 
@@ -225,13 +224,11 @@ tmpl_load(const char *dir, const char *name, struct err *e)
     if (h[1].val && (t->from = compile(h[1].val, strlen(h[1].val), t->path,
                                        h[1].line - 1, &l, e)) == NULL)
         goto fail;
-    if (h[2].val && (t->reply_to = compile(h[2].val, strlen(h[2].val),
-                                           t->path, h[2].line - 1, &l,
-                                           e)) == NULL)
+    if (h[2].val && (t->reply_to = compile(h[2].val, strlen(h[2].val), t->path,
+                                           h[2].line - 1, &l, e)) == NULL)
         goto fail;
-    if (h[3].val && (t->preheader = compile(h[3].val, strlen(h[3].val),
-                                            t->path, h[3].line - 1, &l,
-                                            e)) == NULL)
+    if (h[3].val && (t->preheader = compile(h[3].val, strlen(h[3].val), t->path,
+                                            h[3].line - 1, &l, e)) == NULL)
         goto fail;
 
     /* the body, inside its layout */
@@ -243,23 +240,23 @@ tmpl_load(const char *dir, const char *name, struct err *e)
         }
         t->layout = xstrdup(h[4].val);
         int has_blocks = memmem(src + pos, len - pos, "{{$", 3) != NULL;
-        body_src = has_blocks
-                       ? xasprintf("{{<%s}}%.*s{{/%s}}", t->layout,
-                                   (int)(len - pos), src + pos, t->layout)
-                       : xasprintf("{{<%s}}{{$content}}%.*s{{/content}}{{/%s}}",
-                                   t->layout, (int)(len - pos), src + pos,
-                                   t->layout);
+        body_src =
+            has_blocks
+                ? xasprintf("{{<%s}}%.*s{{/%s}}", t->layout, (int)(len - pos),
+                            src + pos, t->layout)
+                : xasprintf("{{<%s}}{{$content}}%.*s{{/content}}{{/%s}}",
+                            t->layout, (int)(len - pos), src + pos, t->layout);
         char *lp = xasprintf("%s/%s.mustache", l.dir, t->layout);
         struct stat sb;
         if (stat(lp, &sb) == -1) {
-            err_set(e, EX_DATAERR, "%s:%d: layout %s: %s", t->path,
-                    h[4].line, lp, strerror(errno));
+            err_set(e, EX_DATAERR, "%s:%d: layout %s: %s", t->path, h[4].line,
+                    lp, strerror(errno));
             free(lp);
             goto fail;
         }
         free(lp);
-        t->html = compile(body_src, strlen(body_src), t->path, body_line - 1,
-                          &l, e);
+        t->html =
+            compile(body_src, strlen(body_src), t->path, body_line - 1, &l, e);
     } else {
         t->html = compile(src + pos, len - pos, t->path, body_line - 1, &l, e);
     }
@@ -360,7 +357,7 @@ void
 tmpl_fields(const struct tmpl *t, template_field_cb cb, void *arg)
 {
     struct fields f;
-    const struct template *parts[] = {t->subject, t->from, t->reply_to,
+    const struct template *parts[] = {t->subject,   t->from, t->reply_to,
                                       t->preheader, t->html, t->text};
 
     buf_init(&f.seen, 0);

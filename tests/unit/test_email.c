@@ -60,8 +60,7 @@ main(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int n = email_normalize(cases[i].in, strlen(cases[i].in), out, &why);
         if (cases[i].want == NULL)
-            TH_CHECK(n == -1 && why != NULL, "email rejects %s",
-                     cases[i].name);
+            TH_CHECK(n == -1 && why != NULL, "email rejects %s", cases[i].name);
         else
             TH_STREQ(n >= 0 ? out : NULL, cases[i].want, "email accepts %s",
                      cases[i].name);

@@ -24,10 +24,10 @@ static const struct {
     const char *header;
     int is_email;
 } headers[] = {
-    {"Email", 1},         {"E-mail", 1},      {"Email Address", 1},
-    {"e-mail address", 1}, {"MAIL", 1},       {"email_address", 1},
-    {"Indirizzo email", 1}, {"Courriel", 1},  {"name", 0},
-    {"emails sent", 0},   {"email_opt_in", 0},
+    {"Email", 1},           {"E-mail", 1},       {"Email Address", 1},
+    {"e-mail address", 1},  {"MAIL", 1},         {"email_address", 1},
+    {"Indirizzo email", 1}, {"Courriel", 1},     {"name", 0},
+    {"emails sent", 0},     {"email_opt_in", 0},
 };
 
 static const struct {

@@ -66,8 +66,7 @@ static const struct {
     {"entities", "caf&eacute; &amp; t&#233; &#x20AC;5", "café & té €5\n"},
     {"list", "<ul><li>a</li><li>b</li></ul>", "- a\n- b\n"},
     {"style and head skipped",
-     "<head><title>T</title><style>p{x}</style></head><body>Hi</body>",
-     "Hi\n"},
+     "<head><title>T</title><style>p{x}</style></head><body>Hi</body>", "Hi\n"},
     {"br and whitespace", "a  \n b<br>c", "a b\nc\n"},
     {"comments dropped", "a<!-- <p>no</p> -->b", "ab\n"},
 };
@@ -169,8 +168,8 @@ main(void)
         struct mime_address a;
         struct buf ab;
         buf_init(&ab, 0);
-        TH_CHECK(mime_parse_address("Acme News <news@acme.example>", &a,
-                                    &ab) == 0 &&
+        TH_CHECK(mime_parse_address("Acme News <news@acme.example>", &a, &ab) ==
+                         0 &&
                      strcmp(a.name, "Acme News") == 0 &&
                      strcmp(a.addr, "news@acme.example") == 0,
                  "parse Name <addr>");

@@ -108,8 +108,7 @@ main(void)
     free(m2);
 
     /* a schema from the future is refused, not downgraded */
-    sqlite3_exec(db,
-                 "INSERT INTO schema_version VALUES (9999, 'future', 0)",
+    sqlite3_exec(db, "INSERT INTO schema_version VALUES (9999, 'future', 0)",
                  NULL, NULL, NULL);
     sqlite3_close(db);
     err_clear(&e);

@@ -20,8 +20,8 @@ static int th_n, th_failed;
             printf("ok %d - " name "\n", th_n, ##__VA_ARGS__);                 \
         } else {                                                               \
             th_failed++;                                                       \
-            printf("not ok %d - " name "  (%s:%d: %s)\n", th_n,                \
-                   ##__VA_ARGS__, __FILE__, __LINE__, #cond);                  \
+            printf("not ok %d - " name "  (%s:%d: %s)\n", th_n, ##__VA_ARGS__, \
+                   __FILE__, __LINE__, #cond);                                 \
         }                                                                      \
     } while (0)
 
@@ -31,7 +31,7 @@ static int th_n, th_failed;
         int th_ok = th_g && th_w && strcmp(th_g, th_w) == 0;                   \
         TH_CHECK(th_ok, name, ##__VA_ARGS__);                                  \
         if (!th_ok)                                                            \
-            printf("#   got  \"%s\"\n#   want \"%s\"\n",                     \
+            printf("#   got  \"%s\"\n#   want \"%s\"\n",                       \
                    th_g ? th_g : "(null)", th_w ? th_w : "(null)");            \
     } while (0)
 

@@ -147,6 +147,7 @@ struct claimed_row {
 };
 
 struct run {
+    long todo; /* recipients this run may send, for the ETA */
     const struct queue_params *p;
     struct queue_summary *s;
     struct item *items[QUEUE_BATCH];
@@ -556,11 +557,17 @@ progress(struct run *r, int64_t now_ms, int final)
     struct queue_summary *s = r->s;
     double secs = (double)(now_ms - r->start_ms) / 1000.0;
     double rate = secs > 0 ? (double)s->sent / secs : 0;
+    long done = s->sent + s->deferred + s->bounced + s->failed + s->skipped +
+                s->uncertain;
+    long left = r->todo > done ? r->todo - done : 0;
+    char eta[32] = "";
 
+    if (!final && rate > 0 && left > 0)
+        snprintf(eta, sizeof eta, "  ETA %lds", (long)((double)left / rate));
     fprintf(stderr,
-            "\r\033[Ksent %ld  deferred %ld  bounced %ld  failed %ld  "
-            "%.0f/s%s",
-            s->sent, s->deferred, s->bounced, s->failed, rate,
+            "\r\033[Ksent %ld/%ld  deferred %ld  bounced %ld  failed %ld  "
+            "%.0f/s%s%s",
+            s->sent, r->todo, s->deferred, s->bounced, s->failed, rate, eta,
             final ? "\n" : "");
     fflush(stderr);
 }
@@ -603,6 +610,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
 {
     struct run r;
     struct relay_source src;
+    struct store_counts cnt;
     long recovered = 0;
     int rc;
 
@@ -623,6 +631,11 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
                   "run stopped; each is tried once more as uncertain, with "
                   "the same Message-ID",
                   p->campaign, recovered);
+    /* for the progress line's ETA: what this run may send */
+    if (p->progress && store_ledger_counts(p->st, p->campaign_id, &cnt, e) == 0)
+        r.todo = cnt.queued + cnt.uncertain_retry;
+    if (p->max > 0 && r.todo > p->max)
+        r.todo = p->max;
 
     src.next = queue_next;
     src.result = queue_result;

@@ -147,7 +147,7 @@ struct claimed_row {
 };
 
 struct run {
-    long todo; /* recipients this run may send, for the ETA */
+    long planned; /* recipients this run may send, for the ETA */
     const struct queue_params *p;
     struct queue_summary *s;
     struct item *items[QUEUE_BATCH];
@@ -559,7 +559,7 @@ progress(struct run *r, int64_t now_ms, int final)
     double rate = secs > 0 ? (double)s->sent / secs : 0;
     long done = s->sent + s->deferred + s->bounced + s->failed + s->skipped +
                 s->uncertain;
-    long left = r->todo > done ? r->todo - done : 0;
+    long left = r->planned > done ? r->planned - done : 0;
     char eta[32] = "";
 
     if (!final && rate > 0 && left > 0)
@@ -567,7 +567,7 @@ progress(struct run *r, int64_t now_ms, int final)
     fprintf(stderr,
             "\r\033[Ksent %ld/%ld  deferred %ld  bounced %ld  failed %ld  "
             "%.0f/s%s%s",
-            s->sent, r->todo, s->deferred, s->bounced, s->failed, rate, eta,
+            s->sent, r->planned, s->deferred, s->bounced, s->failed, rate, eta,
             final ? "\n" : "");
     fflush(stderr);
 }
@@ -633,9 +633,9 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
                   p->campaign, recovered);
     /* for the progress line's ETA: what this run may send */
     if (p->progress && store_ledger_counts(p->st, p->campaign_id, &cnt, e) == 0)
-        r.todo = cnt.queued + cnt.uncertain_retry;
-    if (p->max > 0 && r.todo > p->max)
-        r.todo = p->max;
+        r.planned = cnt.queued + cnt.uncertain_retry;
+    if (p->max > 0 && r.planned > p->max)
+        r.planned = p->max;
 
     src.next = queue_next;
     src.result = queue_result;

@@ -122,35 +122,8 @@ relay(const struct config_relay *r, int transcript)
     else if (!r->tls_verify)
         fix("tls_verify = off: anyone on the path can pretend to be the "
             "relay; give ca_file instead");
-    if (r->username) {
-        if (r->password_env) {
-            const char *v = getenv(r->password_env);
-            if (v && *v)
-                pw = xstrdup(v);
-            else
-                fix("$%s (password_env) is not set", r->password_env);
-        } else if (r->password_file) {
-            FILE *f = fopen(r->password_file, "r");
-            struct stat sb;
-            if (f == NULL) {
-                fix("password_file %s cannot be read", r->password_file);
-            } else {
-                char buf[1024];
-                size_t n;
-                if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
-                    fix("%s is readable by others: chmod 600 %s",
-                        r->password_file, r->password_file);
-                n = fread(buf, 1, sizeof buf - 1, f);
-                buf[n] = '\0';
-                buf[strcspn(buf, "\r\n")] = '\0';
-                pw = xstrdup(buf);
-                explicit_bzero(buf, sizeof buf);
-                fclose(f);
-            }
-        } else {
-            fix("username without password_env or password_file");
-        }
-    }
+    if (mailjob_relay_password(r, &pw, &e) == -1)
+        fix("%s", e.msg);
     memset(&sp, 0, sizeof sp);
     memset(&p, 0, sizeof p);
     sp.relay = r;

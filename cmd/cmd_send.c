@@ -141,53 +141,6 @@ on_signal(int sig)
     interrupted = 1;
 }
 
-/* read_password - the relay's password from password_env or
- * password_file (which must not be readable by others); NULL when the
- * relay has no username. */
-static int
-read_password(const struct config_relay *r, char **out, struct err *e)
-{
-    *out = NULL;
-    if (r->username == NULL)
-        return 0;
-    if (r->password_env) {
-        const char *v = getenv(r->password_env);
-        if (v == NULL || *v == '\0')
-            return err_set(e, EX_CONFIG,
-                           "relay %s: $%s is not set (password_env)", r->host,
-                           r->password_env);
-        *out = xstrdup(v);
-        return 0;
-    }
-    if (r->password_file) {
-        struct stat sb;
-        char buf[1024];
-        FILE *f = fopen(r->password_file, "r");
-        size_t n;
-        if (f == NULL)
-            return err_set(e, EX_CONFIG, "%s: %s", r->password_file,
-                           strerror(errno));
-        if (fstat(fileno(f), &sb) == -1 || (sb.st_mode & 077) != 0) {
-            fclose(f);
-            return err_set(e, EX_CONFIG,
-                           "%s: a password file must not be readable by "
-                           "others (chmod 600 %s)",
-                           r->password_file, r->password_file);
-        }
-        n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-        *out = xstrdup(buf);
-        explicit_bzero(buf, sizeof buf);
-        return 0;
-    }
-    return err_set(e, EX_CONFIG,
-                   "relay %s: username without password_env or "
-                   "password_file",
-                   r->host);
-}
-
 /* catch_signals - SIGINT and SIGTERM stop the send cleanly; a peer's
  * reset never kills us (SIGPIPE). */
 static void
@@ -365,7 +318,7 @@ send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
         goto out;
     }
     for (size_t i = 0; i < j->cfg.nrelay; i++) {
-        if (read_password(&j->cfg.relay[i], &passwords[i], &e) == -1) {
+        if (mailjob_relay_password(&j->cfg.relay[i], &passwords[i], &e) == -1) {
             code = cmd_fail(&e);
             goto out;
         }
@@ -785,7 +738,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < j.cfg.nrelay; i++) {
-        if (read_password(&j.cfg.relay[i], &passwords[i], &e) == -1) {
+        if (mailjob_relay_password(&j.cfg.relay[i], &passwords[i], &e) == -1) {
             code = cmd_fail(&e);
             goto out;
         }

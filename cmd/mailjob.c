@@ -3,6 +3,7 @@
  * mailjob.c - load what composing needs (see mailjob.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,4 +104,48 @@ mailjob_compose_params(struct mailjob *j, const char *campaign,
     cp->dkim = j->dkim;
     cp->ndkim = j->ndkim;
     cp->strict = 1;
+}
+
+int
+mailjob_relay_password(const struct config_relay *r, char **out, struct err *e)
+{
+    *out = NULL;
+    if (r->username == NULL)
+        return 0;
+    if (r->password_env) {
+        const char *v = getenv(r->password_env);
+        if (v == NULL || *v == '\0')
+            return err_set(e, EX_CONFIG,
+                           "relay %s: $%s is not set (password_env)", r->host,
+                           r->password_env);
+        *out = xstrdup(v);
+        return 0;
+    }
+    if (r->password_file) {
+        struct stat sb;
+        char buf[1024];
+        FILE *f = fopen(r->password_file, "r");
+        size_t n;
+        if (f == NULL)
+            return err_set(e, EX_CONFIG, "%s: %s", r->password_file,
+                           strerror(errno));
+        if (fstat(fileno(f), &sb) == -1 || (sb.st_mode & 077) != 0) {
+            fclose(f);
+            return err_set(e, EX_CONFIG,
+                           "%s: a password file must not be readable by "
+                           "others (chmod 600 %s)",
+                           r->password_file, r->password_file);
+        }
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        *out = xstrdup(buf);
+        explicit_bzero(buf, sizeof buf);
+        return 0;
+    }
+    return err_set(e, EX_CONFIG,
+                   "relay %s: username without password_env or "
+                   "password_file",
+                   r->host);
 }

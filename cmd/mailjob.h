@@ -45,6 +45,15 @@ void mailjob_compose_params(struct mailjob *j, const char *campaign,
                             uint32_t campaign_id, const char *salt,
                             struct compose_params *cp);
 
+/*
+ * mailjob_relay_password - the relay's password (malloc'd; the caller
+ * wipes it with freezero) from password_env or password_file, which must
+ * not be readable by others; *out NULL when the relay has no username.
+ * Errors: EX_CONFIG naming the variable or file.
+ */
+int mailjob_relay_password(const struct config_relay *r, char **out,
+                           struct err *e);
+
 /* mailjob_secret_path - the tracking secret's path (malloc'd). */
 char *mailjob_secret_path(const struct ctx *ctx, const struct config *cfg);
 

@@ -18,14 +18,6 @@ teardown() {
     send_teardown
 }
 
-# addrs N - N addresses, one a line.
-addrs() {
-    local i
-    for ((i = 1; i <= $1; i++)); do
-        printf 'user%02d@example.com\n' "$i"
-    done
-}
-
 # slow_send RATE [ARGS...] - start the binary under test sending promo in
 # the background; pid in SEND_PID, stdout/stderr in send.out/send.err.
 slow_send() {

@@ -220,3 +220,12 @@ wait_for() {
 gone() {
     ! kill -0 "$1" 2>/dev/null
 }
+
+# addrs N [PREFIX] - N addresses PREFIXnn@example.com (default user), one a
+# line.
+addrs() {
+    local i
+    for ((i = 1; i <= $1; i++)); do
+        printf '%s%02d@example.com\n' "${2:-user}" "$i"
+    done
+}

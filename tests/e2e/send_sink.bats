@@ -21,14 +21,6 @@ teardown() {
     send_teardown
 }
 
-# addrs N [PREFIX] - N addresses, one a line.
-addrs() {
-    local i
-    for ((i = 1; i <= $1; i++)); do
-        printf '%s%02d@example.com\n' "${2:-user}" "$i"
-    done
-}
-
 @test "send sink: every recipient gets exactly one message, as rendered, with the ledger's Message-ID" {
     # shellcheck disable=SC2046
     list_of $(addrs 24)

@@ -9,21 +9,21 @@
  * independent verifiers), DNS, or choosing which keys sign (config).
  *
  * Cost model.  A signature costs one private-key operation; everything
- * else must be small beside it (even beside Ed25519, ~20 us):
- *   - the body is canonicalised and hashed in one pass with no allocation:
- *     lines already in relaxed form are hashed straight from the message,
- *     only the others go through a small stack block; the body hash is
- *     shared by every key;
+ * else must be small beside it (even beside Ed25519, ~15 us):
+ *   - the body is canonicalised in one pass into the spare room of the
+ *     caller's output buffer (the places that need work are found 16
+ *     bytes at a time, the runs between them copied whole) and hashed
+ *     with one call; the body hash is shared by every key;
  *   - the signed header fields are canonicalised one at a time into the
- *     spare room of the caller's output buffer (reused from message to
- *     message) and hashed once into a SHA-256 state that each key copies
- *     before adding its own DKIM-Signature field;
+ *     same spare room and hashed once into a SHA-256 state that each key
+ *     copies before adding its own DKIM-Signature field;
  *   - each key then signs the 32-byte digest: RSA as PKCS#1 v1.5 with a
  *     SHA-256 DigestInfo (what EVP_DigestSign would produce), Ed25519 as
- *     PureEdDSA over the digest, which is exactly RFC 8463 section 3.
+ *     PureEdDSA over the digest, which is exactly RFC 8463 section 3,
+ *     with libsodium (twice OpenSSL 3.0's speed; the same bytes, since
+ *     Ed25519 signatures are deterministic, and checked at key load).
  * Keys are read-only after dkim_key_load, so any number of threads may
- * sign with them at once: every OpenSSL context is per call (for Ed25519
- * a copy of one the key holds, initialised once at load and only read).
+ * sign with them at once: every OpenSSL context is per call.
  *
  * Header selection (RFC 6376 5.4): every name in dkim_signed_headers is
  * listed in h= once more than it occurs (a name that is absent is listed
@@ -42,7 +42,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -50,6 +54,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <sodium.h>
 
 #include "dkim.h"
 #include "fsutil.h"
@@ -108,10 +113,10 @@ struct dkim_key {
     enum dkim_algo algo;
     EVP_PKEY *pkey;
     EVP_MD *sha256; /* fetched once: no method-store lookup per message */
-    /* Ed25519: a signing context initialised once; each signature works
-     * on its own copy (copying only reads it), which saves the algorithm
-     * fetch and set-up of EVP_DigestSignInit on every message */
-    EVP_MD_CTX *ed_init;
+    /* Ed25519: the key in libsodium's form (seed and public key), which
+     * signs in half the time of OpenSSL 3.0's Ed25519; the signatures are
+     * the same bytes (Ed25519 is deterministic), checked at load */
+    unsigned char ed_sk[crypto_sign_ed25519_SECRETKEYBYTES];
     char *domain;
     char *selector;
     size_t domain_len, selector_len;
@@ -249,6 +254,48 @@ read_keyfile(const char *path, size_t *lenp, struct err *e)
     return data;
 }
 
+/*
+ * ed_load - the libsodium form of k's Ed25519 key, and a check that both
+ * libraries sign a test digest with the same bytes (a key that they read
+ * differently would give signatures that do not verify: refuse it here,
+ * not at the receivers).
+ */
+static int
+ed_load(struct dkim_key *k, struct err *e)
+{
+    unsigned char seed[32], pk[crypto_sign_ed25519_PUBLICKEYBYTES];
+    unsigned char dg[32], a[64], b[64];
+    size_t slen = sizeof seed, alen = sizeof a;
+    EVP_MD_CTX *mc;
+    int ok;
+
+    if (sodium_init() < 0)
+        return err_set(e, EX_SOFTWARE, "libsodium could not initialise");
+    if (EVP_PKEY_get_raw_private_key(k->pkey, seed, &slen) != 1 ||
+        slen != sizeof seed)
+        return ossl_fail(e, EX_SOFTWARE, "Ed25519 private key");
+    ok = crypto_sign_ed25519_seed_keypair(pk, k->ed_sk, seed) == 0;
+    sodium_memzero(seed, sizeof seed);
+    if (!ok)
+        return err_set(e, EX_SOFTWARE, "Ed25519: libsodium refused the key");
+    for (size_t i = 0; i < sizeof dg; i++)
+        dg[i] = (unsigned char)(i * 7 + 1);
+    mc = EVP_MD_CTX_new();
+    ok =
+        mc != NULL &&
+        EVP_DigestSignInit_ex(mc, NULL, NULL, NULL, NULL, k->pkey, NULL) == 1 &&
+        EVP_DigestSign(mc, a, &alen, dg, sizeof dg) == 1 && alen == 64;
+    EVP_MD_CTX_free(mc);
+    if (!ok)
+        return ossl_fail(e, EX_SOFTWARE, "Ed25519 signing");
+    if (crypto_sign_ed25519_detached(b, NULL, dg, sizeof dg, k->ed_sk) != 0 ||
+        memcmp(a, b, sizeof a) != 0)
+        return err_set(e, EX_SOFTWARE,
+                       "Ed25519: OpenSSL and libsodium disagree on the "
+                       "signature of a test digest; refusing the key");
+    return 0;
+}
+
 struct dkim_key *
 dkim_key_load(const char *path, const char *domain, const char *selector,
               struct err *e)
@@ -317,11 +364,7 @@ dkim_key_load(const char *path, const char *domain, const char *selector,
         dkim_key_free(k);
         return NULL;
     }
-    if (k->algo == DKIM_ED25519_SHA256 &&
-        ((k->ed_init = EVP_MD_CTX_new()) == NULL ||
-         EVP_DigestSignInit_ex(k->ed_init, NULL, NULL, NULL, NULL, k->pkey,
-                               NULL) != 1)) {
-        ossl_fail(e, EX_SOFTWARE, "Ed25519 signing context");
+    if (k->algo == DKIM_ED25519_SHA256 && ed_load(k, e) == -1) {
         dkim_key_free(k);
         return NULL;
     }
@@ -337,7 +380,7 @@ dkim_key_free(struct dkim_key *k)
 {
     if (k == NULL)
         return;
-    EVP_MD_CTX_free(k->ed_init);
+    sodium_memzero(k->ed_sk, sizeof k->ed_sk);
     EVP_PKEY_free(k->pkey);
     EVP_MD_free(k->sha256);
     free(k->domain);
@@ -353,193 +396,112 @@ dkim_key_algo(const struct dkim_key *k)
 
 /*---- canonicalisation ----*/
 
-/*
- * A sink: canonical bytes go either into a SHA-256 state or to a buffer.
- * Runs of the message that are already canonical go straight from the
- * message (sink_direct, no copy); the bytes we make up (a single SP for
- * a WSP run, a CRLF) collect in a small block first, so that the digest
- * sees few updates rather than one per word.
- */
-struct sink {
-    EVP_MD_CTX *md;
-    struct buf *out;
-    int failed;
-    size_t n;
-    unsigned char b[1024];
-};
-
-static void
-sink_write(struct sink *s, const void *p, size_t n)
-{
-    if (n == 0 || s->failed)
-        return;
-    if (s->md != NULL) {
-        if (EVP_DigestUpdate(s->md, p, n) != 1)
-            s->failed = 1;
-    } else if (buf_append(s->out, p, n) == -1) {
-        s->failed = 1;
-    }
-}
-
-static void
-sink_flush(struct sink *s)
-{
-    sink_write(s, s->b, s->n);
-    s->n = 0;
-}
-
-static void
-sink_put(struct sink *s, const char *p, size_t n)
-{
-    while (n > 0) {
-        size_t room = sizeof s->b - s->n, k;
-
-        if (room == 0) {
-            sink_flush(s);
-            room = sizeof s->b;
-        }
-        k = n < room ? n : room;
-        memcpy(s->b + s->n, p, k);
-        s->n += k;
-        p += k;
-        n -= k;
-    }
-}
-
-/* sink_direct - n bytes of the message itself, after what is pending. */
-static void
-sink_direct(struct sink *s, const char *p, size_t n)
-{
-    sink_flush(s);
-    sink_write(s, p, n);
-}
-
-static void
-sink_crlfs(struct sink *s, size_t n)
-{
-    for (; n > 0; n--)
-        sink_put(s, "\r\n", 2);
-}
-
-/* line_clean - 1 if the line p[0..n) (without its CRLF) is its own
- * relaxed form: no HTAB, no two WSP in a row, no WSP at the end, and no
- * LF (which line_slow refuses).  Most bytes are above SP: one compare. */
+/* canon_bad - 1 when p[j] (of a body of len bytes) starts something the
+ * relaxed form changes or we refuse: a HTAB; a SP followed by SP, HTAB,
+ * CR or the end; a CR not followed by LF; any byte but CR followed by LF.
+ * The SIMD scan below computes the same predicate 16 bytes at a time. */
 static int
-line_clean(const char *p, size_t n)
+canon_bad(const char *p, size_t j, size_t len)
 {
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)p[k];
+    unsigned char c = (unsigned char)p[j];
+    int next = j + 1 < len ? (unsigned char)p[j + 1] : -1;
 
-        if (c > ' ')
-            continue;
-        if (c == ' ') {
-            if (k + 1 == n || p[k + 1] == ' ' || p[k + 1] == '\t')
-                return 0;
-        } else if (c == '\t' || c == '\n') {
-            return 0;
-        }
-    }
-    return 1;
+    if (c == '\t')
+        return 1;
+    if (c == ' ' && (next == ' ' || next == '\t' || next == '\r' || next == -1))
+        return 1;
+    return (c == '\r') != (next == '\n');
 }
 
-/* line_slow - canonicalise one line p[0..n) that is not in relaxed form
- * (an indented HTML line, as a rule): runs of other bytes go out as they
- * are, each run of WSP as one SP, WSP at the end not at all; empty lines
- * before it are written first if it has content, else it is one more
- * empty line.  -1 on a bare LF. */
-static int
-line_slow(const char *p, size_t n, struct sink *s, size_t *empty)
+/* canon_next_bad - the first j >= i with canon_bad(p, j, len), or len. */
+static size_t
+canon_next_bad(const char *p, size_t i, size_t len)
 {
-    size_t end = n, k = 0;
+#ifdef __SSE2__
+    const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
 
-    if (memchr(p, '\n', n) != NULL)
-        return -1;
-    while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
-        end--;
-    if (end == 0) {
-        ++*empty;
-        return 0;
+    /* each block reads 17 bytes: the 16 and the byte after them */
+    while (i + 17 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+        __m128i wws = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(w, sp), _mm_cmpeq_epi8(w, tab)),
+            _mm_cmpeq_epi8(w, cr));
+        __m128i bad =
+            _mm_or_si128(_mm_cmpeq_epi8(v, tab),
+                         _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(v, sp), wws),
+                                      _mm_xor_si128(_mm_cmpeq_epi8(v, cr),
+                                                    _mm_cmpeq_epi8(w, lf))));
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+
+        if (m != 0)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
     }
-    sink_crlfs(s, *empty);
-    *empty = 0;
-    for (;;) {
-        size_t j = k;
-        while (j < end && p[j] != ' ' && p[j] != '\t')
-            j++;
-        sink_put(s, p + k, j - k);
-        if (j == end)
-            break;
-        while (p[j] == ' ' || p[j] == '\t') /* ends before end */
-            j++;
-        sink_put(s, " ", 1);
-        k = j;
-    }
-    sink_put(s, "\r\n", 2);
-    return 0;
+#endif
+    for (; i < len; i++)
+        if (canon_bad(p, i, len))
+            return i;
+    return len;
 }
 
 /*
- * body_canon - RFC 6376 3.4.4 in one pass: WSP runs become one SP, WSP
+ * body_canon - RFC 6376 3.4.4 of the body p[0..len) into dst (room for
+ * len + 2 bytes; the form is never longer): WSP runs become one SP, WSP
  * at the end of a line goes, empty lines at the end go, a last line
  * without CRLF gets one.  A body that is empty after all this stays
  * empty: the CRLF is added only to a non-empty body (RFC 6376 3.4.4;
  * python3-dkim and OpenDKIM agree; under "simple" it would be one CRLF).
- * -1 on a bare CR or LF; -2 when the last line has no CRLF and ends in
- * WSP: python3-dkim and OpenDKIM keep that WSP when they read such a
- * message from a file, but SMTP ends the body with CRLF on the way, after
- * which they strip it, so no signature could verify both ways (our MIME
- * bodies always end with CRLF).
+ * Returns the length, -1 on a bare CR or LF, or -2 when the last line
+ * has no CRLF and ends in WSP: python3-dkim and OpenDKIM keep that WSP
+ * when they read such a message from a file, but SMTP ends the body with
+ * CRLF on the way, after which they strip it, so no signature could
+ * verify both ways (our MIME bodies always end with CRLF).
  *
- * Lines already in relaxed form (all of a quoted-printable body, as a
- * rule) are not copied: a run of them is hashed straight from the
- * message.  A run ends at its last non-empty line; the empty lines after
- * it are counted and written only when content follows.
+ * One pass, copying: the bytes between two places that need work (in a
+ * quoted-printable body, the indentation of HTML lines and little else)
+ * go over with one memcpy, and the places are found 16 bytes at a time.
+ * The whole form is then hashed with one call.
  */
-static int
-body_canon(const char *p, size_t len, struct sink *s)
+static ssize_t
+body_canon(const char *p, size_t len, char *dst)
 {
-    size_t i = 0, empty = 0, run = 0, run_end = 0, run_empty = 0;
-    int in_run = 0;
+    size_t i = 0, o = 0, span = 0;
 
-    while (i < len) {
-        const char *cr = memchr(p + i, '\r', len - i);
-        size_t eol = cr ? (size_t)(cr - p) : len, n = eol - i;
+    if (len > 0 && p[0] == '\n')
+        return -1; /* bare LF: no CR before it */
+    for (;;) {
+        size_t b = canon_next_bad(p, i, len), r;
 
-        if (cr != NULL && (eol + 1 == len || p[eol + 1] != '\n'))
-            return -1; /* bare CR */
-        if (cr == NULL && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        memcpy(dst + o, p + span, b - span);
+        o += b - span;
+        if (b == len)
+            break;
+        if (b + 1 < len && p[b + 1] == '\n' && p[b] != '\r')
+            return -1; /* bare LF */
+        if (p[b] == '\r')
+            return -1; /* bare CR (a CR with its LF is not bad) */
+        /* a WSP run: one SP, or nothing before the CRLF */
+        for (r = b; r < len && (p[r] == ' ' || p[r] == '\t'); r++)
+            ;
+        if (r == len)
             return -2;
-        if (cr != NULL && line_clean(p + i, n)) {
-            if (n == 0) {
-                if (in_run)
-                    run_empty++;
-                else
-                    empty++;
-            } else if (in_run) {
-                run_end = eol + 2;
-                run_empty = 0;
-            } else {
-                sink_crlfs(s, empty);
-                empty = 0;
-                in_run = 1;
-                run = i;
-                run_end = eol + 2;
-                run_empty = 0;
-            }
-        } else {
-            if (in_run) {
-                sink_direct(s, p + run, run_end - run);
-                empty = run_empty;
-                in_run = 0;
-            }
-            if (line_slow(p + i, n, s, &empty) == -1)
-                return -1;
-        }
-        i = cr ? eol + 2 : len;
+        if (p[r] == '\n')
+            return -1; /* bare LF right after the run */
+        if (p[r] != '\r')
+            dst[o++] = ' ';
+        i = span = r;
     }
-    if (in_run)
-        sink_direct(s, p + run, run_end - run);
-    return 0;
+    if (o > 0 && (o < 2 || dst[o - 2] != '\r' || dst[o - 1] != '\n')) {
+        dst[o++] = '\r';
+        dst[o++] = '\n';
+    }
+    /* the empty lines at the end (every line ends in CRLF by now, and a
+     * line with content never ends in CR) */
+    while (o == 2 || (o >= 4 && dst[o - 4] == '\r' && dst[o - 3] == '\n'))
+        o -= 2;
+    return (ssize_t)o;
 }
 
 /*
@@ -596,21 +558,17 @@ dkim_canon_header_relaxed(const char *h, size_t len, struct buf *out)
 int
 dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out)
 {
-    struct sink *s = xcalloc(1, sizeof *s);
-    size_t base = out->len;
-    int rc;
+    ssize_t n;
 
-    s->out = out;
-    rc = body_canon(body, len, s);
-    sink_flush(s);
-    if (rc < 0 || s->failed) {
-        out->len = base;
+    if (buf_reserve(out, len + 2) == -1 ||
+        (n = body_canon(body, len, out->p + out->len)) < 0) {
         if (out->p != NULL)
-            out->p[base] = '\0';
-        rc = -1;
+            out->p[out->len] = '\0';
+        return -1;
     }
-    free(s);
-    return rc;
+    out->len += (size_t)n;
+    out->p[out->len] = '\0';
+    return 0;
 }
 
 /*---- the header section ----*/
@@ -827,11 +785,11 @@ sign_digest(const struct dkim_key *k, const unsigned char *dg,
         EVP_PKEY_CTX_free(pc);
     } else {
         /* RFC 8463 3: PureEdDSA over the SHA-256 of the header data */
-        EVP_MD_CTX *mc = EVP_MD_CTX_new();
-
-        ok = mc != NULL && EVP_MD_CTX_copy_ex(mc, k->ed_init) == 1 &&
-             EVP_DigestSign(mc, sig, siglen, dg, 32) == 1;
-        EVP_MD_CTX_free(mc);
+        if (*siglen < crypto_sign_ed25519_BYTES ||
+            crypto_sign_ed25519_detached(sig, NULL, dg, 32, k->ed_sk) != 0)
+            return err_set(e, EX_SOFTWARE, "DKIM signing: Ed25519 failed");
+        *siglen = crypto_sign_ed25519_BYTES;
+        return 0;
     }
     if (!ok)
         return ossl_fail(e, EX_SOFTWARE, "DKIM signing");
@@ -849,13 +807,13 @@ dkim_sign(struct dkim_key *const *keys, size_t n, const char *msg, size_t len,
           int64_t t, struct buf *out, struct err *e)
 {
     struct fields fs;
-    struct sink sk, *s = &sk;
     EVP_MD_CTX *hctx = NULL, *kctx = NULL;
     unsigned cnt[DKIM_NSIGNED];
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned char sig[DKIM_SIG_MAX];
     char bh64[48], sig64[DKIM_SIG_MAX / 3 * 4 + 8];
     size_t body = 0, base = out->len, i, j;
+    ssize_t blen;
     int rc = -1;
 
     if (n == 0)
@@ -875,27 +833,26 @@ dkim_sign(struct dkim_key *const *keys, size_t n, const char *msg, size_t len,
         goto done;
     }
 
-    /* the body hash, once for all keys */
-    s->md = hctx;
-    s->out = NULL;
-    s->failed = 0;
-    s->n = 0;
-    if (EVP_DigestInit_ex2(hctx, keys[0]->sha256, NULL) != 1) {
-        ossl_fail(e, EX_SOFTWARE, "DKIM body hash");
+    /* the body hash, once for all keys: the canonical form goes into the
+     * spare room of out (the signed header fields use it next) */
+    if (buf_reserve(out, len - body + 2) == -1) {
+        err_set(e, EX_DATAERR, "DKIM: output buffer limit reached");
         goto done;
     }
-    switch (body_canon(msg + body, len - body, s)) {
-    case -1:
+    blen = body_canon(msg + body, len - body, out->p + out->len);
+    if (blen == -1) {
         err_set(e, EX_DATAERR, "bare CR or LF in the message body");
         goto done;
-    case -2:
+    }
+    if (blen == -2) {
         err_set(e, EX_DATAERR,
                 "the body's last line ends in white space without CRLF "
                 "(verifiers disagree on it); end the body with CRLF");
         goto done;
     }
-    sink_flush(s);
-    if (s->failed || EVP_DigestFinal_ex(hctx, digest, NULL) != 1) {
+    if (EVP_DigestInit_ex2(hctx, keys[0]->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(hctx, out->p + out->len, (size_t)blen) != 1 ||
+        EVP_DigestFinal_ex(hctx, digest, NULL) != 1) {
         ossl_fail(e, EX_SOFTWARE, "DKIM body hash");
         goto done;
     }

@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "compose.h"
+#include "digest.h"
 #include "mime.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -966,7 +967,6 @@ message_id(struct composer *c, uint64_t id, const char *from_addr,
 {
     char name[128], uu[40], digits[24];
     size_t cl = strlen(c->p.campaign), nd = 0, len;
-    uuid_t u;
     const char *dom = c->from_domain, *at;
 
     do
@@ -978,8 +978,7 @@ message_id(struct composer *c, uint64_t id, const char *from_addr,
     name[len++] = '\0';
     while (nd > 0 && len < sizeof name - 1)
         name[len++] = digits[--nd];
-    uuid_generate_sha1(u, c->ns, name, len);
-    uuid_unparse_lower(u, uu);
+    digest_uuid_sha1(c->ns, name, len, uu);
     if (dom == NULL && (at = strrchr(from_addr, '@')) != NULL)
         dom = at + 1;
     scat(r->message_id, sizeof r->message_id, "<", uu, "@",

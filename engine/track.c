@@ -429,6 +429,48 @@ static const uint32_t sha256_iv[8] = {
         CLOSE(x);                                                              \
         CLOSE(y);                                                              \
     } while (0)
+/* R4Q, GQ, BLOCK4 - the same on lanes x, y, z and w */
+#define R4Q(m, g)                                                              \
+    do {                                                                       \
+        R4(x, m, g);                                                           \
+        R4(y, m, g);                                                           \
+        R4(z, m, g);                                                           \
+        R4(w, m, g);                                                           \
+    } while (0)
+#define GQ(g, a, b, c, d)                                                      \
+    do {                                                                       \
+        G(x, g, a, b, c, d);                                                   \
+        G(y, g, a, b, c, d);                                                   \
+        G(z, g, a, b, c, d);                                                   \
+        G(w, g, a, b, c, d);                                                   \
+    } while (0)
+#define BLOCK4()                                                               \
+    do {                                                                       \
+        OPEN(x);                                                               \
+        OPEN(y);                                                               \
+        OPEN(z);                                                               \
+        OPEN(w);                                                               \
+        R4Q(m0, 0);                                                            \
+        R4Q(m1, 1);                                                            \
+        R4Q(m2, 2);                                                            \
+        R4Q(m3, 3);                                                            \
+        GQ(4, m0, m1, m2, m3);                                                 \
+        GQ(5, m1, m2, m3, m0);                                                 \
+        GQ(6, m2, m3, m0, m1);                                                 \
+        GQ(7, m3, m0, m1, m2);                                                 \
+        GQ(8, m0, m1, m2, m3);                                                 \
+        GQ(9, m1, m2, m3, m0);                                                 \
+        GQ(10, m2, m3, m0, m1);                                                \
+        GQ(11, m3, m0, m1, m2);                                                \
+        GQ(12, m0, m1, m2, m3);                                                \
+        GQ(13, m1, m2, m3, m0);                                                \
+        GQ(14, m2, m3, m0, m1);                                                \
+        GQ(15, m3, m0, m1, m2);                                                \
+        CLOSE(x);                                                              \
+        CLOSE(y);                                                              \
+        CLOSE(z);                                                              \
+        CLOSE(w);                                                              \
+    } while (0)
 /* OUTERW - the outer message, the inner digest (H0..H7) then its padding
  * (96 bytes after the key block), as words: FIPS 180-4 5.1.1 */
 #define OUTERW(L)                                                              \
@@ -523,6 +565,45 @@ shani_hmac(const uint32_t ist[8], const uint32_t ost[8], const uint8_t *pa,
     MACOUT(x, maca);
     MACOUT(y, macb);
 }
+/*
+ * shani_hmac4 - shani_hmac on four messages p[j] of nb blocks each into
+ * mac[j].  Four lanes keep the SHA unit busier than two (their registers
+ * no longer all fit, but the spills cost less than the rounds' wait).
+ */
+SHANI_TARGET static void
+shani_hmac4(const uint32_t ist[8], const uint32_t ost[8],
+            const uint8_t *const p[4], size_t nb, uint8_t *const mac[4])
+{
+    const __m128i bswap =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    const __m128i i0 = _mm_loadu_si128((const __m128i *)&ist[0]),
+                  i1 = _mm_loadu_si128((const __m128i *)&ist[4]),
+                  o0 = _mm_loadu_si128((const __m128i *)&ost[0]),
+                  o1 = _mm_loadu_si128((const __m128i *)&ost[4]);
+    __m128i x_s0 = i0, x_s1 = i1, x_h0, x_h1, x_m0, x_m1, x_m2, x_m3;
+    __m128i y_s0 = i0, y_s1 = i1, y_h0, y_h1, y_m0, y_m1, y_m2, y_m3;
+    __m128i z_s0 = i0, z_s1 = i1, z_h0, z_h1, z_m0, z_m1, z_m2, z_m3;
+    __m128i w_s0 = i0, w_s1 = i1, w_h0, w_h1, w_m0, w_m1, w_m2, w_m3;
+
+    for (size_t b = 0; b < nb; b++) {
+        LOADW(x, p[0] + 64 * b);
+        LOADW(y, p[1] + 64 * b);
+        LOADW(z, p[2] + 64 * b);
+        LOADW(w, p[3] + 64 * b);
+        BLOCK4();
+    }
+    OUTERW(x);
+    OUTERW(y);
+    OUTERW(z);
+    OUTERW(w);
+    x_s0 = y_s0 = z_s0 = w_s0 = o0;
+    x_s1 = y_s1 = z_s1 = w_s1 = o1;
+    BLOCK4();
+    MACOUT(x, mac[0]);
+    MACOUT(y, mac[1]);
+    MACOUT(z, mac[2]);
+    MACOUT(w, mac[3]);
+}
 #undef R4
 #undef S4
 #undef G
@@ -533,6 +614,9 @@ shani_hmac(const uint32_t ist[8], const uint32_t ost[8], const uint8_t *pa,
 #undef R4X
 #undef GX
 #undef BLOCK2
+#undef R4Q
+#undef GQ
+#undef BLOCK4
 #undef OUTERW
 #undef MACOUT
 
@@ -675,15 +759,14 @@ raw_get(uint8_t *small, size_t need)
     return need <= RAW_SMALL ? small : malloc(need);
 }
 
-/* token_put - the token (raw's n bytes and the MAC after them) onto out,
- * which has room, then a NUL; r->off and r->len say where. */
+/* token_put - the token (raw's n bytes and the MAC after them) at its
+ * place r->off in out, then a NUL. */
 static void
-token_put(const uint8_t *raw, size_t n, struct track_req *r, struct buf *out)
+token_put(const uint8_t *raw, size_t n, const struct track_req *r,
+          struct buf *out)
 {
-    r->off = out->len;
-    r->len = b64url_put(raw, n + TRACK_MAC_LEN, out->p + out->len);
-    out->len += r->len;
-    out->p[out->len] = '\0';
+    b64url_put(raw, n + TRACK_MAC_LEN, out->p + r->off);
+    out->p[r->off + r->len] = '\0';
 }
 
 /* token_room - what track_signer_token reserved for a token of a n-byte
@@ -694,17 +777,25 @@ token_room(size_t n)
     return (n + TRACK_MAC_LEN + 2) / 3 * 4;
 }
 
-/* macs - the MACs of k (1 or 2) padded messages raw[j] of len[j] bytes
- * and nb[j] blocks, each right after its message. */
+/* macs - the MACs of k (1, 2 or 4) padded messages raw[j] of len[j]
+ * bytes and nb[j] blocks (four: all as many), each right after its
+ * message. */
 static int
-macs(struct track_signer *s, uint8_t *const raw[2], const size_t len[2],
-     const size_t nb[2], size_t k)
+macs(struct track_signer *s, uint8_t *const raw[4], const size_t len[4],
+     const size_t nb[4], size_t k)
 {
 #ifdef TRACK_SHANI
     if (s->shani) {
-        shani_hmac(s->ist, s->ost, raw[0], nb[0], raw[0] + len[0],
-                   k == 2 ? raw[1] : NULL, k == 2 ? nb[1] : 0,
-                   k == 2 ? raw[1] + len[1] : NULL);
+        uint8_t *mac[4];
+        for (size_t j = 0; j < k; j++)
+            mac[j] = raw[j] + len[j];
+        if (k == 4)
+            shani_hmac4(s->ist, s->ost, (const uint8_t *const *)raw, nb[0],
+                        mac);
+        else
+            shani_hmac(s->ist, s->ost, raw[0], nb[0], mac[0],
+                       k == 2 ? raw[1] : NULL, k == 2 ? nb[1] : 0,
+                       k == 2 ? mac[1] : NULL);
         return 0;
     }
 #else
@@ -716,12 +807,45 @@ macs(struct track_signer *s, uint8_t *const raw[2], const size_t len[2],
     return 0;
 }
 
+/* BATCH_CHUNK - requests ordered by their blocks at a time */
+#define BATCH_CHUNK 16
+
+/*
+ * group - hash and place the tokens of requests r[ix[0..k)] (k 1, 2 or
+ * 4).  Returns 0, or -1 on allocation or OpenSSL failure.
+ */
+static int
+group(struct track_signer *s, uint32_t campaign, struct track_req *r,
+      const size_t *ix, size_t k, struct buf *out)
+{
+    uint8_t small[4][RAW_SMALL], *raw[4];
+    size_t nb[4], len[4], j;
+    int rc = 0;
+
+    for (j = 0; j < k; j++) {
+        len[j] = 13 + r[ix[j]].ulen;
+        if ((raw[j] = raw_get(small[j], raw_room(len[j]))) == NULL) {
+            rc = -1;
+            break;
+        }
+        nb[j] = raw_make(raw[j], &r[ix[j]], campaign);
+    }
+    if (rc == 0)
+        rc = macs(s, raw, len, nb, k);
+    for (size_t i = 0; i < j; i++) {
+        if (rc == 0)
+            token_put(raw[i], len[i], &r[ix[i]], out);
+        if (raw[i] != small[i])
+            free(raw[i]);
+    }
+    return rc;
+}
+
 int
 track_signer_tokens(struct track_signer *s, uint32_t campaign,
                     struct track_req *r, size_t n, struct buf *out)
 {
-    uint8_t small[2][RAW_SMALL], *raw[2];
-    size_t need = 0, i;
+    size_t need = 0, at = out->len, i;
 
     for (i = 0; i < n; i++) {
         if (r[i].ulen > TRACK_URL_MAX)
@@ -730,32 +854,34 @@ track_signer_tokens(struct track_signer *s, uint32_t campaign,
     }
     if (buf_reserve(out, need) == -1)
         return -1;
-    for (i = 0; i < n; i += 2) {
-        size_t k = i + 1 < n ? 2 : 1, nb[2], len[2];
-        int rc;
-
-        for (size_t j = 0; j < k; j++) {
-            len[j] = 13 + r[i + j].ulen;
-            if ((raw[j] = raw_get(small[j], raw_room(len[j]))) == NULL) {
-                if (j == 1 && raw[0] != small[0])
-                    free(raw[0]);
-                return -1;
-            }
-            nb[j] = raw_make(raw[j], &r[i + j], campaign);
-        }
-        rc = macs(s, raw, len, nb, k);
-        for (size_t j = 0; j < k; j++) {
-            if (rc == 0) {
-                if (i + j > 0)
-                    out->len++; /* past the last token's NUL */
-                token_put(raw[j], len[j], &r[i + j], out);
-            }
-            if (raw[j] != small[j])
-                free(raw[j]);
-        }
-        if (rc == -1)
-            return -1;
+    /* each token's place, NUL-separated, in request order */
+    for (i = 0; i < n; i++) {
+        r[i].off = at;
+        r[i].len = ((13 + r[i].ulen + TRACK_MAC_LEN) * 4 + 2) / 3;
+        at += r[i].len + 1;
     }
+    /* the lanes do best on messages of as many blocks: order each chunk
+     * by blocks, then four of the same, else two, else one */
+    for (i = 0; i < n; i += BATCH_CHUNK) {
+        size_t m = n - i < BATCH_CHUNK ? n - i : BATCH_CHUNK, ix[BATCH_CHUNK];
+        size_t key[BATCH_CHUNK], j, k;
+
+        for (j = 0; j < m; j++) {
+            size_t v = (13 + r[i + j].ulen + 9 + 63) / 64;
+            for (k = j; k > 0 && key[k - 1] > v; k--) {
+                key[k] = key[k - 1];
+                ix[k] = ix[k - 1];
+            }
+            key[k] = v;
+            ix[k] = i + j;
+        }
+        for (j = 0; j < m; j += k) {
+            k = m - j >= 4 && key[j] == key[j + 3] ? 4 : m - j >= 2 ? 2 : 1;
+            if (group(s, campaign, r, ix + j, k, out) == -1)
+                return -1;
+        }
+    }
+    out->len = n > 0 ? at - 1 : out->len;
     return 0;
 }
 

@@ -93,6 +93,19 @@ batch_tests(const struct track_key *k)
             bad += batch_one(k, s[w], next(), r, nb, &out, &want);
             runs++;
         }
+        /* large batches (ordered by blocks a chunk at a time) */
+        for (size_t nb = 8; nb <= 40; nb += 16) {
+            static struct track_req big[40];
+            for (size_t i = 0; i < nb; i++) {
+                size_t len = next() % 3 == 0 ? 0 : next() % 200;
+                big[i].contact = next();
+                big[i].url = len ? u + next() % (sizeof u - len) : NULL;
+                big[i].ulen = len;
+                big[i].p = len ? TRACK_CLICK : TRACK_OPEN;
+            }
+            bad += batch_one(k, s[w], next(), big, nb, &out, &want);
+            runs++;
+        }
         /* long URLs (malloc'd messages), up to the maximum */
         for (size_t i = 0; i < 4; i++) {
             size_t len = i == 3 ? 8000 : 301 + next() % 7700;

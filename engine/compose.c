@@ -40,6 +40,15 @@ enum builtin { BI_CAMPAIGN, BI_DATE, BI_UNSUBSCRIBE, BI_VIEW, BI_N };
 static const char *const builtin_name[BI_N] = {"campaign", "date",
                                                "unsubscribe_url", "view_url"};
 
+/* The tokens a message of a contact may carry whatever its HTML: made
+ * together at the start of composer_build. */
+enum fixed_token { TK_UNSUBSCRIBE, TK_VIEW, TK_OPEN, TK_BOUNCE, TK_N };
+
+/* A link track_html rewrites: the href value h[vs, ve). */
+struct link {
+    size_t vs, ve;
+};
+
 struct composer {
     struct compose_params p;
     json_t *empty; /* {} when there is no data */
@@ -80,7 +89,15 @@ struct composer {
     char *list_id; /* the List-Id value for from, or NULL */
     char fbid[300];
     struct buf subject, preheader, from_r, reply_to, html, text, final_html;
-    struct buf msg, addr, tok, url, tmp, name, jtext, unsub, view;
+    struct buf msg, addr, tok, url, tmp, name, jtext, view;
+    /* this message's fixed tokens in tok (tk[k] NULL: none), and the
+     * clicks' in ctok: link[i] with its request req[i] */
+    const char *tk[TK_N];
+    size_t tkn[TK_N];
+    struct link *link;
+    struct track_req *req;
+    size_t nlink_cap;
+    struct buf ctok;
     struct attr attrs[COMPOSE_ATTRS_MAX];
     struct err scratch;
 };
@@ -144,8 +161,10 @@ composer_free(struct composer *c)
         template_cache_free(c->tc[i]);
     buf_free(&c->fromb);
     buf_free(&c->jtext);
-    buf_free(&c->unsub);
     buf_free(&c->view);
+    buf_free(&c->ctok);
+    free(c->link);
+    free(c->req);
     buf_free(&c->subject);
     buf_free(&c->preheader);
     buf_free(&c->from_r);
@@ -185,8 +204,8 @@ composer_new(const struct compose_params *p, struct err *e)
     c->date_now = INT64_MIN;
     buf_init(&c->fromb, 4096);
     buf_init(&c->jtext, COMPOSE_MSG_MAX);
-    buf_init(&c->unsub, 16 * 1024);
     buf_init(&c->view, 16 * 1024);
+    buf_init(&c->ctok, COMPOSE_MSG_MAX);
     buf_init(&c->subject, 64 * 1024);
     buf_init(&c->preheader, 64 * 1024);
     buf_init(&c->from_r, 4096);
@@ -254,25 +273,63 @@ composer_last_text(const struct composer *c, size_t *len)
     return c->text.p ? c->text.p : "";
 }
 
-/* tracking_url - base/P/TOKEN[suffix] into c->url (the token for a
- * click covers the target's ulen bytes); 0, or -1 when there is no
- * tracking base or key. */
+/* url_put - base/P/TOKEN[suffix] into u (tok the token of tn bytes); 0,
+ * or -1 past u's maximum. */
 static int
-tracking_url(struct composer *c, enum track_purpose p, uint64_t contact,
-             const char *target, size_t ulen, const char *suffix)
+url_put(struct composer *c, struct buf *u, enum track_purpose p,
+        const char *tok, size_t tn, const char *suffix)
 {
-    const struct config_tracking *t = c->p.tracking;
     char mid[3] = {'/', (char)p, '/'};
 
-    if (t == NULL || t->base_url == NULL || c->sig == NULL)
+    buf_reset(u);
+    if (buf_puts(u, c->p.tracking->base_url) == -1 ||
+        buf_append(u, mid, 3) == -1 || buf_append(u, tok, tn) == -1 ||
+        (suffix && buf_puts(u, suffix) == -1))
         return -1;
-    buf_reset(&c->url);
-    if (buf_puts(&c->url, t->base_url) == -1 ||
-        buf_append(&c->url, mid, 3) == -1 ||
-        track_signer_token(c->sig, p, c->p.campaign_id, contact, target, ulen,
-                           &c->url) == -1 ||
-        (suffix && buf_puts(&c->url, suffix) == -1))
+    return 0;
+}
+
+/*
+ * fixed_tokens - this message's tokens other than clicks into c->tok, in
+ * one batch (track_signer_tokens hashes two at a time): unsubscribe (for
+ * the URL or the mailto), view, open pixel and VERP, those that the
+ * tracking and sender settings ask for; c->tk[k] points at each, NULL
+ * when not wanted.  -1 when the signer fails.
+ */
+static int
+fixed_tokens(struct composer *c, uint64_t contact)
+{
+    static const enum track_purpose purpose[TK_N] = {
+        TRACK_UNSUBSCRIBE, TRACK_VIEW, TRACK_OPEN, TRACK_BOUNCE};
+    const struct config_tracking *t = c->p.tracking;
+    const struct config_sender *sd = c->p.sender;
+    int base = c->sig != NULL && t != NULL && t->base_url != NULL;
+    int verp = c->sig != NULL && sd != NULL && sd->bounce_domain != NULL;
+    int want[TK_N];
+    struct track_req r[TK_N];
+    size_t n = 0;
+
+    want[TK_UNSUBSCRIBE] = base || verp;
+    want[TK_VIEW] = base;
+    want[TK_OPEN] = base && t->opens;
+    want[TK_BOUNCE] = verp;
+    for (int k = 0; k < TK_N; k++) {
+        c->tk[k] = NULL;
+        c->tkn[k] = 0;
+        if (want[k])
+            r[n++] = (struct track_req){purpose[k], contact, NULL, 0, 0, 0};
+    }
+    buf_reset(&c->tok);
+    if (n == 0)
+        return 0;
+    if (track_signer_tokens(c->sig, c->p.campaign_id, r, n, &c->tok) == -1)
         return -1;
+    n = 0;
+    for (int k = 0; k < TK_N; k++)
+        if (want[k]) {
+            c->tk[k] = c->tok.p + r[n].off;
+            c->tkn[k] = r[n++].len;
+        }
     return 0;
 }
 
@@ -350,7 +407,8 @@ insert_preheader(struct buf *dst, const char *html, size_t n, const char *pre,
     return 0;
 }
 
-/* unescape_attr - an href value as rendered (HTML-escaped) to the URL. */
+/* unescape_attr - an href value as rendered (HTML-escaped) to the URL,
+ * appended to out. */
 static void
 unescape_attr(const char *s, size_t n, struct buf *out)
 {
@@ -363,7 +421,6 @@ unescape_attr(const char *s, size_t n, struct buf *out)
                 {"&#x3D;", 6, '='},  {"&#x2F;", 6, '/'}, {"&#x60;", 6, '`'}};
     const char *end = s + n, *amp;
 
-    buf_reset(out);
     while ((amp = memchr(s, '&', (size_t)(end - s))) != NULL) {
         size_t k, rest = (size_t)(end - amp);
         if (buf_append(out, s, (size_t)(amp - s)) == -1)
@@ -403,19 +460,46 @@ find_href(const char *h, size_t i, size_t n)
     return NULL;
 }
 
+/* has_notrack - "data-notrack" in p[0, n): memchr jumps between the
+ * d's of a tag, cheaper than a general search's set-up per tag. */
+static int
+has_notrack(const char *p, size_t n)
+{
+    const char *end = p + n;
+
+    while (end - p >= 12 && (p = memchr(p, 'd', (size_t)(end - p - 11)))) {
+        if (memcmp(p, "data-notrack", 12) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* link_add - room for link i and its request; the arrays grow. */
+static void
+link_add(struct composer *c, size_t i)
+{
+    if (i < c->nlink_cap)
+        return;
+    c->nlink_cap = c->nlink_cap ? c->nlink_cap * 2 : 16;
+    c->link = xreallocarray(c->link, c->nlink_cap, sizeof *c->link);
+    c->req = xreallocarray(c->req, c->nlink_cap, sizeof *c->req);
+}
+
 /*
  * track_html - final_html from html: links to http(s) URLs rewritten to
  * signed click URLs (except our own tracking links and those marked
- * data-notrack), and the open pixel before </body>.
+ * data-notrack), and the open pixel before </body>.  First the links to
+ * rewrite, their URLs unescaped one after the other into tmp; then
+ * their tokens in one batch; then the copy.
  */
 static int
 track_html(struct composer *c, uint64_t contact)
 {
     const struct config_tracking *t = c->p.tracking;
     const char *h = c->html.p ? c->html.p : "";
-    size_t n = c->html.len, i = 0, base_len;
+    size_t n = c->html.len, i = 0, o = 0, nl = 0, base_len;
     int clicks = t && t->clicks && t->base_url && c->sig;
-    int opens = t && t->opens && t->base_url && c->sig;
     struct buf *dst = &c->final_html;
 
     buf_reset(dst);
@@ -424,6 +508,7 @@ track_html(struct composer *c, uint64_t contact)
         /* never mind: the appends below find the limit */
     }
     base_len = t && t->base_url ? strlen(t->base_url) : 0;
+    buf_reset(&c->tmp);
     while (clicks && i < n) {
         const char *m = find_href(h, i, n);
         if (m == NULL)
@@ -437,30 +522,45 @@ track_html(struct composer *c, uint64_t contact)
                    (ve - vs > 8 && strncasecmp(h + vs, "https://", 8) == 0);
         int own = base_len && ve - vs >= base_len &&
                   memcmp(h + vs, t->base_url, base_len) == 0;
-        int notrack = 0;
         if (http && !own) {
-            /* data-notrack in the same tag keeps a link as it is */
-            const char *tag = h + vs;
-            while (tag > h && *tag != '<')
-                tag--;
+            /* data-notrack in the same tag keeps a link as it is (the tag
+             * from the last '<' at or before the value) */
+            const char *tag = memrchr(h, '<', vs + 1);
             const char *tag_end = memchr(h + ve, '>', n - ve);
-            notrack = tag_end && memmem(tag, (size_t)(tag_end - tag),
-                                        "data-notrack", 12) != NULL;
-        }
-        if (buf_append(dst, h + i, vs - i) == -1)
-            return -1;
-        if (http && !own && !notrack) {
-            unescape_attr(h + vs, ve - vs, &c->tmp);
-            if (tracking_url(c, TRACK_CLICK, contact, c->tmp.p, c->tmp.len,
-                             NULL) == -1 ||
-                buf_append(dst, c->url.p, c->url.len) == -1)
-                return -1;
-        } else if (buf_append(dst, h + vs, ve - vs) == -1) {
-            return -1;
+            if (tag == NULL)
+                tag = h;
+            if (tag_end == NULL || !has_notrack(tag, (size_t)(tag_end - tag))) {
+                size_t uo = c->tmp.len;
+                link_add(c, nl);
+                c->link[nl] = (struct link){vs, ve};
+                unescape_attr(h + vs, ve - vs, &c->tmp);
+                c->req[nl++] = (struct track_req){
+                    TRACK_CLICK, contact, NULL, c->tmp.len - uo, uo, 0};
+            }
         }
         i = ve;
     }
-    if (opens) {
+    if (nl > 0) {
+        /* the URLs in place now that tmp has stopped moving */
+        for (size_t k = 0; k < nl; k++)
+            c->req[k].url = c->tmp.p + c->req[k].off;
+        buf_reset(&c->ctok);
+        if (track_signer_tokens(c->sig, c->p.campaign_id, c->req, nl,
+                                &c->ctok) == -1)
+            return -1;
+    }
+    for (size_t k = 0; k < nl; k++) {
+        const struct track_req *r = &c->req[k];
+        /* a click URL, base/c/TOKEN, as large as url holds */
+        if (base_len + 3 + ((r->len + 3) & ~(size_t)3) > c->url.max ||
+            buf_append(dst, h + o, c->link[k].vs - o) == -1 ||
+            buf_append(dst, t->base_url, base_len) == -1 ||
+            buf_append(dst, "/c/", 3) == -1 ||
+            buf_append(dst, c->ctok.p + r->off, r->len) == -1)
+            return -1;
+        o = c->link[k].ve;
+    }
+    if (c->tk[TK_OPEN] != NULL) {
         const char *end = NULL;
         for (size_t k = n; k >= i + 7 && k > 0; k--) {
             if (h[k - 7] == '<' && strncasecmp(h + k - 6, "/body>", 6) == 0) {
@@ -469,17 +569,18 @@ track_html(struct composer *c, uint64_t contact)
             }
         }
         size_t at = end ? (size_t)(end - h) : n;
-        if (tracking_url(c, TRACK_OPEN, contact, NULL, 0, ".gif") == -1 ||
-            buf_append(dst, h + i, at - i) == -1 ||
+        if (url_put(c, &c->url, TRACK_OPEN, c->tk[TK_OPEN], c->tkn[TK_OPEN],
+                    ".gif") == -1 ||
+            buf_append(dst, h + o, at - o) == -1 ||
             buf_puts(dst, "<img src=\"") == -1 ||
             buf_append(dst, c->url.p, c->url.len) == -1 ||
             buf_puts(dst, "\" width=\"1\" height=\"1\" alt=\"\" "
                           "style=\"display:block;border:0;width:1px;"
                           "height:1px\">") == -1)
             return -1;
-        i = at;
+        o = at;
     }
-    return buf_append(dst, h + i, n - i);
+    return buf_append(dst, h + o, n - o);
 }
 
 /* display - the To display name from the contact's attributes. */
@@ -1008,31 +1109,24 @@ composer_build(struct composer *c, const struct compose_contact *ct,
         c->bi_s[BI_DATE] = c->date_ymd;
         c->date_now = now;
     }
-    /* the unsubscribe token, shared by the URL and the mailto */
-    buf_reset(&c->unsub);
-    if (c->sig != NULL &&
-        ((c->p.tracking && c->p.tracking->base_url) ||
-         (sd && sd->bounce_domain)) &&
-        track_signer_token(c->sig, TRACK_UNSUBSCRIBE, c->p.campaign_id, ct->id,
-                           NULL, 0, &c->unsub) == -1)
+    /* the tokens: unsubscribe (shared by the URL and the mailto), view,
+     * open pixel, VERP */
+    if (fixed_tokens(c, ct->id) == -1)
         goto full;
     c->bi_s[BI_UNSUBSCRIBE] = c->bi_s[BI_VIEW] = NULL;
-    if (c->sig != NULL && c->p.tracking && c->p.tracking->base_url) {
-        buf_reset(&c->addr);
-        if (buf_puts(&c->addr, c->p.tracking->base_url) == -1 ||
-            buf_append(&c->addr, "/u/", 3) == -1 ||
-            buf_append(&c->addr, c->unsub.p, c->unsub.len) == -1)
+    if (c->tk[TK_VIEW] != NULL) { /* tracking has a base URL */
+        if (url_put(c, &c->addr, TRACK_UNSUBSCRIBE, c->tk[TK_UNSUBSCRIBE],
+                    c->tkn[TK_UNSUBSCRIBE], NULL) == -1)
             goto full;
         c->bi_s[BI_UNSUBSCRIBE] = c->addr.p;
         c->bi_n[BI_UNSUBSCRIBE] = c->addr.len;
         m.unsubscribe_url = c->addr.p;
-    }
-    if (tracking_url(c, TRACK_VIEW, ct->id, NULL, 0, NULL) == 0) {
-        buf_reset(&c->view);
-        if (buf_append(&c->view, c->url.p, c->url.len) == -1)
-            goto full;
-        c->bi_s[BI_VIEW] = c->view.p;
-        c->bi_n[BI_VIEW] = c->view.len;
+        /* a view URL past the limit: none, as ever */
+        if (url_put(c, &c->view, TRACK_VIEW, c->tk[TK_VIEW], c->tkn[TK_VIEW],
+                    NULL) == 0) {
+            c->bi_s[BI_VIEW] = c->view.p;
+            c->bi_n[BI_VIEW] = c->view.len;
+        }
     }
     if ((contact = contact_json(c, ct, &own)) == NULL)
         return err_set(e, EX_DATAERR, "contact %s: attributes are not JSON",
@@ -1125,13 +1219,9 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     message_id(c, ct->id, from.addr, r);
     scat(r->envelope_from, sizeof r->envelope_from, from.addr,
          (const char *)NULL);
-    if (sd && sd->bounce_domain && c->sig) {
-        buf_reset(&c->tok);
-        if (track_signer_token(c->sig, TRACK_BOUNCE, c->p.campaign_id, ct->id,
-                               NULL, 0, &c->tok) == 0)
-            scat(r->envelope_from, sizeof r->envelope_from, "bounces+",
-                 c->tok.p, "@", sd->bounce_domain, (const char *)NULL);
-    }
+    if (c->tk[TK_BOUNCE] != NULL)
+        scat(r->envelope_from, sizeof r->envelope_from, "bounces+",
+             c->tk[TK_BOUNCE], "@", sd->bounce_domain, (const char *)NULL);
 
     m.from = from;
     m.to.name = display(c, contact);
@@ -1143,9 +1233,10 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     m.text_len = c->text.len;
     m.html = c->final_html.p ? c->final_html.p : "";
     m.html_len = c->final_html.len;
-    if (sd && sd->bounce_domain && c->sig) {
-        scat(mailto, sizeof mailto, "mailto:unsubscribe+", c->unsub.p, "@",
-             sd->bounce_domain, "?subject=unsubscribe", (const char *)NULL);
+    if (c->tk[TK_BOUNCE] != NULL) {
+        scat(mailto, sizeof mailto, "mailto:unsubscribe+",
+             c->tk[TK_UNSUBSCRIBE], "@", sd->bounce_domain,
+             "?subject=unsubscribe", (const char *)NULL);
         m.unsubscribe_mailto = mailto;
     }
     m.list_id = list_id;

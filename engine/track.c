@@ -22,11 +22,60 @@
 #include "track.h"
 #include "xalloc.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TRACK_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 /* URLs in click tokens: RFC 7230 suggests supporting 8000 octets. */
 #define TRACK_URL_MAX 8000
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+#ifdef TRACK_X86
+/*
+ * b64url_ssse3 - base64url of s's first 12 * k bytes while 16 can be
+ * read (k the largest with 12 * (k - 1) + 16 <= n), 16 characters per 12
+ * bytes into dst; returns the bytes done.  Wojciech Mula's method: spread
+ * each 3 bytes over 4 lanes, cut the 6-bit indexes out with two
+ * multiplies, then map index ranges (A-Z, a-z, 0-9, '-', '_') to their
+ * offsets with one table lookup.
+ */
+__attribute__((target("ssse3"))) static size_t
+b64url_ssse3(const uint8_t *s, size_t n, char *dst)
+{
+    const __m128i spread =
+        _mm_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    const __m128i offs = _mm_setr_epi8(
+        'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+        '0' - 52, '0' - 52, '0' - 52, '0' - 52, '-' - 62, '_' - 63, 'A', 0, 0);
+    size_t i;
+
+    for (i = 0; n - i >= 16; i += 12, dst += 16) {
+        __m128i in =
+            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + i)), spread);
+        /* per 32-bit lane, bytes b1 b0 b2 b1: index 0 is b0's top six
+         * bits, 1 the next six, and so on */
+        __m128i hi =
+            _mm_mulhi_epu16(_mm_and_si128(in, _mm_set1_epi32(0x0fc0fc00)),
+                            _mm_set1_epi32(0x04000040));
+        __m128i lo =
+            _mm_mullo_epi16(_mm_and_si128(in, _mm_set1_epi32(0x003f03f0)),
+                            _mm_set1_epi32(0x01000010));
+        __m128i idx = _mm_or_si128(hi, lo);
+        /* 0..51 -> 0, 52..63 -> 1..12; then below 26 -> 13 */
+        __m128i r = _mm_subs_epu8(idx, _mm_set1_epi8(51));
+        r = _mm_or_si128(r,
+                         _mm_and_si128(_mm_cmpgt_epi8(_mm_set1_epi8(26), idx),
+                                       _mm_set1_epi8(13)));
+        _mm_storeu_si128((__m128i *)dst,
+                         _mm_add_epi8(idx, _mm_shuffle_epi8(offs, r)));
+    }
+    return i;
+}
+#endif
 
 /* b64url_put - base64url of n bytes into dst, which has room for
  * (n + 2) / 3 * 4 bytes; returns the length written (no padding). */
@@ -34,9 +83,15 @@ static size_t
 b64url_put(const uint8_t *s, size_t n, char *dst)
 {
     char *o = dst;
-    size_t i;
+    size_t i = 0;
 
-    for (i = 0; i + 3 <= n; i += 3) {
+#ifdef TRACK_X86
+    if (n >= 16 && __builtin_cpu_supports("ssse3")) {
+        i = b64url_ssse3(s, n, o);
+        o += i / 3 * 4;
+    }
+#endif
+    for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
         o[0] = b64url[v >> 18];
         o[1] = b64url[(v >> 12) & 63];
@@ -224,6 +279,9 @@ track_token(const struct track_key *k, enum track_purpose p, uint32_t campaign,
 /* SHA-256 works on 64-byte blocks: the key, zero-padded to a block and
  * XORed with ipad or opad, is one block whose hash state we keep. */
 #define HMAC_BLOCK 64
+/* A token's bytes (head, url, MAC) up to this size stay on the stack:
+ * a head and a URL of 300 bytes, padded for the inner hash. */
+#define RAW_SMALL 384
 
 /*
  * A message makes ten tokens (unsubscribe, view, open pixel, a click per
@@ -234,11 +292,16 @@ track_token(const struct track_key *k, enum track_purpose p, uint32_t campaign,
  * 180-4 section 6.2.2, done by the SHA-NI instructions); elsewhere the
  * EVP contexts do it.  Both give HMAC()'s tokens: tests/unit/test_track.c
  * checks every padding case against OpenSSL.
+ *
+ * Each sha256rnds2 waits for the one before it (two rounds on the same
+ * state), so one message leaves the SHA unit idle most of the time.
+ * track_signer_tokens hashes two messages at once, their rounds
+ * interleaved, at nearly the cost of one.
  */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef TRACK_X86
 #define TRACK_SHANI 1
-#include <cpuid.h>
-#include <immintrin.h>
+
+#define SHANI_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
 static const uint32_t sha256_k[64] __attribute__((aligned(16))) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
@@ -259,81 +322,303 @@ static const uint32_t sha256_iv[8] = {
     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
-/* shani_blocks - run n 64-byte blocks into the state st (a..h). */
-__attribute__((target("sha,sse4.1,ssse3"))) static void
-shani_blocks(uint32_t st[8], const uint8_t *p, size_t n)
+/*
+ * The macros work on a lane L: its state L_s0 (ABEF) and L_s1 (CDGH), the
+ * order the instructions want, the state before the block L_h0, L_h1, and
+ * its schedule words L_m0 .. L_m3.  Naming the lane lets two lanes'
+ * rounds be written one after the other.
+ */
+/* R4 - four rounds of group g with the schedule words L_m */
+#define R4(L, m, g)                                                            \
+    do {                                                                       \
+        __m128i L##_k = _mm_add_epi32(                                         \
+            L##_##m, _mm_load_si128((const __m128i *)&sha256_k[4 * (g)]));     \
+        L##_s1 = _mm_sha256rnds2_epu32(L##_s1, L##_s0, L##_k);                 \
+        L##_s0 = _mm_sha256rnds2_epu32(L##_s0, L##_s1,                         \
+                                       _mm_shuffle_epi32(L##_k, 0x0e));        \
+    } while (0)
+/* S4 - the next group's words into L_a, from groups a, b, c, d (oldest
+ * first): msg1 adds sigma0, msg2 sigma1 (FIPS 180-4 6.2.2 step 1) */
+#define S4(L, a, b, c, d)                                                      \
+    L##_##a = _mm_sha256msg2_epu32(                                            \
+        _mm_add_epi32(_mm_sha256msg1_epu32(L##_##a, L##_##b),                  \
+                      _mm_alignr_epi8(L##_##d, L##_##c, 4)),                   \
+        L##_##d)
+/* G - group g >= 4: its words, then its rounds */
+#define G(L, g, a, b, c, d)                                                    \
+    do {                                                                       \
+        S4(L, a, b, c, d);                                                     \
+        R4(L, a, g);                                                           \
+    } while (0)
+/* LOADW - the words of the 64-byte block at p (big-endian) */
+#define LOADW(L, p)                                                            \
+    do {                                                                       \
+        L##_m0 =                                                               \
+            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p)), bswap);    \
+        L##_m1 = _mm_shuffle_epi8(                                             \
+            _mm_loadu_si128((const __m128i *)((p) + 16)), bswap);              \
+        L##_m2 = _mm_shuffle_epi8(                                             \
+            _mm_loadu_si128((const __m128i *)((p) + 32)), bswap);              \
+        L##_m3 = _mm_shuffle_epi8(                                             \
+            _mm_loadu_si128((const __m128i *)((p) + 48)), bswap);              \
+    } while (0)
+/* OPEN, CLOSE - keep the state before a block; add it after (6.2.2 4) */
+#define OPEN(L)                                                                \
+    do {                                                                       \
+        L##_h0 = L##_s0;                                                       \
+        L##_h1 = L##_s1;                                                       \
+    } while (0)
+#define CLOSE(L)                                                               \
+    do {                                                                       \
+        L##_s0 = _mm_add_epi32(L##_s0, L##_h0);                                \
+        L##_s1 = _mm_add_epi32(L##_s1, L##_h1);                                \
+    } while (0)
+/* BLOCK - one block's 64 rounds on lane L (words in L_m) */
+#define BLOCK(L)                                                               \
+    do {                                                                       \
+        OPEN(L);                                                               \
+        R4(L, m0, 0);                                                          \
+        R4(L, m1, 1);                                                          \
+        R4(L, m2, 2);                                                          \
+        R4(L, m3, 3);                                                          \
+        G(L, 4, m0, m1, m2, m3);                                               \
+        G(L, 5, m1, m2, m3, m0);                                               \
+        G(L, 6, m2, m3, m0, m1);                                               \
+        G(L, 7, m3, m0, m1, m2);                                               \
+        G(L, 8, m0, m1, m2, m3);                                               \
+        G(L, 9, m1, m2, m3, m0);                                               \
+        G(L, 10, m2, m3, m0, m1);                                              \
+        G(L, 11, m3, m0, m1, m2);                                              \
+        G(L, 12, m0, m1, m2, m3);                                              \
+        G(L, 13, m1, m2, m3, m0);                                              \
+        G(L, 14, m2, m3, m0, m1);                                              \
+        G(L, 15, m3, m0, m1, m2);                                              \
+        CLOSE(L);                                                              \
+    } while (0)
+/* R4X, GX, BLOCK2 - the same on lanes x and y, interleaved */
+#define R4X(m, g)                                                              \
+    do {                                                                       \
+        R4(x, m, g);                                                           \
+        R4(y, m, g);                                                           \
+    } while (0)
+#define GX(g, a, b, c, d)                                                      \
+    do {                                                                       \
+        G(x, g, a, b, c, d);                                                   \
+        G(y, g, a, b, c, d);                                                   \
+    } while (0)
+#define BLOCK2()                                                               \
+    do {                                                                       \
+        OPEN(x);                                                               \
+        OPEN(y);                                                               \
+        R4X(m0, 0);                                                            \
+        R4X(m1, 1);                                                            \
+        R4X(m2, 2);                                                            \
+        R4X(m3, 3);                                                            \
+        GX(4, m0, m1, m2, m3);                                                 \
+        GX(5, m1, m2, m3, m0);                                                 \
+        GX(6, m2, m3, m0, m1);                                                 \
+        GX(7, m3, m0, m1, m2);                                                 \
+        GX(8, m0, m1, m2, m3);                                                 \
+        GX(9, m1, m2, m3, m0);                                                 \
+        GX(10, m2, m3, m0, m1);                                                \
+        GX(11, m3, m0, m1, m2);                                                \
+        GX(12, m0, m1, m2, m3);                                                \
+        GX(13, m1, m2, m3, m0);                                                \
+        GX(14, m2, m3, m0, m1);                                                \
+        GX(15, m3, m0, m1, m2);                                                \
+        CLOSE(x);                                                              \
+        CLOSE(y);                                                              \
+    } while (0)
+/* R4Q, GQ, BLOCK4 - the same on lanes x, y, z and w */
+#define R4Q(m, g)                                                              \
+    do {                                                                       \
+        R4(x, m, g);                                                           \
+        R4(y, m, g);                                                           \
+        R4(z, m, g);                                                           \
+        R4(w, m, g);                                                           \
+    } while (0)
+#define GQ(g, a, b, c, d)                                                      \
+    do {                                                                       \
+        G(x, g, a, b, c, d);                                                   \
+        G(y, g, a, b, c, d);                                                   \
+        G(z, g, a, b, c, d);                                                   \
+        G(w, g, a, b, c, d);                                                   \
+    } while (0)
+#define BLOCK4()                                                               \
+    do {                                                                       \
+        OPEN(x);                                                               \
+        OPEN(y);                                                               \
+        OPEN(z);                                                               \
+        OPEN(w);                                                               \
+        R4Q(m0, 0);                                                            \
+        R4Q(m1, 1);                                                            \
+        R4Q(m2, 2);                                                            \
+        R4Q(m3, 3);                                                            \
+        GQ(4, m0, m1, m2, m3);                                                 \
+        GQ(5, m1, m2, m3, m0);                                                 \
+        GQ(6, m2, m3, m0, m1);                                                 \
+        GQ(7, m3, m0, m1, m2);                                                 \
+        GQ(8, m0, m1, m2, m3);                                                 \
+        GQ(9, m1, m2, m3, m0);                                                 \
+        GQ(10, m2, m3, m0, m1);                                                \
+        GQ(11, m3, m0, m1, m2);                                                \
+        GQ(12, m0, m1, m2, m3);                                                \
+        GQ(13, m1, m2, m3, m0);                                                \
+        GQ(14, m2, m3, m0, m1);                                                \
+        GQ(15, m3, m0, m1, m2);                                                \
+        CLOSE(x);                                                              \
+        CLOSE(y);                                                              \
+        CLOSE(z);                                                              \
+        CLOSE(w);                                                              \
+    } while (0)
+/* OUTERW - the outer message, the inner digest (H0..H7) then its padding
+ * (96 bytes after the key block), as words: FIPS 180-4 5.1.1 */
+#define OUTERW(L)                                                              \
+    do {                                                                       \
+        __m128i L##_t = _mm_shuffle_epi32(L##_s0, 0x1b);                       \
+        __m128i L##_u = _mm_shuffle_epi32(L##_s1, 0xb1);                       \
+        L##_m0 = _mm_blend_epi16(L##_t, L##_u, 0xf0);                          \
+        L##_m1 = _mm_alignr_epi8(L##_u, L##_t, 8);                             \
+        L##_m2 = _mm_set_epi32(0, 0, 0, (int)0x80000000);                      \
+        L##_m3 = _mm_set_epi32((HMAC_BLOCK + 32) * 8, 0, 0, 0);                \
+    } while (0)
+/* MACOUT - the first 16 bytes of the digest (H0..H3, big-endian) */
+#define MACOUT(L, out)                                                         \
+    _mm_storeu_si128(                                                          \
+        (__m128i *)(out),                                                      \
+        _mm_shuffle_epi8(_mm_blend_epi16(_mm_shuffle_epi32(L##_s0, 0x1b),      \
+                                         _mm_shuffle_epi32(L##_s1, 0xb1),      \
+                                         0xf0),                                \
+                         bswap))
+
+/* shani_key - the state after the block pad (from the IV), ABEF then
+ * CDGH, for shani_hmac. */
+SHANI_TARGET static void
+shani_key(const uint8_t pad[HMAC_BLOCK], uint32_t st[8])
 {
     const __m128i bswap =
         _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-    __m128i s0, s1, t, m0, m1, m2, m3, msg, abef, cdgh;
+    __m128i x_s0, x_s1, x_h0, x_h1, x_m0, x_m1, x_m2, x_m3, t;
 
-    /* the instructions want the state as ABEF and CDGH */
-    t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&st[0]), 0xb1);
-    s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&st[4]), 0x1b);
-    s0 = _mm_alignr_epi8(t, s1, 8);
-    s1 = _mm_blend_epi16(s1, t, 0xf0);
-/* four rounds of group g with its schedule words m */
-#define R4(m, g)                                                               \
-    do {                                                                       \
-        msg = _mm_add_epi32(                                                   \
-            (m), _mm_load_si128((const __m128i *)&sha256_k[4 * (g)]));         \
-        s1 = _mm_sha256rnds2_epu32(s1, s0, msg);                               \
-        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0e));      \
-    } while (0)
-/* the next group's words into a, from groups a, b, c, d (oldest first):
- * msg1 adds sigma0, msg2 sigma1 (FIPS 180-4 6.2.2 step 1) */
-#define S4(a, b, c, d)                                                         \
-    (a) = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((a), (b)),   \
-                                             _mm_alignr_epi8((d), (c), 4)),    \
-                               (d))
-    for (; n > 0; n--, p += 64) {
-        abef = s0;
-        cdgh = s1;
-        m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), bswap);
-        m1 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), bswap);
-        m2 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), bswap);
-        m3 =
-            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), bswap);
-        R4(m0, 0);
-        R4(m1, 1);
-        R4(m2, 2);
-        R4(m3, 3);
-        S4(m0, m1, m2, m3);
-        R4(m0, 4);
-        S4(m1, m2, m3, m0);
-        R4(m1, 5);
-        S4(m2, m3, m0, m1);
-        R4(m2, 6);
-        S4(m3, m0, m1, m2);
-        R4(m3, 7);
-        S4(m0, m1, m2, m3);
-        R4(m0, 8);
-        S4(m1, m2, m3, m0);
-        R4(m1, 9);
-        S4(m2, m3, m0, m1);
-        R4(m2, 10);
-        S4(m3, m0, m1, m2);
-        R4(m3, 11);
-        S4(m0, m1, m2, m3);
-        R4(m0, 12);
-        S4(m1, m2, m3, m0);
-        R4(m1, 13);
-        S4(m2, m3, m0, m1);
-        R4(m2, 14);
-        S4(m3, m0, m1, m2);
-        R4(m3, 15);
-        s0 = _mm_add_epi32(s0, abef);
-        s1 = _mm_add_epi32(s1, cdgh);
+    t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sha256_iv[0]),
+                          0xb1);
+    x_s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&sha256_iv[4]),
+                             0x1b);
+    x_s0 = _mm_alignr_epi8(t, x_s1, 8);
+    x_s1 = _mm_blend_epi16(x_s1, t, 0xf0);
+    LOADW(x, pad);
+    BLOCK(x);
+    _mm_storeu_si128((__m128i *)&st[0], x_s0);
+    _mm_storeu_si128((__m128i *)&st[4], x_s1);
+}
+
+/*
+ * shani_hmac - the truncated HMACs of two messages at once (or of one,
+ * pb NULL): pa, already padded as na blocks for the inner hash (after the
+ * key block), into maca; pb likewise into macb.  ist and ost are the key
+ * states from shani_key.
+ */
+SHANI_TARGET static void
+shani_hmac(const uint32_t ist[8], const uint32_t ost[8], const uint8_t *pa,
+           size_t na, uint8_t *maca, const uint8_t *pb, size_t nb,
+           uint8_t *macb)
+{
+    const __m128i bswap =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    const __m128i i0 = _mm_loadu_si128((const __m128i *)&ist[0]),
+                  i1 = _mm_loadu_si128((const __m128i *)&ist[4]),
+                  o0 = _mm_loadu_si128((const __m128i *)&ost[0]),
+                  o1 = _mm_loadu_si128((const __m128i *)&ost[4]);
+    __m128i x_s0 = i0, x_s1 = i1, x_h0, x_h1, x_m0, x_m1, x_m2, x_m3;
+    __m128i y_s0 = i0, y_s1 = i1, y_h0, y_h1, y_m0, y_m1, y_m2, y_m3;
+
+    if (pb == NULL) {
+        for (; na > 0; na--, pa += 64) {
+            LOADW(x, pa);
+            BLOCK(x);
+        }
+        OUTERW(x);
+        x_s0 = o0;
+        x_s1 = o1;
+        BLOCK(x);
+        MACOUT(x, maca);
+        return;
     }
+    for (; na > 0 && nb > 0; na--, nb--, pa += 64, pb += 64) {
+        LOADW(x, pa);
+        LOADW(y, pb);
+        BLOCK2();
+    }
+    for (; na > 0; na--, pa += 64) {
+        LOADW(x, pa);
+        BLOCK(x);
+    }
+    for (; nb > 0; nb--, pb += 64) {
+        LOADW(y, pb);
+        BLOCK(y);
+    }
+    OUTERW(x);
+    OUTERW(y);
+    x_s0 = y_s0 = o0;
+    x_s1 = y_s1 = o1;
+    BLOCK2();
+    MACOUT(x, maca);
+    MACOUT(y, macb);
+}
+/*
+ * shani_hmac4 - shani_hmac on four messages p[j] of nb blocks each into
+ * mac[j].  Four lanes keep the SHA unit busier than two (their registers
+ * no longer all fit, but the spills cost less than the rounds' wait).
+ */
+SHANI_TARGET static void
+shani_hmac4(const uint32_t ist[8], const uint32_t ost[8],
+            const uint8_t *const p[4], size_t nb, uint8_t *const mac[4])
+{
+    const __m128i bswap =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    const __m128i i0 = _mm_loadu_si128((const __m128i *)&ist[0]),
+                  i1 = _mm_loadu_si128((const __m128i *)&ist[4]),
+                  o0 = _mm_loadu_si128((const __m128i *)&ost[0]),
+                  o1 = _mm_loadu_si128((const __m128i *)&ost[4]);
+    __m128i x_s0 = i0, x_s1 = i1, x_h0, x_h1, x_m0, x_m1, x_m2, x_m3;
+    __m128i y_s0 = i0, y_s1 = i1, y_h0, y_h1, y_m0, y_m1, y_m2, y_m3;
+    __m128i z_s0 = i0, z_s1 = i1, z_h0, z_h1, z_m0, z_m1, z_m2, z_m3;
+    __m128i w_s0 = i0, w_s1 = i1, w_h0, w_h1, w_m0, w_m1, w_m2, w_m3;
+
+    for (size_t b = 0; b < nb; b++) {
+        LOADW(x, p[0] + 64 * b);
+        LOADW(y, p[1] + 64 * b);
+        LOADW(z, p[2] + 64 * b);
+        LOADW(w, p[3] + 64 * b);
+        BLOCK4();
+    }
+    OUTERW(x);
+    OUTERW(y);
+    OUTERW(z);
+    OUTERW(w);
+    x_s0 = y_s0 = z_s0 = w_s0 = o0;
+    x_s1 = y_s1 = z_s1 = w_s1 = o1;
+    BLOCK4();
+    MACOUT(x, mac[0]);
+    MACOUT(y, mac[1]);
+    MACOUT(z, mac[2]);
+    MACOUT(w, mac[3]);
+}
 #undef R4
 #undef S4
-    t = _mm_shuffle_epi32(s0, 0x1b);
-    s1 = _mm_shuffle_epi32(s1, 0xb1);
-    _mm_storeu_si128((__m128i *)&st[0], _mm_blend_epi16(t, s1, 0xf0));
-    _mm_storeu_si128((__m128i *)&st[4], _mm_alignr_epi8(s1, t, 8));
-}
+#undef G
+#undef LOADW
+#undef OPEN
+#undef CLOSE
+#undef BLOCK
+#undef R4X
+#undef GX
+#undef BLOCK2
+#undef R4Q
+#undef GQ
+#undef BLOCK4
+#undef OUTERW
+#undef MACOUT
 
 /* shani_ok - the processor has the SHA extensions (CPUID 7.0 EBX bit 29)
  * and SSE4.1 (CPUID 1 ECX bit 19). */
@@ -348,30 +633,6 @@ shani_ok(void)
         return 0;
     return (b >> 29) & 1;
 }
-
-/* shani_final - hash the last n (< 64 * 2 - 9) bytes of a message of
- * total bytes into st, padded (FIPS 180-4 5.1.1); digest out. */
-static void
-shani_final(uint32_t st[8], const uint8_t *p, size_t n, uint64_t total,
-            uint8_t out[32])
-{
-    uint8_t blk[128];
-    size_t nb = n + 9 > 64 ? 2 : 1;
-    uint64_t bits = total * 8;
-
-    memcpy(blk, p, n);
-    blk[n] = 0x80;
-    memset(blk + n + 1, 0, nb * 64 - n - 1);
-    for (int i = 0; i < 8; i++)
-        blk[nb * 64 - 1 - i] = (uint8_t)(bits >> (8 * i));
-    shani_blocks(st, blk, nb);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(st[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(st[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(st[i] >> 8);
-        out[4 * i + 3] = (uint8_t)st[i];
-    }
-}
 #endif
 
 struct track_signer {
@@ -380,7 +641,7 @@ struct track_signer {
     EVP_MD_CTX *work;
 #ifdef TRACK_SHANI
     int shani;
-    uint32_t ist[8], ost[8]; /* the same two states, for shani_blocks */
+    uint32_t ist[8], ost[8]; /* the same two states, for shani_hmac */
 #endif
 };
 
@@ -421,10 +682,8 @@ track_signer_new(const struct track_key *k, struct err *e)
          EVP_DigestUpdate(s->outer, opad, sizeof opad) == 1;
 #ifdef TRACK_SHANI
     if (ok && (s->shani = shani_ok())) {
-        memcpy(s->ist, sha256_iv, sizeof s->ist);
-        memcpy(s->ost, sha256_iv, sizeof s->ost);
-        shani_blocks(s->ist, ipad, 1);
-        shani_blocks(s->ost, opad, 1);
+        shani_key(ipad, s->ist);
+        shani_key(opad, s->ost);
     }
 #endif
     explicit_bzero(ipad, sizeof ipad);
@@ -437,30 +696,24 @@ track_signer_new(const struct track_key *k, struct err *e)
     return s;
 }
 
-/* signer_mac - the truncated HMAC of raw (n bytes) into mac. */
+void
+track_signer_portable(struct track_signer *s)
+{
+#ifdef TRACK_SHANI
+    s->shani = 0;
+#else
+    (void)s;
+#endif
+}
+
+/* signer_evp - the truncated HMAC of raw (n bytes) into mac through the
+ * EVP contexts. */
 static int
-signer_mac(struct track_signer *s, const uint8_t *raw, size_t n,
+signer_evp(struct track_signer *s, const uint8_t *raw, size_t n,
            uint8_t mac[TRACK_MAC_LEN])
 {
     uint8_t ih[32];
 
-#ifdef TRACK_SHANI
-    if (s->shani) {
-        uint32_t st[8];
-        size_t full = n / 64 * 64;
-
-        /* inner: the key block is in ist; the message, then padding */
-        memcpy(st, s->ist, sizeof st);
-        if (full > 0)
-            shani_blocks(st, raw, full / 64);
-        shani_final(st, raw + full, n - full, HMAC_BLOCK + n, ih);
-        /* outer: the key block is in ost; the inner digest */
-        memcpy(st, s->ost, sizeof st);
-        shani_final(st, ih, sizeof ih, HMAC_BLOCK + sizeof ih, ih);
-        memcpy(mac, ih, TRACK_MAC_LEN);
-        return 0;
-    }
-#endif
     if (EVP_MD_CTX_copy_ex(s->work, s->inner) != 1 ||
         EVP_DigestUpdate(s->work, raw, n) != 1 ||
         EVP_DigestFinal_ex(s->work, ih, NULL) != 1 ||
@@ -472,32 +725,174 @@ signer_mac(struct track_signer *s, const uint8_t *raw, size_t n,
     return 0;
 }
 
+/* raw_room - the bytes a token of a n-byte message needs: the message
+ * padded for the inner hash (FIPS 180-4 5.1.1), and the MAC after the
+ * message. */
+static size_t
+raw_room(size_t n)
+{
+    return (n + 9 + 63) / 64 * 64 + 8;
+}
+
+/* raw_make - the message of request r (head, url) into raw, padded for
+ * the inner hash after the key block; returns its blocks. */
+static size_t
+raw_make(uint8_t *raw, const struct track_req *r, uint32_t campaign)
+{
+    size_t n = 13 + r->ulen, nb = (n + 9 + 63) / 64;
+    uint64_t bits = (uint64_t)(HMAC_BLOCK + n) * 8;
+
+    token_head(raw, r->p, campaign, r->contact);
+    if (r->ulen)
+        memcpy(raw + 13, r->url, r->ulen);
+    raw[n] = 0x80;
+    memset(raw + n + 1, 0, nb * 64 - n - 1 - 8);
+    put_be(raw + nb * 64 - 8, bits, 8);
+    return nb;
+}
+
+/* raw_get - small when need bytes fit, else a new allocation (NULL on
+ * failure). */
+static uint8_t *
+raw_get(uint8_t *small, size_t need)
+{
+    return need <= RAW_SMALL ? small : malloc(need);
+}
+
+/* token_put - the token (raw's n bytes and the MAC after them) at its
+ * place r->off in out, then a NUL. */
+static void
+token_put(const uint8_t *raw, size_t n, const struct track_req *r,
+          struct buf *out)
+{
+    b64url_put(raw, n + TRACK_MAC_LEN, out->p + r->off);
+    out->p[r->off + r->len] = '\0';
+}
+
+/* token_room - what track_signer_token reserved for a token of a n-byte
+ * message: its base64 with padding. */
+static size_t
+token_room(size_t n)
+{
+    return (n + TRACK_MAC_LEN + 2) / 3 * 4;
+}
+
+/* macs - the MACs of k (1, 2 or 4) padded messages raw[j] of len[j]
+ * bytes and nb[j] blocks (four: all as many), each right after its
+ * message. */
+static int
+macs(struct track_signer *s, uint8_t *const raw[4], const size_t len[4],
+     const size_t nb[4], size_t k)
+{
+#ifdef TRACK_SHANI
+    if (s->shani) {
+        uint8_t *mac[4];
+        for (size_t j = 0; j < k; j++)
+            mac[j] = raw[j] + len[j];
+        if (k == 4)
+            shani_hmac4(s->ist, s->ost, (const uint8_t *const *)raw, nb[0],
+                        mac);
+        else
+            shani_hmac(s->ist, s->ost, raw[0], nb[0], mac[0],
+                       k == 2 ? raw[1] : NULL, k == 2 ? nb[1] : 0,
+                       k == 2 ? mac[1] : NULL);
+        return 0;
+    }
+#else
+    (void)nb;
+#endif
+    for (size_t j = 0; j < k; j++)
+        if (signer_evp(s, raw[j], len[j], raw[j] + len[j]) == -1)
+            return -1;
+    return 0;
+}
+
+/* BATCH_CHUNK - requests ordered by their blocks at a time */
+#define BATCH_CHUNK 16
+
+/*
+ * group - hash and place the tokens of requests r[ix[0..k)] (k 1, 2 or
+ * 4).  Returns 0, or -1 on allocation or OpenSSL failure.
+ */
+static int
+group(struct track_signer *s, uint32_t campaign, struct track_req *r,
+      const size_t *ix, size_t k, struct buf *out)
+{
+    uint8_t small[4][RAW_SMALL], *raw[4];
+    size_t nb[4], len[4], j;
+    int rc = 0;
+
+    for (j = 0; j < k; j++) {
+        len[j] = 13 + r[ix[j]].ulen;
+        if ((raw[j] = raw_get(small[j], raw_room(len[j]))) == NULL) {
+            rc = -1;
+            break;
+        }
+        nb[j] = raw_make(raw[j], &r[ix[j]], campaign);
+    }
+    if (rc == 0)
+        rc = macs(s, raw, len, nb, k);
+    for (size_t i = 0; i < j; i++) {
+        if (rc == 0)
+            token_put(raw[i], len[i], &r[ix[i]], out);
+        if (raw[i] != small[i])
+            free(raw[i]);
+    }
+    return rc;
+}
+
+int
+track_signer_tokens(struct track_signer *s, uint32_t campaign,
+                    struct track_req *r, size_t n, struct buf *out)
+{
+    size_t need = 0, at = out->len, i;
+
+    for (i = 0; i < n; i++) {
+        if (r[i].ulen > TRACK_URL_MAX)
+            return -1;
+        need += token_room(13 + r[i].ulen) + (i > 0);
+    }
+    if (buf_reserve(out, need) == -1)
+        return -1;
+    /* each token's place, NUL-separated, in request order */
+    for (i = 0; i < n; i++) {
+        r[i].off = at;
+        r[i].len = ((13 + r[i].ulen + TRACK_MAC_LEN) * 4 + 2) / 3;
+        at += r[i].len + 1;
+    }
+    /* the lanes do best on messages of as many blocks: order each chunk
+     * by blocks, then four of the same, else two, else one */
+    for (i = 0; i < n; i += BATCH_CHUNK) {
+        size_t m = n - i < BATCH_CHUNK ? n - i : BATCH_CHUNK, ix[BATCH_CHUNK];
+        size_t key[BATCH_CHUNK], j, k;
+
+        for (j = 0; j < m; j++) {
+            size_t v = (13 + r[i + j].ulen + 9 + 63) / 64;
+            for (k = j; k > 0 && key[k - 1] > v; k--) {
+                key[k] = key[k - 1];
+                ix[k] = ix[k - 1];
+            }
+            key[k] = v;
+            ix[k] = i + j;
+        }
+        for (j = 0; j < m; j += k) {
+            k = m - j >= 4 && key[j] == key[j + 3] ? 4 : m - j >= 2 ? 2 : 1;
+            if (group(s, campaign, r, ix + j, k, out) == -1)
+                return -1;
+        }
+    }
+    out->len = n > 0 ? at - 1 : out->len;
+    return 0;
+}
+
 int
 track_signer_token(struct track_signer *s, enum track_purpose p,
                    uint32_t campaign, uint64_t contact, const char *url,
                    size_t ulen, struct buf *out)
 {
-    uint8_t small[13 + 256 + TRACK_MAC_LEN], *raw = small;
-    size_t n = 13 + ulen;
-    int rc;
+    struct track_req r = {p, contact, url, ulen, 0, 0};
 
-    if (ulen > TRACK_URL_MAX ||
-        buf_reserve(out, (n + TRACK_MAC_LEN + 2) / 3 * 4) == -1)
-        return -1;
-    if (n + TRACK_MAC_LEN > sizeof small &&
-        (raw = malloc(n + TRACK_MAC_LEN)) == NULL)
-        return -1;
-    token_head(raw, p, campaign, contact);
-    if (ulen)
-        memcpy(raw + 13, url, ulen);
-    rc = signer_mac(s, raw, n, raw + n);
-    if (rc == 0) {
-        out->len += b64url_put(raw, n + TRACK_MAC_LEN, out->p + out->len);
-        out->p[out->len] = '\0';
-    }
-    if (raw != small)
-        free(raw);
-    return rc;
+    return track_signer_tokens(s, campaign, &r, 1, out);
 }
 
 int

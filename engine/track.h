@@ -76,6 +76,35 @@ int track_signer_token(struct track_signer *s, enum track_purpose p,
                        size_t ulen, struct buf *out);
 
 /*
+ * struct track_req - one token of a batch: purpose, contact and, for a
+ * click, the url's ulen bytes (url NULL and ulen 0 otherwise; the caller
+ * owns url).  track_signer_tokens fills off and len.
+ */
+struct track_req {
+    enum track_purpose p;
+    uint64_t contact;
+    const char *url;
+    size_t ulen;
+    size_t off, len; /* out: the token is out->p[off, off + len) */
+};
+
+/*
+ * track_signer_tokens - the tokens of n requests of one campaign, the
+ * same as n calls of track_signer_token, appended to out one after the
+ * other, each followed by a NUL (the last one's is out's own: out->len
+ * ends at the last token).  With the SHA extensions two tokens are hashed
+ * at once, nearly twice as fast as one by one: batch what you can.
+ * -1 (out may hold some tokens) past out->max, on a url over the maximum,
+ * or when OpenSSL fails.
+ */
+int track_signer_tokens(struct track_signer *s, uint32_t campaign,
+                        struct track_req *r, size_t n, struct buf *out);
+
+/* track_signer_portable - for tests: make s hash through OpenSSL, as on a
+ * processor without the SHA extensions. */
+void track_signer_portable(struct track_signer *s);
+
+/*
  * track_token_parse - check a token (len bytes) for the expected purpose;
  * fill campaign, contact and (for clicks) url.  Returns 0 valid, -1
  * invalid.  Never allocates beyond url's maximum.

@@ -7,6 +7,200 @@
 
 #include "track.h"
 
+static unsigned rng = 2463534242u;
+
+/* next - xorshift32 */
+static unsigned
+next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* batch_one - track_signer_tokens on r[0..n) equals track_token on each;
+ * the tokens NUL-separated in out.  Returns the number that differ. */
+static unsigned
+batch_one(const struct track_key *k, struct track_signer *s, uint32_t camp,
+          struct track_req *r, size_t n, struct buf *out, struct buf *want)
+{
+    unsigned bad = 0;
+    char urlz[9000];
+
+    buf_reset(out);
+    if (buf_append(out, "x", 1) == -1 || /* tokens after what is there */
+        track_signer_tokens(s, camp, r, n, out) == -1)
+        return (unsigned)n;
+    for (size_t i = 0; i < n; i++) {
+        buf_reset(want);
+        if (r[i].url) {
+            memcpy(urlz, r[i].url, r[i].ulen);
+            urlz[r[i].ulen] = '\0';
+        }
+        if (track_token(k, r[i].p, camp, r[i].contact, r[i].url ? urlz : NULL,
+                        want) == -1 ||
+            r[i].len != want->len || r[i].off + r[i].len > out->len ||
+            memcmp(out->p + r[i].off, want->p, want->len) != 0 ||
+            out->p[r[i].off + r[i].len] != '\0')
+            bad++;
+    }
+    if (n > 0 && r[n - 1].off + r[n - 1].len != out->len)
+        bad++;
+    return bad;
+}
+
+/*
+ * batch_tests - batched tokens (two hashed at once on the SHA extensions,
+ * one by one through OpenSSL otherwise) equal track_token's for random
+ * purposes, contacts and URLs of every length 0..300 and some long ones,
+ * in batches of 0 to 7; a URL over the maximum fails the batch.
+ */
+static void
+batch_tests(const struct track_key *k)
+{
+    struct err e;
+    struct track_signer *s[2];
+    struct buf out, want;
+    static char u[9000];
+    struct track_req r[8];
+    static const enum track_purpose ps[] = {TRACK_UNSUBSCRIBE, TRACK_OPEN,
+                                            TRACK_VIEW, TRACK_BOUNCE};
+
+    buf_init(&out, 0);
+    buf_init(&want, 0);
+    for (size_t i = 0; i < sizeof u; i++)
+        u[i] = (char)(1 + next() % 255); /* no NUL */
+    s[0] = track_signer_new(k, &e);
+    s[1] = track_signer_new(k, &e);
+    TH_CHECK(s[0] && s[1], "signers made");
+    if (!s[0] || !s[1])
+        return;
+    track_signer_portable(s[1]);
+    for (int w = 0; w < 2; w++) {
+        unsigned bad = 0, runs = 0;
+        /* every URL length 0..300: each in a batch with a random
+         * partner, so that block counts differ within a pair */
+        for (size_t n = 0; n <= 300; n++) {
+            size_t nb = 1 + next() % 7;
+            for (size_t i = 0; i < nb; i++) {
+                size_t len = i == 0 ? n : next() % 301;
+                r[i].contact = (uint64_t)next() << 32 | next();
+                r[i].url = len ? u + next() % (sizeof u - len) : NULL;
+                r[i].ulen = len;
+                r[i].p = len ? TRACK_CLICK : ps[next() % 4];
+            }
+            bad += batch_one(k, s[w], next(), r, nb, &out, &want);
+            runs++;
+        }
+        /* large batches (ordered by blocks a chunk at a time) */
+        for (size_t nb = 8; nb <= 40; nb += 16) {
+            static struct track_req big[40];
+            for (size_t i = 0; i < nb; i++) {
+                size_t len = next() % 3 == 0 ? 0 : next() % 200;
+                big[i].contact = next();
+                big[i].url = len ? u + next() % (sizeof u - len) : NULL;
+                big[i].ulen = len;
+                big[i].p = len ? TRACK_CLICK : TRACK_OPEN;
+            }
+            bad += batch_one(k, s[w], next(), big, nb, &out, &want);
+            runs++;
+        }
+        /* long URLs (malloc'd messages), up to the maximum */
+        for (size_t i = 0; i < 4; i++) {
+            size_t len = i == 3 ? 8000 : 301 + next() % 7700;
+            r[i].contact = next();
+            r[i].url = u + next() % (sizeof u - len);
+            r[i].ulen = len;
+            r[i].p = TRACK_CLICK;
+        }
+        bad += batch_one(k, s[w], 9, r, 4, &out, &want);
+        bad += batch_one(k, s[w], 9, r + 1, 3, &out, &want);
+        TH_CHECK(bad == 0,
+                 "%s: batched tokens equal track_token's (%u of %u "
+                 "batches differ)",
+                 w ? "OpenSSL" : "default", bad, runs + 2);
+        buf_reset(&out);
+        TH_CHECK(track_signer_tokens(s[w], 1, r, 0, &out) == 0 && out.len == 0,
+                 "%s: an empty batch makes nothing", w ? "OpenSSL" : "default");
+        r[1].ulen = 8001;
+        TH_CHECK(track_signer_tokens(s[w], 1, r, 3, &out) == -1,
+                 "%s: a URL over 8000 bytes fails the batch",
+                 w ? "OpenSSL" : "default");
+        buf_free(&want);
+        buf_init(&want, 40);
+        r[0] = (struct track_req){TRACK_OPEN, 1, NULL, 0, 0, 0};
+        r[1] = r[0];
+        TH_CHECK(track_signer_tokens(s[w], 1, r, 1, &want) == 0 &&
+                     track_signer_tokens(s[w], 1, r, 2, &want) == -1,
+                 "%s: a batch past the buffer's maximum fails",
+                 w ? "OpenSSL" : "default");
+        buf_free(&want);
+        buf_init(&want, 0);
+    }
+    track_signer_free(s[0]);
+    track_signer_free(s[1]);
+    buf_free(&out);
+    buf_free(&want);
+}
+
+/* b64_ref - base64url the slow way, six bits at a time */
+static void
+b64_ref(const unsigned char *p, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned acc = 0;
+    int bits = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            *out++ = a[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        *out++ = a[(acc << (6 - bits)) & 63];
+    *out = '\0';
+}
+
+/* b64_tests - the encoder (vector and scalar parts) equals b64_ref for
+ * every length 0..200 of random bytes and of each byte value repeated,
+ * and decodes back. */
+static void
+b64_tests(void)
+{
+    unsigned char in[256];
+    char want[400];
+    struct buf got, back;
+    unsigned bad = 0;
+
+    buf_init(&got, 0);
+    buf_init(&back, 0);
+    for (int round = 0; round < 256 + 20; round++) {
+        for (size_t i = 0; i < sizeof in; i++)
+            in[i] = round < 256 ? (unsigned char)round : (unsigned char)next();
+        for (size_t n = 0; n <= 200; n++) {
+            /* at every alignment of the input */
+            const unsigned char *p = in + (round + n) % 50;
+            buf_reset(&got);
+            buf_reset(&back);
+            b64_ref(p, n, want);
+            if (track_b64url_encode(p, n, &got) == -1 ||
+                strcmp(got.p ? got.p : "", want) != 0 ||
+                track_b64url_decode(got.p, got.len, &back) == -1 ||
+                back.len != n || (n && memcmp(back.p, p, n) != 0))
+                bad++;
+        }
+    }
+    TH_CHECK(bad == 0, "base64url of 0..200 bytes, all byte values (%u bad)",
+             bad);
+    buf_free(&got);
+    buf_free(&back);
+}
+
 int
 main(void)
 {
@@ -102,6 +296,8 @@ main(void)
         buf_free(&a);
         buf_free(&b);
     }
+    batch_tests(&k);
+    b64_tests();
     buf_free(&t);
     buf_free(&url);
     return TH_DONE();

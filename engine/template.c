@@ -1054,7 +1054,20 @@ struct template_cache {
      * (no partial, parent or block inside), 2 not */
     unsigned char *sec_ok;
     struct sec **secs; /* per node, NULL until kept */
+    /* where each name's first segment is among a flat frame's keys (-1:
+     * not there, FLAT_UNKNOWN: not looked for yet), for these keys */
+    int32_t *flat_ix;
+    const struct template_flat_key *flat_keys;
+    size_t flat_nkeys;
+    unsigned long flat_epoch;
 };
+
+#define FLAT_UNKNOWN (-2)
+
+/* The flat frame itself on the stack (its fctx entry); the values of its
+ * fields have types of enum template_flat_type. */
+#define FLAT_FRAME (-1)
+static const struct template_flat_val flat_frame = {FLAT_FRAME, NULL, 0, 0};
 
 struct rs {
     const struct template *t;
@@ -1064,11 +1077,20 @@ struct rs {
     size_t nctx;
     size_t base; /* the caller's frames: ctx[0, base) */
     json_t *ctx[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    /* fctx[k]: NULL when ctx[k] is a jansson value, else ctx[k] is NULL
+     * and this is the flat frame (&flat_frame) or a value of it that a
+     * section pushed */
+    const struct template_flat_val
+        *fctx[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    const struct template_flat *flat; /* the caller's flat frame or NULL */
     /* stable[k]: ctx[k] and all in it stay the same from render to render
      * (the caller's stable frames, and what sections push from them) */
     unsigned char stable[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
     struct template_cache *cache;
-    int found_stable;  /* the last lookup found its value in a stable frame */
+    int found_stable; /* the last lookup found its value in a stable frame */
+    /* the last lookup found a value of the flat frame, or the frame: it
+     * returned NULL, and this is the value */
+    const struct template_flat_val *found_flat;
     int base_unstable; /* some of the caller's frames are not stable */
     /* the section whose output is being kept, or NULL; rec_bad when
      * something in it came from a frame that changes */
@@ -1079,6 +1101,7 @@ struct rs {
      * names the same field many times (a fallback is {{#x}}{{x}}{{/x}}
      * {{^x}}..{{/x}}), each a hash lookup per frame */
     json_t *memo[RENDER_MEMO];
+    const struct template_flat_val *memo_flat[RENDER_MEMO];
     unsigned char known[RENDER_MEMO], memo_stable[RENDER_MEMO];
 };
 
@@ -1268,6 +1291,71 @@ frame_get(struct rs *rs, uint32_t ni, json_t *c, int stable, int *found)
     return v;
 }
 
+/* flat_find - the index of the first of f's keys that is s (n bytes), or
+ * -1. */
+static int32_t
+flat_find(const struct template_flat *f, const char *s, size_t n)
+{
+    for (size_t k = 0; k < f->nkeys && k < INT32_MAX; k++)
+        if (f->keys[k].n == n && memcmp(f->keys[k].s, s, n) == 0)
+            return (int32_t)k;
+    return -1;
+}
+
+/* flat_get - the value of name ni's first segment in the flat frame, or
+ * NULL when it is not there; where it is among the keys is kept in the
+ * cache. */
+static const struct template_flat_val *
+flat_get(struct rs *rs, uint32_t ni)
+{
+    const struct template_flat *f = rs->flat;
+    struct template_cache *c = rs->cache;
+    const struct template *t = rs->t;
+    const struct seg *sg = &t->segs[t->names[ni].seg];
+    const struct template_flat_val *v;
+    int32_t ix;
+
+    if (c == NULL) {
+        ix = flat_find(f, t->arena + sg->off, sg->len);
+    } else {
+        if (c->flat_keys != f->keys || c->flat_nkeys != f->nkeys ||
+            c->flat_epoch != f->epoch) {
+            for (size_t j = 0; j < c->nnames; j++)
+                c->flat_ix[j] = FLAT_UNKNOWN;
+            c->flat_keys = f->keys;
+            c->flat_nkeys = f->nkeys;
+            c->flat_epoch = f->epoch;
+        }
+        ix = c->flat_ix[ni];
+        if (ix == FLAT_UNKNOWN)
+            ix = c->flat_ix[ni] = flat_find(f, t->arena + sg->off, sg->len);
+    }
+    if (ix < 0)
+        return NULL;
+    v = &f->vals[ix];
+    return v->type == TEMPLATE_FLAT_ABSENT ? NULL : v;
+}
+
+/* ctx_get - name ni in frame k of the stack: a jansson value
+ * (frame_get), the flat frame, or a value of it (which holds no names).
+ * A field of the flat frame found sets rs->found_flat and gives NULL (a
+ * dotted name: found, and NULL, as its rest is not there). */
+static json_t *
+ctx_get(struct rs *rs, uint32_t ni, size_t k, int *found)
+{
+    const struct template_flat_val *f = rs->fctx[k];
+
+    if (f == NULL)
+        return frame_get(rs, ni, rs->ctx[k], rs->stable[k], found);
+    *found = 0;
+    if (f != &flat_frame || (f = flat_get(rs, ni)) == NULL)
+        return NULL;
+    *found = 1;
+    if (rs->t->names[ni].nseg == 1)
+        rs->found_flat = f;
+    return NULL;
+}
+
 /* base_lookup - name ni in the caller's frames alone (remembered for the
  * rest of the render). */
 static json_t *
@@ -1279,16 +1367,19 @@ base_lookup(struct rs *rs, uint32_t ni)
 
     if (ni < RENDER_MEMO && rs->known[ni]) {
         rs->found_stable = rs->memo_stable[ni];
+        rs->found_flat = rs->memo_flat[ni];
         return rs->memo[ni];
     }
+    rs->found_flat = NULL;
     for (k = rs->base; k-- > 0;) {
-        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        v = ctx_get(rs, ni, k, &found);
         if (found)
             break;
     }
     rs->found_stable = found && rs->stable[k];
     if (ni < RENDER_MEMO) {
         rs->memo[ni] = v;
+        rs->memo_flat[ni] = rs->found_flat;
         rs->memo_stable[ni] = (unsigned char)rs->found_stable;
         rs->known[ni] = 1;
     }
@@ -1306,10 +1397,12 @@ lookup(struct rs *rs, uint32_t ni)
     int found = 0;
 
     rs->found_stable = 0;
+    rs->found_flat = NULL;
     if (nm->nseg == 0) {
         if (rs->nctx == 0)
             return NULL;
         rs->found_stable = rs->stable[rs->nctx - 1];
+        rs->found_flat = rs->fctx[rs->nctx - 1];
         if (!rs->found_stable && rs->rec != NULL)
             rs->rec_bad = 1;
         return rs->ctx[rs->nctx - 1];
@@ -1318,7 +1411,7 @@ lookup(struct rs *rs, uint32_t ni)
     for (k = rs->nctx; k-- > rs->base;) {
         if (!rs->stable[k] && rs->rec != NULL)
             rs->rec_bad = 1;
-        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        v = ctx_get(rs, ni, k, &found);
         if (found) {
             rs->found_stable = rs->stable[k];
             return v;
@@ -1327,7 +1420,8 @@ lookup(struct rs *rs, uint32_t ni)
     v = base_lookup(rs, ni);
     if (rs->rec != NULL && rs->base_unstable) {
         struct sec *sc = rs->rec;
-        if ((v != NULL && !rs->found_stable) || sc->ndeps == SEC_DEPS_MAX)
+        if ((v != NULL && !rs->found_stable) || rs->found_flat != NULL ||
+            sc->ndeps == SEC_DEPS_MAX)
             rs->rec_bad = 1;
         else {
             sc->deps[sc->ndeps].ni = ni;
@@ -1337,10 +1431,15 @@ lookup(struct rs *rs, uint32_t ni)
     return v;
 }
 
-/* truthy - false, null, "", [] and a miss are false. */
+/* truthy - false, null, "", [] and a miss are false (v NULL: f, the
+ * value of the flat frame found, or a miss). */
 static int
-truthy(const json_t *v)
+truthy(const json_t *v, const struct template_flat_val *f)
 {
+    if (v == NULL && f != NULL)
+        return f->type == FLAT_FRAME || f->type == TEMPLATE_FLAT_TRUE ||
+               f->type == TEMPLATE_FLAT_INTEGER ||
+               (f->type == TEMPLATE_FLAT_STRING && f->n > 0);
     if (v == NULL || json_is_false(v) || json_is_null(v))
         return 0;
     if (json_is_array(v))
@@ -1451,20 +1550,46 @@ static int
 interpolate(struct rs *rs, const struct node *n)
 {
     json_t *v = lookup(rs, n->a);
+    const struct template_flat_val *f = rs->found_flat;
     char num[64], buf[ERR_MSG_MAX / 2];
     const char *s;
     size_t len;
     const struct name *nm = &rs->t->names[n->a];
+    json_type type;
 
-    if (v == NULL) {
+    if (v == NULL && f != NULL) {
+        switch (f->type) {
+        case TEMPLATE_FLAT_STRING:
+            s = f->s;
+            len = f->n;
+            goto out;
+        case TEMPLATE_FLAT_INTEGER:
+            s = num;
+            len = fmt_int((long long)f->i, num);
+            goto out;
+        case TEMPLATE_FLAT_TRUE:
+            type = JSON_TRUE;
+            break;
+        case TEMPLATE_FLAT_FALSE:
+            type = JSON_FALSE;
+            break;
+        case TEMPLATE_FLAT_NULL:
+            return 0;
+        default: /* the frame itself */
+            type = JSON_OBJECT;
+            break;
+        }
+    } else if (v == NULL) {
         if (!rs->o->strict)
             return 0;
         snprintf(
             buf, sizeof buf, "\"%s\" is missing",
             log_printable(num, sizeof num, rs->t->arena + nm->off, nm->len));
         return node_fail(rs, n, "field ", buf);
+    } else {
+        type = json_typeof(v);
     }
-    switch (json_typeof(v)) {
+    switch (type) {
     case JSON_STRING:
         s = json_string_value(v);
         len = json_string_length(v);
@@ -1495,6 +1620,7 @@ interpolate(struct rs *rs, const struct node *n)
             log_printable(num, sizeof num, rs->t->arena + nm->off, nm->len));
         return node_fail(rs, n, "field ", buf);
     }
+out:
     if ((n->flags & F_RAW) || rs->o->escape == TEMPLATE_ESCAPE_NONE)
         return put(rs, s, len);
     return put_html(rs, s, len);
@@ -1518,7 +1644,8 @@ static int render(struct rs *rs, uint32_t i, uint32_t end,
 
 /* sec_children - render a section's content once per item of v. */
 static int
-sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
+sec_children(struct rs *rs, uint32_t i, json_t *v,
+             const struct template_flat_val *f, unsigned char st,
              const struct ind *full, const struct ind *start,
              const struct ovr *ov, int depth)
 {
@@ -1529,6 +1656,7 @@ sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
         size_t m = json_array_size(v);
         for (size_t k = 0; k < m && r == 0; k++) {
             rs->stable[rs->nctx] = st;
+            rs->fctx[rs->nctx] = NULL;
             rs->ctx[rs->nctx++] = json_array_get(v, k);
             r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
             rs->nctx--;
@@ -1536,6 +1664,7 @@ sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
         return r;
     }
     rs->stable[rs->nctx] = st;
+    rs->fctx[rs->nctx] = v == NULL ? f : NULL;
     rs->ctx[rs->nctx++] = v;
     r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
     rs->nctx--;
@@ -1591,6 +1720,7 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
 {
     const struct node *n = &rs->t->nodes[i];
     json_t *v = lookup(rs, n->a);
+    const struct template_flat_val *f = rs->found_flat;
     unsigned char st = (unsigned char)rs->found_stable;
     struct template_cache *c = rs->cache;
     struct sec *sc;
@@ -1599,17 +1729,18 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
     int r;
 
     if (n->flags & F_INVERTED) {
-        if (!truthy(v))
+        if (!truthy(v, f))
             return render(rs, i + 1, n->b, full, start, ov, depth + 1);
         return 0;
     }
-    if (!truthy(v))
+    if (!truthy(v, f))
         return 0;
-    if (c == NULL || !st || rs->rec != NULL || !sec_cacheable(c, rs->t, i) ||
+    if (c == NULL || !st || f != NULL || rs->rec != NULL ||
+        !sec_cacheable(c, rs->t, i) ||
         ind_flat(full, ind, sizeof ind / 2, &nind) == -1 ||
         nind >= sizeof ind / 2 || (ind[nind++] = '\0', 0) ||
         ind_flat(start, ind, sizeof ind, &nind) == -1)
-        return sec_children(rs, i, v, st, full, start, ov, depth);
+        return sec_children(rs, i, v, f, st, full, start, ov, depth);
     if ((sc = c->secs[i]) == NULL) {
         sc = c->secs[i] = xcalloc(1, sizeof *sc);
         buf_init(&sc->out, SEC_OUT_MAX);
@@ -1619,7 +1750,8 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
         memcmp(sc->ind, ind, nind) == 0) {
         size_t d;
         for (d = 0; d < sc->ndeps; d++)
-            if (base_lookup(rs, sc->deps[d].ni) != sc->deps[d].v)
+            if (base_lookup(rs, sc->deps[d].ni) != sc->deps[d].v ||
+                rs->found_flat != NULL)
                 break;
         if (d == sc->ndeps)
             return put(rs, sc->out.p ? sc->out.p : "", sc->out.len);
@@ -1630,7 +1762,7 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
     rs->rec = sc;
     rs->rec_bad = 0;
     mark = rs->out->len;
-    r = sec_children(rs, i, v, st, full, start, ov, depth);
+    r = sec_children(rs, i, v, NULL, st, full, start, ov, depth);
     rs->rec = NULL;
     if (r == 0 && !rs->rec_bad) {
         buf_reset(&sc->out);
@@ -1765,6 +1897,7 @@ template_cache_new(const struct template *t)
     c->ways = xcalloc(t->nnames ? t->nnames * CACHE_WAYS : 1, sizeof *c->ways);
     c->sec_ok = xcalloc(t->nnodes ? t->nnodes : 1, 1);
     c->secs = xcalloc(t->nnodes ? t->nnodes : 1, sizeof *c->secs);
+    c->flat_ix = xcalloc(t->nnames ? t->nnames : 1, sizeof *c->flat_ix);
     return c;
 }
 
@@ -1780,6 +1913,7 @@ template_cache_free(struct template_cache *c)
     }
     free(c->secs);
     free(c->sec_ok);
+    free(c->flat_ix);
     free(c->ways);
     free(c);
 }
@@ -1789,6 +1923,16 @@ template_render_cached(const struct template *t, json_t *const *stack, size_t n,
                        size_t stable, const struct template_render_opts *o,
                        struct template_cache *cache, struct buf *out,
                        struct err *e)
+{
+    return template_render_flat(t, stack, n, stable, NULL, o, cache, out, e);
+}
+
+int
+template_render_flat(const struct template *t, json_t *const *stack, size_t n,
+                     size_t stable, const struct template_flat *f,
+                     const struct template_render_opts *o,
+                     struct template_cache *cache, struct buf *out,
+                     struct err *e)
 {
     static const struct template_render_opts defaults = {TEMPLATE_ESCAPE_HTML,
                                                          0};
@@ -1805,20 +1949,29 @@ template_render_cached(const struct template *t, json_t *const *stack, size_t n,
     rs.o = o ? o : &defaults;
     rs.out = out;
     rs.e = e;
-    rs.nctx = n;
-    rs.base = n;
     rs.cache = cache;
+    rs.flat = f;
     rs.rec = NULL;
     rs.rec_bad = 0;
+    rs.found_flat = NULL;
     rs.base_unstable = 0;
     memset(rs.known, 0, t->nnames < RENDER_MEMO ? t->nnames : sizeof rs.known);
     if (n)
         memcpy(rs.ctx, stack, n * sizeof *stack);
     for (size_t k = 0; k < n; k++) {
         rs.stable[k] = cache != NULL && k < stable;
+        rs.fctx[k] = NULL;
         if (!rs.stable[k])
             rs.base_unstable = 1;
     }
+    if (f != NULL) {
+        rs.ctx[n] = NULL;
+        rs.fctx[n] = &flat_frame;
+        rs.stable[n++] = 0;
+        rs.base_unstable = 1;
+    }
+    rs.nctx = n;
+    rs.base = n;
     if (render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0) ==
         -1) {
         out->len = mark; /* no half-rendered message */

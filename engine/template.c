@@ -1043,6 +1043,40 @@ struct sec {
     size_t ndeps;
 };
 
+/*
+ * A render against a flat frame and stable frames, kept for the next
+ * renders (see template_render_flat): what it output, with the places
+ * where values of the flat frame went, and the class of each value of
+ * the flat frame it consulted (absent, false, true) - all that the
+ * output depends on besides those values themselves.
+ */
+#define TRACE_MAX 8
+#define TRACE_CONDS_MAX 64
+#define TRACE_VALS_MAX 64
+#define TRACE_OUT_MAX (256 * 1024)
+
+enum flat_class { FC_ABSENT, FC_FALSE, FC_TRUE };
+
+struct trace {
+    int valid;
+    int escape, strict;
+    size_t nframes;
+    unsigned long used; /* the tick of its last use, to replace the oldest */
+    struct tcond {
+        uint32_t ix;
+        uint8_t cls;
+    } conds[TRACE_CONDS_MAX];
+    size_t nconds;
+    struct tval {
+        size_t at, end; /* where it went: in the output while recording,
+                           then at = its offset in text, end unused */
+        uint32_t ix;
+        uint8_t raw;
+    } vals[TRACE_VALS_MAX];
+    size_t nvals;
+    struct buf text; /* the output without the values */
+};
+
 struct template_cache {
     const struct template *t;
     size_t nnames;
@@ -1060,6 +1094,8 @@ struct template_cache {
     const struct template_flat_key *flat_keys;
     size_t flat_nkeys;
     unsigned long flat_epoch;
+    struct trace traces[TRACE_MAX];
+    unsigned long tick;
 };
 
 #define FLAT_UNKNOWN (-2)
@@ -1096,6 +1132,11 @@ struct rs {
      * something in it came from a frame that changes */
     struct sec *rec;
     int rec_bad;
+    /* the render being kept (template_render_flat), or NULL; tr_bad when
+     * it depends on something a trace cannot say */
+    struct trace *tr;
+    int tr_bad;
+    size_t tr_mark; /* out->len when the render started */
     /* memo[ni] is the value of name ni in the caller's frames (valid when
      * known[ni]): they do not change while we render, and a template
      * names the same field many times (a fallback is {{#x}}{{x}}{{/x}}
@@ -1302,6 +1343,43 @@ flat_find(const struct template_flat *f, const char *s, size_t n)
     return -1;
 }
 
+/* flat_class - what a value of the flat frame is for a section. */
+static enum flat_class
+flat_class(const struct template_flat_val *v)
+{
+    switch (v->type) {
+    case TEMPLATE_FLAT_ABSENT:
+        return FC_ABSENT;
+    case TEMPLATE_FLAT_STRING:
+        return v->n > 0 ? FC_TRUE : FC_FALSE;
+    case TEMPLATE_FLAT_INTEGER:
+    case TEMPLATE_FLAT_TRUE:
+        return FC_TRUE;
+    default:
+        return FC_FALSE;
+    }
+}
+
+/* trace_cond - the render being kept depends on the class of value v of
+ * the flat frame. */
+static void
+trace_cond(struct rs *rs, const struct template_flat_val *v)
+{
+    struct trace *tr = rs->tr;
+    uint32_t ix = (uint32_t)(v - rs->flat->vals);
+    uint8_t cls = (uint8_t)flat_class(v);
+
+    for (size_t k = 0; k < tr->nconds; k++)
+        if (tr->conds[k].ix == ix)
+            return; /* the same value, the same class */
+    if (tr->nconds == TRACE_CONDS_MAX) {
+        rs->tr_bad = 1;
+        return;
+    }
+    tr->conds[tr->nconds].ix = ix;
+    tr->conds[tr->nconds++].cls = cls;
+}
+
 /* flat_get - the value of name ni's first segment in the flat frame, or
  * NULL when it is not there; where it is among the keys is kept in the
  * cache. */
@@ -1315,17 +1393,10 @@ flat_get(struct rs *rs, uint32_t ni)
     const struct template_flat_val *v;
     int32_t ix;
 
+    /* (template_render_flat has made the cache's indexes those of f) */
     if (c == NULL) {
         ix = flat_find(f, t->arena + sg->off, sg->len);
     } else {
-        if (c->flat_keys != f->keys || c->flat_nkeys != f->nkeys ||
-            c->flat_epoch != f->epoch) {
-            for (size_t j = 0; j < c->nnames; j++)
-                c->flat_ix[j] = FLAT_UNKNOWN;
-            c->flat_keys = f->keys;
-            c->flat_nkeys = f->nkeys;
-            c->flat_epoch = f->epoch;
-        }
         ix = c->flat_ix[ni];
         if (ix == FLAT_UNKNOWN)
             ix = c->flat_ix[ni] = flat_find(f, t->arena + sg->off, sg->len);
@@ -1333,6 +1404,8 @@ flat_get(struct rs *rs, uint32_t ni)
     if (ix < 0)
         return NULL;
     v = &f->vals[ix];
+    if (rs->tr != NULL)
+        trace_cond(rs, v);
     return v->type == TEMPLATE_FLAT_ABSENT ? NULL : v;
 }
 
@@ -1405,6 +1478,12 @@ lookup(struct rs *rs, uint32_t ni)
         rs->found_flat = rs->fctx[rs->nctx - 1];
         if (!rs->found_stable && rs->rec != NULL)
             rs->rec_bad = 1;
+        if (rs->tr != NULL && rs->found_flat != NULL) {
+            if (rs->found_flat == &flat_frame)
+                rs->tr_bad = 1;
+            else
+                trace_cond(rs, rs->found_flat);
+        }
         return rs->ctx[rs->nctx - 1];
     }
     /* the frames that sections pushed, then (remembered) the caller's */
@@ -1546,6 +1625,58 @@ node_fail(struct rs *rs, const struct node *n, const char *what,
                    rs->t->units[n->unit].path, n->line, n->col, what, detail);
 }
 
+/* put_flat - value v of the flat frame as text, escaped unless raw. */
+static int
+put_flat(struct rs *rs, const struct template_flat_val *v, int raw)
+{
+    char num[32];
+    const char *s;
+    size_t len;
+
+    switch (v->type) {
+    case TEMPLATE_FLAT_STRING:
+        s = v->s;
+        len = v->n;
+        break;
+    case TEMPLATE_FLAT_INTEGER:
+        s = num;
+        len = fmt_int((long long)v->i, num);
+        break;
+    case TEMPLATE_FLAT_TRUE:
+        s = "true";
+        len = 4;
+        break;
+    case TEMPLATE_FLAT_FALSE:
+        s = "false";
+        len = 5;
+        break;
+    default: /* null: nothing */
+        return 0;
+    }
+    return raw ? put(rs, s, len) : put_html(rs, s, len);
+}
+
+/* trace_val - put_flat, noting where the value went in the render being
+ * kept. */
+static int
+trace_val(struct rs *rs, const struct template_flat_val *v, int raw)
+{
+    struct trace *tr = rs->tr;
+    size_t at = rs->out->len;
+
+    if (put_flat(rs, v, raw) == -1)
+        return -1;
+    if (tr->nvals == TRACE_VALS_MAX) {
+        rs->tr_bad = 1;
+        return 0;
+    }
+    tr->vals[tr->nvals].at = at - rs->tr_mark;
+    tr->vals[tr->nvals].end = rs->out->len - rs->tr_mark;
+    tr->vals[tr->nvals].ix = (uint32_t)(v - rs->flat->vals);
+    tr->vals[tr->nvals++].raw = (uint8_t)raw;
+    return 0;
+}
+
 static int
 interpolate(struct rs *rs, const struct node *n)
 {
@@ -1558,27 +1689,11 @@ interpolate(struct rs *rs, const struct node *n)
     json_type type;
 
     if (v == NULL && f != NULL) {
-        switch (f->type) {
-        case TEMPLATE_FLAT_STRING:
-            s = f->s;
-            len = f->n;
-            goto out;
-        case TEMPLATE_FLAT_INTEGER:
-            s = num;
-            len = fmt_int((long long)f->i, num);
-            goto out;
-        case TEMPLATE_FLAT_TRUE:
-            type = JSON_TRUE;
-            break;
-        case TEMPLATE_FLAT_FALSE:
-            type = JSON_FALSE;
-            break;
-        case TEMPLATE_FLAT_NULL:
-            return 0;
-        default: /* the frame itself */
-            type = JSON_OBJECT;
-            break;
-        }
+        int raw = (n->flags & F_RAW) || rs->o->escape == TEMPLATE_ESCAPE_NONE;
+        if (f->type != FLAT_FRAME)
+            return rs->tr != NULL ? trace_val(rs, f, raw)
+                                  : put_flat(rs, f, raw);
+        type = JSON_OBJECT; /* the frame itself */
     } else if (v == NULL) {
         if (!rs->o->strict)
             return 0;
@@ -1620,7 +1735,6 @@ interpolate(struct rs *rs, const struct node *n)
             log_printable(num, sizeof num, rs->t->arena + nm->off, nm->len));
         return node_fail(rs, n, "field ", buf);
     }
-out:
     if ((n->flags & F_RAW) || rs->o->escape == TEMPLATE_ESCAPE_NONE)
         return put(rs, s, len);
     return put_html(rs, s, len);
@@ -1898,6 +2012,8 @@ template_cache_new(const struct template *t)
     c->sec_ok = xcalloc(t->nnodes ? t->nnodes : 1, 1);
     c->secs = xcalloc(t->nnodes ? t->nnodes : 1, sizeof *c->secs);
     c->flat_ix = xcalloc(t->nnames ? t->nnames : 1, sizeof *c->flat_ix);
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        buf_init(&c->traces[k].text, TRACE_OUT_MAX);
     return c;
 }
 
@@ -1914,8 +2030,112 @@ template_cache_free(struct template_cache *c)
     free(c->secs);
     free(c->sec_ok);
     free(c->flat_ix);
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        buf_free(&c->traces[k].text);
     free(c->ways);
     free(c);
+}
+
+/* flat_sync - the cache's indexes of names among the flat frame's keys
+ * and its traces are for f's keys: forget them when those changed. */
+static void
+flat_sync(struct template_cache *c, const struct template_flat *f)
+{
+    if (c->flat_keys == f->keys && c->flat_nkeys == f->nkeys &&
+        c->flat_epoch == f->epoch)
+        return;
+    for (size_t j = 0; j < c->nnames; j++)
+        c->flat_ix[j] = FLAT_UNKNOWN;
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        c->traces[k].valid = 0;
+    c->flat_keys = f->keys;
+    c->flat_nkeys = f->nkeys;
+    c->flat_epoch = f->epoch;
+}
+
+/* trace_find - the trace of a render with these options, n frames and
+ * values of the flat frame of the same classes; else (not valid) the
+ * slot to keep this render in: an empty one, or the one used least
+ * lately. */
+static struct trace *
+trace_find(struct rs *rs, size_t n)
+{
+    struct template_cache *c = rs->cache;
+    const struct template_flat_val *vals = rs->flat->vals;
+    struct trace *old = &c->traces[0];
+
+    c->tick++;
+    for (size_t k = 0; k < TRACE_MAX; k++) {
+        struct trace *tr = &c->traces[k];
+        size_t j;
+        if (!tr->valid) {
+            old = tr;
+            continue;
+        }
+        if (old->valid && tr->used < old->used)
+            old = tr;
+        if (tr->escape != (int)rs->o->escape || tr->strict != rs->o->strict ||
+            tr->nframes != n)
+            continue;
+        for (j = 0; j < tr->nconds; j++)
+            if (flat_class(&vals[tr->conds[j].ix]) != tr->conds[j].cls)
+                break;
+        if (j == tr->nconds) {
+            tr->used = c->tick;
+            return tr;
+        }
+    }
+    old->valid = 0;
+    old->used = c->tick;
+    return old;
+}
+
+/* trace_replay - the output of a kept render, with this render's values
+ * of the flat frame where its values went. */
+static int
+trace_replay(struct rs *rs, const struct trace *tr)
+{
+    const char *p = tr->text.p ? tr->text.p : "";
+    size_t at = 0;
+
+    for (size_t k = 0; k < tr->nvals; k++) {
+        const struct tval *tv = &tr->vals[k];
+        if (put(rs, p + at, tv->at - at) == -1 ||
+            put_flat(rs, &rs->flat->vals[tv->ix], tv->raw) == -1)
+            return -1;
+        at = tv->at;
+    }
+    return put(rs, p + at, tr->text.len - at);
+}
+
+/* trace_keep - the render just done (ok: rendered without error, and
+ * nothing in it a trace cannot say) into rs->tr: its output without the
+ * values of the flat frame. */
+static void
+trace_keep(struct rs *rs, int ok, size_t n)
+{
+    struct trace *tr = rs->tr;
+    const char *o = rs->out->p + rs->tr_mark;
+    size_t from = 0;
+
+    tr->valid = 0;
+    if (!ok)
+        return;
+    buf_reset(&tr->text);
+    for (size_t k = 0; k < tr->nvals; k++) {
+        struct tval *tv = &tr->vals[k];
+        if (buf_append(&tr->text, o + from, tv->at - from) == -1)
+            return;
+        from = tv->end;
+        tv->at = tr->text.len;
+    }
+    if (buf_append(&tr->text, o + from, rs->out->len - rs->tr_mark - from) ==
+        -1)
+        return;
+    tr->escape = (int)rs->o->escape;
+    tr->strict = rs->o->strict;
+    tr->nframes = n;
+    tr->valid = 1;
 }
 
 int
@@ -1938,6 +2158,7 @@ template_render_flat(const struct template *t, json_t *const *stack, size_t n,
                                                          0};
     struct rs rs;
     size_t mark = out->len;
+    int r;
 
     if (n > TEMPLATE_STACK_MAX)
         return err_set(e, EX_SOFTWARE, "%s: context stack deeper than %d",
@@ -1954,6 +2175,25 @@ template_render_flat(const struct template *t, json_t *const *stack, size_t n,
     rs.rec = NULL;
     rs.rec_bad = 0;
     rs.found_flat = NULL;
+    rs.tr = NULL;
+    rs.tr_bad = 0;
+    rs.tr_mark = mark;
+    if (cache != NULL && f != NULL) {
+        flat_sync(cache, f);
+        if (stable >= n) {
+            struct trace *tr = trace_find(&rs, n);
+            if (tr != NULL && tr->valid) {
+                if (trace_replay(&rs, tr) == 0)
+                    return 0;
+                out->len = mark;
+                if (out->p)
+                    out->p[mark] = '\0';
+                return -1;
+            }
+            rs.tr = tr; /* a slot to keep this render in */
+            tr->nconds = tr->nvals = 0;
+        }
+    }
     rs.base_unstable = 0;
     memset(rs.known, 0, t->nnames < RENDER_MEMO ? t->nnames : sizeof rs.known);
     if (n)
@@ -1972,8 +2212,10 @@ template_render_flat(const struct template *t, json_t *const *stack, size_t n,
     }
     rs.nctx = n;
     rs.base = n;
-    if (render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0) ==
-        -1) {
+    r = render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0);
+    if (rs.tr != NULL)
+        trace_keep(&rs, r == 0 && !rs.tr_bad, n - 1);
+    if (r == -1) {
         out->len = mark; /* no half-rendered message */
         if (out->p)
             out->p[mark] = '\0';

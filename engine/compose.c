@@ -9,6 +9,9 @@
 #include <strings.h>
 #include <time.h>
 #include <uuid/uuid.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "compose.h"
 #include "mime.h"
@@ -613,6 +616,28 @@ flat_string(struct composer *c, const char **pp, const char *end,
     int high = 0, esc = 0;
 
     for (;;) {
+#ifdef __SSE2__
+        /* sixteen bytes at a time: the first '"', '\\' or control, and
+         * whether a byte before it is not ASCII */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned hi = (unsigned)_mm_movemask_epi8(x);
+            unsigned m =
+                (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)))) &
+                ~hi;
+            if (m != 0) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                high |= (hi & ((1u << k) - 1)) != 0;
+                p += k;
+                goto one;
+            }
+            high |= hi != 0;
+            p += 16;
+        }
+#endif
         /* eight bytes at a time while none is '"', '\\', a control or
          * non-ASCII (the usual borrow tests; exact for existence) */
         while (end - p >= 8) {
@@ -626,6 +651,9 @@ flat_string(struct composer *c, const char **pp, const char *end,
                 break;
             p += 8;
         }
+#ifdef __SSE2__
+    one:
+#endif
         if (p == end || *p == '"')
             break;
         unsigned char ch = (unsigned char)*p;

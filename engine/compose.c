@@ -62,6 +62,10 @@ struct composer {
     struct template_flat_key keys[FK_ATTRS + COMPOSE_ATTRS_MAX];
     struct template_flat_val vals[FK_ATTRS + COMPOSE_ATTRS_MAX];
     size_t nslots;
+    /* the keys of display's attributes in flat (-1: none) for epoch
+     * disp_epoch */
+    long disp_ix[3];
+    unsigned long disp_epoch;
     /* this message's built-ins (NULL: none) */
     const char *bi_s[BI_N];
     size_t bi_n[BI_N];
@@ -494,30 +498,42 @@ track_html(struct composer *c, uint64_t contact)
     return buf_append(dst, h + i, n - i);
 }
 
-/* attr_text - the string attribute k of the contact (its object, or
- * NULL for the flat frame), *n its length up to a NUL; NULL when it is
- * not there or not a string. */
-static const char *
-attr_text(const struct composer *c, json_t *contact, const char *k, size_t *n)
-{
-    size_t kn = strlen(k);
-    const char *s;
+/* The attributes display takes, in disp_ix order. */
+static const char *const disp_name[3] = {"first_name", "last_name", "name"};
 
+/* attr_text - display's string attribute d of the contact (its object,
+ * or NULL for the flat frame), *n its length up to a NUL; NULL when it
+ * is not there or not a string. */
+static const char *
+attr_text(struct composer *c, json_t *contact, int d, size_t *n)
+{
+    const char *s;
+    long ix;
+
+    *n = 0;
     if (contact != NULL) {
-        s = json_string_value(json_object_get(contact, k));
+        s = json_string_value(json_object_get(contact, disp_name[d]));
         *n = s ? strlen(s) : 0;
         return s;
     }
-    for (size_t i = FK_ATTRS; i < FK_ATTRS + c->nslots; i++) {
-        if (c->keys[i].n != kn || memcmp(c->keys[i].s, k, kn) != 0)
-            continue;
-        if (c->vals[i].type != TEMPLATE_FLAT_STRING)
-            return NULL;
-        /* flat_read lets no NUL into a value */
-        *n = c->vals[i].n;
-        return c->vals[i].s;
+    if (c->disp_epoch != c->flat.epoch) {
+        for (int k = 0; k < 3; k++) {
+            size_t kn = strlen(disp_name[k]);
+            c->disp_ix[k] = -1;
+            for (size_t i = FK_ATTRS; i < FK_ATTRS + c->nslots; i++)
+                if (c->keys[i].n == kn &&
+                    memcmp(c->keys[i].s, disp_name[k], kn) == 0) {
+                    c->disp_ix[k] = (long)i;
+                    break;
+                }
+        }
+        c->disp_epoch = c->flat.epoch;
     }
-    return NULL;
+    if ((ix = c->disp_ix[d]) == -1 || c->vals[ix].type != TEMPLATE_FLAT_STRING)
+        return NULL;
+    /* flat_read lets no NUL into a value */
+    *n = c->vals[ix].n;
+    return c->vals[ix].s;
 }
 
 /* display - the To display name from the contact's attributes (its
@@ -525,10 +541,10 @@ attr_text(const struct composer *c, json_t *contact, const char *k, size_t *n)
 static const char *
 display(struct composer *c, json_t *contact)
 {
-    size_t fn = 0, ln = 0, nn = 0;
-    const char *first = attr_text(c, contact, "first_name", &fn);
-    const char *last = attr_text(c, contact, "last_name", &ln);
-    const char *name = attr_text(c, contact, "name", &nn);
+    size_t fn, ln, nn;
+    const char *first = attr_text(c, contact, 0, &fn);
+    const char *last = attr_text(c, contact, 1, &ln);
+    const char *name = attr_text(c, contact, 2, &nn);
 
     buf_reset(&c->name);
     if (first && last) {

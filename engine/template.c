@@ -51,6 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "log.h"
 #include "template.h"
@@ -1269,6 +1272,25 @@ put_html(struct rs *rs, const char *s, size_t n)
     const char *end = s + n, *run = s, *p = s;
 
     for (;;) {
+#ifdef __SSE2__
+        /* sixteen bytes at a time, to the first byte to escape */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('&')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('<'))),
+                _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('>')),
+                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('"'))),
+                    _mm_cmpeq_epi8(x, _mm_set1_epi8('\''))));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits != 0) {
+                p += __builtin_ctz(bits);
+                goto found;
+            }
+            p += 16;
+        }
+#endif
         while (end - p >= 8 && html_word_safe(p))
             p += 8;
         for (; p < end; p++)
@@ -1276,6 +1298,9 @@ put_html(struct rs *rs, const char *s, size_t n)
                 break;
         if (p == end)
             break;
+#ifdef __SSE2__
+    found:;
+#endif
         unsigned k = html_class[(unsigned char)*p];
         if (put(rs, run, (size_t)(p - run)) == -1 ||
             put(rs, html_repl[k].s, html_repl[k].n) == -1)

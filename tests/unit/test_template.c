@@ -648,6 +648,100 @@ test_flat(void)
     json_decref(data);
 }
 
+/* ---- HTML escaping of any bytes, any length ---- */
+
+/* escape_ref - the escaping put_html does, a byte at a time. */
+static void
+escape_ref(struct buf *b, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r;
+        switch (s[i]) {
+        case '&':
+            r = buf_puts(b, "&amp;");
+            break;
+        case '<':
+            r = buf_puts(b, "&lt;");
+            break;
+        case '>':
+            r = buf_puts(b, "&gt;");
+            break;
+        case '"':
+            r = buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            r = buf_puts(b, "&#39;");
+            break;
+        default:
+            r = buf_putc(b, s[i]);
+            break;
+        }
+        if (r == -1)
+            abort();
+    }
+}
+
+static void
+test_escape(void)
+{
+    static const char src[] = "[{{x}}]";
+    unsigned char v[256 + 16];
+    struct template_flat_key key = {"x", 1};
+    struct template_flat_val val = {TEMPLATE_FLAT_STRING, NULL, 0, 0};
+    struct template_flat f = {&key, &val, 1, 1};
+    struct err e;
+    struct template *t =
+        template_compile(src, sizeof src - 1, "t", NULL, NULL, &e);
+    struct buf got, want;
+    int ok = t != NULL, n = 0;
+
+    buf_init(&got, 0);
+    buf_init(&want, 0);
+    /* every length 0..200, at every offset of a 16-byte block, with a
+     * byte to escape (or not) at each place; then all 256 byte values */
+    for (size_t len = 0; len <= 200 && ok; len++) {
+        for (size_t off = 0; off < 16 && ok; off++) {
+            unsigned char *s = v + off;
+            for (size_t i = 0; i < len; i++)
+                s[i] = (unsigned char)flat_next(4) == 0
+                           ? (unsigned char)"&<>\"'"[flat_next(5)]
+                           : (unsigned char)flat_next(256);
+            val.s = (const char *)s;
+            val.n = len;
+            buf_reset(&got);
+            buf_reset(&want);
+            ok = template_render_flat(t, NULL, 0, 0, &f, NULL, NULL, &got,
+                                      &e) == 0;
+            escape_ref(&want, (const unsigned char *)"[", 1);
+            escape_ref(&want, s, len);
+            escape_ref(&want, (const unsigned char *)"]", 1);
+            ok = ok && got.len == want.len &&
+                 memcmp(got.p, want.p, want.len) == 0;
+            n++;
+        }
+    }
+    for (size_t i = 0; i < 256; i++)
+        v[i] = (unsigned char)i;
+    val.s = (const char *)v;
+    val.n = 256;
+    buf_reset(&got);
+    buf_reset(&want);
+    ok = ok &&
+         template_render_flat(t, NULL, 0, 0, &f, NULL, NULL, &got, &e) == 0;
+    want.len = 0;
+    escape_ref(&want, (const unsigned char *)"[", 1);
+    escape_ref(&want, v, 256);
+    escape_ref(&want, (const unsigned char *)"]", 1);
+    ok = ok && got.len == want.len && memcmp(got.p, want.p, want.len) == 0;
+    TH_CHECK(ok,
+             "HTML escaping = a byte at a time: %d strings, then all 256 "
+             "bytes",
+             n);
+    buf_free(&got);
+    buf_free(&want);
+    template_free(t);
+}
+
 int
 main(void)
 {
@@ -660,5 +754,6 @@ main(void)
     test_reuse();
     test_nesting();
     test_flat();
+    test_escape();
     return TH_DONE();
 }

@@ -171,8 +171,12 @@ struct template_flat {
 /*
  * template_render_flat - template_render_cached with the flat frame f
  * (NULL: none) on top of stack[0, n).  The frame and the memory its keys
- * and values point to are borrowed for the call.  Errors: as
- * template_render.
+ * and values point to are borrowed for the call.  With a cache and every
+ * frame of stack stable (stable >= n), the cache also keeps the last few
+ * renders whole (TRACE_MAX in template.c): the output, where values of f
+ * went, and whether each value of f consulted was absent, false or true;
+ * a render whose consulted values are so again copies the output with
+ * its own values put in.  Errors: as template_render.
  */
 int template_render_flat(const struct template *t, json_t *const *stack,
                          size_t n, size_t stable, const struct template_flat *f,

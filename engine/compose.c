@@ -9,6 +9,9 @@
 #include <strings.h>
 #include <time.h>
 #include <uuid/uuid.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "compose.h"
 #include "digest.h"
@@ -49,26 +52,30 @@ struct link {
     size_t vs, ve;
 };
 
+/* The contact's frame (template.h struct template_flat): the email, the
+ * built-ins, then the attributes' slots. */
+#define FK_EMAIL 0
+#define FK_BI 1
+#define FK_ATTRS (FK_BI + BI_N)
+
 struct composer {
     struct compose_params p;
     json_t *empty; /* {} when there is no data */
-    /* the frame above the campaign data: the contact's attributes, its
-     * email, then the built-ins, which win over attributes of the same
-     * name (what a frame of built-ins above a frame of attributes gave,
-     * at one lookup instead of two).  Reused from contact to contact:
-     * vals[i] is the value of the last contact's i-th attribute, keys
-     * slots[] the attributes seen so far, email_v and bi[] the other values
-     * in it. */
-    json_t *contact;
-    struct slot {
-        char *name; /* an attribute name seen in this campaign */
-        size_t len;
-        json_t *v;    /* its value in contact, or NULL */
-        unsigned gen; /* the message that last set it */
-    } slots[COMPOSE_ATTRS_MAX];
+    /* the frame above the campaign data: the contact's email, the
+     * built-ins, then its attributes (no attribute has the name of
+     * another field: those contacts go through jansson).  A flat frame
+     * whose keys are the names seen so far in the campaign (keys[FK_ATTRS
+     * + k] for slot k, malloc'd) and whose values point into this
+     * message's attribute text, jtext and buffers: nothing is copied or
+     * allocated per message.  epoch changes with the keys. */
+    struct template_flat flat;
+    struct template_flat_key keys[FK_ATTRS + COMPOSE_ATTRS_MAX];
+    struct template_flat_val vals[FK_ATTRS + COMPOSE_ATTRS_MAX];
     size_t nslots;
-    unsigned gen;
-    json_t *email_v, *bi[BI_N];
+    /* the keys of display's attributes in flat (-1: none) for epoch
+     * disp_epoch */
+    long disp_ix[3];
+    unsigned long disp_epoch;
     /* this message's built-ins (NULL: none) */
     const char *bi_s[BI_N];
     size_t bi_n[BI_N];
@@ -150,9 +157,8 @@ composer_free(struct composer *c)
     if (c == NULL)
         return;
     json_decref(c->empty);
-    json_decref(c->contact);
     for (size_t i = 0; i < c->nslots; i++)
-        free(c->slots[i].name);
+        free((char *)c->keys[FK_ATTRS + i].s);
     free(c->from_domain);
     free(c->list_id);
     track_signer_free(c->sig);
@@ -189,7 +195,16 @@ composer_new(const struct compose_params *p, struct err *e)
 
     c->p = *p;
     c->empty = json_object();
-    c->contact = json_object();
+    c->keys[FK_EMAIL].s = "email";
+    c->keys[FK_EMAIL].n = 5;
+    for (int b = 0; b < BI_N; b++) {
+        c->keys[FK_BI + b].s = builtin_name[b];
+        c->keys[FK_BI + b].n = strlen(builtin_name[b]);
+    }
+    c->flat.keys = c->keys;
+    c->flat.vals = c->vals;
+    c->flat.nkeys = FK_ATTRS;
+    c->flat.epoch = 1;
     c->mc = mime_cache_new();
     {
         const struct tmpl *tp = p->tmpl;
@@ -333,7 +348,8 @@ fixed_tokens(struct composer *c, uint64_t contact)
     return 0;
 }
 
-/* render - one part into out; errors name the template file's line. */
+/* render - one part into out; errors name the template file's line.
+ * stack[1] is the contact's object, or NULL for the flat frame c->flat. */
 static int
 render(struct composer *c, const struct template *t, json_t *const *stack,
        enum template_escape esc, struct buf *out, struct err *e)
@@ -347,7 +363,8 @@ render(struct composer *c, const struct template *t, json_t *const *stack,
             tc = c->tc[i];
     buf_reset(out);
     /* the campaign data (stack[0]) is the same, unmodified, throughout */
-    if (template_render_cached(t, stack, 2, 1, &o, tc, out, e) == 0)
+    if (template_render_flat(t, stack, stack[1] ? 2 : 1, 1,
+                             stack[1] ? NULL : &c->flat, &o, tc, out, e) == 0)
         return 0;
     if (t == tp->subject)
         tmpl_error_line(tp, tp->off_subject, e);
@@ -583,22 +600,64 @@ track_html(struct composer *c, uint64_t contact)
     return buf_append(dst, h + o, n - o);
 }
 
-/* display - the To display name from the contact's attributes. */
+/* The attributes display takes, in disp_ix order. */
+static const char *const disp_name[3] = {"first_name", "last_name", "name"};
+
+/* attr_text - display's string attribute d of the contact (its object,
+ * or NULL for the flat frame), *n its length up to a NUL; NULL when it
+ * is not there or not a string. */
+static const char *
+attr_text(struct composer *c, json_t *contact, int d, size_t *n)
+{
+    const char *s;
+    long ix;
+
+    *n = 0;
+    if (contact != NULL) {
+        s = json_string_value(json_object_get(contact, disp_name[d]));
+        *n = s ? strlen(s) : 0;
+        return s;
+    }
+    if (c->disp_epoch != c->flat.epoch) {
+        for (int k = 0; k < 3; k++) {
+            size_t kn = strlen(disp_name[k]);
+            c->disp_ix[k] = -1;
+            for (size_t i = FK_ATTRS; i < FK_ATTRS + c->nslots; i++)
+                if (c->keys[i].n == kn &&
+                    memcmp(c->keys[i].s, disp_name[k], kn) == 0) {
+                    c->disp_ix[k] = (long)i;
+                    break;
+                }
+        }
+        c->disp_epoch = c->flat.epoch;
+    }
+    if ((ix = c->disp_ix[d]) == -1 || c->vals[ix].type != TEMPLATE_FLAT_STRING)
+        return NULL;
+    /* flat_read lets no NUL into a value */
+    *n = c->vals[ix].n;
+    return c->vals[ix].s;
+}
+
+/* display - the To display name from the contact's attributes (its
+ * object, or NULL for the flat frame). */
 static const char *
 display(struct composer *c, json_t *contact)
 {
-    const char *first =
-        json_string_value(json_object_get(contact, "first_name"));
-    const char *last = json_string_value(json_object_get(contact, "last_name"));
-    const char *name = json_string_value(json_object_get(contact, "name"));
+    size_t fn, ln, nn;
+    const char *first = attr_text(c, contact, 0, &fn);
+    const char *last = attr_text(c, contact, 1, &ln);
+    const char *name = attr_text(c, contact, 2, &nn);
 
     buf_reset(&c->name);
     if (first && last) {
-        if (buf_puts(&c->name, first) == -1 || buf_putc(&c->name, ' ') == -1 ||
-            buf_puts(&c->name, last) == -1)
+        if (buf_append(&c->name, first, fn) == -1 ||
+            buf_putc(&c->name, ' ') == -1 ||
+            buf_append(&c->name, last, ln) == -1)
             return NULL;
     } else if (name || first || last) {
-        if (buf_puts(&c->name, name ? name : first ? first : last) == -1)
+        if (name    ? buf_append(&c->name, name, nn) == -1
+            : first ? buf_append(&c->name, first, fn) == -1
+                    : buf_append(&c->name, last, ln) == -1)
             return NULL;
     } else {
         return NULL;
@@ -675,6 +734,28 @@ flat_string(struct composer *c, const char **pp, const char *end,
     int high = 0, esc = 0;
 
     for (;;) {
+#ifdef __SSE2__
+        /* sixteen bytes at a time: the first '"', '\\' or control, and
+         * whether a byte before it is not ASCII */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned hi = (unsigned)_mm_movemask_epi8(x);
+            unsigned m =
+                (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)))) &
+                ~hi;
+            if (m != 0) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                high |= (hi & ((1u << k) - 1)) != 0;
+                p += k;
+                goto one;
+            }
+            high |= hi != 0;
+            p += 16;
+        }
+#endif
         /* eight bytes at a time while none is '"', '\\', a control or
          * non-ASCII (the usual borrow tests; exact for existence) */
         while (end - p >= 8) {
@@ -688,6 +769,9 @@ flat_string(struct composer *c, const char **pp, const char *end,
                 break;
             p += 8;
         }
+#ifdef __SSE2__
+    one:
+#endif
         if (p == end || *p == '"')
             break;
         unsigned char ch = (unsigned char)*p;
@@ -781,10 +865,7 @@ flat_read(struct composer *c, const char *s)
         if (flat_string(c, &p, end, &kv, &kn, &voff) == -1 || kv == NULL)
             return -1; /* keys with escapes: jansson */
         a->k = kv;
-        a->kn = kn;
-        for (size_t j = 0; j < n; j++)
-            if (c->attrs[j].kn == kn && memcmp(c->attrs[j].k, kv, kn) == 0)
-                return -1; /* a repeated key: jansson's rules */
+        a->kn = kn; /* a repeated key: flat_apply finds it */
         p = ws(p, end);
         if (p == end || *p++ != ':')
             return -1;
@@ -842,24 +923,6 @@ close:
     return p == end ? (int)n : -1;
 }
 
-/* attr_value - a new value for attribute a. */
-static json_t *
-attr_value(const struct composer *c, const struct attr *a)
-{
-    switch (a->type) {
-    case JSON_STRING:
-        return json_stringn_nocheck(a->v ? a->v : c->jtext.p + a->voff, a->vn);
-    case JSON_INTEGER:
-        return json_integer(a->i);
-    case JSON_TRUE:
-        return json_true();
-    case JSON_FALSE:
-        return json_false();
-    default:
-        return json_null();
-    }
-}
-
 /* special - a name of the built-ins or "email", which the fast path does
  * not take among the attributes. */
 static int
@@ -874,169 +937,149 @@ special(const char *k, size_t kn)
     return 0;
 }
 
-/* slot_of - the slot of attribute a, looked for from slot h on (the
- * attributes of a list come in the same order); a new one when it is
- * new, or NULL (a name of a built-in, or too many names). */
-static struct slot *
+/* slots_clear - forget the attribute names seen so far. */
+static void
+slots_clear(struct composer *c)
+{
+    for (size_t k = 0; k < c->nslots; k++)
+        free((char *)c->keys[FK_ATTRS + k].s);
+    c->nslots = 0;
+    c->flat.nkeys = FK_ATTRS;
+    c->flat.epoch++;
+}
+
+/* slot_of - the key index of attribute a in the flat frame, looked for
+ * from slot h on (the attributes of a list come in the same order); a new
+ * one when it is new, or -1 (a name of a built-in, or too many names:
+ * then the names seen so far are forgotten, and the next contacts fill
+ * the slots afresh). */
+static long
 slot_of(struct composer *c, const struct attr *a, size_t h)
 {
-    struct slot *sl;
+    struct template_flat_key *key;
 
     for (size_t k = 0; k < c->nslots; k++) {
-        sl = &c->slots[(h + k) % c->nslots];
-        if (sl->len == a->kn && memcmp(sl->name, a->k, a->kn) == 0)
-            return sl;
+        key = &c->keys[FK_ATTRS + (h + k) % c->nslots];
+        if (key->n == a->kn && memcmp(key->s, a->k, a->kn) == 0)
+            return (long)(key - c->keys);
     }
-    if (c->nslots == COMPOSE_ATTRS_MAX || special(a->k, a->kn))
-        return NULL;
-    sl = &c->slots[c->nslots++];
-    sl->name = xstrndup(a->k, a->kn);
-    sl->len = a->kn;
-    sl->v = NULL;
-    sl->gen = 0;
-    return sl;
-}
-
-/* set_value - o[k] = a new value v (NULL: remove k); *slot follows it.
- * -1 when out of memory. */
-static int
-set_value(json_t *o, const char *k, size_t kn, json_t *v, json_t **slot)
-{
-    *slot = NULL;
-    if (v == NULL) {
-        json_object_deln(o, k, kn);
-        return 0;
-    }
-    if (json_object_setn_new_nocheck(o, k, kn, v) == -1)
+    if (special(a->k, a->kn))
         return -1;
-    *slot = v;
-    return 0;
+    if (c->nslots == COMPOSE_ATTRS_MAX) {
+        slots_clear(c);
+        return -1;
+    }
+    key = &c->keys[FK_ATTRS + c->nslots++];
+    key->s = xstrndup(a->k, a->kn);
+    key->n = a->kn;
+    c->vals[key - c->keys].type = TEMPLATE_FLAT_ABSENT;
+    c->flat.nkeys = FK_ATTRS + c->nslots;
+    c->flat.epoch++;
+    return (long)(key - c->keys);
 }
 
-/* set_text - the string value *slot (in o under k) becomes the n bytes
- * at s, in place when there is one; a value that is not UTF-8 removes the
- * key (json_string would refuse it).  -1 when out of memory. */
-static int
-set_text(json_t *o, const char *k, const char *s, size_t n, json_t **slot)
+/* set_text - v = the string s (n bytes), absent when it is not UTF-8 (as
+ * json_string would refuse it). */
+static void
+set_text(struct template_flat_val *v, const char *s, size_t n)
 {
-    if (*slot != NULL && json_is_string(*slot) &&
-        json_string_length(*slot) == n &&
-        memcmp(json_string_value(*slot), s, n) == 0)
-        return 0; /* the campaign, the date: as for the last contact */
-    if (*slot != NULL && json_string_setn(*slot, s, n) == 0)
-        return 0;
-    if (utf8_check(s, n) != UTF8_VALID)
-        return set_value(o, k, strlen(k), NULL, slot);
-    return set_value(o, k, strlen(k), json_stringn_nocheck(s, n), slot);
+    if (utf8_check(s, n) != UTF8_VALID) {
+        v->type = TEMPLATE_FLAT_ABSENT;
+        return;
+    }
+    v->type = TEMPLATE_FLAT_STRING;
+    v->s = s;
+    v->n = n;
 }
 
 /*
- * flat_apply - c->contact = the n attributes read, the email and the
- * built-ins, changing only what differs from the last contact: values in
- * place, keys this contact lacks removed, new keys added.  -1: the
- * attributes are not for the fast path (a name of a built-in, too many
- * names), or out of memory.
+ * flat_apply - c->flat = the n attributes read, the email and the
+ * built-ins.  The values point into the attribute text, jtext and the
+ * built-ins' buffers, which stay as they are until the message is built.
+ * -1: the attributes are not for the fast path (a repeated name, a name
+ * of a built-in, too many names).
  */
 static int
 flat_apply(struct composer *c, size_t n, const char *email)
 {
-    json_t *o = c->contact;
-    size_t elen = strlen(email), h = 0;
-    unsigned gen = ++c->gen;
+    struct template_flat_val *vals = c->vals;
+    size_t h = 0;
 
+    for (size_t k = 0; k < c->nslots; k++)
+        vals[FK_ATTRS + k].type = TEMPLATE_FLAT_ABSENT;
     for (size_t i = 0; i < n; i++) {
         const struct attr *a = &c->attrs[i];
-        struct slot *sl = slot_of(c, a, h);
-        json_t *old;
-        int rc = 0;
+        long k = slot_of(c, a, h);
+        struct template_flat_val *v;
 
-        if (sl == NULL)
-            goto fail;
-        h = (size_t)(sl - c->slots) + 1;
-        sl->gen = gen;
-        old = sl->v;
-        if (old && a->type == JSON_STRING && json_is_string(old)) {
-            const char *v = a->v ? a->v : c->jtext.p + a->voff;
-            if (json_string_length(old) != a->vn ||
-                memcmp(json_string_value(old), v, a->vn) != 0)
-                rc = json_string_setn_nocheck(old, v, a->vn);
-        } else if (old && a->type == JSON_INTEGER && json_is_integer(old))
-            rc = json_integer_set(old, a->i);
-        else if (old == NULL || (int)json_typeof(old) != a->type ||
-                 a->type == JSON_STRING || a->type == JSON_INTEGER)
-            rc = set_value(o, a->k, a->kn, attr_value(c, a), &sl->v);
-        /* else true, false or null again: the same singleton */
-        if (rc == -1)
-            goto fail;
-    }
-    for (size_t k = 0; k < c->nslots; k++) {
-        struct slot *sl = &c->slots[k];
-        if (sl->v != NULL && sl->gen != gen)
-            set_value(o, sl->name, sl->len, NULL, &sl->v);
-    }
-    if (set_text(o, "email", email, elen, &c->email_v) == -1)
-        goto fail;
-    for (int b = 0; b < BI_N; b++) {
-        if (c->bi_s[b] == NULL) {
-            /* a campaign without a name is null; the other built-ins are
-             * absent when there is no tracking */
-            if (b == BI_CAMPAIGN
-                    ? c->bi[b] == NULL &&
-                          set_value(o, builtin_name[b], 8, json_null(),
-                                    &c->bi[b]) == -1
-                    : c->bi[b] != NULL &&
-                          set_value(o, builtin_name[b], strlen(builtin_name[b]),
-                                    NULL, &c->bi[b]) == -1)
-                goto fail;
-            continue;
+        if (k == -1)
+            return -1;
+        v = &vals[k];
+        if (v->type != TEMPLATE_FLAT_ABSENT)
+            return -1; /* a repeated key: jansson's rules */
+        h = (size_t)k - FK_ATTRS + 1;
+        switch (a->type) {
+        case JSON_STRING:
+            v->type = TEMPLATE_FLAT_STRING;
+            v->s = a->v ? a->v : c->jtext.p + a->voff;
+            v->n = a->vn;
+            break;
+        case JSON_INTEGER:
+            v->type = TEMPLATE_FLAT_INTEGER;
+            v->i = a->i;
+            break;
+        case JSON_TRUE:
+            v->type = TEMPLATE_FLAT_TRUE;
+            break;
+        case JSON_FALSE:
+            v->type = TEMPLATE_FLAT_FALSE;
+            break;
+        default:
+            v->type = TEMPLATE_FLAT_NULL;
+            break;
         }
-        if (set_text(o, builtin_name[b], c->bi_s[b], c->bi_n[b], &c->bi[b]) ==
-            -1)
-            goto fail;
+    }
+    set_text(&vals[FK_EMAIL], email, strlen(email));
+    for (int b = 0; b < BI_N; b++) {
+        if (c->bi_s[b] != NULL)
+            set_text(&vals[FK_BI + b], c->bi_s[b], c->bi_n[b]);
+        else /* a campaign without a name is null; the other built-ins
+              * are absent when there is no tracking */
+            vals[FK_BI + b].type =
+                b == BI_CAMPAIGN ? TEMPLATE_FLAT_NULL : TEMPLATE_FLAT_ABSENT;
     }
     return 0;
-fail:
-    /* start afresh: the next contact rebuilds the object */
-    json_object_clear(o);
-    for (size_t k = 0; k < c->nslots; k++)
-        free(c->slots[k].name);
-    c->nslots = 0;
-    c->email_v = NULL;
-    for (int b = 0; b < BI_N; b++)
-        c->bi[b] = NULL;
-    return -1;
 }
 
 /* contact_json - the frame of the contact's attributes, email and the
- * built-ins; *own is set when it is a new object for the caller to
- * release. */
-static json_t *
-contact_json(struct composer *c, const struct compose_contact *ct, int *own)
+ * built-ins: *o NULL for c->flat, else a new object for the caller to
+ * release.  -1 when the attributes are not a JSON object. */
+static int
+contact_json(struct composer *c, const struct compose_contact *ct, json_t **o)
 {
     const char *attrs = ct->attrs ? ct->attrs : "{}";
     json_error_t jerr;
-    json_t *o;
     int n;
 
-    *own = 0;
+    *o = NULL;
     if ((n = flat_read(c, attrs)) >= 0 &&
         flat_apply(c, (size_t)n, ct->email) == 0)
-        return c->contact;
-    o = json_loads(attrs, 0, &jerr);
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        return NULL;
+        return 0;
+    *o = json_loads(attrs, 0, &jerr);
+    if (*o == NULL || !json_is_object(*o)) {
+        json_decref(*o);
+        *o = NULL;
+        return -1;
     }
-    json_object_set_new(o, "email", json_string(ct->email));
+    json_object_set_new(*o, "email", json_string(ct->email));
     for (int b = 0; b < BI_N; b++) {
         if (c->bi_s[b] != NULL)
-            json_object_set_new(o, builtin_name[b],
+            json_object_set_new(*o, builtin_name[b],
                                 json_stringn(c->bi_s[b], c->bi_n[b]));
         else if (b == BI_CAMPAIGN)
-            json_object_set_new(o, builtin_name[b], json_null());
+            json_object_set_new(*o, builtin_name[b], json_null());
     }
-    *own = 1;
-    return o;
+    return 0;
 }
 
 /* scat - dst (cap bytes) = the strings given, up to a NULL, cut as
@@ -1096,7 +1139,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     struct mime_address from;
     const struct config_sender *sd = c->p.sender;
     char mailto[512];
-    int rc = -1, own = 0;
+    int rc = -1;
     const char *fromsrc, *list_id = NULL;
 
     memset(&m, 0, sizeof m);
@@ -1128,7 +1171,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             c->bi_n[BI_VIEW] = c->view.len;
         }
     }
-    if ((contact = contact_json(c, ct, &own)) == NULL)
+    if (contact_json(c, ct, &contact) == -1)
         return err_set(e, EX_DATAERR, "contact %s: attributes are not JSON",
                        ct->email);
     stack[0] = c->p.data ? c->p.data : c->empty;
@@ -1277,7 +1320,6 @@ full:
     err_set(e, EX_DATAERR, "contact %s: message larger than %u bytes",
             ct->email, COMPOSE_MSG_MAX);
 done:
-    if (own)
-        json_decref(contact);
+    json_decref(contact);
     return rc;
 }

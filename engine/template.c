@@ -51,6 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "log.h"
 #include "template.h"
@@ -1043,6 +1046,40 @@ struct sec {
     size_t ndeps;
 };
 
+/*
+ * A render against a flat frame and stable frames, kept for the next
+ * renders (see template_render_flat): what it output, with the places
+ * where values of the flat frame went, and the class of each value of
+ * the flat frame it consulted (absent, false, true) - all that the
+ * output depends on besides those values themselves.
+ */
+#define TRACE_MAX 8
+#define TRACE_CONDS_MAX 64
+#define TRACE_VALS_MAX 64
+#define TRACE_OUT_MAX (256 * 1024)
+
+enum flat_class { FC_ABSENT, FC_FALSE, FC_TRUE };
+
+struct trace {
+    int valid;
+    int escape, strict;
+    size_t nframes;
+    unsigned long used; /* the tick of its last use, to replace the oldest */
+    struct tcond {
+        uint32_t ix;
+        uint8_t cls;
+    } conds[TRACE_CONDS_MAX];
+    size_t nconds;
+    struct tval {
+        size_t at, end; /* where it went: in the output while recording,
+                           then at = its offset in text, end unused */
+        uint32_t ix;
+        uint8_t raw;
+    } vals[TRACE_VALS_MAX];
+    size_t nvals;
+    struct buf text; /* the output without the values */
+};
+
 struct template_cache {
     const struct template *t;
     size_t nnames;
@@ -1054,7 +1091,22 @@ struct template_cache {
      * (no partial, parent or block inside), 2 not */
     unsigned char *sec_ok;
     struct sec **secs; /* per node, NULL until kept */
+    /* where each name's first segment is among a flat frame's keys (-1:
+     * not there, FLAT_UNKNOWN: not looked for yet), for these keys */
+    int32_t *flat_ix;
+    const struct template_flat_key *flat_keys;
+    size_t flat_nkeys;
+    unsigned long flat_epoch;
+    struct trace traces[TRACE_MAX];
+    unsigned long tick;
 };
+
+#define FLAT_UNKNOWN (-2)
+
+/* The flat frame itself on the stack (its fctx entry); the values of its
+ * fields have types of enum template_flat_type. */
+#define FLAT_FRAME (-1)
+static const struct template_flat_val flat_frame = {FLAT_FRAME, NULL, 0, 0};
 
 struct rs {
     const struct template *t;
@@ -1064,21 +1116,36 @@ struct rs {
     size_t nctx;
     size_t base; /* the caller's frames: ctx[0, base) */
     json_t *ctx[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    /* fctx[k]: NULL when ctx[k] is a jansson value, else ctx[k] is NULL
+     * and this is the flat frame (&flat_frame) or a value of it that a
+     * section pushed */
+    const struct template_flat_val
+        *fctx[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
+    const struct template_flat *flat; /* the caller's flat frame or NULL */
     /* stable[k]: ctx[k] and all in it stay the same from render to render
      * (the caller's stable frames, and what sections push from them) */
     unsigned char stable[TEMPLATE_STACK_MAX + TEMPLATE_DEPTH_MAX + 1];
     struct template_cache *cache;
-    int found_stable;  /* the last lookup found its value in a stable frame */
+    int found_stable; /* the last lookup found its value in a stable frame */
+    /* the last lookup found a value of the flat frame, or the frame: it
+     * returned NULL, and this is the value */
+    const struct template_flat_val *found_flat;
     int base_unstable; /* some of the caller's frames are not stable */
     /* the section whose output is being kept, or NULL; rec_bad when
      * something in it came from a frame that changes */
     struct sec *rec;
     int rec_bad;
+    /* the render being kept (template_render_flat), or NULL; tr_bad when
+     * it depends on something a trace cannot say */
+    struct trace *tr;
+    int tr_bad;
+    size_t tr_mark; /* out->len when the render started */
     /* memo[ni] is the value of name ni in the caller's frames (valid when
      * known[ni]): they do not change while we render, and a template
      * names the same field many times (a fallback is {{#x}}{{x}}{{/x}}
      * {{^x}}..{{/x}}), each a hash lookup per frame */
     json_t *memo[RENDER_MEMO];
+    const struct template_flat_val *memo_flat[RENDER_MEMO];
     unsigned char known[RENDER_MEMO], memo_stable[RENDER_MEMO];
 };
 
@@ -1205,6 +1272,25 @@ put_html(struct rs *rs, const char *s, size_t n)
     const char *end = s + n, *run = s, *p = s;
 
     for (;;) {
+#ifdef __SSE2__
+        /* sixteen bytes at a time, to the first byte to escape */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('&')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('<'))),
+                _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('>')),
+                                 _mm_cmpeq_epi8(x, _mm_set1_epi8('"'))),
+                    _mm_cmpeq_epi8(x, _mm_set1_epi8('\''))));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits != 0) {
+                p += __builtin_ctz(bits);
+                goto found;
+            }
+            p += 16;
+        }
+#endif
         while (end - p >= 8 && html_word_safe(p))
             p += 8;
         for (; p < end; p++)
@@ -1212,6 +1298,9 @@ put_html(struct rs *rs, const char *s, size_t n)
                 break;
         if (p == end)
             break;
+#ifdef __SSE2__
+    found:;
+#endif
         unsigned k = html_class[(unsigned char)*p];
         if (put(rs, run, (size_t)(p - run)) == -1 ||
             put(rs, html_repl[k].s, html_repl[k].n) == -1)
@@ -1268,6 +1357,103 @@ frame_get(struct rs *rs, uint32_t ni, json_t *c, int stable, int *found)
     return v;
 }
 
+/* flat_find - the index of the first of f's keys that is s (n bytes), or
+ * -1. */
+static int32_t
+flat_find(const struct template_flat *f, const char *s, size_t n)
+{
+    for (size_t k = 0; k < f->nkeys && k < INT32_MAX; k++)
+        if (f->keys[k].n == n && memcmp(f->keys[k].s, s, n) == 0)
+            return (int32_t)k;
+    return -1;
+}
+
+/* flat_class - what a value of the flat frame is for a section. */
+static enum flat_class
+flat_class(const struct template_flat_val *v)
+{
+    switch (v->type) {
+    case TEMPLATE_FLAT_ABSENT:
+        return FC_ABSENT;
+    case TEMPLATE_FLAT_STRING:
+        return v->n > 0 ? FC_TRUE : FC_FALSE;
+    case TEMPLATE_FLAT_INTEGER:
+    case TEMPLATE_FLAT_TRUE:
+        return FC_TRUE;
+    default:
+        return FC_FALSE;
+    }
+}
+
+/* trace_cond - the render being kept depends on the class of value v of
+ * the flat frame. */
+static void
+trace_cond(struct rs *rs, const struct template_flat_val *v)
+{
+    struct trace *tr = rs->tr;
+    uint32_t ix = (uint32_t)(v - rs->flat->vals);
+    uint8_t cls = (uint8_t)flat_class(v);
+
+    for (size_t k = 0; k < tr->nconds; k++)
+        if (tr->conds[k].ix == ix)
+            return; /* the same value, the same class */
+    if (tr->nconds == TRACE_CONDS_MAX) {
+        rs->tr_bad = 1;
+        return;
+    }
+    tr->conds[tr->nconds].ix = ix;
+    tr->conds[tr->nconds++].cls = cls;
+}
+
+/* flat_get - the value of name ni's first segment in the flat frame, or
+ * NULL when it is not there; where it is among the keys is kept in the
+ * cache. */
+static const struct template_flat_val *
+flat_get(struct rs *rs, uint32_t ni)
+{
+    const struct template_flat *f = rs->flat;
+    struct template_cache *c = rs->cache;
+    const struct template *t = rs->t;
+    const struct seg *sg = &t->segs[t->names[ni].seg];
+    const struct template_flat_val *v;
+    int32_t ix;
+
+    /* (template_render_flat has made the cache's indexes those of f) */
+    if (c == NULL) {
+        ix = flat_find(f, t->arena + sg->off, sg->len);
+    } else {
+        ix = c->flat_ix[ni];
+        if (ix == FLAT_UNKNOWN)
+            ix = c->flat_ix[ni] = flat_find(f, t->arena + sg->off, sg->len);
+    }
+    if (ix < 0)
+        return NULL;
+    v = &f->vals[ix];
+    if (rs->tr != NULL)
+        trace_cond(rs, v);
+    return v->type == TEMPLATE_FLAT_ABSENT ? NULL : v;
+}
+
+/* ctx_get - name ni in frame k of the stack: a jansson value
+ * (frame_get), the flat frame, or a value of it (which holds no names).
+ * A field of the flat frame found sets rs->found_flat and gives NULL (a
+ * dotted name: found, and NULL, as its rest is not there). */
+static json_t *
+ctx_get(struct rs *rs, uint32_t ni, size_t k, int *found)
+{
+    const struct template_flat_val *f = rs->fctx[k];
+
+    if (f == NULL)
+        return frame_get(rs, ni, rs->ctx[k], rs->stable[k], found);
+    *found = 0;
+    if (f != &flat_frame || (f = flat_get(rs, ni)) == NULL)
+        return NULL;
+    *found = 1;
+    if (rs->t->names[ni].nseg == 1)
+        rs->found_flat = f;
+    return NULL;
+}
+
 /* base_lookup - name ni in the caller's frames alone (remembered for the
  * rest of the render). */
 static json_t *
@@ -1279,16 +1465,19 @@ base_lookup(struct rs *rs, uint32_t ni)
 
     if (ni < RENDER_MEMO && rs->known[ni]) {
         rs->found_stable = rs->memo_stable[ni];
+        rs->found_flat = rs->memo_flat[ni];
         return rs->memo[ni];
     }
+    rs->found_flat = NULL;
     for (k = rs->base; k-- > 0;) {
-        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        v = ctx_get(rs, ni, k, &found);
         if (found)
             break;
     }
     rs->found_stable = found && rs->stable[k];
     if (ni < RENDER_MEMO) {
         rs->memo[ni] = v;
+        rs->memo_flat[ni] = rs->found_flat;
         rs->memo_stable[ni] = (unsigned char)rs->found_stable;
         rs->known[ni] = 1;
     }
@@ -1306,19 +1495,27 @@ lookup(struct rs *rs, uint32_t ni)
     int found = 0;
 
     rs->found_stable = 0;
+    rs->found_flat = NULL;
     if (nm->nseg == 0) {
         if (rs->nctx == 0)
             return NULL;
         rs->found_stable = rs->stable[rs->nctx - 1];
+        rs->found_flat = rs->fctx[rs->nctx - 1];
         if (!rs->found_stable && rs->rec != NULL)
             rs->rec_bad = 1;
+        if (rs->tr != NULL && rs->found_flat != NULL) {
+            if (rs->found_flat == &flat_frame)
+                rs->tr_bad = 1;
+            else
+                trace_cond(rs, rs->found_flat);
+        }
         return rs->ctx[rs->nctx - 1];
     }
     /* the frames that sections pushed, then (remembered) the caller's */
     for (k = rs->nctx; k-- > rs->base;) {
         if (!rs->stable[k] && rs->rec != NULL)
             rs->rec_bad = 1;
-        v = frame_get(rs, ni, rs->ctx[k], rs->stable[k], &found);
+        v = ctx_get(rs, ni, k, &found);
         if (found) {
             rs->found_stable = rs->stable[k];
             return v;
@@ -1327,7 +1524,8 @@ lookup(struct rs *rs, uint32_t ni)
     v = base_lookup(rs, ni);
     if (rs->rec != NULL && rs->base_unstable) {
         struct sec *sc = rs->rec;
-        if ((v != NULL && !rs->found_stable) || sc->ndeps == SEC_DEPS_MAX)
+        if ((v != NULL && !rs->found_stable) || rs->found_flat != NULL ||
+            sc->ndeps == SEC_DEPS_MAX)
             rs->rec_bad = 1;
         else {
             sc->deps[sc->ndeps].ni = ni;
@@ -1337,10 +1535,15 @@ lookup(struct rs *rs, uint32_t ni)
     return v;
 }
 
-/* truthy - false, null, "", [] and a miss are false. */
+/* truthy - false, null, "", [] and a miss are false (v NULL: f, the
+ * value of the flat frame found, or a miss). */
 static int
-truthy(const json_t *v)
+truthy(const json_t *v, const struct template_flat_val *f)
 {
+    if (v == NULL && f != NULL)
+        return f->type == FLAT_FRAME || f->type == TEMPLATE_FLAT_TRUE ||
+               f->type == TEMPLATE_FLAT_INTEGER ||
+               (f->type == TEMPLATE_FLAT_STRING && f->n > 0);
     if (v == NULL || json_is_false(v) || json_is_null(v))
         return 0;
     if (json_is_array(v))
@@ -1447,24 +1650,86 @@ node_fail(struct rs *rs, const struct node *n, const char *what,
                    rs->t->units[n->unit].path, n->line, n->col, what, detail);
 }
 
+/* put_flat - value v of the flat frame as text, escaped unless raw. */
+static int
+put_flat(struct rs *rs, const struct template_flat_val *v, int raw)
+{
+    char num[32];
+    const char *s;
+    size_t len;
+
+    switch (v->type) {
+    case TEMPLATE_FLAT_STRING:
+        s = v->s;
+        len = v->n;
+        break;
+    case TEMPLATE_FLAT_INTEGER:
+        s = num;
+        len = fmt_int((long long)v->i, num);
+        break;
+    case TEMPLATE_FLAT_TRUE:
+        s = "true";
+        len = 4;
+        break;
+    case TEMPLATE_FLAT_FALSE:
+        s = "false";
+        len = 5;
+        break;
+    default: /* null: nothing */
+        return 0;
+    }
+    return raw ? put(rs, s, len) : put_html(rs, s, len);
+}
+
+/* trace_val - put_flat, noting where the value went in the render being
+ * kept. */
+static int
+trace_val(struct rs *rs, const struct template_flat_val *v, int raw)
+{
+    struct trace *tr = rs->tr;
+    size_t at = rs->out->len;
+
+    if (put_flat(rs, v, raw) == -1)
+        return -1;
+    if (tr->nvals == TRACE_VALS_MAX) {
+        rs->tr_bad = 1;
+        return 0;
+    }
+    tr->vals[tr->nvals].at = at - rs->tr_mark;
+    tr->vals[tr->nvals].end = rs->out->len - rs->tr_mark;
+    tr->vals[tr->nvals].ix = (uint32_t)(v - rs->flat->vals);
+    tr->vals[tr->nvals++].raw = (uint8_t)raw;
+    return 0;
+}
+
 static int
 interpolate(struct rs *rs, const struct node *n)
 {
     json_t *v = lookup(rs, n->a);
+    const struct template_flat_val *f = rs->found_flat;
     char num[64], buf[ERR_MSG_MAX / 2];
     const char *s;
     size_t len;
     const struct name *nm = &rs->t->names[n->a];
+    json_type type;
 
-    if (v == NULL) {
+    if (v == NULL && f != NULL) {
+        int raw = (n->flags & F_RAW) || rs->o->escape == TEMPLATE_ESCAPE_NONE;
+        if (f->type != FLAT_FRAME)
+            return rs->tr != NULL ? trace_val(rs, f, raw)
+                                  : put_flat(rs, f, raw);
+        type = JSON_OBJECT; /* the frame itself */
+    } else if (v == NULL) {
         if (!rs->o->strict)
             return 0;
         snprintf(
             buf, sizeof buf, "\"%s\" is missing",
             log_printable(num, sizeof num, rs->t->arena + nm->off, nm->len));
         return node_fail(rs, n, "field ", buf);
+    } else {
+        type = json_typeof(v);
     }
-    switch (json_typeof(v)) {
+    switch (type) {
     case JSON_STRING:
         s = json_string_value(v);
         len = json_string_length(v);
@@ -1518,7 +1783,8 @@ static int render(struct rs *rs, uint32_t i, uint32_t end,
 
 /* sec_children - render a section's content once per item of v. */
 static int
-sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
+sec_children(struct rs *rs, uint32_t i, json_t *v,
+             const struct template_flat_val *f, unsigned char st,
              const struct ind *full, const struct ind *start,
              const struct ovr *ov, int depth)
 {
@@ -1529,6 +1795,7 @@ sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
         size_t m = json_array_size(v);
         for (size_t k = 0; k < m && r == 0; k++) {
             rs->stable[rs->nctx] = st;
+            rs->fctx[rs->nctx] = NULL;
             rs->ctx[rs->nctx++] = json_array_get(v, k);
             r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
             rs->nctx--;
@@ -1536,6 +1803,7 @@ sec_children(struct rs *rs, uint32_t i, json_t *v, unsigned char st,
         return r;
     }
     rs->stable[rs->nctx] = st;
+    rs->fctx[rs->nctx] = v == NULL ? f : NULL;
     rs->ctx[rs->nctx++] = v;
     r = render(rs, i + 1, n->b, full, start, ov, depth + 1);
     rs->nctx--;
@@ -1591,6 +1859,7 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
 {
     const struct node *n = &rs->t->nodes[i];
     json_t *v = lookup(rs, n->a);
+    const struct template_flat_val *f = rs->found_flat;
     unsigned char st = (unsigned char)rs->found_stable;
     struct template_cache *c = rs->cache;
     struct sec *sc;
@@ -1599,17 +1868,18 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
     int r;
 
     if (n->flags & F_INVERTED) {
-        if (!truthy(v))
+        if (!truthy(v, f))
             return render(rs, i + 1, n->b, full, start, ov, depth + 1);
         return 0;
     }
-    if (!truthy(v))
+    if (!truthy(v, f))
         return 0;
-    if (c == NULL || !st || rs->rec != NULL || !sec_cacheable(c, rs->t, i) ||
+    if (c == NULL || !st || f != NULL || rs->rec != NULL ||
+        !sec_cacheable(c, rs->t, i) ||
         ind_flat(full, ind, sizeof ind / 2, &nind) == -1 ||
         nind >= sizeof ind / 2 || (ind[nind++] = '\0', 0) ||
         ind_flat(start, ind, sizeof ind, &nind) == -1)
-        return sec_children(rs, i, v, st, full, start, ov, depth);
+        return sec_children(rs, i, v, f, st, full, start, ov, depth);
     if ((sc = c->secs[i]) == NULL) {
         sc = c->secs[i] = xcalloc(1, sizeof *sc);
         buf_init(&sc->out, SEC_OUT_MAX);
@@ -1619,7 +1889,8 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
         memcmp(sc->ind, ind, nind) == 0) {
         size_t d;
         for (d = 0; d < sc->ndeps; d++)
-            if (base_lookup(rs, sc->deps[d].ni) != sc->deps[d].v)
+            if (base_lookup(rs, sc->deps[d].ni) != sc->deps[d].v ||
+                rs->found_flat != NULL)
                 break;
         if (d == sc->ndeps)
             return put(rs, sc->out.p ? sc->out.p : "", sc->out.len);
@@ -1630,7 +1901,7 @@ render_section(struct rs *rs, uint32_t i, const struct ind *full,
     rs->rec = sc;
     rs->rec_bad = 0;
     mark = rs->out->len;
-    r = sec_children(rs, i, v, st, full, start, ov, depth);
+    r = sec_children(rs, i, v, NULL, st, full, start, ov, depth);
     rs->rec = NULL;
     if (r == 0 && !rs->rec_bad) {
         buf_reset(&sc->out);
@@ -1765,6 +2036,9 @@ template_cache_new(const struct template *t)
     c->ways = xcalloc(t->nnames ? t->nnames * CACHE_WAYS : 1, sizeof *c->ways);
     c->sec_ok = xcalloc(t->nnodes ? t->nnodes : 1, 1);
     c->secs = xcalloc(t->nnodes ? t->nnodes : 1, sizeof *c->secs);
+    c->flat_ix = xcalloc(t->nnames ? t->nnames : 1, sizeof *c->flat_ix);
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        buf_init(&c->traces[k].text, TRACE_OUT_MAX);
     return c;
 }
 
@@ -1780,8 +2054,113 @@ template_cache_free(struct template_cache *c)
     }
     free(c->secs);
     free(c->sec_ok);
+    free(c->flat_ix);
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        buf_free(&c->traces[k].text);
     free(c->ways);
     free(c);
+}
+
+/* flat_sync - the cache's indexes of names among the flat frame's keys
+ * and its traces are for f's keys: forget them when those changed. */
+static void
+flat_sync(struct template_cache *c, const struct template_flat *f)
+{
+    if (c->flat_keys == f->keys && c->flat_nkeys == f->nkeys &&
+        c->flat_epoch == f->epoch)
+        return;
+    for (size_t j = 0; j < c->nnames; j++)
+        c->flat_ix[j] = FLAT_UNKNOWN;
+    for (size_t k = 0; k < TRACE_MAX; k++)
+        c->traces[k].valid = 0;
+    c->flat_keys = f->keys;
+    c->flat_nkeys = f->nkeys;
+    c->flat_epoch = f->epoch;
+}
+
+/* trace_find - the trace of a render with these options, n frames and
+ * values of the flat frame of the same classes; else (not valid) the
+ * slot to keep this render in: an empty one, or the one used least
+ * lately. */
+static struct trace *
+trace_find(struct rs *rs, size_t n)
+{
+    struct template_cache *c = rs->cache;
+    const struct template_flat_val *vals = rs->flat->vals;
+    struct trace *old = &c->traces[0];
+
+    c->tick++;
+    for (size_t k = 0; k < TRACE_MAX; k++) {
+        struct trace *tr = &c->traces[k];
+        size_t j;
+        if (!tr->valid) {
+            old = tr;
+            continue;
+        }
+        if (old->valid && tr->used < old->used)
+            old = tr;
+        if (tr->escape != (int)rs->o->escape || tr->strict != rs->o->strict ||
+            tr->nframes != n)
+            continue;
+        for (j = 0; j < tr->nconds; j++)
+            if (flat_class(&vals[tr->conds[j].ix]) != tr->conds[j].cls)
+                break;
+        if (j == tr->nconds) {
+            tr->used = c->tick;
+            return tr;
+        }
+    }
+    old->valid = 0;
+    old->used = c->tick;
+    return old;
+}
+
+/* trace_replay - the output of a kept render, with this render's values
+ * of the flat frame where its values went. */
+static int
+trace_replay(struct rs *rs, const struct trace *tr)
+{
+    const char *p = tr->text.p ? tr->text.p : "";
+    size_t at = 0;
+
+    for (size_t k = 0; k < tr->nvals; k++) {
+        const struct tval *tv = &tr->vals[k];
+        if (put(rs, p + at, tv->at - at) == -1 ||
+            put_flat(rs, &rs->flat->vals[tv->ix], tv->raw) == -1)
+            return -1;
+        at = tv->at;
+    }
+    return put(rs, p + at, tr->text.len - at);
+}
+
+/* trace_keep - the render just done (ok: rendered without error, and
+ * nothing in it a trace cannot say) into rs->tr: its output without the
+ * values of the flat frame. */
+static void
+trace_keep(struct rs *rs, int ok, size_t n)
+{
+    struct trace *tr = rs->tr;
+    const char *o = rs->out->p + rs->tr_mark;
+    size_t from = 0;
+
+    tr->valid = 0;
+    if (!ok)
+        return;
+    buf_reset(&tr->text);
+    for (size_t k = 0; k < tr->nvals; k++) {
+        struct tval *tv = &tr->vals[k];
+        if (buf_append(&tr->text, o + from, tv->at - from) == -1)
+            return;
+        from = tv->end;
+        tv->at = tr->text.len;
+    }
+    if (buf_append(&tr->text, o + from, rs->out->len - rs->tr_mark - from) ==
+        -1)
+        return;
+    tr->escape = (int)rs->o->escape;
+    tr->strict = rs->o->strict;
+    tr->nframes = n;
+    tr->valid = 1;
 }
 
 int
@@ -1790,10 +2169,21 @@ template_render_cached(const struct template *t, json_t *const *stack, size_t n,
                        struct template_cache *cache, struct buf *out,
                        struct err *e)
 {
+    return template_render_flat(t, stack, n, stable, NULL, o, cache, out, e);
+}
+
+int
+template_render_flat(const struct template *t, json_t *const *stack, size_t n,
+                     size_t stable, const struct template_flat *f,
+                     const struct template_render_opts *o,
+                     struct template_cache *cache, struct buf *out,
+                     struct err *e)
+{
     static const struct template_render_opts defaults = {TEMPLATE_ESCAPE_HTML,
                                                          0};
     struct rs rs;
     size_t mark = out->len;
+    int r;
 
     if (n > TEMPLATE_STACK_MAX)
         return err_set(e, EX_SOFTWARE, "%s: context stack deeper than %d",
@@ -1805,22 +2195,52 @@ template_render_cached(const struct template *t, json_t *const *stack, size_t n,
     rs.o = o ? o : &defaults;
     rs.out = out;
     rs.e = e;
-    rs.nctx = n;
-    rs.base = n;
     rs.cache = cache;
+    rs.flat = f;
     rs.rec = NULL;
     rs.rec_bad = 0;
+    rs.found_flat = NULL;
+    rs.tr = NULL;
+    rs.tr_bad = 0;
+    rs.tr_mark = mark;
+    if (cache != NULL && f != NULL) {
+        flat_sync(cache, f);
+        if (stable >= n) {
+            struct trace *tr = trace_find(&rs, n);
+            if (tr != NULL && tr->valid) {
+                if (trace_replay(&rs, tr) == 0)
+                    return 0;
+                out->len = mark;
+                if (out->p)
+                    out->p[mark] = '\0';
+                return -1;
+            }
+            rs.tr = tr; /* a slot to keep this render in */
+            tr->nconds = tr->nvals = 0;
+        }
+    }
     rs.base_unstable = 0;
     memset(rs.known, 0, t->nnames < RENDER_MEMO ? t->nnames : sizeof rs.known);
     if (n)
         memcpy(rs.ctx, stack, n * sizeof *stack);
     for (size_t k = 0; k < n; k++) {
         rs.stable[k] = cache != NULL && k < stable;
+        rs.fctx[k] = NULL;
         if (!rs.stable[k])
             rs.base_unstable = 1;
     }
-    if (render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0) ==
-        -1) {
+    if (f != NULL) {
+        rs.ctx[n] = NULL;
+        rs.fctx[n] = &flat_frame;
+        rs.stable[n++] = 0;
+        rs.base_unstable = 1;
+    }
+    rs.nctx = n;
+    rs.base = n;
+    r = render(&rs, t->units[0].begin, t->units[0].end, NULL, NULL, NULL, 0);
+    if (rs.tr != NULL)
+        trace_keep(&rs, r == 0 && !rs.tr_bad, n - 1);
+    if (r == -1) {
         out->len = mark; /* no half-rendered message */
         if (out->p)
             out->p[mark] = '\0';

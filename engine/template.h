@@ -127,6 +127,64 @@ int template_render_cached(const struct template *t, json_t *const *stack,
                            struct err *e);
 
 /*
+ * struct template_flat - a frame of plain fields kept by the caller in its
+ * own memory: for data that changes at every render (a contact's
+ * attributes), where building jansson objects would cost more than the
+ * render.  keys[0, nkeys) are its names (a name given twice: the first
+ * counts), vals[k] the value of keys[k] at this render.  The caller
+ * changes epoch whenever the keys change (added, removed, renamed, moved)
+ * while it renders with the same cache: the cache keeps where each name
+ * of the template is among the keys, per (keys, nkeys, epoch).  Strings
+ * are s[0, n), need not be NUL-terminated, and are output as they are;
+ * integers in decimal; a value absent is not in the frame at all (names
+ * resolve further down the stack), null is there and is nothing.  The
+ * frame renders as a jansson object of the same fields would.
+ */
+enum template_flat_type {
+    TEMPLATE_FLAT_ABSENT,
+    TEMPLATE_FLAT_STRING,
+    TEMPLATE_FLAT_INTEGER,
+    TEMPLATE_FLAT_TRUE,
+    TEMPLATE_FLAT_FALSE,
+    TEMPLATE_FLAT_NULL,
+};
+
+struct template_flat_key {
+    const char *s;
+    size_t n;
+};
+
+struct template_flat_val {
+    int type; /* enum template_flat_type */
+    const char *s;
+    size_t n;
+    json_int_t i;
+};
+
+struct template_flat {
+    const struct template_flat_key *keys;
+    const struct template_flat_val *vals;
+    size_t nkeys;
+    unsigned long epoch;
+};
+
+/*
+ * template_render_flat - template_render_cached with the flat frame f
+ * (NULL: none) on top of stack[0, n).  The frame and the memory its keys
+ * and values point to are borrowed for the call.  With a cache and every
+ * frame of stack stable (stable >= n), the cache also keeps the last few
+ * renders whole (TRACE_MAX in template.c): the output, where values of f
+ * went, and whether each value of f consulted was absent, false or true;
+ * a render whose consulted values are so again copies the output with
+ * its own values put in.  Errors: as template_render.
+ */
+int template_render_flat(const struct template *t, json_t *const *stack,
+                         size_t n, size_t stable, const struct template_flat *f,
+                         const struct template_render_opts *o,
+                         struct template_cache *cache, struct buf *out,
+                         struct err *e);
+
+/*
  * template_fields - call cb once for each distinct top-level name the
  * template (with its partials and parents) interpolates or tests, in
  * order of first use; "." and names under a section's own context are

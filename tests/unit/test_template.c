@@ -5,6 +5,7 @@
  * path:line:column, strict misses, the depth bound, merge values never
  * re-parsed, escaping, values, template_fields, buffer reuse and limits.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "th.h"
@@ -492,6 +493,255 @@ test_nesting(void)
     TH_CHECK(1, "template_free(NULL) is a no-op");
 }
 
+/* ---- a flat frame renders as the jansson object of the same fields ---- */
+
+static uint64_t flat_rng = 0x2545f4914f6cdd1dULL;
+
+static unsigned
+flat_next(unsigned n)
+{
+    flat_rng ^= flat_rng >> 12;
+    flat_rng ^= flat_rng << 25;
+    flat_rng ^= flat_rng >> 27;
+    return (unsigned)((flat_rng * 2685821657736338717ULL) >> 33) % n;
+}
+
+/* render_both - t against data and the fields as an object (2 frames),
+ * and against data and the same fields as a flat frame; each with and
+ * without a cache.  1 when all four give the same output or error. */
+static int
+render_both(const struct template *t, json_t *data, json_t *obj,
+            const struct template_flat *f, const struct template_render_opts *o,
+            struct template_cache *ca, struct template_cache *cb,
+            const char **why)
+{
+    json_t *stack[2] = {data, obj};
+    struct buf b[4];
+    struct err e[4];
+    int r[4], ok = 1;
+
+    for (int k = 0; k < 4; k++) {
+        buf_init(&b[k], 0);
+        err_clear(&e[k]);
+    }
+    r[0] = template_render_cached(t, stack, 2, 1, o, ca, &b[0], &e[0]);
+    r[1] = template_render_flat(t, stack, 1, 1, f, o, cb, &b[1], &e[1]);
+    r[2] = template_render(t, stack, 2, o, &b[2], &e[2]);
+    r[3] = template_render_flat(t, stack, 1, 1, f, o, NULL, &b[3], &e[3]);
+    for (int k = 1; k < 4; k++) {
+        if (r[k] != r[0] ||
+            (r[0] == 0 && (b[k].len != b[0].len ||
+                           (b[0].len && memcmp(b[k].p, b[0].p, b[0].len)))) ||
+            (r[0] == -1 && strcmp(e[k].msg, e[0].msg) != 0)) {
+            static char msg[512];
+            snprintf(msg, sizeof msg, "[%d] \"%.200s\" vs \"%.200s\"", k,
+                     r[k] == 0 ? (b[k].p ? b[k].p : "") : e[k].msg,
+                     r[0] == 0 ? (b[0].p ? b[0].p : "") : e[0].msg);
+            *why = msg;
+            ok = 0;
+            break;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        buf_free(&b[k]);
+    return ok;
+}
+
+static void
+test_flat(void)
+{
+    static const char *const srcs[] = {
+        "{{a}}|{{{a}}}|{{b}}|{{name}}|{{n}}|{{k}}|{{z}}",
+        "{{#a}}A{{.}}{{/a}}{{^a}}noA{{/a}}{{#b}}[{{b}}]{{/b}}{{^b}}-{{/b}}",
+        "{{a.x}}|{{k.x}}|{{name.x}}|{{#k}}{{x}}{{/k}}|{{#k}}{{.}}{{/k}}",
+        "{{#items}}<{{x}}{{name}}{{a}}{{#b}}b{{/b}}{{^z}}!{{/z}}>{{/items}}",
+        "{{.}}|{{#.}}{{a}}{{/.}}|{{^.}}none{{/.}}",
+        "{{#items}}{{#k}}{{x}}{{a}}{{/k}}{{/items}}{{#a}}{{#items}}{{a}}{{."
+        "}}{{/items}}{{/a}}",
+        "{{#name}}{{name}}{{/name}}{{^name}}friend{{/name}}, {{>p}}",
+        "{{<lay}}{{$b}}{{#a}}{{a}}{{/a}}{{k.x}}{{/b}}{{/lay}}",
+        "{{#n}}{{n}}{{#.}}({{.}}){{/.}}{{/n}}{{#z}}Z{{z}}{{/z}}",
+    };
+    static const char *const parts[] = {"p", "{{#items}}{{a}}{{/items}}{{b}}",
+                                        "lay", "<{{$b}}d{{/b}}>", NULL};
+    static const char *const names[] = {"a",     "b", "name", "k",
+                                        "items", "n", "z",    "x"};
+    static const char *const texts[] = {"", "Ada", "<R&D>", "\"q\" 'x'",
+                                        "città"};
+    json_t *data = json_loads(
+        "{\"a\":\"DA\",\"name\":\"dn\",\"k\":{\"x\":\"kx\"},\"items\":"
+        "[{\"x\":1},{\"y\":2,\"b\":false},{\"x\":\"three\",\"a\":null}]}",
+        0, NULL);
+    struct template_flat_key keys[8];
+    struct template_flat_val vals[8];
+    struct template_flat f = {keys, vals, 0, 1};
+    int ok = 1, n = 0;
+    const char *why = "";
+
+    for (size_t s = 0; s < sizeof srcs / sizeof srcs[0] && ok; s++) {
+        struct err e;
+        struct template *t = template_compile(srcs[s], strlen(srcs[s]), "t",
+                                              load, (void *)parts, &e);
+        struct template_cache *ca, *cb;
+        if (t == NULL) {
+            TH_CHECK(0, "flat: compiles %s: %s", srcs[s], e.msg);
+            continue;
+        }
+        ca = template_cache_new(t);
+        cb = template_cache_new(t);
+        f.nkeys = 0;
+        for (int round = 0; round < 400 && ok; round++) {
+            struct template_render_opts o = {
+                flat_next(2) ? TEMPLATE_ESCAPE_HTML : TEMPLATE_ESCAPE_NONE,
+                (int)flat_next(2)};
+            json_t *obj = json_object();
+            /* now and then the keys change: more of them, another order */
+            if (f.nkeys == 0 || flat_next(10) == 0) {
+                f.nkeys = 1 + flat_next(8);
+                for (size_t k = 0; k < f.nkeys; k++) {
+                    keys[k].s = names[(k + (size_t)round) % 8];
+                    keys[k].n = strlen(keys[k].s);
+                }
+                f.epoch++;
+            }
+            for (size_t k = 0; k < f.nkeys; k++) {
+                struct template_flat_val *v = &vals[k];
+                json_t *j = NULL;
+                memset(v, 0, sizeof *v);
+                /* absent half the time: names fall through to data */
+                v->type = flat_next(2) ? (int)flat_next(6) : 0;
+                switch (v->type) {
+                case TEMPLATE_FLAT_STRING:
+                    v->s = texts[flat_next(5)];
+                    v->n = strlen(v->s);
+                    j = json_stringn(v->s, v->n);
+                    break;
+                case TEMPLATE_FLAT_INTEGER:
+                    v->i = (json_int_t)flat_next(3) - 1;
+                    j = json_integer(v->i);
+                    break;
+                case TEMPLATE_FLAT_TRUE:
+                    j = json_true();
+                    break;
+                case TEMPLATE_FLAT_FALSE:
+                    j = json_false();
+                    break;
+                case TEMPLATE_FLAT_NULL:
+                    j = json_null();
+                    break;
+                default:
+                    break;
+                }
+                if (j != NULL)
+                    json_object_setn_new(obj, keys[k].s, keys[k].n, j);
+            }
+            ok = render_both(t, data, obj, &f, &o, ca, cb, &why);
+            n++;
+            json_decref(obj);
+        }
+        TH_CHECK(ok, "flat frame = object: %s %s", srcs[s], why);
+        template_cache_free(ca);
+        template_cache_free(cb);
+        template_free(t);
+    }
+    TH_CHECK(n > 3000, "flat frame: %d renders compared", n);
+    json_decref(data);
+}
+
+/* ---- HTML escaping of any bytes, any length ---- */
+
+/* escape_ref - the escaping put_html does, a byte at a time. */
+static void
+escape_ref(struct buf *b, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r;
+        switch (s[i]) {
+        case '&':
+            r = buf_puts(b, "&amp;");
+            break;
+        case '<':
+            r = buf_puts(b, "&lt;");
+            break;
+        case '>':
+            r = buf_puts(b, "&gt;");
+            break;
+        case '"':
+            r = buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            r = buf_puts(b, "&#39;");
+            break;
+        default:
+            r = buf_putc(b, s[i]);
+            break;
+        }
+        if (r == -1)
+            abort();
+    }
+}
+
+static void
+test_escape(void)
+{
+    static const char src[] = "[{{x}}]";
+    unsigned char v[256 + 16];
+    struct template_flat_key key = {"x", 1};
+    struct template_flat_val val = {TEMPLATE_FLAT_STRING, NULL, 0, 0};
+    struct template_flat f = {&key, &val, 1, 1};
+    struct err e;
+    struct template *t =
+        template_compile(src, sizeof src - 1, "t", NULL, NULL, &e);
+    struct buf got, want;
+    int ok = t != NULL, n = 0;
+
+    buf_init(&got, 0);
+    buf_init(&want, 0);
+    /* every length 0..200, at every offset of a 16-byte block, with a
+     * byte to escape (or not) at each place; then all 256 byte values */
+    for (size_t len = 0; len <= 200 && ok; len++) {
+        for (size_t off = 0; off < 16 && ok; off++) {
+            unsigned char *s = v + off;
+            for (size_t i = 0; i < len; i++)
+                s[i] = (unsigned char)flat_next(4) == 0
+                           ? (unsigned char)"&<>\"'"[flat_next(5)]
+                           : (unsigned char)flat_next(256);
+            val.s = (const char *)s;
+            val.n = len;
+            buf_reset(&got);
+            buf_reset(&want);
+            ok = template_render_flat(t, NULL, 0, 0, &f, NULL, NULL, &got,
+                                      &e) == 0;
+            escape_ref(&want, (const unsigned char *)"[", 1);
+            escape_ref(&want, s, len);
+            escape_ref(&want, (const unsigned char *)"]", 1);
+            ok = ok && got.len == want.len &&
+                 memcmp(got.p, want.p, want.len) == 0;
+            n++;
+        }
+    }
+    for (size_t i = 0; i < 256; i++)
+        v[i] = (unsigned char)i;
+    val.s = (const char *)v;
+    val.n = 256;
+    buf_reset(&got);
+    buf_reset(&want);
+    ok = ok &&
+         template_render_flat(t, NULL, 0, 0, &f, NULL, NULL, &got, &e) == 0;
+    want.len = 0;
+    escape_ref(&want, (const unsigned char *)"[", 1);
+    escape_ref(&want, v, 256);
+    escape_ref(&want, (const unsigned char *)"]", 1);
+    ok = ok && got.len == want.len && memcmp(got.p, want.p, want.len) == 0;
+    TH_CHECK(ok,
+             "HTML escaping = a byte at a time: %d strings, then all 256 "
+             "bytes",
+             n);
+    buf_free(&got);
+    buf_free(&want);
+    template_free(t);
+}
+
 int
 main(void)
 {
@@ -503,5 +753,7 @@ main(void)
     test_fields();
     test_reuse();
     test_nesting();
+    test_flat();
+    test_escape();
     return TH_DONE();
 }

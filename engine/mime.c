@@ -1153,16 +1153,26 @@ qp_memo_free(struct qp_memo *m)
     free(m->nout);
 }
 
+/* qp_memo_grow - room for at least need lines in the line tables. */
 static void
+qp_memo_grow(struct qp_memo *m, size_t need)
+{
+    size_t cap = m->cap ? m->cap : 256;
+
+    while (cap < need)
+        cap *= 2;
+    m->cap = cap;
+    m->nin = xreallocarray(m->nin, cap, sizeof *m->nin);
+    m->nout = xreallocarray(m->nout, cap, sizeof *m->nout);
+    m->lin = xreallocarray(m->lin, cap, sizeof *m->lin);
+    m->lout = xreallocarray(m->lout, cap, sizeof *m->lout);
+}
+
+static inline void
 qp_memo_line(struct qp_memo *m, size_t nl, size_t in, size_t out)
 {
-    if (nl == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 256;
-        m->nin = xreallocarray(m->nin, m->cap, sizeof *m->nin);
-        m->nout = xreallocarray(m->nout, m->cap, sizeof *m->nout);
-        m->lin = xreallocarray(m->lin, m->cap, sizeof *m->lin);
-        m->lout = xreallocarray(m->lout, m->cap, sizeof *m->lout);
-    }
+    if (nl >= m->cap)
+        qp_memo_grow(m, nl + 1);
     m->nin[nl] = in;
     m->nout[nl] = out;
 }
@@ -1196,9 +1206,12 @@ qp_encode_memo(struct qp_memo *m, const char *s, size_t n, struct buf *out)
                 size_t os = m->lout[k];
                 size_t oe = j < m->nlines ? m->lout[j] : m->out.len;
                 size_t at = (size_t)(o - o0);
-                for (size_t t = k + 1; t < j; t++)
-                    qp_memo_line(m, nl++, i + m->lin[t] - oi,
-                                 at + m->lout[t] - os);
+                if (nl + (j - k) > m->cap)
+                    qp_memo_grow(m, nl + (j - k));
+                for (size_t t = k + 1; t < j; t++, nl++) {
+                    m->nin[nl] = i + m->lin[t] - oi;
+                    m->nout[nl] = at + m->lout[t] - os;
+                }
                 memcpy(o, m->out.p + os, oe - os);
                 o += oe - os;
                 i += (j < m->nlines ? m->lin[j] : m->in.len) - oi;
@@ -1270,14 +1283,24 @@ h2t_memo_free(struct h2t_memo *m)
     free(m->by_line);
 }
 
+/* h2t_memo_grow - room for at least need new checkpoints. */
 static void
+h2t_memo_grow(struct h2t_memo *m, size_t need)
+{
+    size_t cap = m->ncap ? m->ncap : 256;
+
+    while (cap < need)
+        cap *= 2;
+    m->ncap = cap;
+    m->nck = xreallocarray(m->nck, cap, sizeof *m->nck);
+    m->ck = xreallocarray(m->ck, cap, sizeof *m->ck);
+}
+
+static inline void
 h2t_memo_push(struct h2t_memo *m, const struct h2t_ck *c)
 {
-    if (m->nnew == m->ncap) {
-        m->ncap = m->ncap ? m->ncap * 2 : 256;
-        m->nck = xreallocarray(m->nck, m->ncap, sizeof *m->nck);
-        m->ck = xreallocarray(m->ck, m->ncap, sizeof *m->ck);
-    }
+    if (m->nnew == m->ncap)
+        h2t_memo_grow(m, m->nnew + 1);
     m->nck[m->nnew++] = *c;
 }
 
@@ -1326,11 +1349,17 @@ h2t_checkpoint(struct h2t_memo *m, struct h2t *h, const char *html, size_t n,
     at = out->len;
     if (e->out > o->out && bput(out, m->out.p + o->out, e->out - o->out) == -1)
         return -1;
+    if (m->nnew + (size_t)(e - o) > m->ncap) {
+        size_t oix = (size_t)(o - m->ck), eix = (size_t)(e - m->ck);
+        h2t_memo_grow(m, m->nnew + (size_t)(e - o));
+        o = m->ck + oix; /* ck moved too */
+        e = m->ck + eix;
+    }
     for (const struct h2t_ck *t = o + 1; t <= e; t++) {
-        c = *t;
-        c.in = i + (t->in - o->in);
-        c.out = at + (t->out - o->out);
-        h2t_memo_push(m, &c);
+        struct h2t_ck *d = &m->nck[m->nnew++];
+        *d = *t;
+        d->in = i + (t->in - o->in);
+        d->out = at + (t->out - o->out);
     }
     h->pending_space = e->pending_space;
     h->newlines = e->newlines;

@@ -16,6 +16,17 @@
 #include "mime.h"
 #include "xalloc.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define QP_SSE2 1
+#endif
+/* the cache compares this message with the last 32 bytes at a time when
+ * the processor has AVX2 (see mime_cache_new) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MIME_AVX2 1
+#endif
+
 /* RFC 2045 6.7 (5): encoded lines at most 76 characters. */
 #define QP_LINE_MAX 76
 /* RFC 5322 2.1.1: SHOULD fold at 78. */
@@ -64,41 +75,71 @@ qp_lit(unsigned char c)
     return c >= 33 && c <= 126 && c != '=';
 }
 
-/* qp_word_lit - 1 when the 8 bytes at p are all qp_lit or SP.  Each term
- * finds whether some byte is below SP, has the high bit, is DEL, or is
- * '='; a borrow or carry only ever starts at a byte already found. */
+/* qp_ok - bytes that may be copied as they are mid-line, unless they
+ * are white space at the end of a line: qp_lit, SP and HTAB. */
 static inline int
-qp_word_lit(const unsigned char *p)
+qp_ok(unsigned char c)
 {
-    const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-    uint64_t x, eq;
+    return qp_lit(c) || c == ' ' || c == '\t';
+}
 
-    memcpy(&x, p, 8);
-    eq = x ^ (ones * '=');
-    return ((x & high) | ((x - ones * ' ') & ~x & high) | ((x + ones) & high) |
-            ((eq - ones) & ~eq & high)) == 0;
+#ifdef QP_SSE2
+/* qp_bad16 - a bit for each of the 16 bytes at p that is not qp_ok:
+ * outside SP..'~' (as c - SP unsigned above 0x5e), or '=', and not HTAB. */
+static inline unsigned
+qp_bad16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i t = _mm_sub_epi8(v, _mm_set1_epi8(0x20));
+    __m128i print = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(0x5e)), t);
+    __m128i eq = _mm_cmpeq_epi8(v, _mm_set1_epi8('='));
+    __m128i tab = _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'));
+    __m128i ok = _mm_or_si128(_mm_andnot_si128(eq, print), tab);
+
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffff;
+}
+#endif
+
+/* qp_scan - the first position in [j, lim) (lim <= n) whose byte is not
+ * qp_ok, or lim.  With SSE2 16 bytes at a time, never reading outside
+ * p[0..n): near the end the last 16 bytes are read and shifted. */
+static inline size_t
+qp_scan(const unsigned char *p, size_t j, size_t lim, size_t n)
+{
+#ifdef QP_SSE2
+    if (n >= 16) {
+        while (j < lim) {
+            unsigned bad = j + 16 <= n ? qp_bad16(p + j)
+                                       : qp_bad16(p + n - 16) >> (j + 16 - n);
+            if (bad) {
+                j += (size_t)__builtin_ctz(bad);
+                return j < lim ? j : lim;
+            }
+            j += 16;
+        }
+        return lim;
+    }
+#else
+    (void)n;
+#endif
+    while (j < lim && qp_ok(p[j]))
+        j++;
+    return j;
 }
 
 /* qp_run - the end of the run of bytes from i (before lim) that can be
  * copied as they are mid-line: qp_lit bytes, and SP or HTAB that are not
- * the last of their line (trailing white space must be encoded). */
+ * the last of their line (trailing white space must be encoded).  Every
+ * SP or HTAB of the qp_ok run but its last is followed by a qp_ok byte;
+ * the last one is trailing when a line break or the end follows it. */
 static size_t
 qp_run(const unsigned char *p, size_t i, size_t lim, size_t n)
 {
-    size_t j = i;
+    size_t j = qp_scan(p, i, lim, n);
 
-    /* p[j + 8] is read: the byte after a SP in the last place */
-    while (j + 8 < lim && qp_word_lit(p + j) &&
-           !(p[j + 7] == ' ' && (p[j + 8] == '\r' || p[j + 8] == '\n')))
-        j += 8;
-    while (j < lim) {
-        unsigned char d = p[j];
-        if (qp_lit(d) || ((d == ' ' || d == '\t') && j + 1 < n &&
-                          p[j + 1] != '\r' && p[j + 1] != '\n'))
-            j++;
-        else
-            break;
-    }
+    if (j > i && (p[j - 1] == ' ' || p[j - 1] == '\t') &&
+        (j == n || p[j] == '\r' || p[j] == '\n'))
+        j--;
     return j;
 }
 
@@ -990,12 +1031,24 @@ mime_html_to_text(const char *html, size_t n, struct buf *out)
 
 /*---- the cache: what the last message's lines became ----*/
 
-/* mismatch - the length of the common prefix of a and b (n bytes each). */
+/* mismatch_scalar - the length of the common prefix of a and b (n bytes
+ * each), 16 bytes at a time. */
 static size_t
-mismatch(const char *a, const char *b, size_t n)
+mismatch_scalar(const char *a, const char *b, size_t n)
 {
     size_t i = 0;
 
+#ifdef QP_SSE2
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        unsigned ne =
+            ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) & 0xffff;
+        if (ne)
+            return i + (size_t)__builtin_ctz(ne);
+        i += 16;
+    }
+#else
     while (i + 16 <= n) {
         uint64_t a0, a1, b0, b1;
         memcpy(&a0, a + i, 8);
@@ -1006,9 +1059,69 @@ mismatch(const char *a, const char *b, size_t n)
             break;
         i += 16;
     }
+#endif
     while (i < n && a[i] == b[i])
         i++;
     return i;
+}
+
+#ifdef MIME_AVX2
+/* mismatch_avx2 - mismatch_scalar 64 bytes at a time; the last (under
+ * 32) bytes by an overlapping load of the last 32. */
+__attribute__((target("avx2"))) static size_t
+mismatch_avx2(const char *a, const char *b, size_t n)
+{
+    size_t i = 0;
+    uint32_t ne;
+
+    if (n < 32)
+        return mismatch_scalar(a, b, n);
+    for (; i + 64 <= n; i += 64) {
+        __m256i e0 = _mm256_cmpeq_epi8(
+            _mm256_loadu_si256((const __m256i *)(const void *)(a + i)),
+            _mm256_loadu_si256((const __m256i *)(const void *)(b + i)));
+        __m256i e1 = _mm256_cmpeq_epi8(
+            _mm256_loadu_si256((const __m256i *)(const void *)(a + i + 32)),
+            _mm256_loadu_si256((const __m256i *)(const void *)(b + i + 32)));
+        if ((uint32_t)_mm256_movemask_epi8(_mm256_and_si256(e0, e1)) !=
+            0xffffffffu) {
+            ne = ~(uint32_t)_mm256_movemask_epi8(e0);
+            if (ne)
+                return i + (size_t)__builtin_ctz(ne);
+            ne = ~(uint32_t)_mm256_movemask_epi8(e1);
+            return i + 32 + (size_t)__builtin_ctz(ne);
+        }
+    }
+    if (i + 32 <= n) {
+        ne = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+            _mm256_loadu_si256((const __m256i *)(const void *)(a + i)),
+            _mm256_loadu_si256((const __m256i *)(const void *)(b + i))));
+        if (ne)
+            return i + (size_t)__builtin_ctz(ne);
+        i += 32;
+    }
+    if (i == n)
+        return n;
+    /* bytes before i are equal: their bits are clear */
+    ne = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+        _mm256_loadu_si256((const __m256i *)(const void *)(a + n - 32)),
+        _mm256_loadu_si256((const __m256i *)(const void *)(b + n - 32))));
+    return ne ? n - 32 + (size_t)__builtin_ctz(ne) : n;
+}
+#endif
+
+/* mismatch - the length of the common prefix of a and b (n bytes each);
+ * avx2: the processor has AVX2. */
+static inline size_t
+mismatch(int avx2, const char *a, const char *b, size_t n)
+{
+#ifdef MIME_AVX2
+    if (avx2)
+        return mismatch_avx2(a, b, n);
+#else
+    (void)avx2;
+#endif
+    return mismatch_scalar(a, b, n);
 }
 
 /*
@@ -1021,6 +1134,7 @@ mismatch(const char *a, const char *b, size_t n)
  * after it matches too (CR LF would be one break, not two).
  */
 struct qp_memo {
+    int avx2;           /* mismatch with AVX2 */
     struct buf in, out; /* the last input and its encoding */
     size_t *lin, *lout; /* the start of each line in both */
     size_t nlines;
@@ -1039,16 +1153,26 @@ qp_memo_free(struct qp_memo *m)
     free(m->nout);
 }
 
+/* qp_memo_grow - room for at least need lines in the line tables. */
 static void
+qp_memo_grow(struct qp_memo *m, size_t need)
+{
+    size_t cap = m->cap ? m->cap : 256;
+
+    while (cap < need)
+        cap *= 2;
+    m->cap = cap;
+    m->nin = xreallocarray(m->nin, cap, sizeof *m->nin);
+    m->nout = xreallocarray(m->nout, cap, sizeof *m->nout);
+    m->lin = xreallocarray(m->lin, cap, sizeof *m->lin);
+    m->lout = xreallocarray(m->lout, cap, sizeof *m->lout);
+}
+
+static inline void
 qp_memo_line(struct qp_memo *m, size_t nl, size_t in, size_t out)
 {
-    if (nl == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 256;
-        m->nin = xreallocarray(m->nin, m->cap, sizeof *m->nin);
-        m->nout = xreallocarray(m->nout, m->cap, sizeof *m->nout);
-        m->lin = xreallocarray(m->lin, m->cap, sizeof *m->lin);
-        m->lout = xreallocarray(m->lout, m->cap, sizeof *m->lout);
-    }
+    if (nl >= m->cap)
+        qp_memo_grow(m, nl + 1);
     m->nin[nl] = in;
     m->nout[nl] = out;
 }
@@ -1069,8 +1193,8 @@ qp_encode_memo(struct qp_memo *m, const char *s, size_t n, struct buf *out)
         qp_memo_line(m, nl++, i, (size_t)(o - o0));
         if (k < m->nlines) {
             size_t oi = m->lin[k], avail = m->in.len - oi, j = k;
-            size_t len =
-                mismatch(s + i, m->in.p + oi, n - i < avail ? n - i : avail);
+            size_t len = mismatch(m->avx2, s + i, m->in.p + oi,
+                                  n - i < avail ? n - i : avail);
             while (j < m->nlines) {
                 size_t e = (j + 1 < m->nlines ? m->lin[j + 1] : m->in.len) - oi;
                 if (e < len || (e == len && len == n - i && len == avail))
@@ -1082,9 +1206,12 @@ qp_encode_memo(struct qp_memo *m, const char *s, size_t n, struct buf *out)
                 size_t os = m->lout[k];
                 size_t oe = j < m->nlines ? m->lout[j] : m->out.len;
                 size_t at = (size_t)(o - o0);
-                for (size_t t = k + 1; t < j; t++)
-                    qp_memo_line(m, nl++, i + m->lin[t] - oi,
-                                 at + m->lout[t] - os);
+                if (nl + (j - k) > m->cap)
+                    qp_memo_grow(m, nl + (j - k));
+                for (size_t t = k + 1; t < j; t++, nl++) {
+                    m->nin[nl] = i + m->lin[t] - oi;
+                    m->nout[nl] = at + m->lout[t] - os;
+                }
                 memcpy(o, m->out.p + os, oe - os);
                 o += oe - os;
                 i += (j < m->nlines ? m->lin[j] : m->in.len) - oi;
@@ -1137,6 +1264,7 @@ struct h2t_ck {
 };
 
 struct h2t_memo {
+    int avx2;           /* mismatch with AVX2 */
     struct buf in, out; /* the last input, and its output before the
                          * final trimming */
     struct h2t_ck *ck, *nck;
@@ -1155,14 +1283,24 @@ h2t_memo_free(struct h2t_memo *m)
     free(m->by_line);
 }
 
+/* h2t_memo_grow - room for at least need new checkpoints. */
 static void
+h2t_memo_grow(struct h2t_memo *m, size_t need)
+{
+    size_t cap = m->ncap ? m->ncap : 256;
+
+    while (cap < need)
+        cap *= 2;
+    m->ncap = cap;
+    m->nck = xreallocarray(m->nck, cap, sizeof *m->nck);
+    m->ck = xreallocarray(m->ck, cap, sizeof *m->ck);
+}
+
+static inline void
 h2t_memo_push(struct h2t_memo *m, const struct h2t_ck *c)
 {
-    if (m->nnew == m->ncap) {
-        m->ncap = m->ncap ? m->ncap * 2 : 256;
-        m->nck = xreallocarray(m->nck, m->ncap, sizeof *m->nck);
-        m->ck = xreallocarray(m->ck, m->ncap, sizeof *m->ck);
-    }
+    if (m->nnew == m->ncap)
+        h2t_memo_grow(m, m->nnew + 1);
     m->nck[m->nnew++] = *c;
 }
 
@@ -1201,7 +1339,7 @@ h2t_checkpoint(struct h2t_memo *m, struct h2t *h, const char *html, size_t n,
     o = &m->ck[ix - 1];
     if (!h2t_same(o, &c))
         return 0;
-    len = mismatch(html + i, m->in.p + o->in,
+    len = mismatch(m->avx2, html + i, m->in.p + o->in,
                    n - i < m->in.len - o->in ? n - i : m->in.len - o->in);
     /* the last checkpoint the common input reaches */
     for (e = o; e + 1 < m->ck + m->nck_last && e[1].in - o->in <= len; e++)
@@ -1211,11 +1349,17 @@ h2t_checkpoint(struct h2t_memo *m, struct h2t *h, const char *html, size_t n,
     at = out->len;
     if (e->out > o->out && bput(out, m->out.p + o->out, e->out - o->out) == -1)
         return -1;
+    if (m->nnew + (size_t)(e - o) > m->ncap) {
+        size_t oix = (size_t)(o - m->ck), eix = (size_t)(e - m->ck);
+        h2t_memo_grow(m, m->nnew + (size_t)(e - o));
+        o = m->ck + oix; /* ck moved too */
+        e = m->ck + eix;
+    }
     for (const struct h2t_ck *t = o + 1; t <= e; t++) {
-        c = *t;
-        c.in = i + (t->in - o->in);
-        c.out = at + (t->out - o->out);
-        h2t_memo_push(m, &c);
+        struct h2t_ck *d = &m->nck[m->nnew++];
+        *d = *t;
+        d->in = i + (t->in - o->in);
+        d->out = at + (t->out - o->out);
     }
     h->pending_space = e->pending_space;
     h->newlines = e->newlines;
@@ -1310,6 +1454,11 @@ mime_cache_new(void)
     buf_init(&c->html.out, 0);
     buf_init(&c->h2t.in, 0);
     buf_init(&c->h2t.out, 0);
+#ifdef MIME_AVX2
+    __builtin_cpu_init();
+    c->text.avx2 = c->html.avx2 = c->h2t.avx2 =
+        __builtin_cpu_supports("avx2") != 0;
+#endif
     return c;
 }
 

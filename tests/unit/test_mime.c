@@ -3,6 +3,7 @@
  * test_mime.c - the message builder (engine/mime.c): quoted-printable,
  * RFC 2047 headers, header injection, wire rules, HTML to text.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "th.h"
@@ -71,6 +72,112 @@ static const struct {
     {"comments dropped", "a<!-- <p>no</p> -->b", "ab\n"},
 };
 
+/* ref_qp - quoted-printable a byte at a time, the rules of RFC 2045 6.7
+ * as mime.c applies them (soft break before a character that would pass
+ * column 75, '.' and "From " at a line's start, trailing white space,
+ * any line break to CRLF): the reference for the encoder's fast paths. */
+static void
+ref_qp(const unsigned char *p, size_t n, struct buf *out)
+{
+    static const char hexd[] = "0123456789ABCDEF";
+    size_t col = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < n && p[i + 1] == '\n')
+                i++;
+            (void)buf_append(out, "\r\n", 2);
+            col = 0;
+            continue;
+        }
+        int from = c == 'F' && n - i >= 5 && memcmp(p + i, "From ", 5) == 0;
+        int lit = (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+        if ((c == ' ' || c == '\t') &&
+            (i + 1 == n || p[i + 1] == '\r' || p[i + 1] == '\n'))
+            lit = 0;
+        if (col == 0 && (c == '.' || from))
+            lit = 0;
+        if (col + (lit ? 1 : 3) > 75) {
+            (void)buf_append(out, "=\r\n", 3);
+            col = 0;
+            if (c == '.' || from)
+                lit = 0;
+        }
+        if (lit) {
+            (void)buf_putc(out, c);
+        } else {
+            char x[3] = {'=', hexd[c >> 4], hexd[c & 15]};
+            (void)buf_append(out, x, 3);
+        }
+        col += lit ? 1 : 3;
+    }
+}
+
+/* same - a and b hold the same bytes. */
+static int
+same(const struct buf *a, const struct buf *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
+/* rnd - a small deterministic generator (xorshift64). */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+/* rnd_text - n bytes: any byte (mode 0), or mostly text with the bytes
+ * the encoder treats specially (mode 1), or long literal runs (mode 2). */
+static void
+rnd_text(unsigned char *p, size_t n, int mode)
+{
+    static const char special[] = " \t\r\n.F=\x80\xc3\xa0\x7f\x01";
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        if (mode == 0)
+            p[i] = (unsigned char)r;
+        else if (mode == 1 && r % 4 == 0)
+            p[i] = (unsigned char)special[(r >> 8) % (sizeof special - 1)];
+        else if (mode == 2 && r % 61 == 0)
+            p[i] = (unsigned char)special[(r >> 8) % (sizeof special - 1)];
+        else if (r % 97 == 1 && i + 5 <= n)
+            p[i] = 'F', p[i + 1] = 'r', p[i + 2] = 'o', p[i + 3] = 'm',
+            p[i + 4] = ' ', i += 4;
+        else
+            p[i] = (unsigned char)('a' + (r >> 8) % 26);
+    }
+}
+
+/* mutate - a message like the last: a few spans replaced by random text
+ * of another length, as merge fields and tokens do; into q (qcap). */
+static size_t
+mutate(const unsigned char *p, size_t n, unsigned char *q, size_t qcap)
+{
+    size_t k = 0, i = 0;
+
+    while (i < n && k < qcap) {
+        uint64_t r = rnd();
+        if (r % 200 == 0) {
+            size_t skip = (r >> 8) % 12, add = (r >> 16) % 12;
+            unsigned char t[12];
+            rnd_text(t, add, (int)((r >> 24) % 3));
+            for (size_t a = 0; a < add && k < qcap; a++)
+                q[k++] = t[a];
+            i += skip;
+            continue;
+        }
+        q[k++] = p[i++];
+    }
+    return k;
+}
+
 int
 main(void)
 {
@@ -82,6 +189,187 @@ main(void)
         buf_reset(&b);
         mime_qp_encode(qp[i].in, strlen(qp[i].in), &b);
         TH_STREQ(b.p, qp[i].want, "qp %s", qp[i].name);
+    }
+    /* the fast paths (16-byte runs) equal the byte-at-a-time rules: every
+     * length 0..200 of random bytes, text with the special bytes, long
+     * runs, and a line of every byte value */
+    {
+        struct buf want;
+        unsigned char in[2100];
+        int bad = 0;
+        buf_init(&want, 0);
+        for (int mode = 0; mode < 3; mode++)
+            for (size_t n = 0; n <= 200; n++)
+                for (int rep = 0; rep < 8; rep++) {
+                    rnd_text(in, n, mode);
+                    buf_reset(&b);
+                    buf_reset(&want);
+                    mime_qp_encode((const char *)in, n, &b);
+                    ref_qp(in, n, &want);
+                    bad += !same(&b, &want);
+                }
+        TH_CHECK(bad == 0, "qp fast paths equal the reference (%d differ)",
+                 bad);
+        bad = 0;
+        for (int c = 0; c < 256; c++)
+            for (size_t at = 0; at < 90; at++) {
+                /* byte c at every column of a line of 'x' (and of ' ') */
+                size_t n = 100 + (size_t)c % 7;
+                memset(in, at % 2 ? ' ' : 'x', n);
+                in[at] = (unsigned char)c;
+                buf_reset(&b);
+                buf_reset(&want);
+                mime_qp_encode((const char *)in, n, &b);
+                ref_qp(in, n, &want);
+                bad += !same(&b, &want);
+            }
+        TH_CHECK(bad == 0, "qp: every byte at every column (%d differ)", bad);
+        bad = 0;
+        for (int rep = 0; rep < 200; rep++) {
+            size_t n = 900 + rnd() % 1200;
+            rnd_text(in, n, 2);
+            buf_reset(&b);
+            buf_reset(&want);
+            mime_qp_encode((const char *)in, n, &b);
+            ref_qp(in, n, &want);
+            bad += !same(&b, &want);
+        }
+        TH_CHECK(bad == 0, "qp: long lines near 998 (%d differ)", bad);
+        buf_free(&want);
+    }
+    /* the cache: a stream of similar messages (spans replaced, lines
+     * moved, lone CR and LF) builds byte for byte as without it */
+    {
+        struct mime_cache *mc = mime_cache_new();
+        struct buf want, t1, t2;
+        static unsigned char text[6][8192], html[6][8192];
+        size_t tn[6], hn[6];
+        int bad = 0, badh = 0;
+        buf_init(&want, 0);
+        buf_init(&t1, 0);
+        buf_init(&t2, 0);
+        for (int v = 0; v < 6; v++) {
+            tn[v] = 200 + rnd() % 7000;
+            rnd_text(text[v], tn[v], v % 3);
+            hn[v] = 200 + rnd() % 7000;
+            rnd_text(html[v], hn[v], 1);
+            for (size_t i = 0; i < hn[v]; i++) {
+                uint64_t r = rnd();
+                if (r % 23 == 0)
+                    html[v][i] = (r >> 8) % 2 ? '<' : '>';
+                else if (r % 53 == 0)
+                    html[v][i] = '&';
+            }
+        }
+        for (int rep = 0; rep < 400; rep++) {
+            static unsigned char tx[8192], hx[8192];
+            struct mime_message m;
+            int v = (int)(rnd() % 6);
+            size_t txn = mutate(text[v], tn[v], tx, sizeof tx);
+            size_t hxn = mutate(html[v], hn[v], hx, sizeof hx);
+            memset(&m, 0, sizeof m);
+            m.from.addr = "news@acme.example";
+            m.to.addr = "a@b.example";
+            m.subject = "s";
+            m.message_id = "<1@acme.example>";
+            m.text = (const char *)tx;
+            m.text_len = txn;
+            m.html = (const char *)hx;
+            m.html_len = hxn;
+            buf_reset(&want);
+            mime_build(&m, &want, &e);
+            m.cache = mc;
+            buf_reset(&b);
+            mime_build(&m, &b, &e);
+            bad += !same(&b, &want);
+            buf_reset(&t1);
+            buf_reset(&t2);
+            mime_html_to_text((const char *)hx, hxn, &t1);
+            mime_html_to_text_cached(mc, (const char *)hx, hxn, &t2);
+            badh += !same(&t1, &t2);
+            /* sometimes the very same message again */
+            if (rnd() % 4 == 0) {
+                buf_reset(&b);
+                mime_build(&m, &b, &e);
+                bad += !same(&b, &want);
+            }
+        }
+        TH_CHECK(bad == 0, "cached builds equal uncached (%d differ)", bad);
+        TH_CHECK(badh == 0, "cached html to text equals uncached (%d differ)",
+                 badh);
+        buf_free(&want);
+        buf_free(&t1);
+        buf_free(&t2);
+        mime_cache_free(mc);
+    }
+    /* the cache at the edges: a lone CR that becomes CR LF, a message
+     * that is a prefix of the last, a line that continues, a tail that
+     * starts with '.' or "From " or white space */
+    {
+        static const char *const seq[] = {
+            "one\rtwo\nthree",
+            "one\r\ntwo\nthree",
+            "one\rtwo\nthree",
+            "one\rtwo",
+            "one\rtwo\n",
+            "one\rtwo\nthree and more",
+            "one\rtwo\nthree",
+            "one\rtwo\nthree.",
+            "one\rtwo\nthree ",
+            "one\rtwo\nthree\n.",
+            "one\rtwo\nthree\nFrom me",
+            "one\rtwo\nthree\nFrom",
+            "one\rtwo\nthree\n",
+            "",
+            "one\r",
+            "one\r\n",
+            "one",
+        };
+        struct mime_cache *mc = mime_cache_new();
+        struct buf want, t1, t2;
+        int bad = 0, badh = 0;
+        buf_init(&want, 0);
+        buf_init(&t1, 0);
+        buf_init(&t2, 0);
+        for (int round = 0; round < 2; round++)
+            for (size_t k = 0; k < sizeof seq / sizeof seq[0]; k++) {
+                char big[400];
+                struct mime_message m;
+                /* round 1: after a 74..76-byte line, so soft breaks
+                 * fall near the edits */
+                snprintf(big, sizeof big, "%.*s%s",
+                         round ? 70 + (int)(k % 7) : 0,
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                         seq[k]);
+                memset(&m, 0, sizeof m);
+                m.from.addr = "news@acme.example";
+                m.to.addr = "a@b.example";
+                m.subject = "s";
+                m.message_id = "<1@acme.example>";
+                m.text = big;
+                m.text_len = strlen(big);
+                m.html = big;
+                m.html_len = strlen(big);
+                buf_reset(&want);
+                mime_build(&m, &want, &e);
+                m.cache = mc;
+                buf_reset(&b);
+                mime_build(&m, &b, &e);
+                bad += !same(&b, &want);
+                buf_reset(&t1);
+                buf_reset(&t2);
+                mime_html_to_text(big, strlen(big), &t1);
+                mime_html_to_text_cached(mc, big, strlen(big), &t2);
+                badh += !same(&t1, &t2);
+            }
+        TH_CHECK(bad == 0, "cache edges: builds equal uncached (%d differ)",
+                 bad);
+        TH_CHECK(badh == 0, "cache edges: html to text (%d differ)", badh);
+        buf_free(&want);
+        buf_free(&t1);
+        buf_free(&t2);
+        mime_cache_free(mc);
     }
     /* a 5000-character unbroken value: soft breaks, lines <= 76 */
     {

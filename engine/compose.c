@@ -1139,6 +1139,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     struct mime_address from;
     const struct config_sender *sd = c->p.sender;
     char mailto[512];
+    size_t hlen = 0;
     int rc = -1;
     const char *fromsrc, *list_id = NULL;
 
@@ -1285,6 +1286,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     m.list_id = list_id;
     m.feedback_id = c->fbid;
     m.cache = c->mc;
+    m.header_len = &hlen;
 
     if (c->p.ndkim == 0) {
         /* nothing goes before the header: build in place */
@@ -1293,8 +1295,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             PREFIX("");
             goto done;
         }
-        const char *sep = memmem(out->p, out->len, "\r\n\r\n", 4);
-        r->header_len = sep ? (size_t)(sep - out->p) + 4 : 0;
+        r->header_len = hlen;
         rc = 0;
         goto done;
     }
@@ -1307,10 +1308,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     if (dkim_sign(c->p.dkim, c->p.ndkim, c->msg.p, c->msg.len, now, out, e) ==
         -1)
         goto done;
-    {
-        const char *sep = memmem(c->msg.p, c->msg.len, "\r\n\r\n", 4);
-        r->header_len = out->len + (sep ? (size_t)(sep - c->msg.p) + 4 : 0);
-    }
+    r->header_len = out->len + hlen;
     if (buf_append(out, c->msg.p, c->msg.len) == -1)
         goto full;
     rc = 0;

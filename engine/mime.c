@@ -38,6 +38,11 @@
 /* QP_BOUNDARY can never occur in a quoted-printable part: '=' is always
  * encoded there, so "=_" cannot appear (RFC 2045 6.7, the classic trick). */
 #define QP_BOUNDARY "=_campaign_alt_7d1f"
+/* the end of a multipart message's header section */
+#define MULTIPART_HEAD                                                         \
+    "Content-Type: multipart/alternative;\r\n"                                 \
+    " boundary=\"" QP_BOUNDARY "\"\r\n"                                        \
+    "\r\n"
 
 static const char hexd[] = "0123456789ABCDEF";
 
@@ -568,19 +573,21 @@ mime_build(const struct mime_message *m, struct buf *out, struct err *e)
         OUT(bputs(out, "Content-Type: text/plain; charset=utf-8\r\n"
                        "Content-Transfer-Encoding: quoted-printable\r\n"
                        "\r\n"));
+        if (m->header_len != NULL)
+            *m->header_len = out->len - start;
         OUT(qp_body(m->cache, 0, m->text, m->text_len, out));
         OUT(bput(out, "\r\n", 2));
         return 0;
     }
-    OUT(bputs(out, "Content-Type: multipart/alternative;\r\n"
-                   " boundary=\"" QP_BOUNDARY "\"\r\n"
-                   "\r\n"
-                   "This is a multi-part message in MIME format.\r\n"
-                   "\r\n"
-                   "--" QP_BOUNDARY "\r\n"
-                   "Content-Type: text/plain; charset=utf-8\r\n"
-                   "Content-Transfer-Encoding: quoted-printable\r\n"
-                   "\r\n"));
+    if (m->header_len != NULL)
+        *m->header_len = out->len + sizeof MULTIPART_HEAD - 1 - start;
+    OUT(bputs(out,
+              MULTIPART_HEAD "This is a multi-part message in MIME format.\r\n"
+                             "\r\n"
+                             "--" QP_BOUNDARY "\r\n"
+                             "Content-Type: text/plain; charset=utf-8\r\n"
+                             "Content-Transfer-Encoding: quoted-printable\r\n"
+                             "\r\n"));
     OUT(qp_body(m->cache, 0, m->text, m->text_len, out));
     OUT(bputs(out, "\r\n--" QP_BOUNDARY "\r\n"
                    "Content-Type: text/html; charset=utf-8\r\n"

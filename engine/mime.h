@@ -49,6 +49,9 @@ struct mime_message {
     const char *html; /* HTML part (UTF-8), or NULL for text only */
     size_t html_len;
     struct mime_cache *cache; /* NULL, or see mime_cache_new */
+    /* NULL, or where mime_build puts the length of the header section it
+     * wrote, its empty line included */
+    size_t *header_len;
 };
 
 /*

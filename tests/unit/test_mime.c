@@ -436,6 +436,28 @@ main(void)
                  "non-ASCII display name encoded");
         TH_CHECK(strstr(b.p, "Date: Fri, 27 Nov 2026 ") != NULL,
                  "RFC 5322 date");
+        {
+            size_t hl = 0, hl2 = 0;
+            const char *sep;
+            m.header_len = &hl;
+            buf_reset(&b);
+            (void)buf_puts(&b, "prefix");
+            (void)mime_build(&m, &b, &e);
+            sep = memmem(b.p + 6, b.len - 6, "\r\n\r\n", 4);
+            TH_CHECK(sep && hl == (size_t)(sep - b.p) - 6 + 4,
+                     "header_len: the header section with its empty line "
+                     "(multipart)");
+            m.html = NULL;
+            m.header_len = &hl2;
+            buf_reset(&b);
+            (void)mime_build(&m, &b, &e);
+            sep = memmem(b.p, b.len, "\r\n\r\n", 4);
+            TH_CHECK(sep && hl2 == (size_t)(sep - b.p) + 4,
+                     "header_len: the header section with its empty line "
+                     "(text only)");
+            m.html = "<p>hi</p>\n.\n";
+            m.header_len = NULL;
+        }
 
         m.subject = "Hi\r\nBcc: victim@evil.example";
         buf_reset(&b);

@@ -387,6 +387,7 @@ send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
         rs.next = test_next;
         rs.result = test_result;
         rs.tick = test_tick;
+        rs.wake_fd = -1;
         rs.arg = &t;
         rc = relay_run(&rp, &rs, &stats, &e);
     }
@@ -770,6 +771,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
 
         memset(&qp, 0, sizeof qp);
         qp.st = st;
+        qp.db_path = ctx->db_path;
         qp.campaign_id = cid;
         qp.campaign = campaign;
         qp.comp = d.comp;

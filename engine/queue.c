@@ -3,14 +3,17 @@
  * queue.c - the ledger in motion (see queue.h for the promises).
  *
  * The relay loop pulls messages through queue_next(); each comes from a
- * claimed batch: rows read, re-checked against suppressions, rendered and
- * signed (compose.h), marked `sending` and committed before the first of
- * them is handed out.  Results come back through queue_result() into a
- * pending list that queue_flush() writes in one transaction, together
- * with the suppression of hard bounces.
+ * claimed batch: rows read, re-checked against suppressions, marked
+ * `sending` and committed before any of them is rendered, signed
+ * (compose.h) and handed out.  Results come back through queue_result()
+ * into a pending list that is written, with the suppression of hard
+ * bounces, in the transaction of the next claim (or alone every
+ * QUEUE_FLUSH_MS).  Claims, commits and composing run on a second thread
+ * (see struct run) so that the loop never waits for an fsync.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,13 +132,18 @@ struct pending {
     char state[12];
     int code;
     char status[16];
-    char text[256];
+    char text[512]; /* a reply's text, or an error message (struct err) */
     const char *bounce_class;
     char message_id[128];
     char relay[64];
     int64_t next_attempt_at;
     int suppress;
     char email[EMAIL_MAX + 1];
+};
+
+struct pendlist {
+    struct pending *v;
+    int n, cap;
 };
 
 struct claimed_row {
@@ -146,26 +154,60 @@ struct claimed_row {
     int attempts;
 };
 
+/*
+ * Two threads share a run.  The loop thread (relay_run: the connections,
+ * queue_next, queue_result, queue_tick) never waits for the disk; the
+ * feeder thread owns a second database connection and the composer, and
+ * does everything that commits or renders: it writes the results the
+ * loop collected, claims the next batch in the same transaction, commits
+ * (synchronous=FULL: the fsync happens here, while the loop sends the
+ * batch before), and only then renders and signs the claimed rows, one at
+ * a time, into the ready list the loop hands out from.  It keeps about
+ * one batch ahead of the loop, so the rows claimed but not yet handed out
+ * (those a crash turns `uncertain`) stay within two batches.
+ *
+ * Everything between the two lines marked "under mu" is shared and read
+ * or written only with the mutex held.  The loop sleeps in poll(); the
+ * feeder wakes it through a pipe when the loop found nothing ready.
+ */
 struct run {
     long planned; /* recipients this run may send, for the ETA */
     const struct queue_params *p;
     struct queue_summary *s;
-    struct item *items[QUEUE_BATCH];
-    int nitems;
-    int next_hand; /* index of the next item to hand out */
-    struct pending *pend;
-    int npend, cappend;
-    struct claimed_row rows[QUEUE_BATCH];
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* the feeder waits on it for work */
+    /* ---- under mu ---- */
+    struct item **ready; /* composed, in claim order: a ring */
+    int rhead, rcount, rcap;
+    int composing;        /* claimed and committed, not yet in ready */
+    struct pendlist pend; /* results for the feeder to write */
+    int want_flush;       /* the loop's tick: write the results now */
+    int starved;          /* the loop found nothing ready: wake it */
+    int feeder_stop;      /* queue_send: no more claims */
+    int exhausted;        /* nothing claimable in this run (so far) */
+    int reclaim;          /* a result made a row claimable again */
+    int failed;           /* a database error: stop */
+    struct err err;
+    long attempted; /* handed out (s->attempted, kept here) */
+    int batch;      /* rows the next claim takes (QUEUE_BATCH..MAX) */
+    /* ---- end of what mu guards ---- */
+
+    /* the feeder's own */
+    struct store *fst;
+    pthread_t feeder;
+    int feeder_running;
+    int claim_kind; /* which claim query is next */
+    int fed;        /* claims in a row that the loop did not wait for */
+    struct claimed_row rows[QUEUE_BATCH_MAX];
     int nrows;
+    struct buf msg;
+
+    /* the loop's own */
+    int wake[2];      /* pipe: the feeder writes a byte, poll() wakes */
     long outstanding; /* handed out, no result yet */
-    int claim_kind;   /* which claim query is next */
-    int exhausted;    /* nothing claimable in this run */
-    int reclaim;      /* a result made a row claimable again */
     int stop;         /* stop reason set by tick */
     int64_t last_flush, last_control, last_progress, start_ms;
-    int failed; /* a database error: stop */
-    struct err err;
-    struct buf msg;
 };
 
 static int64_t
@@ -174,18 +216,41 @@ now_s(void)
     return (int64_t)time(NULL);
 }
 
-/* write_pending - the pending results (and the suppression of hard
- * bounces) into the open transaction. */
-static int
-write_pending(struct run *r)
+static struct pending *
+pend_add(struct pendlist *l, int64_t contact, const char *state)
 {
-    struct err *e = &r->err;
+    struct pending *q;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 128;
+        l->v = xreallocarray(l->v, (size_t)l->cap, sizeof *l->v);
+    }
+    q = &l->v[l->n++];
+    memset(q, 0, sizeof *q);
+    q->contact_id = contact;
+    snprintf(q->state, sizeof q->state, "%s", state);
+    return q;
+}
+
+/* pend_move - append every result of src to dst; src becomes empty. */
+static void
+pend_move(struct pendlist *dst, struct pendlist *src)
+{
+    for (int i = 0; i < src->n; i++)
+        *pend_add(dst, 0, "") = src->v[i];
+    src->n = 0;
+}
+
+/* write_pending - the results of l (and the suppression of hard bounces)
+ * into the transaction open on st. */
+static int
+write_pending(struct run *r, struct store *st, const struct pendlist *l,
+              struct err *e)
+{
     int64_t now = now_s();
 
-    if (r->npend == 0)
-        return 0;
-    for (int i = 0; i < r->npend; i++) {
-        struct pending *q = &r->pend[i];
+    for (int i = 0; i < l->n; i++) {
+        const struct pending *q = &l->v[i];
         struct store_result res;
         memset(&res, 0, sizeof res);
         res.campaign_id = r->p->campaign_id;
@@ -201,56 +266,22 @@ write_pending(struct run *r)
         if (strcmp(q->state, "queued") != 0 &&
             strcmp(q->state, "deferred") != 0)
             res.done_at = now;
-        if (store_ledger_result(r->p->st, &res, e) == -1)
-            goto fail;
+        if (store_ledger_result(st, &res, e) == -1)
+            return -1;
         if (q->suppress) {
             uint8_t hash[DIGEST_LEN];
             struct store_suppression sup;
-            digest_email(store_hash_salt(r->p->st), q->email, hash);
+            digest_email(store_hash_salt(st), q->email, hash);
             sup.hash = hash;
             sup.email = q->email;
             sup.reason = "bounced";
             sup.source = "smtp";
             sup.created_at = now;
-            if (store_suppress(r->p->st, &sup, e) == -1)
-                goto fail;
+            if (store_suppress(st, &sup, e) == -1)
+                return -1;
         }
     }
     return 0;
-fail:
-    return -1;
-}
-
-/* flush - write the pending results in one transaction. */
-static int
-flush(struct run *r)
-{
-    if (r->npend == 0)
-        return 0;
-    if (store_begin(r->p->st, &r->err) == -1)
-        return -1;
-    if (write_pending(r) == -1 || store_commit(r->p->st, &r->err) == -1) {
-        store_rollback(r->p->st);
-        return -1;
-    }
-    r->npend = 0;
-    return 0;
-}
-
-static struct pending *
-pend_add(struct run *r, int64_t contact, const char *state)
-{
-    struct pending *q;
-
-    if (r->npend == r->cappend) {
-        r->cappend = r->cappend ? r->cappend * 2 : 128;
-        r->pend = xreallocarray(r->pend, (size_t)r->cappend, sizeof *r->pend);
-    }
-    q = &r->pend[r->npend++];
-    memset(q, 0, sizeof *q);
-    q->contact_id = contact;
-    snprintf(q->state, sizeof q->state, "%s", state);
-    return q;
 }
 
 static void
@@ -275,36 +306,81 @@ item_free(struct item *it)
     free(it);
 }
 
+static void
+rows_free(struct run *r)
+{
+    for (int i = 0; i < r->nrows; i++) {
+        free(r->rows[i].email);
+        free(r->rows[i].attrs);
+    }
+    r->nrows = 0;
+}
+
+/* wake_loop - (under mu) wake the loop's poll() if it waits for us. */
+static void
+wake_loop(struct run *r)
+{
+    if (r->starved) {
+        r->starved = 0;
+        /* a full pipe already holds a wake-up: EAGAIN is fine */
+        if (write(r->wake[1], "", 1) == -1 && errno != EAGAIN) {
+            /* never mind: the loop's tick polls every 100 ms anyway */
+        }
+    }
+}
+
+/* need_items - (under mu) should the feeder claim another batch: at most
+ * one claim ahead of the loop, and not past --max. */
+static int
+need_items(const struct run *r)
+{
+    long ahead = (long)r->rcount + r->composing;
+
+    if (r->exhausted || r->feeder_stop || r->failed)
+        return 0;
+    if (r->p->max > 0 && r->attempted + ahead >= r->p->max)
+        return 0;
+    return ahead < r->batch;
+}
+
+/* feeder_fail - (under mu) a database error stops the run. */
+static void
+feeder_fail(struct run *r, const struct err *e)
+{
+    if (!r->failed) {
+        r->failed = 1;
+        r->err = *e;
+    }
+    r->starved = 1;
+    wake_loop(r);
+}
+
 /*
- * claim - the next batch: rows read, rendered, marked sending, committed.
- * Returns the number of items ready (0: nothing claimable), -1 on error.
+ * claim - one transaction: the results in res, then up to room rows
+ * claimed and marked sending (a contact suppressed since the freeze is
+ * recorded as skipped instead); committed, durable before any of them is
+ * handed out.  The claimed rows are left in r->rows for compose_rows.
+ * Returns the number of rows claimed for sending, or -1 (nothing of the
+ * transaction kept).
  */
 static int
-claim(struct run *r)
+claim(struct run *r, const struct pendlist *res, int room, long *skipped,
+      struct err *e)
 {
     const struct queue_params *p = r->p;
-    struct err *e = &r->err;
     int64_t now = now_s();
-    int room = QUEUE_BATCH, got = 0;
+    int got = 0;
 
-    /* the previous batch is all handed out: compact */
-    for (int i = 0; i < r->nitems; i++)
-        r->items[i] = NULL;
-    r->nitems = r->next_hand = 0;
-    if (p->max > 0 && r->s->attempted >= p->max)
-        return 0;
-    if (p->max > 0 && p->max - r->s->attempted < room)
-        room = (int)(p->max - r->s->attempted);
-
-    /* the results so far and the next claim: one transaction, one fsync */
-    if (store_begin(p->st, e) == -1)
+    *skipped = 0;
+    if (store_begin(r->fst, e) == -1)
         return -1;
-    if (write_pending(r) == -1)
+    if (write_pending(r, r->fst, res, e) == -1)
         goto fail;
     r->nrows = 0;
-    while (r->claim_kind <= STORE_CLAIM_UNCERTAIN && r->nrows < room) {
+    while (room > 0 && r->claim_kind <= STORE_CLAIM_UNCERTAIN &&
+           r->nrows < room) {
         int want = room - r->nrows;
-        int n = store_ledger_claim(p->st, p->campaign_id,
+        int n = store_ledger_claim(r->fst, p->campaign_id,
                                    (enum store_claim)r->claim_kind, now, want,
                                    claim_cb, r, e);
         if (n == -1)
@@ -314,28 +390,59 @@ claim(struct run *r)
     }
     for (int i = 0; i < r->nrows; i++) {
         struct claimed_row *c = &r->rows[i];
+
+        if (!c->active) {
+            /* suppressed after the freeze */
+            struct store_result sr;
+            memset(&sr, 0, sizeof sr);
+            sr.campaign_id = p->campaign_id;
+            sr.contact_id = c->contact_id;
+            sr.state = "skipped";
+            sr.text = "suppressed after the campaign started";
+            sr.done_at = now;
+            if (store_ledger_result(r->fst, &sr, e) == -1)
+                goto fail;
+            ++*skipped;
+            continue;
+        }
+        if (store_ledger_mark_sending(r->fst, p->campaign_id, c->contact_id,
+                                      now, e) == -1)
+            goto fail;
+        got++;
+    }
+    /* durable before the first MAIL FROM */
+    if (store_commit(r->fst, e) == -1)
+        goto fail;
+    return got;
+fail:
+    store_rollback(r->fst);
+    rows_free(r);
+    return -1;
+}
+
+/*
+ * compose_rows - render and sign the claimed rows one by one into the
+ * ready list (the loop may start on the first while the others are
+ * built); a row that cannot be built becomes a `failed` result.
+ */
+static void
+compose_rows(struct run *r)
+{
+    const struct queue_params *p = r->p;
+    int64_t now = now_s(), claimed_ms = relay_now_ms();
+
+    for (int i = 0; i < r->nrows; i++) {
+        struct claimed_row *c = &r->rows[i];
         struct compose_contact ct;
         struct item *it;
         struct err ce;
         const char *at;
 
-        if (!c->active) {
-            /* suppressed after the freeze */
-            struct store_result res;
-            memset(&res, 0, sizeof res);
-            res.campaign_id = p->campaign_id;
-            res.contact_id = c->contact_id;
-            res.state = "skipped";
-            res.text = "suppressed after the campaign started";
-            res.done_at = now;
-            if (store_ledger_result(p->st, &res, e) == -1)
-                goto fail;
-            r->s->skipped++;
+        if (!c->active)
             continue;
-        }
         it = xcalloc(1, sizeof *it);
         it->contact_id = c->contact_id;
-        it->claimed_ms = relay_now_ms();
+        it->claimed_ms = claimed_ms;
         it->attempts = c->attempts + 1;
         snprintf(it->email, sizeof it->email, "%s", c->email);
         at = strrchr(c->email, '@');
@@ -345,55 +452,119 @@ claim(struct run *r)
         ct.attrs = c->attrs;
         err_clear(&ce);
         if (composer_build(p->comp, &ct, now, &r->msg, &it->cr, &ce) == -1) {
-            struct store_result res;
-            memset(&res, 0, sizeof res);
-            res.campaign_id = p->campaign_id;
-            res.contact_id = c->contact_id;
-            res.state = "failed";
-            res.text = ce.msg;
-            res.done_at = now;
             log_warnx("campaign=%s rcpt=<%s>: %s", p->campaign, c->email,
                       ce.msg);
-            item_free(it);
-            if (store_ledger_result(p->st, &res, e) == -1)
-                goto fail;
+            pthread_mutex_lock(&r->mu);
+            struct pending *q = pend_add(&r->pend, c->contact_id, "failed");
+            snprintf(q->text, sizeof q->text, "%s", ce.msg);
             r->s->failed++;
+            r->composing--;
+            pthread_mutex_unlock(&r->mu);
+            item_free(it);
             continue;
         }
         it->data = xmalloc(r->msg.len ? r->msg.len : 1);
         memcpy(it->data, r->msg.p, r->msg.len);
         it->len = r->msg.len;
-        if (store_ledger_mark_sending(p->st, p->campaign_id, c->contact_id, now,
-                                      e) == -1) {
-            item_free(it);
-            goto fail;
+        pthread_mutex_lock(&r->mu);
+        if (r->rcount == r->rcap) {
+            /* grow the ring, unrolled into the new array */
+            int cap = r->rcap ? r->rcap * 2 : 2 * QUEUE_BATCH_MAX;
+            struct item **v = xreallocarray(NULL, (size_t)cap, sizeof *v);
+            for (int k = 0; k < r->rcount; k++)
+                v[k] = r->ready[(r->rhead + k) % r->rcap];
+            free(r->ready);
+            r->ready = v;
+            r->rcap = cap;
+            r->rhead = 0;
         }
-        r->items[r->nitems++] = it;
-        got++;
+        r->ready[(r->rhead + r->rcount) % r->rcap] = it;
+        r->rcount++;
+        r->composing--;
+        wake_loop(r);
+        pthread_mutex_unlock(&r->mu);
     }
-    /* durable before the first MAIL FROM */
-    if (store_commit(p->st, e) == -1)
-        goto fail;
-    r->npend = 0; /* written in the same transaction */
-    for (int i = 0; i < r->nrows; i++) {
-        free(r->rows[i].email);
-        free(r->rows[i].attrs);
+    rows_free(r);
+}
+
+/* feeder - the feeder thread: results out, claims in, messages built. */
+static void *
+feeder(void *arg)
+{
+    struct run *r = arg;
+    struct pendlist res = {NULL, 0, 0};
+    struct err e;
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        int room, n;
+        long skipped = 0;
+
+        while (!r->feeder_stop && !r->failed && !need_items(r) &&
+               r->pend.n < QUEUE_RESULTS && !(r->want_flush && r->pend.n > 0) &&
+               !(r->exhausted && r->reclaim))
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->feeder_stop || r->failed)
+            break;
+        if (r->exhausted && r->reclaim) {
+            /* rows went back to the queue (the link died before their
+             * dot) or became uncertain: claimable again once their
+             * results, in this transaction, are written (not past
+             * --max) */
+            if (!(r->p->max > 0 && r->attempted >= r->p->max)) {
+                r->exhausted = 0;
+                r->claim_kind = STORE_CLAIM_QUEUED;
+            }
+            r->reclaim = 0;
+        }
+        r->want_flush = 0;
+        pend_move(&res, &r->pend);
+        /* the loop waited for the last claim: claim more at once */
+        if (r->starved && !r->exhausted && r->attempted > 0) {
+            r->fed = 0;
+            if (r->batch < QUEUE_BATCH_MAX)
+                r->batch *= 2;
+        } else if (++r->fed >= 8 && r->batch > QUEUE_BATCH) {
+            r->fed = 0;
+            r->batch /= 2;
+        }
+        room = 0;
+        if (need_items(r)) {
+            long left = r->p->max > 0 ? r->p->max - r->attempted - r->rcount -
+                                            r->composing
+                                      : r->batch;
+            room = left < r->batch ? (int)left : r->batch;
+        }
+        pthread_mutex_unlock(&r->mu);
+
+        err_clear(&e);
+        n = room > 0 || res.n > 0 ? claim(r, &res, room, &skipped, &e) : 0;
+
+        pthread_mutex_lock(&r->mu);
+        if (n == -1) {
+            /* the results stay for the last flush of queue_send */
+            pend_move(&r->pend, &res);
+            feeder_fail(r, &e);
+            break;
+        }
+        res.n = 0;
+        r->s->skipped += skipped;
+        if (room > 0 && n + skipped == 0 &&
+            r->claim_kind > STORE_CLAIM_UNCERTAIN) {
+            r->exhausted = 1;
+            r->starved = 1; /* the loop decides whether it is done */
+            wake_loop(r);
+        }
+        r->composing += n;
+        pthread_mutex_unlock(&r->mu);
+
+        compose_rows(r);
+
+        pthread_mutex_lock(&r->mu);
     }
-    r->nrows = 0;
-    return got;
-fail:
-    store_rollback(p->st);
-    for (int i = 0; i < r->nitems; i++) {
-        item_free(r->items[i]);
-        r->items[i] = NULL;
-    }
-    r->nitems = 0;
-    for (int i = 0; i < r->nrows; i++) {
-        free(r->rows[i].email);
-        free(r->rows[i].attrs);
-    }
-    r->nrows = 0;
-    return -1;
+    pthread_mutex_unlock(&r->mu);
+    free(res.v);
+    return NULL;
 }
 
 static int
@@ -410,13 +581,13 @@ status_cb(const struct store_contact *c, void *arg)
  * 1 go on, 0 suppressed or forgotten since, -1 database error.
  */
 static int
-still_mailable(struct run *r, const struct item *it)
+still_mailable(struct run *r, const struct item *it, struct err *e)
 {
     int active = 0, rc;
 
     if (relay_now_ms() - it->claimed_ms < QUEUE_RECHECK_MS)
         return 1;
-    rc = store_contact_get(r->p->st, it->email, status_cb, &active, &r->err);
+    rc = store_contact_get(r->p->st, it->email, status_cb, &active, e);
     if (rc == -1)
         return -1;
     return rc == 1 && active;
@@ -427,49 +598,55 @@ queue_next(void *arg, struct relay_msg *m)
 {
     struct run *r = arg;
     struct item *it;
+    struct err e;
 
-    if (r->failed || r->stop)
-        return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+    pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (r->next_hand >= r->nitems) {
-            if (r->exhausted && r->reclaim &&
-                !(r->p->max > 0 && r->s->attempted >= r->p->max)) {
-                /* rows went back to the queue (the link died before
-                 * their dot) or became uncertain: claimable again, now
-                 * that claim() is about to flush their results */
-                r->reclaim = 0;
-                r->exhausted = 0;
-                r->claim_kind = STORE_CLAIM_QUEUED;
-            }
-            if (r->exhausted)
-                return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
-            /* items still in flight from the last batch keep their
-             * memory: they are owned through the cookie until their
-             * result */
-            int n = claim(r);
-            if (n == -1) {
-                r->failed = 1;
-                return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
-            }
-            if (n == 0 && r->claim_kind > STORE_CLAIM_UNCERTAIN)
-                r->exhausted = 1;
-            if (n == 0 && r->p->max > 0 && r->s->attempted >= r->p->max) {
-                r->exhausted = 1;
-                if (r->stop == 0)
-                    r->s->stop = QUEUE_MAXED;
-            }
+        if (r->failed || r->stop)
+            goto none;
+        if (r->p->max > 0 && r->attempted >= r->p->max) {
+            if (r->s->stop == QUEUE_DONE)
+                r->s->stop = QUEUE_MAXED;
+            goto none;
         }
-        it = r->items[r->next_hand];
-        switch (still_mailable(r, it)) {
+        if (r->rcount == 0) {
+            /* done when nothing is ready, nothing is being built,
+             * nothing is claimable, and no result can change that */
+            if (r->exhausted && r->composing == 0 && !r->reclaim &&
+                r->outstanding == 0) {
+                pthread_mutex_unlock(&r->mu);
+                return RELAY_DRAINED;
+            }
+            r->starved = 1;
+            pthread_cond_signal(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            return RELAY_NONE_NOW;
+        }
+        it = r->ready[r->rhead];
+        r->rhead = (r->rhead + 1) % r->rcap;
+        r->rcount--;
+        if (need_items(r))
+            pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+
+        err_clear(&e);
+        switch (still_mailable(r, it, &e)) {
         case -1:
-            /* not handed out: queue_send puts it back in the queue */
-            r->failed = 1;
-            return r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+            pthread_mutex_lock(&r->mu);
+            /* not handed out: back to the queue */
+            pend_add(&r->pend, it->contact_id, "queued");
+            if (!r->failed) {
+                r->failed = 1;
+                r->err = e;
+            }
+            item_free(it);
+            goto none;
         case 0: {
-            struct pending *q = pend_add(r, it->contact_id, "skipped");
+            struct pending *q;
+            pthread_mutex_lock(&r->mu);
+            q = pend_add(&r->pend, it->contact_id, "skipped");
             snprintf(q->text, sizeof q->text,
                      "suppressed after the campaign started");
-            r->items[r->next_hand++] = NULL;
             r->s->skipped++;
             item_free(it);
             continue;
@@ -479,10 +656,12 @@ queue_next(void *arg, struct relay_msg *m)
         }
         break;
     }
-    r->items[r->next_hand++] = NULL; /* owned through the cookie now */
+    pthread_mutex_lock(&r->mu);
     it->handed = 1;
     r->outstanding++;
+    r->attempted++;
     r->s->attempted++;
+    pthread_mutex_unlock(&r->mu);
     m->cookie = (uint64_t)(uintptr_t)it;
     m->mail_from = it->cr.envelope_from;
     m->rcpt = it->email;
@@ -490,6 +669,11 @@ queue_next(void *arg, struct relay_msg *m)
     m->data = it->data;
     m->len = it->len;
     return RELAY_GOT;
+none : {
+    enum relay_next rn = r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+    pthread_mutex_unlock(&r->mu);
+    return rn;
+}
 }
 
 static void
@@ -502,6 +686,7 @@ queue_result(void *arg, const struct relay_done *d)
     const char *state = "queued";
     int64_t now = now_s();
 
+    pthread_mutex_lock(&r->mu);
     r->outstanding--;
     switch (x->outcome) {
     case SMTP_SENT:
@@ -528,7 +713,7 @@ queue_result(void *arg, const struct relay_done *d)
         r->reclaim = 1; /* after a reconnect, in this run */
         break;
     }
-    q = pend_add(r, it->contact_id, state);
+    q = pend_add(&r->pend, it->contact_id, state);
     q->code = x->code;
     snprintf(q->status, sizeof q->status, "%s", x->status);
     if (x->outcome == SMTP_NOT_SENT && x->text[0] == '\0')
@@ -545,12 +730,16 @@ queue_result(void *arg, const struct relay_done *d)
         q->bounce_class = queue_classify(x->code, x->status, x->text);
         q->suppress = strcmp(q->bounce_class, "hard") == 0;
     }
+    if (r->pend.n >= QUEUE_RESULTS || (r->exhausted && r->reclaim))
+        pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     if (x->outcome != SMTP_SENT && log_get_level() >= LOG_VERBOSE)
         log_debug("campaign=%s rcpt=<%s> %s: %d %s %s", r->p->campaign,
                   it->email, state, x->code, x->status, x->text);
     item_free(it);
 }
 
+/* progress - (under mu) the progress line. */
 static void
 progress(struct run *r, int64_t now_ms, int final)
 {
@@ -576,12 +765,8 @@ static int
 queue_tick(void *arg, int64_t now_ms)
 {
     struct run *r = arg;
+    int stop;
 
-    if (now_ms - r->last_flush >= QUEUE_FLUSH_MS || r->npend >= QUEUE_BATCH) {
-        if (flush(r) == -1)
-            r->failed = 1;
-        r->last_flush = now_ms;
-    }
     if (now_ms - r->last_control >= 1000) {
         char control[16];
         struct err e;
@@ -596,13 +781,37 @@ queue_tick(void *arg, int64_t now_ms)
     }
     if (r->p->interrupted && *r->p->interrupted)
         r->stop = QUEUE_SIGNALLED;
+    pthread_mutex_lock(&r->mu);
+    if (now_ms - r->last_flush >= QUEUE_FLUSH_MS) {
+        if (r->pend.n > 0) {
+            r->want_flush = 1;
+            pthread_cond_signal(&r->cv);
+        }
+        r->last_flush = now_ms;
+    }
     if (r->p->progress && now_ms - r->last_progress >= 250) {
         r->last_progress = now_ms;
         progress(r, now_ms, 0);
     }
     if (r->stop && r->s->stop == QUEUE_DONE)
         r->s->stop = (enum queue_stop)r->stop;
-    return r->stop != 0 || r->failed;
+    stop = r->stop != 0 || r->failed;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
+/* feeder_join - stop the feeder thread and wait for it. */
+static void
+feeder_join(struct run *r)
+{
+    if (!r->feeder_running)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->feeder_stop = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->feeder, NULL);
+    r->feeder_running = 0;
 }
 
 int
@@ -618,6 +827,8 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     memset(&r, 0, sizeof r);
     r.p = p;
     r.s = s;
+    r.wake[0] = r.wake[1] = -1;
+    r.batch = QUEUE_BATCH;
     buf_init(&r.msg, 0);
     if (store_begin(p->st, e) == -1)
         return -1;
@@ -637,35 +848,65 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     if (p->max > 0 && r.planned > p->max)
         r.planned = p->max;
 
-    src.next = queue_next;
-    src.result = queue_result;
-    src.tick = queue_tick;
-    src.arg = &r;
-    r.start_ms = r.last_flush = r.last_control = relay_now_ms();
-    rc = relay_run(p->relay, &src, &s->relay, e);
-    /* every handed-out message has its result: record them all */
-    if (flush(&r) == -1) {
-        *e = r.err;
-        rc = -1;
-    } else if (r.failed) {
-        *e = r.err;
-        rc = -1;
+    if ((r.fst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) == NULL)
+        return -1;
+    if (pipe2(r.wake, O_NONBLOCK | O_CLOEXEC) == -1) {
+        err_set(e, EX_OSERR, "pipe: %s", strerror(errno));
+        store_close(r.fst);
+        return -1;
     }
-    /* a claimed batch not handed out goes back to the queue */
-    for (int i = r.next_hand; i < r.nitems; i++) {
-        struct item *it = r.items[i];
-        struct pending *q = pend_add(&r, it->contact_id, "queued");
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.start_ms = r.last_flush = r.last_control = relay_now_ms();
+    if (pthread_create(&r.feeder, NULL, feeder, &r) != 0) {
+        err_set(e, EX_OSERR, "cannot start the feeder thread");
+        rc = -1;
+    } else {
+        r.feeder_running = 1;
+        src.next = queue_next;
+        src.result = queue_result;
+        src.tick = queue_tick;
+        src.arg = &r;
+        src.wake_fd = r.wake[0];
+        rc = relay_run(p->relay, &src, &s->relay, e);
+        feeder_join(&r);
+    }
+    store_close(r.fst);
+    /* every handed-out message has its result; what was claimed and not
+     * handed out goes back to the queue; all of it recorded here */
+    for (; r.rcount > 0; r.rcount--) {
+        struct item *it = r.ready[r.rhead];
+        struct pending *q = pend_add(&r.pend, it->contact_id, "queued");
         snprintf(q->text, sizeof q->text, "not sent: the run stopped first");
+        r.rhead = (r.rhead + 1) % r.rcap;
         item_free(it);
     }
-    if (r.npend > 0 && flush(&r) == -1 && rc == 0) {
+    if (r.pend.n > 0) {
+        struct err fe;
+        err_clear(&fe);
+        if (store_begin(p->st, &fe) == -1 ||
+            write_pending(&r, p->st, &r.pend, &fe) == -1 ||
+            store_commit(p->st, &fe) == -1) {
+            store_rollback(p->st);
+            if (rc == 0 && !r.failed) {
+                *e = fe;
+                rc = -1;
+            }
+        }
+    }
+    if (r.failed && rc == 0) {
         *e = r.err;
         rc = -1;
     }
     if (p->progress)
         progress(&r, relay_now_ms(), 1);
     s->seconds = (double)(relay_now_ms() - r.start_ms) / 1000.0;
-    free(r.pend);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    close(r.wake[0]);
+    close(r.wake[1]);
+    free(r.pend.v);
+    free(r.ready);
     buf_free(&r.msg);
     return rc;
 }

@@ -9,7 +9,9 @@
  *    process dies, so a dead owner's lock is simply taken over;
  *  - a row is durably `sending` before its MAIL FROM goes out: rows are
  *    claimed in small batches, marked and committed (synchronous=FULL)
- *    before any of them is handed to the relay loop;
+ *    before any of them is handed to the relay loop; a feeder thread
+ *    claims, commits and composes about one batch ahead of the loop, so
+ *    the loop sends while the next batch's fsync runs;
  *  - a row becomes `sent` only after the relay's 250 to the dot; results
  *    are committed in batches (every QUEUE_FLUSH_MS or QUEUE_BATCH
  *    results), so a crash can leave at most the claimed-but-unrecorded
@@ -35,9 +37,14 @@
 #include "err.h"
 #include "relay.h"
 
-/* rows claimed at once: the most that can turn `uncertain` after a crash
- * is about two of these */
+/* rows claimed at once: QUEUE_BATCH, doubled (up to QUEUE_BATCH_MAX) each
+ * time the relay loop ran out of messages while the claim's fsync was
+ * under way (a slow disk), halved again after eight claims without; the
+ * most that can turn `uncertain` after a crash is about two claims */
 #define QUEUE_BATCH 64
+#define QUEUE_BATCH_MAX 512
+/* results that make the feeder write at once */
+#define QUEUE_RESULTS 64
 #define QUEUE_FLUSH_MS 200
 /* a claimed row handed out this long after its claim has its contact's
  * status read again */
@@ -74,10 +81,11 @@ enum queue_stop {
 };
 
 struct queue_params {
-    struct store *st;
+    struct store *st;    /* the loop thread's connection */
+    const char *db_path; /* the feeder thread opens its own */
     int64_t campaign_id;
     const char *campaign;
-    struct composer *comp;
+    struct composer *comp; /* used by the feeder thread alone */
     const struct relay_params *relay;
     long max; /* messages to attempt in this run; 0: no limit */
     volatile sig_atomic_t *interrupted;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "relay.h"
@@ -432,7 +433,8 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
     l.throttle = throttle_new(p->limits, now);
     l.conns = xcalloc((size_t)p->concurrency, sizeof *l.conns);
     l.rs = xcalloc(p->nrelays, sizeof *l.rs);
-    pfd = xcalloc((size_t)p->concurrency, sizeof *pfd);
+    /* the connections, and the source's wake-up descriptor last */
+    pfd = xcalloc((size_t)p->concurrency + 1, sizeof *pfd);
 
     for (;;) {
         now = relay_now_ms();
@@ -531,11 +533,24 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
                 deadline = d;
         }
         int timeout = deadline > now ? (int)(deadline - now) : 0;
-        int n = poll(pfd, (nfds_t)l.nconns, timeout);
+        nfds_t nfd = (nfds_t)l.nconns;
+        if (src->wake_fd >= 0 && !l.drained && !l.stopping) {
+            pfd[nfd].fd = src->wake_fd;
+            pfd[nfd].events = POLLIN;
+            pfd[nfd].revents = 0;
+            nfd++;
+        }
+        int n = poll(pfd, nfd, timeout);
         if (n == -1 && errno != EINTR) {
             l.fatal = 1;
             err_set(&l.ferr, EX_OSERR, "poll: %s", strerror(errno));
             continue;
+        }
+        if (n > 0 && nfd > (nfds_t)l.nconns && pfd[l.nconns].revents) {
+            char drain[64];
+            /* the source has something again: fetch() asks next loop */
+            while (read(src->wake_fd, drain, sizeof drain) > 0)
+                ;
         }
         now = relay_now_ms();
         int count = l.nconns;

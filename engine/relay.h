@@ -49,6 +49,10 @@ struct relay_source {
      * messages (pause, cancel, signal); the loop then winds down. */
     int (*tick)(void *arg, int64_t now_ms);
     void *arg;
+    /* -1, or a descriptor that becomes readable when next() may have a
+     * message again after RELAY_NONE_NOW (the loop polls it, and reads
+     * what is there) */
+    int wake_fd;
 };
 
 struct relay_params {

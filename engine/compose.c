@@ -190,9 +190,18 @@ composer_free(struct composer *c)
 struct composer *
 composer_new(const struct compose_params *p, struct err *e)
 {
-    struct composer *c = xcalloc(1, sizeof *c);
+    struct composer *c;
     const char *at;
 
+    /* Message-IDs need SHA-1: a libcrypto that refuses it (a restrictive
+     * configuration) is found here, not at the first message */
+    if (!digest_available()) {
+        err_set(e, EX_SOFTWARE,
+                "libcrypto offers no SHA-256 or SHA-1 (needed for "
+                "Message-IDs and address hashes)");
+        return NULL;
+    }
+    c = xcalloc(1, sizeof *c);
     c->p = *p;
     c->empty = json_object();
     c->keys[FK_EMAIL].s = "email";
@@ -1236,8 +1245,8 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             PREFIX("");
             goto done;
         }
-        if (insert_preheader(&c->html, c->tmp.p, c->tmp.len, c->preheader.p,
-                             c->preheader.len) == -1)
+        if (insert_preheader(&c->html, c->tmp.p ? c->tmp.p : "", c->tmp.len,
+                             c->preheader.p, c->preheader.len) == -1)
             goto full;
     } else if (buf_append(&c->html, c->tmp.p ? c->tmp.p : "", c->tmp.len) ==
                -1) {

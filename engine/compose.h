@@ -5,8 +5,8 @@
  * Owns the rendering context (the contact - email and imported
  * attributes - over the campaign's data, under the built-ins
  * unsubscribe_url, view_url, campaign and date), the per-recipient
- * identities (a Message-ID stable per campaign and contact, name-based
- * UUID from libuuid, so a resend carries the same one; the VERP return
+ * identities (a Message-ID stable per campaign and contact, a name-based
+ * UUID (digest.h), so a resend carries the same one; the VERP return
  * path bounces+TOKEN@bounce_domain), tracking (open pixel, signed click
  * links, List-Unsubscribe with RFC 8058 one-click), the preheader, and
  * the order render -> build (mime.c) -> sign (dkim.c).
@@ -14,10 +14,13 @@
  * Pure: no database, no network; one composer is used by one thread and
  * reuses its buffers from message to message.  It also remembers the last
  * message it built - its lines, quoted-printable and as text (mime.h
- * struct mime_cache), the contact's attribute object, the look-ups in the
- * campaign data and the sections that depend on nothing else (template.h
- * struct template_cache) - so that the next message costs what differs
- * from the last: the bytes are always those built from scratch.
+ * struct mime_cache), the contact's attributes as a flat frame (template.h
+ * struct template_flat: the values point into the attribute text, nothing
+ * is allocated per message), the look-ups in the campaign data, the
+ * sections that depend on nothing else and a few whole renders that are
+ * replayed with this contact's values dropped in (template.h struct
+ * template_cache) - so that the next message costs what differs from the
+ * last: the bytes are always those built from scratch.
  */
 #ifndef CAMPAIGN_COMPOSE_H
 #define CAMPAIGN_COMPOSE_H

@@ -112,6 +112,13 @@ digest_uuid_sha1(const uint8_t ns[16], const void *name, size_t n, char out[37])
     out[o] = '\0';
 }
 
+int
+digest_available(void)
+{
+    pthread_once(&digest_once, digest_fetch);
+    return digest_md != NULL && digest_sha1_md != NULL;
+}
+
 void
 digest_hex(const uint8_t in[DIGEST_LEN], char out[2 * DIGEST_LEN + 1])
 {

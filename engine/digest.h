@@ -28,6 +28,10 @@ void digest_email(const char *salt, const char *email, uint8_t out[DIGEST_LEN]);
 void digest_uuid_sha1(const uint8_t ns[16], const void *name, size_t n,
                       char out[37]);
 
+/* digest_available - 1 when libcrypto gives SHA-256 and SHA-1 (without
+ * them the functions above abort: check at start-up), else 0. */
+int digest_available(void);
+
 /* digest_hex - 64 lower-case hex digits and a NUL into out. */
 void digest_hex(const uint8_t in[DIGEST_LEN], char out[2 * DIGEST_LEN + 1]);
 

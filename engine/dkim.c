@@ -272,8 +272,10 @@ ed_load(struct dkim_key *k, struct err *e)
     if (sodium_init() < 0)
         return err_set(e, EX_SOFTWARE, "libsodium could not initialise");
     if (EVP_PKEY_get_raw_private_key(k->pkey, seed, &slen) != 1 ||
-        slen != sizeof seed)
+        slen != sizeof seed) {
+        sodium_memzero(seed, sizeof seed);
         return ossl_fail(e, EX_SOFTWARE, "Ed25519 private key");
+    }
     ok = crypto_sign_ed25519_seed_keypair(pk, k->ed_sk, seed) == 0;
     sodium_memzero(seed, sizeof seed);
     if (!ok)

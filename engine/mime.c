@@ -1462,7 +1462,6 @@ mime_cache_new(void)
     buf_init(&c->h2t.in, 0);
     buf_init(&c->h2t.out, 0);
 #ifdef MIME_AVX2
-    __builtin_cpu_init();
     c->text.avx2 = c->html.avx2 = c->h2t.avx2 =
         __builtin_cpu_supports("avx2") != 0;
 #endif

@@ -4,7 +4,10 @@
  * template.h).
  *
  * Owns: turning Mustache source into a compiled node array, and rendering
- * that array against a stack of jansson values into a bounded buffer.
+ * that array against a stack of frames (jansson values, and at most one
+ * flat frame of scalar key/value pairs: template_render_flat) into a
+ * bounded buffer, with an optional cache (struct template_cache) of
+ * look-ups, sections and whole renders.
  * Does not own: where sources come from (the caller's loader), what the
  * data means, or how the output is encoded afterwards (mime.c).
  *
@@ -23,7 +26,22 @@
  *          its children; node.b is the index just past them.
  *
  * All units share one node array, one byte arena (text, names,
- * indentation) and one name table, so rendering allocates nothing.
+ * indentation) and one name table, so rendering allocates nothing (a
+ * cache allocates when it first keeps something).
+ *
+ * Replaying whole renders (struct trace).  With a cache, a render against
+ * the stable frames (the campaign data: the same, unmodified objects at
+ * every render through this cache - the caller's promise) and a flat
+ * frame depends on the flat frame only through (1) the class of each
+ * value it consults - absent, false or true: every look-up, truthiness
+ * test, {{.}}, dotted name and section-cache dependency records one - and
+ * (2) the values it prints, which reach the output only through put_flat.
+ * So a render whose recorded classes all match this frame's is this
+ * render's output with this frame's values put in place, escaped as each
+ * tag says.  The caller changes the flat frame's epoch whenever its keys
+ * change (the cache remembers key positions by epoch).  At most TRACE_MAX
+ * renders of at most TRACE_OUT_MAX bytes are kept per cache: up to 2 MiB
+ * per template part of a composer, allocated only as used.
  *
  * Standalone tags.  A tag other than an interpolation that is alone on its
  * line (blanks only around it) owns that whole line, which disappears from
@@ -1071,8 +1089,10 @@ struct trace {
     } conds[TRACE_CONDS_MAX];
     size_t nconds;
     struct tval {
-        size_t at, end; /* where it went: in the output while recording,
-                           then at = its offset in text, end unused */
+        /* where the value went: while recording, [at, end) in the
+         * output; once kept, at is its offset in text (without any
+         * value) and end is not used */
+        size_t at, end;
         uint32_t ix;
         uint8_t raw;
     } vals[TRACE_VALS_MAX];

@@ -343,8 +343,6 @@ struct signer {
     unsigned long n;
 };
 
-static double now_s(void);
-
 static void *
 sign_loop(void *arg)
 {
@@ -377,8 +375,10 @@ sign_speed(double seconds, int threads)
     t0 = now_s();
     for (int k = 0; k < threads; k++) {
         s[k].seconds = seconds;
-        if (pthread_create(&s[k].tid, NULL, sign_loop, &s[k]) != 0)
-            return 2;
+        if (pthread_create(&s[k].tid, NULL, sign_loop, &s[k]) != 0) {
+            fprintf(stderr, "render: pthread_create failed\n");
+            exit(2);
+        }
     }
     for (int k = 0; k < threads; k++) {
         pthread_join(s[k].tid, NULL);

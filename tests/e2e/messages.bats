@@ -256,3 +256,14 @@ T
     crun 0 render t.mustache --data d.json
     assert_eq "$output" "Hi &lt;Ada&gt; [1] [two]"
 }
+
+@test "preview: a preheader over an HTML body that renders empty" {
+    cat >templates/hollow.mustache <<'T'
+Subject: s
+Preheader: p
+
+{{#nothing}}x{{/nothing}}
+T
+    crun 0 preview --template hollow --format eml
+    assert_contains "$output" "Subject: s"
+}

@@ -297,6 +297,14 @@ store_fail(struct store *st, struct err *e, const char *what)
     default:
         break;
     }
+    /* an I/O error's cause as the OS gave it: "disk I/O error" alone hides
+     * a full disk (SQLite reports ENOSPC while it grows the -shm file as
+     * SQLITE_IOERR_SHMSIZE); SQLite sets the errno for these two only */
+    if (((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN) &&
+        sqlite3_system_errno(st->db) != 0)
+        return err_set(e, kind, "%s: %s: %s (%s)", st->path, what,
+                       sqlite3_errmsg(st->db),
+                       strerror(sqlite3_system_errno(st->db)));
     return err_set(e, kind, "%s: %s: %s", st->path, what,
                    sqlite3_errmsg(st->db));
 }

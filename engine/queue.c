@@ -898,6 +898,12 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         *e = r.err;
         rc = -1;
     }
+    /* the database cannot be written (a full disk): say what that costs */
+    if (r.npend > 0)
+        log_warnx("campaign %s: the results of %d recipients could not be "
+                  "recorded; they stay `sending`, and the next run sends "
+                  "each once more as uncertain, with the same Message-ID",
+                  p->campaign, r.npend);
     if (p->progress)
         progress(&r, relay_now_ms(), 1);
     s->seconds = (double)(relay_now_ms() - r.start_ms) / 1000.0;

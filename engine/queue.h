@@ -104,7 +104,11 @@ struct queue_summary {
  * queue_send - recover what a crash left, then drain the campaign's
  * claimable rows through the relay loop, recording every result.
  * Returns 0, or -1 (relay unavailable, AUTH refused, database error) with
- * everything handed out recorded before returning.
+ * everything handed out recorded before returning.  A database that cannot
+ * be written (a full disk: EX_CANTCREAT) stops the hand-out at the first
+ * failed commit; the results that cannot be recorded then leave their rows
+ * `sending` (said on stderr), and the next run sends each once more as
+ * uncertain, with the same Message-ID.
  */
 int queue_send(const struct queue_params *p, struct queue_summary *s,
                struct err *e);

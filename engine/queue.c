@@ -892,6 +892,8 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
                 *e = fe;
                 rc = -1;
             }
+        } else {
+            r.pend.n = 0;
         }
     }
     if (r.failed && rc == 0) {
@@ -899,11 +901,11 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         rc = -1;
     }
     /* the database cannot be written (a full disk): say what that costs */
-    if (r.npend > 0)
+    if (r.pend.n > 0)
         log_warnx("campaign %s: the results of %d recipients could not be "
                   "recorded; they stay `sending`, and the next run sends "
                   "each once more as uncertain, with the same Message-ID",
-                  p->campaign, r.npend);
+                  p->campaign, r.pend.n);
     if (p->progress)
         progress(&r, relay_now_ms(), 1);
     s->seconds = (double)(relay_now_ms() - r.start_ms) / 1000.0;

@@ -555,6 +555,16 @@ store_open(const char *path, enum store_open_mode mode, int *created,
     return st;
 }
 
+int
+store_cache(struct store *st, int kib, struct err *e)
+{
+    char sql[96];
+
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d; PRAGMA shrink_memory;",
+             kib);
+    return exec(st, sql, e, "cache size");
+}
+
 void
 store_close(struct store *st)
 {

@@ -36,6 +36,10 @@ struct store *store_open(const char *path, enum store_open_mode mode,
                          int *created, struct err *e);
 /* store_close - close; store_close(NULL) is a no-op. */
 void store_close(struct store *st);
+/* store_cache - this connection's page cache at most kib KiB (an import
+ * wants a large one, a send's second connection a small one), releasing
+ * what it holds above that. */
+int store_cache(struct store *st, int kib, struct err *e);
 /* store_schema_version - the schema version now in force. */
 int store_schema_version(struct store *st);
 /* store_latest_version - the newest schema version this binary carries. */

@@ -848,8 +848,16 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     if (p->max > 0 && r.planned > p->max)
         r.planned = p->max;
 
-    if ((r.fst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) == NULL)
+    /* the loop's connection only reads a contact now and then: its cache
+     * (filled by the freeze) goes; the feeder's claims walk an index */
+    if (store_cache(p->st, QUEUE_LOOP_CACHE_KIB, e) == -1)
         return -1;
+    if ((r.fst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) ==
+            NULL ||
+        store_cache(r.fst, QUEUE_FEEDER_CACHE_KIB, e) == -1) {
+        store_close(r.fst);
+        return -1;
+    }
     if (pipe2(r.wake, O_NONBLOCK | O_CLOEXEC) == -1) {
         err_set(e, EX_OSERR, "pipe: %s", strerror(errno));
         store_close(r.fst);

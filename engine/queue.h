@@ -46,6 +46,9 @@
 /* results that make the feeder write at once */
 #define QUEUE_RESULTS 64
 #define QUEUE_FLUSH_MS 200
+/* the page caches of a send's two database connections (KiB) */
+#define QUEUE_LOOP_CACHE_KIB 1024
+#define QUEUE_FEEDER_CACHE_KIB 8192
 /* a claimed row handed out this long after its claim has its contact's
  * status read again */
 #define QUEUE_RECHECK_MS 1000

@@ -13,7 +13,7 @@
  *    claims, commits and composes about one batch ahead of the loop, so
  *    the loop sends while the next batch's fsync runs;
  *  - a row becomes `sent` only after the relay's 250 to the dot; results
- *    are committed in batches (every QUEUE_FLUSH_MS or QUEUE_BATCH
+ *    are committed in batches (every QUEUE_FLUSH_MS or QUEUE_RESULTS
  *    results), so a crash can leave at most the claimed-but-unrecorded
  *    window in `sending`; the next run turns those into `uncertain` and
  *    sends each once more with the same Message-ID (compose.h), and the

@@ -83,6 +83,7 @@ enum stmt_id {
     S_FREEZE,
     S_FREEZE_COUNT,
     S_RECOVER,
+    S_RELEASE,
     S_CLAIM_QUEUED,
     S_CLAIM_DEFERRED,
     S_CLAIM_UNCERTAIN,
@@ -212,6 +213,16 @@ static const char *const stmt_sql[S_COUNT] = {
         "UPDATE campaigns SET frozen_at = ?2, recipients = "
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
     /* a crash left these claimed: the dot may have gone out */
+    /* a claim undone: the row as it was before it (an uncertain row owes
+     * its retry again), the attempt not counted */
+    [S_RELEASE] =
+        "UPDATE sends SET attempts = max(attempts - 1, 0), "
+        "  state = CASE WHEN was_uncertain = 2 THEN 'uncertain' "
+        "    ELSE 'queued' END, "
+        "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
+        "    ELSE was_uncertain END, "
+        "  last_text = ?3 "
+        "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
     [S_RECOVER] = "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
                   "WHERE campaign_id = ?1 AND state = 'sending'",
     /* through the state index: ordering by the primary key instead made
@@ -1262,6 +1273,20 @@ store_ledger_recover(struct store *st, int64_t campaign, long *n, struct err *e)
         return -1;
     *n = sqlite3_changes(st->db);
     return 0;
+}
+
+int
+store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
+                     const char *why, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_RELEASE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+    return stmt_done(st, s, e, "release a claimed recipient");
 }
 
 int

@@ -271,6 +271,12 @@ typedef void (*store_claim_cb)(const struct store_claim_row *r, void *arg);
 int store_ledger_claim(struct store *st, int64_t campaign,
                        enum store_claim kind, int64_t now, int limit,
                        store_claim_cb cb, void *arg, struct err *e);
+/* store_ledger_release - undo the claim of a row never handed to a
+ * connection (the run stopped first): queued again (uncertain again if it
+ * was owed its retry), its attempts as before the claim; why becomes its
+ * last_text. */
+int store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
+                         const char *why, struct err *e);
 /* store_ledger_mark_sending - the row is claimed (attempts + 1). */
 int store_ledger_mark_sending(struct store *st, int64_t campaign,
                               int64_t contact, int64_t now, struct err *e);

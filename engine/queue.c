@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,7 @@ struct pending {
     char relay[64];
     int64_t next_attempt_at;
     int suppress;
+    int release; /* claimed, never handed out: undo the claim */
     char email[EMAIL_MAX + 1];
 };
 
@@ -184,6 +186,7 @@ struct run {
     struct pendlist pend; /* results for the feeder to write */
     int want_flush;       /* the loop's tick: write the results now */
     int starved;          /* the loop found nothing ready: wake it */
+    int held;             /* the loop held back for the results: wake it */
     int feeder_stop;      /* queue_send: no more claims */
     int exhausted;        /* nothing claimable in this run (so far) */
     int reclaim;          /* a result made a row claimable again */
@@ -252,6 +255,13 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
     for (int i = 0; i < l->n; i++) {
         const struct pending *q = &l->v[i];
         struct store_result res;
+
+        if (q->release) {
+            if (store_ledger_release(st, r->p->campaign_id, q->contact_id,
+                                     q->text, e) == -1)
+                return -1;
+            continue;
+        }
         memset(&res, 0, sizeof res);
         res.campaign_id = r->p->campaign_id;
         res.contact_id = q->contact_id;
@@ -320,8 +330,8 @@ rows_free(struct run *r)
 static void
 wake_loop(struct run *r)
 {
-    if (r->starved) {
-        r->starved = 0;
+    if (r->starved || r->held) {
+        r->starved = r->held = 0;
         /* a full pipe already holds a wake-up: EAGAIN is fine */
         if (write(r->wake[1], "", 1) == -1 && errno != EAGAIN) {
             /* never mind: the loop's tick polls every 100 ms anyway */
@@ -420,6 +430,43 @@ fail:
     return -1;
 }
 
+/* flush_results - (feeder, mu not held) write the results collected so
+ * far in a transaction of their own, when the loop waits for that or
+ * QUEUE_RESULTS are due: composing a large batch must not hold them back.
+ * -1 after a database error (the run stops; the results stay in pend). */
+static int
+flush_results(struct run *r, struct pendlist *tmp)
+{
+    struct err e;
+
+    pthread_mutex_lock(&r->mu);
+    if (!(r->held || r->pend.n >= QUEUE_RESULTS ||
+          (r->want_flush && r->pend.n > 0)) ||
+        r->failed) {
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    r->want_flush = 0;
+    pend_move(tmp, &r->pend);
+    pthread_mutex_unlock(&r->mu);
+    err_clear(&e);
+    int rc = store_begin(r->fst, &e) == -1 ||
+                     write_pending(r, r->fst, tmp, &e) == -1 ||
+                     store_commit(r->fst, &e) == -1
+                 ? -1
+                 : 0;
+    pthread_mutex_lock(&r->mu);
+    if (rc == -1) {
+        store_rollback(r->fst);
+        pend_move(&r->pend, tmp);
+        feeder_fail(r, &e);
+    }
+    tmp->n = 0;
+    wake_loop(r);
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 /*
  * compose_rows - render and sign the claimed rows one by one into the
  * ready list (the loop may start on the first while the others are
@@ -430,6 +477,7 @@ compose_rows(struct run *r)
 {
     const struct queue_params *p = r->p;
     int64_t now = now_s(), claimed_ms = relay_now_ms();
+    struct pendlist tmp = {NULL, 0, 0};
 
     for (int i = 0; i < r->nrows; i++) {
         struct claimed_row *c = &r->rows[i];
@@ -440,6 +488,7 @@ compose_rows(struct run *r)
 
         if (!c->active)
             continue;
+        (void)flush_results(r, &tmp);
         it = xcalloc(1, sizeof *it);
         it->contact_id = c->contact_id;
         it->claimed_ms = claimed_ms;
@@ -459,6 +508,7 @@ compose_rows(struct run *r)
             snprintf(q->text, sizeof q->text, "%s", ce.msg);
             r->s->failed++;
             r->composing--;
+            wake_loop(r); /* it may be waiting for this one */
             pthread_mutex_unlock(&r->mu);
             item_free(it);
             continue;
@@ -484,6 +534,7 @@ compose_rows(struct run *r)
         wake_loop(r);
         pthread_mutex_unlock(&r->mu);
     }
+    free(tmp.v);
     rows_free(r);
 }
 
@@ -519,14 +570,17 @@ feeder(void *arg)
         }
         r->want_flush = 0;
         pend_move(&res, &r->pend);
-        /* the loop waited for the last claim: claim more at once */
-        if (r->starved && !r->exhausted && r->attempted > 0) {
-            r->fed = 0;
-            if (r->batch < QUEUE_BATCH_MAX)
-                r->batch *= 2;
-        } else if (++r->fed >= 8 && r->batch > QUEUE_BATCH) {
-            r->fed = 0;
-            r->batch /= 2;
+        /* the loop waited for the last claim: claim more at once; eight
+         * claims it did not wait for: fewer */
+        if (need_items(r)) {
+            if (r->starved && r->attempted > 0) {
+                r->fed = 0;
+                if (r->batch < QUEUE_BATCH_MAX)
+                    r->batch *= 2;
+            } else if (++r->fed >= 8 && r->batch > QUEUE_BATCH) {
+                r->fed = 0;
+                r->batch /= 2;
+            }
         }
         room = 0;
         if (need_items(r)) {
@@ -548,6 +602,8 @@ feeder(void *arg)
             break;
         }
         res.n = 0;
+        if (r->held)
+            wake_loop(r);
         r->s->skipped += skipped;
         if (room > 0 && n + skipped == 0 &&
             r->claim_kind > STORE_CLAIM_UNCERTAIN) {
@@ -609,6 +665,15 @@ queue_next(void *arg, struct relay_msg *m)
                 r->s->stop = QUEUE_MAXED;
             goto none;
         }
+        if (r->pend.n >= QUEUE_RESULTS_MAX) {
+            /* the results are not being written (the feeder composes,
+             * waits for an fsync or a busy database): nothing more goes
+             * out whose result could not be recorded */
+            r->held = 1;
+            pthread_cond_signal(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            return RELAY_NONE_NOW;
+        }
         if (r->rcount == 0) {
             /* done when nothing is ready, nothing is being built,
              * nothing is claimable, and no result can change that */
@@ -634,7 +699,7 @@ queue_next(void *arg, struct relay_msg *m)
         case -1:
             pthread_mutex_lock(&r->mu);
             /* not handed out: back to the queue */
-            pend_add(&r->pend, it->contact_id, "queued");
+            pend_add(&r->pend, it->contact_id, "queued")->release = 1;
             if (!r->failed) {
                 r->failed = 1;
                 r->err = e;
@@ -739,24 +804,28 @@ queue_result(void *arg, const struct relay_done *d)
     item_free(it);
 }
 
-/* progress - (under mu) the progress line. */
+/* progress - the progress line, from a copy of the counts taken under mu
+ * (a stalled terminal must not hold up the feeder); mu not held. */
 static void
 progress(struct run *r, int64_t now_ms, int final)
 {
-    struct queue_summary *s = r->s;
-    double secs = (double)(now_ms - r->start_ms) / 1000.0;
-    double rate = secs > 0 ? (double)s->sent / secs : 0;
-    long done = s->sent + s->deferred + s->bounced + s->failed + s->skipped +
-                s->uncertain;
-    long left = r->planned > done ? r->planned - done : 0;
+    struct queue_summary s;
+    double secs = (double)(now_ms - r->start_ms) / 1000.0, rate;
+    long done, left;
     char eta[32] = "";
 
+    pthread_mutex_lock(&r->mu);
+    s = *r->s;
+    pthread_mutex_unlock(&r->mu);
+    rate = secs > 0 ? (double)s.sent / secs : 0;
+    done = s.sent + s.deferred + s.bounced + s.failed + s.skipped + s.uncertain;
+    left = r->planned > done ? r->planned - done : 0;
     if (!final && rate > 0 && left > 0)
         snprintf(eta, sizeof eta, "  ETA %lds", (long)((double)left / rate));
     fprintf(stderr,
             "\r\033[Ksent %ld/%ld  deferred %ld  bounced %ld  failed %ld  "
             "%.0f/s%s%s",
-            s->sent, r->planned, s->deferred, s->bounced, s->failed, rate, eta,
+            s.sent, r->planned, s.deferred, s.bounced, s.failed, rate, eta,
             final ? "\n" : "");
     fflush(stderr);
 }
@@ -789,14 +858,14 @@ queue_tick(void *arg, int64_t now_ms)
         }
         r->last_flush = now_ms;
     }
-    if (r->p->progress && now_ms - r->last_progress >= 250) {
-        r->last_progress = now_ms;
-        progress(r, now_ms, 0);
-    }
     if (r->stop && r->s->stop == QUEUE_DONE)
         r->s->stop = (enum queue_stop)r->stop;
     stop = r->stop != 0 || r->failed;
     pthread_mutex_unlock(&r->mu);
+    if (r->p->progress && now_ms - r->last_progress >= 250) {
+        r->last_progress = now_ms;
+        progress(r, now_ms, 0);
+    }
     return stop;
 }
 
@@ -821,7 +890,8 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     struct relay_source src;
     struct store_counts cnt;
     long recovered = 0;
-    int rc;
+    sigset_t block, old;
+    int rc, started;
 
     memset(s, 0, sizeof *s);
     memset(&r, 0, sizeof r);
@@ -866,7 +936,15 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.start_ms = r.last_flush = r.last_control = relay_now_ms();
-    if (pthread_create(&r.feeder, NULL, feeder, &r) != 0) {
+    /* SIGINT and SIGTERM go to the loop's thread (the feeder starts with
+     * them blocked), whose poll() they interrupt */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    started = pthread_create(&r.feeder, NULL, feeder, &r) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
         err_set(e, EX_OSERR, "cannot start the feeder thread");
         rc = -1;
     } else {
@@ -886,6 +964,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         struct item *it = r.ready[r.rhead];
         struct pending *q = pend_add(&r.pend, it->contact_id, "queued");
         snprintf(q->text, sizeof q->text, "not sent: the run stopped first");
+        q->release = 1;
         r.rhead = (r.rhead + 1) % r.rcap;
         item_free(it);
     }

@@ -46,6 +46,11 @@
 /* results that make the feeder write at once */
 #define QUEUE_RESULTS 64
 #define QUEUE_FLUSH_MS 200
+/* results not yet written at which the loop stops handing out: a feeder
+ * that is composing, waiting for an fsync or for a busy database must not
+ * let sent-but-unrecorded messages pile up (each is a duplicate after a
+ * crash) */
+#define QUEUE_RESULTS_MAX (2 * QUEUE_RESULTS)
 /* the page caches of a send's two database connections (KiB) */
 #define QUEUE_LOOP_CACHE_KIB 1024
 #define QUEUE_FEEDER_CACHE_KIB 8192

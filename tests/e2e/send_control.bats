@@ -118,6 +118,11 @@ slow_setup() {
     files=$(ls "$SINK_DUMP" | wc -l)
     assert_eq "$files" "$sent"
     [ "$sent" -lt 12 ] || fail "the pause came too late"
+    # the rows claimed ahead and never handed out are as before the claim
+    # (at most the one the relay loop held for the next free connection
+    # counts an attempt)
+    [ "$(count sends "state = 'queued' AND attempts > 0")" -le 1 ] ||
+        fail "claimed rows kept an attempt: $(q "SELECT attempts, last_text FROM sends WHERE state = 'queued' AND attempts > 0;")"
     # paused: a send refuses until resumed
     send_status 75
     assert_contains "$output" "campaign promo is paused: run campaign resume promo first"

@@ -119,7 +119,6 @@ struct item {
     int64_t contact_id;
     int64_t claimed_ms; /* when its batch was claimed (relay_now_ms) */
     int attempts;
-    int handed; /* given to the relay loop */
     char email[EMAIL_MAX + 1];
     char domain[EMAIL_MAX + 1];
     struct compose_result cr;
@@ -722,7 +721,6 @@ queue_next(void *arg, struct relay_msg *m)
         break;
     }
     pthread_mutex_lock(&r->mu);
-    it->handed = 1;
     r->outstanding++;
     r->attempted++;
     r->s->attempted++;

@@ -214,14 +214,16 @@ static const char *const stmt_sql[S_COUNT] = {
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
     /* a crash left these claimed: the dot may have gone out */
     /* a claim undone: the row as it was before it (an uncertain row owes
-     * its retry again), the attempt not counted */
+     * its retry again and keeps why it is uncertain), the attempt not
+     * counted.  SQLite evaluates every SET expression on the old row. */
     [S_RELEASE] =
         "UPDATE sends SET attempts = max(attempts - 1, 0), "
         "  state = CASE WHEN was_uncertain = 2 THEN 'uncertain' "
         "    ELSE 'queued' END, "
+        "  last_text = CASE WHEN was_uncertain = 2 THEN last_text "
+        "    ELSE ?3 END, "
         "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
-        "    ELSE was_uncertain END, "
-        "  last_text = ?3 "
+        "    ELSE was_uncertain END "
         "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
     [S_RECOVER] = "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
                   "WHERE campaign_id = ?1 AND state = 'sending'",

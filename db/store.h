@@ -273,8 +273,8 @@ int store_ledger_claim(struct store *st, int64_t campaign,
                        store_claim_cb cb, void *arg, struct err *e);
 /* store_ledger_release - undo the claim of a row never handed to a
  * connection (the run stopped first): queued again (uncertain again if it
- * was owed its retry), its attempts as before the claim; why becomes its
- * last_text. */
+ * was owed its retry, keeping its last_text), its attempts as before the
+ * claim; why becomes the last_text of the others. */
 int store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
                          const char *why, struct err *e);
 /* store_ledger_mark_sending - the row is claimed (attempts + 1). */

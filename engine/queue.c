@@ -748,6 +748,7 @@ queue_result(void *arg, const struct relay_done *d)
     struct pending *q;
     const char *state = "queued";
     int64_t now = now_s();
+    int release = 0;
 
     pthread_mutex_lock(&r->mu);
     r->outstanding--;
@@ -776,7 +777,14 @@ queue_result(void *arg, const struct relay_done *d)
         r->reclaim = 1; /* after a reconnect, in this run */
         break;
     }
+    if (x->outcome == SMTP_NOT_SENT && x->stage < SMTP_STAGE_MAIL) {
+        /* no MAIL FROM went out for it (no connection, or the run
+         * stopped first): not an attempt - the claim is undone */
+        state = "queued";
+        release = 1;
+    }
     q = pend_add(&r->pend, it->contact_id, state);
+    q->release = release;
     q->code = x->code;
     snprintf(q->status, sizeof q->status, "%s", x->status);
     if (x->outcome == SMTP_NOT_SENT && x->text[0] == '\0')

@@ -313,6 +313,27 @@ for i, l in enumerate(lines):
     assert_eq "$output" "rows 3, sent 3, messages 3, recipients with copies 3, duplicates 0"
 }
 
+@test "send sink: nobody answers on the relay's port: exit 69, everyone still queued with no attempt counted, and each delivered once when it is back" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 5)
+    start_sink
+    local port=$SINK_PORT
+    write_conf "$port"
+    stop_sink
+    send_status 69
+    assert_contains "$stderr" "no relay reachable"
+    assert_eq "$(states)" "queued 5"
+    # no MAIL FROM went out: the claims were undone, not counted
+    assert_eq "$(count sends "attempts > 0")" 0 "rows with an attempt counted"
+    send_status 69
+    assert_eq "$(count sends "attempts > 0")" 0 "rows with an attempt counted"
+    start_sink "$port"
+    send_status 0
+    assert_eq "$(states)" "sent 5"
+    assert_eq "$(ls "$SINK_DUMP" | wc -l)" 5
+    assert_eq "$(q "SELECT DISTINCT attempts FROM sends;")" 1
+}
+
 @test "send sink: replies out of order (-W RCPT with PIPELINING) are a protocol error: nobody bounced, nothing lost" {
     # smtp-sink answers the pipelined DATA ("503 need RCPT command")
     # before the delayed RCPT: read in order, that 503 would bounce a good

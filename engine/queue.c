@@ -293,6 +293,21 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
     return 0;
 }
 
+/* commit_results - the results of l in a transaction of their own on st;
+ * -1 with nothing kept. */
+static int
+commit_results(struct run *r, struct store *st, const struct pendlist *l,
+               struct err *e)
+{
+    if (store_begin(st, e) == -1)
+        return -1;
+    if (write_pending(r, st, l, e) == -1 || store_commit(st, e) == -1) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 claim_cb(const struct store_claim_row *row, void *arg)
 {
@@ -449,14 +464,9 @@ flush_results(struct run *r, struct pendlist *tmp)
     pend_move(tmp, &r->pend);
     pthread_mutex_unlock(&r->mu);
     err_clear(&e);
-    int rc = store_begin(r->fst, &e) == -1 ||
-                     write_pending(r, r->fst, tmp, &e) == -1 ||
-                     store_commit(r->fst, &e) == -1
-                 ? -1
-                 : 0;
+    int rc = commit_results(r, r->fst, tmp, &e);
     pthread_mutex_lock(&r->mu);
     if (rc == -1) {
-        store_rollback(r->fst);
         pend_move(&r->pend, tmp);
         feeder_fail(r, &e);
     }
@@ -977,10 +987,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     if (r.pend.n > 0) {
         struct err fe;
         err_clear(&fe);
-        if (store_begin(p->st, &fe) == -1 ||
-            write_pending(&r, p->st, &r.pend, &fe) == -1 ||
-            store_commit(p->st, &fe) == -1) {
-            store_rollback(p->st);
+        if (commit_results(&r, p->st, &r.pend, &fe) == -1) {
             if (rc == 0 && !r.failed) {
                 *e = fe;
                 rc = -1;

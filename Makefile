@@ -30,7 +30,7 @@ OPT     ?= -O2 -g
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard engine/*.c) db/store.c
+LIB_SRC := $(wildcard engine/*.c) $(wildcard db/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC:= $(wildcard tests/unit/test_*.c)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_int.h - what the store_*.c files share; not part of the store's
+ * interface (store.h).  Nothing outside db/ includes it.
+ *
+ * The store is one connection (store.c: opening, pragmas, migrations,
+ * transactions) and one file per family of tables, each with its own
+ * statement table: store_contacts.c (imports, contacts, lists,
+ * memberships, suppressions), store_ledger.c (campaigns and the send
+ * ledger), store_events.c (opens, clicks, unsubscribes, views).  A
+ * family's statements take the slots from its STORE_SLOT_* on.
+ */
+#ifndef CAMPAIGN_STORE_INT_H
+#define CAMPAIGN_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "../engine/buf.h"
+#include "../engine/err.h"
+
+enum {
+    STORE_SLOT_CONTACTS = 0,
+    STORE_SLOT_LEDGER = 40,
+    STORE_SLOT_EVENTS = 80,
+    STORE_STMT_MAX = 120,
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STORE_STMT_MAX];
+    int version;
+    char *salt;
+    char *path;
+    struct buf scratch;
+    struct buf ids;        /* store_memberships_add: the ids as JSON */
+    int import_checks_off; /* inside an import run: see store_import_begin */
+};
+
+/* store_fail - fill e from the connection's last error; returns -1. */
+int store_fail(struct store *st, struct err *e, const char *what);
+/* store_stmt - statement slot id (its SQL text sql), prepared on first use
+ * with SQLITE_PREPARE_PERSISTENT, else reset with bindings cleared. */
+sqlite3_stmt *store_stmt(struct store *st, int id, const char *sql,
+                         struct err *e);
+/* store_stmt_done - step a statement that returns no rows, then reset. */
+int store_stmt_done(struct store *st, sqlite3_stmt *s, struct err *e,
+                    const char *what);
+/* store_import_checks - CHECK constraints off (0) or back on (1); see
+ * store_import_begin. */
+int store_import_checks(struct store *st, int on, struct err *e);
+/* store_find_id - run a one-column id lookup s (NULL: prepare failed) by
+ * the text key; 1 and *out when found, 0 when not, -1. */
+int store_find_id(struct store *st, sqlite3_stmt *s, const char *key,
+                  int64_t *out, struct err *e);
+
+#endif

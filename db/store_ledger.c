@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * store_ledger.c - the campaigns and their send ledger (see store.h and
+ * db/migrations/003_ledger.sql for the states).
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/buf.h"
+#include "../engine/xalloc.h"
+#include "store.h"
+#include "store_int.h"
+
+enum stmt_id {
+    S_CAMPAIGN_FIND = STORE_SLOT_LEDGER,
+    S_CAMPAIGN_ADD,
+    S_CAMPAIGN_GET,
+    S_CAMPAIGN_START,
+    S_CAMPAIGN_FINISH,
+    S_CAMPAIGN_CONTROL_GET,
+    S_CAMPAIGN_CONTROL_SET,
+    S_FREEZE,
+    S_FREEZE_COUNT,
+    S_RECOVER,
+    S_RELEASE,
+    S_CLAIM_QUEUED,
+    S_CLAIM_DEFERRED,
+    S_CLAIM_UNCERTAIN,
+    S_CLAIM_MARK,
+    S_SEND_RESULT,
+    S_SEND_COUNTS,
+    S_CAMPAIGNS_ALL,
+    S_NEXT_DUE,
+    S_UNCERTAIN_LIST,
+    S_END
+};
+
+static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
+    [S_CAMPAIGN_FIND - STORE_SLOT_LEDGER] =
+        "SELECT id FROM campaigns WHERE name = ?1",
+    [S_CAMPAIGN_ADD - STORE_SLOT_LEDGER] =
+        "INSERT INTO campaigns(name, template, list_id, "
+        "  created_at) VALUES (?1, ?2, ?3, ?4)",
+    [S_CAMPAIGN_GET - STORE_SLOT_LEDGER] =
+        "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
+        "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
+        "  c.started_at, c.finished_at "
+        "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
+        "WHERE c.name = ?1",
+    [S_CAMPAIGN_START - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET status = 'sending', "
+        "  started_at = COALESCE(started_at, ?2), "
+        "  data = COALESCE(data, ?3), control = NULL WHERE id = ?1",
+    [S_CAMPAIGN_FINISH - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET status = ?2, "
+        "  finished_at = ?3 WHERE id = ?1",
+    [S_CAMPAIGN_CONTROL_GET - STORE_SLOT_LEDGER] =
+        "SELECT control FROM campaigns WHERE id = ?1",
+    [S_CAMPAIGN_CONTROL_SET - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET control = ?2, "
+        "  status = CASE WHEN ?3 IS NULL THEN status "
+        "    ELSE ?3 END WHERE name = ?1",
+    /* members minus suppressed minus already in the ledger: the mailable
+     * ones queued, the others recorded as skipped (the report's
+     * "suppressed") */
+    [S_FREEZE - STORE_SLOT_LEDGER] =
+        "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
+        "  last_text) "
+        "SELECT ?1, c.id, CASE WHEN c.status = 'active' THEN 'queued' "
+        "    ELSE 'skipped' END, ?2, "
+        "  CASE WHEN c.status = 'active' THEN NULL "
+        "    ELSE 'suppressed: ' || c.status END "
+        "FROM memberships m JOIN contacts c ON c.id = m.contact_id "
+        "WHERE m.list_id = ?3 "
+        "ON CONFLICT DO NOTHING",
+    [S_FREEZE_COUNT - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET frozen_at = ?2, recipients = "
+        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
+    [S_RECOVER - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
+        "WHERE campaign_id = ?1 AND state = 'sending'",
+    /* a crash left these claimed: the dot may have gone out */
+    /* a claim undone: the row as it was before it (an uncertain row owes
+     * its retry again and keeps why it is uncertain), the attempt not
+     * counted.  SQLite evaluates every SET expression on the old row. */
+    [S_RELEASE - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET attempts = max(attempts - 1, 0), "
+        "  state = CASE WHEN was_uncertain = 2 THEN 'uncertain' "
+        "    ELSE 'queued' END, "
+        "  last_text = CASE WHEN was_uncertain = 2 THEN last_text "
+        "    ELSE ?3 END, "
+        "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
+        "    ELSE was_uncertain END "
+        "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
+    /* through the state index: ordering by the primary key instead made
+     * SQLite walk every row already sent, so each claim got slower as
+     * the campaign went on (quadratic in its size).  Within one state the
+     * index is in contact order anyway (queued rows have no retry time) */
+    [S_CLAIM_QUEUED - STORE_SLOT_LEDGER] =
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "FROM sends s INDEXED BY sends_state "
+        "JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state = 'queued' LIMIT ?2",
+    [S_CLAIM_DEFERRED - STORE_SLOT_LEDGER] =
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "FROM sends s JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state = 'deferred' "
+        "  AND s.next_attempt_at <= ?3 "
+        "ORDER BY s.next_attempt_at LIMIT ?2",
+    [S_CLAIM_UNCERTAIN - STORE_SLOT_LEDGER] =
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "FROM sends s INDEXED BY sends_state "
+        "JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state = 'uncertain' "
+        "  AND s.was_uncertain = 1 LIMIT ?2",
+    [S_CLAIM_MARK - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'sending', attempts = attempts + 1, "
+        "  first_attempt_at = COALESCE(first_attempt_at, ?3), "
+        "  was_uncertain = CASE WHEN state = 'uncertain' THEN 2 "
+        "    ELSE was_uncertain END "
+        "WHERE campaign_id = ?1 AND contact_id = ?2",
+    [S_SEND_RESULT - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = ?3, last_code = ?4, last_status = ?5, "
+        "  last_text = ?6, bounce_class = ?7, "
+        "  message_id = COALESCE(?8, message_id), relay = ?9, "
+        "  next_attempt_at = ?10, done_at = ?11, "
+        "  was_uncertain = CASE WHEN ?3 = 'uncertain' AND was_uncertain = 0 "
+        "    THEN 1 ELSE was_uncertain END "
+        "WHERE campaign_id = ?1 AND contact_id = ?2",
+    [S_SEND_COUNTS - STORE_SLOT_LEDGER] =
+        "SELECT state, COALESCE(bounce_class, ''), count(*), "
+        "  sum(was_uncertain > 0), sum(was_uncertain = 1) "
+        "FROM sends WHERE campaign_id = ?1 GROUP BY 1, 2",
+    [S_CAMPAIGNS_ALL - STORE_SLOT_LEDGER] =
+        "SELECT name FROM campaigns ORDER BY id",
+    [S_NEXT_DUE - STORE_SLOT_LEDGER] =
+        "SELECT min(next_attempt_at) FROM sends "
+        "WHERE campaign_id = ?1 AND state = 'deferred'",
+    [S_UNCERTAIN_LIST - STORE_SLOT_LEDGER] =
+        "SELECT c.email, s.message_id, s.state FROM sends s "
+        "JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
+        "ORDER BY c.email",
+};
+
+/* stmt - the family's statement id, prepared once, reset. */
+static sqlite3_stmt *
+stmt(struct store *st, enum stmt_id id, struct err *e)
+{
+    return store_stmt(st, (int)id, stmt_sql[id - STORE_SLOT_LEDGER], e);
+}
+
+int
+store_campaign_find(struct store *st, const char *name, int64_t *id,
+                    struct err *e)
+{
+    return store_find_id(st, stmt(st, S_CAMPAIGN_FIND, e), name, id, e);
+}
+
+int
+store_campaign_ensure(struct store *st, const char *name, const char *template,
+                      int64_t list_id, int64_t now, int64_t *id, struct err *e)
+{
+    sqlite3_stmt *s;
+    int rc = store_find_id(st, stmt(st, S_CAMPAIGN_FIND, e), name, id, e);
+
+    if (rc != 0)
+        return rc == 1 ? 0 : -1;
+    if ((s = stmt(st, S_CAMPAIGN_ADD, e)) == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, template, -1, SQLITE_STATIC);
+    if (list_id > 0)
+        sqlite3_bind_int64(s, 3, list_id);
+    sqlite3_bind_int64(s, 4, now);
+    if (store_stmt_done(st, s, e, "create campaign") == -1)
+        return -1;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+/* ---- the send ledger ---- */
+
+int
+store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
+                   void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_GET, e);
+    struct store_campaign c;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        c.id = sqlite3_column_int64(s, 0);
+        c.name = (const char *)sqlite3_column_text(s, 1);
+        c.template = (const char *)sqlite3_column_text(s, 2);
+        c.list_id = sqlite3_column_int64(s, 3);
+        c.list = (const char *)sqlite3_column_text(s, 4);
+        c.status = (const char *)sqlite3_column_text(s, 5);
+        c.data = (const char *)sqlite3_column_text(s, 6);
+        c.frozen_at = sqlite3_column_int64(s, 7);
+        c.control = (const char *)sqlite3_column_text(s, 8);
+        c.recipients = sqlite3_column_int64(s, 9);
+        c.created_at = sqlite3_column_int64(s, 10);
+        c.started_at = sqlite3_column_int64(s, 11);
+        c.finished_at = sqlite3_column_int64(s, 12);
+        cb(&c, arg);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read campaign");
+    return rc == SQLITE_ROW;
+}
+
+int
+store_campaign_start(struct store *st, int64_t id, int64_t now,
+                     const char *data, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_START, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now);
+    if (data)
+        sqlite3_bind_text(s, 3, data, -1, SQLITE_STATIC);
+    return store_stmt_done(st, s, e, "start campaign");
+}
+
+int
+store_campaign_finish(struct store *st, int64_t id, const char *status,
+                      int64_t now, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_FINISH, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+    if (now > 0)
+        sqlite3_bind_int64(s, 3, now);
+    return store_stmt_done(st, s, e, "update campaign");
+}
+
+int
+store_campaign_control(struct store *st, int64_t id, char *out, size_t n,
+                       struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_CONTROL_GET, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    out[0] = '\0';
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read campaign control");
+    return 0;
+}
+
+int
+store_campaign_set_control(struct store *st, const char *name,
+                           const char *control, const char *status,
+                           struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_CONTROL_SET, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (control)
+        sqlite3_bind_text(s, 2, control, -1, SQLITE_STATIC);
+    if (status)
+        sqlite3_bind_text(s, 3, status, -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "control campaign") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
+                    int64_t now, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_FREEZE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, list_id);
+    if (store_stmt_done(st, s, e, "freeze recipients") == -1)
+        return -1;
+    if ((s = stmt(st, S_FREEZE_COUNT, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, now);
+    return store_stmt_done(st, s, e, "freeze recipients");
+}
+
+int
+store_ledger_recover(struct store *st, int64_t campaign, long *n, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_RECOVER, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if (store_stmt_done(st, s, e, "recover ledger") == -1)
+        return -1;
+    *n = sqlite3_changes(st->db);
+    return 0;
+}
+
+int
+store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
+                     const char *why, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_RELEASE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+    return store_stmt_done(st, s, e, "release a claimed recipient");
+}
+
+int
+store_ledger_claim(struct store *st, int64_t campaign, enum store_claim kind,
+                   int64_t now, int limit, store_claim_cb cb, void *arg,
+                   struct err *e)
+{
+    static const enum stmt_id ids[] = {S_CLAIM_QUEUED, S_CLAIM_DEFERRED,
+                                       S_CLAIM_UNCERTAIN};
+    sqlite3_stmt *s = stmt(st, ids[kind], e);
+    struct store_claim_row r;
+    int rc, n = 0;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int(s, 2, limit);
+    if (kind == STORE_CLAIM_DEFERRED)
+        sqlite3_bind_int64(s, 3, now);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.contact_id = sqlite3_column_int64(s, 0);
+        r.email = (const char *)sqlite3_column_text(s, 1);
+        r.attrs = (const char *)sqlite3_column_text(s, 2);
+        r.status = (const char *)sqlite3_column_text(s, 3);
+        r.attempts = sqlite3_column_int(s, 4);
+        cb(&r, arg);
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, e, "claim recipients");
+    return n;
+}
+
+int
+store_ledger_mark_sending(struct store *st, int64_t campaign, int64_t contact,
+                          int64_t now, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CLAIM_MARK, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    sqlite3_bind_int64(s, 3, now);
+    return store_stmt_done(st, s, e, "claim recipient");
+}
+
+int
+store_ledger_result(struct store *st, const struct store_result *r,
+                    struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SEND_RESULT, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, r->campaign_id);
+    sqlite3_bind_int64(s, 2, r->contact_id);
+    sqlite3_bind_text(s, 3, r->state, -1, SQLITE_STATIC);
+    if (r->code > 0)
+        sqlite3_bind_int(s, 4, r->code);
+    if (r->status && *r->status)
+        sqlite3_bind_text(s, 5, r->status, -1, SQLITE_STATIC);
+    if (r->text && *r->text)
+        sqlite3_bind_text(s, 6, r->text, -1, SQLITE_STATIC);
+    if (r->bounce_class)
+        sqlite3_bind_text(s, 7, r->bounce_class, -1, SQLITE_STATIC);
+    if (r->message_id)
+        sqlite3_bind_text(s, 8, r->message_id, -1, SQLITE_STATIC);
+    if (r->relay)
+        sqlite3_bind_text(s, 9, r->relay, -1, SQLITE_STATIC);
+    if (r->next_attempt_at > 0)
+        sqlite3_bind_int64(s, 10, r->next_attempt_at);
+    if (r->done_at > 0)
+        sqlite3_bind_int64(s, 11, r->done_at);
+    return store_stmt_done(st, s, e, "record result");
+}
+
+int
+store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
+                    struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SEND_COUNTS, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    memset(c, 0, sizeof *c);
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(s, 0);
+        const char *cls = (const char *)sqlite3_column_text(s, 1);
+        long n = (long)sqlite3_column_int64(s, 2);
+        c->recipients += n;
+        c->was_uncertain += (long)sqlite3_column_int64(s, 3);
+        if (strcmp(state, "uncertain") == 0)
+            c->uncertain_retry += (long)sqlite3_column_int64(s, 4);
+        if (strcmp(state, "queued") == 0)
+            c->queued += n;
+        else if (strcmp(state, "sending") == 0)
+            c->sending += n;
+        else if (strcmp(state, "sent") == 0)
+            c->sent += n;
+        else if (strcmp(state, "deferred") == 0)
+            c->deferred += n;
+        else if (strcmp(state, "failed") == 0)
+            c->failed += n;
+        else if (strcmp(state, "skipped") == 0)
+            c->skipped += n;
+        else if (strcmp(state, "expired") == 0)
+            c->expired += n;
+        else if (strcmp(state, "uncertain") == 0)
+            c->uncertain += n;
+        else if (strcmp(state, "bounced") == 0) {
+            if (strcmp(cls, "hard") == 0)
+                c->bounced_hard += n;
+            else if (strcmp(cls, "blocked") == 0)
+                c->blocked += n;
+            else
+                c->bounced_soft += n;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, e, "count ledger");
+    return 0;
+}
+
+int
+store_ledger_next_due(struct store *st, int64_t campaign, int64_t *when,
+                      struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_NEXT_DUE, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    *when = 0;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *when = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read ledger");
+    return 0;
+}
+
+int
+store_campaign_names(struct store *st, store_name_cb cb, void *arg,
+                     struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGNS_ALL, e);
+    struct buf names;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    /* copied first: the callback may use the store */
+    buf_init(&names, 0);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *n = (const char *)sqlite3_column_text(s, 0);
+        if (buf_append(&names, n, strlen(n) + 1) == -1)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        buf_free(&names);
+        return store_fail(st, e, "read campaigns");
+    }
+    for (size_t i = 0; i < names.len; i += strlen(names.p + i) + 1)
+        if (cb(names.p + i, arg) != 0)
+            break;
+    buf_free(&names);
+    return 0;
+}
+
+int
+store_checkpoint(struct store *st)
+{
+    return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                     NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+int
+store_ledger_uncertain(struct store *st, int64_t campaign,
+                       store_uncertain_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_UNCERTAIN_LIST, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb((const char *)sqlite3_column_text(s, 0),
+               (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), arg) != 0)
+            break;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read ledger");
+    return 0;
+}

@@ -14,7 +14,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto libsodium uuid inih
+PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto libsodium uuid inih \
+           libmicrohttpd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm

@@ -143,6 +143,17 @@ const struct command commands[] = {
      "bulk-sender requirements (one-click unsubscribe, List-Id, VERP); and\n"
      "say what to fix.  Exit 0 when all is well, 69 when a relay cannot\n"
      "be reached, 78 for anything else to fix.\n"},
+    {"serve", cmd_serve, "campaign serve [--listen ADDR:PORT]",
+     "Answer the links of every message sent, in the foreground until\n"
+     "SIGTERM or SIGINT: the open pixel (GET /o/TOKEN.gif), click\n"
+     "redirects (GET /c/TOKEN), the unsubscribe page (GET /u/TOKEN) and\n"
+     "RFC 8058 one-click unsubscribe (POST /u/TOKEN), the web view\n"
+     "(GET /v/TOKEN) and GET /healthz.  Opens, clicks and views are\n"
+     "committed every 100 ms; an unsubscribe is committed before its\n"
+     "answer.  Put it behind a TLS proxy such as nginx (see the README).\n"
+     "\n"
+     "  --listen ADDR:PORT  where to listen (default [serve] listen,\n"
+     "                      127.0.0.1:8787)\n"},
     {NULL, NULL, NULL, NULL},
 };
 

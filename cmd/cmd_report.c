@@ -51,10 +51,14 @@ static json_t *
 figures(struct rep *r, const char *name, struct store_counts *cnt,
         struct campinfo *ci)
 {
+    struct store_event_counts ev;
+    json_t *doc;
+
     if (store_campaign_get(r->st, name, info_cb, ci, r->e) != 1 ||
-        store_ledger_counts(r->st, ci->c.id, cnt, r->e) == -1)
+        store_ledger_counts(r->st, ci->c.id, cnt, r->e) == -1 ||
+        store_event_counts(r->st, ci->c.id, &ev, r->e) == -1)
         return NULL;
-    return json_pack(
+    doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:o, s:o}",
         "campaign", ci->name, "template", ci->template, "status", ci->status,
@@ -67,6 +71,21 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         "uncertain", (json_int_t)cnt->was_uncertain, "expired",
         (json_int_t)cnt->expired, "started_at", time_json(ci->c.started_at),
         "finished_at", time_json(ci->c.finished_at));
+    if (doc == NULL)
+        return NULL;
+    /* what came back through `campaign serve`: people's opens and clicks
+     * apart from machines' (mail-privacy proxies, link scanners) */
+    json_object_set_new(doc, "opens", json_integer(ev.opens));
+    json_object_set_new(doc, "opened_unique", json_integer(ev.opened_unique));
+    json_object_set_new(doc, "machine_opens", json_integer(ev.machine_opens));
+    json_object_set_new(doc, "machine_opened_unique",
+                        json_integer(ev.machine_opened_unique));
+    json_object_set_new(doc, "clicks", json_integer(ev.clicks));
+    json_object_set_new(doc, "clicked_unique", json_integer(ev.clicked_unique));
+    json_object_set_new(doc, "machine_clicks", json_integer(ev.machine_clicks));
+    json_object_set_new(doc, "unsubscribed", json_integer(ev.unsubscribed));
+    json_object_set_new(doc, "views", json_integer(ev.views));
+    return doc;
 }
 
 static int
@@ -191,9 +210,9 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                 if (json_is_array(v))
                     continue;
                 if (json_is_integer(v))
-                    printf("%-14s %lld\n", k, (long long)json_integer_value(v));
+                    printf("%-22s %lld\n", k, (long long)json_integer_value(v));
                 else
-                    printf("%-14s %s\n", k,
+                    printf("%-22s %s\n", k,
                            json_is_string(v) ? json_string_value(v) : "-");
             }
             size_t i;

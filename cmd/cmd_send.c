@@ -471,6 +471,7 @@ struct camp {
     char template[128];
     char *list;
     char *data;
+    char *template_src;
 };
 
 static int
@@ -486,6 +487,7 @@ camp_cb(const struct store_campaign *c, void *arg)
     snprintf(k->template, sizeof k->template, "%s", c->template);
     k->list = c->list ? xstrdup(c->list) : NULL;
     k->data = c->data ? xstrdup(c->data) : NULL;
+    k->template_src = c->template_src ? xstrdup(c->template_src) : NULL;
     return 0;
 }
 
@@ -658,6 +660,17 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                       "ignored",
                       campaign);
     }
+    /* ... and the template it froze: what was sent is what the web view
+     * shows, and a resume sends the same message */
+    if (k.template_src != NULL && !dry && !testing) {
+        struct tmpl *ft = tmpl_load_frozen(k.template_src, template, &e);
+        if (ft == NULL) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+        tmpl_free(j.tmpl);
+        j.tmpl = ft;
+    }
     if ((rc = store_list_find(st, list, &list_id, &e)) != 1) {
         if (rc == 0)
             err_set(&e, EX_DATAERR, "no list \"%s\" (see campaign lists)",
@@ -744,19 +757,24 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    if (k.frozen_at == 0) {
+    if (k.frozen_at == 0 || k.template_src == NULL) {
         char *dj = j.data ? json_dumps(j.data, JSON_COMPACT) : NULL;
+        char *ts = tmpl_frozen(j.tmpl, ctx->templates_dir);
         int64_t now = (int64_t)time(NULL);
         if (store_begin(st, &e) == -1 ||
-            store_ledger_freeze(st, cid, list_id, now, &e) == -1 ||
+            (k.frozen_at == 0 &&
+             store_ledger_freeze(st, cid, list_id, now, &e) == -1) ||
             store_campaign_start(st, cid, now, dj, &e) == -1 ||
+            (ts != NULL && store_campaign_template(st, cid, ts, &e) == -1) ||
             store_commit(st, &e) == -1) {
             store_rollback(st);
             free(dj);
+            free(ts);
             code = cmd_fail(&e);
             goto out;
         }
         free(dj);
+        free(ts);
     } else if (store_campaign_start(st, cid, (int64_t)time(NULL), NULL, &e) ==
                -1) {
         code = cmd_fail(&e);
@@ -837,6 +855,7 @@ out:
     store_close(st);
     free(k.list);
     free(k.data);
+    free(k.template_src);
     buf_free(&d.msg);
     buf_free(&d.path);
     return code;

@@ -70,7 +70,8 @@ CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;
 
 -- data, frozen_at, control and recipients come from 003_ledger: the
 -- campaign data kept for resumes, when the recipients were frozen, a
--- pause or cancel request, and the frozen recipient count.
+-- pause or cancel request, and the frozen recipient count; template_src
+-- from 004_events: the template files as the campaign froze them.
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -83,7 +84,8 @@ CREATE TABLE campaigns (
     data        TEXT,
     frozen_at   INTEGER,
     control     TEXT,
-    recipients  INTEGER NOT NULL DEFAULT 0
+    recipients  INTEGER NOT NULL DEFAULT 0,
+    template_src TEXT
 );
 
 CREATE TABLE sends (
@@ -108,3 +110,20 @@ CREATE TABLE sends (
     PRIMARY KEY (campaign_id, contact_id)
 ) WITHOUT ROWID;
 CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
+
+-- 004_events: opens, clicks, unsubscribes and web views (engine/serve.c).
+CREATE TABLE events (
+    id             INTEGER PRIMARY KEY,
+    campaign_id    INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    contact_id     INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL
+                   CHECK (kind = 'open' OR kind = 'click' OR
+                          kind = 'unsubscribe' OR kind = 'view'),
+    url            TEXT,
+    at_ms          INTEGER NOT NULL,
+    machine        INTEGER NOT NULL DEFAULT 0,
+    machine_reason TEXT,
+    ua_class       TEXT,
+    ip             TEXT
+);
+CREATE INDEX events_contact ON events(contact_id, campaign_id, kind, at_ms);

@@ -143,6 +143,9 @@ struct store_contact {
 typedef int (*store_contact_cb)(const struct store_contact *c, void *arg);
 int store_contact_get(struct store *st, const char *email, store_contact_cb cb,
                       void *arg, struct err *e);
+/* store_contact_get_id - the same by contact id. */
+int store_contact_get_id(struct store *st, int64_t id, store_contact_cb cb,
+                         void *arg, struct err *e);
 /* store_contact_lists - cb(name) for each list the contact belongs to. */
 typedef int (*store_name_cb)(const char *name, void *arg);
 int store_contact_lists(struct store *st, int64_t contact_id, store_name_cb cb,
@@ -221,12 +224,20 @@ int store_campaign_ensure(struct store *st, const char *name,
 struct store_campaign {
     int64_t id;
     const char *name, *template, *list, *status, *data, *control;
+    const char *template_src; /* the frozen template (tmpl.h), or NULL */
     int64_t list_id, frozen_at, recipients, created_at, started_at, finished_at;
 };
 typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);
 /* store_campaign_get - 1 and cb called when it exists, 0 when not. */
 int store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
                        void *arg, struct err *e);
+/* store_campaign_get_id - the same by id. */
+int store_campaign_get_id(struct store *st, int64_t id, store_campaign_cb cb,
+                          void *arg, struct err *e);
+/* store_campaign_template - freeze the campaign's template files (the
+ * JSON of tmpl_frozen()); a template frozen before is kept. */
+int store_campaign_template(struct store *st, int64_t id, const char *src,
+                            struct err *e);
 /* store_campaign_names - cb(name) for every campaign, oldest first. */
 int store_campaign_names(struct store *st, store_name_cb cb, void *arg,
                          struct err *e);
@@ -308,6 +319,54 @@ typedef int (*store_uncertain_cb)(const char *email, const char *message_id,
                                   const char *state, void *arg);
 int store_ledger_uncertain(struct store *st, int64_t campaign,
                            store_uncertain_cb cb, void *arg, struct err *e);
+/* store_send_times - one ledger row's state, first attempt and end
+ * (0 when not yet); 1 when the row exists, 0 when not. */
+struct store_send_times {
+    char state[16];
+    int64_t first_attempt_at, done_at;
+};
+int store_send_times(struct store *st, int64_t campaign, int64_t contact,
+                     struct store_send_times *t, struct err *e);
+/* ---- events (004_events.sql): what `campaign serve` records ---- */
+
+struct store_event {
+    int64_t campaign_id, contact_id;
+    const char *kind;           /* "open", "click", "unsubscribe" or "view" */
+    const char *url;            /* the link of a click, else NULL */
+    int64_t at_ms;              /* milliseconds since the epoch */
+    int machine;                /* made by a machine (engine/machine.h) */
+    const char *machine_reason; /* why, when machine */
+    const char *ua_class;
+    const char *ip; /* NULL unless [serve] store_ip */
+};
+/* store_event_add - record ev if its contact is a recipient of its
+ * campaign: 1 recorded, 0 not (nothing written), -1. */
+int store_event_add(struct store *st, const struct store_event *ev,
+                    struct err *e);
+/* store_event_has - 1 when the contact has an event of this kind in the
+ * campaign (made by a machine or not, as machine says; -1: either), 0
+ * when not. */
+int store_event_has(struct store *st, int64_t campaign, int64_t contact,
+                    const char *kind, int machine, struct err *e);
+/* store_event_other_clicks - *n: distinct links other than url that the
+ * contact clicked in the campaign from since_ms on. */
+int store_event_other_clicks(struct store *st, int64_t campaign,
+                             int64_t contact, const char *url, int64_t since_ms,
+                             long *n, struct err *e);
+/* store_event_flag_machine - mark the contact's clicks and opens in the
+ * campaign from since_ms on as a machine's, for reason. */
+int store_event_flag_machine(struct store *st, int64_t campaign,
+                             int64_t contact, int64_t since_ms,
+                             const char *reason, struct err *e);
+struct store_event_counts {
+    long opens, opened_unique, machine_opens, machine_opened_unique, clicks,
+        clicked_unique, machine_clicks, unsubscribed, views;
+};
+/* store_event_counts - the campaign's events, people's apart from
+ * machines'. */
+int store_event_counts(struct store *st, int64_t campaign,
+                       struct store_event_counts *c, struct err *e);
+
 /* store_checkpoint - a passive WAL checkpoint (between batches). */
 int store_checkpoint(struct store *st);
 

@@ -38,6 +38,7 @@ enum stmt_id {
     S_LIST_FIND,
     S_MEMBERS,
     S_CONTACT_FIRST,
+    S_CONTACT_GET_ID,
     S_END
 };
 
@@ -142,6 +143,12 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "  updated_at, NULL, 0 "
         "FROM contacts WHERE status = 'active' "
         "ORDER BY id LIMIT 1",
+    [S_CONTACT_GET_ID - STORE_SLOT_CONTACTS] =
+        "SELECT c.id, c.email, c.attrs, c.status, "
+        "  c.created_at, c.updated_at, i.file, i.started_at "
+        "FROM contacts c LEFT JOIN imports i "
+        "  ON i.id = c.seen_run "
+        "WHERE c.id = ?1",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -412,20 +419,15 @@ store_lists(struct store *st, store_list_cb cb, void *arg, struct err *e)
     return 0;
 }
 
-int
-store_contact_get(struct store *st, const char *email, store_contact_cb cb,
-                  void *arg, struct err *e)
+/* contact_row - run S_CONTACT_GET or _GET_ID (bound); cb for the row. */
+static int
+contact_row(struct store *st, sqlite3_stmt *s, store_contact_cb cb, void *arg,
+            struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, S_CONTACT_GET, e);
     struct store_contact c;
-    int rc, found = 0;
+    int rc = sqlite3_step(s);
 
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_text(s, 1, email, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        found = 1;
         c.id = sqlite3_column_int64(s, 0);
         c.email = (const char *)sqlite3_column_text(s, 1);
         c.attrs = (const char *)sqlite3_column_text(s, 2);
@@ -435,12 +437,35 @@ store_contact_get(struct store *st, const char *email, store_contact_cb cb,
         c.last_import_file = (const char *)sqlite3_column_text(s, 6);
         c.last_import_at = sqlite3_column_int64(s, 7);
         cb(&c, arg);
-    } else if (rc != SQLITE_DONE) {
-        sqlite3_reset(s);
-        return store_fail(st, e, "read contact");
     }
     sqlite3_reset(s);
-    return found;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read contact");
+    return rc == SQLITE_ROW;
+}
+
+int
+store_contact_get(struct store *st, const char *email, store_contact_cb cb,
+                  void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CONTACT_GET, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, email, -1, SQLITE_STATIC);
+    return contact_row(st, s, cb, arg, e);
+}
+
+int
+store_contact_get_id(struct store *st, int64_t id, store_contact_cb cb,
+                     void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CONTACT_GET_ID, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return contact_row(st, s, cb, arg, e);
 }
 
 int

@@ -34,6 +34,9 @@ enum stmt_id {
     S_CAMPAIGNS_ALL,
     S_NEXT_DUE,
     S_UNCERTAIN_LIST,
+    S_CAMPAIGN_GET_ID,
+    S_CAMPAIGN_TEMPLATE,
+    S_SEND_TIMES,
     S_END
 };
 
@@ -46,7 +49,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_GET - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
-        "  c.started_at, c.finished_at "
+        "  c.started_at, c.finished_at, c.template_src "
         "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
         "WHERE c.name = ?1",
     [S_CAMPAIGN_START - STORE_SLOT_LEDGER] =
@@ -143,6 +146,19 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
         "ORDER BY c.email",
+    [S_CAMPAIGN_GET_ID - STORE_SLOT_LEDGER] =
+        "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
+        "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
+        "  c.started_at, c.finished_at, c.template_src "
+        "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
+        "WHERE c.id = ?1",
+    /* a campaign's template is frozen once, when it starts */
+    [S_CAMPAIGN_TEMPLATE - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET template_src = COALESCE(template_src, ?2) "
+        "WHERE id = ?1",
+    [S_SEND_TIMES - STORE_SLOT_LEDGER] =
+        "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
+        "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -183,18 +199,14 @@ store_campaign_ensure(struct store *st, const char *name, const char *template,
 
 /* ---- the send ledger ---- */
 
-int
-store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
-                   void *arg, struct err *e)
+/* campaign_row - run S_CAMPAIGN_GET or _GET_ID (bound); cb for the row. */
+static int
+campaign_row(struct store *st, sqlite3_stmt *s, store_campaign_cb cb, void *arg,
+             struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_GET, e);
     struct store_campaign c;
-    int rc;
+    int rc = sqlite3_step(s);
 
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         c.id = sqlite3_column_int64(s, 0);
         c.name = (const char *)sqlite3_column_text(s, 1);
@@ -209,11 +221,73 @@ store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
         c.created_at = sqlite3_column_int64(s, 10);
         c.started_at = sqlite3_column_int64(s, 11);
         c.finished_at = sqlite3_column_int64(s, 12);
+        c.template_src = (const char *)sqlite3_column_text(s, 13);
         cb(&c, arg);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(st, e, "read campaign");
+    return rc == SQLITE_ROW;
+}
+
+int
+store_campaign_get(struct store *st, const char *name, store_campaign_cb cb,
+                   void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_GET, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    return campaign_row(st, s, cb, arg, e);
+}
+
+int
+store_campaign_get_id(struct store *st, int64_t id, store_campaign_cb cb,
+                      void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_GET_ID, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return campaign_row(st, s, cb, arg, e);
+}
+
+int
+store_campaign_template(struct store *st, int64_t id, const char *src,
+                        struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_TEMPLATE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, src, -1, SQLITE_STATIC);
+    return store_stmt_done(st, s, e, "freeze template");
+}
+
+int
+store_send_times(struct store *st, int64_t campaign, int64_t contact,
+                 struct store_send_times *t, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SEND_TIMES, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(t->state, sizeof t->state, "%s",
+                 (const char *)sqlite3_column_text(s, 0));
+        t->first_attempt_at = sqlite3_column_int64(s, 1);
+        t->done_at = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read send");
     return rc == SQLITE_ROW;
 }
 

@@ -55,7 +55,15 @@ static const char config_default[] =
     "; opens = on\n"
     "; clicks = on\n"
     "; secret_file = campaign.db.secret      ; default: the database path + "
-    ".secret\n";
+    ".secret\n"
+    "\n"
+    "[serve]                                 ; campaign serve: the links' "
+    "endpoint\n"
+    "; listen = 127.0.0.1:8787               ; behind nginx/TLS (README)\n"
+    "; trusted_proxy = 127.0.0.1             ; takes X-Forwarded-For from it\n"
+    "; store_ip = off                        ; keep client addresses\n"
+    "; machine_ua = Acme Link Scanner        ; more machines (repeat the key)\n"
+    "; machine_net = 192.0.2.0/24\n";
 
 struct parse {
     struct config *cfg;
@@ -259,6 +267,71 @@ set_tracking(struct parse *p, const char *key, const char *v)
     return 1;
 }
 
+/* add_str - one more value of a repeatable key. */
+static int
+add_str(struct parse *p, char **arr, size_t *n, size_t max, const char *key,
+        const char *v)
+{
+    if (*v == '\0')
+        return BAD("%s: empty value", key);
+    if (*n >= max)
+        return BAD("%s: more than %zu values", key, max);
+    arr[(*n)++] = xstrdup(v);
+    return 1;
+}
+
+static int
+set_serve(struct parse *p, const char *key, const char *v)
+{
+    struct config_serve *s = &p->cfg->serve;
+    static const struct {
+        const char *key;
+        size_t off;
+        int lo, hi;
+    } ints[] = {
+        {"threads", offsetof(struct config_serve, threads), 0, 64},
+        {"max_connections", offsetof(struct config_serve, max_connections), 1,
+         100000},
+        {"per_ip", offsetof(struct config_serve, per_ip), 0, 100000},
+        {"timeout", offsetof(struct config_serve, timeout), 1, 3600},
+        {"click_seconds", offsetof(struct config_serve, click_seconds), 0,
+         86400},
+    };
+
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (strcmp(key, ints[i].key) == 0) {
+            if (parse_int(v, ints[i].lo, ints[i].hi,
+                          (int *)(void *)((char *)s + ints[i].off)) == -1)
+                return BAD("%s: a number from %d to %d (got \"%s\")", key,
+                           ints[i].lo, ints[i].hi, v);
+            return 1;
+        }
+    if (strcmp(key, "listen") == 0) {
+        const char *colon = strrchr(v, ':');
+        int port;
+        if (colon == NULL || colon == v ||
+            parse_int(colon + 1, 1, 65535, &port) == -1)
+            return BAD("listen: ADDRESS:PORT, e.g. 127.0.0.1:8787 or "
+                       "[::1]:8787 (got \"%s\")",
+                       v);
+        set_str(&s->listen, v);
+    } else if (strcmp(key, "store_ip") == 0) {
+        if (parse_bool(v, &s->store_ip) == -1)
+            return BAD("store_ip: on or off (got \"%s\")", v);
+    } else if (strcmp(key, "trusted_proxy") == 0) {
+        return add_str(p, s->trusted_proxy, &s->ntrusted_proxy,
+                       CONFIG_PROXIES_MAX, key, v);
+    } else if (strcmp(key, "machine_ua") == 0) {
+        return add_str(p, s->machine_ua, &s->nmachine_ua,
+                       CONFIG_SERVE_RULES_MAX, key, v);
+    } else if (strcmp(key, "machine_net") == 0) {
+        return add_str(p, s->machine_net, &s->nmachine_net,
+                       CONFIG_SERVE_RULES_MAX, key, v);
+    } else
+        return BAD("unknown key \"%s\" in [serve]", key);
+    return 1;
+}
+
 static int
 set_relay(struct parse *p, const char *name, const char *key, const char *v)
 {
@@ -391,6 +464,8 @@ handler(void *arg, const char *section, const char *key, const char *v)
         return set_relay(p, name, key, v);
     if (strcmp(kind, "limits") == 0 && *name == '\0')
         return set_limits(p, key, v);
+    if (strcmp(kind, "serve") == 0 && *name == '\0')
+        return set_serve(p, key, v);
     return BAD("unknown section [%s]", section);
 }
 
@@ -399,20 +474,42 @@ static int
 env_overrides(struct parse *p, struct err *e)
 {
     static const char *const keys[][2] = {
-        {"sender", "from"},        {"sender", "reply_to"},
-        {"sender", "list_id"},     {"sender", "bounce_domain"},
-        {"sender", "feedback_id"}, {"dkim", "domain"},
-        {"dkim", "selector"},      {"dkim", "key_file"},
-        {"tracking", "base_url"},  {"tracking", "secret_file"},
-        {"tracking", "opens"},     {"tracking", "clicks"},
-        {"relay", "host"},         {"relay", "port"},
-        {"relay", "tls"},          {"relay", "tls_verify"},
-        {"relay", "ca_file"},      {"relay", "username"},
-        {"relay", "password_env"}, {"relay", "password_file"},
-        {"relay", "auth"},         {"relay", "helo"},
-        {"relay", "max_messages"}, {"limits", "rate"},
-        {"limits", "burst"},       {"limits", "concurrency"},
-        {"limits", "daily_cap"},   {"limits", "window"},
+        {"sender", "from"},
+        {"sender", "reply_to"},
+        {"sender", "list_id"},
+        {"sender", "bounce_domain"},
+        {"sender", "feedback_id"},
+        {"dkim", "domain"},
+        {"dkim", "selector"},
+        {"dkim", "key_file"},
+        {"tracking", "base_url"},
+        {"tracking", "secret_file"},
+        {"tracking", "opens"},
+        {"tracking", "clicks"},
+        {"relay", "host"},
+        {"relay", "port"},
+        {"relay", "tls"},
+        {"relay", "tls_verify"},
+        {"relay", "ca_file"},
+        {"relay", "username"},
+        {"relay", "password_env"},
+        {"relay", "password_file"},
+        {"relay", "auth"},
+        {"relay", "helo"},
+        {"relay", "max_messages"},
+        {"limits", "rate"},
+        {"limits", "burst"},
+        {"limits", "concurrency"},
+        {"limits", "daily_cap"},
+        {"limits", "window"},
+        {"serve", "listen"},
+        {"serve", "threads"},
+        {"serve", "max_connections"},
+        {"serve", "per_ip"},
+        {"serve", "timeout"},
+        {"serve", "store_ip"},
+        {"serve", "click_seconds"},
+        {"serve", "trusted_proxy"},
     };
     char var[128];
 
@@ -473,6 +570,10 @@ config_load(struct config *cfg, const char *path, struct err *e)
     cfg->path = xstrdup(path);
     cfg->tracking.opens = 1;
     cfg->tracking.clicks = 1;
+    cfg->serve.max_connections = 1024;
+    cfg->serve.per_ip = 256;
+    cfg->serve.timeout = 10;
+    cfg->serve.click_seconds = 10;
     memset(&p, 0, sizeof p);
     p.cfg = cfg;
     if ((f = fopen(path, "r")) == NULL) {
@@ -508,6 +609,13 @@ config_free(struct config *cfg)
         free(cfg->dkim[i].selector);
         free(cfg->dkim[i].key_file);
     }
+    free(cfg->serve.listen);
+    for (size_t i = 0; i < cfg->serve.ntrusted_proxy; i++)
+        free(cfg->serve.trusted_proxy[i]);
+    for (size_t i = 0; i < cfg->serve.nmachine_ua; i++)
+        free(cfg->serve.machine_ua[i]);
+    for (size_t i = 0; i < cfg->serve.nmachine_net; i++)
+        free(cfg->serve.machine_net[i]);
     free(cfg->tracking.base_url);
     free(cfg->tracking.secret_file);
     for (size_t i = 0; i < cfg->nrelay; i++) {

@@ -39,6 +39,26 @@ struct config_dkim {
     char *key_file;
 };
 
+#define CONFIG_SERVE_RULES_MAX 64
+#define CONFIG_PROXIES_MAX 16
+
+/* [serve]: `campaign serve`, the HTTP endpoint of the links. */
+struct config_serve {
+    char *listen;        /* ADDR:PORT, default 127.0.0.1:8787 */
+    int threads;         /* 0: one per processor */
+    int max_connections; /* at once, all clients */
+    int per_ip;          /* at once from one address; 0: no limit */
+    int timeout;         /* seconds a connection may stay idle */
+    int store_ip;        /* keep the client's address with each event */
+    int click_seconds;   /* a click this soon after delivery: a machine */
+    char *trusted_proxy[CONFIG_PROXIES_MAX]; /* X-Forwarded-For from these */
+    size_t ntrusted_proxy;
+    char *machine_ua[CONFIG_SERVE_RULES_MAX]; /* user-agent substrings */
+    size_t nmachine_ua;
+    char *machine_net[CONFIG_SERVE_RULES_MAX]; /* address ranges */
+    size_t nmachine_net;
+};
+
 struct config_tracking {
     char *base_url;    /* https://t.acme.example (no trailing slash) */
     char *secret_file; /* default: DB path + ".secret" (set by cmd/) */
@@ -95,6 +115,7 @@ struct config {
     struct config_relay relay[CONFIG_RELAY_MAX];
     size_t nrelay;
     struct config_limits limits;
+    struct config_serve serve;
 };
 
 /*

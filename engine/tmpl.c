@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "fsutil.h"
 #include "tmpl.h"
@@ -19,10 +21,66 @@
 #define TMPL_FILE_MAX (1024 * 1024)
 #define TMPL_NAME_MAX 100
 
+/*
+ * struct loader - where the files come from: the templates directory
+ * (and every file read is kept in `files`, so that tmpl_frozen can give
+ * them back), or the files a campaign froze (`frozen`, read-only).  Keys
+ * are paths relative to the templates directory: "NAME.mustache",
+ * "NAME.txt.mustache", "partials/NAME.mustache".
+ */
 struct loader {
-    char *dir; /* templates/partials */
+    const char *top; /* the templates directory as named */
+    char *dir;       /* top/partials */
     char *last_path;
+    json_t *files;        /* the files read from top */
+    const json_t *frozen; /* or the frozen files */
 };
+
+/* src_read - the file rel (under top) as a NUL-terminated copy; NULL with
+ * errno set (ENOENT when it does not exist, EILSEQ when it is not
+ * UTF-8 and so cannot be frozen). */
+static char *
+src_read(struct loader *l, const char *rel, size_t *len)
+{
+    char *p, *src;
+
+    if (l->frozen != NULL) {
+        const json_t *f = json_object_get(l->frozen, rel);
+        if (!json_is_string(f)) {
+            errno = ENOENT;
+            return NULL;
+        }
+        *len = json_string_length(f);
+        src = xmalloc(*len + 1);
+        memcpy(src, json_string_value(f), *len);
+        src[*len] = '\0';
+        return src;
+    }
+    p = xasprintf("%s/%s", l->top, rel);
+    src = fs_read_file(p, TMPL_FILE_MAX, len);
+    free(p);
+    if (src != NULL && l->files != NULL) {
+        json_t *v = json_stringn(src, *len);
+        if (v == NULL) {
+            free(src);
+            errno = EILSEQ;
+            return NULL;
+        }
+        json_object_set_new(l->files, rel, v);
+    }
+    return src;
+}
+
+/* src_exists - whether rel is there (a layout). */
+static int
+src_exists(struct loader *l, const char *rel)
+{
+    size_t n;
+    char *s = src_read(l, rel, &n);
+
+    free(s);
+    return s != NULL;
+}
 
 static int
 valid_name(const char *name)
@@ -45,12 +103,14 @@ static char *
 partial_loader(const char *name, size_t *len, const char **path, void *arg)
 {
     struct loader *l = arg;
-    char *p, *src;
+    char *p, *src, *rel;
 
     if (!valid_name(name))
         return NULL;
     p = xasprintf("%s/%s.mustache", l->dir, name);
-    src = fs_read_file(p, TMPL_FILE_MAX, len);
+    rel = xasprintf("partials/%s.mustache", name);
+    src = src_read(l, rel, len);
+    free(rel);
     free(l->last_path);
     l->last_path = p;
     *path = p;
@@ -117,15 +177,17 @@ tmpl_free(struct tmpl *t)
     template_free(t->reply_to);
     template_free(t->html);
     template_free(t->text);
+    json_decref(t->files);
     free(t);
 }
 
-struct tmpl *
-tmpl_load(const char *dir, const char *name, struct err *e)
+/* load - tmpl_load from dir, or from the frozen files when not NULL. */
+static struct tmpl *
+load(const char *dir, const char *name, const json_t *frozen, struct err *e)
 {
     struct tmpl *t;
     struct loader l;
-    char *src = NULL, *text = NULL, *body_src = NULL;
+    char *src = NULL, *text = NULL, *body_src = NULL, *rel;
     size_t len, tlen, pos = 0;
     int line = 1, body_line = 0;
     struct header h[5] = {
@@ -141,13 +203,20 @@ tmpl_load(const char *dir, const char *name, struct err *e)
         return NULL;
     }
     t = xcalloc(1, sizeof *t);
+    l.top = dir;
     l.dir = xasprintf("%s/partials", dir);
     l.last_path = NULL;
+    l.frozen = frozen;
+    l.files = frozen == NULL ? json_object() : NULL;
+    t->files = l.files;
     t->name = xstrdup(name);
     t->path = xasprintf("%s/%s.mustache", dir, name);
-    if ((src = fs_read_file(t->path, TMPL_FILE_MAX, &len)) == NULL) {
-        err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s", t->path,
-                strerror(errno));
+    rel = xasprintf("%s.mustache", name);
+    src = src_read(&l, rel, &len);
+    free(rel);
+    if (src == NULL) {
+        err_set(e, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "%s: %s%s",
+                t->path, frozen ? "frozen template: " : "", strerror(errno));
         goto fail;
     }
 
@@ -247,8 +316,10 @@ tmpl_load(const char *dir, const char *name, struct err *e)
                 : xasprintf("{{<%s}}{{$content}}%.*s{{/content}}{{/%s}}",
                             t->layout, (int)(len - pos), src + pos, t->layout);
         char *lp = xasprintf("%s/%s.mustache", l.dir, t->layout);
-        struct stat sb;
-        if (stat(lp, &sb) == -1) {
+        rel = xasprintf("partials/%s.mustache", t->layout);
+        int have = src_exists(&l, rel);
+        free(rel);
+        if (!have) {
             err_set(e, EX_DATAERR, "%s:%d: layout %s: %s", t->path, h[4].line,
                     lp, strerror(errno));
             free(lp);
@@ -264,7 +335,10 @@ tmpl_load(const char *dir, const char *name, struct err *e)
         goto fail;
 
     t->text_path = xasprintf("%s/%s.txt.mustache", dir, name);
-    if ((text = fs_read_file(t->text_path, TMPL_FILE_MAX, &tlen)) != NULL) {
+    rel = xasprintf("%s.txt.mustache", name);
+    text = src_read(&l, rel, &tlen);
+    free(rel);
+    if (text != NULL) {
         if ((t->text = compile(text, tlen, t->text_path, 0, &l, e)) == NULL)
             goto fail;
     } else if (errno == ENOENT) {
@@ -292,6 +366,54 @@ fail:
     free(l.last_path);
     tmpl_free(t);
     return NULL;
+}
+
+struct tmpl *
+tmpl_load(const char *dir, const char *name, struct err *e)
+{
+    return load(dir, name, NULL, e);
+}
+
+/*
+ * The frozen form: {"dir": "templates", "files": {"promo.mustache":
+ * "...", "partials/layout.mustache": "...", ...}} - every file the load
+ * read, and only those.
+ */
+char *
+tmpl_frozen(const struct tmpl *t, const char *dir)
+{
+    json_t *o;
+    char *s;
+
+    if (t->files == NULL)
+        return NULL;
+    o = json_pack("{s:s, s:O}", "dir", dir, "files", t->files);
+    if (o == NULL)
+        return NULL;
+    s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+struct tmpl *
+tmpl_load_frozen(const char *frozen, const char *name, struct err *e)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(frozen, 0, &jerr);
+    const json_t *dir, *files;
+    struct tmpl *t;
+
+    dir = json_object_get(o, "dir");
+    files = json_object_get(o, "files");
+    if (o == NULL || !json_is_string(dir) || !json_is_object(files)) {
+        err_set(e, EX_DATAERR, "frozen template %s: not a template's files",
+                name);
+        json_decref(o);
+        return NULL;
+    }
+    t = load(json_string_value(dir), name, files, e);
+    json_decref(o);
+    return t;
 }
 
 static int

@@ -17,6 +17,8 @@
 #ifndef CAMPAIGN_TMPL_H
 #define CAMPAIGN_TMPL_H
 
+#include <jansson.h>
+
 #include "err.h"
 #include "template.h"
 
@@ -35,6 +37,7 @@ struct tmpl {
     /* file line of each part's first line, minus one: render errors
      * name body lines, tmpl_error_line() makes them file lines */
     int off_subject, off_from, off_reply_to, off_preheader, off_html;
+    json_t *files; /* the files read, when loaded from a directory */
 };
 
 /* tmpl_error_line - turn "PATH:L:C: ..." naming line L of a part into the
@@ -48,6 +51,19 @@ void tmpl_error_line(const struct tmpl *t, int off, struct err *e);
  */
 struct tmpl *tmpl_load(const char *dir, const char *name, struct err *e);
 void tmpl_free(struct tmpl *t);
+
+/*
+ * tmpl_frozen - every file the load read (the template, its text part,
+ * the partials and layout it used) as one JSON text (malloc'd), which a
+ * campaign keeps so that it always renders what it started with; dir
+ * names the templates directory in error messages.  NULL when t was
+ * itself loaded from frozen files.
+ */
+char *tmpl_frozen(const struct tmpl *t, const char *dir);
+/* tmpl_load_frozen - load NAME from tmpl_frozen's text; errors as
+ * tmpl_load's. */
+struct tmpl *tmpl_load_frozen(const char *frozen, const char *name,
+                              struct err *e);
 
 /*
  * tmpl_names - call cb with the name of every template in dir (files

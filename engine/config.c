@@ -250,7 +250,9 @@ set_tracking(struct parse *p, const char *key, const char *v)
     if (strcmp(key, "base_url") == 0) {
         size_t n = strlen(v);
         if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-            return BAD("base_url must start with https:// (got \"%s\")", v);
+            return BAD("base_url must start with https:// (or http:// for "
+                       "a test server) (got \"%s\")",
+                       v);
         set_str(&t->base_url, v);
         while (n > 0 && t->base_url[n - 1] == '/')
             t->base_url[--n] = '\0';

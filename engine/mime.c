@@ -560,8 +560,10 @@ mime_build(const struct mime_message *m, struct buf *out, struct err *e)
             OUT(bputc(out, '>'));
         }
         OUT(bput(out, "\r\n", 2));
-        /* RFC 8058 3.1: one-click needs the https URI */
-        if (m->unsubscribe_url)
+        /* RFC 8058 3.1: one-click needs an https URI (a plain http one,
+         * for a test server, gets the header without the promise) */
+        if (m->unsubscribe_url &&
+            strncasecmp(m->unsubscribe_url, "https://", 8) == 0)
             OUT(bputs(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
                            "\r\n"));
     }

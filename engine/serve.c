@@ -500,7 +500,7 @@ static const char page_head[] =
     "<meta name=\"robots\" content=\"noindex\">"
     "<title>%s</title><style>"
     "body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,"
-    "sans-serif;margin:0;background:#f4f5f7;color:#1f2430}"
+    "sans-serif;margin:0;padding:0 1rem;background:#f4f5f7;color:#1f2430}"
     "main{max-width:28rem;margin:10vh auto;padding:2rem 1.5rem;"
     "background:#fff;border-radius:12px;"
     "box-shadow:0 1px 4px rgba(0,0,0,.08)}"

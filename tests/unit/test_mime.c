@@ -459,6 +459,21 @@ main(void)
             m.header_len = NULL;
         }
 
+        /* RFC 8058 3.1: one-click only with an https URI */
+        m.unsubscribe_url = "http://127.0.0.1:8787/u/TOKEN";
+        buf_reset(&b);
+        TH_CHECK(mime_build(&m, &b, &e) == 0 &&
+                     strstr(b.p, "List-Unsubscribe: <http://127.0.0.1") &&
+                     strstr(b.p, "List-Unsubscribe-Post:") == NULL,
+                 "an http unsubscribe URL: no List-Unsubscribe-Post");
+        m.unsubscribe_url = "HTTPS://t.acme.example/u/TOKEN";
+        buf_reset(&b);
+        TH_CHECK(mime_build(&m, &b, &e) == 0 &&
+                     strstr(b.p, "List-Unsubscribe-Post: "
+                                 "List-Unsubscribe=One-Click\r\n") != NULL,
+                 "an https unsubscribe URL (any case): one-click");
+        m.unsubscribe_url = "https://t.acme.example/u/TOKEN";
+
         m.subject = "Hi\r\nBcc: victim@evil.example";
         buf_reset(&b);
         TH_CHECK(mime_build(&m, &b, &e) == -1 && e.kind == EX_DATAERR &&

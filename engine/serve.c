@@ -391,6 +391,11 @@ respond(struct MHD_Connection *c, unsigned int code, const char *type,
     return ret;
 }
 
+/* respond_text - a fixed plain-text answer (a string literal). */
+#define respond_text(c, code, lit)                                             \
+    respond((c), (code), "text/plain; charset=utf-8", (lit), sizeof(lit) - 1,  \
+            NULL)
+
 static enum MHD_Result
 respond_nf(struct serve *s, struct MHD_Connection *c)
 {
@@ -607,8 +612,7 @@ unsub_page(struct serve *s, struct MHD_Connection *c,
     bad |= buf_puts(&b, "</main></body></html>\n") == -1;
     if (bad) {
         buf_free(&b);
-        return respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
-                       "Error\n", 6, NULL);
+        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Error\n");
     }
     ret = respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", b.p, b.len, NULL);
     buf_free(&b);
@@ -935,8 +939,8 @@ static enum MHD_Result
 fail_page(struct MHD_Connection *c, const struct err *e, const char *what)
 {
     log_warnx("serve: %s: %s", what, e->msg);
-    return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                   "Temporarily unavailable, please try again\n", 42, NULL);
+    return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                        "Temporarily unavailable, please try again\n");
 }
 
 static enum MHD_Result
@@ -950,12 +954,11 @@ unsubscribe_post(struct serve *s, struct MHD_Connection *c, uint32_t camp,
     int rc;
 
     if (ps->too_big)
-        return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
-                       "Request body too large\n", 23, NULL);
+        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "Request body too large\n");
     if (!ps->one_click || ps->bad)
-        return respond(c, MHD_HTTP_BAD_REQUEST, "text/plain",
-                       "Expected List-Unsubscribe=One-Click (RFC 8058)\n", 47,
-                       NULL);
+        return respond_text(c, MHD_HTTP_BAD_REQUEST,
+                            "Expected List-Unsubscribe=One-Click (RFC 8058)\n");
     if ((rc = page_info(s, camp, contact, &pi, &e)) == -1)
         return fail_page(c, &e, "unsubscribe");
     if (rc == 0)
@@ -1016,8 +1019,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
                 ps->bad = 1;
             *upload_data_size = 0;
             if (ps->too_big)
-                return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
-                               "Request body too large\n", 23, NULL);
+                return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                    "Request body too large\n");
             return MHD_YES;
         }
         tok = url + 3;
@@ -1034,7 +1037,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
         pool_put(s, st);
         if (rc == -1)
             return fail_page(c, &e, "healthz");
-        return respond(c, MHD_HTTP_OK, "text/plain", "ok\n", 3, NULL);
+        return respond_text(c, MHD_HTTP_OK, "ok\n");
     }
     if (plen < 4 || url[0] != '/' || url[2] != '/' ||
         strchr("ocuv", url[1]) == NULL || (!get && !post))
@@ -1045,8 +1048,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     if (p == TRACK_OPEN && tlen > 4 && memcmp(tok + tlen - 4, ".gif", 4) == 0)
         tlen -= 4;
     if (post && p != TRACK_UNSUBSCRIBE)
-        return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
-                       "Method not allowed\n", 19, NULL);
+        return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "Method not allowed\n");
 
     if (p == TRACK_CLICK) {
         struct buf u, loc;
@@ -1089,15 +1092,14 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
             *con_cls = ps;
             if (cl != NULL && strtoull(cl, NULL, 10) > SERVE_BODY_MAX) {
                 ps->too_big = 1;
-                return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain",
-                               "Request body too large\n", 23, NULL);
+                return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                    "Request body too large\n");
             }
             ps->pp = MHD_create_post_processor(c, 1024, post_field, ps);
             if (ps->pp == NULL) /* neither urlencoded nor multipart */
-                return respond(c, MHD_HTTP_BAD_REQUEST, "text/plain",
-                               "Expected List-Unsubscribe=One-Click "
-                               "(RFC 8058)\n",
-                               47, NULL);
+                return respond_text(c, MHD_HTTP_BAD_REQUEST,
+                                    "Expected List-Unsubscribe=One-Click "
+                                    "(RFC 8058)\n");
             return MHD_YES;
         }
         if ((rc = page_info(s, camp, contact, &pi, &e)) == -1)

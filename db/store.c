@@ -134,6 +134,14 @@ store_begin(struct store *st, struct err *e)
 }
 
 int
+store_durable(struct store *st, int full, struct err *e)
+{
+    return exec(
+        st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+        e, "synchronous");
+}
+
+int
 store_commit(struct store *st, struct err *e)
 {
     return exec(st, "COMMIT", e, "commit");

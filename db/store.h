@@ -50,6 +50,12 @@ int store_begin(struct store *st, struct err *e);
 int store_commit(struct store *st, struct err *e);
 void store_rollback(struct store *st);
 
+/* store_durable - commits synced to disk before they return (1, the
+ * default: synchronous=FULL) or only written (0: synchronous=NORMAL,
+ * which in WAL mode survives a crash of the process but may lose the
+ * last commits to a power cut). */
+int store_durable(struct store *st, int full, struct err *e);
+
 /* store_hash_salt - the per-database salt (hex), owned by st. */
 const char *store_hash_salt(struct store *st);
 

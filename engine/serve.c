@@ -64,6 +64,7 @@ struct waiter {
     int rc; /* 0 committed, -1 not */
 };
 
+/* ev - one hit in the queue: small, since the queue holds many. */
 struct ev {
     enum ev_kind kind;
     uint32_t campaign;
@@ -71,10 +72,9 @@ struct ev {
     int64_t at_ms;
     struct machine_verdict v;
     char *url;        /* clicks: owned */
+    char *ip;         /* with store_ip: owned */
     const char *via;  /* unsubscribes: the source recorded */
     struct waiter *w; /* unsubscribes */
-    char ip[INET6_ADDRSTRLEN];
-    char why[64]; /* a reason made by the writer */
 };
 
 struct serve {
@@ -146,6 +146,7 @@ static int
 record_click(struct serve *s, struct ev *ev, struct store_event *se,
              struct err *e)
 {
+    char why[64]; /* the reason, while the click and its open are added */
     struct store_send_times t;
     long other = 0;
     int rc;
@@ -155,10 +156,10 @@ record_click(struct serve *s, struct ev *ev, struct store_event *se,
             1 &&
         t.done_at > 0 && ev->at_ms / 1000 - t.done_at >= 0 &&
         ev->at_ms / 1000 - t.done_at < s->p.cfg->serve.click_seconds) {
-        snprintf(ev->why, sizeof ev->why, "clicked %lld s after delivery",
+        snprintf(why, sizeof why, "clicked %lld s after delivery",
                  (long long)(ev->at_ms / 1000 - t.done_at));
         se->machine = 1;
-        se->machine_reason = ev->why;
+        se->machine_reason = why;
     }
     /* a person does not click two links of one message within a second;
      * a scanner following every link does */
@@ -166,12 +167,11 @@ record_click(struct serve *s, struct ev *ev, struct store_event *se,
                                  ev->url, ev->at_ms - 1000, &other, e) == -1)
         return -1;
     if (other > 0) {
-        snprintf(ev->why, sizeof ev->why, "%ld links clicked within 1 s",
-                 other + 1);
+        snprintf(why, sizeof why, "%ld links clicked within 1 s", other + 1);
         se->machine = 1;
-        se->machine_reason = ev->why;
+        se->machine_reason = why;
         if (store_event_flag_machine(s->wst, ev->campaign, (int64_t)ev->contact,
-                                     ev->at_ms - 1000, ev->why, e) == -1)
+                                     ev->at_ms - 1000, why, e) == -1)
             return -1;
     }
     if ((rc = store_event_add(s->wst, se, e)) != 1)
@@ -245,7 +245,7 @@ record(struct serve *s, struct ev *ev, struct err *e)
     se.machine = ev->v.machine;
     se.machine_reason = ev->v.reason;
     se.ua_class = ev->v.ua_class;
-    se.ip = ev->ip[0] ? ev->ip : NULL;
+    se.ip = ev->ip;
     switch (ev->kind) {
     case EV_CLICK:
         return record_click(s, ev, &se, e);
@@ -265,6 +265,15 @@ record(struct serve *s, struct ev *ev, struct err *e)
 static int
 write_batch(struct serve *s, struct ev *b, size_t n, struct err *e)
 {
+    int unsub = 0;
+
+    /* opens and clicks: a commit is written, not synced (WAL with
+     * synchronous=NORMAL survives kill -9; a power cut may take the last
+     * ones); a batch that holds an unsubscribe is synced before its 200 */
+    for (size_t i = 0; i < n && !unsub; i++)
+        unsub = b[i].kind == EV_UNSUB;
+    if (store_durable(s->wst, unsub, e) == -1)
+        return -1;
     for (int attempt = 0; attempt < 3; attempt++) {
         size_t i = 0;
         err_clear(e);
@@ -321,6 +330,7 @@ writer_main(void *arg)
             s->lost += (long)n;
         for (size_t i = 0; i < n; i++) {
             free(b[i].url);
+            free(b[i].ip);
             if (b[i].w != NULL) {
                 b[i].w->rc = rc;
                 b[i].w->done = 1;
@@ -932,7 +942,7 @@ event_for(struct serve *s, struct MHD_Connection *c, enum ev_kind k,
     client_ip(s, c, ip, sizeof ip);
     machine_classify(s->p.rules, ua, ip[0] ? ip : NULL, &ev->v);
     if (s->p.cfg->serve.store_ip)
-        snprintf(ev->ip, sizeof ev->ip, "%s", ip);
+        ev->ip = ip[0] ? xstrdup(ip) : NULL;
 }
 
 static enum MHD_Result
@@ -1223,6 +1233,10 @@ serve_start(const struct serve_params *p, struct err *e)
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_USE_ITC | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *di;
+    /* behind a proxy every connection comes from the proxy: the limit per
+     * address would refuse its connections (502s); the proxy limits its
+     * clients instead (nginx limit_conn) */
+    unsigned int per_ip = cs->ntrusted_proxy > 0 ? 0 : (unsigned int)cs->per_ip;
 
     s->p = *p;
     pthread_mutex_init(&s->mu, NULL);
@@ -1288,11 +1302,10 @@ serve_start(const struct serve_params *p, struct err *e)
         s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cs->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)cs->per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cs->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SERVE_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        s, MHD_OPTION_END);
+        per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cs->timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (s->d == NULL) {
         err_set(e, EX_UNAVAILABLE,
                 "serve: cannot listen on %s (in use, or not an address of "

@@ -51,9 +51,11 @@
 /* A batch of events is committed at most this long after its first hit:
  * what `kill -9` may lose. */
 #define SERVE_FLUSH_MS 100
-/* Events waiting for the writer; past this a request waits (bounded
- * memory when the disk is slower than the hits). */
-#define SERVE_QUEUE_MAX 16384
+/* Hits waiting for the writer: about three seconds of 44,000 a second,
+ * so that a disk that stalls for a moment (writeback) does not stall the
+ * requests; past this a request waits (memory stays bounded: 64 bytes a
+ * hit, touched only when used). */
+#define SERVE_QUEUE_MAX 131072
 /* A POST body: RFC 8058's is 26 bytes; a multipart one a few hundred. */
 #define SERVE_BODY_MAX 4096
 /* Per-connection memory for the request line and headers: a click token

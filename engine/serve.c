@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static const char not_found[] = "Not found\n";
 
 /* Read connections for the pages beside the writer's. */
 #define SERVE_POOL_MAX 16
+/* serve_stop waits this long at most for the requests begun. */
+#define SERVE_STOP_MS 5000
 /* A token in a path: a click token carries its URL (track.c allows 8,000
  * bytes), base64url-encoded with its head and MAC. */
 #define SERVE_TOKEN_MAX 10800
@@ -80,6 +83,8 @@ struct ev {
 struct serve {
     struct serve_params p;
     struct MHD_Daemon *d;
+    atomic_int stopping;  /* serve_stop: no new request is begun */
+    atomic_long inflight; /* requests begun and not yet answered */
     struct MHD_Response *gif, *nf;
     int port;
 
@@ -829,9 +834,12 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
           enum MHD_RequestTerminationCode toe)
 {
+    struct serve *s = cls;
     struct post_state *ps = *con_cls;
 
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
+    if (ps != NULL)
+        atomic_fetch_sub(&s->inflight, 1);
     if (ps != NULL && *con_cls != (void *)&get_mark) {
         if (ps->pp != NULL)
             MHD_destroy_post_processor(ps->pp);
@@ -990,6 +998,49 @@ unsubscribe_post(struct serve *s, struct MHD_Connection *c, uint32_t camp,
     return unsub_page(s, c, &pi, 1);
 }
 
+/* unescape - leave the path as it came: ours are base64url tokens, which
+ * need no decoding, so a %00 or any other escape is simply no token (and
+ * the path is never cut short by a decoded NUL). */
+static size_t
+unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s);
+}
+
+/*
+ * path_whole - 0 when a raw NUL byte cut the path short.  libmicrohttpd
+ * hands the path over as a C string, in its buffer of the request line,
+ * which the HTTP version follows: so the path's own length is known.  A
+ * query string (split off at '?') comes with arguments.
+ */
+static int
+path_whole(struct MHD_Connection *c, const char *url, const char *version)
+{
+    size_t n = strlen(url);
+
+    if (version == NULL || version <= url + n ||
+        version - url > SERVE_CONN_MEMORY || (size_t)(version - 1 - url) == n)
+        return 1;
+    return MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0;
+}
+
+/* origin - the path of an absolute-form request target (RFC 9112 3.2.2:
+ * "GET http://t.acme.example/o/T.gif" is to be accepted). */
+static const char *
+origin(const char *url)
+{
+    const char *p;
+
+    if (strncasecmp(url, "http://", 7) == 0)
+        p = strchr(url + 7, '/');
+    else if (strncasecmp(url, "https://", 8) == 0)
+        p = strchr(url + 8, '/');
+    else
+        return url;
+    return p ? p : "/";
+}
+
 static enum MHD_Result
 handler(void *cls, struct MHD_Connection *c, const char *url,
         const char *method, const char *version, const char *upload_data,
@@ -998,7 +1049,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     struct serve *s = cls;
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
-    size_t plen = strlen(url), tlen;
+    size_t plen, tlen;
     enum track_purpose p;
     const char *tok;
     uint32_t camp = 0;
@@ -1007,12 +1058,22 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     struct err e;
     enum MHD_Result ret;
 
-    (void)version;
+    if (*con_cls == NULL) {
+        /* stopping: a request not begun is not begun (its client sees
+         * the connection close, with no answer and nothing recorded) */
+        if (atomic_load(&s->stopping))
+            return MHD_NO;
+        if (!path_whole(c, url, version))
+            return respond_nf(s, c);
+    }
+    url = origin(url);
+    plen = strlen(url);
     if (*con_cls == NULL && !post) {
         /* answer on the second call, once the request is read whole: a
          * response queued before that makes libmicrohttpd close the
          * connection (no keep-alive) */
         *con_cls = &get_mark;
+        atomic_fetch_add(&s->inflight, 1);
         return MHD_YES;
     }
     if (*con_cls == &get_mark && *upload_data_size > 0)
@@ -1100,6 +1161,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
             const char *cl = MHD_lookup_connection_value(
                 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
             *con_cls = ps;
+            atomic_fetch_add(&s->inflight, 1);
             if (cl != NULL && strtoull(cl, NULL, 10) > SERVE_BODY_MAX) {
                 ps->too_big = 1;
                 return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -1305,7 +1367,8 @@ serve_start(const struct serve_params *p, struct err *e)
         per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cs->timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, s, MHD_OPTION_END);
     if (s->d == NULL) {
         err_set(e, EX_UNAVAILABLE,
                 "serve: cannot listen on %s (in use, or not an address of "
@@ -1335,10 +1398,16 @@ serve_stop(struct serve *s, struct err *e)
     if (s == NULL)
         return 0;
     if (s->d != NULL) {
+        /* no new connection, no new request; the requests begun are
+         * answered (at most SERVE_STOP_MS), then the connections close */
         MHD_socket fd = MHD_quiesce_daemon(s->d);
+        atomic_store(&s->stopping, 1);
+        for (int i = 0; i < SERVE_STOP_MS / 10 && atomic_load(&s->inflight) > 0;
+             i++)
+            usleep(10000);
+        MHD_stop_daemon(s->d);
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
-        MHD_stop_daemon(s->d);
     }
     if (s->writer_started) {
         pthread_mutex_lock(&s->mu);

@@ -134,6 +134,24 @@ store_begin(struct store *st, struct err *e)
 }
 
 int
+store_checkpoint(struct store *st)
+{
+    return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                     NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+int
+store_autocheckpoint(struct store *st, int pages, struct err *e)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %d", pages);
+    return exec(st, sql, e, "wal_autocheckpoint");
+}
+
+int
 store_durable(struct store *st, int full, struct err *e)
 {
     return exec(

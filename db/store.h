@@ -50,6 +50,11 @@ int store_begin(struct store *st, struct err *e);
 int store_commit(struct store *st, struct err *e);
 void store_rollback(struct store *st);
 
+/* store_autocheckpoint - a commit that leaves the WAL over pages pages
+ * copies it back into the database (SQLite's default 1000); 0: never,
+ * another connection checkpoints (store_checkpoint). */
+int store_autocheckpoint(struct store *st, int pages, struct err *e);
+
 /* store_durable - commits synced to disk before they return (1, the
  * default: synchronous=FULL) or only written (0: synchronous=NORMAL,
  * which in WAL mode survives a crash of the process but may lose the

@@ -584,15 +584,6 @@ store_campaign_names(struct store *st, store_name_cb cb, void *arg,
 }
 
 int
-store_checkpoint(struct store *st)
-{
-    return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                     NULL, NULL) == SQLITE_OK
-               ? 0
-               : -1;
-}
-
-int
 store_ledger_uncertain(struct store *st, int64_t campaign,
                        store_uncertain_cb cb, void *arg, struct err *e)
 {

@@ -52,6 +52,8 @@ static const char not_found[] = "Not found\n";
 
 /* Read connections for the pages beside the writer's. */
 #define SERVE_POOL_MAX 16
+/* The WAL is copied back into the database this often (ckpt_main). */
+#define SERVE_CKPT_MS 1000
 /* serve_stop waits this long at most for the requests begun. */
 #define SERVE_STOP_MS 5000
 /* A token in a path: a click token carries its URL (track.c allows 8,000
@@ -90,14 +92,14 @@ struct serve {
 
     /* the queue and the writer (mu) */
     pthread_mutex_t mu;
-    pthread_cond_t wake, space, done;
+    pthread_cond_t wake, space, done, wake_ckpt;
     struct ev *q, *batch;
     size_t n;
     int64_t first_mono; /* when the queue's first event came */
     int urgent, stop;
-    pthread_t writer;
-    int writer_started;
-    struct store *wst;
+    pthread_t writer, ckpt;
+    int writer_started, ckpt_started;
+    struct store *wst, *cst; /* the writer's and the checkpointer's */
     long lost;
 
     /* read connections (pool_mu) */
@@ -342,6 +344,35 @@ writer_main(void *arg)
             }
         }
         pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/*
+ * ckpt_main - copy the WAL back into the database once a second, on a
+ * connection of its own: in WAL mode a checkpoint runs beside the writer,
+ * which then never pays for it (its commits would, SQLite's automatic
+ * checkpoint: a few hundred milliseconds of I/O now and then, while the
+ * hits queue up).
+ */
+static void *
+ckpt_main(void *arg)
+{
+    struct serve *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec ts;
+        int64_t due = now_ms(CLOCK_MONOTONIC) + SERVE_CKPT_MS;
+        ts.tv_sec = (time_t)(due / 1000);
+        ts.tv_nsec = (long)(due % 1000) * 1000000;
+        pthread_cond_timedwait(&s->wake_ckpt, &s->mu, &ts);
+        if (s->stop)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        (void)store_checkpoint(s->cst);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -1263,6 +1294,7 @@ serve_free(struct serve *s)
     for (size_t i = 0; i < s->npool; i++)
         store_close(s->pool[i]);
     store_close(s->wst);
+    store_close(s->cst);
     composer_free(s->view_comp);
     tmpl_free(s->view_tmpl);
     json_decref(s->view_data);
@@ -1273,6 +1305,7 @@ serve_free(struct serve *s)
     free(s->batch);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->wake_ckpt);
     pthread_cond_destroy(&s->space);
     pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->pool_mu);
@@ -1305,6 +1338,7 @@ serve_start(const struct serve_params *p, struct err *e)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &ca);
+    pthread_cond_init(&s->wake_ckpt, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&s->space, NULL);
     pthread_cond_init(&s->done, NULL);
@@ -1320,7 +1354,11 @@ serve_start(const struct serve_params *p, struct err *e)
         goto fail;
     if ((s->wst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) ==
             NULL ||
-        store_cache(s->wst, 8192, e) == -1)
+        store_cache(s->wst, 16384, e) == -1 ||
+        store_autocheckpoint(s->wst, 0, e) == -1 ||
+        (s->cst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) ==
+            NULL ||
+        store_cache(s->cst, 1024, e) == -1)
         goto fail;
     s->salt = xstrdup(store_hash_salt(s->wst));
     s->npool = threads + 1 < SERVE_POOL_MAX ? threads + 1 : SERVE_POOL_MAX;
@@ -1356,6 +1394,11 @@ serve_start(const struct serve_params *p, struct err *e)
         goto fail;
     }
     s->writer_started = 1;
+    if (pthread_create(&s->ckpt, NULL, ckpt_main, s) != 0) {
+        err_set(e, EX_OSERR, "serve: cannot start the checkpoint thread");
+        goto fail;
+    }
+    s->ckpt_started = 1;
 
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -1414,8 +1457,16 @@ serve_stop(struct serve *s, struct err *e)
         s->stop = 1;
         pthread_cond_broadcast(&s->wake);
         pthread_cond_broadcast(&s->space);
+        pthread_cond_broadcast(&s->wake_ckpt);
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->writer, NULL);
+    }
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_broadcast(&s->wake_ckpt);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->ckpt, NULL);
     }
     lost = s->lost;
     serve_free(s);

@@ -57,8 +57,10 @@ cmd_serve(struct ctx *ctx, int argc, char **argv)
         return cmd_usage("serve", stderr, EX_USAGE);
     err_clear(&e);
     memset(&key, 0, sizeof key);
-    if (config_load(&cfg, ctx->config_path, &e) == -1)
-        return cmd_fail(&e);
+    if (config_load(&cfg, ctx->config_path, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
     if (listen != NULL) {
         free(cfg.serve.listen);
         cfg.serve.listen = xstrdup(listen);
@@ -106,7 +108,6 @@ cmd_serve(struct ctx *ctx, int argc, char **argv)
     sp.cfg = &cfg;
     sp.key = &key;
     sp.rules = rules;
-    sp.verbose = ctx->verbose;
     if ((s = serve_start(&sp, &e)) == NULL) {
         code = cmd_fail(&e);
         goto out;

@@ -41,6 +41,8 @@ enum stmt_id {
     S_CONTACT_GET_ID,
     S_END
 };
+_Static_assert((int)S_END <= (int)STORE_SLOT_LEDGER,
+               "this family's statements run into the ledger's slots");
 
 static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_IMPORT_BEGIN - STORE_SLOT_CONTACTS] =

@@ -39,6 +39,8 @@ enum stmt_id {
     S_SEND_TIMES,
     S_END
 };
+_Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
+               "this family's statements run into the events's slots");
 
 static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_FIND - STORE_SLOT_LEDGER] =

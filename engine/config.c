@@ -3,6 +3,7 @@
  * config.c - campaign.conf: load, validate, override, write the default
  * (see config.h).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -321,8 +322,19 @@ set_serve(struct parse *p, const char *key, const char *v)
         if (parse_bool(v, &s->store_ip) == -1)
             return BAD("store_ip: on or off (got \"%s\")", v);
     } else if (strcmp(key, "trusted_proxy") == 0) {
+        /* kept in the form inet_ntop gives, which the server compares
+         * with the peer's address */
+        unsigned char bin[16];
+        char canon[INET6_ADDRSTRLEN];
+        int af = inet_pton(AF_INET, v, bin) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, v, bin) == 1 ? AF_INET6
+                                                    : 0;
+        if (af == 0 || inet_ntop(af, bin, canon, sizeof canon) == NULL)
+            return BAD("trusted_proxy: an IPv4 or IPv6 address, such as "
+                       "127.0.0.1 (got \"%s\")",
+                       v);
         return add_str(p, s->trusted_proxy, &s->ntrusted_proxy,
-                       CONFIG_PROXIES_MAX, key, v);
+                       CONFIG_PROXIES_MAX, key, canon);
     } else if (strcmp(key, "machine_ua") == 0) {
         return add_str(p, s->machine_ua, &s->nmachine_ua,
                        CONFIG_SERVE_RULES_MAX, key, v);

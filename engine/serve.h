@@ -53,9 +53,11 @@
 #define SERVE_FLUSH_MS 100
 /* Hits waiting for the writer: about three seconds of 44,000 a second,
  * so that a disk that stalls for a moment (writeback) does not stall the
- * requests; past this a request waits (memory stays bounded: 64 bytes a
+ * requests; past this a request waits (memory stays bounded: 80 bytes a
  * hit, touched only when used). */
 #define SERVE_QUEUE_MAX 131072
+/* ... and the bytes their URLs (clicks) and addresses hold at most. */
+#define SERVE_QUEUE_BYTES (16 * 1024 * 1024)
 /* A POST body: RFC 8058's is 26 bytes; a multipart one a few hundred. */
 #define SERVE_BODY_MAX 4096
 /* Per-connection memory for the request line and headers: a click token
@@ -67,7 +69,6 @@ struct serve_params {
     const struct config *cfg; /* [serve], [sender], [tracking] */
     const struct track_key *key;
     const struct machine_rules *rules;
-    int verbose; /* a log line per hit */
 };
 
 struct serve;

@@ -883,3 +883,74 @@ time.sleep(30)' "$port" &
     assert_contains "$stderr" "none.db"
     [ ! -e "$BATS_TEST_TMPDIR/none.db" ] || fail "serve created a database"
 }
+
+@test "serve: a one-click body that arrives in pieces still unsubscribes; an unsubscribe waiting on the disk holds no other request" {
+    serve_sent paola@example.com ann@example.com
+    start_serve
+    local p o t0 t1
+    p=$(lpath unsubscribe paola@example.com)
+    o=$(lpath open ann@example.com)
+    # the body in two writes, the field's value split across them: the
+    # post processor hands the value over in two pieces
+    r=$("$PY" -c '
+import socket, sys, time
+port, path = int(sys.argv[1]), sys.argv[2]
+body = b"List-Unsubscribe=One-Click"
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+          b"Content-Type: application/x-www-form-urlencoded\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body[:21])
+time.sleep(0.3)
+s.sendall(body[21:])
+print(s.recv(4096).split(b"\r\n")[0].decode())
+' "$SERVE_PORT" "$p")
+    assert_eq "$r" "HTTP/1.1 200 OK" "a body in two pieces"
+    assert_eq "$(status_of paola@example.com)" unsubscribed
+
+    # ann unsubscribes while another process holds the write lock for 2 s:
+    # her answer waits for the commit, but an open of hers on another
+    # connection is answered at once (the request threads are not held)
+    p=$(lpath unsubscribe ann@example.com)
+    hold_db 2
+    curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -d List-Unsubscribe=One-Click \
+        "$SERVE_URL$p" >"$BATS_TEST_TMPDIR/unsub.code" &
+    local upid=$!
+    sleep 0.3
+    t0=$(date +%s%N)
+    for _ in 1 2 3 4; do
+        hget "$o" -A "$CHROME_UA"
+        expect_code 200
+    done
+    t1=$(date +%s%N)
+    [ $(((t1 - t0) / 1000000)) -lt 1000 ] || fail "4 opens took $(((t1 - t0) / 1000000)) ms while an unsubscribe waited"
+    wait "$upid"
+    assert_eq "$(cat "$BATS_TEST_TMPDIR/unsub.code")" 200 "the unsubscribe's answer"
+    assert_eq "$(status_of ann@example.com)" unsubscribed
+}
+
+@test "serve: HEAD of a click is a link checker's; a POST to a pixel, click or view is the one 404" {
+    serve_sent paola@example.com
+    start_serve
+    local c o
+    c=$(lpath click paola@example.com 1)
+    hhead "$c"
+    expect_code 302
+    serve_barrier
+    assert_eq "$(nev click paola@example.com "machine = 1 AND machine_reason LIKE 'HEAD request%'")" 1 "a HEAD click is a machine's"
+    assert_eq "$(nev click paola@example.com "machine = 0")" 0
+    for kind in open click view; do
+        o=$(lpath "$kind" paola@example.com 1)
+        hpost "$o" -d x=y
+        expect_404 "POST to the $kind link"
+    done
+    serve_barrier
+    assert_eq "$(nev view paola@example.com)" 0 "views"
+}
+
+@test "serve: trusted_proxy must be an address" {
+    serve_sent paola@example.com
+    printf '[serve]\ntrusted_proxy = localhost\n' >>"$BATS_TEST_TMPDIR/campaign.conf"
+    crun 78 serve
+    assert_contains "$stderr" "trusted_proxy"
+    assert_contains "$stderr" "localhost"
+}

@@ -2,15 +2,24 @@
 # tests/conformance/mustache.sh - the official Mustache spec, test by test,
 # through the real binary: campaign render FILE --data JSON --partials DIR.
 #
-#   CAMPAIGN_BIN   the binary (default build/asan/campaign)
-#   MUSTACHE_SPEC  the spec directory (default ../shared/conformance/mustache)
+#   CAMPAIGN_BIN       the binary (default build/asan/campaign)
+#   MUSTACHE_SPEC_DIR  the spec's JSON files (default
+#                      ../shared/conformance/mustache beside the checkout,
+#                      when it is there)
 #
 # Prints one TAP line per test ("ok - mustache FILE: NAME"), then
 # "mustache conformance: P of T passed"; exits non-zero if any failed.
+# The spec is not part of this repository: without it (a fresh clone)
+# the suite prints one "skipped:" line, which tests/run counts as
+# skipped, never as passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${CAMPAIGN_BIN:=$top/build/asan/campaign}"
-: "${MUSTACHE_SPEC:=$top/../shared/conformance/mustache}"
+MUSTACHE_SPEC=${MUSTACHE_SPEC_DIR:-${MUSTACHE_SPEC:-$top/../shared/conformance/mustache}}
+if [ -z "${MUSTACHE_SPEC_DIR:-}" ] && [ ! -d "$MUSTACHE_SPEC" ]; then
+    echo "skipped: Mustache spec suite (set MUSTACHE_SPEC_DIR)"
+    exit 0
+fi
 py=/usr/bin/python3
 files="comments delimiters interpolation inverted partials sections ~inheritance"
 

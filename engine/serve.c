@@ -359,22 +359,25 @@ writer_main(void *arg)
         if (rc == -1)
             log_warnx("serve: %zu events not recorded: %s", n, e.msg);
 
-        pthread_mutex_lock(&s->mu);
-        if (rc == -1)
-            s->lost += (long)n;
+        /* the unsubscribes' requests, suspended until now, resumed
+         * outside our lock (libmicrohttpd takes its own); a waiter lives
+         * in its request's state, which may end as soon as it is
+         * resumed, so it is not touched after */
         for (size_t i = 0; i < n; i++) {
             free(b[i].url);
             free(b[i].ip);
             if (b[i].w != NULL) {
-                /* the waiter lives in the request's state: once resumed,
-                 * the request may end at once, so it is not touched
-                 * after */
                 struct MHD_Connection *c = b[i].w->c;
+                pthread_mutex_lock(&s->mu);
                 b[i].w->rc = rc;
                 b[i].w->done = 1;
+                pthread_mutex_unlock(&s->mu);
                 MHD_resume_connection(c);
             }
         }
+        pthread_mutex_lock(&s->mu);
+        if (rc == -1)
+            s->lost += (long)n;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

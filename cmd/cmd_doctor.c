@@ -174,6 +174,19 @@ relay(const struct config_relay *r, int transcript)
                        "more round trips\n");
             if (pw)
                 ok("AUTH accepted for %s", r->username);
+            /* strict relays refuse a name that is not fully qualified
+             * (Postfix reject_non_fqdn_helo_hostname: 504 5.5.2) */
+            if (r->helo != NULL)
+                ok("EHLO %s ([relay] helo)", smtp_client_ehlo(c));
+            else if (*smtp_host_fqdn() != '\0')
+                ok("EHLO %s (this host's fully-qualified name)",
+                   smtp_client_ehlo(c));
+            else
+                printf("  note EHLO %s: this host has no fully-qualified "
+                       "name, so campaign gives its address; a relay that "
+                       "wants a name refuses it: set helo in [relay] to a "
+                       "name that resolves to this host\n",
+                       smtp_client_ehlo(c));
         } else {
             fix("%s: %s", smtp_fail_str(p.fail),
                 p.e.msg[0] ? p.e.msg : "connection failed");

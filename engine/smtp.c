@@ -60,6 +60,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,7 @@ struct smtp_client {
     enum state state;
     int fd;
     char peer[INET6_ADDRSTRLEN + 32]; /* "[addr]:port" */
+    char ehlo[256];                   /* the name our EHLO gave */
 
     struct addrinfo *ai, *ai_cur;
     char conn_err[256]; /* the last connect error, for the message */
@@ -750,19 +752,87 @@ caps_line(struct smtp_caps *k, const char *s, size_t n)
 static void enter_ready(struct smtp_client *c);
 static void pump(struct smtp_client *c);
 
+/*
+ * The host's fully-qualified name, found once per process: the name
+ * gethostname gives when it has a dot and resolves, else "".  A bare
+ * "vm" or "localhost" is what strict relays refuse
+ * (reject_non_fqdn_helo_hostname: "504 5.5.2 Helo command rejected").
+ */
+static char fqdn[256];
+static pthread_once_t fqdn_once = PTHREAD_ONCE_INIT;
+
+static void
+fqdn_find(void)
+{
+    char host[256];
+    struct addrinfo hints, *ai = NULL;
+
+    if (gethostname(host, sizeof host) == -1)
+        return;
+    host[sizeof host - 1] = '\0';
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL) {
+        const char *n = ai->ai_canonname ? ai->ai_canonname : host;
+        if (strchr(n, '.') != NULL && n[strlen(n) - 1] != '.' &&
+            strlen(n) < sizeof fqdn)
+            snprintf(fqdn, sizeof fqdn, "%s", n);
+    }
+    if (ai != NULL)
+        freeaddrinfo(ai);
+}
+
+const char *
+smtp_host_fqdn(void)
+{
+    pthread_once(&fqdn_once, fqdn_find);
+    return fqdn;
+}
+
+/* ehlo_name - our name for EHLO into out: [relay] helo when set, else the
+ * host's fully-qualified name, else the address literal of our end of
+ * the connection (RFC 5321 4.1.3: "[192.0.2.1]", "[IPv6:2001:db8::1]"),
+ * which a relay cannot refuse as not fully qualified. */
+static void
+ehlo_name(struct smtp_client *c, char *out, size_t n)
+{
+    const char *name = c->p.helo ? c->p.helo : c->p.relay->helo;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char a[INET6_ADDRSTRLEN];
+
+    if (name != NULL && *name != '\0') {
+        snprintf(out, n, "%s", name);
+        return;
+    }
+    if (*smtp_host_fqdn() != '\0') {
+        snprintf(out, n, "%s", smtp_host_fqdn());
+        return;
+    }
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+        ss.ss_family = AF_UNSPEC;
+    if (ss.ss_family == AF_INET &&
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a,
+                  sizeof a) != NULL)
+        snprintf(out, n, "[%s]", a);
+    else if (ss.ss_family == AF_INET6 &&
+             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a,
+                       sizeof a) != NULL)
+        snprintf(out, n, "[IPv6:%s]", a);
+    else
+        snprintf(out, n, "localhost");
+}
+
 /* send_ehlo - EHLO with our name. */
 static void
 send_ehlo(struct smtp_client *c, enum state st)
 {
-    const char *name = c->p.helo ? c->p.helo : c->p.relay->helo;
-    char host[256];
+    const char *name;
 
-    if (name == NULL || *name == '\0') {
-        if (gethostname(host, sizeof host) == -1)
-            host[0] = '\0';
-        host[sizeof host - 1] = '\0';
-        name = host;
-    }
+    ehlo_name(c, c->ehlo, sizeof c->ehlo);
+    name = c->ehlo;
     /* A name that could break the command line becomes "localhost". */
     for (const char *s = name; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr(".-_:[]", *s)) {
@@ -771,6 +841,8 @@ send_ehlo(struct smtp_client *c, enum state st)
         }
     if (*name == '\0')
         name = "localhost";
+    if (name != c->ehlo)
+        snprintf(c->ehlo, sizeof c->ehlo, "%s", name);
     set_state(c, st);
     send_cmd(c, st == ST_HELO ? CMD_HELO : CMD_EHLO, -1, NULL, "%s %s",
              st == ST_HELO ? "HELO" : "EHLO", name);
@@ -1749,6 +1821,12 @@ int
 smtp_client_fd(const struct smtp_client *c)
 {
     return c->fd;
+}
+
+const char *
+smtp_client_ehlo(const struct smtp_client *c)
+{
+    return c->ehlo;
 }
 
 short

@@ -100,8 +100,9 @@ struct tls_ctx; /* tls.h */
 struct smtp_params {
     const struct config_relay *relay; /* host, port, tls, timeouts, ... */
     const char *password;             /* NULL: no AUTH; wiped by the caller */
-    const char *helo; /* EHLO name; NULL: relay->helo, else the local
-                         host name */
+    const char *helo; /* EHLO name; NULL: relay->helo, else the host's
+                         fully-qualified name, else the address literal
+                         of our end of the connection */
     int pipeline_max; /* 1..SMTP_PIPELINE_MAX, 0 = default */
     int transcript;   /* -v: the dialogue on stderr, AUTH redacted */
     /* Optional: a TLS context shared by the connections to this relay
@@ -167,6 +168,11 @@ void smtp_client_free(struct smtp_client *c);
  * address), and is -1 once closed.
  */
 int smtp_client_fd(const struct smtp_client *c);
+/* smtp_client_ehlo - the name our last EHLO gave ("" before it). */
+const char *smtp_client_ehlo(const struct smtp_client *c);
+/* smtp_host_fqdn - this host's fully-qualified name (the host name when
+ * it has a dot and resolves), or "" when it has none; found once. */
+const char *smtp_host_fqdn(void);
 short smtp_client_events(const struct smtp_client *c);
 /*
  * smtp_client_deadline - ms time of the next timeout, or -1 for none

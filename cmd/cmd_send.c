@@ -497,6 +497,8 @@ static const char *const stop_words[] = {
     [QUEUE_CANCELLED] = " (cancelled)",
     [QUEUE_SIGNALLED] = " (interrupted)",
     [QUEUE_MAXED] = " (--max reached)",
+    [QUEUE_REFUSED] = " (stopped: the relay refused us)",
+    [QUEUE_MESSAGE_REFUSED] = " (stopped: the relay refused the message)",
 };
 
 int
@@ -808,7 +810,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             goto out;
         }
         const char *status = "sending";
-        if (sum.stop == QUEUE_PAUSED)
+        if (sum.stop == QUEUE_PAUSED || sum.stop == QUEUE_MESSAGE_REFUSED)
             status = "paused";
         else if (sum.stop == QUEUE_CANCELLED)
             status = "cancelled";
@@ -844,6 +846,39 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         }
         if (code == 0 && sum.stop == QUEUE_SIGNALLED)
             code = EX_TEMPFAIL;
+        if (sum.stop == QUEUE_REFUSED || sum.stop == QUEUE_MESSAGE_REFUSED) {
+            const struct queue_refusal *f = &sum.refusal;
+            int thawed = 0;
+            if (sum.stop == QUEUE_MESSAGE_REFUSED &&
+                store_campaign_thaw(st, cid, &thawed, &e) == -1)
+                code = cmd_fail(&e);
+            fprintf(stderr,
+                    "campaign %s: relay %s refused %s at %s: %d%s%s %s\n"
+                    "  %s%s%s\n"
+                    "  nobody was bounced or suppressed for it: the "
+                    "recipients stay queued%s\n",
+                    campaign, f->relay,
+                    sum.stop == QUEUE_REFUSED ? "us, not the recipients,"
+                                              : "the message",
+                    f->stage, f->code, f->status[0] ? " " : "", f->status,
+                    f->text, f->why ? f->why : "", f->fix ? ": " : "",
+                    f->fix ? f->fix : "",
+                    sum.stop == QUEUE_MESSAGE_REFUSED
+                        ? (thawed ? "; the campaign is paused: change the "
+                                    "template, then campaign resume and "
+                                    "send again (nobody got this message "
+                                    "yet: the next run takes the changed "
+                                    "files)"
+                                  : "; the campaign is paused: some "
+                                    "recipients already got this message, "
+                                    "which it keeps; to send another, "
+                                    "cancel it and start a new campaign")
+                        : "; fix it and run the same command again");
+            if (code == 0)
+                code = sum.stop == QUEUE_MESSAGE_REFUSED ? EX_DATAERR
+                       : f->config                       ? EX_CONFIG
+                                                         : EX_UNAVAILABLE;
+        }
     }
 out:
     for (size_t i = 0; i < CONFIG_RELAY_MAX; i++)

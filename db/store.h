@@ -249,6 +249,11 @@ int store_campaign_get_id(struct store *st, int64_t id, store_campaign_cb cb,
  * JSON of tmpl_frozen()); a template frozen before is kept. */
 int store_campaign_template(struct store *st, int64_t id, const char *src,
                             struct err *e);
+/* store_campaign_thaw - forget the frozen template when nobody can have
+ * received the message yet (no row sent or uncertain), so that the next
+ * run freezes today's files; *thawed says whether it did. */
+int store_campaign_thaw(struct store *st, int64_t id, int *thawed,
+                        struct err *e);
 /* store_campaign_names - cb(name) for every campaign, oldest first. */
 int store_campaign_names(struct store *st, store_name_cb cb, void *arg,
                          struct err *e);

@@ -37,6 +37,7 @@ enum stmt_id {
     S_CAMPAIGN_GET_ID,
     S_CAMPAIGN_TEMPLATE,
     S_SEND_TIMES,
+    S_CAMPAIGN_THAW,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
@@ -158,6 +159,10 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_TEMPLATE - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET template_src = COALESCE(template_src, ?2) "
         "WHERE id = ?1",
+    [S_CAMPAIGN_THAW - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET template_src = NULL WHERE id = ?1 AND "
+        "  NOT EXISTS (SELECT 1 FROM sends WHERE campaign_id = ?1 AND "
+        "    (state = 'sent' OR state = 'uncertain' OR was_uncertain > 0))",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -267,6 +272,20 @@ store_campaign_template(struct store *st, int64_t id, const char *src,
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, src, -1, SQLITE_STATIC);
     return store_stmt_done(st, s, e, "freeze template");
+}
+
+int
+store_campaign_thaw(struct store *st, int64_t id, int *thawed, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_THAW, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    if (store_stmt_done(st, s, e, "thaw template") == -1)
+        return -1;
+    *thawed = sqlite3_changes(st->db) > 0;
+    return 0;
 }
 
 int

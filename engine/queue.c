@@ -27,6 +27,7 @@
 #include "email.h"
 #include "log.h"
 #include "queue.h"
+#include "reply.h"
 #include "xalloc.h"
 
 int
@@ -749,6 +750,23 @@ none : {
 }
 }
 
+/* reply_stage_of - the SMTP client's stage as reply.h names it. */
+static enum reply_stage
+reply_stage_of(enum smtp_stage st)
+{
+    switch (st) {
+    case SMTP_STAGE_MAIL:
+        return REPLY_STAGE_MAIL;
+    case SMTP_STAGE_RCPT:
+        return REPLY_STAGE_RCPT;
+    case SMTP_STAGE_DATA:
+    case SMTP_STAGE_DOT:
+        return REPLY_STAGE_DATA;
+    default:
+        return REPLY_STAGE_OTHER;
+    }
+}
+
 static void
 queue_result(void *arg, const struct relay_done *d)
 {
@@ -808,8 +826,40 @@ queue_result(void *arg, const struct relay_done *d)
     if (strcmp(state, "deferred") == 0)
         q->next_attempt_at = now + queue_backoff(it->attempts);
     if (x->outcome == SMTP_PERMFAIL) {
-        q->bounce_class = queue_classify(x->code, x->status, x->text);
-        q->suppress = strcmp(q->bounce_class, "hard") == 0;
+        struct reply_verdict v;
+        reply_classify(x->code, x->status, x->text, reply_stage_of(x->stage),
+                       &v);
+        if (v.fault == REPLY_FAULT_RECIPIENT) {
+            q->bounce_class = v.bounce_class;
+            q->suppress = strcmp(q->bounce_class, "hard") == 0;
+        } else {
+            /* the relay refused us or the message, not this recipient:
+             * every other recipient would get the same answer.  No
+             * bounce, no suppression, no attempt: the claim is undone
+             * with the reply as its last text, and the run stops (a
+             * circuit breaker) so the list is not burnt through */
+            snprintf(q->state, sizeof q->state, "queued");
+            q->release = 1;
+            r->s->bounced--;
+            r->s->requeued++;
+            snprintf(q->text, sizeof q->text, "refused (%s): %d %s %s", v.why,
+                     x->code, x->status, x->text);
+            if (r->s->refusal.code == 0) {
+                struct queue_refusal *f = &r->s->refusal;
+                f->code = x->code;
+                snprintf(f->status, sizeof f->status, "%s", x->status);
+                snprintf(f->text, sizeof f->text, "%s", x->text);
+                snprintf(f->stage, sizeof f->stage, "%s",
+                         smtp_stage_str(x->stage));
+                snprintf(f->relay, sizeof f->relay, "%s",
+                         d->relay ? d->relay : "");
+                f->why = v.why;
+                f->fix = v.fix;
+                f->config = v.config;
+                r->stop = v.fault == REPLY_FAULT_MESSAGE ? QUEUE_MESSAGE_REFUSED
+                                                         : QUEUE_REFUSED;
+            }
+        }
     }
     if (r->pend.n >= QUEUE_RESULTS || (r->exhausted && r->reclaim))
         pthread_cond_signal(&r->cv);
@@ -1008,6 +1058,9 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
                   p->campaign, r.pend.n);
     if (p->progress)
         progress(&r, relay_now_ms(), 1);
+    /* a stop the results asked for (a refusal) after the loop's last tick */
+    if (r.stop && s->stop == QUEUE_DONE)
+        s->stop = (enum queue_stop)r.stop;
     s->seconds = (double)(relay_now_ms() - r.start_ms) / 1000.0;
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

@@ -86,6 +86,20 @@ enum queue_stop {
     QUEUE_CANCELLED, /* campaign cancel */
     QUEUE_SIGNALLED, /* SIGINT / SIGTERM */
     QUEUE_MAXED,     /* --max reached */
+    QUEUE_REFUSED,   /* the relay refused us (sender, client, HELO, ...) */
+    QUEUE_MESSAGE_REFUSED, /* the relay refused the message itself */
+};
+
+/* queue_refusal - the first refusal that was not a recipient's fault:
+ * the reply, and what reply.h made of it. */
+struct queue_refusal {
+    int code;
+    char status[16];
+    char text[256];
+    char stage[16];
+    char relay[64];
+    const char *why, *fix; /* static */
+    int config;            /* our configuration: EX_CONFIG */
 };
 
 struct queue_params {
@@ -104,6 +118,7 @@ struct queue_summary {
     long attempted, sent, deferred, bounced, failed, skipped, uncertain,
         requeued;
     enum queue_stop stop;
+    struct queue_refusal refusal; /* QUEUE_REFUSED, QUEUE_MESSAGE_REFUSED */
     struct relay_stats relay;
     double seconds;
 };

@@ -151,9 +151,9 @@ for i, l in enumerate(lines):
     assert_eq "$(ls "$SINK_DUMP" | wc -l)" 0 "messages received"
 }
 
-@test "send sink: 5.7.x policy rejection at RCPT is 'blocked', not suppressed" {
+@test "send sink: 5.7.x policy rejection of the recipient at RCPT is 'blocked', not suppressed" {
     list_of ann@example.com ben@example.com
-    start_sink - -f RCPT -B "554 5.7.1 Service unavailable; client blocked using zen.example"
+    start_sink - -f RCPT -B "554 5.7.1 <ann@example.com>: Recipient address rejected: Access denied"
     write_conf "$SINK_PORT"
     send_status 0
     assert_eq "$(row_of ann@example.com)" "bounced|1|554|5.7.1|blocked|0"
@@ -198,14 +198,16 @@ for i, l in enumerate(lines):
     assert_eq "$output" "rows 3, sent 3, messages 3, recipients with copies 3, duplicates 0"
 }
 
-@test "send sink: 5xx and 4xx to the final dot bounce and defer" {
+@test "send sink: 5xx to the final dot refuses the message: nobody bounced, the campaign paused; 4xx defers" {
     list_of ann@example.com ben@example.com
     start_sink - -f . -B "554 5.6.0 Message content rejected"
     write_conf "$SINK_PORT"
-    send_status 0
-    assert_eq "$(states)" "bounced 2"
-    assert_eq "$(row_of ann@example.com)" "bounced|1|554|5.6.0|soft|0"
+    send_status 65
+    assert_eq "$(states)" "queued 2"
+    assert_eq "$(q "SELECT sum(attempts) FROM sends;")" 0 "attempts counted"
     assert_eq "$(count suppressions)" 0
+    assert_eq "$(campaign_status)" paused
+    assert_contains "$stderr" "554 5.6.0 Message content rejected"
     stop_sink
     start_sink - -r . -b "451 4.3.0 Temporary local problem"
     write_conf "$SINK_PORT"

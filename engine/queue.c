@@ -81,40 +81,6 @@ queue_backoff(int attempts)
     return s < 4 * 3600 ? s : 4 * 3600;
 }
 
-const char *
-queue_classify(int code, const char *status, const char *text)
-{
-    static const char *const blocked_words[] = {
-        "spam",       "block",  "blacklist",       "blocklist",
-        "reputation", "policy", "rejected due to", "dmarc",
-        "spf",        "dkim",   "listed",
-    };
-    static const char *const hard_words[] = {
-        "user unknown",      "unknown user",        "no such user",
-        "does not exist",    "unknown recipient",   "recipient unknown",
-        "invalid recipient", "mailbox unavailable", "no mailbox",
-        "address rejected",  "no such mailbox",     "not found",
-    };
-
-    if (status && strncmp(status, "5.7.", 4) == 0)
-        return "blocked";
-    if (status &&
-        (strncmp(status, "5.1.", 4) == 0 || strcmp(status, "5.2.1") == 0 ||
-         strcmp(status, "5.4.4") == 0))
-        return "hard";
-    if (status && *status)
-        return "soft";
-    for (size_t i = 0;
-         text && i < sizeof blocked_words / sizeof blocked_words[0]; i++)
-        if (strcasestr(text, blocked_words[i]))
-            return "blocked";
-    for (size_t i = 0; text && i < sizeof hard_words / sizeof hard_words[0];
-         i++)
-        if (strcasestr(text, hard_words[i]))
-            return "hard";
-    return code == 550 || code == 551 || code == 553 ? "hard" : "soft";
-}
-
 /* One claimed recipient, from claim to result. */
 struct item {
     int64_t contact_id;

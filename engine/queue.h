@@ -72,14 +72,6 @@ int64_t queue_backoff(int attempts);
 /* After this many attempts a persistent 4xx expires (about 3 days). */
 #define QUEUE_MAX_ATTEMPTS 20
 
-/*
- * queue_classify - a 5xx reply's bounce class: "hard" (the address does
- * not exist: 5.1.x, user unknown), "blocked" (policy or reputation: 5.7.x,
- * spam, blocked), or "soft" (anything else permanent: mailbox full, message
- * too big, ...).
- */
-const char *queue_classify(int code, const char *status, const char *text);
-
 enum queue_stop {
     QUEUE_DONE,      /* nothing left to send now */
     QUEUE_PAUSED,    /* campaign pause */

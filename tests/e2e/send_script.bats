@@ -223,16 +223,18 @@ no_secret() {
     assert_eq "$(json_get "$output" blocked)" 1
 }
 
-@test "send script: 451 and 554 to the final dot defer and bounce only that message" {
+@test "send script: 451 to the final dot defers that message; 554 5.6.0 (content) pauses the campaign, bouncing nobody" {
     list_of ok1@example.com dotdefer1@example.com dotreject1@example.com ok2@example.com
     serve --mode plain --pipelining
     write_conf "$SRV_PORT"
-    send_status 0
+    send_status 65
     assert_eq "$(row_of dotdefer1@example.com)" "deferred|1|451|4.3.0||0"
-    assert_eq "$(row_of dotreject1@example.com)" "bounced|1|554|5.6.0|soft|0"
+    # the message's fault, not the recipient's: no bounce, no attempt
+    assert_eq "$(row_of dotreject1@example.com)" "queued|0||||0"
+    assert_contains "$(q "SELECT last_text FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email = 'dotreject1@example.com';")" "554 5.6.0"
+    assert_contains "$stderr" "refused the message"
+    assert_eq "$(campaign_status)" paused
     assert_eq "$(state_of ok1@example.com)" sent
-    assert_eq "$(state_of ok2@example.com)" sent
-    assert_eq "$(mails)" 2
     assert_eq "$(count suppressions)" 0
 }
 

@@ -19,7 +19,50 @@ struct show {
     json_t *doc;
     struct err *e;
     int rc;
+    int64_t id; /* the contact's, once found */
 };
+
+/* show_send - one campaign of the contact: its state and, when it was
+ * not delivered, the relay's last reply (why). */
+static int
+show_send(const struct store_contact_send *r, void *arg)
+{
+    struct show *s = arg;
+    char t[40];
+
+    if (s->json) {
+        json_t *o = json_pack("{s:s, s:s, s:i}", "campaign", r->campaign,
+                              "state", r->state, "attempts", r->attempts);
+        if (r->code > 0)
+            json_object_set_new(o, "code", json_integer(r->code));
+        if (r->status && *r->status)
+            json_object_set_new(o, "status", json_string(r->status));
+        if (r->text && *r->text)
+            json_object_set_new(o, "reply", json_string(r->text));
+        if (r->bounce_class)
+            json_object_set_new(o, "bounce_class",
+                                json_string(r->bounce_class));
+        if (r->done_at > 0)
+            json_object_set_new(o, "at",
+                                json_string(cmd_time(r->done_at, t, sizeof t)));
+        json_array_append_new(json_object_get(s->doc, "campaigns"), o);
+        return 0;
+    }
+    printf("  %s: %s%s%s%s", r->campaign, r->state, r->bounce_class ? " (" : "",
+           r->bounce_class ? r->bounce_class : "", r->bounce_class ? ")" : "");
+    if (r->done_at > 0)
+        printf(" %s", cmd_time(r->done_at, t, sizeof t));
+    putchar('\n');
+    if (strcmp(r->state, "sent") != 0 && r->text && *r->text) {
+        if (r->code > 0)
+            printf("    last reply: %d%s%s %s\n", r->code,
+                   r->status && *r->status ? " " : "",
+                   r->status ? r->status : "", r->text);
+        else
+            printf("    last: %s\n", r->text);
+    }
+    return 0;
+}
 
 static int
 show_list(const char *name, void *arg)
@@ -82,6 +125,7 @@ show_contact(const struct store_contact *c, void *arg)
         printf("lists:\n");
     }
     json_decref(attrs);
+    s->id = c->id;
     s->rc = store_contact_lists(s->st, c->id, show_list, s, s->e);
     return 0;
 }
@@ -166,6 +210,16 @@ cmd_contacts_show(struct ctx *ctx, int argc, char **argv)
     }
     if (!sup && !s.json)
         printf("suppressed:  no\n");
+    if (found) {
+        if (s.json)
+            json_object_set_new(s.doc, "campaigns", json_array());
+        else
+            printf("campaigns:\n");
+        if (store_contact_sends(s.st, s.id, show_send, &s, &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+    }
     if (s.json) {
         if (!found)
             json_object_set_new(s.doc, "email", json_string(email));

@@ -335,6 +335,18 @@ typedef int (*store_uncertain_cb)(const char *email, const char *message_id,
                                   const char *state, void *arg);
 int store_ledger_uncertain(struct store *st, int64_t campaign,
                            store_uncertain_cb cb, void *arg, struct err *e);
+/* store_contact_sends - cb for each campaign that had the contact as a
+ * recipient, oldest first: its state and last SMTP reply (code 0 and
+ * NULL texts when none); cb returns non-zero to stop. */
+struct store_contact_send {
+    const char *campaign, *state, *status, *text, *bounce_class;
+    int attempts, code;
+    int64_t done_at;
+};
+typedef int (*store_contact_send_cb)(const struct store_contact_send *r,
+                                     void *arg);
+int store_contact_sends(struct store *st, int64_t contact,
+                        store_contact_send_cb cb, void *arg, struct err *e);
 /* store_send_times - one ledger row's state, first attempt and end
  * (0 when not yet); 1 when the row exists, 0 when not. */
 struct store_send_times {

@@ -38,6 +38,7 @@ enum stmt_id {
     S_CAMPAIGN_TEMPLATE,
     S_SEND_TIMES,
     S_CAMPAIGN_THAW,
+    S_CONTACT_SENDS,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
@@ -163,6 +164,11 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "UPDATE campaigns SET template_src = NULL WHERE id = ?1 AND "
         "  NOT EXISTS (SELECT 1 FROM sends WHERE campaign_id = ?1 AND "
         "    (state = 'sent' OR state = 'uncertain' OR was_uncertain > 0))",
+    [S_CONTACT_SENDS - STORE_SLOT_LEDGER] =
+        "SELECT k.name, s.state, s.attempts, s.last_code, s.last_status, "
+        "  s.last_text, s.bounce_class, s.done_at "
+        "FROM sends s JOIN campaigns k ON k.id = s.campaign_id "
+        "WHERE s.contact_id = ?1 ORDER BY k.id",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -285,6 +291,35 @@ store_campaign_thaw(struct store *st, int64_t id, int *thawed, struct err *e)
     if (store_stmt_done(st, s, e, "thaw template") == -1)
         return -1;
     *thawed = sqlite3_changes(st->db) > 0;
+    return 0;
+}
+
+int
+store_contact_sends(struct store *st, int64_t contact, store_contact_send_cb cb,
+                    void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CONTACT_SENDS, e);
+    struct store_contact_send r;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.campaign = (const char *)sqlite3_column_text(s, 0);
+        r.state = (const char *)sqlite3_column_text(s, 1);
+        r.attempts = sqlite3_column_int(s, 2);
+        r.code = sqlite3_column_int(s, 3);
+        r.status = (const char *)sqlite3_column_text(s, 4);
+        r.text = (const char *)sqlite3_column_text(s, 5);
+        r.bounce_class = (const char *)sqlite3_column_text(s, 6);
+        r.done_at = sqlite3_column_int64(s, 7);
+        if (cb(&r, arg) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read sends");
     return 0;
 }
 

@@ -808,8 +808,8 @@ queue_result(void *arg, const struct relay_done *d)
             q->release = 1;
             r->s->bounced--;
             r->s->requeued++;
-            snprintf(q->text, sizeof q->text, "refused (%s): %d %s %s", v.why,
-                     x->code, x->status, x->text);
+            snprintf(q->text, sizeof q->text, "refused (%s): %d%s%s %s", v.why,
+                     x->code, x->status[0] ? " " : "", x->status, x->text);
             if (r->s->refusal.code == 0) {
                 struct queue_refusal *f = &r->s->refusal;
                 f->code = x->code;

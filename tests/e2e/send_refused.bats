@@ -38,6 +38,10 @@ refused() {
     assert_contains "$stderr" "nobody was bounced or suppressed"
     assert_contains "$output" "bounced 0"
     refusal_err=$stderr
+    # contacts show says why the person was not mailed
+    crun 0 contacts show user01@example.com
+    assert_contains "$output" "promo: queued"
+    assert_contains "$output" "$reply"
     # fixed: everyone delivered, exactly once
     stop_sink
     start_sink

@@ -133,6 +133,10 @@ for i, l in enumerate(lines):
     assert_contains "$output" "sent 0, deferred 0, bounced 3"
     assert_eq "$(states)" "bounced 3"
     assert_eq "$(row_of ben@example.com)" "bounced|1|550|5.1.1|hard|0"
+    # contacts show gives the relay's reply
+    crun 0 contacts show ben@example.com
+    assert_contains "$output" "promo: bounced (hard)"
+    assert_contains "$output" "last reply: 550 5.1.1 <x>: Recipient address rejected: User unknown"
     assert_eq "$(campaign_status)" done
     assert_eq "$(count suppressions "reason = 'bounced'")" 3
     assert_eq "$(status_of cid@example.com)" bounced

@@ -71,6 +71,12 @@ const struct command commands[] = {
     {"suppress list", cmd_suppress_list,
      "campaign suppress list [--format text|csv]",
      "Print the suppression list.  Forgotten people appear by hash only.\n"},
+    {"suppress lift", cmd_suppress_lift,
+     "campaign suppress lift EMAIL... --reason bounced|manual",
+     "Undo a suppression recorded by mistake - a bounce that was really the\n"
+     "relay refusing the sender - for addresses suppressed for that reason\n"
+     "(all or nothing; each lift is logged).  An unsubscribe or a complaint\n"
+     "is the person's own word and is never lifted.\n"},
     {"dkim keygen", cmd_dkim_keygen,
      "campaign dkim keygen --domain D --selector S [--algo rsa|ed25519]\n"
      "                     [--bits N] [--out FILE]",

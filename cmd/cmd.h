@@ -39,6 +39,7 @@ int cmd_contacts_forget(struct ctx *, int, char **);
 int cmd_optout(struct ctx *, int, char **);
 int cmd_suppress_import(struct ctx *, int, char **);
 int cmd_suppress_list(struct ctx *, int, char **);
+int cmd_suppress_lift(struct ctx *, int, char **);
 int cmd_templates(struct ctx *, int, char **);
 int cmd_preview(struct ctx *, int, char **);
 int cmd_send(struct ctx *, int, char **);

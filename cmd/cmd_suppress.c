@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_suppress.c - campaign optout, suppress import, suppress list.
+ * cmd_suppress.c - campaign optout, suppress import, suppress list,
+ * suppress lift.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -189,6 +190,46 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
     else if (o.n == 0 && !o.csv)
         printf("the suppression list is empty\n");
+    store_close(st);
+    return code;
+}
+
+int
+cmd_suppress_lift(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *reason = NULL;
+    struct store *st;
+    struct err e;
+    int c, code = 0;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if ((reason = reason_arg(optarg)) == NULL)
+                return EX_USAGE;
+            break;
+        case 'h':
+            return cmd_usage("suppress lift", stdout, 0);
+        default:
+            return cmd_usage("suppress lift", stderr, EX_USAGE);
+        }
+    }
+    if (optind >= argc || reason == NULL)
+        return cmd_usage("suppress lift", stderr, EX_USAGE);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    err_clear(&e);
+    if (suppress_lift(st, argv + optind, (size_t)(argc - optind), reason, &e) ==
+        -1)
+        code = cmd_fail(&e);
+    else
+        printf("lifted %d\n", argc - optind);
     store_close(st);
     return code;
 }

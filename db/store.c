@@ -93,6 +93,11 @@ store_stmt(struct store *st, int id, const char *sql, struct err *e)
 {
     sqlite3_stmt *s = st->stmt[id];
 
+    if (sql == NULL) { /* a statement id without its SQL: our bug */
+        err_set(e, EX_SOFTWARE, "%s: statement %d has no SQL", st->path, id);
+        return NULL;
+    }
+
     if (s == NULL) {
         if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
                                NULL) != SQLITE_OK) {

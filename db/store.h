@@ -187,6 +187,12 @@ struct store_suppression {
  */
 int store_suppress(struct store *st, const struct store_suppression *s,
                    struct err *e);
+/* store_suppression_lift - remove the suppression of hash if its reason
+ * is reason, and make the contact (email) mailable again if its status
+ * came from it; 1 lifted, 0 when there was no such suppression. */
+int store_suppression_lift(struct store *st, const uint8_t hash[32],
+                           const char *email, const char *reason, int64_t now,
+                           struct err *e);
 typedef int (*store_suppression_cb)(const struct store_suppression *s,
                                     void *arg);
 /* store_suppression_get - when hash is suppressed, call cb once and return

@@ -39,6 +39,8 @@ enum stmt_id {
     S_MEMBERS,
     S_CONTACT_FIRST,
     S_CONTACT_GET_ID,
+    S_SUPPRESS_LIFT,
+    S_LIFT_STATUS,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_LEDGER,
@@ -151,6 +153,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "FROM contacts c LEFT JOIN imports i "
         "  ON i.id = c.seen_run "
         "WHERE c.id = ?1",
+    [S_SUPPRESS_LIFT - STORE_SLOT_CONTACTS] =
+        "DELETE FROM suppressions WHERE hash = ?1 AND reason = ?2",
+    /* the contact's status said the same suppression: mailable again */
+    [S_LIFT_STATUS - STORE_SLOT_CONTACTS] =
+        "UPDATE contacts SET status = 'active', updated_at = ?3 "
+        "WHERE email = ?1 AND status = CASE ?2 WHEN 'bounced' THEN 'bounced' "
+        "  ELSE 'suppressed' END",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -660,4 +669,30 @@ store_contact_first(struct store *st, store_contact_cb cb, void *arg,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(st, e, "read contact");
     return rc == SQLITE_ROW;
+}
+
+int
+store_suppression_lift(struct store *st, const uint8_t hash[32],
+                       const char *email, const char *reason, int64_t now,
+                       struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SUPPRESS_LIFT, e);
+    int n;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "lift suppression") == -1)
+        return -1;
+    if ((n = sqlite3_changes(st->db)) == 0)
+        return 0;
+    if ((s = stmt(st, S_LIFT_STATUS, e)) == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    if (store_stmt_done(st, s, e, "lift suppression") == -1)
+        return -1;
+    return 1;
 }

@@ -206,3 +206,76 @@ suppress_forget(struct store *st, const char *email, struct err *e)
         return -1;
     return rc;
 }
+
+struct lift_check {
+    char reason[32];
+    int found;
+};
+
+static int
+lift_cb(const struct store_suppression *sup, void *arg)
+{
+    struct lift_check *k = arg;
+
+    k->found = 1;
+    snprintf(k->reason, sizeof k->reason, "%s", sup->reason);
+    return 0;
+}
+
+int
+suppress_lift(struct store *st, char *const *emails, size_t n,
+              const char *reason, struct err *e)
+{
+    char norm[EMAIL_MAX + 1];
+    uint8_t hash[DIGEST_LEN];
+    const char *why;
+    int64_t now = (int64_t)time(NULL);
+
+    if (strcmp(reason, "bounced") != 0 && strcmp(reason, "manual") != 0)
+        return err_set(e, EX_USAGE,
+                       "--reason %s: an unsubscribe or a complaint is the "
+                       "person's own word and is never lifted (bounced or "
+                       "manual only)",
+                       reason);
+    /* every address first: all or nothing */
+    for (size_t i = 0; i < n; i++) {
+        struct lift_check k;
+        char pr[80];
+        if (email_normalize(emails[i], strlen(emails[i]), norm, &why) == -1)
+            return err_set(
+                e, EX_DATAERR, "\"%s\": %s",
+                log_printable(pr, sizeof pr, emails[i], strlen(emails[i])),
+                why);
+        memset(&k, 0, sizeof k);
+        digest_email(store_hash_salt(st), norm, hash);
+        if (store_suppression_get(st, hash, lift_cb, &k, e) == -1)
+            return -1;
+        if (!k.found)
+            return err_set(e, EX_DATAERR, "%s is not suppressed", norm);
+        if (strcmp(k.reason, reason) != 0)
+            return err_set(e, EX_DATAERR,
+                           "%s is suppressed as %s, not %s: nothing lifted%s",
+                           norm, k.reason, reason,
+                           strcmp(k.reason, "unsubscribed") == 0 ||
+                                   strcmp(k.reason, "complained") == 0
+                               ? " (the person's own word is never lifted)"
+                               : "");
+    }
+    if (store_begin(st, e) == -1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        email_normalize(emails[i], strlen(emails[i]), norm, &why);
+        digest_email(store_hash_salt(st), norm, hash);
+        if (store_suppression_lift(st, hash, norm, reason, now, e) == -1) {
+            store_rollback(st);
+            return -1;
+        }
+    }
+    if (store_commit(st, e) == -1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        email_normalize(emails[i], strlen(emails[i]), norm, &why);
+        log_info("suppression lifted: %s (was %s)", norm, reason);
+    }
+    return 0;
+}

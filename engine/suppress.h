@@ -47,6 +47,19 @@ int suppress_import(struct store *st, const char *path,
                     struct suppress_counts *c, struct err *e);
 
 /*
+ * suppress_lift - undo the suppressions of the n addresses, each of which
+ * must be suppressed for reason: "bounced" (a bounce recorded by mistake,
+ * such as a relay refusing the sender) or "manual".  An unsubscribe or a
+ * complaint is the person's own word and is never lifted (EX_USAGE), nor
+ * is an erased person.  All or nothing: an invalid address, one not
+ * suppressed, or one suppressed for another reason fails the whole call
+ * (EX_DATAERR, naming it and its reason) before anything is written.
+ * Each lift is logged on stderr.
+ */
+int suppress_lift(struct store *st, char *const *emails, size_t n,
+                  const char *reason, struct err *e);
+
+/*
  * suppress_forget - erase the person with this address: returns 1 when
  * something was erased, 0 when the address was unknown (it is suppressed
  * by hash all the same), -1 on error.

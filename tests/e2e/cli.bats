@@ -39,7 +39,7 @@ load lib
 @test "--help: every command exits 0 with its usage on stdout" {
     local c
     for c in "" init import lists "contacts show" "contacts forget" optout \
-        "suppress import" "suppress list"; do
+        "suppress import" "suppress list" "suppress lift" serve; do
         # shellcheck disable=SC2086
         crun 0 $c --help || fail "campaign $c --help" || return 1
         assert_contains "$output" "usage:" "campaign $c --help" || return 1

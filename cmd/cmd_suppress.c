@@ -26,35 +26,49 @@ reason_arg(const char *s)
     return r;
 }
 
-int
-cmd_optout(struct ctx *ctx, int argc, char **argv)
+/* reason_opts - the options of optout and suppress lift (--reason,
+ * --help) for command name; -1 to go on with *reason set (or left as it
+ * was), else the exit code. */
+static int
+reason_opts(const char *name, int argc, char **argv, const char **reason)
 {
     static const struct option opts[] = {
         {"reason", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *reason = "unsubscribed";
-    struct suppress_counts cnt;
-    struct store *st;
-    struct err e;
-    int c, code = 0;
+    int c;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if ((reason = reason_arg(optarg)) == NULL)
+            if ((*reason = reason_arg(optarg)) == NULL)
                 return EX_USAGE;
             break;
         case 'h':
-            return cmd_usage("optout", stdout, 0);
+            return cmd_usage(name, stdout, 0);
         default:
-            return cmd_usage("optout", stderr, EX_USAGE);
+            return cmd_usage(name, stderr, EX_USAGE);
         }
     }
-    if (optind >= argc)
-        return cmd_usage("optout", stderr, EX_USAGE);
+    if (optind >= argc || *reason == NULL)
+        return cmd_usage(name, stderr, EX_USAGE);
+    return -1;
+}
+
+int
+cmd_optout(struct ctx *ctx, int argc, char **argv)
+{
+    const char *reason = "unsubscribed";
+    struct suppress_counts cnt;
+    struct store *st;
+    struct err e;
+    int code = 0;
+
+    if ((code = reason_opts("optout", argc, argv, &reason)) != -1)
+        return code;
+    code = 0;
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);
@@ -197,31 +211,14 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
 int
 cmd_suppress_lift(struct ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"reason", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *reason = NULL;
     struct store *st;
     struct err e;
-    int c, code = 0;
+    int code;
 
-    cmd_opt_reset();
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            if ((reason = reason_arg(optarg)) == NULL)
-                return EX_USAGE;
-            break;
-        case 'h':
-            return cmd_usage("suppress lift", stdout, 0);
-        default:
-            return cmd_usage("suppress lift", stderr, EX_USAGE);
-        }
-    }
-    if (optind >= argc || reason == NULL)
-        return cmd_usage("suppress lift", stderr, EX_USAGE);
+    if ((code = reason_opts("suppress lift", argc, argv, &reason)) != -1)
+        return code;
+    code = 0;
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);

@@ -649,26 +649,10 @@ store_contact_first(struct store *st, store_contact_cb cb, void *arg,
                     struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_CONTACT_FIRST, e);
-    struct store_contact c;
-    int rc;
 
     if (s == NULL)
         return -1;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        memset(&c, 0, sizeof c);
-        c.id = sqlite3_column_int64(s, 0);
-        c.email = (const char *)sqlite3_column_text(s, 1);
-        c.attrs = (const char *)sqlite3_column_text(s, 2);
-        c.status = (const char *)sqlite3_column_text(s, 3);
-        c.created_at = sqlite3_column_int64(s, 4);
-        c.updated_at = sqlite3_column_int64(s, 5);
-        cb(&c, arg);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(st, e, "read contact");
-    return rc == SQLITE_ROW;
+    return contact_row(st, s, cb, arg, e);
 }
 
 int
@@ -677,7 +661,6 @@ store_suppression_lift(struct store *st, const uint8_t hash[32],
                        struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_SUPPRESS_LIFT, e);
-    int n;
 
     if (s == NULL)
         return -1;
@@ -685,7 +668,7 @@ store_suppression_lift(struct store *st, const uint8_t hash[32],
     sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
     if (store_stmt_done(st, s, e, "lift suppression") == -1)
         return -1;
-    if ((n = sqlite3_changes(st->db)) == 0)
+    if (sqlite3_changes(st->db) == 0)
         return 0;
     if ((s = stmt(st, S_LIFT_STATUS, e)) == NULL)
         return -1;

@@ -107,7 +107,8 @@ const struct command commands[] = {
     {"send", cmd_send,
      "campaign send --template NAME --list NAME [--campaign NAME]\n"
      "              [--data JSON] [--rate R] [--concurrency N] [--max N]\n"
-     "              [--dry-run [--out DIR]] [--test-to EMAIL...]",
+     "              [--dry-run [--out DIR]] [--test-to EMAIL...]\n"
+     "              [--trust-refusals]",
      "Create or resume a campaign and send it through the relays of\n"
      "campaign.conf.  The campaign's name (default: the template's) is its\n"
      "identity: running the same command again resumes it and never sends\n"
@@ -126,10 +127,18 @@ const struct command commands[] = {
      "                     Subject prefixed \"[test] \"; nothing is recorded,\n"
      "                     and the samples' Message-IDs and tracking and\n"
      "                     unsubscribe links are their own\n"
+     "  --trust-refusals   a refusal the reply table calls the recipient's\n"
+     "                     is the recipient's even when every recipient\n"
+     "                     gets the same one (see below)\n"
      "\n"
      "4xx replies defer a recipient (retried on a later run after a back-off\n"
      "of 5 minutes doubling to 4 hours); 5xx bounce it (hard bounces are\n"
-     "suppressed).  SIGINT/SIGTERM stop cleanly.  A second send of the same\n"
+     "suppressed) when the refusal is the recipient's.  A refusal of us\n"
+     "(relaying, HELO, AUTH, the sender) or the same refusal for 10\n"
+     "recipients in a row through one relay bounces nobody: that relay is\n"
+     "set aside, and with none left the run stops (exit 78 or 69) with the\n"
+     "relay's reply and what to fix.  SIGINT/SIGTERM stop cleanly.  A second "
+     "send of the same\n"
      "campaign exits 75.\n"},
     {"pause", cmd_pause, "campaign pause NAME",
      "Pause a campaign: a running send stops within a second, after the\n"

@@ -245,7 +245,7 @@ test_next(void *arg, struct relay_msg *out)
         out->len = x->len;
         return RELAY_GOT;
     }
-    return t->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+    return t->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
 }
 
 static void
@@ -515,6 +515,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         {"rate", required_argument, NULL, 'r'},
         {"max", required_argument, NULL, 'm'},
         {"test-to", required_argument, NULL, 'T'},
+        {"trust-refusals", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -531,7 +532,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     char *passwords[CONFIG_RELAY_MAX] = {NULL};
     int64_t list_id = 0, cid = 0;
     char test_to[TEST_TO_MAX][EMAIL_MAX + 1];
-    int ntest = 0, testing = 0;
+    int ntest = 0, testing = 0, trust = 0;
     struct relay_params rp;
 
     memset(&d, 0, sizeof d);
@@ -576,6 +577,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                 return EX_USAGE;
             }
             break;
+        case 'R':
+            trust = 1;
+            break;
         case 'T':
             testing = 1;
             if (add_test_to(test_to, &ntest, optarg) == -1)
@@ -595,6 +599,11 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         return cmd_usage("send", stderr, EX_USAGE);
     if (testing && dry) {
         log_warnx("send: --test-to and --dry-run do not go together");
+        return EX_USAGE;
+    }
+    if (trust && (testing || dry)) {
+        log_warnx("send: --trust-refusals goes with a real send, not with "
+                  "--test-to or --dry-run");
         return EX_USAGE;
     }
     if (d.out_dir != NULL && !dry) {
@@ -744,6 +753,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = EX_CONFIG;
         goto out;
     }
+    rp.trust_refusals = trust;
     if (rate != NULL && config_rate_parse(rate, &j.cfg.limits.rate) == -1) {
         log_warnx("--rate: like 50/s, 3000/m or 100000/h (got \"%s\")", rate);
         code = EX_USAGE;

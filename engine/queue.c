@@ -653,10 +653,9 @@ queue_next(void *arg, struct relay_msg *m)
         if (r->rcount == 0) {
             /* done when nothing is ready, nothing is being built,
              * nothing is claimable, and no result can change that */
-            if (r->exhausted && r->composing == 0 && !r->reclaim &&
-                r->outstanding == 0) {
+            if (r->exhausted && r->composing == 0 && !r->reclaim) {
                 pthread_mutex_unlock(&r->mu);
-                return RELAY_DRAINED;
+                return r->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
             }
             r->starved = 1;
             pthread_cond_signal(&r->cv);
@@ -710,27 +709,10 @@ queue_next(void *arg, struct relay_msg *m)
     m->len = it->len;
     return RELAY_GOT;
 none : {
-    enum relay_next rn = r->outstanding ? RELAY_NONE_NOW : RELAY_DRAINED;
+    enum relay_next rn = r->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
     pthread_mutex_unlock(&r->mu);
     return rn;
 }
-}
-
-/* reply_stage_of - the SMTP client's stage as reply.h names it. */
-static enum reply_stage
-reply_stage_of(enum smtp_stage st)
-{
-    switch (st) {
-    case SMTP_STAGE_MAIL:
-        return REPLY_STAGE_MAIL;
-    case SMTP_STAGE_RCPT:
-        return REPLY_STAGE_RCPT;
-    case SMTP_STAGE_DATA:
-    case SMTP_STAGE_DOT:
-        return REPLY_STAGE_DATA;
-    default:
-        return REPLY_STAGE_OTHER;
-    }
 }
 
 static void
@@ -792,11 +774,9 @@ queue_result(void *arg, const struct relay_done *d)
     if (strcmp(state, "deferred") == 0)
         q->next_attempt_at = now + queue_backoff(it->attempts);
     if (x->outcome == SMTP_PERMFAIL) {
-        struct reply_verdict v;
-        reply_classify(x->code, x->status, x->text, reply_stage_of(x->stage),
-                       &v);
-        if (v.fault == REPLY_FAULT_RECIPIENT) {
-            q->bounce_class = v.bounce_class;
+        const struct reply_verdict *v = &d->verdict;
+        if (v->fault == REPLY_FAULT_RECIPIENT) {
+            q->bounce_class = v->bounce_class;
             q->suppress = strcmp(q->bounce_class, "hard") == 0;
         } else {
             /* the relay refused us or the message, not this recipient:
@@ -808,9 +788,13 @@ queue_result(void *arg, const struct relay_done *d)
             q->release = 1;
             r->s->bounced--;
             r->s->requeued++;
-            snprintf(q->text, sizeof q->text, "refused (%s): %d%s%s %s", v.why,
+            snprintf(q->text, sizeof q->text, "refused (%s): %d%s%s %s", v->why,
                      x->code, x->status[0] ? " " : "", x->status, x->text);
-            if (r->s->refusal.code == 0) {
+            if (d->set_aside) {
+                /* that relay is set aside; another one sends it, in
+                 * this run */
+                r->reclaim = 1;
+            } else if (r->s->refusal.code == 0) {
                 struct queue_refusal *f = &r->s->refusal;
                 f->code = x->code;
                 snprintf(f->status, sizeof f->status, "%s", x->status);
@@ -819,11 +803,12 @@ queue_result(void *arg, const struct relay_done *d)
                          smtp_stage_str(x->stage));
                 snprintf(f->relay, sizeof f->relay, "%s",
                          d->relay ? d->relay : "");
-                f->why = v.why;
-                f->fix = v.fix;
-                f->config = v.config;
-                r->stop = v.fault == REPLY_FAULT_MESSAGE ? QUEUE_MESSAGE_REFUSED
-                                                         : QUEUE_REFUSED;
+                f->why = v->why;
+                f->fix = v->fix;
+                f->config = v->config;
+                r->stop = v->fault == REPLY_FAULT_MESSAGE
+                              ? QUEUE_MESSAGE_REFUSED
+                              : QUEUE_REFUSED;
             }
         }
     }

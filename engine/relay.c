@@ -47,6 +47,7 @@ struct conn {
     int ready;
     int dead;
     int quitting;
+    int retire;    /* its relay was set aside: QUIT once idle */
     int succeeded; /* at least one message went through */
     struct inflight fl[SMTP_PIPELINE_MAX];
     int nfl;
@@ -54,10 +55,21 @@ struct conn {
 
 struct relay_state {
     int64_t down_until;
-    int fails;  /* consecutive */
-    int conns;  /* open now */
-    int proven; /* a message went through it (250 to the dot) */
+    int fails;   /* consecutive */
+    int conns;   /* open now */
+    int proven;  /* a message went through it (250 to the dot) */
+    int refused; /* it refused us: set aside for the rest of the run */
+    long perm;   /* permanent refusals it gave in this run */
     struct err last;
+    /* the recipients' refusals held back: the same reply (key) in a
+     * row, nothing delivered through this relay in between */
+    struct smtp_result streak[RELAY_STREAK];
+    int nstreak;
+    char key[sizeof((struct smtp_result *)0)->text + 24];
+    /* a streak was judged ours: what was in flight and gets the same
+     * reply afterwards is judged the same */
+    int tripped, trip_aside;
+    char trip_key[sizeof((struct smtp_result *)0)->text + 24];
 };
 
 struct relay_loop {
@@ -74,6 +86,7 @@ struct relay_loop {
     int have_pending;
     long inflight;
     int drained;
+    int awaiting; /* the source's last answer: only results bring more */
     int stopping;
     int64_t stop_at;
     int fatal;
@@ -96,15 +109,21 @@ relay_name(const struct relay_loop *l, size_t i)
     return *r->name ? r->name : r->host;
 }
 
-/* deliver - hand one result to the source. */
+/* deliver - hand one result to the source, with its verdict (for a
+ * permanent refusal) and whether its relay was set aside. */
 static void
-deliver(struct relay_loop *l, size_t relay, const struct smtp_result *r)
+deliver(struct relay_loop *l, size_t relay, const struct smtp_result *r,
+        const struct reply_verdict *v, int set_aside)
 {
     struct relay_done d;
 
+    memset(&d, 0, sizeof d);
     d.cookie = r->cookie;
     d.relay = relay_name(l, relay);
     d.r = *r;
+    if (v != NULL)
+        d.verdict = *v;
+    d.set_aside = set_aside;
     l->src->result(l->src->arg, &d);
 }
 
@@ -133,6 +152,204 @@ on_ready(struct smtp_client *c, void *arg)
     k->ready = 1;
 }
 
+/* reply_stage_of - the SMTP client's stage as reply.h names it. */
+static enum reply_stage
+reply_stage_of(enum smtp_stage st)
+{
+    switch (st) {
+    case SMTP_STAGE_MAIL:
+        return REPLY_STAGE_MAIL;
+    case SMTP_STAGE_RCPT:
+        return REPLY_STAGE_RCPT;
+    case SMTP_STAGE_DATA:
+    case SMTP_STAGE_DOT:
+        return REPLY_STAGE_DATA;
+    default:
+        return REPLY_STAGE_OTHER;
+    }
+}
+
+/* usable - relay i may still be given connections in this run */
+static int
+usable(const struct relay_loop *l, size_t i)
+{
+    return l->p->relays[i].weight > 0 && !l->rs[i].refused &&
+           l->rs[i].fails < RELAY_MAX_FAILS;
+}
+
+/*
+ * set_aside - relay i refused us: no new connection to it, its
+ * connections QUIT once idle.  Returns 1 when another relay carries on,
+ * 0 when none is left (the loop then winds down: the source stops on
+ * the result).
+ */
+static int
+set_aside(struct relay_loop *l, size_t i, const struct smtp_result *r,
+          const struct reply_verdict *v)
+{
+    int others = 0;
+
+    for (size_t j = 0; j < l->p->nrelays; j++)
+        if (j != i && usable(l, j))
+            others = 1;
+    if (!others)
+        return 0;
+    if (!l->rs[i].refused) {
+        l->rs[i].refused = 1;
+        log_warnx("relay %s set aside for this run: it refused us at %s: "
+                  "%d%s%s %s (%s); the other relays carry on",
+                  relay_name(l, i), smtp_stage_str(r->stage), r->code,
+                  r->status[0] ? " " : "", r->status, r->text, v->why);
+        for (int k = 0; k < l->nconns; k++)
+            if (l->conns[k]->relay == i)
+                l->conns[k]->retire = 1;
+    }
+    return 1;
+}
+
+/*
+ * streak_key - what makes two refusals "the same": the code, the status
+ * and the text without its words that name one recipient or one message
+ * (an address, anything in <>, anything with a digit: queue ids, dates),
+ * case-folded.
+ */
+static void
+streak_key(const struct smtp_result *r, char *out, size_t size)
+{
+    const char *p = r->text;
+    int n = snprintf(out, size, "%d %s:", r->code, r->status);
+    size_t o = n > 0 && (size_t)n < size ? (size_t)n : 0;
+
+    while (*p) {
+        const char *w = p;
+        int skip = *p == '<' || *p == '[' || *p == '(';
+        while (*p && *p != ' ') {
+            if (*p == '@' || (*p >= '0' && *p <= '9'))
+                skip = 1;
+            p++;
+        }
+        if (!skip)
+            for (; w < p && o + 2 < size; w++)
+                out[o++] = (char)(*w >= 'A' && *w <= 'Z' ? *w + 32 : *w);
+        if (!skip && o + 2 < size)
+            out[o++] = ' ';
+        while (*p == ' ')
+            p++;
+    }
+    out[o] = '\0';
+}
+
+/* streak_pass - the held refusals were the recipients': hand them over */
+static void
+streak_pass(struct relay_loop *l, size_t i)
+{
+    struct relay_state *rs = &l->rs[i];
+    int n = rs->nstreak;
+
+    rs->nstreak = 0;
+    for (int k = 0; k < n; k++) {
+        struct reply_verdict v;
+        reply_classify(rs->streak[k].code, rs->streak[k].status,
+                       rs->streak[k].text, reply_stage_of(rs->streak[k].stage),
+                       &v);
+        deliver(l, i, &rs->streak[k], &v, 0);
+    }
+}
+
+/* streak_trip - the held refusals were the relay's answer to us */
+static const struct reply_verdict streak_pattern = {
+    REPLY_FAULT_SENDER, "",
+    "the same refusal for every recipient: the relay's answer to us, "
+    "whatever its words",
+    "read the relay's log for why it refuses this sender or client; if "
+    "these addresses really do not exist, send again with "
+    "--trust-refusals",
+    0};
+
+/* streak_trip - the held refusals were the relay's answer to us */
+static void
+streak_trip(struct relay_loop *l, size_t i)
+{
+    struct relay_state *rs = &l->rs[i];
+    int n = rs->nstreak, aside;
+
+    rs->nstreak = 0;
+    log_debug("relay %s: %d refusals in a row: \"%s\"", relay_name(l, i), n,
+              rs->key);
+    aside = set_aside(l, i, &rs->streak[0], &streak_pattern);
+    if (!aside && !l->stopping) {
+        l->stopping = 1;
+        l->stop_at = relay_now_ms() + l->p->stop_grace_ms;
+    }
+    rs->tripped = 1;
+    rs->trip_aside = aside;
+    memcpy(rs->trip_key, rs->key, sizeof rs->trip_key);
+    for (int k = 0; k < n; k++)
+        deliver(l, i, &rs->streak[k], &streak_pattern, aside);
+}
+
+/*
+ * streak_settle - nothing more will come for now (the loop is idle or
+ * stopping): judge what is held.  Every permanent answer of a relay that
+ * delivered nothing in this run, RELAY_STREAK_FIRST or more of them, is
+ * ours; anything less is the recipients'.
+ */
+static void
+streak_settle(struct relay_loop *l)
+{
+    for (size_t i = 0; i < l->p->nrelays; i++) {
+        struct relay_state *rs = &l->rs[i];
+        if (rs->nstreak == 0)
+            continue;
+        if (!rs->proven && rs->nstreak >= RELAY_STREAK_FIRST &&
+            rs->perm == rs->nstreak)
+            streak_trip(l, i);
+        else
+            streak_pass(l, i);
+    }
+}
+
+/*
+ * refused - a permanent refusal: whose fault.  Ours sets the relay aside
+ * (or stops the run); the recipient's is held in the relay's streak.
+ */
+static void
+refused(struct relay_loop *l, size_t i, const struct smtp_result *r)
+{
+    struct relay_state *rs = &l->rs[i];
+    struct reply_verdict v;
+    char key[sizeof rs->key];
+
+    rs->perm++;
+    reply_classify(r->code, r->status, r->text, reply_stage_of(r->stage), &v);
+    if (v.fault == REPLY_FAULT_SENDER) {
+        int aside = set_aside(l, i, r, &v);
+        deliver(l, i, r, &v, aside);
+        return;
+    }
+    if (v.fault != REPLY_FAULT_RECIPIENT || l->p->trust_refusals) {
+        deliver(l, i, r, &v, 0);
+        return;
+    }
+    streak_key(r, key, sizeof key);
+    if (rs->tripped && strcmp(key, rs->trip_key) == 0) {
+        deliver(l, i, r, &streak_pattern, rs->trip_aside);
+        return;
+    }
+    if (rs->refused) {
+        /* set aside, finishing what it had in flight */
+        deliver(l, i, r, &v, 0);
+        return;
+    }
+    if (rs->nstreak > 0 && strcmp(key, rs->key) != 0)
+        streak_pass(l, i);
+    if (rs->nstreak == 0)
+        memcpy(rs->key, key, sizeof key);
+    rs->streak[rs->nstreak++] = *r;
+    if (rs->nstreak == RELAY_STREAK)
+        streak_trip(l, i);
+}
+
 static void
 on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
 {
@@ -153,13 +370,19 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
         k->succeeded = 1;
         l->rs[k->relay].fails = 0;
         l->rs[k->relay].proven = 1;
+        /* a delivery through it: what it refused was the recipients' */
+        streak_pass(l, k->relay);
     }
     if (r->outcome == SMTP_TEMPFAIL &&
         throttle_is_throttling(r->code, r->status, r->text)) {
         throttle_slow(l->throttle, domain, relay_now_ms());
         l->stats->throttled++;
     }
-    deliver(l, k->relay, r);
+    if (r->outcome == SMTP_PERMFAIL) {
+        refused(l, k->relay, r);
+        return;
+    }
+    deliver(l, k->relay, r, NULL, 0);
 }
 
 static void
@@ -204,8 +427,7 @@ pick_relay(struct relay_loop *l, int64_t now)
     for (size_t i = 0; i < l->p->nrelays; i++) {
         const struct config_relay *r = &l->p->relays[i];
         struct relay_state *rs = &l->rs[i];
-        if (r->weight <= 0 || rs->down_until > now ||
-            rs->fails >= RELAY_MAX_FAILS)
+        if (!usable(l, i) || rs->down_until > now)
             continue;
         /* Until a message has gone through it, one connection at a
          * time: a wrong password or a bad certificate then costs one
@@ -223,12 +445,13 @@ pick_relay(struct relay_loop *l, int64_t now)
     return best;
 }
 
-/* all_given_up - every relay failed RELAY_MAX_FAILS times in a row. */
+/* all_given_up - every relay failed RELAY_MAX_FAILS times in a row (or
+ * was set aside for refusing us). */
 static int
 all_given_up(const struct relay_loop *l)
 {
     for (size_t i = 0; i < l->p->nrelays; i++)
-        if (l->p->relays[i].weight > 0 && l->rs[i].fails < RELAY_MAX_FAILS)
+        if (usable(l, i))
             return 0;
     return 1;
 }
@@ -304,11 +527,16 @@ fetch(struct relay_loop *l, int64_t now)
     switch (l->src->next(l->src->arg, &l->pending)) {
     case RELAY_GOT:
         l->have_pending = 1;
+        l->awaiting = 0;
         break;
     case RELAY_DRAINED:
         l->drained = 1;
         break;
+    case RELAY_AWAITING:
+        l->awaiting = 1;
+        break;
     case RELAY_NONE_NOW:
+        l->awaiting = 0;
         break;
     }
 }
@@ -339,7 +567,7 @@ free_conn(struct relay_loop *l)
 {
     for (int i = 0; i < l->nconns; i++) {
         struct conn *k = l->conns[i];
-        if (k->ready && !k->dead && !k->quitting &&
+        if (k->ready && !k->dead && !k->quitting && !k->retire &&
             k->nfl < SMTP_PIPELINE_MAX && smtp_client_capacity(k->c) > 0)
             return k;
     }
@@ -450,6 +678,8 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
             l.stop_at = now;
         }
         if (l.stopping) {
+            /* the held refusals are judged now: nothing more comes */
+            streak_settle(&l);
             /* never started: back to the source */
             for (int i = 0; i < l.nheld; i++)
                 not_sent(&l, &l.held[i], "stopped");
@@ -472,6 +702,18 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
         int64_t wait = 0;
         if (!l.stopping)
             wait = dispatch(&l, now);
+        /* nothing in flight, and the source has nothing until it has
+         * our results: what is held back is judged now */
+        if (!l.stopping && l.inflight == 0 && !waiting(&l) && l.awaiting)
+            streak_settle(&l);
+        /* a relay set aside: its connections leave once idle */
+        for (int i = 0; i < l.nconns; i++) {
+            struct conn *k = l.conns[i];
+            if (k->retire && !k->dead && !k->quitting && k->nfl == 0) {
+                k->quitting = 1;
+                smtp_client_quit(k->c);
+            }
+        }
         /* when drained and idle, say goodbye */
         if (l.drained && !waiting(&l)) {
             for (int i = 0; i < l.nconns; i++) {

@@ -9,6 +9,20 @@
  * on throttling replies), and the orderly stop: stop taking messages,
  * wait for in-flight replies (bounded), QUIT.
  *
+ * Also decides whose fault a permanent refusal is (reply.h), because the
+ * answer depends on the relay as much as on the reply: a refusal that is
+ * ours (relaying denied, HELO, sender, AUTH) sets that relay aside for
+ * the run while others are left; and the same refusal for every
+ * recipient is the relay's answer to us whatever its words (a streak:
+ * RELAY_STREAK refusals in a row through one relay with nothing
+ * delivered through it in between, or every permanent answer of a relay
+ * that delivered nothing in this run, RELAY_STREAK_FIRST or more).  To
+ * decide that without bouncing anyone first, a recipient's refusal is
+ * held back - its result reaches the source only when the streak is
+ * broken (a delivery, another reply: then it is the recipient's) or
+ * judged (then it is ours).  What is held is still `sending` in the
+ * ledger: a crash meanwhile makes it `uncertain`, and nobody got it.
+ *
  * Knows no SQL and no templates: a source hands it messages (bytes and an
  * envelope) and gets one result per message back.
  */
@@ -20,7 +34,12 @@
 
 #include "config.h"
 #include "err.h"
+#include "reply.h"
 #include "smtp.h"
+
+/* the streak rule (above) */
+#define RELAY_STREAK 10
+#define RELAY_STREAK_FIRST 3
 
 struct relay_msg {
     uint64_t cookie;
@@ -35,13 +54,27 @@ struct relay_done {
     uint64_t cookie;
     const char *relay; /* the relay's name ("" for [relay]) or host */
     struct smtp_result r;
+    /* for SMTP_PERMFAIL: whose fault (reply.h), from the reply or from
+     * the pattern across recipients (a streak, below) */
+    struct reply_verdict verdict;
+    /* for a sender's fault: 1 when the relay was set aside for the rest
+     * of the run and the others carry on (the message goes back to the
+     * queue, to be sent through another), 0 when none is left (stop) */
+    int set_aside;
 };
 
-enum relay_next { RELAY_NONE_NOW = 0, RELAY_GOT = 1, RELAY_DRAINED = -1 };
+enum relay_next {
+    RELAY_NONE_NOW = 0, /* none yet (being built, or held back) */
+    RELAY_GOT = 1,
+    RELAY_DRAINED = -1,  /* none will come */
+    RELAY_AWAITING = -2, /* none will come but what the results of the
+                            messages handed out may bring back */
+};
 
 struct relay_source {
-    /* next - the next message; RELAY_NONE_NOW when there is none yet
-     * (results are pending), RELAY_DRAINED when no more will come. */
+    /* next - the next message; RELAY_NONE_NOW when there is none yet,
+     * RELAY_AWAITING when only results can bring more (the loop must
+     * not hold any back then), RELAY_DRAINED when no more will come. */
     enum relay_next (*next)(void *arg, struct relay_msg *m);
     /* result - one per message handed out */
     void (*result)(void *arg, const struct relay_done *d);
@@ -62,7 +95,9 @@ struct relay_params {
     const struct config_limits *limits;
     int concurrency;
     int transcript;
-    int stop_grace_ms; /* how long to wait for in-flight replies on stop */
+    int stop_grace_ms;  /* how long to wait for in-flight replies on stop */
+    int trust_refusals; /* no streak rule: a recipient's refusal is
+                           always the recipient's */
 };
 
 struct relay_stats {

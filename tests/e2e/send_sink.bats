@@ -125,11 +125,19 @@ for i, l in enumerate(lines):
 ' <<<"$stderr"
 }
 
-@test "send sink: 5xx at RCPT with 5.1.1 bounces hard and suppresses; the next campaign skips them" {
+@test "send sink: 5xx at RCPT with 5.1.1 bounces hard and suppresses (when trusted); the next campaign skips them" {
     list_of ann@example.com ben@example.com cid@example.com
     start_sink - -f RCPT -B "550 5.1.1 <x>: Recipient address rejected: User unknown"
     write_conf "$SINK_PORT"
-    send_status 0
+    # every recipient the relay was ever asked about got the same refusal:
+    # the relay's answer to us (a Postfix relay that thinks it is the
+    # final destination says this), not theirs - until told otherwise
+    send_status 69
+    assert_contains "$stderr" "the same refusal for every recipient"
+    assert_contains "$stderr" "--trust-refusals"
+    assert_eq "$(states)" "queued 3"
+    assert_eq "$(count suppressions)" 0
+    send_status 0 --trust-refusals
     assert_contains "$output" "sent 0, deferred 0, bounced 3"
     assert_eq "$(states)" "bounced 3"
     assert_eq "$(row_of ben@example.com)" "bounced|1|550|5.1.1|hard|0"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: ISC
-# smtp_server.py - a scripted aiosmtpd relay for the SMTP client tests
-# (tests/e2e/smtp_tls.bats).  Run with /usr/bin/python3 (Debian's
+# smtp_server.py - a scripted aiosmtpd relay for the SMTP client and
+# send tests (tests/e2e/smtp_tls.bats, send_script.bats,
+# send_refused_relay.bats).  Run with /usr/bin/python3 (Debian's
 # python3-aiosmtpd).
 #
 #   --mode starttls|smtps|plain   STARTTLS (required before MAIL), implicit
@@ -11,13 +12,19 @@
 #                                 offered only inside TLS unless plain)
 #   --pipelining                  also advertise PIPELINING
 #   --maildir DIR                 each accepted message as DIR/N.eml, its
-#                                 envelope as DIR/N.env
+#                                 envelope as DIR/N.env; N goes on from
+#                                 the highest already there, so that a
+#                                 restarted server adds to the same DIR
 #   --port-file F                 written (atomically) with the port once
 #                                 listening on 127.0.0.1 (port chosen by
 #                                 the kernel)
+#   --refuse MODE                 the relay refuses us, the client, for
+#                                 every recipient (below)
 #   --events F                    one line per event, appended and flushed:
-#                                 "connect", "auth MECH ok|fail USER",
-#                                 "rcpt ADDR CODE", "data ADDR... CODE",
+#                                 "connect", "ehlo NAME", "helo NAME",
+#                                 "auth MECH ok|fail USER",
+#                                 "mail ADDR CODE", "rcpt ADDR CODE",
+#                                 "data ADDR... CODE",
 #                                 "drop rcpt|dot ADDR", "tls failed WHY"
 #
 # SMTP_SERVER_DEBUG=1 in the environment logs aiosmtpd's dialogue on
@@ -32,6 +39,24 @@
 #   dropdot   the message is taken and stored, then the connection is cut
 #             without a reply to the dot - the first time only
 #   dotdefer  451 4.3.0 to the dot       dotreject 554 5.6.0 to the dot
+#
+# --refuse MODE answers as a misconfigured or strict relay does, the same
+# for every recipient whatever its local part (which counts only where
+# the refusal lets the transaction through):
+#   admin    every RCPT: "550 Administrative prohibition" (Exim's default
+#            ACL text, no enhanced status)
+#   relay    every RCPT: "554 5.7.1 <ADDR>: Relay access denied"
+#   sender   MAIL FROM: "553 5.1.8 <ADDR>: Sender address rejected: Domain
+#            not found"
+#   helo     every RCPT, when the EHLO/HELO name has no dot and is not an
+#            address literal "[...]": "504 5.5.2 <NAME>: Helo command
+#            rejected: need fully-qualified hostname" (Postfix's
+#            reject_non_fqdn_helo_hostname, delayed to RCPT as
+#            smtpd_delay_reject does); a dotted name or a literal passes
+#   auth     MAIL FROM, unless the session authenticated (needs --user and
+#            --password to be possible): "530 5.7.0 Authentication
+#            required"
+#   content  the final dot: "554 5.6.0 Message content rejected"
 # Stops on SIGTERM or SIGINT.
 import argparse
 import asyncio
@@ -75,6 +100,11 @@ class Handler:
     def __init__(self, args):
         self.args = args
         self.n = 0
+        if args.maildir and os.path.isdir(args.maildir):
+            for name in os.listdir(args.maildir):
+                stem, _, ext = name.partition(".")
+                if ext == "eml" and stem.isdigit():
+                    self.n = max(self.n, int(stem))
         self.dropped = set()  # (kind, address) cut once already
 
     def event(self, line):
@@ -95,16 +125,49 @@ class Handler:
         server.transport.abort()
         raise ConnectionResetError("cut by the test server")
 
+    async def handle_HELO(self, server, session, envelope, hostname):
+        session.host_name = hostname
+        self.event("helo %s" % hostname)
+        return "250 %s" % server.hostname
+
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        self.event("ehlo %s" % hostname)
         if self.args.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         responses.insert(len(responses) - 1, "250-ENHANCEDSTATUSCODES")
         return responses
 
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        reply = "250 OK"  # as aiosmtpd says without this hook
+        if self.args.refuse == "sender":
+            reply = ("553 5.1.8 <%s>: Sender address rejected: Domain not "
+                     "found" % address)
+        elif self.args.refuse == "auth" and not session.authenticated:
+            reply = "530 5.7.0 Authentication required"
+        self.event("mail %s %s" % (address, reply[:3]))
+        if reply.startswith("250"):
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+        return reply
+
+    @staticmethod
+    def fqdn(name):
+        # a dot, or an address literal ("[192.0.2.1]", "[IPv6:...]")
+        name = name or ""
+        return "." in name or (name.startswith("[") and name.endswith("]"))
+
     async def handle_RCPT(self, server, session, envelope, address, options):
         reply = "250 2.1.5 OK"
-        if address.startswith("reject"):
+        refuse = self.args.refuse
+        if refuse == "admin":
+            reply = "550 Administrative prohibition"
+        elif refuse == "relay":
+            reply = "554 5.7.1 <%s>: Relay access denied" % address
+        elif refuse == "helo" and not self.fqdn(session.host_name):
+            reply = ("504 5.5.2 <%s>: Helo command rejected: need "
+                     "fully-qualified hostname" % session.host_name)
+        elif address.startswith("reject"):
             reply = "550 5.1.1 no such user"
         elif address.startswith("defer"):
             reply = "451 4.2.0 try again later"
@@ -123,6 +186,9 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         rcpts = " ".join(envelope.rcpt_tos)
+        if self.args.refuse == "content":
+            self.event("data %s 554" % rcpts)
+            return "554 5.6.0 Message content rejected"
         if any(r.startswith("dotdefer") for r in envelope.rcpt_tos):
             self.event("data %s 451" % rcpts)
             return "451 4.3.0 try again later"
@@ -159,6 +225,8 @@ def main():
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--maildir")
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--refuse", choices=["admin", "relay", "sender", "helo",
+                                         "auth", "content"])
     ap.add_argument("--events")
     args = ap.parse_args()
     if os.environ.get("SMTP_SERVER_DEBUG"):

@@ -69,8 +69,13 @@ const struct command commands[] = {
      "optional reason column), or a plain list of addresses, one per line.\n"
      "The default reason is manual.\n"},
     {"suppress list", cmd_suppress_list,
-     "campaign suppress list [--format text|csv]",
-     "Print the suppression list.  Forgotten people appear by hash only.\n"},
+     "campaign suppress list [--format text|csv] [--source S] [--reason R]",
+     "Print the suppression list, oldest first: each address with its\n"
+     "reason, its source (smtp: a hard bounce during a send; one-click or\n"
+     "unsubscribe page: campaign serve; manual: optout; suppress:FILE, ...),\n"
+     "since when, and for a bounce\n"
+     "the relay's reply that caused it.  --source and --reason keep only\n"
+     "those.  Forgotten people appear by hash only.\n"},
     {"suppress lift", cmd_suppress_lift,
      "campaign suppress lift EMAIL... --reason bounced|manual",
      "Undo a suppression recorded by mistake - a bounce that was really the\n"
@@ -148,10 +153,14 @@ const struct command commands[] = {
     {"cancel", cmd_cancel, "campaign cancel NAME",
      "Cancel a campaign: a running send stops within a second, and nothing\n"
      "more is ever sent for it.\n"},
-    {"report", cmd_report, "campaign report [NAME] [--format table|json]",
+    {"report", cmd_report,
+     "campaign report [NAME [--undelivered]] [--format table|json]",
      "Without NAME: every campaign, a row each.  With NAME: the ledger's\n"
      "counts (recipients, queued, sent, deferred, failed, bounced,\n"
-     "suppressed, uncertain) and its times, and the uncertain recipients.\n"},
+     "suppressed, uncertain) and its times, the uncertain recipients, and\n"
+     "the recipients not delivered grouped by the relay's last reply (the\n"
+     "20 most frequent).  --undelivered: each recipient not delivered with\n"
+     "its state and the relay's last reply, one per line.\n"},
     {"doctor", cmd_doctor, "campaign doctor",
      "Check the configuration; connect to each relay (TLS, capabilities,\n"
      "AUTH); load the DKIM keys and check they align with From; check the\n"

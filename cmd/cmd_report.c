@@ -134,17 +134,90 @@ uncertain_cb(const char *email, const char *mid, const char *state, void *arg)
     return 0;
 }
 
+/* How many groups of undelivered recipients report NAME shows. */
+#define REPORT_REPLY_GROUPS 20
+
+/* reply_json - a store_reply as JSON (grouped: with its count) */
+static json_t *
+reply_json(const struct store_reply *x, int each)
+{
+    json_t *o =
+        json_pack("{s:s, s:s?, s:i, s:s, s:s}", "state", x->state,
+                  "bounce_class", x->bounce_class, "code", x->code, "status",
+                  x->status ? x->status : "", "text", x->text ? x->text : "");
+
+    if (o == NULL)
+        return NULL;
+    if (each)
+        json_object_set_new(o, "email",
+                            x->email ? json_string(x->email) : json_null());
+    else {
+        json_object_set_new(o, "recipients", json_integer(x->count));
+        json_object_set_new(o, "example",
+                            x->email ? json_string(x->email) : json_null());
+    }
+    return o;
+}
+
+/* reply_line - "CODE STATUS TEXT" of a reply */
+static void
+reply_line(const struct store_reply *x)
+{
+    if (x->code > 0)
+        printf("%d ", x->code);
+    if (x->status && *x->status)
+        printf("%s ", x->status);
+    printf("%s", x->text ? x->text : "");
+}
+
+static int
+group_cb(const struct store_reply *x, void *arg)
+{
+    json_array_append_new(arg, reply_json(x, 0));
+    return 0;
+}
+
+struct each_out {
+    int json;
+    long n;
+};
+
+/* each_cb - one undelivered recipient, streamed */
+static int
+each_cb(const struct store_reply *x, void *arg)
+{
+    struct each_out *o = arg;
+
+    if (o->json) {
+        json_t *j = reply_json(x, 1);
+        printf("%s\n  ", o->n ? "," : "[");
+        json_dumpf(j, stdout, JSON_COMPACT);
+        json_decref(j);
+    } else {
+        char st[32];
+        snprintf(
+            st, sizeof st, "%s%s%s%s", x->state, x->bounce_class ? " (" : "",
+            x->bounce_class ? x->bounce_class : "", x->bounce_class ? ")" : "");
+        printf("%-40s %-16s ", x->email ? x->email : "(forgotten)", st);
+        reply_line(x);
+        putchar('\n');
+    }
+    o->n++;
+    return 0;
+}
+
 int
 cmd_report(struct ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
+        {"undelivered", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct rep r;
     struct err e;
-    int c, code = 0;
+    int c, code = 0, undelivered = 0;
 
     memset(&r, 0, sizeof r);
     cmd_opt_reset();
@@ -158,13 +231,16 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                 return EX_USAGE;
             }
             break;
+        case 'u':
+            undelivered = 1;
+            break;
         case 'h':
             return cmd_usage("report", stdout, 0);
         default:
             return cmd_usage("report", stderr, EX_USAGE);
         }
     }
-    if (optind + 1 < argc)
+    if (optind + 1 < argc || (undelivered && optind + 1 != argc))
         return cmd_usage("report", stderr, EX_USAGE);
     if ((r.st = cmd_open(ctx, &code)) == NULL)
         return code;
@@ -192,13 +268,34 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
             code = rc == 0 ? EX_DATAERR : cmd_fail(&e);
             goto out;
         }
+        if (undelivered) {
+            /* one line per recipient, streamed: memory stays flat */
+            struct each_out o = {r.json, 0};
+            if (store_ledger_replies(r.st, id, 1, 0, each_cb, &o, &e) == -1)
+                code = cmd_fail(&e);
+            if (r.json)
+                printf(o.n ? "\n]\n" : "[]\n");
+            else if (o.n == 0 && code == 0)
+                printf("no undelivered recipient has a reply\n");
+            goto out;
+        }
         if ((doc = figures(&r, argv[optind], &cnt, &ci)) == NULL) {
             code = cmd_fail(&e);
             goto out;
         }
-        json_t *unc = json_array();
-        store_ledger_uncertain(r.st, ci.c.id, uncertain_cb, unc, &e);
+        json_t *unc = json_array(), *rep = json_array();
+        if (store_ledger_uncertain(r.st, ci.c.id, uncertain_cb, unc, &e) ==
+                -1 ||
+            store_ledger_replies(r.st, ci.c.id, 0, REPORT_REPLY_GROUPS,
+                                 group_cb, rep, &e) == -1) {
+            json_decref(unc);
+            json_decref(rep);
+            json_decref(doc);
+            code = cmd_fail(&e);
+            goto out;
+        }
         json_object_set_new(doc, "uncertain_recipients", unc);
+        json_object_set_new(doc, "undelivered", rep);
         if (r.json) {
             json_dumpf(doc, stdout, JSON_INDENT(2));
             putchar('\n');
@@ -227,6 +324,31 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                        json_string_value(json_object_get(v, "email")),
                        mid ? mid : "",
                        json_string_value(json_object_get(v, "state")));
+            }
+            json_array_foreach(rep, i, v)
+            {
+                struct store_reply x;
+                json_t *bc = json_object_get(v, "bounce_class");
+                if (i == 0)
+                    printf("not delivered, by the relay's last reply (the %d "
+                           "most frequent; all: --undelivered):\n",
+                           REPORT_REPLY_GROUPS);
+                memset(&x, 0, sizeof x);
+                x.code = (int)json_integer_value(json_object_get(v, "code"));
+                x.status = json_string_value(json_object_get(v, "status"));
+                x.text = json_string_value(json_object_get(v, "text"));
+                printf("  %6lld %s%s%s%s: ",
+                       (long long)json_integer_value(
+                           json_object_get(v, "recipients")),
+                       json_string_value(json_object_get(v, "state")),
+                       bc && json_is_string(bc) ? " (" : "",
+                       bc && json_is_string(bc) ? json_string_value(bc) : "",
+                       bc && json_is_string(bc) ? ")" : "");
+                reply_line(&x);
+                json_t *ex = json_object_get(v, "example");
+                if (json_is_string(ex))
+                    printf(" (e.g. %s)", json_string_value(ex));
+                putchar('\n');
             }
         }
         json_decref(doc);

@@ -151,16 +151,20 @@ sup_row(const struct store_suppression *s, void *arg)
     who = s->email ? s->email : hex;
     if (o->csv) {
         if (o->n == 0)
-            printf("email,hash,reason,source,created_at\r\n");
+            printf("email,hash,reason,source,created_at,reply\r\n");
         cmd_csv_cell(stdout, s->email ? s->email : "");
         printf(",%s,%s,", hex, s->reason);
         cmd_csv_cell(stdout, s->source);
-        printf(",%s\r\n", t);
+        printf(",%s,", t);
+        cmd_csv_cell(stdout, s->reply ? s->reply : "");
+        printf("\r\n");
     } else {
         if (o->n == 0)
-            printf("%-40s %-13s %-24s %s\n", "EMAIL (or hash if forgotten)",
-                   "REASON", "SOURCE", "SINCE");
-        printf("%-40s %-13s %-24s %s\n", who, s->reason, s->source, t);
+            printf("%-40s %-13s %-24s %-23s %s\n",
+                   "EMAIL (or hash if forgotten)", "REASON", "SOURCE", "SINCE",
+                   "LAST REPLY");
+        printf("%-40s %-13s %-24s %-23s %s\n", who, s->reason, s->source, t,
+               s->reply ? s->reply : "-");
     }
     o->n++;
     return 0;
@@ -171,10 +175,13 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
+        {"source", required_argument, NULL, 's'},
+        {"reason", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct sup_out o = {0, 0};
+    const char *source = NULL, *reason = NULL;
     struct store *st;
     struct err e;
     int c, code = 0;
@@ -189,6 +196,16 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
                      strcmp(optarg, "table") != 0)
                 return cmd_usage("suppress list", stderr, EX_USAGE);
             break;
+        case 's':
+            source = optarg;
+            break;
+        case 'r':
+            /* forgotten too: a listing may ask for it */
+            if (strcmp(optarg, "forgotten") == 0)
+                reason = "forgotten";
+            else if ((reason = reason_arg(optarg)) == NULL)
+                return EX_USAGE;
+            break;
         case 'h':
             return cmd_usage("suppress list", stdout, 0);
         default:
@@ -200,10 +217,11 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);
-    if (store_suppressions(st, sup_row, &o, &e) == -1)
+    if (store_suppressions(st, source, reason, sup_row, &o, &e) == -1)
         code = cmd_fail(&e);
     else if (o.n == 0 && !o.csv)
-        printf("the suppression list is empty\n");
+        printf(source || reason ? "no such suppression\n"
+                                : "the suppression list is empty\n");
     store_close(st);
     return code;
 }

@@ -177,6 +177,9 @@ struct store_suppression {
     const char *reason;
     const char *source;
     int64_t created_at;
+    /* read only by store_suppressions: the relay's reply (code, status,
+     * text) that bounced the person, NULL when none is recorded */
+    const char *reply;
 };
 
 /*
@@ -199,7 +202,10 @@ typedef int (*store_suppression_cb)(const struct store_suppression *s,
  * 1; return 0 when not suppressed, -1 on error. */
 int store_suppression_get(struct store *st, const uint8_t hash[32],
                           store_suppression_cb cb, void *arg, struct err *e);
-int store_suppressions(struct store *st, store_suppression_cb cb, void *arg,
+/* store_suppressions - cb for every suppression, oldest first; of this
+ * source and this reason when they are not NULL. */
+int store_suppressions(struct store *st, const char *source,
+                       const char *reason, store_suppression_cb cb, void *arg,
                        struct err *e);
 
 /* ---- lists, members and campaigns for sending ---- */
@@ -307,9 +313,10 @@ int store_ledger_claim(struct store *st, int64_t campaign,
 /* store_ledger_release - undo the claim of a row never handed to a
  * connection (the run stopped first): queued again (uncertain again if it
  * was owed its retry, keeping its last_text), its attempts as before the
- * claim; why becomes the last_text of the others. */
+ * claim; why becomes the last_text of the others - unless keep is set and
+ * they have one (a relay's earlier reply says more than "not sent"). */
 int store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
-                         const char *why, struct err *e);
+                         const char *why, int keep, struct err *e);
 /* store_ledger_mark_sending - the row is claimed (attempts + 1). */
 int store_ledger_mark_sending(struct store *st, int64_t campaign,
                               int64_t contact, int64_t now, struct err *e);
@@ -335,6 +342,26 @@ int store_ledger_counts(struct store *st, int64_t campaign,
 /* store_ledger_next_due - the earliest deferred retry time, 0 if none. */
 int store_ledger_next_due(struct store *st, int64_t campaign, int64_t *when,
                           struct err *e);
+/* A recipient not delivered (or a group of them) and the last reply. */
+struct store_reply {
+    const char *state;
+    const char *bounce_class; /* NULL unless bounced */
+    int code;                 /* 0: no reply (a connection's failure) */
+    const char *status;       /* NULL or "" when none */
+    const char *text;
+    long count;        /* recipients with this reply (1 one by one) */
+    const char *email; /* the recipient (grouped: one of them); NULL once
+                          forgotten */
+};
+typedef int (*store_reply_cb)(const struct store_reply *r, void *arg);
+/* store_ledger_replies - cb for the campaign's recipients that were not
+ * delivered and have a last reply: grouped by state and reply, the
+ * largest group first (each == 0), or one by one in contact order; at
+ * most limit (0: all).  Streams. */
+int store_ledger_replies(struct store *st, int64_t campaign, int each,
+                         long limit, store_reply_cb cb, void *arg,
+                         struct err *e);
+
 /* store_ledger_uncertain - cb(email, message_id, state) for every
  * recipient that was ever uncertain (its message may have arrived twice). */
 typedef int (*store_uncertain_cb)(const char *email, const char *message_id,

@@ -126,9 +126,24 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_SUPPRESS_GET - STORE_SLOT_CONTACTS] =
         "SELECT hash, email, reason, source, created_at "
         "FROM suppressions WHERE hash = ?1",
+    /* every suppression (of one source, one reason: NULL for any), with
+     * the relay's reply that bounced the person (the latest).  CROSS JOIN
+     * fixes the order: the contact by its address, then the campaigns
+     * (few), each send found by its primary key - left to itself the
+     * planner scans every bounced send for each suppression. */
     [S_SUPPRESS_ALL - STORE_SLOT_CONTACTS] =
-        "SELECT hash, email, reason, source, created_at "
-        "FROM suppressions ORDER BY created_at, email",
+        "SELECT p.hash, p.email, p.reason, p.source, p.created_at, "
+        "  (SELECT x.last_code || CASE WHEN coalesce(x.last_status, '') "
+        "     <> '' THEN ' ' || x.last_status ELSE '' END || ' ' || "
+        "     coalesce(x.last_text, '') "
+        "   FROM contacts c CROSS JOIN campaigns k CROSS JOIN sends x "
+        "   WHERE c.email = p.email AND x.campaign_id = k.id AND "
+        "     x.contact_id = c.id AND x.state = 'bounced' AND "
+        "     x.last_code IS NOT NULL "
+        "   ORDER BY x.done_at DESC, k.id DESC LIMIT 1) "
+        "FROM suppressions p "
+        "WHERE (?1 IS NULL OR p.source = ?1) AND (?2 IS NULL OR p.reason = ?2) "
+        "ORDER BY p.created_at, p.email",
     /* forget: keep the hash and the first reason, drop the address */
     [S_SUPPRESS_FORGET - STORE_SLOT_CONTACTS] =
         "INSERT INTO suppressions(hash, email, reason, source, created_at) "
@@ -566,6 +581,9 @@ suppression_row(sqlite3_stmt *s, struct store_suppression *out)
     out->reason = (const char *)sqlite3_column_text(s, 2);
     out->source = (const char *)sqlite3_column_text(s, 3);
     out->created_at = sqlite3_column_int64(s, 4);
+    out->reply = sqlite3_column_count(s) > 5
+                     ? (const char *)sqlite3_column_text(s, 5)
+                     : NULL;
 }
 
 int
@@ -592,8 +610,8 @@ store_suppression_get(struct store *st, const uint8_t hash[32],
 }
 
 int
-store_suppressions(struct store *st, store_suppression_cb cb, void *arg,
-                   struct err *e)
+store_suppressions(struct store *st, const char *source, const char *reason,
+                   store_suppression_cb cb, void *arg, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_SUPPRESS_ALL, e);
     struct store_suppression sup;
@@ -601,6 +619,8 @@ store_suppressions(struct store *st, store_suppression_cb cb, void *arg,
 
     if (s == NULL)
         return -1;
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         suppression_row(s, &sup);
         if (cb(&sup, arg) != 0)

@@ -39,6 +39,8 @@ enum stmt_id {
     S_SEND_TIMES,
     S_CAMPAIGN_THAW,
     S_CONTACT_SENDS,
+    S_REPLIES_GROUPED,
+    S_REPLIES_EACH,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
@@ -97,7 +99,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  state = CASE WHEN was_uncertain = 2 THEN 'uncertain' "
         "    ELSE 'queued' END, "
         "  last_text = CASE WHEN was_uncertain = 2 THEN last_text "
-        "    ELSE ?3 END, "
+        "    WHEN ?4 AND last_text IS NOT NULL THEN last_text ELSE ?3 END, "
         "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
         "    ELSE was_uncertain END "
         "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
@@ -169,6 +171,22 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  s.last_text, s.bounce_class, s.done_at "
         "FROM sends s JOIN campaigns k ON k.id = s.campaign_id "
         "WHERE s.contact_id = ?1 ORDER BY k.id",
+    /* the recipients not delivered, by their last reply (the most
+     * frequent first) or one by one */
+    [S_REPLIES_GROUPED - STORE_SLOT_LEDGER] =
+        "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
+        "  s.last_text, count(*), min(c.email) "
+        "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state NOT IN ('sent', 'sending') "
+        "  AND s.last_text IS NOT NULL "
+        "GROUP BY 1, 2, 3, 4, 5 ORDER BY 6 DESC, 1, 5 LIMIT ?2",
+    [S_REPLIES_EACH - STORE_SLOT_LEDGER] =
+        "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
+        "  s.last_text, 1, c.email "
+        "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state NOT IN ('sent', 'sending') "
+        "  AND s.last_text IS NOT NULL "
+        "ORDER BY s.contact_id LIMIT ?2",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -452,7 +470,7 @@ store_ledger_recover(struct store *st, int64_t campaign, long *n, struct err *e)
 
 int
 store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
-                     const char *why, struct err *e)
+                     const char *why, int keep, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_RELEASE, e);
 
@@ -461,6 +479,7 @@ store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, contact);
     sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, keep);
     return store_stmt_done(st, s, e, "release a claimed recipient");
 }
 
@@ -654,6 +673,35 @@ store_ledger_uncertain(struct store *st, int64_t campaign,
                (const char *)sqlite3_column_text(s, 1),
                (const char *)sqlite3_column_text(s, 2), arg) != 0)
             break;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read ledger");
+    return 0;
+}
+
+int
+store_ledger_replies(struct store *st, int64_t campaign, int each, long limit,
+                     store_reply_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, each ? S_REPLIES_EACH : S_REPLIES_GROUPED, e);
+    struct store_reply r;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.state = (const char *)sqlite3_column_text(s, 0);
+        r.bounce_class = (const char *)sqlite3_column_text(s, 1);
+        r.code = sqlite3_column_int(s, 2);
+        r.status = (const char *)sqlite3_column_text(s, 3);
+        r.text = (const char *)sqlite3_column_text(s, 4);
+        r.count = sqlite3_column_int64(s, 5);
+        r.email = (const char *)sqlite3_column_text(s, 6);
+        if (cb(&r, arg) != 0)
+            break;
+    }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(st, e, "read ledger");

@@ -105,7 +105,8 @@ struct pending {
     char relay[64];
     int64_t next_attempt_at;
     int suppress;
-    int release; /* claimed, never handed out: undo the claim */
+    int release; /* claimed, never handed out: undo the claim (2: keeping
+                    an earlier reply as the last text) */
     char email[EMAIL_MAX + 1];
 };
 
@@ -224,7 +225,7 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
 
         if (q->release) {
             if (store_ledger_release(st, r->p->campaign_id, q->contact_id,
-                                     q->text, e) == -1)
+                                     q->text, q->release == 2, e) == -1)
                 return -1;
             continue;
         }
@@ -327,7 +328,7 @@ need_items(const struct run *r)
 {
     long ahead = (long)r->rcount + r->composing;
 
-    if (r->exhausted || r->feeder_stop || r->failed)
+    if (r->exhausted || r->feeder_stop || r->failed || r->stop)
         return 0;
     if (r->p->max > 0 && r->attempted + ahead >= r->p->max)
         return 0;
@@ -755,9 +756,10 @@ queue_result(void *arg, const struct relay_done *d)
     }
     if (x->outcome == SMTP_NOT_SENT && x->stage < SMTP_STAGE_MAIL) {
         /* no MAIL FROM went out for it (no connection, or the run
-         * stopped first): not an attempt - the claim is undone */
+         * stopped first): not an attempt - the claim is undone; one that
+         * never reached a connection keeps the reply it had */
         state = "queued";
-        release = 1;
+        release = d->relay && *d->relay ? 1 : 2;
     }
     q = pend_add(&r->pend, it->contact_id, state);
     q->release = release;
@@ -981,7 +983,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         struct item *it = r.ready[r.rhead];
         struct pending *q = pend_add(&r.pend, it->contact_id, "queued");
         snprintf(q->text, sizeof q->text, "not sent: the run stopped first");
-        q->release = 1;
+        q->release = 2;
         r.rhead = (r.rhead + 1) % r.rcap;
         item_free(it);
     }

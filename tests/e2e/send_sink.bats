@@ -149,10 +149,27 @@ for i, l in enumerate(lines):
     assert_eq "$(count suppressions "reason = 'bounced'")" 3
     assert_eq "$(status_of cid@example.com)" bounced
     assert_eq "$(ls "$SINK_DUMP" | wc -l)" 0 "messages received"
-    # the report counts them as hard bounces
+    # the report counts them as hard bounces, and gives the reply
     crun 0 report promo --format json
     assert_eq "$(json_get "$output" bounced_hard)" 3
     assert_eq "$(json_get "$output" sent)" 0
+    assert_eq "$(json_get "$output" undelivered 0 recipients)" 3
+    assert_eq "$(json_get "$output" undelivered 0 code)" 550
+    assert_eq "$(json_get "$output" undelivered 0 status)" 5.1.1
+    assert_eq "$(json_get "$output" undelivered 0 bounce_class)" hard
+    crun 0 report promo
+    assert_contains "$output" "3 bounced (hard): 550 5.1.1 <x>: Recipient address rejected: User unknown (e.g. ann@example.com)"
+    crun 0 report promo --undelivered
+    assert_eq "$(grep -c 'bounced (hard) *550 5.1.1 <x>: Recipient address rejected: User unknown' <<<"$output")" 3 "undelivered lines"
+    assert_contains "$output" "cid@example.com"
+    # suppress list names the source and the reply that suppressed them
+    crun 0 suppress list --source smtp
+    assert_eq "$(grep -c ' bounced *smtp .*550 5.1.1 <x>: Recipient address rejected: User unknown$' <<<"$output")" 3 "suppressions with the reply"
+    crun 0 suppress list --source smtp --format csv
+    assert_contains "$output" "\"ben@example.com\","
+    assert_contains "$output" ",\"550 5.1.1 <x>: Recipient address rejected: User unknown\""
+    crun 0 suppress list --source one-click
+    assert_eq "$output" "no such suppression"
     # a later campaign to the same list never mails them again
     stop_sink
     start_sink

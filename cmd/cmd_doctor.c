@@ -176,8 +176,18 @@ relay(const struct config_relay *r, int transcript)
                 ok("AUTH accepted for %s", r->username);
             /* strict relays refuse a name that is not fully qualified
              * (Postfix reject_non_fqdn_helo_hostname: 504 5.5.2) */
-            if (r->helo != NULL)
+            if (r->helo != NULL && (strchr(r->helo, '.') != NULL ||
+                                    r->helo[0] == '['))
                 ok("EHLO %s ([relay] helo)", smtp_client_ehlo(c));
+            else if (r->helo != NULL)
+                /* RFC 5321 4.1.1.1: a primary host name, or else an
+                 * address literal */
+                fix("EHLO %s ([relay] helo) is neither a fully-qualified "
+                    "name nor an address literal: a relay that checks "
+                    "(Postfix reject_non_fqdn_helo_hostname) refuses every "
+                    "recipient; set helo in [relay] to a name that resolves "
+                    "to this host, or remove it",
+                    smtp_client_ehlo(c));
             else if (*smtp_host_fqdn() != '\0')
                 ok("EHLO %s (this host's fully-qualified name)",
                    smtp_client_ehlo(c));

@@ -61,3 +61,15 @@ ehlo_sent() {
     run --separate-stderr camp doctor
     assert_contains "$output" "ok   EHLO mail.acme.example ([relay] helo)"
 }
+
+@test "send ehlo: doctor says to fix a [relay] helo that is neither a fully-qualified name nor an address literal" {
+    start_sink
+    write_conf "$SINK_PORT" "helo = vm"
+    run --separate-stderr camp doctor
+    no_sanitizer_report
+    assert_eq "$status" 78 "doctor's exit status"
+    assert_contains "$output" "FIX  EHLO vm ([relay] helo) is neither a fully-qualified name nor an address literal"
+    write_conf "$SINK_PORT" "helo = [127.0.0.1]"
+    run --separate-stderr camp doctor
+    assert_contains "$output" "ok   EHLO [127.0.0.1] ([relay] helo)"
+}

@@ -58,9 +58,6 @@ mynetworks = 127.0.0.0/8
 relayhost = [127.0.0.1]:$1
 smtp_host_lookup = native
 smtp_dns_support_level = disabled
-# no ORCPT=... after RCPT TO: send_dumps.py reads the sink's X-Rcpt-Args
-# as the bare address
-smtp_discard_ehlo_keywords = dsn
 smtpd_peername_lookup = no
 # Postfix's tarpit (after smtpd_soft_error_limit errors, each error
 # reply waits 1 s) is off: campaign stops handing out messages at the

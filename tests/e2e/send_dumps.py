@@ -69,8 +69,10 @@ def messages(d):
             out.append((path, rcpts, data))
             continue
         sink, msg = sink_split(data)
-        rcpts = [l[len(b"X-Rcpt-Args: "):].decode().strip().strip("<>")
-                 .lower() for l in sink if l.startswith(b"X-Rcpt-Args: ")]
+        # "<addr> ORCPT=..." when the relay passes RCPT parameters (DSN)
+        rcpts = [l[len(b"X-Rcpt-Args: "):].decode().strip().split(" ")[0]
+                 .strip("<>").lower()
+                 for l in sink if l.startswith(b"X-Rcpt-Args: ")]
         out.append((path, rcpts, msg))
     return out
 

@@ -170,17 +170,25 @@ reply_line(const struct store_reply *x)
     printf("%s", x->text ? x->text : "");
 }
 
-static int
-group_cb(const struct store_reply *x, void *arg)
-{
-    json_array_append_new(arg, reply_json(x, 0));
-    return 0;
-}
-
 struct each_out {
     int json;
     long n;
+    int failed; /* a row that JSON cannot hold (not UTF-8) */
 };
+
+static int
+group_cb(const struct store_reply *x, void *arg)
+{
+    json_t *j = reply_json(x, 0);
+
+    if (j == NULL) {
+        log_warnx("report: a reply that is not UTF-8 in the ledger (%s)",
+                  x->email ? x->email : "a forgotten contact");
+        return 0; /* the group is left out, said */
+    }
+    json_array_append_new(arg, j);
+    return 0;
+}
 
 /* each_cb - one undelivered recipient, streamed */
 static int
@@ -190,6 +198,12 @@ each_cb(const struct store_reply *x, void *arg)
 
     if (o->json) {
         json_t *j = reply_json(x, 1);
+        if (j == NULL) {
+            log_warnx("report: a reply that is not UTF-8 in the ledger (%s)",
+                      x->email ? x->email : "a forgotten contact");
+            o->failed = 1;
+            return 0; /* left out, said; the exit status says it too */
+        }
         printf("%s\n  ", o->n ? "," : "[");
         json_dumpf(j, stdout, JSON_COMPACT);
         json_decref(j);
@@ -270,9 +284,11 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         }
         if (undelivered) {
             /* one line per recipient, streamed: memory stays flat */
-            struct each_out o = {r.json, 0};
+            struct each_out o = {r.json, 0, 0};
             if (store_ledger_replies(r.st, id, 1, 0, each_cb, &o, &e) == -1)
                 code = cmd_fail(&e);
+            else if (o.failed)
+                code = EX_DATAERR;
             if (r.json)
                 printf(o.n ? "\n]\n" : "[]\n");
             else if (o.n == 0 && code == 0)

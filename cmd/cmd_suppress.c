@@ -203,8 +203,13 @@ cmd_suppress_list(struct ctx *ctx, int argc, char **argv)
             /* forgotten too: a listing may ask for it */
             if (strcmp(optarg, "forgotten") == 0)
                 reason = "forgotten";
-            else if ((reason = reason_arg(optarg)) == NULL)
+            else if ((reason = suppress_reason_parse(optarg, strlen(optarg))) ==
+                     NULL) {
+                log_warnx("--reason: unsubscribed, bounced, complained, "
+                          "manual or forgotten (got \"%s\")",
+                          optarg);
                 return EX_USAGE;
+            }
             break;
         case 'h':
             return cmd_usage("suppress list", stdout, 0);

@@ -314,9 +314,11 @@ int store_ledger_claim(struct store *st, int64_t campaign,
  * connection (the run stopped first): queued again (uncertain again if it
  * was owed its retry, keeping its last_text), its attempts as before the
  * claim; why becomes the last_text of the others - unless keep is set and
- * they have one (a relay's earlier reply says more than "not sent"). */
+ * they have one (a relay's earlier reply says more than "not sent"); the
+ * reply's code (0: none) and status go with why. */
 int store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
-                         const char *why, int keep, struct err *e);
+                         const char *why, int keep, int code,
+                         const char *status, struct err *e);
 /* store_ledger_mark_sending - the row is claimed (attempts + 1). */
 int store_ledger_mark_sending(struct store *st, int64_t campaign,
                               int64_t contact, int64_t now, struct err *e);

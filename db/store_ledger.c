@@ -100,6 +100,12 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "    ELSE 'queued' END, "
         "  last_text = CASE WHEN was_uncertain = 2 THEN last_text "
         "    WHEN ?4 AND last_text IS NOT NULL THEN last_text ELSE ?3 END, "
+        "  last_code = CASE WHEN was_uncertain = 2 THEN last_code "
+        "    WHEN ?4 AND last_text IS NOT NULL THEN last_code "
+        "    ELSE nullif(?5, 0) END, "
+        "  last_status = CASE WHEN was_uncertain = 2 THEN last_status "
+        "    WHEN ?4 AND last_text IS NOT NULL THEN last_status "
+        "    ELSE nullif(?6, '') END, "
         "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
         "    ELSE was_uncertain END "
         "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
@@ -470,7 +476,8 @@ store_ledger_recover(struct store *st, int64_t campaign, long *n, struct err *e)
 
 int
 store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
-                     const char *why, int keep, struct err *e)
+                     const char *why, int keep, int code, const char *status,
+                     struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_RELEASE, e);
 
@@ -480,6 +487,8 @@ store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
     sqlite3_bind_int64(s, 2, contact);
     sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, keep);
+    sqlite3_bind_int(s, 5, code);
+    sqlite3_bind_text(s, 6, status ? status : "", -1, SQLITE_STATIC);
     return store_stmt_done(st, s, e, "release a claimed recipient");
 }
 

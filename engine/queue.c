@@ -158,6 +158,7 @@ struct run {
     int exhausted;        /* nothing claimable in this run (so far) */
     int reclaim;          /* a result made a row claimable again */
     int failed;           /* a database error: stop */
+    int halted;           /* the loop stops (its stop, seen): no claims */
     struct err err;
     long attempted; /* handed out (s->attempted, kept here) */
     int batch;      /* rows the next claim takes (QUEUE_BATCH..MAX) */
@@ -225,7 +226,8 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
 
         if (q->release) {
             if (store_ledger_release(st, r->p->campaign_id, q->contact_id,
-                                     q->text, q->release == 2, e) == -1)
+                                     q->text, q->release == 2, q->code,
+                                     q->status, e) == -1)
                 return -1;
             continue;
         }
@@ -328,7 +330,7 @@ need_items(const struct run *r)
 {
     long ahead = (long)r->rcount + r->composing;
 
-    if (r->exhausted || r->feeder_stop || r->failed || r->stop)
+    if (r->exhausted || r->feeder_stop || r->failed || r->halted)
         return 0;
     if (r->p->max > 0 && r->attempted + ahead >= r->p->max)
         return 0;
@@ -790,12 +792,15 @@ queue_result(void *arg, const struct relay_done *d)
             q->release = 1;
             r->s->bounced--;
             r->s->requeued++;
-            snprintf(q->text, sizeof q->text, "refused (%s): %d%s%s %s", v->why,
-                     x->code, x->status[0] ? " " : "", x->status, x->text);
+            /* the code and status go in their own columns */
+            snprintf(q->text, sizeof q->text, "%s (not the recipient's: %s)",
+                     x->text, v->why);
             if (d->set_aside) {
                 /* that relay is set aside; another one sends it, in
-                 * this run */
+                 * this run, and it was not an attempt (--max) */
                 r->reclaim = 1;
+                r->attempted--;
+                r->s->attempted--;
             } else if (r->s->refusal.code == 0) {
                 struct queue_refusal *f = &r->s->refusal;
                 f->code = x->code;
@@ -811,6 +816,7 @@ queue_result(void *arg, const struct relay_done *d)
                 r->stop = v->fault == REPLY_FAULT_MESSAGE
                               ? QUEUE_MESSAGE_REFUSED
                               : QUEUE_REFUSED;
+                r->halted = 1;
             }
         }
     }
@@ -879,6 +885,8 @@ queue_tick(void *arg, int64_t now_ms)
     }
     if (r->stop && r->s->stop == QUEUE_DONE)
         r->s->stop = (enum queue_stop)r->stop;
+    if (r->stop)
+        r->halted = 1;
     stop = r->stop != 0 || r->failed;
     pthread_mutex_unlock(&r->mu);
     if (r->p->progress && now_ms - r->last_progress >= 250) {

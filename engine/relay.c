@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * relay.c - the sending event loop (see relay.h).
+ * relay.c - the sending event loop, and whose fault a relay's permanent
+ * refusal is (see relay.h).
  *
  * One thread, one poll() over at most `concurrency` SMTP connections.
  * Connections are opened lazily - one more each turn while a message is
@@ -14,6 +15,13 @@
  *
  * Clients are never freed inside their own callbacks: `closed` marks the
  * connection dead and the loop reaps it after smtp_client_handle returns.
+ *
+ * Refusals: reply.h judges each one; a recipient's is held in its relay's
+ * streak until a delivery or another reply breaks the streak (handed
+ * over as the recipient's), RELAY_STREAK of them trip it, or nothing
+ * more can come (streak_settle: the source awaits our results, the loop
+ * stops, the relay is given up or set aside).  Every held result is
+ * handed over before relay_run returns.
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,6 +42,9 @@
  * given up (after 1 + 2 + 4 s of back-off) */
 #define RELAY_MAX_FAILS 3
 #define RELAY_BACKOFF_MS 1000
+/* a streak's key: "CODE STATUS:" (at most 3 + 1 + 15 + 1 characters) and
+ * the text's words */
+#define RELAY_KEY_MAX (sizeof((struct smtp_result *)0)->text + 24)
 
 struct inflight {
     uint64_t cookie;
@@ -124,6 +135,9 @@ deliver(struct relay_loop *l, size_t relay, const struct smtp_result *r,
     if (v != NULL)
         d.verdict = *v;
     d.set_aside = set_aside;
+    /* a result may give the source more to send: ask it again before
+     * judging what is held */
+    l->awaiting = 0;
     l->src->result(l->src->arg, &d);
 }
 
@@ -140,6 +154,7 @@ not_sent(struct relay_loop *l, const struct relay_msg *m, const char *why)
     d.r.outcome = SMTP_NOT_SENT;
     d.r.stage = SMTP_STAGE_CONNECT;
     snprintf(d.r.text, sizeof d.r.text, "%s", why);
+    l->awaiting = 0;
     l->src->result(l->src->arg, &d);
 }
 
@@ -177,25 +192,51 @@ usable(const struct relay_loop *l, size_t i)
            l->rs[i].fails < RELAY_MAX_FAILS;
 }
 
+/* streak_pattern - the verdict on a streak: the relay's answer to us */
+static const struct reply_verdict streak_pattern = {
+    .fault = REPLY_FAULT_SENDER,
+    .bounce_class = "",
+    .why = "the same refusal for every recipient: the relay's answer to us, "
+           "whatever its words",
+    .fix = "read the relay's log for why it refuses this sender or client; "
+           "if these addresses really do not exist, send again with "
+           "--trust-refusals",
+    .config = 0,
+};
+
+/* others - is a relay other than i usable */
+static int
+others(const struct relay_loop *l, size_t i)
+{
+    for (size_t j = 0; j < l->p->nrelays; j++)
+        if (j != i && usable(l, j))
+            return 1;
+    return 0;
+}
+
 /*
- * set_aside - relay i refused us: no new connection to it, its
- * connections QUIT once idle.  Returns 1 when another relay carries on,
- * 0 when none is left (the loop then winds down: the source stops on
- * the result).
+ * set_aside - relay i refused us (r, judged v): no new connection to it,
+ * its connections QUIT once idle, and the refusals it holds are handed
+ * over as ours too (nothing would break their streak now).  Returns 1
+ * when another relay carries on; 0 when none is left: then the loop
+ * winds down, and the source stops on the result.
  */
 static int
 set_aside(struct relay_loop *l, size_t i, const struct smtp_result *r,
           const struct reply_verdict *v)
 {
-    int others = 0;
+    struct relay_state *rs = &l->rs[i];
 
-    for (size_t j = 0; j < l->p->nrelays; j++)
-        if (j != i && usable(l, j))
-            others = 1;
-    if (!others)
+    if (!others(l, i)) {
+        if (!l->stopping) {
+            l->stopping = 1;
+            l->stop_at = relay_now_ms() + l->p->stop_grace_ms;
+        }
         return 0;
-    if (!l->rs[i].refused) {
-        l->rs[i].refused = 1;
+    }
+    if (!rs->refused) {
+        int n = rs->nstreak;
+        rs->refused = 1;
         log_warnx("relay %s set aside for this run: it refused us at %s: "
                   "%d%s%s %s (%s); the other relays carry on",
                   relay_name(l, i), smtp_stage_str(r->stage), r->code,
@@ -203,6 +244,9 @@ set_aside(struct relay_loop *l, size_t i, const struct smtp_result *r,
         for (int k = 0; k < l->nconns; k++)
             if (l->conns[k]->relay == i)
                 l->conns[k]->retire = 1;
+        rs->nstreak = 0;
+        for (int k = 0; k < n; k++)
+            deliver(l, i, &rs->streak[k], &streak_pattern, 1);
     }
     return 1;
 }
@@ -257,68 +301,66 @@ streak_pass(struct relay_loop *l, size_t i)
 }
 
 /* streak_trip - the held refusals were the relay's answer to us */
-static const struct reply_verdict streak_pattern = {
-    REPLY_FAULT_SENDER, "",
-    "the same refusal for every recipient: the relay's answer to us, "
-    "whatever its words",
-    "read the relay's log for why it refuses this sender or client; if "
-    "these addresses really do not exist, send again with "
-    "--trust-refusals",
-    0};
-
-/* streak_trip - the held refusals were the relay's answer to us */
 static void
 streak_trip(struct relay_loop *l, size_t i)
 {
     struct relay_state *rs = &l->rs[i];
     int n = rs->nstreak, aside;
 
+    log_warnx("relay %s: the same refusal for %d recipients in a row, "
+              "nothing delivered in between: %d%s%s %s",
+              relay_name(l, i), n, rs->streak[0].code,
+              rs->streak[0].status[0] ? " " : "", rs->streak[0].status,
+              rs->streak[0].text);
     rs->nstreak = 0;
-    log_debug("relay %s: %d refusals in a row: \"%s\"", relay_name(l, i), n,
-              rs->key);
     aside = set_aside(l, i, &rs->streak[0], &streak_pattern);
-    if (!aside && !l->stopping) {
-        l->stopping = 1;
-        l->stop_at = relay_now_ms() + l->p->stop_grace_ms;
-    }
     rs->tripped = 1;
-    rs->trip_aside = aside;
     memcpy(rs->trip_key, rs->key, sizeof rs->trip_key);
     for (int k = 0; k < n; k++)
         deliver(l, i, &rs->streak[k], &streak_pattern, aside);
 }
 
 /*
- * streak_settle - nothing more will come for now (the loop is idle or
- * stopping): judge what is held.  Every permanent answer of a relay that
- * delivered nothing in this run, RELAY_STREAK_FIRST or more of them, is
- * ours; anything less is the recipients'.
+ * streak_settle_one - nothing more will come to break relay i's streak
+ * (the source awaits our results, the loop stops, the relay is given
+ * up): judge it.  Every permanent answer of a relay that delivered
+ * nothing in this run, RELAY_STREAK_FIRST or more of them, is ours;
+ * anything less is the recipients' - unless another relay is left: then
+ * a single one is enough to set that relay aside, and the other relay
+ * gives its own answer for the same recipients.
  */
+static void
+streak_settle_one(struct relay_loop *l, size_t i)
+{
+    struct relay_state *rs = &l->rs[i];
+
+    if (rs->nstreak == 0)
+        return;
+    if (!rs->proven && rs->perm == rs->nstreak &&
+        (rs->nstreak >= RELAY_STREAK_FIRST || others(l, i)))
+        streak_trip(l, i);
+    else
+        streak_pass(l, i);
+}
+
 static void
 streak_settle(struct relay_loop *l)
 {
-    for (size_t i = 0; i < l->p->nrelays; i++) {
-        struct relay_state *rs = &l->rs[i];
-        if (rs->nstreak == 0)
-            continue;
-        if (!rs->proven && rs->nstreak >= RELAY_STREAK_FIRST &&
-            rs->perm == rs->nstreak)
-            streak_trip(l, i);
-        else
-            streak_pass(l, i);
-    }
+    for (size_t i = 0; i < l->p->nrelays; i++)
+        streak_settle_one(l, i);
 }
 
 /*
- * refused - a permanent refusal: whose fault.  Ours sets the relay aside
- * (or stops the run); the recipient's is held in the relay's streak.
+ * judge_refusal - a permanent refusal from the relay: whose fault.  Ours
+ * sets the relay aside (or stops the run); the recipient's is held in
+ * the relay's streak.
  */
 static void
-refused(struct relay_loop *l, size_t i, const struct smtp_result *r)
+judge_refusal(struct relay_loop *l, size_t i, const struct smtp_result *r)
 {
     struct relay_state *rs = &l->rs[i];
     struct reply_verdict v;
-    char key[sizeof rs->key];
+    char key[RELAY_KEY_MAX];
 
     rs->perm++;
     reply_classify(r->code, r->status, r->text, reply_stage_of(r->stage), &v);
@@ -333,7 +375,9 @@ refused(struct relay_loop *l, size_t i, const struct smtp_result *r)
     }
     streak_key(r, key, sizeof key);
     if (rs->tripped && strcmp(key, rs->trip_key) == 0) {
-        deliver(l, i, r, &streak_pattern, rs->trip_aside);
+        /* in flight when the streak tripped: judged the same */
+        int aside = set_aside(l, i, r, &streak_pattern);
+        deliver(l, i, r, &streak_pattern, aside);
         return;
     }
     if (rs->refused) {
@@ -378,8 +422,18 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
         throttle_slow(l->throttle, domain, relay_now_ms());
         l->stats->throttled++;
     }
+    if (r->outcome == SMTP_PERMFAIL && r->code != 0) {
+        judge_refusal(l, k->relay, r);
+        return;
+    }
     if (r->outcome == SMTP_PERMFAIL) {
-        refused(l, k->relay, r);
+        /* refused here, before the relay saw it (an address that cannot
+         * go on the wire, a message over its SIZE): says nothing of the
+         * relay */
+        struct reply_verdict v;
+        reply_classify(r->code, r->status, r->text, reply_stage_of(r->stage),
+                       &v);
+        deliver(l, k->relay, r, &v, 0);
         return;
     }
     deliver(l, k->relay, r, NULL, 0);
@@ -414,6 +468,8 @@ on_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
         rs->fails++;
         rs->down_until =
             relay_now_ms() + ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
+        if (rs->fails >= RELAY_MAX_FAILS)
+            streak_settle_one(l, k->relay); /* given up */
     }
 }
 
@@ -489,6 +545,8 @@ open_conn(struct relay_loop *l, int64_t now)
         rs->down_until = now + ((int64_t)RELAY_BACKOFF_MS << (rs->fails - 1));
         l->stats->conn_failures++;
         free(k);
+        if (rs->fails >= RELAY_MAX_FAILS)
+            streak_settle_one(l, (size_t)r); /* given up */
         return;
     }
     l->rs[r].conns++;
@@ -678,14 +736,12 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
             l.stop_at = now;
         }
         if (l.stopping) {
-            /* the held refusals are judged now: nothing more comes */
-            streak_settle(&l);
             /* never started: back to the source */
             for (int i = 0; i < l.nheld; i++)
-                not_sent(&l, &l.held[i], "stopped");
+                not_sent(&l, &l.held[i], "not sent: the run stopped first");
             l.nheld = 0;
             if (l.have_pending)
-                not_sent(&l, &l.pending, "stopped");
+                not_sent(&l, &l.pending, "not sent: the run stopped first");
             l.have_pending = 0;
             for (int i = 0; i < l.nconns; i++) {
                 struct conn *k = l.conns[i];
@@ -698,6 +754,9 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
                     smtp_client_quit(k->c);
                 }
             }
+            /* the held refusals are judged now: nothing more comes (an
+             * abort above may have handed over a few more) */
+            streak_settle(&l);
         }
         int64_t wait = 0;
         if (!l.stopping)
@@ -726,8 +785,10 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
         }
         reap(&l);
         if ((l.drained || l.stopping) && !waiting(&l) && l.nconns == 0 &&
-            l.inflight == 0)
+            l.inflight == 0) {
+            streak_settle(&l); /* nothing is held when relay_run returns */
             break;
+        }
         /* more connections while messages wait and none is free; a
          * message is taken for that only when a connection could be
          * opened (not while every relay backs off: each claim counts as

@@ -73,8 +73,9 @@ enum relay_next {
 
 struct relay_source {
     /* next - the next message; RELAY_NONE_NOW when there is none yet,
-     * RELAY_AWAITING when only results can bring more (the loop must
-     * not hold any back then), RELAY_DRAINED when no more will come. */
+     * RELAY_AWAITING when only results can bring more (the loop then
+     * judges what it holds once nothing is in flight), RELAY_DRAINED
+     * when no more will come. */
     enum relay_next (*next)(void *arg, struct relay_msg *m);
     /* result - one per message handed out */
     void (*result)(void *arg, const struct relay_done *d);

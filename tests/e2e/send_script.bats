@@ -230,8 +230,9 @@ no_secret() {
     send_status 65
     assert_eq "$(row_of dotdefer1@example.com)" "deferred|1|451|4.3.0||0"
     # the message's fault, not the recipient's: no bounce, no attempt
-    assert_eq "$(row_of dotreject1@example.com)" "queued|0||||0"
-    assert_contains "$(q "SELECT last_text FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email = 'dotreject1@example.com';")" "554 5.6.0"
+    # (the relay's reply kept: code, status, and its text with whose fault)
+    assert_eq "$(row_of dotreject1@example.com)" "queued|0|554|5.6.0||0"
+    assert_contains "$(q "SELECT last_text FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email = 'dotreject1@example.com';")" "(not the recipient's: message content refused)"
     assert_contains "$stderr" "refused the message"
     assert_eq "$(campaign_status)" paused
     assert_eq "$(state_of ok1@example.com)" sent

@@ -39,14 +39,14 @@ untouched() {
     assert_contains "$stderr" "nobody was bounced or suppressed"
     # the streak's ten (at least) carry the reply, and contacts show says it
     local n who
-    n=$(q "SELECT count(*) FROM sends WHERE last_text LIKE '%550 Rejected%';")
+    n=$(q "SELECT count(*) FROM sends WHERE last_code = 550 AND last_text LIKE 'Rejected (not the recipient''s%';")
     [ "$n" -ge 10 ] || fail "rows with the reply: $n, want 10 or more"
-    who=$(q "SELECT c.email FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE s.last_text LIKE '%550 Rejected%' LIMIT 1;")
+    who=$(q "SELECT c.email FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE s.last_code = 550 LIMIT 1;")
     crun 0 contacts show "$who"
     assert_contains "$output" "promo: queued"
     assert_contains "$output" "550 Rejected"
     crun 0 report promo
-    assert_contains "$output" "queued: refused (the same refusal for every recipient"
+    assert_contains "$output" "queued: 550 Rejected (not the recipient's: the same refusal for every recipient"
     crun 0 report promo --undelivered
     assert_contains "$output" "$who"
     # the relay fixed: everyone once

@@ -214,6 +214,7 @@ struct smtp_client {
     int ex_head, ex_n;
     struct reply r;
     char rstr[300]; /* reply_str */
+    char last[300]; /* the last complete reply, for server_gone */
 
     struct xmsg msg[SMTP_PIPELINE_MAX];
     uint64_t seq;
@@ -1367,6 +1368,7 @@ process_input(struct smtp_client *c)
             return;
         if (rc == 1) {
             struct expect done = *x;
+            memcpy(c->last, reply_str(c), sizeof c->last);
             c->ex_head = (c->ex_head + 1) % SMTP_EXPECT_MAX;
             c->ex_n--;
             c->head_since = c->now;
@@ -1396,6 +1398,10 @@ io_read(struct smtp_client *c, char *p, size_t n, struct err *e)
         return r;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return TLS_WANT_READ;
+    if (errno == ECONNRESET || errno == ECONNABORTED) {
+        err_set(e, EX_TEMPFAIL, "read: %s", strerror(errno));
+        return TLS_CLOSED; /* as tls_read: the server went away */
+    }
     err_set(e, EX_IOERR, "read from %s %s: %s", c->host, c->peer,
             strerror(errno));
     return -1;
@@ -1414,9 +1420,153 @@ io_write(struct smtp_client *c, const char *p, size_t n, struct err *e)
         return r;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return TLS_WANT_WRITE;
+    if (errno == EPIPE || errno == ECONNRESET) {
+        err_set(e, EX_TEMPFAIL, "write: %s", strerror(errno));
+        return TLS_CLOSED; /* as tls_write: the server went away */
+    }
     err_set(e, EX_IOERR, "write to %s %s: %s", c->host, c->peer,
             strerror(errno));
     return -1;
+}
+
+/* str_add - append to the message being built in b (size cap). */
+static void str_add(char *b, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+str_add(char *b, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*n >= cap - 1)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(b + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n = (size_t)k < cap - *n ? *n + (size_t)k : cap - 1;
+}
+
+/* is_reply - the n bytes at s start like an SMTP reply line. */
+static int
+is_reply(const char *s, size_t n)
+{
+    return n >= 3 && s[0] >= '2' && s[0] <= '5' &&
+           isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+           (n == 3 || s[3] == ' ' || s[3] == '-');
+}
+
+/*
+ * unread - what the input buffer holds that was never acted on: the last
+ * complete reply line (only after salvage: normally complete lines are
+ * consumed at once) into last, and a line without its end (the server
+ * left in the middle of a reply) into part; both printable-escaped, ""
+ * when there is none.
+ */
+static void
+unread(const struct smtp_client *c, char *last, size_t lastsz, char *part,
+       size_t partsz)
+{
+    size_t off = 0;
+
+    last[0] = part[0] = '\0';
+    while (off < c->in.len) {
+        const char *s = c->in.p + off, *nl;
+        size_t n;
+
+        if ((nl = memchr(s, '\n', c->in.len - off)) == NULL) {
+            log_printable(part, partsz, s, c->in.len - off);
+            return;
+        }
+        n = (size_t)(nl - s);
+        off += n + 1;
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        if (is_reply(s, n) && (n == 3 || s[3] == ' ')) /* its last line */
+            log_printable(last, lastsz, s, n);
+    }
+}
+
+/*
+ * server_gone - the server ended the connection: an end of stream, a
+ * reset, or, under TLS after the handshake, bytes that are not TLS (a
+ * "421" written in clear text after the session).  However the layer
+ * below noticed, it is reported as the server's close: what we were
+ * waiting for, the last reply it sent, and the system or TLS detail
+ * last, in the parenthesis - never as a TLS problem, which would send
+ * the user looking at certificates.  The outcomes are fail's, as for any
+ * connection that died: NOT_SENT before a message's dot, UNCERTAIN
+ * after (a reply salvaged after a failed write is named, not acted on).
+ * detail is NULL for a plain end of stream.
+ */
+static void
+server_gone(struct smtp_client *c, const char *detail)
+{
+    char why[ERR_MSG_MAX], last[160], part[160];
+    const char *clear = c->tls ? tls_cleartext(c->tls) : "";
+    int clear_reply = is_reply(clear, strlen(clear));
+    const char *sep = " (";
+    size_t n = 0;
+
+    if (c->state == ST_QUIT) {
+        fail(c, SMTP_FAIL_NONE, 0, "%s", "");
+        return;
+    }
+    unread(c, last, sizeof last, part, sizeof part);
+    str_add(why, sizeof why, &n, "%s closed the connection", c->host);
+    if (c->ex_n > 0)
+        str_add(why, sizeof why, &n, " while we waited for the reply to %s",
+                cmd_names[c->ex[c->ex_head].cmd]);
+    if (clear_reply) {
+        str_add(why, sizeof why, &n,
+                "%safter its last reply \"%s\", sent in clear text outside "
+                "TLS",
+                sep, clear);
+        sep = "; ";
+    } else if (*last || *c->last) {
+        str_add(why, sizeof why, &n, "%safter its last reply \"%s\"", sep,
+                *last ? last : c->last);
+        sep = "; ";
+    }
+    if (*part) {
+        str_add(why, sizeof why, &n, "%sin the middle of a reply: \"%s\"", sep,
+                part);
+        sep = "; ";
+    }
+    if (*clear && !clear_reply) {
+        str_add(why, sizeof why, &n, "%sthen clear text outside TLS: \"%s\"",
+                sep, clear);
+        sep = "; ";
+    }
+    if (detail && *detail) {
+        str_add(why, sizeof why, &n, "%s%s", sep, detail);
+        sep = "; ";
+    }
+    if (*sep == ';')
+        str_add(why, sizeof why, &n, ")");
+    fail(c, SMTP_FAIL_CONN, EX_TEMPFAIL, "%s", why);
+}
+
+/*
+ * salvage - a write found the server gone: what it sent before it went
+ * may still be waiting in the socket (a "421" ahead of the reset).  Read
+ * it, without waiting and without acting on it, for server_gone.
+ */
+static void
+salvage(struct smtp_client *c)
+{
+    char chunk[SMTP_READ_CHUNK];
+    struct err e;
+
+    for (int i = 0; i < SMTP_READS_MAX; i++) {
+        ssize_t n;
+
+        err_clear(&e);
+        n = io_read(c, chunk, sizeof chunk, &e);
+        if (n <= 0 || buf_append(&c->in, chunk, (size_t)n) == -1)
+            return;
+    }
 }
 
 /* do_read - read until the socket is empty, consuming replies. */
@@ -1449,15 +1599,8 @@ do_read(struct smtp_client *c)
             c->tls_want = POLLOUT;
             return;
         }
-        if (n == 0) {
-            if (c->state == ST_QUIT)
-                fail(c, SMTP_FAIL_NONE, 0, "%s", "");
-            else
-                fail(c, SMTP_FAIL_CONN, EX_TEMPFAIL,
-                     "%s closed the connection%s%s%s", c->host,
-                     c->ex_n ? " while we waited for the reply to " : "",
-                     c->ex_n ? cmd_names[c->ex[c->ex_head].cmd] : "",
-                     c->in.len ? " (in the middle of a reply)" : "");
+        if (n == 0 || n == TLS_CLOSED) {
+            server_gone(c, n == 0 ? NULL : e.msg);
             return;
         }
         fail(c, c->state == ST_QUIT ? SMTP_FAIL_NONE : SMTP_FAIL_CONN, e.kind,
@@ -1509,6 +1652,12 @@ do_write(struct smtp_client *c)
         }
         if (n == TLS_WANT_READ)
             break;
+        if (n == TLS_CLOSED) {
+            if (c->state != ST_QUIT)
+                salvage(c);
+            server_gone(c, e.msg);
+            return;
+        }
         fail(c, c->state == ST_QUIT ? SMTP_FAIL_NONE : SMTP_FAIL_CONN,
              e.kind ? e.kind : EX_IOERR, "%s",
              e.msg[0] ? e.msg : "write failed");

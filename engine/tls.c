@@ -5,17 +5,28 @@
  * The socket is reached through a small BIO of our own instead of
  * BIO_s_socket so that writes use send(MSG_NOSIGNAL): a relay that resets
  * the connection mid-write gives EPIPE, never a SIGPIPE that would kill a
- * campaign half-way.
+ * campaign half-way.  The BIO also keeps the last few bytes it read: when
+ * a record header turns out not to be TLS, they say whether the server
+ * wrote clear text instead (an SMTP reply after the TLS session, a plain
+ * server on a TLS port), and that text goes into the message.
+ *
+ * Errors after the handshake.  Once the session is up, a reset, a
+ * truncated record or bytes that are not TLS on read, and EPIPE or a
+ * reset on write, are the server going away - typically right after a
+ * "421" - not a TLS problem: they come back as TLS_CLOSED, the OpenSSL
+ * reason only as detail, so that the SMTP layer reports the server's
+ * close with its last reply.  Before the handshake has finished, every
+ * failure is a TLS error as such.
  *
  * Implements the client side of RFC 8446/5246 through OpenSSL, with the
  * host-name rules of RFC 6125 (X509_VERIFY_PARAM: no partial wildcards)
  * and SNI (RFC 6066, names only: never an address literal).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +37,18 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "log.h"
 #include "tls.h"
 #include "xalloc.h"
+
+/* A TLS record header (RFC 8446 5.1): type, version, length.  OpenSSL
+ * without read-ahead reads exactly this much before it judges a record. */
+#define TLS_HEADER_LEN 5
+/* Clear text read after a record that is not TLS: one SMTP reply line
+ * (RFC 5321 4.5.3.1.5: 512 octets with CRLF); of it a message keeps the
+ * first TLS_CLEAR_MAX octets. */
+#define TLS_CLEAR_LINE 512
+#define TLS_CLEAR_MAX 160
 
 struct tls_ctx {
     SSL_CTX *ssl;
@@ -36,7 +57,12 @@ struct tls_ctx {
 
 struct tls {
     SSL *ssl;
+    int fd;
     int verify;
+    int established;                    /* the handshake completed */
+    unsigned char tail[TLS_HEADER_LEN]; /* the last bytes read */
+    size_t ntail;
+    char clear[TLS_CLEAR_MAX]; /* tls_cleartext */
     char host[256];
 };
 
@@ -45,11 +71,29 @@ struct tls {
 static BIO_METHOD *sock_method;
 static pthread_once_t sock_once = PTHREAD_ONCE_INIT;
 
-/* sock_fd - the fd stored in a BIO's data pointer. */
+/* sock_fd - the fd of the connection in a BIO's data pointer. */
 static int
 sock_fd(BIO *b)
 {
-    return (int)(intptr_t)BIO_get_data(b);
+    return ((struct tls *)BIO_get_data(b))->fd;
+}
+
+/* sock_keep - remember the last TLS_HEADER_LEN bytes read. */
+static void
+sock_keep(struct tls *t, const char *p, size_t n)
+{
+    if (n >= TLS_HEADER_LEN) {
+        memcpy(t->tail, p + n - TLS_HEADER_LEN, TLS_HEADER_LEN);
+        t->ntail = TLS_HEADER_LEN;
+        return;
+    }
+    if (t->ntail + n > TLS_HEADER_LEN) {
+        size_t drop = t->ntail + n - TLS_HEADER_LEN;
+        memmove(t->tail, t->tail + drop, t->ntail - drop);
+        t->ntail -= drop;
+    }
+    memcpy(t->tail + t->ntail, p, n);
+    t->ntail += n;
 }
 
 /* sock_write - BIO write: send without SIGPIPE, retry on EAGAIN. */
@@ -75,6 +119,8 @@ sock_read(BIO *b, char *p, int n)
     r = recv(sock_fd(b), p, (size_t)n, 0);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         BIO_set_retry_read(b);
+    if (r > 0)
+        sock_keep(BIO_get_data(b), p, (size_t)r);
     return (int)r;
 }
 
@@ -233,7 +279,8 @@ tls_new(struct tls_ctx *ctx, int fd, const char *host, struct err *e)
         tls_free(t);
         return NULL;
     }
-    BIO_set_data(bio, (void *)(intptr_t)fd);
+    t->fd = fd;
+    BIO_set_data(bio, t);
     SSL_set_bio(t->ssl, bio, bio);
     if (is_address(host)) {
         /* RFC 6066 3: no SNI for address literals; match an IP SAN. */
@@ -271,15 +318,73 @@ tls_free(struct tls *t)
     free(t);
 }
 
+/* text_byte - printable ASCII or a tab: what an SMTP reply is made of. */
+static int
+text_byte(unsigned char ch)
+{
+    return ch == '\t' || (ch >= 0x20 && ch < 0x7f);
+}
+
+/*
+ * clear_text - after a record error: when the bytes that broke the record
+ * were text (a server writing an SMTP reply outside TLS, or a plain server
+ * on a TLS port), read the rest of that line without waiting and keep it,
+ * printable-escaped, in t->clear; else t->clear is "".  Without
+ * read-ahead the last bytes read are the header that failed.  The
+ * connection is lost either way, so reading past the record does no harm.
+ */
+static void
+clear_text(struct tls *t)
+{
+    char line[TLS_CLEAR_LINE];
+    size_t n = TLS_HEADER_LEN, end;
+
+    t->clear[0] = '\0';
+    if (t->ntail < TLS_HEADER_LEN)
+        return;
+    for (end = 0; end < TLS_HEADER_LEN; end++)
+        if (!text_byte(t->tail[end]))
+            return;
+    memcpy(line, t->tail, TLS_HEADER_LEN);
+    while (n < sizeof line && memchr(line, '\n', n) == NULL) {
+        ssize_t r = recv(t->fd, line + n, sizeof line - n, MSG_DONTWAIT);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    for (end = 0; end < n && line[end] != '\r' && line[end] != '\n'; end++)
+        if (!text_byte((unsigned char)line[end]))
+            return;
+    /* a whole line: not the tail of a broken record that happens to be
+     * five printable bytes */
+    if (end == n)
+        return;
+    while (end > 0 && isspace((unsigned char)line[end - 1]))
+        end--;
+    log_printable(t->clear, sizeof t->clear, line, end);
+}
+
+/* gone_errno - a system error that means the peer went away. */
+static int
+gone_errno(int e)
+{
+    return e == ECONNRESET || e == EPIPE || e == ECONNABORTED;
+}
+
 /*
  * io_error - turn an SSL_get_error() code into TLS_WANT_*, 0 (end of
- * stream) or -1 with e set.  what names the operation for the message.
+ * stream), TLS_CLOSED (after the handshake, the server went away: see
+ * tls.h; e holds the detail) or -1 with e set.  what names the operation
+ * for the message.
  */
 static int
 io_error(struct tls *t, int ret, int saved_errno, const char *what,
          struct err *e)
 {
+    int reading = strcmp(what, "read") == 0, alert;
+    unsigned long code;
     char ebuf[256];
+    const char *reason;
     long v;
 
     switch (SSL_get_error(t->ssl, ret)) {
@@ -293,6 +398,11 @@ io_error(struct tls *t, int ret, int saved_errno, const char *what,
         if (ERR_peek_error() == 0 && (ret == 0 || saved_errno == 0))
             return 0;
         if (ERR_peek_error() == 0) {
+            if (t->established && gone_errno(saved_errno)) {
+                err_set(e, EX_TEMPFAIL, "TLS %s: %s", what,
+                        strerror(saved_errno));
+                return TLS_CLOSED;
+            }
             err_set(e, EX_IOERR, "TLS %s with %s: %s", what, t->host,
                     strerror(saved_errno));
             return -1;
@@ -302,15 +412,34 @@ io_error(struct tls *t, int ret, int saved_errno, const char *what,
         break;
     }
     v = SSL_get_verify_result(t->ssl);
-    if (t->verify && v != X509_V_OK) {
+    if (!t->established && t->verify && v != X509_V_OK) {
         ERR_clear_error();
         err_set(e, EX_PROTOCOL,
                 "TLS %s with %s: certificate verification failed: %s", what,
                 t->host, X509_verify_cert_error_string(v));
         return -1;
     }
-    err_set(e, EX_PROTOCOL, "TLS %s with %s: %s", what, t->host,
-            ssl_errstr(ebuf, sizeof ebuf, "protocol error"));
+    /* A fatal alert is the server saying why, at the TLS level (TLS 1.3
+     * "certificate required" comes after the client's handshake is
+     * done): a TLS error still. */
+    code = ERR_peek_error();
+    alert = ERR_GET_LIB(code) == ERR_LIB_SSL &&
+            ERR_GET_REASON(code) >= SSL_AD_REASON_OFFSET;
+    reason = ssl_errstr(ebuf, sizeof ebuf, "protocol error");
+    clear_text(t);
+    if (t->established && reading && !alert) {
+        /* A truncated record, clear text or garbage where the next
+         * record should be: the session is over, and the server ended
+         * it. */
+        err_set(e, EX_TEMPFAIL, "TLS %s: %s", what, reason);
+        return TLS_CLOSED;
+    }
+    if (t->clear[0])
+        err_set(e, EX_PROTOCOL,
+                "TLS %s with %s: %s (the server sent clear text: \"%s\")", what,
+                t->host, reason, t->clear);
+    else
+        err_set(e, EX_PROTOCOL, "TLS %s with %s: %s", what, t->host, reason);
     return -1;
 }
 
@@ -331,6 +460,7 @@ tls_handshake(struct tls *t, struct err *e)
                            "TLS handshake with %s: certificate verification "
                            "failed: no verified certificate",
                            t->host);
+        t->established = 1;
         return 0;
     }
     r = io_error(t, r, errno, "handshake", e);
@@ -372,6 +502,10 @@ tls_write(struct tls *t, const void *p, size_t n, struct err *e)
     if (r > 0)
         return r;
     r = io_error(t, r, errno, "write", e);
+    if (r == 0 && t->established) {
+        err_set(e, EX_TEMPFAIL, "TLS write: connection closed");
+        return TLS_CLOSED;
+    }
     if (r == 0)
         return err_set(e, EX_IOERR, "TLS write to %s: connection closed",
                        t->host);
@@ -399,6 +533,12 @@ tls_cipher(const struct tls *t)
 {
     const char *s = SSL_get_cipher_name(t->ssl);
     return s ? s : "";
+}
+
+const char *
+tls_cleartext(const struct tls *t)
+{
+    return t->clear;
 }
 
 int

@@ -17,6 +17,14 @@
  * go through send(MSG_NOSIGNAL), so a peer that resets the connection
  * never raises SIGPIPE.  Error messages name the certificate problem
  * ("certificate verification failed: hostname mismatch").
+ *
+ * Once the handshake has completed, the server going away is not a TLS
+ * error: a reset, a truncated record or bytes that are not TLS where the
+ * next record should be (a "421" written in clear text after the
+ * session, say) on read, and EPIPE or a reset on write, come back as
+ * TLS_CLOSED with the OpenSSL or system reason as detail, for the caller
+ * to report as the server's close.  Before it has completed, every
+ * failure is a TLS error (-1).
  */
 #ifndef CAMPAIGN_TLS_H
 #define CAMPAIGN_TLS_H
@@ -29,6 +37,9 @@
 /* Returned by tls_handshake, tls_read and tls_write. */
 #define TLS_WANT_READ (-2)
 #define TLS_WANT_WRITE (-3)
+/* Returned by tls_read and tls_write after the handshake: the server
+ * went away (see above). */
+#define TLS_CLOSED (-4)
 
 struct tls_ctx;
 struct tls;
@@ -56,22 +67,30 @@ void tls_free(struct tls *t);
 /*
  * tls_handshake - drive the handshake: 0 when done, TLS_WANT_READ or
  * TLS_WANT_WRITE to be called again, -1 with e set (certificate problems
- * name the reason: "certificate verification failed: ...").
+ * name the reason: "certificate verification failed: ..."; when the
+ * server answered with clear text, such as a plain SMTP greeting on a TLS
+ * port, the message quotes it: (the server sent clear text: "220 ...")).
  */
 int tls_handshake(struct tls *t, struct err *e);
 
 /*
  * tls_read - up to n bytes: >0 bytes read, 0 at end of stream (the peer
  * closed, with or without close_notify: SMTP frames its own data),
- * TLS_WANT_READ / TLS_WANT_WRITE, or -1 with e set.  Returned bytes are
- * untrusted.
+ * TLS_WANT_READ / TLS_WANT_WRITE, TLS_CLOSED when the server went away
+ * otherwise (a reset, a truncated record, bytes that are not TLS: e->msg
+ * is the detail, "TLS read: wrong version number", without the host;
+ * tls_cleartext() gives the clear text, if that was it), or -1 with e
+ * set (among others for a fatal alert from the server: that is the
+ * server saying why, at the TLS level).  Returned bytes are untrusted.
  */
 ssize_t tls_read(struct tls *t, void *p, size_t n, struct err *e);
 
 /*
  * tls_write - write up to n bytes: >0 bytes written (partial writes are
  * allowed; the buffer may move between retries), TLS_WANT_READ /
- * TLS_WANT_WRITE, or -1 with e set.
+ * TLS_WANT_WRITE, TLS_CLOSED when the server has gone (EPIPE, a reset,
+ * its close_notify; e->msg is the detail, "TLS write: Broken pipe"), or
+ * -1 with e set.
  */
 ssize_t tls_write(struct tls *t, const void *p, size_t n, struct err *e);
 
@@ -83,5 +102,12 @@ const char *tls_version(const struct tls *t);
 const char *tls_cipher(const struct tls *t);
 /* tls_verified - 1 when the peer's chain and name were verified. */
 int tls_verified(const struct tls *t);
+/*
+ * tls_cleartext - after TLS_CLOSED or a failed handshake caused by bytes
+ * that were not TLS but a line of text: that line (without its end, at
+ * most about 150 octets, printable-escaped, untrusted), else "".  Owned
+ * by t.
+ */
+const char *tls_cleartext(const struct tls *t);
 
 #endif

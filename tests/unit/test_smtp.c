@@ -51,6 +51,7 @@ enum op {
     S_DATA,     /* read up to and including CRLF.CRLF, equal to s */
     S_EOF,      /* the client closes without sending anything more */
     S_CLOSE,    /* hang up now */
+    S_RESET,    /* hang up with a TCP reset (SO_LINGER 0) */
     S_SLEEP,    /* ms */
     S_TRICKLE,  /* write s one byte every ms */
     S_BIG,      /* write "250 " and ms KiB of 'x', no line end */
@@ -89,6 +90,10 @@ struct step {
 #define CLOSE                                                                  \
     {                                                                          \
         S_CLOSE, NULL, 0                                                       \
+    }
+#define RESET                                                                  \
+    {                                                                          \
+        S_RESET, NULL, 0                                                       \
     }
 #define SLEEP(ms)                                                              \
     {                                                                          \
@@ -239,6 +244,12 @@ srv_run(int lfd, const struct step *script)
         case S_CLOSE:
             close(s.fd);
             _exit(0);
+        case S_RESET: {
+            struct linger lg = {1, 0};
+            setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            close(s.fd);
+            _exit(0);
+        }
         case S_SLEEP:
             usleep((useconds_t)st->ms * 1000);
             break;
@@ -976,6 +987,12 @@ test_drops(void)
     TH_CHECK(r.nres == 1 && r.res[0].outcome == SMTP_NOT_SENT &&
                  r.fail == SMTP_FAIL_CONN,
              "drop before the dot: NOT_SENT, FAIL_CONN (%s)", r.err.msg);
+    TH_CHECK(has(r.err.msg, "127.0.0.1 closed the connection while we waited "
+                            "for the reply to DATA (after its last reply "
+                            "\"250 ok\")"),
+             "drop before the dot: the server's close with its last reply "
+             "(%s)",
+             r.err.msg);
     TH_CHECK(run_case(after, &rl, &p, &msg1, 1, &r),
              "drop after the dot: script");
     TH_CHECK(r.nres == 1 && r.res[0].outcome == SMTP_UNCERTAIN &&
@@ -985,6 +1002,61 @@ test_drops(void)
              "drop in the middle of the dot's reply: script");
     TH_CHECK(r.nres == 1 && r.res[0].outcome == SMTP_UNCERTAIN,
              "drop mid-reply after the dot: UNCERTAIN (%s)", r.err.msg);
+    TH_CHECK(has(r.err.msg, "(after its last reply \"354 go ahead\"; in the "
+                            "middle of a reply: \"250-2.0.0 part\")"),
+             "drop mid-reply: the last reply and the partial one named (%s)",
+             r.err.msg);
+}
+
+/* A reset is the server's close like an end of stream (issue 9): named
+ * so, with the last reply, the system error only as detail; the outcome
+ * is a closed connection's. */
+static void
+test_resets(void)
+{
+    static const struct step rcpt[] = {
+        GREET,      EHLO_PIPE, ENVELOPE, SEND("250 2.1.0 ok\r\n"),
+        SLEEP(100), RESET,     END,
+    };
+    /* reset while the client writes a body the server does not read:
+     * noticed by the write (ECONNRESET, then EPIPE) or by the read */
+    static const struct step body[] = {
+        GREET, EHLO_PIPE, ENVELOPE, OK3, SLEEP(200), RESET, END,
+    };
+    size_t n = (size_t)8 * 1024 * 1024;
+    char *big = malloc(n);
+    struct config_relay rl;
+    struct smtp_params p = {0};
+    struct smtp_msg m = msg1;
+    struct run r;
+
+    relay_init(&rl, 0);
+    TH_CHECK(run_case(rcpt, &rl, &p, &msg1, 1, &r) &&
+                 r.fail == SMTP_FAIL_CONN && r.nres == 1 &&
+                 r.res[0].outcome == SMTP_NOT_SENT,
+             "reset at RCPT: FAIL_CONN, NOT_SENT (%s)", r.err.msg);
+    TH_STREQ(r.err.msg,
+             "127.0.0.1 closed the connection while we waited for the reply "
+             "to RCPT TO (after its last reply \"250 2.1.0 ok\"; read: "
+             "Connection reset by peer)",
+             "reset at RCPT: the server's close, the reset as detail");
+    for (size_t i = 0; i < n; i++)
+        big[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : 'a';
+    m.data = big;
+    m.len = n;
+    TH_CHECK(run_case(body, &rl, &p, &m, 1, &r) && r.fail == SMTP_FAIL_CONN &&
+                 r.nres == 1 && r.res[0].outcome == SMTP_NOT_SENT,
+             "reset during the body: FAIL_CONN, NOT_SENT (%s)", r.err.msg);
+    TH_CHECK(has(r.err.msg, "127.0.0.1 closed the connection while we waited "
+                            "for the reply to the final dot (after its last "
+                            "reply \"354 go ahead\"; "),
+             "reset during the body: the server's close (%s)", r.err.msg);
+    TH_CHECK(has(r.err.msg, "write: Connection reset by peer)") ||
+                 has(r.err.msg, "write: Broken pipe)") ||
+                 has(r.err.msg, "read: Connection reset by peer)"),
+             "reset during the body: the system error as detail (%s)",
+             r.err.msg);
+    free(big);
 }
 
 static void
@@ -1622,6 +1694,7 @@ main(void)
     test_idle();
     test_stuck_write();
     test_drops();
+    test_resets();
     test_protocol_errors();
     test_timeouts();
     test_starttls();

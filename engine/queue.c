@@ -758,10 +758,10 @@ queue_result(void *arg, const struct relay_done *d)
     }
     if (x->outcome == SMTP_NOT_SENT && x->stage < SMTP_STAGE_MAIL) {
         /* no MAIL FROM went out for it (no connection, or the run
-         * stopped first): not an attempt - the claim is undone; one that
-         * never reached a connection keeps the reply it had */
+         * stopped first): not an attempt - the claim is undone, and an
+         * earlier reply of the relay stays its last text */
         state = "queued";
-        release = d->relay && *d->relay ? 1 : 2;
+        release = 2;
     }
     q = pend_add(&r->pend, it->contact_id, state);
     q->release = release;

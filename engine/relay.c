@@ -747,6 +747,7 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
                 struct conn *k = l.conns[i];
                 if (k->dead)
                     continue;
+                smtp_client_withdraw(k->c, "not sent: the run stopped first");
                 if (now >= l.stop_at)
                     smtp_client_abort(k->c);
                 else if (!k->quitting && k->nfl == 0) {
@@ -765,9 +766,12 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
          * our results: what is held back is judged now */
         if (!l.stopping && l.inflight == 0 && !waiting(&l) && l.awaiting)
             streak_settle(&l);
-        /* a relay set aside: its connections leave once idle */
+        /* a relay set aside: what it has not begun goes back (to another
+         * relay), and its connections leave once idle */
         for (int i = 0; i < l.nconns; i++) {
             struct conn *k = l.conns[i];
+            if (k->retire && !k->dead)
+                smtp_client_withdraw(k->c, "not sent: its relay was set aside");
             if (k->retire && !k->dead && !k->quitting && k->nfl == 0) {
                 k->quitting = 1;
                 smtp_client_quit(k->c);

@@ -2122,6 +2122,26 @@ smtp_client_quit(struct smtp_client *c)
     pump(c);
 }
 
+int
+smtp_client_withdraw(struct smtp_client *c, const char *why)
+{
+    int n = 0;
+
+    c->depth++;
+    for (int i = 0; i < SMTP_PIPELINE_MAX; i++) {
+        struct xmsg *m = &c->msg[i];
+        if (!m->used || m->decided || m->reached || m->ncmd > 0)
+            continue;
+        decide_local(m, SMTP_NOT_SENT, SMTP_STAGE_CONNECT, "", why);
+        finish(c, m);
+        n++;
+    }
+    c->depth--;
+    if (c->depth == 0 && c->free_req)
+        release(c);
+    return n;
+}
+
 void
 smtp_client_abort(struct smtp_client *c)
 {

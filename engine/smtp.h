@@ -202,6 +202,12 @@ int smtp_client_capacity(const struct smtp_client *c);
 /* smtp_client_quit - take no more messages, finish those held, then
  * QUIT; closed comes with SMTP_FAIL_NONE. */
 void smtp_client_quit(struct smtp_client *c);
+/* smtp_client_withdraw - give back the messages held that have not begun
+ * (no command of theirs written): each gets NOT_SENT at
+ * SMTP_STAGE_CONNECT with why as its text, before it returns; those
+ * begun go on.  Returns how many.  For a run that stops, or a relay set
+ * aside: what is queued behind a refusal would only be refused too. */
+int smtp_client_withdraw(struct smtp_client *c, const char *why);
 /* smtp_client_abort - close now: messages held get NOT_SENT (their dot
  * not written) or UNCERTAIN (written, no reply) results, then closed
  * with SMTP_FAIL_NONE, all before it returns. */

@@ -262,3 +262,16 @@ default_ehlo() {
     assert_eq "$output" "rows 20, sent 17, messages 17, recipients with copies 17, duplicates 0"
     assert_eq "$(campaign_status)" "done"
 }
+
+@test "send refused relay: after the refusal of us, what the connection held and had not begun is withdrawn, not sent to be refused again" {
+    twenty
+    relay_start --refuse admin --pipelining
+    write_conf "$RELAY_PORT"
+    send_status 69 --concurrency 1
+    nobody_blamed
+    # the refused transaction, and at most the one pipelined behind it
+    local n
+    n=$(relay_events '^rcpt user[0-9]+@example\.com 550$')
+    [ "$n" -ge 1 ] && [ "$n" -le 2 ] ||
+        fail "RCPTs refused: $n, want 1 or 2:" "$(cat "$RELAY_EVENTS")"
+}

@@ -3,7 +3,7 @@
 #   make              ./campaign (optimised) and build/rel/libcampaign.a
 #   make test         sanitizer build (address, undefined), unit tests,
 #                     Mustache conformance and end-to-end tests; ends with
-#                     one line "N passed, N failed"
+#                     one line "N passed, N failed, N skipped"
 #   make install      PREFIX=/usr/local DESTDIR= : binary and campaign(1)
 #   make format       clang-format every source file
 #   make check-format fail if any file is not formatted

@@ -29,9 +29,11 @@ PF_POSTFIX=${PF_POSTFIX:-/usr/sbin/postfix}
 PF_POSTCONF=${PF_POSTCONF:-/usr/sbin/postconf}
 PF_POSTQUEUE=${PF_POSTQUEUE:-/usr/sbin/postqueue}
 
-# pf_require - skip the test, visibly, when Postfix is not installed.
+# pf_require - Postfix is installed (scripts/install-deps installs it):
+# without it the test fails, it is not a pass or a quiet skip.
 pf_require() {
-    [ -x "$PF_POSTFIX" ] || skip "Postfix is not installed ($PF_POSTFIX)"
+    [ -x "$PF_POSTFIX" ] ||
+        fail "Postfix is not installed ($PF_POSTFIX): run ./scripts/install-deps"
 }
 
 # pf_main_cf SINKPORT - the main.cf of the private instance: a relay for

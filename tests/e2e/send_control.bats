@@ -255,7 +255,11 @@ sys.exit("\n".join(bad) if bad else 0)'
     list_of ann@example.com ben@example.com cid@example.com
     crun 0 optout ann@example.com
     start_sink
+    # VERP and tracking on: the samples' tokens are checked below
     write_conf "$SINK_PORT"
+    sed -i 's/^from = .*/&\nbounce_domain = bounces.acme.example/' "$BATS_TEST_TMPDIR/campaign.conf"
+    printf '\n[tracking]\nbase_url = https://t.acme.example\nopens = on\nclicks = on\n' \
+        >>"$BATS_TEST_TMPDIR/campaign.conf"
     send_status 0 --test-to Me@Example.org --test-to boss@example.net,third@example.com
     assert_contains "$output" "test message to me@example.org (rendered for ben@example.com): sent: 250"
     assert_contains "$output" "test message to boss@example.net (rendered for cid@example.com): sent: 250"
@@ -278,6 +282,32 @@ want = {"me@example.org": "[test] Person2, ", "boss@example.net": "[test] Person
         "third@example.com": "[test] Person2, "}
 bad = [a for a, p in want.items() if not subjects.get(a, "").startswith(p)]
 sys.exit("subjects: %r" % subjects if bad else 0)' "$BATS_TEST_TMPDIR/wire"
+    # every token of a sample (VERP return path, List-Unsubscribe URL and
+    # mailto, the links, the pixel, the view) verifies with the secret and
+    # names campaign 0 and a contact id of the sample's own (bit 63 set,
+    # never a contact's), one per sample
+    "$PY" "$DUMPS" tokens "$DB.secret" https://t.acme.example "$SINK_DUMP" >"$BATS_TEST_TMPDIR/sample.tok"
+    py '
+import collections, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+bad, ids, kinds = [], collections.defaultdict(set), collections.defaultdict(set)
+for r in rows:
+    rcpt, where, p, camp, contact, ok = r[:6]
+    kinds[rcpt].add((where, p))
+    if ok != "valid" or camp != "0" or int(contact or 0) < 1 << 63:
+        bad.append("not a sample token: %r" % r)
+    ids[rcpt].add(contact)
+want = {("envelope", "b"), ("header-url", "u"), ("header-mailto", "u"),
+        ("html", "c"), ("html", "o"), ("html", "u"), ("html", "v"),
+        ("text", "u"), ("text", "v")}
+for rcpt in ("me@example.org", "boss@example.net", "third@example.com"):
+    if kinds[rcpt] != want:
+        bad.append("%s: tokens %r" % (rcpt, sorted(kinds[rcpt])))
+    if len(ids[rcpt]) != 1:
+        bad.append("%s: contact ids %r" % (rcpt, ids[rcpt]))
+if len(set().union(*ids.values())) != 3:
+    bad.append("the samples share a contact id: %r" % dict(ids))
+sys.exit("\n".join(bad) if bad else 0)' "$BATS_TEST_TMPDIR/sample.tok"
     # the samples are not the real messages: their Message-IDs differ
     send_status 0
     assert_eq "$(states)" "$(printf 'sent 2\nskipped 1')"
@@ -286,6 +316,15 @@ sys.exit("subjects: %r" % subjects if bad else 0)' "$BATS_TEST_TMPDIR/wire"
         [ "$(grep -cF "$real" "$BATS_TEST_TMPDIR/got")" -eq 0 ] ||
             fail "a test sample used the real Message-ID $real"
     done
+    # nor their tokens: the real ones name the campaign and the contact,
+    # and none of them is a sample's
+    "$PY" "$DUMPS" tokens "$DB.secret" https://t.acme.example "$SINK_DUMP" |
+        awk -F'\t' '$1 == "ben@example.com" || $1 == "cid@example.com"' >"$BATS_TEST_TMPDIR/real.tok"
+    assert_eq "$(awk -F'\t' '{ print $1, $4, $5, $6 }' "$BATS_TEST_TMPDIR/real.tok" | sort -u | tr '\n' ';')" \
+        "ben@example.com $(q "SELECT id FROM campaigns") $(q "SELECT id FROM contacts WHERE email = 'ben@example.com'") valid;cid@example.com $(q "SELECT id FROM campaigns") $(q "SELECT id FROM contacts WHERE email = 'cid@example.com'") valid;" \
+        "the real messages' tokens"
+    assert_eq "$(cut -f7 "$BATS_TEST_TMPDIR/sample.tok" | sort -u | comm -12 - <(cut -f7 "$BATS_TEST_TMPDIR/real.tok" | sort -u))" "" \
+        "tokens of a sample that are a real message's"
     # the words after --test-to are addresses too; a bad one is refused
     send_status 64 --test-to good@example.com 'bad address'
     assert_contains "$stderr" "--test-to"

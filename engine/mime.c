@@ -371,13 +371,25 @@ display_name(const char *s, struct buf *out)
     return bputc(out, '"');
 }
 
-/* clean - 0 when the value may go into a header. */
+/* clean - 0 when the value may go into a header: a line break in any
+ * convention - CR LF, a bare LF or a bare CR, which some readers and
+ * relays also take for the end of a line - is refused here, whatever the
+ * caller checked before: the builder has the last word on what goes into
+ * a header (mime.h, wire rules). */
 static int
 clean(const char *what, const char *v, struct err *e)
 {
-    if (v[strcspn(v, "\r\n")] != '\0')
+    size_t at = strcspn(v, "\r\n");
+
+    if (v[at] != '\0')
         return err_set(e, EX_DATAERR,
-                       "%s contains a line break: it could add a header", what);
+                       "%s contains a line break (%s at byte %zu): it could "
+                       "add a header",
+                       what,
+                       v[at] == '\n'       ? "LF"
+                       : v[at + 1] == '\n' ? "CR LF"
+                                           : "CR",
+                       at);
     return 0;
 }
 
@@ -524,9 +536,11 @@ mime_build(const struct mime_message *m, struct buf *out, struct err *e)
     if (m->reply_to) {
         if (clean("Reply-To", m->reply_to, e) == -1)
             goto bad;
-        if (needs_encoding(m->reply_to, strlen(m->reply_to)))
-            return err_set(e, EX_DATAERR, "Reply-To must be ASCII: \"%s\"",
-                           m->reply_to);
+        if (needs_encoding(m->reply_to, strlen(m->reply_to))) {
+            err_set(e, EX_DATAERR, "Reply-To must be ASCII: \"%s\"",
+                    m->reply_to);
+            goto bad;
+        }
         OUT(bputs(out, "Reply-To: "));
         OUT(bputs(out, m->reply_to));
         OUT(bput(out, "\r\n", 2));
@@ -599,11 +613,16 @@ mime_build(const struct mime_message *m, struct buf *out, struct err *e)
     OUT(bputs(out, "\r\n--" QP_BOUNDARY "--\r\n"));
     return 0;
 #undef OUT
+    /* on error out is as it was: its length and its NUL (buf.h) */
 full:
     out->len = start;
+    if (out->p != NULL)
+        out->p[start] = '\0';
     return err_set(e, EX_DATAERR, "message larger than %zu bytes", out->max);
 bad:
     out->len = start;
+    if (out->p != NULL)
+        out->p[start] = '\0';
     return -1;
 }
 

@@ -12,19 +12,31 @@ load lib
     printf 'email\na@example.com\n' >a.csv
     crun 0 import a.csv
     user_data before.txt
+    cp campaign.conf conf.before
+    cp c.db.secret secret.before
     crun 0 init
+    # README: safe to run again, it changes nothing else - the tracking
+    # secret above all, which every link already sent depends on
+    assert_output "$DB is at schema version $(q 'SELECT max(version) FROM schema_version;')"
     user_data after.txt
     same_file before.txt after.txt
+    same_file conf.before campaign.conf
+    same_file secret.before c.db.secret
     assert_eq "$(q "SELECT * FROM schema_version ORDER BY 1;")" "$versions" "schema_version after a second init"
 }
 
 @test "init: each database gets its own random hash salt" {
     local other="$BATS_TEST_TMPDIR/other.db"
-    "$CAMPAIGN_BIN" --db "$other" init >/dev/null 2>&1
+    run --separate-stderr "$CAMPAIGN_BIN" --db "$other" init
+    no_sanitizer_report
+    expect_status 0
+    assert_contains "$output" "created $other"
     local s1 s2
     s1=$(q "SELECT value FROM meta WHERE key = 'hash_salt';")
     s2=$(sqlite3 "$other" "SELECT value FROM meta WHERE key = 'hash_salt';")
-    [ "${#s1}" -ge 32 ] || fail "short salt: $s1"
+    # 256 bits as hex (store_hash_salt)
+    [[ "$s1" =~ ^[0-9a-f]{64}$ ]] || fail "salt of the first database: $s1"
+    [[ "$s2" =~ ^[0-9a-f]{64}$ ]] || fail "salt of the second database: $s2"
     [ "$s1" != "$s2" ] || fail "two databases share the salt $s1"
 }
 
@@ -81,10 +93,14 @@ EOF
 }
 
 @test "exit 65: a data error in the file" {
+    # README: refused "with the headers it has"; a quote never closed is
+    # "an error naming the line"
     printf 'name\nx\n' >noemail.csv
     crun 65 import noemail.csv
-    printf 'email\n"a@example.com\n' >unterminated.csv
+    assert_contains "$stderr" 'noemail.csv:1: no email column; the header has "name"'
+    printf 'email\nok@example.com\n"a@example.com\n' >unterminated.csv
     crun 65 import unterminated.csv
+    assert_contains "$stderr" "unterminated.csv:3: unterminated quoted field"
     assert_eq "$(count contacts)" 0
 }
 

@@ -169,12 +169,13 @@ load lib
     crun 0 import listmonk_export.csv
     assert_eq "$(status_of john@example.com)" active
     assert_eq "$(status_of quiet@example.com)" active
-    run status_of spammer@example.com
-    [ "$output" != active ] || fail "blocklisted contact is active"
-    assert_eq "$(q "SELECT count(*) FROM suppressions WHERE email = 'spammer@example.com';")" 1
+    # README: a blocklisted listmonk row is an opt-out (unsubscribed)
+    assert_eq "$(status_of spammer@example.com)" unsubscribed
+    assert_eq "$(q "SELECT reason FROM suppressions WHERE email = 'spammer@example.com';")" unsubscribed
     assert_eq "$(count suppressions)" 1
     crun 0 contacts show spammer@example.com --format json
-    [ "$(json_get "$output" suppression)" != null ] || fail "contacts show: not suppressed"
+    assert_eq "$(json_get "$output" status)" unsubscribed
+    assert_eq "$(json_get "$output" suppression reason)" unsubscribed
 }
 
 @test "listmonk: an attributes cell that is not a JSON object rejects the row" {

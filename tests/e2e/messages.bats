@@ -56,6 +56,31 @@ mime_check() { $PY "$E2E_TOP/tests/e2e/mime_check.py" "$@"; }
 dkim_verify() { $PY "$E2E_TOP/tests/e2e/dkim_verify.py" --txt ed.txt --txt rsa.txt "$@"; }
 odkim_verify() { sh "$E2E_TOP/tests/e2e/opendkim_verify.sh" --txt ed.txt --txt rsa.txt "$@"; }
 
+# only_sig SELECTOR IN OUT - IN without the DKIM-Signature fields of other
+# selectors.  libopendkim answers for a message with the status of its
+# first signature, so opendkim_verify.sh, which publishes one key at a
+# time, reports "No key" for the other key's signature; with one
+# signature left, its answer is that signature's.  The signatures do not
+# sign one another (no DKIM-Signature in h=), so dropping one changes
+# nothing for the other.
+only_sig() {
+    py '
+import re, sys
+sel, src, dst = sys.argv[1:]
+raw = open(src, "rb").read()
+head, body = raw.split(b"\r\n\r\n", 1)
+fields = re.split(rb"\r\n(?![ \t])", head)
+def keep(f):
+    if not f.lower().startswith(b"dkim-signature:"):
+        return True
+    tags = re.sub(rb"\s", b"", f.split(b":", 1)[1])
+    return (b";s=" + sel.encode() + b";") in b";" + tags + b";"
+kept = [f for f in fields if keep(f)]
+assert len(fields) - len(kept) == 1, "not exactly one other signature"
+open(dst, "wb").write(b"\r\n".join(kept) + b"\r\n\r\n" + body)
+' "$@"
+}
+
 @test "templates lists each template with its subject and fields" {
     crun 0 templates
     assert_contains "$output" "promo"
@@ -70,7 +95,8 @@ odkim_verify() { sh "$E2E_TOP/tests/e2e/opendkim_verify.sh" --txt ed.txt --txt r
     mime_check --subject "Niccolò, le novità di primavera: fino al 30% di sconto" \
         --to niccolo.rossi@example.it --to-name "Niccolò Rossi" \
         --html-has "Giacca in lino" --html-has "Città di Castello" \
-        --html-has 'display:none' \
+        --preheader "Scopri la collezione di primavera: spedizione gratuita fino a" \
+        --text-lacks "Scopri la collezione" \
         --text-has "Giacca in lino (https://shop.acme.example/p/giacca-lino)" \
         --text-has "Ciao Niccolò," --header List-Id --header Feedback-ID p.eml
 }
@@ -116,19 +142,53 @@ odkim_verify() { sh "$E2E_TOP/tests/e2e/opendkim_verify.sh" --txt ed.txt --txt r
     [ "$status" -eq 0 ] || fail "opendkim: $output"
 }
 
-@test "DKIM: a prepended From or appended body text breaks verification" {
+# verdicts FILE... - the last run's one line per signature or key, as
+# "FILE: verdict" with the key names cut out, sorted
+verdicts() {
+    printf '%s\n' "$output" | sed -E 's/: (signature [0-9]+ d=[^:]*|opendkim, key [^:]*): /: /' | sort
+}
+
+@test "DKIM: a prepended From or List-Unsubscribe, or appended body text, breaks the signatures themselves" {
     keys
     cout p.eml 0 preview --template notice --to ada.lovelace@example.com
+    run dkim_verify p.eml
+    [ "$status" -eq 0 ] || fail "the message itself does not verify: $output"
     { printf 'From: Mallory <ceo@acme.example>\r\n'; cat p.eml; } >from.eml
+    { printf 'List-Unsubscribe: <https://evil.example/u>\r\n'; cat p.eml; } >lu.eml
     { cat p.eml; printf 'Click here: https://evil.example\r\n'; } >body.eml
+    # python3-dkim: each of the two signatures fails on its own account -
+    # the header hash for an added field (over-signed: h= names one more
+    # instance than we had), the body hash for added text - not because
+    # the verifier could not run or found no key
     run dkim_verify from.eml
-    [ "$status" -ne 0 ] || fail "python3-dkim accepted a second From: $output"
+    expect_status 1
+    assert_eq "$(verdicts)" $'from.eml: FAIL (signature does not verify)\nfrom.eml: FAIL (signature does not verify)'
+    run dkim_verify lu.eml
+    expect_status 1
+    assert_eq "$(verdicts)" $'lu.eml: FAIL (signature does not verify)\nlu.eml: FAIL (signature does not verify)'
     run dkim_verify body.eml
-    [ "$status" -ne 0 ] || fail "python3-dkim accepted appended text: $output"
+    expect_status 1
+    [ "$(printf '%s\n' "$output" | grep -c ': FAIL (ValidationError: body hash mismatch ')" -eq 2 ] ||
+        fail "python3-dkim, appended text: not two body hash mismatches:" "$output"
+    # opendkim refuses a second From before it looks at any signature
+    # (RFC 5322 3.6 allows one; libopendkim's header check, a syntax
+    # error), so the over-signing is shown by the List-Unsubscribe copy
     run odkim_verify from.eml
-    [ "$status" -ne 0 ] || fail "opendkim accepted a second From: $output"
-    run odkim_verify body.eml
-    [ "$status" -ne 0 ] || fail "opendkim accepted appended text: $output"
+    expect_status 1
+    assert_eq "$(verdicts)" $'from.eml: FAIL (opendkim-testmsg: dkim_chunk(): Syntax error)\nfrom.eml: FAIL (opendkim-testmsg: dkim_chunk(): Syntax error)'
+    local sel f
+    for sel in ed rsa; do
+        for f in lu body; do
+            only_sig "$sel" "$f.eml" "$f-$sel.eml"
+            run odkim_verify "$f-$sel.eml"
+            expect_status 1
+            assert_eq "$(verdicts)" "$f-$sel.eml: FAIL (opendkim-testmsg: dkim_eom(): Bad signature)" "opendkim, $f, key $sel"
+        done
+        only_sig "$sel" p.eml "p-$sel.eml"
+        run odkim_verify "p-$sel.eml"
+        expect_status 0
+        assert_eq "$(verdicts)" "p-$sel.eml: pass" "opendkim, the message with only the $sel signature"
+    done
 }
 
 @test "a field the template uses and the contact lacks is an error naming it" {
@@ -138,8 +198,8 @@ Subject: Hello
 <p>Dear {{nickname}},</p>
 T
     crun 65 preview --template greet --to ada.lovelace@example.com
-    assert_contains "$stderr" "nickname"
-    assert_contains "$stderr" "greet.mustache:3:"
+    # file, line and column of the tag, the field and the contact (README)
+    assert_contains "$stderr" 'greet.mustache:3:9: field "nickname" is missing'
     assert_contains "$stderr" "ada.lovelace@example.com"
     cat >templates/greet.mustache <<'T'
 Subject: Hello
@@ -151,9 +211,13 @@ T
 }
 
 @test "a template error names file, line and column" {
-    printf 'Subject: x\n\n<p>\n{{#open}} never closed\n' >templates/broken.mustache
+    # the tag is on line 4 of the file (after the header block), column 6
+    printf 'Subject: x\n\n<p>\n  ab {{#open}} never closed\n' >templates/broken.mustache
     crun 65 preview --template broken --to ada.lovelace@example.com
-    assert_contains "$stderr" "broken.mustache:4:"
+    assert_contains "$stderr" 'broken.mustache:4:6: unclosed section "open"'
+    printf 'Subject: x\n\n<p>\n\tà {{/close}}\n' >templates/broken.mustache
+    crun 65 preview --template broken --to ada.lovelace@example.com
+    assert_contains "$stderr" 'broken.mustache:4:4: unopened section "close"' "a column counts characters, not bytes"
 }
 
 @test "hostile merge values: escaped in HTML, raw in text, never re-evaluated, never a header" {
@@ -165,6 +229,7 @@ dots@example.com,Dot,"one
 .
 two
 .
+From the shop, with love
 "
 CSV
     crun 0 import h.csv --list news
@@ -181,7 +246,8 @@ T
     run dkim_verify eve.eml
     [ "$status" -eq 0 ] || fail "$output"
     cout dots.eml 0 preview --template h --to dots@example.com
-    mime_check --text-has $'one\n.\ntwo\n.' dots.eml
+    mime_check --text-has $'one\n.\ntwo\n.\nFrom the shop, with love' \
+        --html-has $'\n.\ntwo\n.\nFrom the shop, with love' dots.eml
     grep -q $'^\.\r$' dots.eml && fail "a line that is only a dot"
     run dkim_verify dots.eml
     [ "$status" -eq 0 ] || fail "$output"
@@ -264,6 +330,22 @@ Preheader: p
 
 {{#nothing}}x{{/nothing}}
 T
-    crun 0 preview --template hollow --format eml
-    assert_contains "$output" "Subject: s"
+    cout hollow.eml 0 preview --template hollow --format eml
+    mime_check --subject s --preheader p hollow.eml
+}
+
+@test "preview: the preheader is the first text of the HTML body, hidden, and not in the text part" {
+    cat >templates/pre.mustache <<'T'
+Subject: s
+Preheader: Hello {{first_name}}, this is the preview
+
+<html><head><title>Title text</title><style>p { color: red; }</style></head>
+<body class="x">
+<p>Visible first paragraph</p>
+</body></html>
+T
+    cout pre.eml 0 preview --template pre --to ada.lovelace@example.com
+    mime_check --preheader "Hello Ada, this is the preview" \
+        --html-has "Visible first paragraph" --text-has "Visible first paragraph" \
+        --text-lacks "this is the preview" pre.eml
 }

@@ -4,9 +4,20 @@
  *
  * The signatures are checked by a small verifier written here against
  * OpenSSL directly (RFC 6376 6.1.3 step by step), with the public key
- * taken from the DNS record that dkim_keygen printed; the independent
- * verifiers (python3-dkim, opendkim-testmsg) run in tests/e2e/dkim.bats
- * on the samples this binary writes when DKIM_SAMPLES_DIR is set:
+ * taken from the DNS record that dkim_keygen printed.  The verifier
+ * canonicalises with ref_header and ref_body, RFC 6376 3.4.2 and 3.4.4
+ * written out step by step in this file, not with the signer's own
+ * dkim_canon_* (which the tables check against the same references), so
+ * that a canonicalisation mistake cannot be made twice and cancel out.
+ * Both the references and the library are held to published answers:
+ * the RFC 6376 3.4.5 examples, and RFC 8463 Appendix A - its Ed25519 and
+ * RSA signatures of the same message verify, the bytes they sign are
+ * written out here and proven by OpenSSL alone, and dkim_sign with the
+ * RFC's Ed25519 secret key (A.1) gives the RFC's body hash and exactly
+ * the signature OpenSSL computes over those bytes.  The independent
+ * verifiers (python3-dkim, opendkim-testmsg) stay the authority: they run
+ * in tests/e2e/dkim.bats on the samples this binary writes when
+ * DKIM_SAMPLES_DIR is set:
  *
  *   DKIM_SAMPLES_DIR=DIR test_dkim
  *     DIR/rsa.key, DIR/ed25519.key      the keys (mode 0600), selectors
@@ -24,6 +35,7 @@
  * DKIM_BENCH=N prints (as TAP comments) sign rates over N messages beside
  * the raw private-key rate of the same key.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -191,6 +203,93 @@ record_key(const char *rec)
     return pk;
 }
 
+/*---- RFC 6376 3.4.2 and 3.4.4, step by step: the verifier's own ----*/
+
+/* ref_header - RFC 6376 3.4.2 literally: the field unfolded (every CR
+ * and LF removed: the signer refuses bare ones, so each is part of a CRLF
+ * that ends a line), the name in lower case, WSP before and after the
+ * colon deleted, each run of WSP in the value one SP, WSP at the end of
+ * the value deleted.  "name:value\r\n", malloc'd; NULL without a colon. */
+static char *
+ref_header(const char *h, size_t len)
+{
+    struct buf unf, out;
+    const char *colon, *v, *end;
+    size_t nl;
+    int sp = 0, seen = 0;
+
+    buf_init(&unf, 0);
+    for (size_t i = 0; i < len; i++)
+        if (h[i] != '\r' && h[i] != '\n')
+            (void)buf_putc(&unf, h[i]);
+    colon = unf.p ? memchr(unf.p, ':', unf.len) : NULL;
+    if (colon == NULL) {
+        buf_free(&unf);
+        return NULL;
+    }
+    buf_init(&out, 0);
+    nl = (size_t)(colon - unf.p);
+    while (nl > 0 && (unf.p[nl - 1] == ' ' || unf.p[nl - 1] == '\t'))
+        nl--;
+    for (size_t i = 0; i < nl; i++)
+        (void)buf_putc(&out, tolower((unsigned char)unf.p[i]));
+    (void)buf_putc(&out, ':');
+    for (v = colon + 1, end = unf.p + unf.len; v < end; v++) {
+        if (*v == ' ' || *v == '\t') {
+            sp = 1;
+            continue;
+        }
+        if (sp && seen)
+            (void)buf_putc(&out, ' ');
+        sp = 0;
+        seen = 1;
+        (void)buf_putc(&out, *v);
+    }
+    (void)buf_append(&out, "\r\n", 2);
+    buf_free(&unf);
+    return buf_steal(&out);
+}
+
+/* ref_body - RFC 6376 3.4.4 literally, step by step, for comparison. */
+static char *
+ref_body(const char *in, size_t len)
+{
+    struct buf out, line;
+    size_t i = 0, keep = 0;
+
+    buf_init(&out, 0);
+    buf_init(&line, 0);
+    while (i < len) {
+        const char *e = memmem(in + i, len - i, "\r\n", 2);
+        size_t l = e ? (size_t)(e - in - i) : len - i;
+        int sp = 0;
+
+        buf_reset(&line);
+        for (size_t k = 0; k < l; k++) {
+            char c = in[i + k];
+
+            if (c == ' ' || c == '\t') {
+                sp = 1;
+                continue;
+            }
+            if (sp)
+                (void)buf_putc(&line, ' ');
+            sp = 0;
+            (void)buf_putc(&line, c);
+        }
+        (void)buf_append(&out, line.p ? line.p : "", line.len);
+        (void)buf_append(&out, "\r\n", 2);
+        if (line.len > 0)
+            keep = out.len;
+        i += l + (e ? 2 : 0);
+    }
+    out.len = keep;
+    if (out.p != NULL)
+        out.p[keep] = '\0';
+    buf_free(&line);
+    return buf_steal(&out);
+}
+
 /*---- a verifier (RFC 6376 6.1.3), on OpenSSL directly ----*/
 
 struct hf {
@@ -266,7 +365,7 @@ verify(const char *m, size_t len, int idx, EVP_PKEY *pub, struct vres *vr,
 {
     struct hf f[256];
     size_t n, body = 0, i, sigf = (size_t)-1;
-    struct buf data, cb, raw;
+    struct buf data, raw;
     char tags[8192], bh[100], b[4000], *name, *save = NULL;
     unsigned char hash[32];
     char *bh64;
@@ -302,15 +401,13 @@ verify(const char *m, size_t len, int idx, EVP_PKEY *pub, struct vres *vr,
         return -1;
     }
 
-    /* body hash */
-    buf_init(&cb, 0);
-    if (dkim_canon_body_relaxed(m + body, len - body, &cb) == -1) {
-        buf_free(&cb);
-        *why = "body does not canonicalise";
-        return -1;
+    /* body hash (the test messages hold no NUL) */
+    {
+        char *cb = ref_body(m + body, len - body);
+
+        sha256(cb ? cb : "", cb ? strlen(cb) : 0, hash);
+        free(cb);
     }
-    sha256(cb.p, cb.len, hash);
-    buf_free(&cb);
     bh64 = b64(hash, 32);
     if (strcmp(bh64, bh) != 0) {
         free(bh64);
@@ -332,8 +429,11 @@ verify(const char *m, size_t len, int idx, EVP_PKEY *pub, struct vres *vr,
             for (i = n; i-- > 0;) {
                 if (!f[i].used && f[i].nlen == nl &&
                     strncasecmp(f[i].p, name, nl) == 0) {
+                    char *c = ref_header(f[i].p, f[i].len);
+
                     f[i].used = 1;
-                    (void)dkim_canon_header_relaxed(f[i].p, f[i].len, &data);
+                    (void)buf_puts(&data, c ? c : "");
+                    free(c);
                     break;
                 }
             }
@@ -363,7 +463,12 @@ verify(const char *m, size_t len, int idx, EVP_PKEY *pub, struct vres *vr,
         }
         (void)buf_append(&raw, p, vs);
         (void)buf_append(&raw, p + ve, l - ve);
-        (void)dkim_canon_header_relaxed(raw.p, raw.len, &data);
+        {
+            char *c = ref_header(raw.p, raw.len);
+
+            (void)buf_puts(&data, c ? c : "");
+            free(c);
+        }
         data.len -= 2; /* without its CRLF */
     }
     buf_free(&raw);
@@ -558,6 +663,10 @@ static const struct {
     {"WSP before colon, folded", "Subject \t: x", "subject:x\r\n"},
     {"b= empty at end",
      "DKIM-Signature: v=1;\r\n\tb=", "dkim-signature:v=1; b=\r\n"},
+    /* the ends of the ASCII capitals: only A-Z change case */
+    {"every capital lower-cased", "ABCDEFGHIJKLMNOPQRSTUVWXYZ: V",
+     "abcdefghijklmnopqrstuvwxyz:V\r\n"},
+    {"the bytes around A-Z kept", "X-@[`{\xc3\x80: v", "x-@[`{\xc3\x80:v\r\n"},
 };
 
 static const struct {
@@ -592,46 +701,6 @@ static const struct {
     {"WSP-only last line without CRLF", "a\r\n \t"},
 };
 
-/* ref_body - RFC 6376 3.4.4 literally, step by step, for comparison. */
-static char *
-ref_body(const char *in, size_t len)
-{
-    struct buf out, line;
-    size_t i = 0, keep = 0;
-
-    buf_init(&out, 0);
-    buf_init(&line, 0);
-    while (i < len) {
-        const char *e = memmem(in + i, len - i, "\r\n", 2);
-        size_t l = e ? (size_t)(e - in - i) : len - i;
-        int sp = 0;
-
-        buf_reset(&line);
-        for (size_t k = 0; k < l; k++) {
-            char c = in[i + k];
-
-            if (c == ' ' || c == '\t') {
-                sp = 1;
-                continue;
-            }
-            if (sp)
-                (void)buf_putc(&line, ' ');
-            sp = 0;
-            (void)buf_putc(&line, c);
-        }
-        (void)buf_append(&out, line.p ? line.p : "", line.len);
-        (void)buf_append(&out, "\r\n", 2);
-        if (line.len > 0)
-            keep = out.len;
-        i += l + (e ? 2 : 0);
-    }
-    out.len = keep;
-    if (out.p != NULL)
-        out.p[keep] = '\0';
-    buf_free(&line);
-    return buf_steal(&out);
-}
-
 static void
 test_canon(void)
 {
@@ -640,22 +709,32 @@ test_canon(void)
 
     buf_init(&b, 0);
     for (size_t i = 0; i < sizeof hcases / sizeof hcases[0]; i++) {
+        char *ref = ref_header(hcases[i].in, strlen(hcases[i].in));
+
         buf_reset(&b);
         TH_CHECK(dkim_canon_header_relaxed(hcases[i].in, strlen(hcases[i].in),
                                            &b) == 0,
                  "header canon: %s: accepted", hcases[i].name);
         TH_STREQ(b.p, hcases[i].want, "header canon: %s", hcases[i].name);
+        TH_STREQ(ref, hcases[i].want, "header canon: %s: the verifier's",
+                 hcases[i].name);
+        free(ref);
     }
     buf_reset(&b);
     TH_CHECK(dkim_canon_header_relaxed("no colon", 8, &b) == -1 && b.len == 0,
              "header canon: a field without a colon is refused");
     for (size_t i = 0; i < sizeof bcases / sizeof bcases[0]; i++) {
+        char *ref = ref_body(bcases[i].in, strlen(bcases[i].in));
+
         buf_reset(&b);
         TH_CHECK(dkim_canon_body_relaxed(bcases[i].in, strlen(bcases[i].in),
                                          &b) == 0,
                  "body canon: %s: accepted", bcases[i].name);
         TH_STREQ(b.p ? b.p : "", bcases[i].want, "body canon: %s",
                  bcases[i].name);
+        TH_STREQ(ref ? ref : "", bcases[i].want,
+                 "body canon: %s: the verifier's", bcases[i].name);
+        free(ref);
     }
     for (size_t i = 0; i < sizeof bbad / sizeof bbad[0]; i++) {
         buf_reset(&b);
@@ -772,39 +851,338 @@ test_canon(void)
     buf_free(&b);
 }
 
-/* RFC 8463 A.3: the published Ed25519 signature verifies with the
- * published key under our canonicalisation and the SHA-256 prehash. */
+/*---- RFC 8463 Appendix A: published keys, message and signatures ----*/
+
+/* A.3: the message (RFC 6376's example), without its two signatures */
+#define RFC8463_MSG                                                            \
+    "From: Joe SixPack <joe@football.example.com>\r\n"                         \
+    "To: Suzie Q <suzie@shopping.example.net>\r\n"                             \
+    "Subject: Is dinner ready?\r\n"                                            \
+    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"                          \
+    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"         \
+    "\r\n"                                                                     \
+    "Hi.\r\n"                                                                  \
+    "\r\n"                                                                     \
+    "We lost the game.  Are you hungry yet?\r\n"                               \
+    "\r\n"                                                                     \
+    "Joe.\r\n"
+
+/* A.3: its Ed25519 and its RSA signature, as published */
+#define RFC8463_ED_SIG                                                         \
+    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"            \
+    " d=football.example.com; i=@football.example.com;\r\n"                    \
+    " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"                  \
+    " subject : date : message-id : from : subject : date;\r\n"                \
+    " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                    \
+    " b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"          \
+    " Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n"
+#define RFC8463_RSA_SIG                                                        \
+    "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"                \
+    " d=football.example.com; i=@football.example.com;\r\n"                    \
+    " q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r\n"            \
+    " date : message-id : from : subject : date;\r\n"                          \
+    " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"                    \
+    " b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r\n"          \
+    " DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r\n"          \
+    " dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r\n"
+
+/* A.2: the public keys (brisbane and test._domainkey.football.example.com) */
+static const char rfc8463_ed_rec[] =
+    "\"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"";
+static const char rfc8463_rsa_rec[] =
+    "\"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs"
+    "5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/"
+    "BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kry"
+    "OTIKT+l/K4w3QIDAQAB\"";
+/* A.1: the Ed25519 secret key (RFC 8032 7.1, test 1) */
+static const char rfc8463_ed_secret[] =
+    "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+
+/* The canonical form of the five fields, written out by hand from RFC
+ * 6376 3.4.2 (name lower-cased, no WSP around the colon); h= selects
+ * each once, in this order. */
+static const char *const rfc8463_fields[][2] = {
+    {"from", "from:Joe SixPack <joe@football.example.com>\r\n"},
+    {"to", "to:Suzie Q <suzie@shopping.example.net>\r\n"},
+    {"subject", "subject:Is dinner ready?\r\n"},
+    {"date", "date:Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"},
+    {"message-id",
+     "message-id:<20030712040037.46341.5F8J@football.example.com>\r\n"},
+};
+/* ... and of each signature field with its b= value empty, unfolded, and
+ * without a final CRLF (RFC 6376 3.7): what follows them in the signed
+ * data */
+static const char rfc8463_ed_tail[] =
+    "dkim-signature:v=1; a=ed25519-sha256; c=relaxed/relaxed; "
+    "d=football.example.com; i=@football.example.com; q=dns/txt; s=brisbane; "
+    "t=1528637909; h=from : to : subject : date : message-id : from : subject "
+    ": date; bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=";
+static const char rfc8463_rsa_tail[] =
+    "dkim-signature:v=1; a=rsa-sha256; c=relaxed/relaxed; "
+    "d=football.example.com; i=@football.example.com; q=dns/txt; s=test; "
+    "t=1528637909; h=from : to : subject : date : message-id : from : subject "
+    ": date; bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=";
+
+/* rfc8463_data - the five written-out fields and tail: the bytes that a
+ * signature of the A.3 message with that tail signs; malloc'd. */
+static char *
+rfc8463_data(const char *tail)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    for (size_t i = 0; i < 5; i++)
+        (void)buf_puts(&b, rfc8463_fields[i][1]);
+    (void)buf_puts(&b, tail);
+    return buf_steal(&b);
+}
+
+/* sig_b - the b= value of a signature field, FWS removed (malloc'd) */
+static char *
+sig_b(const char *field)
+{
+    struct buf t;
+    char out[2048];
+    const char *colon = strchr(field, ':');
+
+    buf_init(&t, 0);
+    for (const char *p = colon ? colon + 1 : field; *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            (void)buf_putc(&t, *p);
+    if (t.p == NULL || !tag(t.p, "b", out, sizeof out))
+        out[0] = '\0';
+    buf_free(&t);
+    return strdup(out);
+}
+
+/* openssl_verify - the signature b64 of data under pub, by OpenSSL alone:
+ * RSA PKCS#1 v1.5 of SHA-256(data), or Ed25519 of SHA-256(data) (RFC
+ * 8463 3).  1 when it verifies. */
+static int
+openssl_verify(EVP_PKEY *pub, const char *data, const char *b64sig)
+{
+    size_t siglen;
+    unsigned char *sig = unb64(b64sig, &siglen), h[32];
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    int ok = 0;
+
+    if (sig != NULL && pub != NULL && mc != NULL) {
+        if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_ED25519) {
+            sha256(data, strlen(data), h);
+            ok = EVP_DigestVerifyInit(mc, NULL, NULL, NULL, pub) == 1 &&
+                 EVP_DigestVerify(mc, sig, siglen, h, 32) == 1;
+        } else {
+            ok = EVP_DigestVerifyInit(mc, NULL, EVP_sha256(), NULL, pub) == 1 &&
+                 EVP_DigestVerify(mc, sig, siglen, (const unsigned char *)data,
+                                  strlen(data)) == 1;
+        }
+    }
+    ERR_clear_error();
+    EVP_MD_CTX_free(mc);
+    free(sig);
+    return ok;
+}
+
+/*
+ * test_rfc8463 - RFC 8463 A.3: each published signature verifies with
+ * the published key through the verifier here; the bytes each signs,
+ * written out above by hand, are proven by OpenSSL alone (so they are
+ * known answers, not our reading of the RFC); the library's and the
+ * verifier's canonical forms of each field equal them.
+ */
 static void
 test_rfc8463(void)
 {
-    static const char m[] =
-        "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
-        " d=football.example.com; i=@football.example.com;\r\n"
-        " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
-        " subject : date : message-id : from : subject : date;\r\n"
-        " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
-        " b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"
-        " Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n"
-        "From: Joe SixPack <joe@football.example.com>\r\n"
-        "To: Suzie Q <suzie@shopping.example.net>\r\n"
-        "Subject: Is dinner ready?\r\n"
-        "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
-        "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
-        "\r\n"
-        "Hi.\r\n"
-        "\r\n"
-        "We lost the game.  Are you hungry yet?\r\n"
-        "\r\n"
-        "Joe.\r\n";
-    EVP_PKEY *pub =
-        record_key("\"v=DKIM1; k=ed25519; "
-                   "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"");
+    static const char ed_msg[] = RFC8463_ED_SIG RFC8463_MSG;
+    static const char rsa_msg[] = RFC8463_RSA_SIG RFC8463_MSG;
+    static const char both_msg[] = RFC8463_ED_SIG RFC8463_RSA_SIG RFC8463_MSG;
+    static const struct {
+        const char *name, *sig, *tail;
+    } sigs[] = {
+        {"Ed25519", RFC8463_ED_SIG, rfc8463_ed_tail},
+        {"RSA", RFC8463_RSA_SIG, rfc8463_rsa_tail},
+    };
+    EVP_PKEY *ed = record_key(rfc8463_ed_rec);
+    EVP_PKEY *rsa = record_key(rfc8463_rsa_rec);
+    EVP_PKEY *pub[2] = {ed, rsa};
     struct vres vr;
     const char *why = "";
 
-    TH_CHECK(pub && verify(m, sizeof m - 1, 0, pub, &vr, &why) == 0,
-             "RFC 8463 A.3 example verifies (%s)", why);
-    EVP_PKEY_free(pub);
+    TH_CHECK(ed && rsa, "RFC 8463 A.2: the published keys load");
+    TH_CHECK(ed && verify(ed_msg, sizeof ed_msg - 1, 0, ed, &vr, &why) == 0,
+             "RFC 8463 A.3: the Ed25519 example verifies (%s)", why);
+    TH_CHECK(rsa && verify(rsa_msg, sizeof rsa_msg - 1, 0, rsa, &vr, &why) == 0,
+             "RFC 8463 A.3: the RSA example verifies (%s)", why);
+    TH_CHECK(ed && rsa &&
+                 verify(both_msg, sizeof both_msg - 1, 0, ed, &vr, &why) == 0 &&
+                 verify(both_msg, sizeof both_msg - 1, 1, rsa, &vr, &why) == 0,
+             "RFC 8463 A.3: both signatures of the message verify (%s)", why);
+    for (size_t i = 0; i < 2; i++) {
+        char *data = rfc8463_data(sigs[i].tail), *b = sig_b(sigs[i].sig);
+        const char *bstart = strstr(sigs[i].sig, " b=");
+        struct buf c;
+        char *ref;
+        int same = 1;
+
+        TH_CHECK(openssl_verify(pub[i], data, b),
+                 "RFC 8463 A.3 %s: the bytes it signs, written out, are "
+                 "proven by OpenSSL alone",
+                 sigs[i].name);
+        /* each field through the library and through ref_header */
+        buf_init(&c, 0);
+        for (size_t f = 0; f < 5; f++) {
+            const char *line = strstr(RFC8463_MSG, "\r\n"),
+                       *start = RFC8463_MSG;
+
+            for (size_t k = 0; k < f; k++) {
+                start = line + 2;
+                line = strstr(start, "\r\n");
+            }
+            buf_reset(&c);
+            ref = ref_header(start, (size_t)(line + 2 - start));
+            same &= dkim_canon_header_relaxed(start, (size_t)(line + 2 - start),
+                                              &c) == 0 &&
+                    strcmp(c.p, rfc8463_fields[f][1]) == 0 && ref &&
+                    strcmp(ref, rfc8463_fields[f][1]) == 0;
+            free(ref);
+        }
+        /* the signature field with b= empty: canonical, less its CRLF */
+        buf_reset(&c);
+        ref = ref_header(sigs[i].sig, (size_t)(bstart + 3 - sigs[i].sig));
+        same &= dkim_canon_header_relaxed(
+                    sigs[i].sig, (size_t)(bstart + 3 - sigs[i].sig), &c) == 0 &&
+                c.len >= 2 && strncmp(c.p, sigs[i].tail, c.len - 2) == 0 &&
+                strlen(sigs[i].tail) == c.len - 2 && ref &&
+                strncmp(ref, sigs[i].tail, strlen(sigs[i].tail)) == 0 &&
+                strcmp(ref + strlen(sigs[i].tail), "\r\n") == 0;
+        free(ref);
+        TH_CHECK(same,
+                 "RFC 8463 A.3 %s: the library's and the verifier's "
+                 "canonical fields are the signed bytes",
+                 sigs[i].name);
+        buf_free(&c);
+        free(data);
+        free(b);
+    }
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(rsa);
+}
+
+/*
+ * test_rfc8463_sign - dkim_sign with the RFC 8463 A.1 Ed25519 secret key
+ * over the A.3 message: the RFC's body hash, and exactly the signature
+ * (Ed25519 is deterministic) that OpenSSL makes with that key over the
+ * bytes our h= selects - taken from the written-out fields, proven above
+ * - and our signature field with b= empty.  A known answer for the
+ * signer's whole path: canonicalisation, header selection, the hash of
+ * the header data and the Ed25519 signature of it.
+ */
+static void
+test_rfc8463_sign(const char *dir)
+{
+    static const char msg[] = RFC8463_MSG;
+    char path[512], *bh = NULL, *b = NULL, *ref = NULL, h[2048];
+    unsigned char *seed = NULL, sig[64], dg[32];
+    size_t n = 0, siglen = sizeof sig;
+    EVP_PKEY *pk = NULL;
+    EVP_MD_CTX *mc = NULL;
+    struct dkim_key *k = NULL;
+    struct buf out, data, tags;
+    struct err e;
+    const char *bpos;
+    char *want = NULL;
+    FILE *f;
+
+    buf_init(&out, 0);
+    buf_init(&data, 0);
+    buf_init(&tags, 0);
+    snprintf(path, sizeof path, "%s/rfc8463.key", dir);
+    seed = unb64(rfc8463_ed_secret, &n);
+    if (seed != NULL && n == 32)
+        pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        (void)fchmod(fileno(f), 0600);
+        if (pk == NULL ||
+            PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) != 1)
+            printf("# could not write %s\n", path);
+        fclose(f);
+    }
+    err_clear(&e);
+    k = dkim_key_load(path, "football.example.com", "brisbane", &e);
+    TH_CHECK(k != NULL, "RFC 8463 A.1: the Ed25519 secret key loads (%s)",
+             e.msg);
+    if (k == NULL)
+        goto done;
+    TH_CHECK(dkim_sign(&k, 1, msg, sizeof msg - 1, 1528637909, &out, &e) == 0,
+             "RFC 8463: dkim_sign of the A.3 message (%s)", e.msg);
+    /* the tags, FWS removed */
+    for (const char *p = out.p ? strchr(out.p, ':') + 1 : ""; *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            (void)buf_putc(&tags, *p);
+    bh = tags.p && tag(tags.p, "bh", h, sizeof h) ? strdup(h) : NULL;
+    TH_STREQ(bh, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=",
+             "RFC 8463: dkim_sign gives the RFC's body hash");
+    /* the header data: the written-out field of each name of our h=
+     * (each field occurs once: the first listing takes it), then our
+     * signature field with b= empty */
+    if (tags.p && tag(tags.p, "h", h, sizeof h)) {
+        int used[5] = {0};
+        char *save = NULL;
+
+        for (char *name = strtok_r(h, ":", &save); name;
+             name = strtok_r(NULL, ":", &save))
+            for (size_t i = 0; i < 5; i++)
+                if (!used[i] && strcasecmp(name, rfc8463_fields[i][0]) == 0) {
+                    used[i] = 1;
+                    (void)buf_puts(&data, rfc8463_fields[i][1]);
+                }
+    }
+    bpos = out.p ? strstr(out.p, " b=") : NULL;
+    if (bpos == NULL && out.p)
+        bpos = strstr(out.p, "\tb=");
+    ref = bpos ? ref_header(out.p, (size_t)(bpos + 3 - out.p)) : NULL;
+    if (ref != NULL) {
+        (void)buf_append(&data, ref, strlen(ref) - 2);
+        sha256(data.p, data.len, dg);
+        mc = EVP_MD_CTX_new();
+        if (EVP_DigestSignInit(mc, NULL, NULL, NULL, pk) == 1 &&
+            EVP_DigestSign(mc, sig, &siglen, dg, 32) == 1)
+            want = b64(sig, siglen);
+    }
+    b = out.p ? sig_b(out.p) : NULL;
+    TH_CHECK(want != NULL && data.len > 0 &&
+                 strncmp(data.p, "from:Joe SixPack", 16) == 0,
+             "RFC 8463: the expected signature is computed by OpenSSL");
+    TH_STREQ(b, want,
+             "RFC 8463: dkim_sign's b= is OpenSSL's Ed25519 signature of "
+             "the written-out bytes");
+    {
+        EVP_PKEY *ed = record_key(rfc8463_ed_rec);
+        struct vres vr;
+        const char *why = "";
+
+        (void)buf_puts(&out, msg);
+        TH_CHECK(ed && verify(out.p, out.len, 0, ed, &vr, &why) == 0,
+                 "RFC 8463: our signature verifies with the published key "
+                 "(%s)",
+                 why);
+        EVP_PKEY_free(ed);
+    }
+done:
+    ERR_clear_error();
+    EVP_MD_CTX_free(mc);
+    EVP_PKEY_free(pk);
+    dkim_key_free(k);
+    free(seed);
+    free(bh);
+    free(b);
+    free(ref);
+    free(want);
+    buf_free(&out);
+    buf_free(&data);
+    buf_free(&tags);
+    unlink(path);
 }
 
 /*---- signing ----*/
@@ -1732,6 +2110,7 @@ main(void)
         printf("not ok - key generation\n");
         return 1;
     }
+    test_rfc8463_sign(ks.dir);
     test_sign(&ks);
     test_sign_errors(&ks);
     test_threads(&ks);

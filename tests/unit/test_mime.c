@@ -178,6 +178,138 @@ mutate(const unsigned char *p, size_t n, unsigned char *q, size_t qcap)
     return k;
 }
 
+/* guard_message - a valid message for header_guard to spoil. */
+static void
+guard_message(struct mime_message *m)
+{
+    memset(m, 0, sizeof *m);
+    m->from.name = "Acme News";
+    m->from.addr = "news@acme.example";
+    m->to.name = "Ada";
+    m->to.addr = "ada@example.com";
+    m->reply_to = "help@acme.example";
+    m->subject = "Hello";
+    m->message_id = "<1@acme.example>";
+    m->date = 1795823528;
+    m->unsubscribe_url = "https://t.acme.example/u/TOKEN";
+    m->unsubscribe_mailto = "mailto:u+TOKEN@b.acme.example";
+    m->list_id = "<news.acme.example>";
+    m->feedback_id = "c1:news:acme";
+    m->text = "hi\n";
+    m->text_len = 3;
+    m->html = "<p>hi</p>\n";
+    m->html_len = strlen(m->html);
+}
+
+/*
+ * header_guard - mime_build itself refuses a header value holding a line
+ * break in any convention (a bare CR too: a reader or a relay may take
+ * it for the end of the line), whoever calls it: compose.c checks its
+ * rendered Subject and From first, but mime_build is the last word on
+ * what goes into a header.  Every value, every kind of break: -1,
+ * EX_DATAERR naming the header and "line break", and out exactly as it
+ * was before the call.
+ */
+static void
+header_guard(void)
+{
+    static const char *const breaks[] = {"\r", "\n", "\r\n"};
+    static const char *const brk_name[] = {"bare CR", "bare LF", "CRLF"};
+    static const struct {
+        const char *what, *header;
+    } fields[] = {
+        {"From address", "From"},
+        {"From display name", "From"},
+        {"To address", "To"},
+        {"To display name", "To"},
+        {"Reply-To", "Reply-To"},
+        {"Subject", "Subject"},
+        {"Message-ID", "Message-ID"},
+        {"unsubscribe URL", "List-Unsubscribe"},
+        {"unsubscribe mailto", "List-Unsubscribe"},
+        {"List-Id", "List-Id"},
+        {"Feedback-ID", "Feedback-ID"},
+    };
+    struct buf b;
+    struct err e;
+
+    buf_init(&b, 0);
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (size_t k = 0; k < 3; k++) {
+            struct mime_message m;
+            char addr[64], text[64];
+            int rc;
+
+            guard_message(&m);
+            snprintf(addr, sizeof addr, "x@acme.example%sBcc: v@evil.example",
+                     breaks[k]);
+            snprintf(text, sizeof text, "x%sBcc: v@evil.example", breaks[k]);
+            switch (f) {
+            case 0:
+                m.from.addr = addr;
+                break;
+            case 1:
+                m.from.name = text;
+                break;
+            case 2:
+                m.to.addr = addr;
+                break;
+            case 3:
+                m.to.name = text;
+                break;
+            case 4:
+                m.reply_to = addr;
+                break;
+            case 5:
+                m.subject = text;
+                break;
+            case 6:
+                m.message_id = text;
+                break;
+            case 7:
+                m.unsubscribe_url = text;
+                break;
+            case 8:
+                m.unsubscribe_mailto = text;
+                break;
+            case 9:
+                m.list_id = text;
+                break;
+            default:
+                m.feedback_id = text;
+                break;
+            }
+            buf_reset(&b);
+            (void)buf_puts(&b, "before");
+            err_clear(&e);
+            rc = mime_build(&m, &b, &e);
+            TH_CHECK(rc == -1 && e.kind == EX_DATAERR &&
+                         strncmp(e.msg, fields[f].header,
+                                 strlen(fields[f].header)) == 0 &&
+                         strstr(e.msg, "line break") != NULL && b.len == 6 &&
+                         strcmp(b.p, "before") == 0,
+                     "a %s in the %s is refused by mime_build (%s), out "
+                     "unchanged",
+                     brk_name[k], fields[f].what, rc == -1 ? e.msg : "built");
+        }
+    }
+    /* a value refused for another reason leaves out as it was too */
+    {
+        struct mime_message m;
+
+        guard_message(&m);
+        m.reply_to = "Caff\xc3\xa8 <help@acme.example>";
+        buf_reset(&b);
+        (void)buf_puts(&b, "before");
+        err_clear(&e);
+        TH_CHECK(mime_build(&m, &b, &e) == -1 && e.kind == EX_DATAERR &&
+                     strstr(e.msg, "Reply-To must be ASCII") != NULL &&
+                     b.len == 6 && strcmp(b.p, "before") == 0,
+                 "a non-ASCII Reply-To is refused, out unchanged (%s)", e.msg);
+    }
+    buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -514,5 +646,6 @@ main(void)
         TH_STREQ(b.p, h2t[i].want, "html to text: %s", h2t[i].name);
     }
     buf_free(&b);
+    header_guard();
     return TH_DONE();
 }

@@ -2,7 +2,9 @@
 /*
  * test_store.c - the store (db/store.c): the migrations build exactly the
  * schema written in db/schema.sql; reopening migrates nothing twice; a
- * newer schema is refused; the suppression rules hold at the SQL level.
+ * newer schema is refused; the suppression rules hold at the SQL level
+ * (test_suppressions: add, already suppressed, get, the contact's status,
+ * a contact added after its suppression, the list and its filters, lift).
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "th.h"
 
 #include "buf.h"
+#include "digest.h"
 #include "store.h"
 
 #ifndef SCHEMA_SQL
@@ -60,6 +63,250 @@ slurp(const char *path)
         (void)buf_append(&b, tmp, n);
     fclose(f);
     return buf_steal(&b);
+}
+
+/*---- suppressions ----*/
+
+struct sup_seen {
+    int calls;
+    uint8_t hash[DIGEST_LEN];
+    char email[64], reason[32], source[64];
+    int64_t created_at;
+};
+
+static int
+sup_cb(const struct store_suppression *s, void *arg)
+{
+    struct sup_seen *o = arg;
+
+    o->calls++;
+    memcpy(o->hash, s->hash, DIGEST_LEN);
+    snprintf(o->email, sizeof o->email, "%s", s->email ? s->email : "");
+    snprintf(o->reason, sizeof o->reason, "%s", s->reason);
+    snprintf(o->source, sizeof o->source, "%s", s->source);
+    o->created_at = s->created_at;
+    return 0;
+}
+
+static int
+count_cb(const struct store_suppression *s, void *arg)
+{
+    (void)s;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int
+status_cb(const struct store_contact *c, void *arg)
+{
+    snprintf(arg, 32, "%s", c->status);
+    return 0;
+}
+
+/* status - the contact's status, "(none)" when there is no such contact */
+static const char *
+status(struct store *st, const char *email)
+{
+    static char s[32];
+    struct err e;
+
+    snprintf(s, sizeof s, "(none)");
+    if (store_contact_get(st, email, status_cb, s, &e) == -1)
+        snprintf(s, sizeof s, "(error)");
+    return s;
+}
+
+/* suppress - store_suppress of email for reason, from source, at t */
+static int
+suppress(struct store *st, const char *email, const char *reason,
+         const char *source, int64_t t)
+{
+    uint8_t h[DIGEST_LEN];
+    struct store_suppression s = {h, email, reason, source, t, NULL};
+    struct err e;
+
+    digest_email(store_hash_salt(st), email, h);
+    return store_suppress(st, &s, &e);
+}
+
+/* get - store_suppression_get of email into *o */
+static int
+get(struct store *st, const char *email, struct sup_seen *o)
+{
+    uint8_t h[DIGEST_LEN];
+    struct err e;
+
+    memset(o, 0, sizeof *o);
+    digest_email(store_hash_salt(st), email, h);
+    return store_suppression_get(st, h, sup_cb, o, &e);
+}
+
+/* lift - store_suppression_lift of email for reason at t */
+static int
+lift(struct store *st, const char *email, const char *reason, int64_t t)
+{
+    uint8_t h[DIGEST_LEN];
+    struct err e;
+
+    digest_email(store_hash_salt(st), email, h);
+    return store_suppression_lift(st, h, email, reason, t, &e);
+}
+
+/* add_contacts - the n addresses as contacts, as one import run would */
+static int
+add_contacts(struct store *st, const char *const *emails, size_t n, int64_t t)
+{
+    struct err e;
+    int64_t run, id;
+    long changed;
+
+    if (store_begin(st, &e) == -1 ||
+        store_import_begin(st, "test.csv", 0, t, &run, &e) == -1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[DIGEST_LEN];
+
+        digest_email(store_hash_salt(st), emails[i], h);
+        if (store_contact_insert(st, emails[i], "{}", h, t, run, &id, &e) !=
+            1) {
+            store_rollback(st);
+            return -1;
+        }
+    }
+    if (store_import_settle(st, run, &changed, &e) == -1 ||
+        store_import_end(st, run, (long)n, 0, 0, 0, &e) == -1 ||
+        store_commit(st, &e) == -1) {
+        store_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+test_suppressions(const char *dir)
+{
+    static const char *const people[] = {"ann@example.com", "bob@example.com",
+                                         "cy@example.com", "dee@example.com"};
+    char path[256];
+    struct sup_seen o;
+    struct store *st;
+    struct err e;
+    uint8_t h[DIGEST_LEN];
+    int n;
+
+    snprintf(path, sizeof path, "%s/sup.db", dir);
+    err_clear(&e);
+    st = store_open(path, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "suppressions: a database (%s)", e.msg);
+    if (st == NULL)
+        return;
+    TH_CHECK(add_contacts(st, people, 4, 10) == 0 &&
+                 strcmp(status(st, "ann@example.com"), "active") == 0 &&
+                 strcmp(status(st, "dee@example.com"), "active") == 0,
+             "suppressions: four active contacts");
+
+    /* add */
+    TH_CHECK(suppress(st, "ann@example.com", "unsubscribed", "manual", 100) ==
+                 1,
+             "suppress: a new suppression is added (1)");
+    TH_STREQ(status(st, "ann@example.com"), "unsubscribed",
+             "suppress: the contact's status follows the reason");
+    TH_CHECK(get(st, "ann@example.com", &o) == 1 && o.calls == 1 &&
+                 strcmp(o.email, "ann@example.com") == 0 &&
+                 strcmp(o.reason, "unsubscribed") == 0 &&
+                 strcmp(o.source, "manual") == 0 && o.created_at == 100,
+             "suppression_get: email, reason, source and time as added");
+    digest_email(store_hash_salt(st), "ann@example.com", h);
+    TH_CHECK(memcmp(o.hash, h, DIGEST_LEN) == 0,
+             "suppression_get: the salted hash of the address");
+
+    /* already suppressed: the first suppression stands, whole */
+    TH_CHECK(suppress(st, "ann@example.com", "bounced", "smtp", 200) == 0,
+             "suppress: an address already suppressed is 0");
+    TH_CHECK(get(st, "ann@example.com", &o) == 1 &&
+                 strcmp(o.reason, "unsubscribed") == 0 &&
+                 strcmp(o.source, "manual") == 0 && o.created_at == 100,
+             "suppress: a second reason does not replace the first "
+             "(%s, %s, %lld)",
+             o.reason, o.source, (long long)o.created_at);
+    TH_STREQ(status(st, "ann@example.com"), "unsubscribed",
+             "suppress: a second reason does not change the contact");
+
+    /* each reason's status */
+    TH_CHECK(suppress(st, "bob@example.com", "bounced", "smtp", 300) == 1 &&
+                 suppress(st, "cy@example.com", "complained", "arf", 301) ==
+                     1 &&
+                 suppress(st, "dee@example.com", "manual", "manual", 302) == 1,
+             "suppress: bounced, complained, manual");
+    TH_STREQ(status(st, "bob@example.com"), "bounced", "status: bounced");
+    TH_STREQ(status(st, "cy@example.com"), "complained", "status: complained");
+    TH_STREQ(status(st, "dee@example.com"), "suppressed",
+             "status: manual is 'suppressed'");
+
+    /* get of an address never suppressed */
+    TH_CHECK(get(st, "zed@example.com", &o) == 0 && o.calls == 0,
+             "suppression_get: 0 and no callback when not suppressed");
+
+    /* an address suppressed before it is a contact comes in suppressed */
+    TH_CHECK(suppress(st, "eve@example.com", "unsubscribed", "manual", 400) ==
+                 1,
+             "suppress: an address that is no contact");
+    TH_STREQ(status(st, "eve@example.com"), "(none)",
+             "suppress: no contact is made");
+    {
+        static const char *const eve[] = {"eve@example.com"};
+        TH_CHECK(add_contacts(st, eve, 1, 500) == 0, "eve imported");
+    }
+    TH_STREQ(status(st, "eve@example.com"), "unsubscribed",
+             "a contact added after its suppression is suppressed");
+
+    /* the list, and its filters */
+    n = 0;
+    TH_CHECK(store_suppressions(st, NULL, NULL, count_cb, &n, &e) == 0 &&
+                 n == 5,
+             "suppressions: all 5 (%d)", n);
+    n = 0;
+    TH_CHECK(store_suppressions(st, "smtp", NULL, count_cb, &n, &e) == 0 &&
+                 n == 1,
+             "suppressions: of source smtp, 1 (%d)", n);
+    n = 0;
+    TH_CHECK(store_suppressions(st, NULL, "unsubscribed", count_cb, &n, &e) ==
+                     0 &&
+                 n == 2,
+             "suppressions: of reason unsubscribed, 2 (%d)", n);
+
+    /* lift: only for exactly the suppression's reason */
+    TH_CHECK(lift(st, "ann@example.com", "bounced", 600) == 0,
+             "lift: another reason lifts nothing (0)");
+    TH_CHECK(get(st, "ann@example.com", &o) == 1 &&
+                 strcmp(o.reason, "unsubscribed") == 0 &&
+                 strcmp(status(st, "ann@example.com"), "unsubscribed") == 0,
+             "lift: the unsubscribe and the contact's status stay");
+    TH_CHECK(lift(st, "bob@example.com", "bounced", 601) == 1,
+             "lift: a bounce lifted (1)");
+    TH_CHECK(get(st, "bob@example.com", &o) == 0,
+             "lift: the suppression is gone");
+    TH_STREQ(status(st, "bob@example.com"), "active",
+             "lift: the contact is mailable again");
+    TH_CHECK(lift(st, "bob@example.com", "bounced", 602) == 0,
+             "lift: a second lift is 0");
+    TH_CHECK(lift(st, "dee@example.com", "manual", 603) == 1 &&
+                 strcmp(status(st, "dee@example.com"), "active") == 0,
+             "lift: a manual suppression lifted, the contact active");
+    TH_CHECK(lift(st, "zed@example.com", "manual", 604) == 0,
+             "lift: an address never suppressed is 0");
+    TH_STREQ(status(st, "cy@example.com"), "complained",
+             "lift: other contacts untouched");
+    n = 0;
+    TH_CHECK(store_suppressions(st, NULL, NULL, count_cb, &n, &e) == 0 &&
+                 n == 3,
+             "suppressions: 3 left (%d)", n);
+    store_close(st);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sup.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/sup.db-shm", dir);
+    unlink(path);
 }
 
 int
@@ -131,6 +378,7 @@ main(void)
                  "a file that is not a database is EX_DATAERR");
         unlink(c);
     }
+    test_suppressions(dir);
     unlink(a);
     unlink(b);
     snprintf(a, sizeof a, "%s/migrated.db-wal", dir);

@@ -456,25 +456,6 @@ test_reuse(void)
 
 /* ---- nesting bound at compile time ---- */
 
-/* survives - fn runs to its end in a child process: a crash or a
- * sanitizer report there fails one named check here instead of ending
- * this binary. */
-static int
-survives(void (*fn)(void))
-{
-    pid_t pid;
-    int st;
-
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        fn();
-        _exit(0);
-    }
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-           WEXITSTATUS(st) == 0;
-}
-
 static void
 free_null(void)
 {
@@ -516,7 +497,7 @@ test_nesting(void)
              "empty source, empty stack: empty output");
     buf_free(&src);
     template_free(t);
-    TH_CHECK(survives(free_null), "template_free(NULL) is a no-op");
+    TH_CHECK(th_survives(free_null), "template_free(NULL) is a no-op");
 }
 
 /* ---- a flat frame renders as the jansson object of the same fields ---- */

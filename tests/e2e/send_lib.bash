@@ -229,3 +229,31 @@ addrs() {
         printf '%s%02d@example.com\n' "${2:-user}" "$i"
     done
 }
+
+# test_ca DIR NAME - a test CA (DIR/ca.pem, DIR/ca.key, named NAME) and a
+# leaf it signed for localhost and 127.0.0.1 (DIR/leaf.pem, DIR/leaf.key),
+# EC P-256, valid two days: the certificates of the TLS relays the tests
+# start.
+test_ca() {
+    local d=$1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+        -subj "/CN=$2" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=localhost" 2>/dev/null || return 1
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/leaf.ext"
+    openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+        -CAcreateserial -days 2 -out "$d/leaf.pem" -extfile "$d/leaf.ext" 2>/dev/null
+}
+
+# wait_file FILE - until FILE is non-empty (at most 15 s).
+wait_file() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "$1 never appeared" "$(cat "$BATS_TEST_TMPDIR"/*.log 2>/dev/null)"
+}

@@ -21,16 +21,7 @@ PASSWORD='s3cret pass'
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-        -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
-        -subj "/CN=campaign refused test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=localhost" 2>/dev/null || return 1
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/leaf.ext"
-    openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-        -CAcreateserial -days 2 -out "$d/leaf.pem" -extfile "$d/leaf.ext" 2>/dev/null
+    test_ca "$d" "campaign refused test CA" || return 1
 }
 
 setup() {

@@ -25,16 +25,7 @@ TLS_NOISE='wrong version number|unexpected eof|record layer failure|TLS read wit
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-        -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
-        -subj "/CN=campaign tls close test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null || return 1
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$d/leaf.key" -out "$d/leaf.csr" -subj "/CN=localhost" 2>/dev/null || return 1
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/leaf.ext"
-    openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-        -CAcreateserial -days 2 -out "$d/leaf.pem" -extfile "$d/leaf.ext" 2>/dev/null
+    test_ca "$d" "campaign tls close test CA" || return 1
 }
 
 setup() {
@@ -43,16 +34,6 @@ setup() {
 
 teardown() {
     send_teardown
-}
-
-# wait_file FILE - until FILE is non-empty (at most 15 s).
-wait_file() {
-    local i
-    for ((i = 0; i < 150; i++)); do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-    done
-    fail "$1 never appeared" "$(cat "$BATS_TEST_TMPDIR"/*.log 2>/dev/null)"
 }
 
 # close_serve HOW [ARGS...] - tls_close_server.py --close HOW: port in

@@ -103,22 +103,18 @@ row_cb(const char *name, void *arg)
     if (r->json) {
         json_array_append_new(r->arr, doc);
     } else {
-        double base = cnt.recipients - cnt.skipped;
-        double done =
-            cnt.sent + cnt.bounced_hard + cnt.bounced_soft + cnt.blocked;
+        long bounced = cnt.bounced_hard + cnt.bounced_soft + cnt.blocked;
+        double done = (double)(cnt.sent + bounced);
+        /* queued: what is left to send (a refusal of us leaves it so);
+         * failed: what could not be sent for a reason of ours */
         if (r->rows++ == 0)
-            printf("%-24s %-10s %10s %10s %10s %10s %9s\n", "CAMPAIGN",
-                   "STATUS", "RECIPIENTS", "SENT", "DEFERRED", "BOUNCED",
-                   "BOUNCE%");
-        printf("%-24s %-10s %10ld %10ld %10ld %10ld %8.1f%%\n", ci.name,
-               ci.status, cnt.recipients, cnt.sent, cnt.deferred,
-               cnt.bounced_hard + cnt.bounced_soft + cnt.blocked,
-               done > 0 ? 100.0 *
-                              (double)(cnt.bounced_hard + cnt.bounced_soft +
-                                       cnt.blocked) /
-                              done
-                        : 0.0);
-        (void)base;
+            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %8s\n", "CAMPAIGN",
+                   "STATUS", "RECIPIENTS", "SENT", "QUEUED", "DEFERRED",
+                   "BOUNCED", "FAILED", "BOUNCE%");
+        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %7.1f%%\n", ci.name,
+               ci.status, cnt.recipients, cnt.sent, cnt.queued + cnt.sending,
+               cnt.deferred, bounced, cnt.failed,
+               done > 0 ? 100.0 * (double)bounced / done : 0.0);
         json_decref(doc);
     }
     return 0;

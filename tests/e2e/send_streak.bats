@@ -49,6 +49,10 @@ untouched() {
     assert_contains "$output" "queued: 550 Rejected (not the recipient's: the same refusal for every recipient"
     crun 0 report promo --undelivered
     assert_contains "$output" "$who"
+    # the list of campaigns shows them left to send, not bounced
+    crun 0 report
+    [[ "$output" =~ promo\ +sending\ +30\ +0\ +30\ +0\ +0\ +0\ +0\.0% ]] ||
+        fail "report's row for promo:" "$output"
     # the relay fixed: everyone once
     stop_sink
     start_sink

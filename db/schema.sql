@@ -88,13 +88,15 @@ CREATE TABLE campaigns (
     template_src TEXT
 );
 
-CREATE TABLE sends (
+-- 005_cancelled rebuilt sends to add the state cancelled (SQLite cannot
+-- alter a CHECK); the rename leaves its name quoted.
+CREATE TABLE "sends" (
     campaign_id     INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
     contact_id      INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
     state           TEXT NOT NULL DEFAULT 'queued'
                     CHECK (state IN ('queued', 'sending', 'sent', 'deferred',
                                      'bounced', 'failed', 'skipped',
-                                     'expired', 'uncertain')),
+                                     'expired', 'uncertain', 'cancelled')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     last_code       INTEGER,

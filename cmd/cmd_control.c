@@ -3,19 +3,30 @@
  * cmd_control.c - campaign pause | resume | cancel NAME.  A running send
  * polls the campaign's control column every second: it stops handing out
  * messages, waits for the replies in flight, commits, and exits.  A
- * finished or cancelled campaign is left as it is.
+ * finished or cancelled campaign is left as it is.  `cancel` also moves
+ * the recipients left to send (queued, deferred, uncertain owed a retry)
+ * to `cancelled`, in the transaction that sets the control.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../engine/log.h"
 #include "cmd.h"
 
+struct now {
+    int64_t id;
+    char status[16];
+};
+
 static int
 status_cb(const struct store_campaign *c, void *arg)
 {
-    snprintf(arg, 16, "%s", c->status);
+    struct now *n = arg;
+
+    n->id = c->id;
+    snprintf(n->status, sizeof n->status, "%s", c->status);
     return 0;
 }
 
@@ -23,7 +34,8 @@ status_cb(const struct store_campaign *c, void *arg)
  * control - request ctl (NULL: clear the request) and set the status.  A
  * campaign that is over stays over: a finished or cancelled campaign is
  * neither paused, resumed nor cancelled (a resume would send again what
- * `cancel` promised never to send).
+ * `cancel` promised never to send).  The check, the request and (for
+ * cancel) the rows moved are one transaction.
  */
 static int
 control(struct ctx *ctx, int argc, char **argv, const char *name,
@@ -35,7 +47,8 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     };
     struct store *st;
     struct err e;
-    char now[16] = "";
+    struct now now = {0, ""};
+    long cancelled = 0;
     int c, code = 0, rc;
 
     cmd_opt_reset();
@@ -49,21 +62,39 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);
-    rc = store_campaign_get(st, argv[optind], status_cb, now, &e);
-    if (rc == 1 &&
-        (strcmp(now, "done") == 0 || strcmp(now, "cancelled") == 0)) {
+    if (store_begin(st, &e) == -1) {
+        code = cmd_fail(&e);
+        store_close(st);
+        return code;
+    }
+    rc = store_campaign_get(st, argv[optind], status_cb, &now, &e);
+    if (rc == 1 && (strcmp(now.status, "done") == 0 ||
+                    strcmp(now.status, "cancelled") == 0)) {
+        store_rollback(st);
         log_warnx("campaign %s is %s: nothing to %s", argv[optind],
-                  strcmp(now, "done") == 0 ? "finished" : "cancelled", name);
+                  strcmp(now.status, "done") == 0 ? "finished" : "cancelled",
+                  name);
         store_close(st);
         return EX_DATAERR;
     }
     if (rc == 1)
         rc = store_campaign_set_control(st, argv[optind], ctl, status, &e);
+    if (rc == 1 && ctl != NULL && strcmp(ctl, "cancel") == 0 &&
+        store_ledger_cancel(st, now.id, (int64_t)time(NULL), &cancelled, &e) ==
+            -1)
+        rc = -1;
+    if (rc == 1 && store_commit(st, &e) == -1)
+        rc = -1;
+    if (rc != 1)
+        store_rollback(st);
     if (rc == -1) {
         code = cmd_fail(&e);
     } else if (rc == 0) {
         log_warnx("no campaign \"%s\" (see campaign report)", argv[optind]);
         code = EX_DATAERR;
+    } else if (ctl != NULL && strcmp(ctl, "cancel") == 0) {
+        printf("campaign %s %s; %ld recipients left to send are cancelled\n",
+               argv[optind], said, cancelled);
     } else {
         printf("campaign %s %s\n", argv[optind], said);
     }

@@ -60,7 +60,7 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         return NULL;
     doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:o, s:o}",
+        "s:I, s:I, s:I, s:o, s:o}",
         "campaign", ci->name, "template", ci->template, "status", ci->status,
         "list", ci->list, "recipients", (json_int_t)cnt->recipients, "queued",
         (json_int_t)(cnt->queued + cnt->sending), "sent", (json_int_t)cnt->sent,
@@ -69,8 +69,9 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         "bounced_soft", (json_int_t)cnt->bounced_soft, "blocked",
         (json_int_t)cnt->blocked, "suppressed", (json_int_t)cnt->skipped,
         "uncertain", (json_int_t)cnt->was_uncertain, "expired",
-        (json_int_t)cnt->expired, "started_at", time_json(ci->c.started_at),
-        "finished_at", time_json(ci->c.finished_at));
+        (json_int_t)cnt->expired, "cancelled", (json_int_t)cnt->cancelled,
+        "started_at", time_json(ci->c.started_at), "finished_at",
+        time_json(ci->c.finished_at));
     if (doc == NULL)
         return NULL;
     /* what came back through `campaign serve`: people's opens and clicks

@@ -204,9 +204,8 @@ int store_suppression_get(struct store *st, const uint8_t hash[32],
                           store_suppression_cb cb, void *arg, struct err *e);
 /* store_suppressions - cb for every suppression, oldest first; of this
  * source and this reason when they are not NULL. */
-int store_suppressions(struct store *st, const char *source,
-                       const char *reason, store_suppression_cb cb, void *arg,
-                       struct err *e);
+int store_suppressions(struct store *st, const char *source, const char *reason,
+                       store_suppression_cb cb, void *arg, struct err *e);
 
 /* ---- lists, members and campaigns for sending ---- */
 
@@ -289,6 +288,14 @@ int store_campaign_set_control(struct store *st, const char *name,
  * mailable ones queued, the others skipped; count the recipients. */
 int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                         int64_t now, struct err *e);
+/* store_ledger_cancel - `campaign cancel`: the campaign's rows left to
+ * send (queued, deferred, uncertain still owed their retry) become
+ * cancelled; rows sending are left to the send that claimed them (its
+ * results cancel a row that would wait for another attempt, once the
+ * campaign's control is "cancel").  *n is how many.  The caller holds the
+ * transaction that also sets the control. */
+int store_ledger_cancel(struct store *st, int64_t campaign, int64_t now,
+                        long *n, struct err *e);
 /* store_ledger_recover - rows left "sending" by a crash become
  * "uncertain" (retried once); *n is how many. */
 int store_ledger_recover(struct store *st, int64_t campaign, long *n,
@@ -336,6 +343,7 @@ int store_ledger_result(struct store *st, const struct store_result *r,
 struct store_counts {
     long recipients, queued, sending, sent, deferred, failed, skipped, expired,
         uncertain, bounced_hard, bounced_soft, blocked,
+        cancelled,       /* left unsent by campaign cancel */
         was_uncertain,   /* rows that were ever uncertain */
         uncertain_retry; /* uncertain rows still owed their one retry */
 };

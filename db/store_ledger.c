@@ -41,10 +41,20 @@ enum stmt_id {
     S_CONTACT_SENDS,
     S_REPLIES_GROUPED,
     S_REPLIES_EACH,
+    S_CANCEL,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
                "this family's statements run into the events's slots");
+
+/* the campaign of ?1 is cancelled (`campaign cancel` set its control) */
+#define LEDGER_CANCELLED                                                       \
+    "EXISTS (SELECT 1 FROM campaigns WHERE id = ?1 AND control = 'cancel')"
+/* a result (?3) that would leave the row for another attempt, in a
+ * cancelled campaign */
+#define LEDGER_RESULT_CANCELLED                                                \
+    "(?3 IN ('queued', 'deferred', 'uncertain') AND " LEDGER_CANCELLED ")"
+#define LEDGER_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
 
 static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_FIND - STORE_SLOT_LEDGER] =
@@ -96,9 +106,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
      * counted.  SQLite evaluates every SET expression on the old row. */
     [S_RELEASE - STORE_SLOT_LEDGER] =
         "UPDATE sends SET attempts = max(attempts - 1, 0), "
-        "  state = CASE WHEN was_uncertain = 2 THEN 'uncertain' "
+        "  state = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "
+        "    WHEN was_uncertain = 2 THEN 'uncertain' "
         "    ELSE 'queued' END, "
-        "  last_text = CASE WHEN was_uncertain = 2 THEN last_text "
+        "  done_at = CASE WHEN " LEDGER_CANCELLED " THEN " LEDGER_NOW " "
+        "    ELSE done_at END, "
+        "  last_text = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "
+        "    WHEN was_uncertain = 2 THEN last_text "
         "    WHEN ?4 AND last_text IS NOT NULL THEN last_text ELSE ?3 END, "
         "  last_code = CASE WHEN was_uncertain = 2 THEN last_code "
         "    WHEN ?4 AND last_text IS NOT NULL THEN last_code "
@@ -136,11 +150,20 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  was_uncertain = CASE WHEN state = 'uncertain' THEN 2 "
         "    ELSE was_uncertain END "
         "WHERE campaign_id = ?1 AND contact_id = ?2",
+    /* a row that would wait for another attempt in a cancelled campaign
+     * is cancelled instead (see S_CANCEL) */
     [S_SEND_RESULT - STORE_SLOT_LEDGER] =
-        "UPDATE sends SET state = ?3, last_code = ?4, last_status = ?5, "
-        "  last_text = ?6, bounce_class = ?7, "
+        "UPDATE sends SET state = CASE WHEN " LEDGER_RESULT_CANCELLED " "
+        "    THEN 'cancelled' ELSE ?3 END, "
+        "  last_code = ?4, last_status = ?5, "
+        "  last_text = CASE WHEN " LEDGER_RESULT_CANCELLED " "
+        "    THEN 'cancelled' || COALESCE(' after: ' || ?6, '') ELSE ?6 END, "
+        "  bounce_class = ?7, "
         "  message_id = COALESCE(?8, message_id), relay = ?9, "
-        "  next_attempt_at = ?10, done_at = ?11, "
+        "  next_attempt_at = CASE WHEN " LEDGER_RESULT_CANCELLED " "
+        "    THEN NULL ELSE ?10 END, "
+        "  done_at = CASE WHEN " LEDGER_RESULT_CANCELLED " "
+        "    THEN COALESCE(?11, " LEDGER_NOW ") ELSE ?11 END, "
         "  was_uncertain = CASE WHEN ?3 = 'uncertain' AND was_uncertain = 0 "
         "    THEN 1 ELSE was_uncertain END "
         "WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -193,6 +216,18 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "WHERE s.campaign_id = ?1 AND s.state NOT IN ('sent', 'sending') "
         "  AND s.last_text IS NOT NULL "
         "ORDER BY s.contact_id LIMIT ?2",
+    /* campaign cancel: what is left to send, not sent - the rows
+     * queued, deferred, and uncertain still owed their retry (which keep
+     * was_uncertain = 1, so the report lists them).  Rows `sending` are
+     * left to the send that claimed them: its results and releases come
+     * back through S_SEND_RESULT and S_RELEASE, which cancel a row that
+     * would wait for another attempt. */
+    [S_CANCEL - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'cancelled', next_attempt_at = NULL, "
+        "  done_at = ?2, "
+        "  last_text = 'cancelled' || COALESCE(' after: ' || last_text, '') "
+        "WHERE campaign_id = ?1 AND (state = 'queued' OR state = 'deferred' "
+        "  OR (state = 'uncertain' AND was_uncertain = 1))",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -441,6 +476,22 @@ store_campaign_set_control(struct store *st, const char *name,
 }
 
 int
+store_ledger_cancel(struct store *st, int64_t campaign, int64_t now, long *n,
+                    struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CANCEL, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, now);
+    if (store_stmt_done(st, s, e, "cancel recipients") == -1)
+        return -1;
+    *n = sqlite3_changes(st->db);
+    return 0;
+}
+
+int
 store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                     int64_t now, struct err *e)
 {
@@ -603,6 +654,8 @@ store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
             c->expired += n;
         else if (strcmp(state, "uncertain") == 0)
             c->uncertain += n;
+        else if (strcmp(state, "cancelled") == 0)
+            c->cancelled += n;
         else if (strcmp(state, "bounced") == 0) {
             if (strcmp(cls, "hard") == 0)
                 c->bounced_hard += n;

@@ -4,7 +4,10 @@
  * schema written in db/schema.sql; reopening migrates nothing twice; a
  * newer schema is refused; the suppression rules hold at the SQL level
  * (test_suppressions: add, already suppressed, get, the contact's status,
- * a contact added after its suppression, the list and its filters, lift).
+ * a contact added after its suppression, the list and its filters, lift);
+ * campaign cancel at the SQL level (test_cancel: what is left to send
+ * becomes cancelled, and so does what a running send would give back to
+ * the queue after the cancel).
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -309,6 +312,152 @@ test_suppressions(const char *dir)
     unlink(path);
 }
 
+/*---- cancel ----*/
+
+/* state_of - contact's ledger state in campaign ("(none)", "(error)") */
+static const char *
+state_of(struct store *st, int64_t campaign, int64_t contact)
+{
+    static struct store_send_times t;
+    struct err e;
+    int rc = store_send_times(st, campaign, contact, &t, &e);
+
+    if (rc != 1)
+        snprintf(t.state, sizeof t.state, rc == 0 ? "(none)" : "(error)");
+    return t.state;
+}
+
+/* result - store_ledger_result of state (with a reply) for contact */
+static int
+result(struct store *st, int64_t campaign, int64_t contact, const char *state)
+{
+    struct store_result r;
+    struct err e;
+
+    memset(&r, 0, sizeof r);
+    r.campaign_id = campaign;
+    r.contact_id = contact;
+    r.state = state;
+    r.code = 451;
+    r.status = "4.7.1";
+    r.text = "try later";
+    r.next_attempt_at = strcmp(state, "deferred") == 0 ? 2000 : 0;
+    return store_ledger_result(st, &r, &e);
+}
+
+static void
+claim_count_cb(const struct store_claim_row *r, void *arg)
+{
+    (void)r;
+    (*(int *)arg)++;
+}
+
+static void
+test_cancel(const char *dir)
+{
+    static const char *const people[] = {"c1@example.com", "c2@example.com",
+                                         "c3@example.com", "c4@example.com",
+                                         "c5@example.com", "c6@example.com"};
+    char path[256];
+    struct store *st;
+    struct store_counts c;
+    struct err e;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t k = 0;
+    long n = -1;
+    int claimable = 0;
+
+    snprintf(path, sizeof path, "%s/cancel.db", dir);
+    err_clear(&e);
+    st = store_open(path, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "cancel: a database (%s)", e.msg);
+    if (st == NULL)
+        return;
+    TH_CHECK(add_contacts(st, people, 6, 100) == 0 &&
+                 store_campaign_ensure(st, "promo", "promo", 0, 100, &k, &e) ==
+                     0,
+             "cancel: six contacts and a campaign");
+    /* the ledger rows, contact ids 1..6, all queued */
+    sqlite3_open(path, &db);
+    TH_CHECK(sqlite3_exec(db,
+                          "INSERT INTO sends(campaign_id, contact_id, "
+                          "queued_at) SELECT 1, id, 100 FROM contacts",
+                          NULL, NULL, NULL) == SQLITE_OK,
+             "cancel: six rows queued");
+    /* a running send claimed 1-4; 5 was deferred before the cancel */
+    for (int64_t i = 1; i <= 4; i++)
+        (void)store_ledger_mark_sending(st, k, i, 150, &e);
+    TH_CHECK(result(st, k, 5, "deferred") == 0, "cancel: 5 deferred");
+    TH_STREQ(state_of(st, k, 5), "deferred",
+             "a result before the cancel is kept");
+
+    TH_CHECK(store_begin(st, &e) == 0 &&
+                 store_campaign_set_control(st, "promo", "cancel", "cancelled",
+                                            &e) == 1 &&
+                 store_ledger_cancel(st, k, 200, &n, &e) == 0 &&
+                 store_commit(st, &e) == 0,
+             "cancel: control and rows (%s)", e.msg);
+    TH_CHECK(n == 2, "cancel: the queued and the deferred row (%ld)", n);
+    TH_STREQ(state_of(st, k, 6), "cancelled", "cancel: queued -> cancelled");
+    TH_STREQ(state_of(st, k, 5), "cancelled", "cancel: deferred -> cancelled");
+    TH_STREQ(state_of(st, k, 1), "sending",
+             "cancel: a claimed row is left to its send");
+
+    /* the running send's results after the cancel */
+    TH_CHECK(result(st, k, 1, "deferred") == 0, "cancel: 1's 4xx recorded");
+    TH_STREQ(state_of(st, k, 1), "cancelled",
+             "a 4xx after the cancel: cancelled, not deferred");
+    TH_CHECK(store_ledger_release(st, k, 2, "not sent: the run stopped first",
+                                  1, 0, NULL, &e) == 0,
+             "cancel: 2 released");
+    TH_STREQ(state_of(st, k, 2), "cancelled",
+             "a claim undone after the cancel: cancelled, not queued");
+    TH_CHECK(result(st, k, 3, "sent") == 0, "cancel: 3 sent");
+    TH_STREQ(state_of(st, k, 3), "sent", "a 250 after the cancel: sent");
+    TH_CHECK(result(st, k, 4, "uncertain") == 0, "cancel: 4 uncertain");
+    TH_STREQ(state_of(st, k, 4), "cancelled",
+             "uncertain after the cancel: cancelled, no retry");
+
+    sqlite3_prepare_v2(db,
+                       "SELECT count(*) FROM sends WHERE state = 'cancelled' "
+                       "AND last_text LIKE 'cancelled%' AND "
+                       "next_attempt_at IS NULL AND done_at > 0",
+                       -1, &q, NULL);
+    TH_CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 5,
+             "cancel: every cancelled row says so, no retry, done");
+    sqlite3_finalize(q);
+    sqlite3_prepare_v2(db,
+                       "SELECT last_text, last_code FROM sends "
+                       "WHERE contact_id = 1",
+                       -1, &q, NULL);
+    TH_CHECK(sqlite3_step(q) == SQLITE_ROW &&
+                 strcmp((const char *)sqlite3_column_text(q, 0),
+                        "cancelled after: try later") == 0 &&
+                 sqlite3_column_int(q, 1) == 451,
+             "cancel: the last reply is kept after the word");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    TH_CHECK(store_ledger_counts(st, k, &c, &e) == 0 && c.recipients == 6 &&
+                 c.sent == 1 && c.cancelled == 5 && c.queued == 0 &&
+                 c.deferred == 0 && c.sending == 0 && c.uncertain == 0 &&
+                 c.uncertain_retry == 0 && c.was_uncertain == 1,
+             "cancel: counts sent 1, cancelled 5, uncertain ever 1 (%ld %ld "
+             "%ld)",
+             c.sent, c.cancelled, c.was_uncertain);
+    for (int kind = STORE_CLAIM_QUEUED; kind <= STORE_CLAIM_UNCERTAIN; kind++)
+        (void)store_ledger_claim(st, k, (enum store_claim)kind, 1000000, 10,
+                                 claim_count_cb, &claimable, &e);
+    TH_CHECK(claimable == 0, "cancel: nothing claimable (%d)", claimable);
+    store_close(st);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cancel.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/cancel.db-shm", dir);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -379,6 +528,7 @@ main(void)
         unlink(c);
     }
     test_suppressions(dir);
+    test_cancel(dir);
     unlink(a);
     unlink(b);
     snprintf(a, sizeof a, "%s/migrated.db-wal", dir);

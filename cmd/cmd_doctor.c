@@ -176,8 +176,8 @@ relay(const struct config_relay *r, int transcript)
                 ok("AUTH accepted for %s", r->username);
             /* strict relays refuse a name that is not fully qualified
              * (Postfix reject_non_fqdn_helo_hostname: 504 5.5.2) */
-            if (r->helo != NULL && (strchr(r->helo, '.') != NULL ||
-                                    r->helo[0] == '['))
+            if (r->helo != NULL &&
+                (strchr(r->helo, '.') != NULL || r->helo[0] == '['))
                 ok("EHLO %s ([relay] helo)", smtp_client_ehlo(c));
             else if (r->helo != NULL)
                 /* RFC 5321 4.1.1.1: a primary host name, or else an

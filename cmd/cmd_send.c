@@ -2,7 +2,8 @@
 /*
  * cmd_send.c - campaign send: create or resume a campaign and send it
  * through the relay (engine/queue.c does the work), or, with --dry-run,
- * render, build and sign the whole campaign without any network, or,
+ * render, build and sign the whole campaign without any network and
+ * without writing to the database, or,
  * with --test-to, send rendered samples to reviewers without recording
  * anything.
  */
@@ -35,6 +36,13 @@
 struct dryrun {
     struct composer *comp;
     const char *out_dir;
+    struct store *st;
+    int64_t campaign_id; /* a campaign that exists: its ledger's
+                            recipients; 0: the list's members */
+    long limit;          /* --max: messages to build; 0: all */
+    int limited;         /* stopped by limit */
+    struct err serr;     /* reading the ledger failed */
+    int store_failed;
     struct buf msg;
     struct buf path;
     int64_t now;
@@ -104,7 +112,35 @@ one(const struct store_member *m, void *arg)
         d->max = d->msg.len;
     d->hist[d->msg.len / HIST_BUCKET < HIST_N ? d->msg.len / HIST_BUCKET
                                               : HIST_N - 1]++;
+    if (d->limit > 0 && d->built >= d->limit) {
+        d->limited = 1;
+        return 1; /* --max reached */
+    }
     return 0;
+}
+
+/* one_frozen - a member of a campaign that exists: rendered when the
+ * campaign's ledger has it (the recipients frozen when it started; a
+ * member who joined the list later is none), skipped when the ledger
+ * skipped it.  Only reads. */
+static int
+one_frozen(const struct store_member *m, void *arg)
+{
+    struct dryrun *d = arg;
+    struct store_send_times t;
+    int rc = store_send_times(d->st, d->campaign_id, m->id, &t, &d->serr);
+
+    if (rc == -1) {
+        d->store_failed = 1;
+        return 1;
+    }
+    if (rc == 0)
+        return 0;
+    if (strcmp(t.state, "skipped") == 0) {
+        d->skipped++;
+        return 0;
+    }
+    return one(m, d);
 }
 
 /* percentile - the upper edge of the bucket holding the q-th message. */
@@ -622,17 +658,20 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (k.found) {
-        /* a campaign's template and list are its identity */
+        /* a campaign's template and list are its identity, from its
+         * first run on (started or not): another one is another
+         * campaign, said before anything is written */
         if (template != NULL && strcmp(template, k.template) != 0) {
-            log_warnx("campaign %s uses template %s, not %s", campaign,
-                      k.template, template);
+            log_warnx("campaign %s uses template %s, not %s: name another "
+                      "campaign with --campaign",
+                      campaign, k.template, template);
             code = EX_USAGE;
             goto out;
         }
-        if (list != NULL && k.list != NULL && strcmp(list, k.list) != 0 &&
-            k.frozen_at > 0) {
-            log_warnx("campaign %s was started for list %s, not %s", campaign,
-                      k.list, list);
+        if (list != NULL && k.list != NULL && strcmp(list, k.list) != 0) {
+            log_warnx("campaign %s is for list %s, not %s: name another "
+                      "campaign with --campaign",
+                      campaign, k.list, list);
             code = EX_USAGE;
             goto out;
         }
@@ -661,8 +700,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    /* a resumed campaign renders with the data it started with */
-    if (k.data != NULL && !dry) {
+    /* a resumed campaign (and a dry run of it) renders with the data it
+     * started with */
+    if (k.data != NULL) {
         json_error_t jerr;
         json_decref(j.data);
         j.data = json_loads(k.data, 0, &jerr);
@@ -672,8 +712,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                       campaign);
     }
     /* ... and the template it froze: what was sent is what the web view
-     * shows, and a resume sends the same message */
-    if (k.template_src != NULL && !dry && !testing) {
+     * shows, and a resume (or a dry run) builds the same message */
+    if (k.template_src != NULL && !testing) {
         struct tmpl *ft = tmpl_load_frozen(k.template_src, template, &e);
         if (ft == NULL) {
             code = cmd_fail(&e);
@@ -689,11 +729,16 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    /* test messages record nothing, not even the campaign's name */
-    if (testing)
+    /* test messages and dry runs record nothing, not even the
+     * campaign's name: a campaign that does not exist yet renders as
+     * campaign 0 (whose tokens `serve` refuses) */
+    if (testing || dry)
         cid = k.found ? k.id : 0;
-    else if (store_campaign_ensure(st, campaign, template, list_id,
-                                   (int64_t)time(NULL), &cid, &e) == -1) {
+    else if (store_begin(st, &e) == -1 ||
+             store_campaign_ensure(st, campaign, template, list_id,
+                                   (int64_t)time(NULL), &cid, &e) == -1 ||
+             store_commit(st, &e) == -1) {
+        store_rollback(st);
         code = cmd_fail(&e);
         goto out;
     }
@@ -717,8 +762,18 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             goto out;
         }
         d.now = (int64_t)time(NULL);
-        if (store_members(st, list_id, one, &d, &e) == -1) {
+        d.st = st;
+        d.limit = max;
+        err_clear(&d.serr);
+        /* a started campaign: its frozen recipients */
+        d.campaign_id = k.found && k.frozen_at > 0 ? k.id : 0;
+        if (store_members(st, list_id, d.campaign_id ? one_frozen : one, &d,
+                          &e) == -1) {
             code = cmd_fail(&e);
+            goto out;
+        }
+        if (d.store_failed) {
+            code = cmd_fail(&d.serr);
             goto out;
         }
         if (d.write_failed) {
@@ -732,9 +787,10 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         human(percentile(&d, 0.95), p95, sizeof p95);
         human(d.max, mx, sizeof mx);
         printf("dry run of campaign %s (template %s, list %s): %ld "
-               "messages built and signed%s%s, %s in all\n",
+               "messages built and signed%s%s, %s in all%s\n",
                campaign, template, list, d.built, d.out_dir ? " into " : "",
-               d.out_dir ? d.out_dir : "", tot);
+               d.out_dir ? d.out_dir : "", tot,
+               d.limited ? " (--max reached)" : "");
         if (d.built > 0)
             printf("sizes: min %s, median <= %s, p95 <= %s, max %s\n", mn, md,
                    p95, mx);

@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# Issue 11 (part): what `campaign send` says and records is the truth.
+#  - a dry run records nothing (no campaign, no ledger row, no frozen
+#    template), with or without --out; --max applies to it; a dry run of
+#    a campaign that exists renders its frozen recipients and template;
+#  - a send whose campaign name exists for another list or template says
+#    so and exits 64 before writing anything;
+#  - a send stopped by `campaign pause` from another shell exits 75;
+#  - the summary line counts recipients, each once in its last state of
+#    the run, not attempts.
+
+load lib
+load send_lib
+
+setup() {
+    campaign_setup
+}
+
+teardown() {
+    send_teardown
+}
+
+# two_lists - list news (ann, ben) and list other (cid, dan).
+two_lists() {
+    contacts "$BATS_TEST_TMPDIR/a.csv" ann@example.com ben@example.com
+    crun 0 import "$BATS_TEST_TMPDIR/a.csv" --list news
+    contacts "$BATS_TEST_TMPDIR/b.csv" cid@example.com dan@example.com
+    crun 0 import "$BATS_TEST_TMPDIR/b.csv" --list other
+}
+
+# rcpts - the recipients smtp-sink received, sorted, on one line.
+rcpts() {
+    received | cut -f1 | sort | tr '\n' ' '
+}
+
+@test "send truth: a dry run records nothing; the next real send decides the list; the other list is refused (64) untouched, and mailed under another name" {
+    two_lists
+    start_sink
+    write_conf "$SINK_PORT"
+    dump "$BATS_TEST_TMPDIR/before.sql"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run
+    assert_contains "$output" "2 messages built and signed"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run --out "$BATS_TEST_TMPDIR/dry"
+    assert_eq "$(ls "$BATS_TEST_TMPDIR/dry" | wc -l)" 2 "messages written"
+    assert_eq "$(count campaigns)" 0 "campaigns after the dry runs"
+    assert_eq "$(count sends)" 0 "ledger rows after the dry runs"
+    dump "$BATS_TEST_TMPDIR/after.sql"
+    same_file "$BATS_TEST_TMPDIR/before.sql" "$BATS_TEST_TMPDIR/after.sql"
+    # the real send of list other: other is mailed, and the report says so
+    crun 0 --templates "$TEMPLATES" send --template promo --list other
+    assert_contains "$output" "campaign promo: sent 2,"
+    assert_eq "$(rcpts)" "cid@example.com dan@example.com "
+    crun 0 report promo --format json
+    assert_eq "$(json_get "$output" list)" other
+    # the same name for list news: said, exit 64, nothing written or sent
+    dump "$BATS_TEST_TMPDIR/before.sql"
+    crun 64 --templates "$TEMPLATES" send --template promo --list news
+    assert_contains "$stderr" "campaign promo is for list other, not news"
+    assert_eq "$(rcpts)" "cid@example.com dan@example.com "
+    dump "$BATS_TEST_TMPDIR/after.sql"
+    same_file "$BATS_TEST_TMPDIR/before.sql" "$BATS_TEST_TMPDIR/after.sql"
+    # a dry run under that name for the other list is refused the same way
+    crun 64 --templates "$TEMPLATES" send --template promo --list news --dry-run
+    assert_contains "$stderr" "campaign promo is for list other, not news"
+    # under a name of its own, news is a campaign of its own
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign promo-news
+    assert_eq "$(rcpts)" "ann@example.com ben@example.com cid@example.com dan@example.com "
+    assert_eq "$(q "SELECT s.state, count(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id
+                    WHERE k.name = 'promo-news' GROUP BY 1;")" "sent|2"
+}
+
+@test "send truth: a campaign recorded but not started (a draft) is for its list and template: another one exits 64 naming both, before writing anything" {
+    two_lists
+    start_sink
+    write_conf "$SINK_PORT"
+    # a draft, as older dry runs left them
+    q "INSERT INTO campaigns(name, template, list_id, created_at)
+       SELECT 'promo', 'promo', id, 1 FROM lists WHERE name = 'news';"
+    dump "$BATS_TEST_TMPDIR/before.sql"
+    crun 64 --templates "$TEMPLATES" send --template promo --list other
+    assert_contains "$stderr" "campaign promo is for list news, not other"
+    crun 64 --templates "$TEMPLATES" send --campaign promo --template notice --list news
+    assert_contains "$stderr" "campaign promo uses template promo, not notice"
+    dump "$BATS_TEST_TMPDIR/after.sql"
+    same_file "$BATS_TEST_TMPDIR/before.sql" "$BATS_TEST_TMPDIR/after.sql"
+    assert_eq "$(ls "$SINK_DUMP" | wc -l)" 0 "messages sent"
+    # its own list goes
+    crun 0 --templates "$TEMPLATES" send --template promo --list news
+    assert_eq "$(rcpts)" "ann@example.com ben@example.com "
+    assert_eq "$(q "SELECT l.name FROM campaigns c JOIN lists l ON l.id = c.list_id WHERE c.name = 'promo';")" news
+}
+
+@test "send truth: --max N limits a dry run to N messages" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 5)
+    write_conf 25
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run --out "$BATS_TEST_TMPDIR/dry" --max 2
+    assert_contains "$output" "2 messages built and signed"
+    assert_contains "$output" "(--max reached)"
+    assert_eq "$(ls "$BATS_TEST_TMPDIR/dry" | wc -l)" 2 "messages written"
+    assert_eq "$(count campaigns)" 0
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run --max 9
+    assert_contains "$output" "5 messages built and signed"
+    assert_not_contains "$output" "--max reached"
+}
+
+@test "send truth: a dry run of a started campaign renders its frozen recipients and template, and writes nothing" {
+    local tpl="$BATS_TEST_TMPDIR/tpl"
+    cp -r "$TEMPLATES" "$tpl"
+    # shellcheck disable=SC2046
+    list_of $(addrs 4)
+    start_sink
+    write_conf "$SINK_PORT"
+    crun 0 --templates "$tpl" send --template promo --list news --max 2
+    assert_eq "$(states)" "$(printf 'queued 2\nsent 2')"
+    # later: a new member of the list, and the template's files changed
+    contacts "$BATS_TEST_TMPDIR/late.csv" late@example.com
+    crun 0 import "$BATS_TEST_TMPDIR/late.csv" --list news
+    sed -i '1s/^Subject: .*/Subject: CHANGED {{first_name}}/' "$tpl/promo.mustache"
+    dump "$BATS_TEST_TMPDIR/before.sql"
+    crun 0 --templates "$tpl" send --campaign promo --dry-run --out "$BATS_TEST_TMPDIR/dry"
+    assert_contains "$output" "4 messages built and signed"
+    assert_eq "$(ls "$BATS_TEST_TMPDIR/dry" | wc -l)" 4 "messages written"
+    ls "$BATS_TEST_TMPDIR/dry" | grep -q late && fail "a member who joined after the freeze was rendered"
+    grep -l CHANGED "$BATS_TEST_TMPDIR/dry"/*.eml && fail "rendered with today's template, not the frozen one"
+    dump "$BATS_TEST_TMPDIR/after.sql"
+    same_file "$BATS_TEST_TMPDIR/before.sql" "$BATS_TEST_TMPDIR/after.sql"
+    # the dry run's messages are the ones the campaign sends
+    crun 0 --templates "$tpl" send --campaign promo
+    assert_eq "$(states)" "sent 4"
+    check_delivery
+    "$PY" "$DUMPS" eml "$SINK_DUMP" "$BATS_TEST_TMPDIR/wire"
+    py '
+import email.parser, email.policy, os, re, sys
+dry, wire = sys.argv[1], sys.argv[2]
+def mid(b):
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(b)["Message-ID"]
+def nodate(b):
+    return re.sub(rb"^Date: [^\r\n]*\r\n", b"", b, count=1, flags=re.M)
+got = {}
+for n in os.listdir(wire):
+    b = open(os.path.join(wire, n), "rb").read()
+    got[mid(b)] = b
+bad = [n for n in os.listdir(dry)
+       if nodate(got.get(mid(open(os.path.join(dry, n), "rb").read()), b"")) !=
+          nodate(open(os.path.join(dry, n), "rb").read())]
+sys.exit("differ from the wire: %r" % bad if bad else 0)' "$BATS_TEST_TMPDIR/dry" "$BATS_TEST_TMPDIR/wire"
+}

@@ -910,7 +910,10 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                    "command again then\n",
                    cnt.deferred, cmd_time(due, t, sizeof t));
         }
-        if (code == 0 && sum.stop == QUEUE_SIGNALLED)
+        /* interrupted or paused: a later run (after campaign resume)
+         * goes on */
+        if (code == 0 &&
+            (sum.stop == QUEUE_SIGNALLED || sum.stop == QUEUE_PAUSED))
             code = EX_TEMPFAIL;
         if (sum.stop == QUEUE_REFUSED || sum.stop == QUEUE_MESSAGE_REFUSED) {
             const struct queue_refusal *f = &sum.refusal;

@@ -56,7 +56,8 @@ paused_with_leftovers() {
     wait_for 15 dumps_at_least 2
     crun 0 pause promo
     reap "$SEND_PID" 5
-    assert_eq "$REAPED" 0 "exit status after pause ($(cat "$BATS_TEST_TMPDIR/send.err"))"
+    # 75 (README, Exit codes: the campaign is paused)
+    assert_eq "$REAPED" 75 "exit status after pause ($(cat "$BATS_TEST_TMPDIR/send.err"))"
     assert_eq "$(campaign_status)" paused
     local a b c
     read -r a b c <<<"$(q "SELECT contact_id FROM sends WHERE state = 'queued'

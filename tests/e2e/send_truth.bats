@@ -146,3 +146,40 @@ bad = [n for n in os.listdir(dry)
           nodate(open(os.path.join(dry, n), "rb").read())]
 sys.exit("differ from the wire: %r" % bad if bad else 0)' "$BATS_TEST_TMPDIR/dry" "$BATS_TEST_TMPDIR/wire"
 }
+
+# reap PID SECONDS - wait for the background send to exit, at most
+# SECONDS; its exit status in REAPED.
+reap() {
+    wait_for "$2" gone "$1" || return 1
+    REAPED=0
+    wait "$1" || REAPED=$?
+}
+
+# dumps_at_least N - smtp-sink has stored N messages or more.
+dumps_at_least() {
+    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
+}
+
+@test "send truth: a send stopped by campaign pause from another shell exits 75" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 10)
+    start_sink
+    write_conf "$SINK_PORT" "" "[limits]" "burst = 1"
+    "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo \
+        --list news --rate 4/s --concurrency 1 \
+        >"$BATS_TEST_TMPDIR/send.out" 2>"$BATS_TEST_TMPDIR/send.err" &
+    local pid=$!
+    track_pid "$pid"
+    wait_for 15 dumps_at_least 1
+    crun 0 pause promo
+    reap "$pid" 5
+    assert_eq "$REAPED" 75 "exit status after pause ($(cat "$BATS_TEST_TMPDIR/send.err"))"
+    assert_contains "$(cat "$BATS_TEST_TMPDIR/send.out")" "(paused)"
+    assert_eq "$(campaign_status)" paused
+    [ "$(count sends "state = 'queued'")" -gt 0 ] || fail "the pause came too late: $(states)"
+    crun 0 resume promo
+    send_status 0
+    assert_eq "$(states)" "sent 10"
+    check_delivery
+    assert_eq "$output" "rows 10, sent 10, messages 10, recipients with copies 10, duplicates 0"
+}

@@ -115,6 +115,75 @@ struct pendlist {
     int n, cap;
 };
 
+/*
+ * The summary counts recipients, each in its last state of the run, not
+ * attempts: a recipient counted `uncertain` (the link died after its dot)
+ * is owed its retry in the same run, and the retry's result replaces that
+ * count.  These are the contact ids counted uncertain so far: a set with
+ * open addressing (ids are positive; 0 is an empty slot, -1 a removed
+ * one), which grows only with the run's uncertain recipients.
+ */
+struct idset {
+    int64_t *v;
+    size_t cap, used; /* used: ids and removed slots */
+};
+
+static size_t
+idset_slot(const struct idset *t, int64_t id)
+{
+    uint64_t h = (uint64_t)id * UINT64_C(0x9e3779b97f4a7c15);
+
+    return (size_t)(h >> 32) & (t->cap - 1);
+}
+
+/* idset_find - id's slot, or -1 when id is not in the set. */
+static long
+idset_find(const struct idset *t, int64_t id)
+{
+    if (t->cap == 0)
+        return -1;
+    for (size_t i = idset_slot(t, id);; i = (i + 1) & (t->cap - 1)) {
+        if (t->v[i] == 0)
+            return -1;
+        if (t->v[i] == id)
+            return (long)i;
+    }
+}
+
+/* idset_take - 1 (and id removed) when id is in the set, else 0. */
+static int
+idset_take(struct idset *t, int64_t id)
+{
+    long i = idset_find(t, id);
+
+    if (i == -1)
+        return 0;
+    t->v[i] = -1;
+    return 1;
+}
+
+static void
+idset_add(struct idset *t, int64_t id)
+{
+    size_t i;
+
+    if (2 * (t->used + 1) > t->cap) {
+        /* grow (at most half full), dropping the removed slots */
+        struct idset n = {NULL, t->cap ? t->cap * 2 : 64, 0};
+        n.v = xcalloc(n.cap, sizeof *n.v);
+        for (size_t k = 0; k < t->cap; k++)
+            if (t->v[k] > 0)
+                idset_add(&n, t->v[k]);
+        free(t->v);
+        *t = n;
+    }
+    for (i = idset_slot(t, id); t->v[i] != 0; i = (i + 1) & (t->cap - 1))
+        if (t->v[i] == id)
+            return;
+    t->v[i] = id;
+    t->used++;
+}
+
 struct claimed_row {
     int64_t contact_id;
     char *email;
@@ -160,8 +229,10 @@ struct run {
     int failed;           /* a database error: stop */
     int halted;           /* the loop stops (its stop, seen): no claims */
     struct err err;
-    long attempted; /* handed out (s->attempted, kept here) */
-    int batch;      /* rows the next claim takes (QUEUE_BATCH..MAX) */
+    long attempted;         /* handed out (s->attempted, kept here) */
+    int batch;              /* rows the next claim takes (QUEUE_BATCH..MAX) */
+    struct idset uncertain; /* counted uncertain in s (struct idset) */
+    struct idset was_uncertain; /* made uncertain in this run */
     /* ---- end of what mu guards ---- */
 
     /* the feeder's own */
@@ -185,6 +256,29 @@ static int64_t
 now_s(void)
 {
     return (int64_t)time(NULL);
+}
+
+/* recount - (under mu) a recipient has a new last state in this run: if
+ * it was counted uncertain, that count goes (the caller counts the new
+ * state). */
+static void
+recount(struct run *r, int64_t contact)
+{
+    if (idset_take(&r->uncertain, contact))
+        r->s->uncertain--;
+}
+
+/* released - (under mu) a claim undone: the row is as before the claim,
+ * which for a recipient made uncertain in this run is uncertain again
+ * (S_RELEASE: its retry was claimed), whatever was counted since. */
+static void
+released(struct run *r, int64_t contact)
+{
+    if (idset_find(&r->was_uncertain, contact) != -1 &&
+        idset_find(&r->uncertain, contact) == -1) {
+        r->s->uncertain++;
+        idset_add(&r->uncertain, contact);
+    }
 }
 
 static struct pending *
@@ -485,6 +579,7 @@ compose_rows(struct run *r)
             pthread_mutex_lock(&r->mu);
             struct pending *q = pend_add(&r->pend, c->contact_id, "failed");
             snprintf(q->text, sizeof q->text, "%s", ce.msg);
+            recount(r, c->contact_id);
             r->s->failed++;
             r->composing--;
             wake_loop(r); /* it may be waiting for this one */
@@ -584,6 +679,9 @@ feeder(void *arg)
         if (r->held)
             wake_loop(r);
         r->s->skipped += skipped;
+        for (int i = 0; skipped > 0 && i < r->nrows; i++)
+            if (!r->rows[i].active)
+                recount(r, r->rows[i].contact_id);
         if (room > 0 && n + skipped == 0 &&
             r->claim_kind > STORE_CLAIM_UNCERTAIN) {
             r->exhausted = 1;
@@ -678,6 +776,7 @@ queue_next(void *arg, struct relay_msg *m)
             pthread_mutex_lock(&r->mu);
             /* not handed out: back to the queue */
             pend_add(&r->pend, it->contact_id, "queued")->release = 1;
+            released(r, it->contact_id);
             if (!r->failed) {
                 r->failed = 1;
                 r->err = e;
@@ -690,6 +789,7 @@ queue_next(void *arg, struct relay_msg *m)
             q = pend_add(&r->pend, it->contact_id, "skipped");
             snprintf(q->text, sizeof q->text,
                      "suppressed after the campaign started");
+            recount(r, it->contact_id);
             r->s->skipped++;
             item_free(it);
             continue;
@@ -752,7 +852,6 @@ queue_result(void *arg, const struct relay_done *d)
     case SMTP_NOT_SENT:
         /* safe to try again: back in the queue, unless it keeps failing */
         state = it->attempts >= 10 ? "deferred" : "queued";
-        r->s->requeued++;
         r->reclaim = 1; /* after a reconnect, in this run */
         break;
     }
@@ -762,6 +861,14 @@ queue_result(void *arg, const struct relay_done *d)
          * earlier reply of the relay stays its last text */
         state = "queued";
         release = 2;
+    }
+    if (x->outcome == SMTP_NOT_SENT) {
+        /* deferred for good in this run (it kept failing), or queued
+         * again: counted when it is tried again */
+        if (strcmp(state, "deferred") == 0)
+            r->s->deferred++;
+        else
+            r->s->requeued++;
     }
     q = pend_add(&r->pend, it->contact_id, state);
     q->release = release;
@@ -819,6 +926,17 @@ queue_result(void *arg, const struct relay_done *d)
                 r->halted = 1;
             }
         }
+    }
+    if (!q->release) {
+        /* its last state in this run so far, counted above; a claim
+         * undone leaves the row as it was, and its count too */
+        recount(r, it->contact_id);
+        if (x->outcome == SMTP_UNCERTAIN) {
+            idset_add(&r->uncertain, it->contact_id);
+            idset_add(&r->was_uncertain, it->contact_id);
+        }
+    } else {
+        released(r, it->contact_id);
     }
     if (r->pend.n >= QUEUE_RESULTS || (r->exhausted && r->reclaim))
         pthread_cond_signal(&r->cv);
@@ -992,6 +1110,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         struct pending *q = pend_add(&r.pend, it->contact_id, "queued");
         snprintf(q->text, sizeof q->text, "not sent: the run stopped first");
         q->release = 2;
+        released(&r, it->contact_id);
         r.rhead = (r.rhead + 1) % r.rcap;
         item_free(it);
     }
@@ -1029,6 +1148,8 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     close(r.wake[1]);
     free(r.pend.v);
     free(r.ready);
+    free(r.uncertain.v);
+    free(r.was_uncertain.v);
     buf_free(&r.msg);
     return rc;
 }

@@ -106,6 +106,10 @@ struct queue_params {
     int progress; /* draw a progress line on stderr (a terminal) */
 };
 
+/* queue_summary - what the run did.  sent ... uncertain count
+ * recipients, each once, in its last state of the run (a recipient
+ * uncertain and then sent by its retry is sent); requeued: results that
+ * put a recipient back in the queue; attempted: messages handed out. */
 struct queue_summary {
     long attempted, sent, deferred, bounced, failed, skipped, uncertain,
         requeued;

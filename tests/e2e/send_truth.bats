@@ -183,3 +183,37 @@ dumps_at_least() {
     check_delivery
     assert_eq "$output" "rows 10, sent 10, messages 10, recipients with copies 10, duplicates 0"
 }
+
+@test "send truth: the summary counts recipients once, in their last state: uncertain and then sent by the retry is sent" {
+    list_of ok1@example.com dropdot1@example.com ok2@example.com ok3@example.com
+    SRV_MAIL="$BATS_TEST_TMPDIR/mail"
+    mkdir -p "$SRV_MAIL"
+    "$PY" "$BATS_TEST_DIRNAME/smtp_server.py" --port-file "$BATS_TEST_TMPDIR/srv.port" \
+        --maildir "$SRV_MAIL" --mode plain --pipelining >"$BATS_TEST_TMPDIR/srv.log" 2>&1 &
+    track_pid $!
+    wait_file "$BATS_TEST_TMPDIR/srv.port"
+    write_conf "$(cat "$BATS_TEST_TMPDIR/srv.port")"
+    send_status 0
+    assert_eq "$(states)" "sent 4"
+    # five messages went out (one twice), for four recipients
+    assert_eq "$(copies dropdot1@example.com "$SRV_MAIL")" 2
+    assert_contains "$output" "campaign promo: sent 4, deferred 0, bounced 0, failed 0, skipped 0, uncertain 0 in "
+}
+
+@test "send truth: the summary counts recipients once: a recipient uncertain twice in one run is one uncertain" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 3)
+    # every dot: the connection is cut before the reply
+    start_sink - -q .
+    write_conf "$SINK_PORT"
+    run --separate-stderr camp --templates "$TEMPLATES" send --template promo --list news
+    no_sanitizer_report
+    local line unc sum
+    line=$(printf '%s\n' "$output" | grep '^campaign promo: sent ')
+    [ -n "$line" ] || fail "no summary line:" "$output" "$stderr"
+    unc=$(count sends "state = 'uncertain'")
+    assert_contains "$line" "uncertain $unc in " "summary line (ledger: $(states))"
+    # no recipient twice: the counts add up to at most the recipients
+    sum=$(printf '%s\n' "$line" | sed -E 's/^campaign promo: sent ([0-9]+), deferred ([0-9]+), bounced ([0-9]+), failed ([0-9]+), skipped ([0-9]+), uncertain ([0-9]+) in .*/\1+\2+\3+\4+\5+\6/')
+    [ "$((sum))" -le 3 ] || fail "the summary counts $((sum)) for 3 recipients: $line"
+}

@@ -568,7 +568,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     char *passwords[CONFIG_RELAY_MAX] = {NULL};
     int64_t list_id = 0, cid = 0;
     char test_to[TEST_TO_MAX][EMAIL_MAX + 1];
-    int ntest = 0, testing = 0, trust = 0;
+    int ntest = 0, testing = 0, trust = 0, started = 0;
     struct relay_params rp;
 
     memset(&d, 0, sizeof d);
@@ -832,20 +832,32 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (store_begin(st, &e) == -1 ||
             (k.frozen_at == 0 &&
              store_ledger_freeze(st, cid, list_id, now, &e) == -1) ||
-            store_campaign_start(st, cid, now, dj, &e) == -1 ||
-            (ts != NULL && store_campaign_template(st, cid, ts, &e) == -1) ||
-            store_commit(st, &e) == -1) {
+            (started = store_campaign_start(st, cid, now, dj, &e)) == -1 ||
+            (started && ts != NULL &&
+             store_campaign_template(st, cid, ts, &e) == -1) ||
+            (started && store_commit(st, &e) == -1)) {
             store_rollback(st);
             free(dj);
             free(ts);
             code = cmd_fail(&e);
             goto out;
         }
+        if (!started)
+            store_rollback(st); /* the freeze too */
         free(dj);
         free(ts);
-    } else if (store_campaign_start(st, cid, (int64_t)time(NULL), NULL, &e) ==
-               -1) {
+    } else if ((started = store_campaign_start(st, cid, (int64_t)time(NULL),
+                                               NULL, &e)) == -1) {
         code = cmd_fail(&e);
+        goto out;
+    }
+    if (!started) {
+        /* a pause or a cancel from another shell landed after this
+         * send read the campaign: it wins, nothing was frozen or sent */
+        log_warnx("campaign %s was paused or cancelled while this send "
+                  "started: nothing sent",
+                  campaign);
+        code = EX_TEMPFAIL;
         goto out;
     }
 

@@ -268,7 +268,9 @@ int store_campaign_thaw(struct store *st, int64_t id, int *thawed,
 /* store_campaign_names - cb(name) for every campaign, oldest first. */
 int store_campaign_names(struct store *st, store_name_cb cb, void *arg,
                          struct err *e);
-/* store_campaign_start - status sending, started_at and data kept. */
+/* store_campaign_start - status sending, started_at and data kept; 1, or
+ * 0 when a pause or a cancel came first (the status says which: the
+ * request is not cleared), -1 on error. */
 int store_campaign_start(struct store *st, int64_t id, int64_t now,
                          const char *data, struct err *e);
 /* store_campaign_finish - set status (done, paused, cancelled, ...). */

@@ -71,7 +71,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_START - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET status = 'sending', "
         "  started_at = COALESCE(started_at, ?2), "
-        "  data = COALESCE(data, ?3), control = NULL WHERE id = ?1",
+        "  data = COALESCE(data, ?3), control = NULL "
+        "WHERE id = ?1 AND status NOT IN ('paused', 'cancelled')",
     [S_CAMPAIGN_FINISH - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET status = ?2, "
         "  finished_at = ?3 WHERE id = ?1",
@@ -418,7 +419,9 @@ store_campaign_start(struct store *st, int64_t id, int64_t now,
     sqlite3_bind_int64(s, 2, now);
     if (data)
         sqlite3_bind_text(s, 3, data, -1, SQLITE_STATIC);
-    return store_stmt_done(st, s, e, "start campaign");
+    if (store_stmt_done(st, s, e, "start campaign") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
 }
 
 int

@@ -399,6 +399,10 @@ test_cancel(const char *dir)
                  store_commit(st, &e) == 0,
              "cancel: control and rows (%s)", e.msg);
     TH_CHECK(n == 2, "cancel: the queued and the deferred row (%ld)", n);
+    /* a send that read the campaign before the cancel does not start it
+     * again (its start loses to the cancel) */
+    TH_CHECK(store_campaign_start(st, k, 210, NULL, &e) == 0,
+             "cancel: a later start does not undo the cancel");
     TH_STREQ(state_of(st, k, 6), "cancelled", "cancel: queued -> cancelled");
     TH_STREQ(state_of(st, k, 5), "cancelled", "cancel: deferred -> cancelled");
     TH_STREQ(state_of(st, k, 1), "sending",

@@ -32,20 +32,6 @@ teardown() {
     send_teardown
 }
 
-# serve ARGS... - smtp_server.py in the background: port in SRV_PORT,
-# messages (N.eml, N.env) in SRV_MAIL.
-serve() {
-    SRV_MAIL="$BATS_TEST_TMPDIR/mail"
-    mkdir -p "$SRV_MAIL"
-    rm -f "$BATS_TEST_TMPDIR/srv.port"
-    "$PY" "$BATS_TEST_DIRNAME/smtp_server.py" --port-file "$BATS_TEST_TMPDIR/srv.port" \
-        --maildir "$SRV_MAIL" --events "$BATS_TEST_TMPDIR/events" "$@" \
-        >"$BATS_TEST_TMPDIR/srv.log" 2>&1 &
-    track_pid $!
-    wait_for 15 test -s "$BATS_TEST_TMPDIR/srv.port"
-    SRV_PORT=$(cat "$BATS_TEST_TMPDIR/srv.port")
-}
-
 # tokens DIR - send_dumps.py tokens: one line per token of every message in
 # DIR (rcpt, where, purpose, campaign, contact, valid|bad, token[, url]).
 tokens() {
@@ -75,11 +61,6 @@ verp_conf() {
         printf '%s\n' "$@"
     } >"$BATS_TEST_TMPDIR/campaign.conf"
     chmod 600 "$BATS_TEST_TMPDIR/campaign.conf"
-}
-
-# dumps_at_least N - smtp-sink has stored N messages or more.
-dumps_at_least() {
-    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
 }
 
 # due_row - every ledger row's retry time is past.

@@ -20,33 +20,6 @@ teardown() {
     send_teardown
 }
 
-slow_send() {
-    local rate=$1
-    shift
-    "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo \
-        --list news --rate "$rate" --concurrency 1 "$@" \
-        >"$BATS_TEST_TMPDIR/send.out" 2>"$BATS_TEST_TMPDIR/send.err" &
-    SEND_PID=$!
-    track_pid "$SEND_PID"
-}
-
-dumps_at_least() {
-    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
-}
-
-reap() {
-    wait_for "$2" gone "$1" || return 1
-    REAPED=0
-    wait "$1" || REAPED=$?
-}
-
-slow_setup() {
-    # shellcheck disable=SC2046
-    list_of $(addrs "$1")
-    start_sink
-    write_conf "$SINK_PORT" "" "[limits]" "burst = 1"
-}
-
 # paused_with_leftovers - 12 recipients, a slow send paused after a few;
 # then two queued rows made deferred (a 4xx, retry later) and one made
 # uncertain and still owed its retry, as a crash would have left it.

@@ -18,39 +18,6 @@ teardown() {
     send_teardown
 }
 
-# slow_send RATE [ARGS...] - start the binary under test sending promo in
-# the background; pid in SEND_PID, stdout/stderr in send.out/send.err.
-slow_send() {
-    local rate=$1
-    shift
-    "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo \
-        --list news --rate "$rate" --concurrency 1 "$@" \
-        >"$BATS_TEST_TMPDIR/send.out" 2>"$BATS_TEST_TMPDIR/send.err" &
-    SEND_PID=$!
-    track_pid "$SEND_PID"
-}
-
-# dumps_at_least N - smtp-sink has stored N messages or more.
-dumps_at_least() {
-    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
-}
-
-# reap PID SECONDS - wait for the background send to exit, at most
-# SECONDS; its exit status in REAPED.
-reap() {
-    wait_for "$2" gone "$1" || return 1
-    REAPED=0
-    wait "$1" || REAPED=$?
-}
-
-# slow_setup N - N recipients, smtp-sink, a one-token burst.
-slow_setup() {
-    # shellcheck disable=SC2046
-    list_of $(addrs "$1")
-    start_sink
-    write_conf "$SINK_PORT" "" "[limits]" "burst = 1"
-}
-
 @test "send control: a second send of the same campaign exits 75 naming the pid, and sends nothing" {
     slow_setup 10
     slow_send 4/s

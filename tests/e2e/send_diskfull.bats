@@ -45,11 +45,6 @@ dumps() {
     ls "$SINK_DUMP" | wc -l
 }
 
-# dumps_at_least N - smtp-sink has stored N messages or more.
-dumps_at_least() {
-    [ "$(dumps)" -ge "$1" ]
-}
-
 # hold_open - another process keeps the database open (as `campaign track`
 # would), so its -wal and -shm exist when the disk fills: then the first
 # failing write is a transaction's, not the opening of the database.

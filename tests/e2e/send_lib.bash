@@ -257,3 +257,54 @@ wait_file() {
     done
     fail "$1 never appeared" "$(cat "$BATS_TEST_TMPDIR"/*.log 2>/dev/null)"
 }
+
+# slow_send RATE [ARGS...] - start the binary under test sending promo in
+# the background; pid in SEND_PID, stdout/stderr in send.out/send.err.
+slow_send() {
+    local rate=$1
+    shift
+    "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo \
+        --list news --rate "$rate" --concurrency 1 "$@" \
+        >"$BATS_TEST_TMPDIR/send.out" 2>"$BATS_TEST_TMPDIR/send.err" &
+    SEND_PID=$!
+    track_pid "$SEND_PID"
+}
+
+# dumps_at_least N - smtp-sink has stored N messages or more.
+dumps_at_least() {
+    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
+}
+
+# reap PID SECONDS - wait for the background send to exit, at most
+# SECONDS; its exit status in REAPED.
+reap() {
+    wait_for "$2" gone "$1" || return 1
+    REAPED=0
+    wait "$1" || REAPED=$?
+}
+
+# slow_setup N - N recipients, smtp-sink, a one-token burst (with
+# slow_send's --rate, the relay loop takes a message from the ledger only
+# when the rate lets it go).
+slow_setup() {
+    # shellcheck disable=SC2046
+    list_of $(addrs "$1")
+    start_sink
+    write_conf "$SINK_PORT" "" "[limits]" "burst = 1"
+}
+
+# serve ARGS... - the scripted relay tests/e2e/smtp_server.py in the
+# background with ARGS: port in SRV_PORT, messages in SRV_MAIL, events in
+# SRV_EVENTS.
+serve() {
+    SRV_MAIL="$BATS_TEST_TMPDIR/mail"
+    SRV_EVENTS="$BATS_TEST_TMPDIR/events"
+    mkdir -p "$SRV_MAIL"
+    : >"$SRV_EVENTS"
+    rm -f "$BATS_TEST_TMPDIR/srv.port"
+    "$PY" "$BATS_TEST_DIRNAME/smtp_server.py" --port-file "$BATS_TEST_TMPDIR/srv.port" \
+        --maildir "$SRV_MAIL" --events "$SRV_EVENTS" "$@" >"$BATS_TEST_TMPDIR/srv.log" 2>&1 &
+    track_pid $!
+    wait_file "$BATS_TEST_TMPDIR/srv.port"
+    SRV_PORT=$(cat "$BATS_TEST_TMPDIR/srv.port")
+}

@@ -34,21 +34,6 @@ teardown() {
     send_teardown
 }
 
-# serve ARGS... - smtp_server.py in the background: port in SRV_PORT,
-# messages in SRV_MAIL, events in SRV_EVENTS.
-serve() {
-    SRV_MAIL="$BATS_TEST_TMPDIR/mail"
-    SRV_EVENTS="$BATS_TEST_TMPDIR/events"
-    mkdir -p "$SRV_MAIL"
-    : >"$SRV_EVENTS"
-    rm -f "$BATS_TEST_TMPDIR/srv.port"
-    "$PY" "$BATS_TEST_DIRNAME/smtp_server.py" --port-file "$BATS_TEST_TMPDIR/srv.port" \
-        --maildir "$SRV_MAIL" --events "$SRV_EVENTS" "$@" >"$BATS_TEST_TMPDIR/srv.log" 2>&1 &
-    track_pid $!
-    wait_file "$BATS_TEST_TMPDIR/srv.port"
-    SRV_PORT=$(cat "$BATS_TEST_TMPDIR/srv.port")
-}
-
 # serve_tls - STARTTLS with our leaf certificate, AUTH, PIPELINING.
 serve_tls() {
     serve --mode starttls --cert "$BATS_FILE_TMPDIR/leaf.pem" \

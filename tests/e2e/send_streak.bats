@@ -114,40 +114,31 @@ pool() {
 }
 
 @test "send streak: dead addresses first, then deliveries: only the dead bounce (the streak is broken by a delivery)" {
-    local d=$BATS_TEST_TMPDIR
     # the first five claimed are dead (smtp_server.py: "reject..." gets
     # 550 5.1.1), then fifteen that exist
     # shellcheck disable=SC2046
     list_of $(addrs 5 reject) $(addrs 15)
-    mkdir -p "$d/mail"
-    "$PY" "$E2E_TOP/tests/e2e/smtp_server.py" --mode plain --pipelining \
-        --port-file "$d/srv.port" --maildir "$d/mail" >"$d/srv.log" 2>&1 &
-    track_pid $!
-    wait_for 15 test -s "$d/srv.port"
-    write_conf "$(cat "$d/srv.port")"
+    serve --mode plain --pipelining
+    write_conf "$SRV_PORT"
     send_status 0
     assert_eq "$(states)" "$(printf 'bounced 5\nsent 15')"
     assert_eq "$(count suppressions "reason = 'bounced' AND email LIKE 'reject%'")" 5
     assert_eq "$(count suppressions)" 5
-    assert_eq "$(find "$d/mail" -name '*.eml' | wc -l)" 15 "messages received"
+    assert_eq "$(find "$SRV_MAIL" -name '*.eml' | wc -l)" 15 "messages received"
 }
 
 @test "send streak: dead addresses among deliveries, more than ten of them: every one bounces, the run is not stopped" {
-    local d=$BATS_TEST_TMPDIR a=() i
+    local a=() i
     # 15 dead ("reject..." gets 550 5.1.1 from smtp_server.py), each
     # followed by one that exists
     for ((i = 1; i <= 15; i++)); do
         a+=("$(printf 'reject%02d@example.com' "$i")" "$(printf 'user%02d@example.com' "$i")")
     done
     list_of "${a[@]}"
-    mkdir -p "$d/mail"
-    "$PY" "$E2E_TOP/tests/e2e/smtp_server.py" --mode plain --pipelining \
-        --port-file "$d/srv.port" --maildir "$d/mail" >"$d/srv.log" 2>&1 &
-    track_pid $!
-    wait_for 15 test -s "$d/srv.port"
-    write_conf "$(cat "$d/srv.port")"
+    serve --mode plain --pipelining
+    write_conf "$SRV_PORT"
     send_status 0 --concurrency 1
     assert_eq "$(states)" "$(printf 'bounced 15\nsent 15')"
     assert_eq "$(count suppressions "reason = 'bounced'")" 15
-    assert_eq "$(find "$d/mail" -name '*.eml' | wc -l)" 15 "messages received"
+    assert_eq "$(find "$SRV_MAIL" -name '*.eml' | wc -l)" 15 "messages received"
 }

@@ -147,19 +147,6 @@ bad = [n for n in os.listdir(dry)
 sys.exit("differ from the wire: %r" % bad if bad else 0)' "$BATS_TEST_TMPDIR/dry" "$BATS_TEST_TMPDIR/wire"
 }
 
-# reap PID SECONDS - wait for the background send to exit, at most
-# SECONDS; its exit status in REAPED.
-reap() {
-    wait_for "$2" gone "$1" || return 1
-    REAPED=0
-    wait "$1" || REAPED=$?
-}
-
-# dumps_at_least N - smtp-sink has stored N messages or more.
-dumps_at_least() {
-    [ "$(ls "$SINK_DUMP" | wc -l)" -ge "$1" ]
-}
-
 @test "send truth: a send stopped by campaign pause from another shell exits 75" {
     # shellcheck disable=SC2046
     list_of $(addrs 10)

@@ -89,14 +89,17 @@ CREATE TABLE campaigns (
 );
 
 -- 005_cancelled rebuilt sends to add the state cancelled (SQLite cannot
--- alter a CHECK); the rename leaves its name quoted.
+-- alter a CHECK); the rename leaves its name quoted.  006_history rebuilt
+-- it again: the state unbuildable, and contact_id without a reference
+-- (a forgotten recipient's rows stay, under a negative tombstone id).
 CREATE TABLE "sends" (
     campaign_id     INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
-    contact_id      INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    contact_id      INTEGER NOT NULL,
     state           TEXT NOT NULL DEFAULT 'queued'
                     CHECK (state IN ('queued', 'sending', 'sent', 'deferred',
                                      'bounced', 'failed', 'skipped',
-                                     'expired', 'uncertain', 'cancelled')),
+                                     'expired', 'uncertain', 'cancelled',
+                                     'unbuildable')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     last_code       INTEGER,
@@ -113,11 +116,12 @@ CREATE TABLE "sends" (
 ) WITHOUT ROWID;
 CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
 
--- 004_events: opens, clicks, unsubscribes and web views (engine/serve.c).
-CREATE TABLE events (
+-- 004_events: opens, clicks, unsubscribes and web views (engine/serve.c);
+-- 006_history rebuilt it with contact_id without a reference, as sends.
+CREATE TABLE "events" (
     id             INTEGER PRIMARY KEY,
     campaign_id    INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
-    contact_id     INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    contact_id     INTEGER NOT NULL,
     kind           TEXT NOT NULL
                    CHECK (kind = 'open' OR kind = 'click' OR
                           kind = 'unsubscribe' OR kind = 'view'),

@@ -163,7 +163,10 @@ int store_contact_lists(struct store *st, int64_t contact_id, store_name_cb cb,
                         void *arg, struct err *e);
 /*
  * store_contact_forget - delete the contact with this email (memberships
- * follow) and keep only the hash in the suppression list.  Returns 1 when
+ * follow) and keep only the hash in the suppression list.  Its ledger
+ * rows and events stay, under a new tombstone id and without the reply
+ * text, Message-ID and IP (006_history.sql): past campaigns' counts do
+ * not change; its rows still to be sent become skipped.  Returns 1 when
  * a contact or a suppression with that email existed, 0 otherwise.
  */
 int store_contact_forget(struct store *st, const char *email,

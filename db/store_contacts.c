@@ -29,6 +29,10 @@ enum stmt_id {
     S_CONTACT_GET,
     S_CONTACT_LISTS,
     S_CONTACT_DELETE,
+    S_FORGET_ID,
+    S_FORGET_TOMBSTONE,
+    S_FORGET_SENDS,
+    S_FORGET_EVENTS,
     S_SUPPRESS_ADD,
     S_SUPPRESS_STATUS,
     S_SUPPRESS_GET,
@@ -114,6 +118,33 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "WHERE m.contact_id = ?1 ORDER BY l.name",
     [S_CONTACT_DELETE - STORE_SLOT_CONTACTS] =
         "DELETE FROM contacts WHERE email = ?1",
+    [S_FORGET_ID - STORE_SLOT_CONTACTS] =
+        "SELECT id FROM contacts WHERE email = ?1",
+    /* a new tombstone id (006_history.sql): -1, -2, ... never reused */
+    [S_FORGET_TOMBSTONE - STORE_SLOT_CONTACTS] =
+        "UPDATE meta SET value = CAST(value AS INTEGER) - 1 "
+        "WHERE key = 'tombstone' RETURNING CAST(value AS INTEGER)",
+    /* the person's ledger rows move to the tombstone with their state,
+     * attempts, codes and times; the reply text (it may quote the
+     * address) and the Message-ID go.  A row still to be sent, or being
+     * sent, is skipped: nobody is left to mail.  One primary-key probe
+     * per campaign (sends has no index on contact_id alone). */
+    [S_FORGET_SENDS - STORE_SLOT_CONTACTS] =
+        "UPDATE sends SET contact_id = ?2, message_id = NULL, "
+        "  last_text = CASE "
+        "    WHEN state IN ('queued', 'sending', 'deferred', 'uncertain', "
+        "                   'unbuildable') THEN 'skipped: forgotten' "
+        "    WHEN last_text IS NULL THEN NULL "
+        "    ELSE 'reply text removed: forgotten' END, "
+        "  done_at = CASE WHEN state IN ('queued', 'sending', 'deferred', "
+        "    'uncertain', 'unbuildable') THEN ?3 ELSE done_at END, "
+        "  next_attempt_at = NULL, "
+        "  state = CASE WHEN state IN ('queued', 'sending', 'deferred', "
+        "    'uncertain', 'unbuildable') THEN 'skipped' ELSE state END "
+        "WHERE campaign_id IN (SELECT id FROM campaigns) AND contact_id = ?1",
+    /* the person's opens and clicks stay counted; the IP goes */
+    [S_FORGET_EVENTS - STORE_SLOT_CONTACTS] =
+        "UPDATE events SET contact_id = ?2, ip = NULL WHERE contact_id = ?1",
     [S_SUPPRESS_ADD - STORE_SLOT_CONTACTS] =
         "INSERT INTO suppressions(hash, email, reason, "
         "  source, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -514,6 +545,48 @@ store_contact_lists(struct store *st, int64_t contact_id, store_name_cb cb,
     return 0;
 }
 
+/* forget_history - the ledger rows and events of the contact with this
+ * email (if any) move to a new tombstone id, without what identifies
+ * the person (006_history.sql). */
+static int
+forget_history(struct store *st, const char *email, int64_t now, struct err *e)
+{
+    sqlite3_stmt *s;
+    int64_t id, tomb;
+    int rc;
+
+    if ((s = stmt(st, S_FORGET_ID, e)) == NULL)
+        return -1;
+    rc = store_find_id(st, s, email, &id, e);
+    if (rc != 1)
+        return rc;
+    if ((s = stmt(st, S_FORGET_TOMBSTONE, e)) == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    tomb = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && tomb >= 0))
+        return err_set(e, EX_DATAERR,
+                       "%s: the meta key 'tombstone' is missing or not "
+                       "negative (a damaged database)",
+                       st->path);
+    if (rc != SQLITE_ROW)
+        return store_fail(st, e, "take a tombstone id");
+    if ((s = stmt(st, S_FORGET_SENDS, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, tomb);
+    sqlite3_bind_int64(s, 3, now);
+    if (store_stmt_done(st, s, e, "keep the ledger of a forgotten contact") ==
+        -1)
+        return -1;
+    if ((s = stmt(st, S_FORGET_EVENTS, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, tomb);
+    return store_stmt_done(st, s, e, "keep the events of a forgotten contact");
+}
+
 int
 store_contact_forget(struct store *st, const char *email,
                      const uint8_t hash[32], int64_t now, struct err *e)
@@ -527,6 +600,8 @@ store_contact_forget(struct store *st, const char *email,
     existed = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_reset(s);
 
+    if (forget_history(st, email, now, e) == -1)
+        return -1;
     if ((s = stmt(st, S_CONTACT_DELETE, e)) == NULL)
         return -1;
     sqlite3_bind_text(s, 1, email, -1, SQLITE_STATIC);

@@ -5,7 +5,10 @@
  * messages, waits for the replies in flight, commits, and exits.  A
  * finished or cancelled campaign is left as it is.  `cancel` also moves
  * the recipients left to send (queued, deferred, uncertain owed a retry)
- * to `cancelled`, in the transaction that sets the control.
+ * to `cancelled`, in the transaction that sets the control; when no send
+ * is running (its lock is free), the rows a crashed send left `sending`
+ * are settled first from its crash journal (queue_recover), so none is
+ * left claimed in a cancelled campaign.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <time.h>
 
 #include "../engine/log.h"
+#include "../engine/queue.h"
 #include "cmd.h"
 
 struct now {
@@ -49,7 +53,8 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     struct err e;
     struct now now = {0, ""};
     long cancelled = 0;
-    int c, code = 0, rc;
+    int c, code = 0, rc, lock = -1;
+    int64_t cid;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -61,6 +66,22 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
         return cmd_usage(name, stderr, EX_USAGE);
     if ((st = cmd_open(ctx, &code)) == NULL)
         return code;
+    err_clear(&e);
+    if (ctl != NULL && strcmp(ctl, "cancel") == 0 &&
+        store_campaign_find(st, argv[optind], &cid, &e) == 1 &&
+        (lock = queue_lock(ctx->db_path, cid, &e)) != -1) {
+        /* no send is running: what a crashed one left claimed is
+         * settled before the rest is cancelled (it holds the lock until
+         * the cancel is committed) */
+        struct queue_recovered rec;
+        if (queue_recover(st, ctx->db_path, cid, argv[optind], &rec, &e) ==
+            -1) {
+            code = cmd_fail(&e);
+            queue_unlock(lock);
+            store_close(st);
+            return code;
+        }
+    }
     err_clear(&e);
     if (store_begin(st, &e) == -1) {
         code = cmd_fail(&e);
@@ -74,6 +95,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
         log_warnx("campaign %s is %s: nothing to %s", argv[optind],
                   strcmp(now.status, "done") == 0 ? "finished" : "cancelled",
                   name);
+        queue_unlock(lock);
         store_close(st);
         return EX_DATAERR;
     }
@@ -98,6 +120,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     } else {
         printf("campaign %s %s\n", argv[optind], said);
     }
+    queue_unlock(lock);
     store_close(st);
     return code;
 }

@@ -420,6 +420,7 @@ send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
     }
     {
         struct relay_source rs;
+        memset(&rs, 0, sizeof rs);
         rs.next = test_next;
         rs.result = test_result;
         rs.tick = test_tick;
@@ -888,6 +889,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             goto out;
         }
         const char *status = "sending";
+        char expired[48];
         if (sum.stop == QUEUE_PAUSED || sum.stop == QUEUE_MESSAGE_REFUSED)
             status = "paused";
         else if (sum.stop == QUEUE_CANCELLED)
@@ -904,18 +906,24 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                                       : 0,
                                   &e) == -1)
             code = cmd_fail(&e);
+        /* expired only when some did: it is rare, and scripts read the
+         * fields before it */
+        snprintf(expired, sizeof expired, ", expired %ld", sum.expired);
         printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
-               "%ld, skipped %ld, uncertain %ld in %.1f s (%.0f msg/s)%s\n",
+               "%ld, skipped %ld, uncertain %ld%s in %.1f s (%.0f msg/s)%s\n",
                campaign, sum.sent, sum.deferred, sum.bounced, sum.failed,
-               sum.skipped, sum.uncertain, sum.seconds,
+               sum.skipped, sum.uncertain, sum.expired > 0 ? expired : "",
+               sum.seconds,
                sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
                stop_words[sum.stop]);
+        snprintf(expired, sizeof expired, ", %ld expired", cnt.expired);
         printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
-               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain; "
+               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s; "
                "campaign %s\n",
                cnt.recipients, cnt.sent, cnt.queued + cnt.sending, cnt.deferred,
                cnt.bounced_hard + cnt.bounced_soft + cnt.blocked, cnt.failed,
-               cnt.skipped, cnt.uncertain, status);
+               cnt.skipped, cnt.uncertain, cnt.expired > 0 ? expired : "",
+               status);
         if (cnt.deferred > 0 && due > 0) {
             char t[40];
             printf("%ld deferred; the next retry is due at %s: run this "

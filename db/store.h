@@ -306,6 +306,25 @@ int store_ledger_cancel(struct store *st, int64_t campaign, int64_t now,
 int store_ledger_recover(struct store *st, int64_t campaign, long *n,
                          struct err *e);
 
+/* store_ledger_release_all - every row of the campaign still `sending` is
+ * released (as store_ledger_release, with why): the crash journal says
+ * none of them left.  *n is how many. */
+int store_ledger_release_all(struct store *st, int64_t campaign,
+                             const char *why, long *n, struct err *e);
+/* store_ledger_replay - one crash-journal record (engine/journal.h) for a
+ * row still `sending` at attempt: sent (its 250 was read; message_id
+ * recorded), uncertain (its content went out, no reply), or queued again
+ * (nobody got it; the claim undone).  1 when the row changed, 0 when it
+ * was not `sending` at that attempt (the record is stale), -1. */
+enum store_replay {
+    STORE_REPLAY_SENT,
+    STORE_REPLAY_UNCERTAIN,
+    STORE_REPLAY_QUEUED,
+};
+int store_ledger_replay(struct store *st, int64_t campaign, int64_t contact,
+                        int attempt, enum store_replay how,
+                        const char *message_id, int64_t now, struct err *e);
+
 enum store_claim {
     STORE_CLAIM_QUEUED,
     STORE_CLAIM_DEFERRED,  /* next_attempt_at <= now */

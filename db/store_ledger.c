@@ -42,6 +42,10 @@ enum stmt_id {
     S_REPLIES_GROUPED,
     S_REPLIES_EACH,
     S_CANCEL,
+    S_RELEASE_ALL,
+    S_REPLAY_SENT,
+    S_REPLAY_UNCERTAIN,
+    S_REPLAY_QUEUED,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
@@ -55,6 +59,29 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
 #define LEDGER_RESULT_CANCELLED                                                \
     "(?3 IN ('queued', 'deferred', 'uncertain') AND " LEDGER_CANCELLED ")"
 #define LEDGER_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
+
+/* a claim undone: the row as it was before it (an uncertain row owes its
+ * retry again and keeps why it is uncertain), the attempt not counted;
+ * ?3 the text why, ?4 keep an earlier reply, ?5 ?6 the reply's code and
+ * status.  SQLite evaluates every SET expression on the old row. */
+#define LEDGER_RELEASE                                                         \
+    "UPDATE sends SET attempts = max(attempts - 1, 0), "                       \
+    "  state = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "               \
+    "    WHEN was_uncertain = 2 THEN 'uncertain' "                             \
+    "    ELSE 'queued' END, "                                                  \
+    "  done_at = CASE WHEN " LEDGER_CANCELLED " THEN " LEDGER_NOW " "          \
+    "    ELSE done_at END, "                                                   \
+    "  last_text = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "           \
+    "    WHEN was_uncertain = 2 THEN last_text "                               \
+    "    WHEN ?4 AND last_text IS NOT NULL THEN last_text ELSE ?3 END, "       \
+    "  last_code = CASE WHEN was_uncertain = 2 THEN last_code "                \
+    "    WHEN ?4 AND last_text IS NOT NULL THEN last_code "                    \
+    "    ELSE nullif(?5, 0) END, "                                             \
+    "  last_status = CASE WHEN was_uncertain = 2 THEN last_status "            \
+    "    WHEN ?4 AND last_text IS NOT NULL THEN last_status "                  \
+    "    ELSE nullif(?6, '') END, "                                            \
+    "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "                    \
+    "    ELSE was_uncertain END "
 
 static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_FIND - STORE_SLOT_LEDGER] =
@@ -98,32 +125,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_FREEZE_COUNT - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET frozen_at = ?2, recipients = "
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
+    /* a crash left these claimed, with no journal to say more: the dot
+     * may have gone out */
     [S_RECOVER - STORE_SLOT_LEDGER] =
         "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
         "WHERE campaign_id = ?1 AND state = 'sending'",
-    /* a crash left these claimed: the dot may have gone out */
-    /* a claim undone: the row as it was before it (an uncertain row owes
-     * its retry again and keeps why it is uncertain), the attempt not
-     * counted.  SQLite evaluates every SET expression on the old row. */
-    [S_RELEASE - STORE_SLOT_LEDGER] =
-        "UPDATE sends SET attempts = max(attempts - 1, 0), "
-        "  state = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "
-        "    WHEN was_uncertain = 2 THEN 'uncertain' "
-        "    ELSE 'queued' END, "
-        "  done_at = CASE WHEN " LEDGER_CANCELLED " THEN " LEDGER_NOW " "
-        "    ELSE done_at END, "
-        "  last_text = CASE WHEN " LEDGER_CANCELLED " THEN 'cancelled' "
-        "    WHEN was_uncertain = 2 THEN last_text "
-        "    WHEN ?4 AND last_text IS NOT NULL THEN last_text ELSE ?3 END, "
-        "  last_code = CASE WHEN was_uncertain = 2 THEN last_code "
-        "    WHEN ?4 AND last_text IS NOT NULL THEN last_code "
-        "    ELSE nullif(?5, 0) END, "
-        "  last_status = CASE WHEN was_uncertain = 2 THEN last_status "
-        "    WHEN ?4 AND last_text IS NOT NULL THEN last_status "
-        "    ELSE nullif(?6, '') END, "
-        "  was_uncertain = CASE WHEN was_uncertain = 2 THEN 1 "
-        "    ELSE was_uncertain END "
-        "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
+    [S_RELEASE - STORE_SLOT_LEDGER] = LEDGER_RELEASE
+    "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending'",
     /* through the state index: ordering by the primary key instead made
      * SQLite walk every row already sent, so each claim got slower as
      * the campaign went on (quadratic in its size).  Within one state the
@@ -229,6 +237,29 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  last_text = 'cancelled' || COALESCE(' after: ' || last_text, '') "
         "WHERE campaign_id = ?1 AND (state = 'queued' OR state = 'deferred' "
         "  OR (state = 'uncertain' AND was_uncertain = 1))",
+    /* the crash journal's replay (engine/journal.h): every row handed
+     * out has its record, so the rows still claimed never left */
+    [S_RELEASE_ALL - STORE_SLOT_LEDGER] =
+        LEDGER_RELEASE "WHERE campaign_id = ?1 AND state = 'sending'",
+    /* its 250 was read, its result not committed */
+    [S_REPLAY_SENT - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'sent', last_code = 250, "
+        "  last_status = NULL, bounce_class = NULL, next_attempt_at = NULL, "
+        "  last_text = '250 (read before the run stopped; recorded from its "
+        "crash journal)', "
+        "  message_id = COALESCE(?4, message_id), done_at = ?5 "
+        "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending' "
+        "  AND attempts = ?3",
+    /* its content went out, no reply was read */
+    [S_REPLAY_UNCERTAIN - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'uncertain', was_uncertain = 1, "
+        "  message_id = COALESCE(?4, message_id) "
+        "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending' "
+        "  AND attempts = ?3",
+    /* never delivered (its reply said no, or its content never left) */
+    [S_REPLAY_QUEUED - STORE_SLOT_LEDGER] = LEDGER_RELEASE
+    "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending' "
+    "  AND attempts = ?7",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -544,6 +575,58 @@ store_ledger_release(struct store *st, int64_t campaign, int64_t contact,
     sqlite3_bind_int(s, 5, code);
     sqlite3_bind_text(s, 6, status ? status : "", -1, SQLITE_STATIC);
     return store_stmt_done(st, s, e, "release a claimed recipient");
+}
+
+int
+store_ledger_release_all(struct store *st, int64_t campaign, const char *why,
+                         long *n, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_RELEASE_ALL, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_text(s, 3, why, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, 0);
+    sqlite3_bind_int(s, 5, 0);
+    sqlite3_bind_text(s, 6, "", -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "release the recipients never sent") == -1)
+        return -1;
+    *n = sqlite3_changes(st->db);
+    return 0;
+}
+
+int
+store_ledger_replay(struct store *st, int64_t campaign, int64_t contact,
+                    int attempt, enum store_replay how, const char *message_id,
+                    int64_t now, struct err *e)
+{
+    static const enum stmt_id ids[] = {S_REPLAY_SENT, S_REPLAY_UNCERTAIN,
+                                       S_REPLAY_QUEUED};
+    sqlite3_stmt *s = stmt(st, ids[how], e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    if (how == STORE_REPLAY_QUEUED) {
+        sqlite3_bind_text(s, 3,
+                          "not sent: the run stopped first (its crash "
+                          "journal says so)",
+                          -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 4, 0);
+        sqlite3_bind_int(s, 5, 0);
+        sqlite3_bind_text(s, 6, "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 7, attempt);
+    } else {
+        sqlite3_bind_int(s, 3, attempt);
+        if (message_id != NULL)
+            sqlite3_bind_text(s, 4, message_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 5, now);
+    }
+    if (store_stmt_done(st, s, e, "replay the crash journal") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
 }
 
 int

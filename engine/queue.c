@@ -25,6 +25,7 @@
 
 #include "digest.h"
 #include "email.h"
+#include "journal.h"
 #include "log.h"
 #include "queue.h"
 #include "reply.h"
@@ -86,6 +87,7 @@ struct item {
     int64_t contact_id;
     int64_t claimed_ms; /* when its batch was claimed (relay_now_ms) */
     int attempts;
+    int slot; /* its journal slot once handed out, else -1 */
     char email[EMAIL_MAX + 1];
     char domain[EMAIL_MAX + 1];
     struct compose_result cr;
@@ -107,6 +109,7 @@ struct pending {
     int suppress;
     int release; /* claimed, never handed out: undo the claim (2: keeping
                     an earlier reply as the last text) */
+    int slot;    /* the journal slot to free once this is committed */
     char email[EMAIL_MAX + 1];
 };
 
@@ -233,6 +236,8 @@ struct run {
     int batch;              /* rows the next claim takes (QUEUE_BATCH..MAX) */
     struct idset uncertain; /* counted uncertain in s (struct idset) */
     struct idset was_uncertain; /* made uncertain in this run */
+    struct journal *jr;         /* its slots (journal.h); its records are
+                                   written by the loop alone */
     /* ---- end of what mu guards ---- */
 
     /* the feeder's own */
@@ -292,6 +297,7 @@ pend_add(struct pendlist *l, int64_t contact, const char *state)
     }
     q = &l->v[l->n++];
     memset(q, 0, sizeof *q);
+    q->slot = -1;
     q->contact_id = contact;
     snprintf(q->state, sizeof q->state, "%s", state);
     return q;
@@ -355,6 +361,15 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
         }
     }
     return 0;
+}
+
+/* free_slots - (under mu) the results of l are committed: their journal
+ * slots may be reused. */
+static void
+free_slots(struct run *r, const struct pendlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        journal_free(r->jr, l->v[i].slot);
 }
 
 /* commit_results - the results of l in a transaction of their own on st;
@@ -533,6 +548,8 @@ flush_results(struct run *r, struct pendlist *tmp)
     if (rc == -1) {
         pend_move(&r->pend, tmp);
         feeder_fail(r, &e);
+    } else {
+        free_slots(r, tmp);
     }
     tmp->n = 0;
     wake_loop(r);
@@ -563,6 +580,7 @@ compose_rows(struct run *r)
             continue;
         (void)flush_results(r, &tmp);
         it = xcalloc(1, sizeof *it);
+        it->slot = -1;
         it->contact_id = c->contact_id;
         it->claimed_ms = claimed_ms;
         it->attempts = c->attempts + 1;
@@ -675,6 +693,7 @@ feeder(void *arg)
             feeder_fail(r, &e);
             break;
         }
+        free_slots(r, &res);
         res.n = 0;
         if (r->held)
             wake_loop(r);
@@ -803,6 +822,9 @@ queue_next(void *arg, struct relay_msg *m)
     r->outstanding++;
     r->attempted++;
     r->s->attempted++;
+    /* in the journal before the relay loop has it */
+    it->slot =
+        journal_take(r->jr, it->contact_id, it->attempts, it->cr.message_id);
     pthread_mutex_unlock(&r->mu);
     m->cookie = (uint64_t)(uintptr_t)it;
     m->mail_from = it->cr.envelope_from;
@@ -816,6 +838,34 @@ none : {
     pthread_mutex_unlock(&r->mu);
     return rn;
 }
+}
+
+/* queue_content - (the loop) the message's content is about to go out:
+ * from now on it may arrive, so a crash before its result makes it
+ * uncertain (journal.h). */
+static void
+queue_content(void *arg, uint64_t cookie)
+{
+    struct run *r = arg;
+    const struct item *it = (const struct item *)(uintptr_t)cookie;
+
+    journal_mark(r->jr, it->slot, JOURNAL_CONTENT);
+}
+
+/* journal_kind_of - what the journal records of a result */
+static enum journal_kind
+journal_kind_of(const struct pending *q, enum smtp_outcome o)
+{
+    if (q->release)
+        return JOURNAL_RELEASED;
+    switch (o) {
+    case SMTP_SENT:
+        return JOURNAL_SENT;
+    case SMTP_UNCERTAIN:
+        return JOURNAL_UNCERTAIN;
+    default:
+        return JOURNAL_REFUSED;
+    }
 }
 
 static void
@@ -837,8 +887,13 @@ queue_result(void *arg, const struct relay_done *d)
         r->s->sent++;
         break;
     case SMTP_TEMPFAIL:
-        state = it->attempts >= QUEUE_MAX_ATTEMPTS ? "expired" : "deferred";
-        r->s->deferred++;
+        if (it->attempts >= QUEUE_MAX_ATTEMPTS) {
+            state = "expired";
+            r->s->expired++;
+        } else {
+            state = "deferred";
+            r->s->deferred++;
+        }
         break;
     case SMTP_PERMFAIL:
         state = "bounced";
@@ -927,6 +982,8 @@ queue_result(void *arg, const struct relay_done *d)
             }
         }
     }
+    q->slot = it->slot;
+    journal_mark(r->jr, it->slot, journal_kind_of(q, x->outcome));
     if (!q->release) {
         /* its last state in this run so far, counted above; a claim
          * undone leaves the row as it was, and its count too */
@@ -961,7 +1018,8 @@ progress(struct run *r, int64_t now_ms, int final)
     s = *r->s;
     pthread_mutex_unlock(&r->mu);
     rate = secs > 0 ? (double)s.sent / secs : 0;
-    done = s.sent + s.deferred + s.bounced + s.failed + s.skipped + s.uncertain;
+    done = s.sent + s.deferred + s.expired + s.bounced + s.failed + s.skipped +
+           s.uncertain;
     left = r->planned > done ? r->planned - done : 0;
     if (!final && rate > 0 && left > 0)
         snprintf(eta, sizeof eta, "  ETA %lds", (long)((double)left / rate));
@@ -1028,13 +1086,109 @@ feeder_join(struct run *r)
     r->feeder_running = 0;
 }
 
+/* replay_cb - one contact's latest journal record, applied to its row
+ * if the row is still `sending` at that attempt. */
+struct replay {
+    struct store *st;
+    int64_t campaign, now;
+    struct queue_recovered *out;
+    struct err *e;
+};
+
+static int
+replay_cb(const struct journal_rec *jr, void *arg)
+{
+    struct replay *x = arg;
+    enum store_replay how;
+    long *count;
+    int n;
+
+    switch (jr->kind) {
+    case JOURNAL_SENT:
+        how = STORE_REPLAY_SENT;
+        count = &x->out->sent;
+        break;
+    case JOURNAL_CONTENT:
+    case JOURNAL_UNCERTAIN:
+        how = STORE_REPLAY_UNCERTAIN;
+        count = &x->out->uncertain;
+        break;
+    default: /* handed out, refused, released: nobody got it */
+        how = STORE_REPLAY_QUEUED;
+        count = &x->out->requeued;
+        break;
+    }
+    n = store_ledger_replay(x->st, x->campaign, jr->contact, jr->attempt, how,
+                            jr->message_id[0] ? jr->message_id : NULL, x->now,
+                            x->e);
+    if (n == -1)
+        return -1;
+    *count += n;
+    return 0;
+}
+
+int
+queue_recover(struct store *st, const char *db_path, int64_t campaign,
+              const char *name, struct queue_recovered *out, struct err *e)
+{
+    struct replay x;
+    const char *why = NULL;
+    long n = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    x.st = st;
+    x.campaign = campaign;
+    x.now = now_s();
+    x.out = out;
+    x.e = e;
+    if (store_begin(st, e) == -1)
+        return -1;
+    rc = journal_replay(db_path, campaign, replay_cb, &x, &why, e);
+    if (rc == -1)
+        goto fail;
+    if (rc == 1) {
+        /* every row handed out has its record: the rest never left */
+        if (store_ledger_release_all(
+                st, campaign, "not sent: the run stopped first", &n, e) == -1)
+            goto fail;
+        out->requeued += n;
+    } else {
+        /* no journal to trust: any of them may have gone */
+        if (store_ledger_recover(st, campaign, &n, e) == -1)
+            goto fail;
+        out->uncertain += n;
+        out->untrusted = n > 0 ? why : NULL;
+    }
+    if (store_commit(st, e) == -1)
+        goto fail;
+    out->journal = rc == 1;
+    if (out->untrusted != NULL)
+        log_warnx("campaign %s: %ld recipients were being sent when the last "
+                  "run stopped, and %s: each is tried once more as "
+                  "uncertain, with the same Message-ID",
+                  name, out->uncertain, out->untrusted);
+    else if (out->sent + out->uncertain + out->requeued > 0)
+        log_warnx("campaign %s: the last run stopped before recording %ld "
+                  "recipients; its crash journal says %ld were delivered "
+                  "(recorded sent), %ld were not (queued again) and %ld "
+                  "went out with no reply read (tried once more as "
+                  "uncertain, with the same Message-ID)",
+                  name, out->sent + out->uncertain + out->requeued, out->sent,
+                  out->requeued, out->uncertain);
+    return 0;
+fail:
+    store_rollback(st);
+    return -1;
+}
+
 int
 queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
 {
     struct run r;
     struct relay_source src;
     struct store_counts cnt;
-    long recovered = 0;
+    struct queue_recovered rec;
     sigset_t block, old;
     int rc, started;
 
@@ -1045,18 +1199,12 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     r.wake[0] = r.wake[1] = -1;
     r.batch = QUEUE_BATCH;
     buf_init(&r.msg, 0);
-    if (store_begin(p->st, e) == -1)
+    if (queue_recover(p->st, p->db_path, p->campaign_id, p->campaign, &rec,
+                      e) == -1)
         return -1;
-    if (store_ledger_recover(p->st, p->campaign_id, &recovered, e) == -1 ||
-        store_commit(p->st, e) == -1) {
-        store_rollback(p->st);
+    s->recovered = rec;
+    if ((r.jr = journal_open(p->db_path, p->campaign_id, e)) == NULL)
         return -1;
-    }
-    if (recovered > 0)
-        log_warnx("campaign %s: %ld recipients were being sent when the last "
-                  "run stopped; each is tried once more as uncertain, with "
-                  "the same Message-ID",
-                  p->campaign, recovered);
     /* for the progress line's ETA: what this run may send */
     if (p->progress && store_ledger_counts(p->st, p->campaign_id, &cnt, e) == 0)
         r.planned = cnt.queued + cnt.uncertain_retry;
@@ -1065,17 +1213,21 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
 
     /* the loop's connection only reads a contact now and then: its cache
      * (filled by the freeze) goes; the feeder's claims walk an index */
-    if (store_cache(p->st, QUEUE_LOOP_CACHE_KIB, e) == -1)
+    if (store_cache(p->st, QUEUE_LOOP_CACHE_KIB, e) == -1) {
+        journal_close(r.jr, 1);
         return -1;
+    }
     if ((r.fst = store_open(p->db_path, STORE_OPEN_EXISTING, NULL, e)) ==
             NULL ||
         store_cache(r.fst, QUEUE_FEEDER_CACHE_KIB, e) == -1) {
         store_close(r.fst);
+        journal_close(r.jr, 1);
         return -1;
     }
     if (pipe2(r.wake, O_NONBLOCK | O_CLOEXEC) == -1) {
         err_set(e, EX_OSERR, "pipe: %s", strerror(errno));
         store_close(r.fst);
+        journal_close(r.jr, 1);
         return -1;
     }
     pthread_mutex_init(&r.mu, NULL);
@@ -1096,6 +1248,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         r.feeder_running = 1;
         src.next = queue_next;
         src.result = queue_result;
+        src.content = queue_content;
         src.tick = queue_tick;
         src.arg = &r;
         src.wake_fd = r.wake[0];
@@ -1123,9 +1276,13 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
                 rc = -1;
             }
         } else {
+            free_slots(&r, &r.pend);
             r.pend.n = 0;
         }
     }
+    /* every result recorded: the journal has nothing more to say; else it
+     * stays for the next run's replay */
+    journal_close(r.jr, r.pend.n == 0);
     if (r.failed && rc == 0) {
         *e = r.err;
         rc = -1;
@@ -1133,8 +1290,8 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     /* the database cannot be written (a full disk): say what that costs */
     if (r.pend.n > 0)
         log_warnx("campaign %s: the results of %d recipients could not be "
-                  "recorded; they stay `sending`, and the next run sends "
-                  "each once more as uncertain, with the same Message-ID",
+                  "recorded; they stay `sending`, and the next run records "
+                  "them from the crash journal",
                   p->campaign, r.pend.n);
     if (p->progress)
         progress(&r, relay_now_ms(), 1);

@@ -14,10 +14,17 @@
  *    the loop sends while the next batch's fsync runs;
  *  - a row becomes `sent` only after the relay's 250 to the dot; results
  *    are committed in batches (every QUEUE_FLUSH_MS or QUEUE_RESULTS
- *    results), so a crash can leave at most the claimed-but-unrecorded
- *    window in `sending`; the next run turns those into `uncertain` and
- *    sends each once more with the same Message-ID (compose.h), and the
- *    report lists them;
+ *    results), so a crash can leave the claimed-but-unrecorded window in
+ *    `sending`.  The relay loop keeps a crash journal (journal.h) of each
+ *    message handed out - its content going out, its final reply - and
+ *    the next run reads it back first (queue_recover): a recorded 250 is
+ *    sent, a message whose content never went out (or was refused) is
+ *    queued again, and only one whose content went out with no reply
+ *    read - at most a message or two per connection - becomes
+ *    `uncertain`, sent once more with the same Message-ID (compose.h) and
+ *    listed by the report.  Without a journal to trust (a power cut: one
+ *    written before the machine restarted) every `sending` row is
+ *    uncertain;
  *  - a suppression that lands mid-campaign stops the next send: the
  *    contact's status is checked again when its row is claimed, and
  *    once more when it is handed to the relay loop if it was claimed
@@ -39,8 +46,8 @@
 
 /* rows claimed at once: QUEUE_BATCH, doubled (up to QUEUE_BATCH_MAX) each
  * time the relay loop ran out of messages while the claim's fsync was
- * under way (a slow disk), halved again after eight claims without; the
- * most that can turn `uncertain` after a crash is about two claims */
+ * under way (a slow disk), halved again after eight claims without; a
+ * crash leaves about two claims `sending`, which the journal settles */
 #define QUEUE_BATCH 64
 #define QUEUE_BATCH_MAX 512
 /* results that make the feeder write at once */
@@ -106,6 +113,24 @@ struct queue_params {
     int progress; /* draw a progress line on stderr (a terminal) */
 };
 
+/* what queue_recover found of a run that stopped without recording */
+struct queue_recovered {
+    long sent;      /* its 250 in the journal: recorded sent */
+    long requeued;  /* never delivered: queued again */
+    long uncertain; /* content out, no reply (or no journal): uncertain */
+    int journal;    /* 1: a journal was read */
+    const char *untrusted; /* why there was none to trust (static), or NULL */
+};
+
+/*
+ * queue_recover - settle the rows a run that stopped without recording
+ * left `sending`, from its crash journal (journal.h) or, without one to
+ * trust, as uncertain; in one transaction, said on stderr.  The caller
+ * holds the campaign's send lock (queue_lock), so no run is sending.
+ */
+int queue_recover(struct store *st, const char *db_path, int64_t campaign,
+                  const char *name, struct queue_recovered *out, struct err *e);
+
 /* queue_summary - what the run did.  sent ... uncertain count
  * recipients, each once, in its last state of the run (a recipient
  * uncertain and then sent by its retry is sent); requeued: results that
@@ -113,8 +138,10 @@ struct queue_params {
 struct queue_summary {
     long attempted, sent, deferred, bounced, failed, skipped, uncertain,
         requeued;
+    long expired; /* a 4xx after QUEUE_MAX_ATTEMPTS: given up */
     enum queue_stop stop;
-    struct queue_refusal refusal; /* QUEUE_REFUSED, QUEUE_MESSAGE_REFUSED */
+    struct queue_refusal refusal;     /* QUEUE_REFUSED, QUEUE_MESSAGE_REFUSED */
+    struct queue_recovered recovered; /* what the last run left */
     struct relay_stats relay;
     double seconds;
 };

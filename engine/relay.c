@@ -440,6 +440,15 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
 }
 
 static void
+on_content(struct smtp_client *c, uint64_t cookie, void *arg)
+{
+    struct conn *k = arg;
+
+    (void)c;
+    k->loop->src->content(k->loop->src->arg, cookie);
+}
+
+static void
 on_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
           void *arg)
 {
@@ -534,6 +543,7 @@ open_conn(struct relay_loop *l, int64_t now)
     cb.ready = on_ready;
     cb.result = on_result;
     cb.closed = on_closed;
+    cb.content = l->src->content ? on_content : NULL;
     cb.arg = k;
     err_clear(&e);
     k->c = smtp_client_new(&sp, &cb, now, &e);

@@ -79,6 +79,10 @@ struct relay_source {
     enum relay_next (*next)(void *arg, struct relay_msg *m);
     /* result - one per message handed out */
     void (*result)(void *arg, const struct relay_done *d);
+    /* content - optional (NULL): the message's content is about to be
+     * written to its connection (smtp.h, the content callback); after
+     * this, and before its result, it may have been delivered */
+    void (*content)(void *arg, uint64_t cookie);
     /* tick - about every 100 ms: 0 to go on, 1 to stop handing out
      * messages (pause, cancel, signal); the loop then winds down. */
     int (*tick)(void *arg, int64_t now_ms);

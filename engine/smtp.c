@@ -1107,6 +1107,9 @@ txn_reply(struct smtp_client *c, const struct expect *x)
                  m->m.len);
             return;
         }
+        /* before any byte of it can reach the socket */
+        if (!m->decided && c->cb.content)
+            c->cb.content(c, m->m.cookie, c->cb.arg);
         snprintf(line, sizeof line, "[%zu octets of content]",
                  m->decided ? (size_t)0 : m->m.len);
         transcript(c, ">", line, strlen(line));

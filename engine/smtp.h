@@ -130,6 +130,10 @@ struct smtp_client;
  *           one result, also when the connection fails; results come in
  *           submission order except for messages refused locally at
  *           submit, which come at the next smtp_client_handle());
+ *  content - optional (NULL): a message's content and final dot were
+ *           just queued for output (after its 354), before any byte of
+ *           them is written to the socket - the last moment at which
+ *           nothing of it can have reached the server (journal.h);
  *  closed - the connection is over (fail says why, err names the reply
  *           or the system error; for SMTP_FAIL_NONE after QUIT err is
  *           clear), called exactly once, after the results of every
@@ -144,6 +148,7 @@ struct smtp_callbacks {
     void (*closed)(struct smtp_client *c, enum smtp_fail fail,
                    const struct err *e, void *arg);
     void *arg;
+    void (*content)(struct smtp_client *c, uint64_t cookie, void *arg);
 };
 
 /*

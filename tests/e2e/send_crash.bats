@@ -123,3 +123,108 @@ owed() {
     assert_eq "$(ls "$SINK_DUMP" | wc -l)" "$files"
     echo "# seed $seed: $killed killed, $finished finished, $unc uncertain rows, $dups duplicates" >&3
 }
+
+# states_of CAMPAIGN - "state count" lines of one campaign's ledger
+states_of() {
+    q "SELECT s.state, count(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id
+        WHERE k.name = $(sqlstr "$1") GROUP BY 1 ORDER BY 1;" | tr '|' ' '
+}
+
+# dups_in DIR - copies beyond the first per recipient in an smtp-sink dump
+dups_in() {
+    "$PY" "$DUMPS" list "$1" | cut -f1 | sort | uniq -c |
+        awk '$1 > 1 { d += $1 - 1 } END { print d + 0 }'
+}
+
+# window_of FILE - how many messages a run's recovery found out with no
+# reply read (its crash journal's count), 0 when it recovered nothing
+window_of() {
+    local n
+    n=$(sed -n 's/.* and \([0-9]*\) went out with no reply read.*/\1/p' "$1")
+    echo "${n:-0}"
+}
+
+@test "send crash journal: kill -9 at 30 random instants of 5,000-recipient sends at full speed over 8 connections; per kill at most 8 duplicates and 8 + 8 uncertain rows" {
+    [ -x "$CAMPAIGN_FAST_BIN" ] || fail "CAMPAIGN_FAST_BIN=$CAMPAIGN_FAST_BIN is not executable (make)"
+    local seed=${CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
+    RANDOM=$seed
+    many_contacts "$BATS_TEST_TMPDIR/big.csv" "$N"
+    fastrun 0 import "$BATS_TEST_TMPDIR/big.csv" --list news
+    start_sink
+    write_conf "$SINK_PORT" ""
+
+    # Each campaign of 5,000 runs at full speed until done, killed at a
+    # random instant of each run; a new campaign (its own dump directory)
+    # follows until 30 kills landed.  Per kill: the rows the next run's
+    # recovery makes uncertain (at most 8 + 8), and the messages the
+    # crash journal found out with no reply read (its "window": at most
+    # one per connection).  Per campaign: every duplicate copy is one of
+    # those windows' messages, so the copies beyond the first are at most
+    # the sum of the windows - at most 8 per kill.
+    local c=1 runs=0 killed=0 pid rc ms st log out unc0 unc1 w
+    local worst_u=0 worst_w=0 windows=0 dups dups_all=0 journal_sent
+    log="$BATS_TEST_TMPDIR/runs.log"
+    out="$BATS_TEST_TMPDIR/run.err"
+    while ((killed < KILLS && runs < 3 * KILLS)); do
+        runs=$((runs + 1))
+        ms=$((RANDOM % 400))
+        unc0=$(count sends "was_uncertain > 0")
+        "$CAMPAIGN_FAST_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo \
+            --list news --campaign "c$c" --concurrency 8 >"$out" 2>&1 &
+        pid=$!
+        sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+        kill -9 "$pid" 2>/dev/null || :
+        rc=0
+        wait "$pid" 2>/dev/null || rc=$?
+        cat "$out" >>"$log"
+        echo "run $runs (c$c): killed after ${ms} ms, exit $rc" >>"$log"
+        case $rc in
+        137) killed=$((killed + 1)) ;;
+        0) ;;
+        *) fail "run $runs (seed $seed) exited $rc:" "$(tail -5 "$log")" ;;
+        esac
+        integrity
+        if grep -q "machine restarted\|tried once more as uncertain, with the same Message-ID" "$out" &&
+            ! grep -q "its crash journal says" "$out"; then
+            fail "run $runs recovered without the crash journal (seed $seed)" "$(tail -5 "$log")"
+        fi
+        unc1=$(count sends "was_uncertain > 0")
+        ((unc1 - unc0 > worst_u)) && worst_u=$((unc1 - unc0))
+        [ $((unc1 - unc0)) -le 16 ] || fail "run $runs made $((unc1 - unc0)) rows uncertain (seed $seed)" "$(tail -20 "$log")"
+        w=$(window_of "$out")
+        ((w > worst_w)) && worst_w=$w
+        [ "$w" -le 8 ] || fail "run $runs: $w messages out with no reply read at one kill (seed $seed)" "$(tail -20 "$log")"
+        windows=$((windows + w))
+        st=$(campaign_status "c$c")
+        if [ "$st" = done ]; then
+            # every recipient got it; duplicates only for uncertain rows,
+            # with the ledger's Message-ID
+            assert_eq "$(states_of "c$c")" "sent $N" "final states of c$c (seed $seed)"
+            check_delivery "c$c"
+            dups=$(dups_in "$SINK_DUMP")
+            [ "$dups" -le "$windows" ] || fail "c$c: $dups duplicates, but its kills left only $windows messages out with no reply read (seed $seed)" "$(tail -20 "$log")"
+            dups_all=$((dups_all + dups))
+            mkdir "$BATS_TEST_TMPDIR/c$c"
+            mv "$SINK_DUMP"/* "$BATS_TEST_TMPDIR/c$c/" 2>/dev/null || :
+            windows=0
+            c=$((c + 1))
+        fi
+    done
+    [ "$killed" -ge "$KILLS" ] || fail "only $killed of $runs runs were killed (seed $seed)" "$(cat "$log")"
+    # the last campaign finishes too
+    fastrun 0 --templates "$TEMPLATES" send --template promo --list news --campaign "c$c"
+    w=$(window_of <(printf '%s\n' "$stderr"))
+    [ "$w" -le 8 ] || fail "the last run: $w messages out with no reply read (seed $seed)"
+    windows=$((windows + w))
+    integrity
+    assert_eq "$(states_of "c$c")" "sent $N" "final states of c$c (seed $seed)"
+    check_delivery "c$c"
+    dups=$(dups_in "$SINK_DUMP")
+    [ "$dups" -le "$windows" ] || fail "c$c: $dups duplicates, but its kills left only $windows messages out with no reply read (seed $seed)" "$(tail -20 "$log")"
+    dups_all=$((dups_all + dups))
+    [ "$dups_all" -le $((8 * killed)) ] || fail "$dups_all duplicates for $killed kills (seed $seed)"
+    # the journal did the work: 250s read before a kill were recorded sent
+    journal_sent=$(count sends "last_text LIKE '250 (read before the run stopped%'")
+    [ "$journal_sent" -gt 0 ] || fail "no kill left a delivered message for the journal to record (seed $seed)" "$(cat "$log")"
+    echo "# seed $seed: $killed kills over $runs runs, $c campaigns; worst kill: $worst_u rows uncertain, $worst_w out with no reply; $dups_all duplicates in all; $(count sends "was_uncertain > 0") rows ever uncertain; $journal_sent recorded sent from the journal" >&3
+}

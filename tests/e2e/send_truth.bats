@@ -204,3 +204,19 @@ sys.exit("differ from the wire: %r" % bad if bad else 0)' "$BATS_TEST_TMPDIR/dry
     sum=$(printf '%s\n' "$line" | sed -E 's/^campaign promo: sent ([0-9]+), deferred ([0-9]+), bounced ([0-9]+), failed ([0-9]+), skipped ([0-9]+), uncertain ([0-9]+) in .*/\1+\2+\3+\4+\5+\6/')
     [ "$((sum))" -le 3 ] || fail "the summary counts $((sum)) for 3 recipients: $line"
 }
+
+@test "send truth: a recipient that expires in the run (a 4xx after 20 attempts) is counted expired, not deferred, in both summary lines" {
+    list_of ok1@example.com defer1@example.com
+    serve --mode plain
+    write_conf "$SRV_PORT"
+    send_status 0
+    assert_contains "$output" "campaign promo: sent 1, deferred 1, bounced 0"
+    assert_eq "$(state_of defer1@example.com)" deferred
+    # set up its 20th attempt, due now (the rows the run reads, not the
+    # thing under test)
+    q "UPDATE sends SET attempts = 19, next_attempt_at = 0 WHERE state = 'deferred';" >/dev/null
+    send_status 0
+    assert_eq "$(state_of defer1@example.com)" expired
+    assert_contains "$output" "campaign promo: sent 0, deferred 0, bounced 0, failed 0, skipped 0, uncertain 0, expired 1 in "
+    assert_contains "$output" "0 uncertain, 1 expired; campaign done"
+}

@@ -39,6 +39,9 @@
 #   dropdot   the message is taken and stored, then the connection is cut
 #             without a reply to the dot - the first time only
 #   dotdefer  451 4.3.0 to the dot       dotreject 554 5.6.0 to the dot
+#   dotwait   the message is taken and stored, and the reply to the dot
+#             held back while the client stays connected ("hold dot ADDR"
+#             event) - the first time only
 #
 # --refuse MODE answers as a misconfigured or strict relay does, the same
 # for every recipient whatever its local part (which counts only where
@@ -210,6 +213,13 @@ class Handler:
         if any(r.startswith("dropdot") and self.drop_once("dot", r)
                for r in envelope.rcpt_tos):
             self.cut(server)
+        if any(r.startswith("dotwait") and self.drop_once("wait", r)
+               for r in envelope.rcpt_tos):
+            # stored, and the reply held back until the client goes away
+            self.event("hold dot %s" % rcpts)
+            while not server.transport.is_closing():
+                await asyncio.sleep(0.05)
+            return "250 2.0.0 OK (too late)"
         self.event("data %s 250" % rcpts)
         return "250 2.0.0 OK queued as %d" % self.n
 

@@ -5,11 +5,16 @@
  * The file: a header of JOURNAL_HDR bytes (magic, format, the campaign,
  * the boot it was written in), then slots of JOURNAL_SLOT bytes.  It
  * starts with JOURNAL_SLOTS0 slots and doubles when every slot is taken
- * (ftruncate, mremap; the build defines _GNU_SOURCE): a slot is held from
- * hand-out to commit, so the count follows what is in flight, not the
- * campaign's size.
+ * (mremap; the build defines _GNU_SOURCE): a slot is held from hand-out
+ * to commit, so the count follows what is in flight, not the campaign's
+ * size.  Its blocks are allocated up front (posix_fallocate): a store
+ * into a page of a sparse file that the file system cannot allocate (a
+ * full disk) would kill the process with SIGBUS.  A message that gets no
+ * slot (the file cannot grow) marks the journal incomplete, and the
+ * replay then trusts none of it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +36,7 @@
 struct header {
     char magic[8];
     uint32_t slot_size;
-    uint32_t pad;
+    uint32_t incomplete; /* a message went out without a record */
     int64_t campaign;
     char boot_id[40];
 };
@@ -98,7 +103,7 @@ journal_open(const char *db_path, int64_t campaign, struct err *e)
         free(j);
         return NULL;
     }
-    if (ftruncate(j->fd, (off_t)size) == -1 ||
+    if ((errno = posix_fallocate(j->fd, 0, (off_t)size)) != 0 ||
         (j->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd,
                        0)) == MAP_FAILED) {
         err_set(e, EX_CANTCREAT, "%s: %s", j->path, strerror(errno));
@@ -141,7 +146,8 @@ grow(struct journal *j)
     size_t n = j->nslots * 2, size = JOURNAL_HDR + n * JOURNAL_SLOT;
     char *map;
 
-    if (size > (size_t)JOURNAL_MAX_BYTES || ftruncate(j->fd, (off_t)size) == -1)
+    if (size > (size_t)JOURNAL_MAX_BYTES ||
+        posix_fallocate(j->fd, (off_t)old, (off_t)(size - old)) != 0)
         return -1;
     map = mremap(j->map, old, size, MREMAP_MAYMOVE);
     if (map == MAP_FAILED)
@@ -161,8 +167,14 @@ journal_take(struct journal *j, int64_t contact, int attempt,
     struct slot *s;
     int i;
 
-    if (j == NULL || (j->nfree == 0 && grow(j) == -1))
+    if (j == NULL)
         return -1;
+    if (j->nfree == 0 && grow(j) == -1) {
+        /* this message goes out unrecorded: trust none of it */
+        uint32_t one = 1;
+        memcpy(j->map + offsetof(struct header, incomplete), &one, sizeof one);
+        return -1;
+    }
     i = j->free[--j->nfree];
     s = slot_at(j, (size_t)i);
     /* cleared first: a crash now leaves an empty slot */
@@ -276,6 +288,10 @@ journal_replay(const char *db_path, int64_t campaign, journal_cb cb, void *arg,
         goto out;
     }
     h.boot_id[sizeof h.boot_id - 1] = '\0';
+    if (h.incomplete) {
+        *why = "the journal could not record every message in flight";
+        goto out;
+    }
     if (boot[0] == '\0' || strcmp(h.boot_id, boot) != 0) {
         *why = "the journal was written before the machine restarted (what "
                "the kernel had not yet written to disk may be lost)";

@@ -87,7 +87,8 @@ void journal_close(struct journal *j, int remove);
 
 /* journal_take - a free slot for a message handed out now, its record
  * written (HANDED); -1 when the file cannot grow (the caller goes on
- * without: the ledger's own rule then covers that message). */
+ * without): the journal is then marked incomplete, and its replay trusts
+ * none of it (the ledger's own rule: every `sending` row uncertain). */
 int journal_take(struct journal *j, int64_t contact, int attempt,
                  const char *message_id);
 /* journal_mark - the slot's message reached kind. */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -82,6 +83,27 @@ killed_run(void)
     journal_mark(j, c, JOURNAL_REFUSED);
     kill(getpid(), SIGKILL);
     _exit(2);
+}
+
+/* a run whose journal cannot grow (a file size limit: as a full disk) */
+static void
+full_run(void)
+{
+    struct rlimit rl = {65792, 65792}; /* the header and 256 slots */
+    struct err e;
+    struct journal *j;
+
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) == -1 ||
+        (j = journal_open(db, 9, &e)) == NULL)
+        _exit(1);
+    for (int i = 0; i < 256; i++)
+        if (journal_take(j, 1 + i, 1, "<m@x>") < 0)
+            _exit(3);
+    if (journal_take(j, 999, 1, "<m@x>") != -1)
+        _exit(4);
+    journal_close(j, 0);
+    _exit(0);
 }
 
 int
@@ -209,6 +231,23 @@ main(void)
     rc = replay(db, 7, s, &why);
     TH_CHECK(rc == 0 && why != NULL, "a journal of a size none of ours has "
                                      "is not trusted");
+
+    /* ---- a message without a slot: none of it is trusted ---- */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0)
+        full_run();
+    TH_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+                 WEXITSTATUS(st) == 0,
+             "a journal that cannot grow: 256 slots, then take says -1 "
+             "(status %d)",
+             WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    rc = replay(db, 9, s, &why);
+    TH_CHECK(rc == 0 && why && strstr(why, "could not record") != NULL,
+             "... and its replay trusts none of it: \"%s\"", why ? why : "");
+    journal_path(db, 9, path, sizeof path);
+    unlink(path);
+    journal_path(db, 7, path, sizeof path);
 
     err_clear(&e);
     j = journal_open(db, 7, &e);

@@ -27,7 +27,7 @@ const struct command commands[] = {
      "apply any schema migrations.  Safe to run again.\n"},
     {"import", cmd_import,
      "campaign import FILE... [--list NAME] [--delimiter C] [--encoding E]\n"
-     "                [--no-update] [--rejects FILE] [--dry-run]",
+     "                [--no-update] [--rejects FILE [--force]] [--dry-run]",
      "Import contacts from CSV files, one transaction per file.  The email\n"
      "column is found by name (email, e-mail, Email Address, mail, ...);\n"
      "every other column becomes an attribute.  Prints\n"
@@ -39,6 +39,8 @@ const struct command commands[] = {
      "  --encoding E       utf-8 (default), latin1 or windows-1252\n"
      "  --no-update        leave existing contacts as they are\n"
      "  --rejects FILE     write refused rows to FILE as CSV with a reason\n"
+     "                     (only when some are; never over an input file)\n"
+     "  --force            let --rejects replace an existing FILE\n"
      "  --dry-run          validate and count, write nothing\n"},
     {"lists", cmd_lists, "campaign lists",
      "List the lists with their member counts (all members, and those who\n"

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * cmd_import.c - campaign import FILE...: options, the rejects file
- * (written beside and renamed into place only when the import commits),
- * and the summary line, printed after COMMIT.
+ * (written beside and renamed into place only when the import commits
+ * and something was rejected; never over one of the input files, nor
+ * over an existing file without --force), and the summary line, printed
+ * after COMMIT.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
         {"encoding", required_argument, NULL, 'e'},
         {"no-update", no_argument, NULL, 'n'},
         {"rejects", required_argument, NULL, 'r'},
+        {"force", no_argument, NULL, 'f'},
         {"dry-run", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -51,7 +54,7 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
     const char *rejects_path = NULL;
     struct store *st;
     struct err e;
-    int c, code = 0;
+    int c, code = 0, force = 0;
 
     memset(&p, 0, sizeof p);
     p.update = 1;
@@ -90,6 +93,9 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
         case 'D':
             p.dry_run = 1;
             break;
+        case 'f':
+            force = 1;
+            break;
         case 'h':
             return cmd_usage("import", stdout, 0);
         default:
@@ -100,16 +106,18 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
         log_warnx("import: no FILE given");
         return cmd_usage("import", stderr, EX_USAGE);
     }
-    if ((st = cmd_open(ctx, &code)) == NULL)
-        return code;
     err_clear(&e);
-    if (rejects_path != NULL) {
-        if (fs_out_open(&rejects, rejects_path, 0644, &e) == -1) {
-            store_close(st);
-            return cmd_fail(&e);
-        }
-        p.rejects = rejects.f;
+    if (rejects_path != NULL && fs_out_new(&rejects, rejects_path, 0644, force,
+                                           (const char *const *)argv + optind,
+                                           (size_t)(argc - optind), &e) == -1)
+        return cmd_fail(&e);
+    if ((st = cmd_open(ctx, &code)) == NULL) {
+        if (rejects_path != NULL)
+            fs_out_abort(&rejects);
+        return code;
     }
+    if (rejects_path != NULL)
+        p.rejects = rejects.f;
     for (int i = optind; i < argc; i++) {
         if (import_file(st, argv[i], &p, &cnt, &e) == -1) {
             code = cmd_fail(&e);
@@ -131,12 +139,15 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
         fflush(stdout);
     }
     if (rejects_path != NULL) {
-        /* rejects of a file that was rolled back would be misleading */
-        if (code == 0) {
+        /* rejects of a file that was rolled back would be misleading;
+         * with none, nothing is written (an earlier file stays) */
+        if (code == 0 && p.rejects_header) {
             if (fs_out_commit(&rejects, &e) == -1)
                 code = cmd_fail(&e);
         } else {
             fs_out_abort(&rejects);
+            if (code == 0)
+                log_info("no rejects: %s not written", rejects_path);
         }
     }
     store_close(st);

@@ -9,6 +9,7 @@
 
 #include <csv.h>
 
+#include "../engine/csv_import.h"
 #include "../engine/log.h"
 #include "cmd.h"
 
@@ -54,17 +55,5 @@ cmd_time(int64_t t, char *buf, size_t n)
 void
 cmd_csv_cell(FILE *f, const char *s)
 {
-    size_t n = strlen(s);
-
-    if (n > 0 && strchr("=+-@\t\r", s[0]) != NULL) {
-        fputs("\"'", f);
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '"')
-                fputc('"', f);
-            fputc(s[i], f);
-        }
-        fputc('"', f);
-        return;
-    }
-    csv_fwrite(f, s, n);
+    csv_write_cell(f, s, strlen(s));
 }

@@ -378,6 +378,36 @@ map_header(struct importer *im, const struct csv_record *h, struct err *e)
     return 0;
 }
 
+void
+csv_write_cell(FILE *f, const char *s, size_t n)
+{
+    if (n > 0 && memchr("=+-@\t\r", s[0], 6) != NULL) {
+        fputs("\"'", f);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '"')
+                fputc('"', f);
+            fputc(s[i], f);
+        }
+        fputc('"', f);
+        return;
+    }
+    csv_fwrite(f, s, n);
+}
+
+/* our_column - the name of one of the columns the rejects file adds
+ * (file, line, reason): "reject_NAME" when the input has a column of that
+ * name already, so that no name is doubled. */
+static const char *
+our_column(const struct importer *im, const char *name, char *buf, size_t n)
+{
+    for (size_t i = 0; i < im->nheader; i++)
+        if (strcasecmp(im->header_copy[i], name) == 0) {
+            snprintf(buf, n, "reject_%s", name);
+            return buf;
+        }
+    return name;
+}
+
 /* reject - report one refused row: on stderr (line and reason), or in the
  * rejects file (the record's fields, file, line, reason). */
 static void
@@ -396,22 +426,28 @@ reject(struct importer *im, const struct csv_record *r, const char *reason)
         return;
     }
     if (!im->p->rejects_header) {
+        static const char *const ours[] = {"file", "line", "reason"};
+        char col[32];
         for (size_t i = 0; i < im->nheader; i++) {
-            csv_fwrite(f, im->header_copy[i], strlen(im->header_copy[i]));
+            csv_write_cell(f, im->header_copy[i], strlen(im->header_copy[i]));
             fputc(',', f);
         }
-        fputs("\"file\",\"line\",\"reason\"\r\n", f);
+        for (size_t i = 0; i < 3; i++) {
+            const char *c = our_column(im, ours[i], col, sizeof col);
+            csv_fwrite(f, c, strlen(c));
+            fputs(i < 2 ? "," : "\r\n", f);
+        }
         im->p->rejects_header = 1;
     }
     for (size_t i = 0; i < im->nheader; i++) {
         if (i < r->nfields)
-            csv_fwrite(f, r->field[i], r->len[i]);
+            csv_write_cell(f, r->field[i], r->len[i]);
         fputc(',', f);
     }
-    csv_fwrite(f, im->path, strlen(im->path));
+    csv_write_cell(f, im->path, strlen(im->path));
     snprintf(linebuf, sizeof linebuf, ",%lu,", r->line);
     fputs(linebuf, f);
-    csv_fwrite(f, reason, strlen(reason));
+    csv_write_cell(f, reason, strlen(reason));
     fputs("\r\n", f);
 }
 

@@ -62,4 +62,12 @@ size_t import_attr_name(const char *in, size_t n, char *out, size_t outsz);
 /* import_is_email_header - 1 if a normalised header names the email. */
 int import_is_email_header(const char *name);
 
+/*
+ * csv_write_cell - one CSV cell (RFC 4180 quoting) of n bytes at s, for a
+ * file a person opens in a spreadsheet: a cell that starts with = + - @
+ * TAB or CR is written with a ' in front, so that it is shown as text,
+ * never run as a formula (OWASP, CSV injection).
+ */
+void csv_write_cell(FILE *f, const char *s, size_t n);
+
 #endif

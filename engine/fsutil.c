@@ -21,6 +21,7 @@ fs_out_open(struct fs_out *o, const char *path, int mode, struct err *e)
     int fd;
 
     o->f = NULL;
+    o->noreplace = 0;
     o->path = xstrdup(path);
     o->tmp = xasprintf("%s.tmp.XXXXXX", path);
     fd = mkstemp(o->tmp);
@@ -46,6 +47,59 @@ fs_out_open(struct fs_out *o, const char *path, int mode, struct err *e)
 }
 
 int
+fs_same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
+           x.st_ino == y.st_ino;
+}
+
+int
+fs_out_new(struct fs_out *o, const char *path, int mode, int force,
+           const char *const *inputs, size_t n, struct err *e)
+{
+    struct stat sb;
+
+    for (size_t i = 0; i < n; i++)
+        if (fs_same_file(path, inputs[i]))
+            return err_set(e, EX_USAGE,
+                           "%s is also an input (%s): writing it would "
+                           "destroy that input; name another file",
+                           path, inputs[i]);
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return err_set(e, EX_CANTCREAT, "%s is a directory", path);
+        if (!force)
+            return err_set(e, EX_CANTCREAT,
+                           "%s exists: not replaced (--force replaces it)",
+                           path);
+    }
+    if (fs_out_open(o, path, mode, e) == -1)
+        return -1;
+    o->noreplace = !force;
+    return 0;
+}
+
+/* put_in_place - rename tmp to path; without replacing a file there when
+ * noreplace (RENAME_NOREPLACE, or link and unlink where the file system
+ * has no such rename). */
+static int
+put_in_place(const char *tmp, const char *path, int noreplace)
+{
+    if (!noreplace)
+        return rename(tmp, path);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (link(tmp, path) == -1)
+        return -1;
+    (void)unlink(tmp);
+    return 0;
+}
+
+int
 fs_out_commit(struct fs_out *o, struct err *e)
 {
     int rc = 0;
@@ -59,8 +113,14 @@ fs_out_commit(struct fs_out *o, struct err *e)
         rc = -1;
     }
     o->f = NULL;
-    if (rc == 0 && rename(o->tmp, o->path) == -1) {
-        err_set(e, EX_CANTCREAT, "%s: %s", o->path, strerror(errno));
+    if (rc == 0 && put_in_place(o->tmp, o->path, o->noreplace) == -1) {
+        if (errno == EEXIST)
+            err_set(e, EX_CANTCREAT,
+                    "%s appeared while it was being written: not replaced "
+                    "(--force replaces it)",
+                    o->path);
+        else
+            err_set(e, EX_CANTCREAT, "%s: %s", o->path, strerror(errno));
         rc = -1;
     }
     if (rc == -1)

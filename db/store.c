@@ -17,6 +17,7 @@
  * the database.  A new database gets 16 KiB pages.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -204,13 +205,55 @@ store_latest_version(void)
     return v;
 }
 
-/* migrate - apply every embedded migration newer than the database. */
+/* schema_current - the schema version of the database, read without a
+ * write transaction: 1 and *v set, 0 when there is no schema_version
+ * table yet, -1. */
+static int
+schema_current(struct store *st, int *v, struct err *e)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        /* no such table: a new database */
+        if (rc == SQLITE_ERROR)
+            return 0;
+        return store_fail(st, e, "read schema_version");
+    }
+    rc = sqlite3_step(s);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return store_fail(st, e, "read schema_version");
+    return 1;
+}
+
+/* migrate - apply every embedded migration newer than the database.  A
+ * database already at the newest version is only read (no write lock: a
+ * report runs beside a long import); otherwise the check is done again
+ * inside BEGIN IMMEDIATE, so two processes never migrate at once. */
 static int
 migrate(struct store *st, struct err *e)
 {
     sqlite3_stmt *s = NULL;
     int current = 0, latest = store_latest_version();
+    int rc = schema_current(st, &current, e);
 
+    if (rc == -1)
+        return -1;
+    if (rc == 1 && current > latest)
+        return err_set(e, EX_DATAERR,
+                       "%s: schema version %d is newer than this campaign "
+                       "understands (%d); upgrade campaign",
+                       st->path, current, latest);
+    if (rc == 1 && current == latest) {
+        st->version = current;
+        return 0;
+    }
+    current = 0;
     if (store_begin(st, e) == -1)
         return -1;
     if (exec(st,
@@ -319,6 +362,15 @@ store_open(const char *path, enum store_open_mode mode, int *created,
                     errno == ENOENT ? " (run 'campaign init' first)" : "");
             return NULL;
         }
+        /* created here, mode 0600 (it holds personal data and the
+         * erasure salt): SQLite gives its -wal and -shm the database's
+         * mode, and would create it 0644 under the usual umask */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd == -1) {
+            err_set(e, EX_CANTCREAT, "%s: %s", path, strerror(errno));
+            return NULL;
+        }
+        close(fd);
         flags |= SQLITE_OPEN_CREATE;
         if (created)
             *created = 1;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bats
+# Issue 12: a new user's first week - safety and hygiene, commands that
+# wait for no reason.
+
+load lib
+
+@test "first week: campaign.db and its -wal and -shm are created mode 0600 (personal data, the erasure salt)" {
+    assert_eq "$(stat -c %a "$DB")" 600 "mode of the database made by init"
+    printf 'email\na@example.com\n' >a.csv
+    # hold the database open so that its -wal and -shm stay while an
+    # import writes through them
+    "$PY" -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1])
+c.execute("SELECT count(*) FROM contacts").fetchall()
+open(sys.argv[2], "w").close()
+time.sleep(4)
+' "$DB" "$BATS_TEST_TMPDIR/held" &
+    local holder=$!
+    local i
+    for ((i = 0; i < 50; i++)); do [ -e "$BATS_TEST_TMPDIR/held" ] && break; sleep 0.1; done
+    crun 0 import a.csv
+    [ -e "$DB-wal" ] && [ -e "$DB-shm" ] || fail "no -wal/-shm while the database is held open"
+    assert_eq "$(stat -c %a "$DB-wal")" 600 "mode of the -wal"
+    assert_eq "$(stat -c %a "$DB-shm")" 600 "mode of the -shm"
+    kill "$holder" 2>/dev/null || :
+    wait "$holder" 2>/dev/null || :
+    # under a permissive umask too
+    rm -f "$BATS_TEST_TMPDIR/u.db"
+    (umask 000 && "$CAMPAIGN_BIN" --db "$BATS_TEST_TMPDIR/u.db" init >/dev/null 2>&1)
+    assert_eq "$(stat -c %a "$BATS_TEST_TMPDIR/u.db")" 600 "mode under umask 000"
+}
+
+@test "first week: read-only commands do not wait for a writer - lists, report, contacts show, suppress list answer while another process holds the write lock" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    # a writer (a long import) holds the write lock for 8 s
+    "$PY" -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+c.execute("INSERT INTO lists(name, created_at) VALUES (\"held\", 0)")
+open(sys.argv[2], "w").close()
+time.sleep(8)
+c.execute("ROLLBACK")
+' "$DB" "$BATS_TEST_TMPDIR/locked" &
+    local holder=$! i t0 ms
+    for ((i = 0; i < 50; i++)); do [ -e "$BATS_TEST_TMPDIR/locked" ] && break; sleep 0.1; done
+    [ -e "$BATS_TEST_TMPDIR/locked" ] || fail "the writer never took the lock"
+    t0=$(date +%s%N)
+    crun 0 lists
+    assert_contains "$output" news
+    crun 0 report
+    crun 0 contacts show a@example.com
+    crun 0 suppress list
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$ms" -lt 4000 ] || fail "the read-only commands took $ms ms beside a writer"
+    kill "$holder" 2>/dev/null || :
+    wait "$holder" 2>/dev/null || :
+}

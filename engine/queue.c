@@ -840,6 +840,25 @@ none : {
 }
 }
 
+/* queue_peek - (the loop) would queue_next have a message: DRAINED or
+ * AWAITING when none will come (--max reached, a stop, nothing left),
+ * RELAY_GOT when one may.  Takes nothing. */
+static enum relay_next
+queue_peek(void *arg)
+{
+    struct run *r = arg;
+    enum relay_next rn = RELAY_GOT;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->failed || r->stop || (r->p->max > 0 && r->attempted >= r->p->max) ||
+        (r->rcount == 0 && r->exhausted && r->composing == 0 && !r->reclaim))
+        rn = r->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
+    if (r->p->max > 0 && r->attempted >= r->p->max && r->s->stop == QUEUE_DONE)
+        r->s->stop = QUEUE_MAXED;
+    pthread_mutex_unlock(&r->mu);
+    return rn;
+}
+
 /* queue_content - (the loop) the message's content is about to go out:
  * from now on it may arrive, so a crash before its result makes it
  * uncertain (journal.h). */
@@ -1249,6 +1268,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         src.next = queue_next;
         src.result = queue_result;
         src.content = queue_content;
+        src.peek = queue_peek;
         src.tick = queue_tick;
         src.arg = &r;
         src.wake_fd = r.wake[0];

@@ -590,8 +590,21 @@ fetch(struct relay_loop *l, int64_t now)
 {
     if (l->have_pending || l->drained || l->stopping || l->fatal)
         return;
-    if (throttle_global_wait(l->throttle, now) > 0)
+    if (throttle_global_wait(l->throttle, now) > 0) {
+        /* nothing taken early; but a source with nothing more to give
+         * ends the run now, not when the rate would let one go */
+        switch (l->src->peek ? l->src->peek(l->src->arg) : RELAY_GOT) {
+        case RELAY_DRAINED:
+            l->drained = 1;
+            break;
+        case RELAY_AWAITING:
+            l->awaiting = 1;
+            break;
+        default:
+            break;
+        }
         return;
+    }
     switch (l->src->next(l->src->arg, &l->pending)) {
     case RELAY_GOT:
         l->have_pending = 1;

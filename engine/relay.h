@@ -79,6 +79,12 @@ struct relay_source {
     enum relay_next (*next)(void *arg, struct relay_msg *m);
     /* result - one per message handed out */
     void (*result)(void *arg, const struct relay_done *d);
+    /* peek - optional (NULL): while the rate keeps the loop from taking
+     * a message, whether next() would have one: RELAY_DRAINED or
+     * RELAY_AWAITING when none will come (--max reached, the source
+     * empty), so that the loop ends without waiting for the rate;
+     * anything else when one may. Takes nothing. */
+    enum relay_next (*peek)(void *arg);
     /* content - optional (NULL): the message's content is about to be
      * written to its connection (smtp.h, the content callback); after
      * this, and before its result, it may have been delivered */

@@ -3,6 +3,11 @@
 # wait for no reason.
 
 load lib
+load send_lib
+
+teardown() {
+    send_teardown
+}
 
 @test "first week: campaign.db and its -wal and -shm are created mode 0600 (personal data, the erasure salt)" {
     assert_eq "$(stat -c %a "$DB")" 600 "mode of the database made by init"
@@ -57,4 +62,24 @@ c.execute("ROLLBACK")
     [ "$ms" -lt 4000 ] || fail "the read-only commands took $ms ms beside a writer"
     kill "$holder" 2>/dev/null || :
     wait "$holder" 2>/dev/null || :
+}
+
+@test "first week: send --rate 6/m --max 1 exits as soon as its message is answered, not when the rate would allow the next (a cron chunk must not overlap the next)" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 3)
+    start_sink
+    write_conf "$SINK_PORT"
+    local t0 ms
+    t0=$(date +%s%N)
+    send_status 0 --rate 6/m --max 1
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    assert_contains "$output" "sent 1, "
+    assert_contains "$output" "(--max reached)"
+    [ "$ms" -lt 5000 ] || fail "send --max 1 at 6/m took $ms ms (the rate's 10 s)"
+    # and at one an hour
+    t0=$(date +%s%N)
+    send_status 0 --rate 1/h --max 1
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$ms" -lt 5000 ] || fail "send --max 1 at 1/h took $ms ms"
+    assert_eq "$(count sends "state = 'sent'")" 2
 }

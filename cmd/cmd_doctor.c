@@ -92,10 +92,22 @@ fix(const char *fmt, ...)
     putchar('\n');
 }
 
+/* each wait of the probe at most this long (s): a relay that accepts and
+ * never greets must not hold doctor for its 300 s greeting timeout */
+#define DOCTOR_TIMEOUT 10
+
+static void
+cap_timeout(int *t)
+{
+    if (*t <= 0 || *t > DOCTOR_TIMEOUT)
+        *t = DOCTOR_TIMEOUT;
+}
+
 /* relay - connect, go through TLS and AUTH, report the capabilities. */
 static void
 relay(const struct config_relay *r, int transcript)
 {
+    struct config_relay rr = *r;
     struct smtp_params sp;
     struct smtp_callbacks cb;
     struct smtp_client *c;
@@ -126,7 +138,15 @@ relay(const struct config_relay *r, int transcript)
         fix("%s", e.msg);
     memset(&sp, 0, sizeof sp);
     memset(&p, 0, sizeof p);
-    sp.relay = r;
+    /* the probe's own short timeouts */
+    cap_timeout(&rr.timeout_connect);
+    cap_timeout(&rr.timeout_greeting);
+    cap_timeout(&rr.timeout_mail);
+    cap_timeout(&rr.timeout_rcpt);
+    cap_timeout(&rr.timeout_data);
+    cap_timeout(&rr.timeout_data_block);
+    cap_timeout(&rr.timeout_dot);
+    sp.relay = &rr;
     sp.password = pw;
     sp.transcript = transcript;
     cb.ready = probe_ready;

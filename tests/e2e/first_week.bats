@@ -83,3 +83,33 @@ c.execute("ROLLBACK")
     [ "$ms" -lt 5000 ] || fail "send --max 1 at 1/h took $ms ms"
     assert_eq "$(count sends "state = 'sent'")" 2
 }
+
+@test "first week: doctor on a relay that accepts and never greets gives up after its own 10 s and names the step, not after the 300 s greeting timeout" {
+    local port
+    port=$(free_port)
+    "$PY" -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(5)
+held = []
+end = time.time() + 40
+s.settimeout(1)
+while time.time() < end:
+    try:
+        held.append(s.accept())
+    except OSError:
+        pass
+' "$port" &
+    track_pid $!
+    wait_port "$port"
+    write_conf "$port"
+    local t0 ms
+    t0=$(date +%s%N)
+    run --separate-stderr camp --config "$BATS_TEST_TMPDIR/campaign.conf" doctor
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    no_sanitizer_report
+    [ "$ms" -lt 25000 ] || fail "doctor took $ms ms on a silent relay"
+    assert_contains "$output" "timeout waiting for the reply to the greeting"
+}

@@ -250,7 +250,8 @@ take_global(struct ctx *ctx, int argc, char **argv, int *want_version)
             dst = &ctx->db_path, val = a[4] ? a + 5 : NULL;
         else if (strncmp(a, "--config", 8) == 0 &&
                  (a[8] == '\0' || a[8] == '='))
-            dst = &ctx->config_path, val = a[8] ? a + 9 : NULL;
+            dst = &ctx->config_path, val = a[8] ? a + 9 : NULL,
+            ctx->config_named = 1;
         else if (strncmp(a, "--templates", 11) == 0 &&
                  (a[11] == '\0' || a[11] == '='))
             dst = &ctx->templates_dir, val = a[11] ? a + 12 : NULL;
@@ -289,6 +290,8 @@ main(int argc, char **argv)
     memset(&ctx, 0, sizeof ctx);
     ctx.db_path = env_or("CAMPAIGN_DB", "campaign.db");
     ctx.config_path = env_or("CAMPAIGN_CONFIG", "campaign.conf");
+    ctx.config_named = ctx.config_path != NULL &&
+                       strcmp(ctx.config_path, "campaign.conf") != 0;
     ctx.templates_dir = env_or("CAMPAIGN_TEMPLATES", "templates");
 
     if ((argc = take_global(&ctx, argc, argv, &want_version)) == -1)

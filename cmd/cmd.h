@@ -16,6 +16,7 @@
 struct ctx {
     const char *db_path;
     const char *config_path;
+    int config_named; /* --config or $CAMPAIGN_CONFIG: it must exist */
     const char *templates_dir;
     int verbose;
     int quiet;
@@ -55,6 +56,11 @@ int cmd_serve(struct ctx *, int, char **);
 int cmd_usage(const char *name, FILE *f, int code);
 /* cmd_fail - print e on stderr and return its exit code. */
 int cmd_fail(const struct err *e);
+/* cmd_config_load - config_load of ctx's configuration file; a file named
+ * by --config or $CAMPAIGN_CONFIG must exist (EX_NOINPUT), the default
+ * campaign.conf may be missing (the environment can give everything). */
+struct config;
+int cmd_config_load(struct ctx *ctx, struct config *cfg, struct err *e);
 /* cmd_open - open the database (migrating it); NULL after printing. */
 struct store *cmd_open(struct ctx *ctx, int *code);
 /* cmd_time - "YYYY-MM-DD HH:MM:SS UTC" into buf (at least 32 bytes). */

@@ -113,7 +113,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
         code = cmd_fail(&e);
     } else if (rc == 0) {
         log_warnx("no campaign \"%s\" (see campaign report)", argv[optind]);
-        code = EX_DATAERR;
+        code = EX_NOINPUT;
     } else if (ctl != NULL && strcmp(ctl, "cancel") == 0) {
         printf("campaign %s %s; %ld recipients left to send are cancelled\n",
                argv[optind], said, cancelled);

@@ -256,10 +256,10 @@ cmd_doctor(struct ctx *ctx, int argc, char **argv)
     problems = unreachable = 0;
     buf_init(&fb, 0);
     printf("configuration %s\n", ctx->config_path);
-    if (config_load(&cfg, ctx->config_path, &e) == -1) {
+    if (cmd_config_load(ctx, &cfg, &e) == -1) {
         fix("%s", e.msg);
         config_free(&cfg);
-        return EX_CONFIG;
+        return e.kind;
     }
     if (!cfg.exists)
         fix("no %s: run campaign init", ctx->config_path);

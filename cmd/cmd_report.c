@@ -276,7 +276,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         if (rc != 1) {
             if (rc == 0)
                 log_warnx("no campaign \"%s\"", argv[optind]);
-            code = rc == 0 ? EX_DATAERR : cmd_fail(&e);
+            code = rc == 0 ? EX_NOINPUT : cmd_fail(&e);
             goto out;
         }
         if (undelivered) {

@@ -57,7 +57,7 @@ cmd_serve(struct ctx *ctx, int argc, char **argv)
         return cmd_usage("serve", stderr, EX_USAGE);
     err_clear(&e);
     memset(&key, 0, sizeof key);
-    if (config_load(&cfg, ctx->config_path, &e) == -1) {
+    if (cmd_config_load(ctx, &cfg, &e) == -1) {
         code = cmd_fail(&e);
         goto out;
     }

@@ -29,7 +29,7 @@ mailjob_open(struct ctx *ctx, const char *name, const char *data_path,
     json_error_t jerr;
 
     memset(j, 0, sizeof *j);
-    if (config_load(&j->cfg, ctx->config_path, e) == -1)
+    if (cmd_config_load(ctx, &j->cfg, e) == -1)
         return -1;
     if ((j->tmpl = tmpl_load(ctx->templates_dir, name, e)) == NULL)
         return -1;

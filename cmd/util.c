@@ -4,11 +4,13 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <csv.h>
 
+#include "../engine/config.h"
 #include "../engine/csv_import.h"
 #include "../engine/log.h"
 #include "cmd.h"
@@ -56,4 +58,22 @@ void
 cmd_csv_cell(FILE *f, const char *s)
 {
     csv_write_cell(f, s, strlen(s));
+}
+
+int
+cmd_config_load(struct ctx *ctx, struct config *cfg, struct err *e)
+{
+    if (config_load(cfg, ctx->config_path, e) == -1)
+        return -1;
+    if (ctx->config_named && !cfg->exists)
+        return err_set(
+            e, EX_NOINPUT,
+            "%s: no such configuration file (named by %s); "
+            "campaign init writes one",
+            ctx->config_path,
+            getenv("CAMPAIGN_CONFIG") != NULL &&
+                    strcmp(getenv("CAMPAIGN_CONFIG"), ctx->config_path) == 0
+                ? "$CAMPAIGN_CONFIG"
+                : "--config");
+    return 0;
 }

@@ -113,3 +113,31 @@ while time.time() < end:
     [ "$ms" -lt 25000 ] || fail "doctor took $ms ms on a silent relay"
     assert_contains "$output" "timeout waiting for the reply to the greeting"
 }
+
+@test "first week: a --config FILE (or \$CAMPAIGN_CONFIG) that does not exist says so (66) instead of reporting a missing sender; the default campaign.conf may be missing" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    run --separate-stderr camp --config "$BATS_TEST_TMPDIR/nope.conf" --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 66 ] || fail "preview: exit $status, expected 66" "$stderr"
+    assert_contains "$stderr" "nope.conf: no such configuration file (named by --config)"
+    run --separate-stderr camp --config "$BATS_TEST_TMPDIR/nope.conf" --templates "$TEMPLATES" send --template promo --list news --dry-run
+    [ "$status" -eq 66 ] || fail "send: exit $status, expected 66" "$stderr"
+    run --separate-stderr env CAMPAIGN_CONFIG="$BATS_TEST_TMPDIR/nope.conf" "$CAMPAIGN_BIN" --db "$DB" doctor
+    [ "$status" -eq 66 ] || fail "doctor: exit $status, expected 66" "$output"
+    assert_contains "$output" "named by \$CAMPAIGN_CONFIG"
+    run --separate-stderr camp --config "$BATS_TEST_TMPDIR/nope.conf" serve --listen 127.0.0.1:0
+    [ "$status" -eq 66 ] || fail "serve: exit $status, expected 66" "$stderr"
+    # the default may be missing: the environment gives the sender
+    rm -f campaign.conf
+    run --separate-stderr env CAMPAIGN_SENDER_FROM="News <news@acme.example>" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 0 ] || fail "preview without campaign.conf: exit $status" "$stderr"
+}
+
+@test "first week: a campaign name nobody knows is a missing input (66) for report, pause, resume and cancel alike" {
+    local c
+    for c in report pause resume cancel; do
+        run --separate-stderr camp $c nosuch
+        [ "$status" -eq 66 ] || fail "$c nosuch: exit $status, expected 66" "$stderr"
+        assert_contains "$stderr" 'no campaign "nosuch"'
+    done
+}

@@ -243,6 +243,76 @@ set_dkim(struct parse *p, const char *name, const char *key, const char *v)
     return 1;
 }
 
+/* loopback - a host name or address of this machine's loopback */
+static int
+loopback(const char *h, size_t n)
+{
+    return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+           (n == 5 && memcmp(h, "[::1]", 5) == 0) ||
+           (n >= 9 && memcmp(h, "127.", 4) == 0 &&
+            strspn(h, "0123456789.") >= n);
+}
+
+/*
+ * base_url_shape - NULL when v is https://HOST[:PORT][/PATH] (http:// only
+ * for a loopback host: a test server), else why not.  HOST is a DNS name
+ * in ASCII (an IDN in its xn-- form), an IPv4 address or [IPv6]; no
+ * userinfo, query or fragment: each token is appended to the path, so
+ * "?x=1" would break every link and "#x" would keep the token from ever
+ * reaching the server.
+ */
+static const char *
+base_url_shape(const char *v)
+{
+    const char *h, *end, *port;
+    size_t hn;
+    int https = strncmp(v, "https://", 8) == 0;
+
+    if (!https && strncmp(v, "http://", 7) != 0)
+        return "it must start with https://";
+    h = v + (https ? 8 : 7);
+    end = h + strcspn(h, "/");
+    if (memchr(h, '@', (size_t)(end - h)) != NULL)
+        return "no user or password before the host (user@)";
+    if (strpbrk(v, "?#") != NULL)
+        return "no query (?) or fragment (#): the tokens are appended to "
+               "the path";
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '\\' ||
+            (unsigned char)*c >= 0x80)
+            return "spaces, control characters, backslashes and non-ASCII "
+                   "characters are not allowed (an internationalised "
+                   "domain in its xn-- form)";
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (rb == NULL || rb == h + 1)
+            return "an IPv6 host is written [address]";
+        port = rb + 1;
+    } else {
+        port = h + strcspn(h, ":/");
+        if (port == h)
+            return "no host";
+        for (const char *c = h; c < port; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
+                return "the host has a character a host name cannot have";
+    }
+    hn = (size_t)(port - h);
+    if (port < end) {
+        char *stop;
+        long n;
+        if (*port != ':' || port + 1 == end)
+            return "a port is written :NUMBER after the host";
+        n = strtol(port + 1, &stop, 10);
+        if (stop != end || n < 1 || n > 65535)
+            return "the port must be a number from 1 to 65535";
+    }
+    if (!https && !loopback(h, hn))
+        return "http:// only for a test server on this machine (127.0.0.1, "
+               "localhost, [::1]); mail needs https (RFC 8058 one-click "
+               "unsubscribe)";
+    return NULL;
+}
+
 static int
 set_tracking(struct parse *p, const char *key, const char *v)
 {
@@ -250,10 +320,11 @@ set_tracking(struct parse *p, const char *key, const char *v)
 
     if (strcmp(key, "base_url") == 0) {
         size_t n = strlen(v);
-        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-            return BAD("base_url must start with https:// (or http:// for "
-                       "a test server) (got \"%s\")",
-                       v);
+        const char *why = base_url_shape(v);
+        if (why != NULL)
+            return BAD("base_url \"%s\" is not https://HOST[:PORT][/PATH]: "
+                       "%s",
+                       v, why);
         set_str(&t->base_url, v);
         while (n > 0 && t->base_url[n - 1] == '/')
             t->base_url[--n] = '\0';
@@ -467,6 +538,14 @@ handler(void *arg, const char *section, const char *key, const char *v)
     char kind[32];
     const char *name;
 
+    /* a value goes into headers, paths and URLs: a CR or LF (possible
+     * from the environment) would split a header, and is never flattened
+     * or cut here - refused, naming the key */
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < ' ' && *c != '\t')
+            return BAD("%s: a control character (CR, LF, ...) in the value "
+                       "is refused",
+                       key);
     section_split(section, kind, sizeof kind, &name);
     if (strcmp(kind, "sender") == 0 && *name == '\0')
         return set_sender(p, key, v);

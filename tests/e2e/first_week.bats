@@ -141,3 +141,40 @@ while time.time() < end:
         assert_contains "$stderr" 'no campaign "nosuch"'
     done
 }
+
+@test "first week: [tracking] base_url must be https://HOST[:PORT][/PATH] - a fragment, a query, userinfo, no host, a bad port or http:// to another machine is refused by preview, send and doctor alike (78)" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    local u
+    for u in "https://t.acme.example/p#x" "https://t.acme.example/?x=1" "https://" \
+        "https://user:pw@t.acme.example" "https://t.acme.example:0" "https://t.acme.example:x" \
+        "http://t.acme.example" "https://t.acme.example/a b"; do
+        run --separate-stderr env CAMPAIGN_TRACKING_BASE_URL="$u" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+        [ "$status" -eq 78 ] || fail "preview with base_url $u: exit $status, expected 78" "$output"
+        assert_contains "$stderr" "is not https://HOST[:PORT][/PATH]"
+        run --separate-stderr env CAMPAIGN_TRACKING_BASE_URL="$u" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo --list news --dry-run
+        [ "$status" -eq 78 ] || fail "send with base_url $u: exit $status, expected 78"
+        run --separate-stderr env CAMPAIGN_TRACKING_BASE_URL="$u" "$CAMPAIGN_BIN" --db "$DB" doctor
+        [ "$status" -eq 78 ] || fail "doctor with base_url $u: exit $status, expected 78"
+    done
+    # the good shapes pass, and the links are made from them
+    for u in "https://t.acme.example" "https://t.acme.example:8443/track/" "https://[2001:db8::1]/t" "http://127.0.0.1:8080"; do
+        run --separate-stderr env CAMPAIGN_TRACKING_BASE_URL="$u" CAMPAIGN_SENDER_FROM="News <news@acme.example>" \
+            "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+        [ "$status" -eq 0 ] || fail "preview with base_url $u: exit $status" "$stderr"
+        assert_contains "$output" "${u%/}/u/"
+    done
+}
+
+@test "first week: a CR or LF in a configuration value (from the environment) is refused naming the key, never flattened into a header" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    local v
+    for v in CAMPAIGN_SENDER_FROM CAMPAIGN_SENDER_LIST_ID CAMPAIGN_SENDER_BOUNCE_DOMAIN CAMPAIGN_SENDER_REPLY_TO; do
+        run --separate-stderr env "$v=news@acme.example"$'\r\n'"Bcc: victim@evil.example" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+        [ "$status" -eq 78 ] || fail "$v with CRLF: exit $status, expected 78" "$output"
+        assert_contains "$stderr" "environment $v: "
+        assert_contains "$stderr" "a control character (CR, LF, ...) in the value is refused"
+        [[ "$output" != *"victim@evil.example"* ]] || fail "$v: the injected header went into the message"
+    done
+}

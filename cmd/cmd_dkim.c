@@ -9,6 +9,7 @@
 
 #include "../engine/buf.h"
 #include "../engine/dkim.h"
+#include "../engine/log.h"
 #include "../engine/xalloc.h"
 #include "cmd.h"
 
@@ -80,6 +81,11 @@ cmd_dkim_keygen(struct ctx *ctx, int argc, char **argv)
         fprintf(stderr, "campaign: --bits applies to RSA keys only\n");
         return cmd_usage(NAME, stderr, EX_USAGE);
     }
+    if (have_bits && bits < 2048)
+        log_warnx("warning: a %ld-bit RSA key is weak: RFC 8301 requires "
+                  "verifiers to accept 1024 bits at least and Gmail and "
+                  "Yahoo ask for 2048; use --bits 2048 or more",
+                  bits);
     if (!dkim_name_ok(domain) || !dkim_name_ok(selector)) {
         fprintf(stderr,
                 "campaign: --%s must be a DNS name (letters, "
@@ -97,6 +103,9 @@ cmd_dkim_keygen(struct ctx *ctx, int argc, char **argv)
     } else {
         /* the record, then zone-file comments: stdout stays a valid
          * fragment of a zone file */
+        /* the full path: it works in campaign.conf wherever that is (a
+         * relative key_file is read from the configuration's directory) */
+        char *abs = realpath(out, NULL);
         fputs(dns.p, stdout);
         printf("; private key: %s (mode 0600); publish the record above, "
                "then in campaign.conf:\n"
@@ -104,7 +113,8 @@ cmd_dkim_keygen(struct ctx *ctx, int argc, char **argv)
                ";   domain = %s\n"
                ";   selector = %s\n"
                ";   key_file = %s\n",
-               out, domain, selector, out);
+               abs ? abs : out, domain, selector, abs ? abs : out);
+        free(abs);
         if (fflush(stdout) == EOF)
             code = EX_IOERR;
     }

@@ -621,9 +621,32 @@ env_overrides(struct parse *p, struct err *e)
     return 0;
 }
 
+/* resolve - a relative file name in the configuration is read from the
+ * configuration file's directory, not the working directory (cron runs
+ * from /): *v becomes DIR/NAME. */
+static void
+resolve(const struct config *cfg, char **v)
+{
+    const char *slash;
+
+    if (*v == NULL || **v == '/' || **v == '\0' ||
+        (slash = strrchr(cfg->path, '/')) == NULL)
+        return;
+    char *full = xasprintf("%.*s/%s", (int)(slash - cfg->path), cfg->path, *v);
+    free(*v);
+    *v = full;
+}
+
 static int
 validate(struct config *cfg, struct err *e)
 {
+    resolve(cfg, &cfg->tracking.secret_file);
+    for (size_t i = 0; i < cfg->ndkim; i++)
+        resolve(cfg, &cfg->dkim[i].key_file);
+    for (size_t i = 0; i < cfg->nrelay; i++) {
+        resolve(cfg, &cfg->relay[i].ca_file);
+        resolve(cfg, &cfg->relay[i].password_file);
+    }
     for (size_t i = 0; i < cfg->ndkim; i++) {
         struct config_dkim *d = &cfg->dkim[i];
         if (d->domain == NULL || d->selector == NULL || d->key_file == NULL)

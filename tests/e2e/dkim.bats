@@ -130,7 +130,7 @@ samples() {
         "Private-Key: (2048 bit, 2 primes)" "default key size"
     assert_contains "$output" "domain = acme.example"
     assert_contains "$output" "selector = s2026"
-    assert_contains "$output" "key_file = s2026.acme.example.key"
+    assert_contains "$output" "key_file = $PWD/s2026.acme.example.key"
     # everything else on stdout is a zone-file comment
     assert_eq "$(printf '%s\n' "${lines[@]:1}" | grep -vc '^;')" 0 "non-comment lines"
 }
@@ -153,7 +153,7 @@ samples() {
     assert_eq "$(openssl pkey -in k.pem -noout -text | head -n 1)" \
         "Private-Key: (1024 bit, 2 primes)" "key size"
     assert_contains "${lines[0]}" 'old._domainkey.mail.acme.example. IN TXT ( "v=DKIM1; k=rsa; p='
-    assert_contains "$output" "key_file = k.pem"
+    assert_contains "$output" "key_file = $PWD/k.pem"
     [ ! -e old.mail.acme.example.key ] || fail "default file written too"
 }
 

@@ -178,3 +178,31 @@ while time.time() < end:
         [[ "$output" != *"victim@evil.example"* ]] || fail "$v: the injected header went into the message"
     done
 }
+
+@test "first week: relative key_file, password_file, secret_file and ca_file are read from the configuration's directory, not the working directory (cron runs from /); dkim keygen prints a path that works" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    mkdir -p etc elsewhere
+    crun 0 dkim keygen --domain acme.example --selector s1 --algo ed25519 --out etc/s1.key
+    assert_contains "$output" "key_file = $BATS_TEST_TMPDIR/etc/s1.key"
+    cp "$DB.secret" etc/tracking.secret
+    chmod 600 etc/tracking.secret
+    printf '[sender]\nfrom = News <news@acme.example>\n\n[dkim]\ndomain = acme.example\nselector = s1\nkey_file = s1.key\n\n[tracking]\nbase_url = https://t.acme.example\nsecret_file = tracking.secret\n' >etc/campaign.conf
+    chmod 600 etc/campaign.conf
+    cd elsewhere
+    run --separate-stderr "$CAMPAIGN_BIN" --db "$DB" --config ../etc/campaign.conf --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 0 ] || fail "preview from another directory: exit $status" "$stderr"
+    assert_contains "$output" "DKIM-Signature: "
+    assert_contains "$output" "https://t.acme.example/u/"
+    cd /
+    run --separate-stderr "$CAMPAIGN_BIN" --db "$DB" --config "$BATS_TEST_TMPDIR/etc/campaign.conf" --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 0 ] || fail "preview from /: exit $status" "$stderr"
+    assert_contains "$output" "DKIM-Signature: "
+}
+
+@test "first week: dkim keygen --bits below 2048 warns that the key is weak" {
+    crun 0 dkim keygen --domain acme.example --selector s1 --bits 1024 --out k1.key
+    assert_contains "$stderr" "1024-bit RSA key is weak"
+    crun 0 dkim keygen --domain acme.example --selector s2 --bits 2048 --out k2.key
+    [[ "$stderr" != *"weak"* ]] || fail "a 2048-bit key is called weak: $stderr"
+}

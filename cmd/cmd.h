@@ -70,6 +70,11 @@ const char *cmd_time(int64_t t, char *buf, size_t n);
  * injection (a leading = + - @ TAB or CR gets a ' in front). */
 void cmd_csv_cell(FILE *f, const char *s);
 
+/* cmd_name_check - a campaign or list name: 1 to LIST_NAME_MAX bytes,
+ * not only spaces, no control character; 0, or -1 after saying so
+ * (naming the option what). */
+int cmd_name_check(const char *what, const char *s);
+
 /* cmd_opt_reset - prepare getopt_long for a fresh argv. */
 void cmd_opt_reset(void);
 

@@ -64,10 +64,8 @@ cmd_import(struct ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (optarg[0] == '\0' || strlen(optarg) > LIST_NAME_MAX) {
-                log_warnx("--list: a name of 1 to %d bytes", LIST_NAME_MAX);
+            if (cmd_name_check("--list", optarg) == -1)
                 return EX_USAGE;
-            }
             p.list = optarg;
             break;
         case 'd':

@@ -558,6 +558,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     };
     const char *template = NULL, *list = NULL, *campaign = NULL;
     const char *data = NULL, *rate = NULL;
+    struct config_rate rate_v = {0};
     int dry = 0, c, code = 0, rc, concurrency = 0, lock = -1;
     long max = 0;
     struct dryrun d;
@@ -605,11 +606,19 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             }
             break;
         case 'r':
+            /* checked here: a dry run takes it too */
+            if (config_rate_parse(optarg, &rate_v) == -1) {
+                log_warnx("--rate: a positive number per s, m, h or d, like "
+                          "50/s, 3000/m or 100000/h (got \"%s\")",
+                          optarg);
+                return EX_USAGE;
+            }
             rate = optarg;
             break;
         case 'm':
+            errno = 0;
             max = strtol(optarg, &end, 10);
-            if (*end != '\0' || max < 1) {
+            if (*end != '\0' || *optarg == '\0' || errno == ERANGE || max < 1) {
                 log_warnx("--max: a positive count (got \"%s\")", optarg);
                 return EX_USAGE;
             }
@@ -649,6 +658,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
     if (campaign == NULL)
         campaign = template;
+    if (cmd_name_check("--campaign", campaign) == -1 ||
+        (list != NULL && cmd_name_check("--list", list) == -1))
+        return EX_USAGE;
     err_clear(&e);
     buf_init(&d.msg, 0);
     buf_init(&d.path, 0);
@@ -811,11 +823,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         goto out;
     }
     rp.trust_refusals = trust;
-    if (rate != NULL && config_rate_parse(rate, &j.cfg.limits.rate) == -1) {
-        log_warnx("--rate: like 50/s, 3000/m or 100000/h (got \"%s\")", rate);
-        code = EX_USAGE;
-        goto out;
-    }
+    if (rate != NULL)
+        j.cfg.limits.rate = rate_v;
     if ((lock = queue_lock(ctx->db_path, cid, &e)) == -1) {
         code = cmd_fail(&e);
         goto out;

@@ -10,6 +10,7 @@
 
 #include <csv.h>
 
+#include "../engine/bounds.h"
 #include "../engine/config.h"
 #include "../engine/csv_import.h"
 #include "../engine/log.h"
@@ -75,5 +76,23 @@ cmd_config_load(struct ctx *ctx, struct config *cfg, struct err *e)
                     strcmp(getenv("CAMPAIGN_CONFIG"), ctx->config_path) == 0
                 ? "$CAMPAIGN_CONFIG"
                 : "--config");
+    return 0;
+}
+
+int
+cmd_name_check(const char *what, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > LIST_NAME_MAX || strspn(s, " \t") == n) {
+        log_warnx("%s: a name of 1 to %d bytes, not only spaces (got \"%s\")",
+                  what, LIST_NAME_MAX, n > 60 ? "..." : s);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
+            log_warnx("%s: a name without control characters", what);
+            return -1;
+        }
     return 0;
 }

@@ -109,12 +109,29 @@ parse_int(const char *v, int lo, int hi, int *out)
 int
 config_rate_parse(const char *s, struct config_rate *r)
 {
-    char *end;
+    char num[32];
+    const char *end;
     double n, per = 1;
+    size_t d = strspn(s, "0123456789");
 
-    errno = 0;
-    n = strtod(s, &end);
-    if (errno != 0 || end == s || n < 0 || n > 1e9)
+    /* decimal digits, an optional fraction: no sign, hex, exponent,
+     * nan or inf (strtod would take them all, so it reads a copy of
+     * the digits alone) */
+    if (d == 0)
+        return -1;
+    if (s[d] == '.') {
+        size_t f = strspn(s + d + 1, "0123456789");
+        if (f == 0)
+            return -1;
+        d += 1 + f;
+    }
+    if (d >= sizeof num)
+        return -1;
+    memcpy(num, s, d);
+    num[d] = '\0';
+    end = s + d;
+    n = strtod(num, NULL);
+    if (!(n > 0) || n > CONFIG_RATE_MAX)
         return -1;
     while (*end == ' ')
         end++;
@@ -134,6 +151,8 @@ config_rate_parse(const char *s, struct config_rate *r)
         return -1;
     }
     r->per_second = n / per;
+    if (r->per_second > CONFIG_RATE_MAX)
+        return -1;
     return 0;
 }
 

@@ -126,8 +126,12 @@ struct config {
 int config_load(struct config *cfg, const char *path, struct err *e);
 void config_free(struct config *cfg);
 
-/* config_rate_parse - "50/s", "3000/m", "100000/h", "20" (per second). */
+/* config_rate_parse - "50/s", "3000/m", "100000/h", "500000/d", "20" (per
+ * second): a positive decimal number (no sign, exponent, hex, nan), at
+ * most CONFIG_RATE_MAX per unit and per second; -1 otherwise. */
 int config_rate_parse(const char *s, struct config_rate *r);
+/* the most config_rate_parse takes, per unit and per second */
+#define CONFIG_RATE_MAX 1000000.0
 
 /*
  * config_write_default - create path with the commented default

@@ -206,3 +206,34 @@ while time.time() < end:
     crun 0 dkim keygen --domain acme.example --selector s2 --bits 2048 --out k2.key
     [[ "$stderr" != *"weak"* ]] || fail "a 2048-bit key is called weak: $stderr"
 }
+
+@test "first week: --rate takes only a positive decimal rate per s, m, h or d and --max only a count that fits, both checked with --dry-run too; empty, blank or over-long campaign and list names are refused" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    local r
+    for r in nan inf 0 0/s -5/s 0x10/s 1e3/s 2000000/s 5/w 5. "" " 5/s" 1/d0; do
+        run --separate-stderr camp --templates "$TEMPLATES" send --template promo --list news --dry-run --rate "$r"
+        [ "$status" -eq 64 ] || fail "--rate '$r': exit $status, expected 64" "$stderr"
+        assert_contains "$stderr" "--rate: a positive number"
+    done
+    for r in 50/s 3000/m 100000/h 500000/d 2.5/s 20; do
+        run --separate-stderr env CAMPAIGN_SENDER_FROM="News <news@acme.example>" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo --list news --dry-run --rate "$r"
+        [ "$status" -eq 0 ] || fail "--rate '$r': exit $status" "$stderr"
+    done
+    for r in 0 -1 99999999999999999999999 1x ""; do
+        run --separate-stderr camp --templates "$TEMPLATES" send --template promo --list news --dry-run --max "$r"
+        [ "$status" -eq 64 ] || fail "--max '$r': exit $status, expected 64" "$stderr"
+    done
+    local long
+    long=$(printf 'x%.0s' $(seq 1 201))
+    for r in "" "   " "$long" $'a\033[31mb'; do
+        run --separate-stderr camp --templates "$TEMPLATES" send --template promo --list news --campaign "$r" --dry-run
+        [ "$status" -eq 64 ] || fail "--campaign '$r': exit $status, expected 64" "$stderr"
+        run --separate-stderr camp --templates "$TEMPLATES" send --template promo --list "$r" --dry-run
+        [ "$status" -eq 64 ] || fail "send --list '$r': exit $status, expected 64" "$stderr"
+        run --separate-stderr camp import a.csv --list "$r"
+        [ "$status" -eq 64 ] || fail "import --list '$r': exit $status, expected 64" "$stderr"
+    done
+    assert_eq "$(count campaigns)" 0
+    assert_eq "$(count lists)" 1
+}

@@ -22,9 +22,14 @@
 #endif
 
 const struct command commands[] = {
-    {"init", cmd_init, "campaign init",
-     "Create the database (and a commented campaign.conf if there is none);\n"
-     "apply any schema migrations.  Safe to run again.\n"},
+    {"init", cmd_init, "campaign init [--force]",
+     "Create the database (and a commented campaign.conf and the tracking\n"
+     "secret if there are none); apply any schema migrations.  Safe to run\n"
+     "again.  A tracking secret missing once campaigns were sent is not\n"
+     "replaced: every link already sent is signed with it.\n"
+     "\n"
+     "  --force            write a new secret anyway (the links already sent\n"
+     "                     stop working)\n"},
     {"import", cmd_import,
      "campaign import FILE... [--list NAME] [--delimiter C] [--encoding E]\n"
      "                [--no-update] [--rejects FILE [--force]] [--dry-run]",

@@ -237,3 +237,28 @@ while time.time() < end:
     assert_eq "$(count campaigns)" 0
     assert_eq "$(count lists)" 1
 }
+
+@test "first week: init does not replace a missing tracking secret once campaigns were sent (78, saying why) unless --force" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 2)
+    start_sink
+    write_conf "$SINK_PORT" "" "[tracking]" "base_url = https://t.acme.example"
+    send_status 0
+    local before
+    before=$(od -An -tx1 "$DB.secret" | tr -d ' \n')
+    mv "$DB.secret" "$BATS_TEST_TMPDIR/backup.secret"
+    run --separate-stderr camp --config "$BATS_TEST_TMPDIR/campaign.conf" init
+    [ "$status" -eq 78 ] || fail "init: exit $status, expected 78" "$stderr"
+    assert_contains "$stderr" "is missing, and 1 campaign has been sent with it"
+    assert_contains "$stderr" "campaign init --force"
+    [ ! -e "$DB.secret" ] || fail "a new secret was written"
+    # restored: init is happy and the secret is the same
+    mv "$BATS_TEST_TMPDIR/backup.secret" "$DB.secret"
+    crun 0 --config "$BATS_TEST_TMPDIR/campaign.conf" init
+    assert_eq "$(od -An -tx1 "$DB.secret" | tr -d ' \n')" "$before"
+    # --force writes a new one
+    rm "$DB.secret"
+    crun 0 --config "$BATS_TEST_TMPDIR/campaign.conf" init --force
+    [ -s "$DB.secret" ] || fail "init --force wrote no secret"
+    [ "$(od -An -tx1 "$DB.secret" | tr -d ' \n')" != "$before" ] || fail "the same secret?"
+}

@@ -70,6 +70,12 @@ const char *cmd_time(int64_t t, char *buf, size_t n);
  * injection (a leading = + - @ TAB or CR gets a ' in front). */
 void cmd_csv_cell(FILE *f, const char *s);
 
+/* cmd_safe - s for a terminal: every control character (ESC, CR, LF,
+ * TAB, ... and DEL) as \xHH, so that a value from a CSV file cannot
+ * drive it; s itself when it has none.  Valid until the eighth call
+ * after.  NULL stays NULL. */
+const char *cmd_safe(const char *s);
+
 /* cmd_name_check - a campaign or list name: 1 to LIST_NAME_MAX bytes,
  * not only spaces, no control character; 0, or -1 after saying so
  * (naming the option what). */

@@ -31,7 +31,8 @@ lists_row(const struct store_list_row *r, void *arg)
         if (o->n == 0)
             printf("%-30s %10s %10s  %s\n", "LIST", "MEMBERS", "ACTIVE",
                    "CREATED");
-        printf("%-30s %10ld %10ld  %s\n", r->name, r->members, r->active, t);
+        printf("%-30s %10ld %10ld  %s\n", cmd_safe(r->name), r->members,
+               r->active, t);
     }
     o->n++;
     return 0;

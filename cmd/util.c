@@ -14,6 +14,7 @@
 #include "../engine/config.h"
 #include "../engine/csv_import.h"
 #include "../engine/log.h"
+#include "../engine/xalloc.h"
 #include "cmd.h"
 
 void
@@ -95,4 +96,34 @@ cmd_name_check(const char *what, const char *s)
             return -1;
         }
     return 0;
+}
+
+const char *
+cmd_safe(const char *s)
+{
+    static char *ring[8];
+    static int next;
+    size_t n = 0, bad = 0;
+    char *o, *p;
+
+    if (s == NULL)
+        return NULL;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] < ' ' || s[n] == 0x7f)
+            bad++;
+    if (bad == 0)
+        return s;
+    o = p = xmalloc(n + 3 * bad + 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < ' ' || c == 0x7f)
+            p += sprintf(p, "\\x%02x", c);
+        else
+            *p++ = (char)c;
+    }
+    *p = '\0';
+    free(ring[next]);
+    ring[next] = o;
+    next = (next + 1) % 8;
+    return o;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -26,11 +27,34 @@ log_get_level(void)
     return log_level;
 }
 
+/* put_safe - s on f with the control characters that drive a terminal
+ * (ESC, CR, BEL, ... and DEL: a contact's name from a CSV file may hold
+ * them) written as \xHH; line feeds and tabs stay. */
+static void
+put_safe(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < ' ' && c != '\n' && c != '\t') || c == 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
+    }
+}
+
 static void
 log_vemit(int with_errno, int saved, const char *fmt, va_list ap)
 {
+    char *msg = NULL;
+
     fprintf(stderr, "%s: ", log_prog);
-    vfprintf(stderr, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) == -1) {
+        fputs("(out of memory formatting a message)", stderr);
+        msg = NULL;
+    } else {
+        put_safe(stderr, msg);
+        free(msg);
+    }
     if (with_errno)
         fprintf(stderr, ": %s", strerror(saved));
     fputc('\n', stderr);

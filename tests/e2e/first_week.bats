@@ -262,3 +262,16 @@ while time.time() < end:
     [ -s "$DB.secret" ] || fail "init --force wrote no secret"
     [ "$(od -An -tx1 "$DB.secret" | tr -d ' \n')" != "$before" ] || fail "the same secret?"
 }
+
+@test "first week: control characters from CSV files and names never reach the terminal raw - error messages and lists escape them as \\xHH" {
+    printf 'email,first_name\n"bad\033[2J\033]0;pwned\007@x",Eve\n' >esc.csv
+    crun 0 import esc.csv
+    [[ "$stderr" != *$'\033'* ]] || fail "an ESC reached stderr: $(printf '%s' "$stderr" | cat -v)"
+    [[ "$stderr" != *$'\007'* ]] || fail "a BEL reached stderr"
+    assert_contains "$stderr" '\x1b[2J'
+    # a list name from an older database
+    q "INSERT INTO lists(name, created_at) VALUES ('evil' || char(27) || '[31m', 0);"
+    crun 0 lists
+    [[ "$output" != *$'\033'* ]] || fail "an ESC reached stdout: $(printf '%s' "$output" | cat -v)"
+    assert_contains "$output" 'evil\x1b[31m'
+}

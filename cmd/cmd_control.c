@@ -34,6 +34,25 @@ status_cb(const struct store_campaign *c, void *arg)
     return 0;
 }
 
+/* shell_word - s as one word a shell reads back as s */
+static void
+shell_word(const char *s)
+{
+    if (*s != '\0' &&
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                  "vwxyz0123456789._-/@%+=:,") == strlen(s)) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    putchar('\'');
+}
+
 /*
  * control - request ctl (NULL: clear the request) and set the status.  A
  * campaign that is over stays over: a finished or cancelled campaign is
@@ -118,7 +137,13 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
         printf("campaign %s %s; %ld recipients left to send are cancelled\n",
                argv[optind], said, cancelled);
     } else {
-        printf("campaign %s %s\n", argv[optind], said);
+        printf("campaign %s %s", argv[optind], said);
+        if (ctl == NULL) { /* resume: the command that goes on */
+            fputs(": run campaign send --campaign ", stdout);
+            shell_word(argv[optind]);
+            fputs(" to go on", stdout);
+        }
+        putchar('\n');
     }
     queue_unlock(lock);
     store_close(st);
@@ -135,8 +160,7 @@ cmd_pause(struct ctx *ctx, int argc, char **argv)
 int
 cmd_resume(struct ctx *ctx, int argc, char **argv)
 {
-    return control(ctx, argc, argv, "resume", NULL, "sending",
-                   "resumed: run campaign send --campaign NAME to go on");
+    return control(ctx, argc, argv, "resume", NULL, "sending", "resumed");
 }
 
 int

@@ -275,3 +275,22 @@ while time.time() < end:
     [[ "$output" != *$'\033'* ]] || fail "an ESC reached stdout: $(printf '%s' "$output" | cat -v)"
     assert_contains "$output" 'evil\x1b[31m'
 }
+
+@test "first week: resume prints the real command that goes on, and that command works" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 4)
+    start_sink
+    write_conf "$SINK_PORT"
+    send_status 0 --max 1 --campaign "spring sale"
+    crun 0 pause "spring sale"
+    crun 0 resume "spring sale"
+    assert_eq "$output" "campaign spring sale resumed: run campaign send --campaign 'spring sale' to go on"
+    local cmd
+    cmd=${output#*run campaign }
+    cmd=${cmd% to go on}
+    # the words as a shell reads them
+    eval "set -- $cmd"
+    crun 0 --templates "$TEMPLATES" "$@"
+    assert_contains "$output" "campaign done"
+    assert_eq "$(count sends "state = 'sent'")" 4
+}

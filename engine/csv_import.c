@@ -144,6 +144,7 @@ static const char *const email_headers[] = {
     "mail_address",
     "email_addr",
     "e_mail_adresse",
+    "email_adresse",
     "emailadresse",
     "mailadresse",
     "adresse_mail",

@@ -93,6 +93,25 @@ suppress_emails(struct store *st, char *const *emails, size_t n,
     return store_commit(st, e);
 }
 
+/* comment - a line that starts with '#' (after blanks) and is not an
+ * address ('#' may begin a local part): exports and hand-kept lists carry
+ * them */
+static int
+comment(const struct csv_record *rec)
+{
+    char norm[EMAIL_MAX + 1];
+    const char *why;
+    size_t i = 0;
+
+    if (rec->nfields == 0)
+        return 0;
+    while (i < rec->len[0] &&
+           (rec->field[0][i] == ' ' || rec->field[0][i] == '\t'))
+        i++;
+    return i < rec->len[0] && rec->field[0][i] == '#' &&
+           email_normalize(rec->field[0], rec->len[0], norm, &why) == -1;
+}
+
 int
 suppress_import(struct store *st, const char *path,
                 const struct csvread_params *csv, const char *reason,
@@ -110,7 +129,10 @@ suppress_import(struct store *st, const char *path,
     snprintf(source, sizeof source, "suppress:%s", path);
     if ((rd = csvread_open(path, csv, e)) == NULL)
         return -1;
-    if ((rc = csvread_next(rd, &rec, e)) <= 0) {
+    /* comment lines ("# exported from ...") before the first line */
+    while ((rc = csvread_next(rd, &rec, e)) == 1 && comment(rec))
+        ;
+    if (rc <= 0) {
         if (rc == 0)
             err_set(e, EX_DATAERR, "%s:1: empty file", path);
         goto fail;
@@ -149,6 +171,8 @@ suppress_import(struct store *st, const char *path,
                 goto fail;
             break;
         }
+        if (comment(rec))
+            continue;
         if (email_col >= rec->nfields ||
             email_normalize(rec->field[email_col], rec->len[email_col], norm,
                             &why) == -1) {

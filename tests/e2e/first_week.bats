@@ -294,3 +294,15 @@ while time.time() < end:
     assert_contains "$output" "campaign done"
     assert_eq "$(count sends "state = 'sent'")" 4
 }
+
+@test "first week: suppress import of a plain list skips '#' comment lines (an address may still begin with '#'); import finds an 'Email-Adresse' column" {
+    printf '# unsubscribes exported 2026-11-30\n#   from the old tool\na@example.com\n# end of batch 1\nb@example.com\n#c@example.com\n' >plain.txt
+    crun 0 suppress import plain.txt --reason unsubscribed
+    [[ "$stderr" != *"plain.txt:1"* ]] || fail "a comment line was read as an address: $stderr"
+    [[ "$stderr" != *"plain.txt:4"* ]] || fail "a comment line was read as an address: $stderr"
+    assert_eq "$(q "SELECT email FROM suppressions ORDER BY email;")" $'#c@example.com\na@example.com\nb@example.com'
+    printf 'Vorname;Email-Adresse\nHans;hans@example.de\n' >de.csv
+    crun 0 import de.csv
+    assert_eq "$(q "SELECT email FROM contacts;")" hans@example.de
+    assert_eq "$(attr hans@example.de vorname)" Hans
+}

@@ -44,6 +44,7 @@ struct csvread {
     size_t convcap;
 
     unsigned long line;     /* physical line of the piece being fed */
+    size_t line_off;        /* bytes of that line before the piece */
     unsigned long rec_line; /* line where the current record began */
 
     /* the record being assembled */
@@ -207,10 +208,48 @@ is_space_none(unsigned char c)
     return 0;
 }
 
+/*
+ * wide_encoding - the name of the UTF-16 or UTF-32 encoding the first n
+ * bytes of a file are in (by its byte order mark, or without one by the
+ * NUL bytes that ASCII text has in those encodings: "e\0m\0" is
+ * UTF-16LE), or NULL for anything else.
+ */
+static const char *
+wide_encoding(const unsigned char *b, size_t n)
+{
+    size_t m = n < 64 ? n : 64, z[4] = {0, 0, 0, 0};
+
+    if (n >= 4 && b[0] == 0xff && b[1] == 0xfe && b[2] == 0 && b[3] == 0)
+        return "UTF-32LE (with a byte order mark)";
+    if (n >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0xfe && b[3] == 0xff)
+        return "UTF-32BE (with a byte order mark)";
+    if (n >= 2 && b[0] == 0xff && b[1] == 0xfe)
+        return "UTF-16LE (with a byte order mark)";
+    if (n >= 2 && b[0] == 0xfe && b[1] == 0xff)
+        return "UTF-16BE (with a byte order mark)";
+    if (m < 4)
+        return NULL;
+    m &= ~(size_t)3;
+    for (size_t i = 0; i < m; i++)
+        if (b[i] == 0)
+            z[i % 4]++;
+    /* ASCII text: the NULs fill whole positions of every unit */
+    if (z[1] == m / 4 && z[2] == m / 4 && z[3] == m / 4 && z[0] == 0)
+        return "UTF-32LE (no byte order mark)";
+    if (z[0] == m / 4 && z[1] == m / 4 && z[2] == m / 4 && z[3] == 0)
+        return "UTF-32BE (no byte order mark)";
+    if (z[1] + z[3] >= m / 2 - m / 16 && z[0] + z[2] == 0)
+        return "UTF-16LE (no byte order mark)";
+    if (z[0] + z[2] >= m / 2 - m / 16 && z[1] + z[3] == 0)
+        return "UTF-16BE (no byte order mark)";
+    return NULL;
+}
+
 struct csvread *
 csvread_open(const char *path, const struct csvread_params *p, struct err *e)
 {
     struct csvread *r = xcalloc(1, sizeof *r);
+    const char *enc_name;
 
     r->path = path;
     r->fd = -1;
@@ -233,14 +272,12 @@ csvread_open(const char *path, const struct csvread_params *p, struct err *e)
     }
     if (fill(r, e) == -1)
         goto fail;
-    if (r->end >= 2 &&
-        (((unsigned char)r->in[0] == 0xff && (unsigned char)r->in[1] == 0xfe) ||
-         ((unsigned char)r->in[0] == 0xfe &&
-          (unsigned char)r->in[1] == 0xff))) {
+    if ((enc_name = wide_encoding((const unsigned char *)r->in, r->end)) !=
+        NULL) {
         err_set(e, EX_DATAERR,
-                "%s:1: the file is UTF-16; save it as CSV UTF-8 "
+                "%s:1: the file is %s; save it as CSV UTF-8 "
                 "(or Windows-1252 and use --encoding windows-1252)",
-                path);
+                path, enc_name);
         goto fail;
     }
     if (r->end >= 3 && memcmp(r->in, "\xef\xbb\xbf", 3) == 0)
@@ -308,10 +345,12 @@ convert(struct csvread *r, const char *s, size_t n, const char **out,
 
     iconv(r->cd, NULL, NULL, NULL, NULL);
     if (iconv(r->cd, &ip, &il, &op, &ol) == (size_t)-1)
-        return err_set(
-            e, EX_DATAERR, "%s:%lu: byte 0x%02x at column %zu is not valid %s",
-            r->path, r->line, (unsigned char)*ip, (size_t)(ip - s) + 1,
-            r->enc == CSV_ENC_LATIN1 ? "Latin-1" : "Windows-1252");
+        return err_set(e, EX_DATAERR,
+                       "%s:%lu: byte 0x%02x (byte %zu of the line) is not "
+                       "valid %s",
+                       r->path, r->line, (unsigned char)*ip,
+                       r->line_off + (size_t)(ip - s) + 1,
+                       r->enc == CSV_ENC_LATIN1 ? "Latin-1" : "Windows-1252");
     *out = r->conv;
     *outlen = r->convcap - ol;
     return 0;
@@ -415,8 +454,12 @@ csvread_next(struct csvread *r, const struct csv_record **rec, struct err *e)
         }
         if (feed(r, s, n, e) == -1)
             return -1;
-        if (newline)
+        if (newline) {
             r->line++;
+            r->line_off = 0;
+        } else {
+            r->line_off += n;
+        }
         if (r->have_record)
             break;
     }

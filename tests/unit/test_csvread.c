@@ -71,6 +71,20 @@ static const struct {
      "\xff\xfe"
      "e\0m\0",
      6, 0, CSV_ENC_UTF8, "ERR::1: the file is UTF-16"},
+    {"UTF-32 with its BOM is named UTF-32, not UTF-16",
+     "\xff\xfe\0\0"
+     "e\0\0\0m\0\0\0",
+     12, 0, CSV_ENC_UTF8, "ERR::1: the file is UTF-32LE (with a byte order"},
+    {"UTF-16LE without a BOM is recognised by its NULs",
+     "e\0m\0a\0i\0l\0\n\0a\0@\0x\0.\0i\0o\0\n\0", 26, 0, CSV_ENC_UTF8,
+     "ERR::1: the file is UTF-16LE (no byte order mark)"},
+    {"UTF-16BE without a BOM", "\0e\0m\0a\0i\0l\0\n\0a\0@\0x\0.\0i\0o\0\n", 26,
+     0, CSV_ENC_UTF8, "ERR::1: the file is UTF-16BE (no byte order mark)"},
+    {"UTF-32LE without a BOM", "e\0\0\0m\0\0\0a\0\0\0i\0\0\0l\0\0\0\n\0\0\0",
+     24, 0, CSV_ENC_UTF8, "ERR::1: the file is UTF-32LE (no byte order mark)"},
+    {"an undefined windows-1252 byte is placed by its byte in the line",
+     "n,m\nab,x\x81y\n", 0, 0, CSV_ENC_CP1252,
+     "ERR::2: byte 0x81 (byte 5 of the line) is not valid Windows-1252"},
     {"NUL kept as data", "a,b\nx\0y,z\n", 10, 0, CSV_ENC_UTF8,
      "1:a|b;2:x\\0y|z;"},
 };

@@ -47,9 +47,11 @@ const struct command commands[] = {
      "                     (only when some are; never over an input file)\n"
      "  --force            let --rejects replace an existing FILE\n"
      "  --dry-run          validate and count, write nothing\n"},
-    {"lists", cmd_lists, "campaign lists",
+    {"lists", cmd_lists, "campaign lists [--format table|json]",
      "List the lists with their member counts (all members, and those who\n"
-     "can be mailed).\n"},
+     "can be mailed).\n"
+     "\n"
+     "  --format F         table (default) or json\n"},
     {"render", cmd_render,
      "campaign render FILE [--data JSON] [--partials DIR]",
      "Render one Mustache template file to stdout, byte for byte (no\n"

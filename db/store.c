@@ -253,6 +253,12 @@ migrate(struct store *st, struct err *e)
         st->version = current;
         return 0;
     }
+    if (st->readonly)
+        return err_set(e, EX_CANTCREAT,
+                       "%s: read-only, and its schema (version %d) needs "
+                       "migrating to %d: run any command once where it can "
+                       "be written",
+                       st->path, current, latest);
     current = 0;
     if (store_begin(st, e) == -1)
         return -1;
@@ -345,13 +351,52 @@ configure(void)
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* readonly_uri - a read-only open of path when this process cannot
+ * write the database or its directory (a read-only mount, another
+ * user's readable database): "file:PATH?mode=ro", or with immutable=1
+ * when the -shm that WAL readers share cannot be created (a directory
+ * we cannot write, and no -shm: then no writer is at work either).
+ * NULL when the database can be written. */
+static char *
+readonly_uri(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir, *shm, *uri, *esc;
+    size_t o = 0;
+    int dir_w, file_w, have_shm;
+
+    dir = slash ? xasprintf("%.*s", (int)(slash - path) + (slash == path), path)
+                : xstrdup(".");
+    dir_w = access(dir, W_OK) == 0;
+    file_w = access(path, W_OK) == 0;
+    free(dir);
+    if (dir_w && file_w)
+        return NULL;
+    shm = xasprintf("%s-shm", path);
+    have_shm = access(shm, R_OK) == 0;
+    free(shm);
+    /* '%', '?' and '#' have meanings in a URI: escaped */
+    esc = xmalloc(3 * strlen(path) + 1);
+    for (const char *c = path; *c; c++) {
+        if (*c == '%' || *c == '?' || *c == '#')
+            o += (size_t)sprintf(esc + o, "%%%02X", (unsigned char)*c);
+        else
+            esc[o++] = *c;
+    }
+    esc[o] = '\0';
+    uri = xasprintf("file:%s?mode=ro%s", esc,
+                    !dir_w && !have_shm ? "&immutable=1" : "");
+    free(esc);
+    return uri;
+}
+
 struct store *
 store_open(const char *path, enum store_open_mode mode, int *created,
            struct err *e)
 {
     struct store *st;
     struct stat sb;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, rc;
     char pragmas[256];
 
     if (created)
@@ -384,7 +429,15 @@ store_open(const char *path, enum store_open_mode mode, int *created,
     st->path = xstrdup(path);
     buf_init(&st->scratch, 0);
     buf_init(&st->ids, 0);
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+    char *ro = (flags & SQLITE_OPEN_CREATE) ? NULL : readonly_uri(path);
+    if (ro != NULL) {
+        /* read-only: reports and lists work; a write fails (73) */
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+        st->readonly = 1;
+    }
+    rc = sqlite3_open_v2(ro ? ro : path, &st->db, flags, NULL);
+    free(ro);
+    if (rc != SQLITE_OK) {
         err_set(e, EX_CANTCREAT, "%s: cannot open database: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
         store_close(st);
@@ -400,10 +453,13 @@ store_open(const char *path, enum store_open_mode mode, int *created,
         store_close(st);
         return NULL;
     }
+    /* WAL is a property of the file, set at creation: a read-only open
+     * cannot (and need not) set it again */
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+             "%sPRAGMA synchronous = FULL; "
              "PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
              "PRAGMA temp_store = MEMORY;",
+             st->readonly ? "" : "PRAGMA journal_mode = WAL; ",
              STORE_CACHE_KIB);
     if (exec(st, pragmas, e, "configure") == -1 || migrate(st, e) == -1 ||
         load_salt(st, e) == -1) {

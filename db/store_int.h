@@ -35,6 +35,7 @@ struct store {
     struct buf scratch;
     struct buf ids;        /* store_memberships_add: the ids as JSON */
     int import_checks_off; /* inside an import run: see store_import_begin */
+    int readonly;          /* opened read-only (store.c, readonly_uri) */
 };
 
 /* store_fail - fill e from the connection's last error; returns -1. */

@@ -306,3 +306,33 @@ while time.time() < end:
     assert_eq "$(q "SELECT email FROM contacts;")" hans@example.de
     assert_eq "$(attr hans@example.de vorname)" Hans
 }
+
+@test "first week: on a database that cannot be written (another user's, a read-only directory), lists, report, contacts show and suppress list work; a write says read-only (73)" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    crun 0 optout a@example.com
+    # a directory of its own that the reader cannot write
+    local d as=()
+    d=$(mktemp -d /tmp/campaign-ro.XXXXXX)
+    cp "$DB" "$d/c.db"
+    chmod 644 "$d/c.db"
+    chmod 555 "$d"
+    if [ "$(id -u)" -eq 0 ]; then
+        # root writes anything: read as nobody
+        command -v setpriv >/dev/null || { chmod 755 "$d"; rm -rf "$d"; fail "setpriv (util-linux) is missing"; }
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+        chmod 755 "$(dirname "$CAMPAIGN_BIN")" 2>/dev/null || :
+    fi
+    local c out rc
+    for c in lists report "contacts show a@example.com" "suppress list"; do
+        rc=0
+        out=$(cd / && "${as[@]}" "$CAMPAIGN_BIN" --db "$d/c.db" $c 2>&1) || rc=$?
+        [ "$rc" -eq 0 ] || { chmod 755 "$d"; rm -rf "$d"; fail "$c on a read-only database: exit $rc" "$out"; }
+    done
+    rc=0
+    out=$(cd / && "${as[@]}" "$CAMPAIGN_BIN" --db "$d/c.db" optout b@example.com 2>&1) || rc=$?
+    chmod 755 "$d"
+    rm -rf "$d"
+    [ "$rc" -eq 73 ] || fail "optout on a read-only database: exit $rc, expected 73" "$out"
+    assert_contains "$out" "readonly database"
+}

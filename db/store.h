@@ -299,8 +299,8 @@ int store_campaign_set_control(struct store *st, const char *name,
 int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                         int64_t now, struct err *e);
 /* store_ledger_cancel - `campaign cancel`: the campaign's rows left to
- * send (queued, deferred, uncertain still owed their retry) become
- * cancelled; rows sending are left to the send that claimed them (its
+ * send (queued, deferred, unbuildable, uncertain still owed their retry)
+ * become cancelled; rows sending are left to the send that claimed them (its
  * results cancel a row that would wait for another attempt, once the
  * campaign's control is "cancel").  *n is how many.  The caller holds the
  * transaction that also sets the control. */

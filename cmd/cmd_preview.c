@@ -133,6 +133,16 @@ cmd_preview(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
+    /* what send checks before it records anything, for this contact:
+     * the same problems, in the same words */
+    {
+        struct mailjob_check k;
+        struct store_member m = {p.id, p.email, p.attrs, NULL};
+        mailjob_check_init(&k, comp, j.tmpl);
+        mailjob_check_one(&m, &k);
+        if ((code = mailjob_check_report(&k)) != 0)
+            goto out;
+    }
     ct.id = (uint64_t)p.id;
     ct.email = p.email;
     ct.attrs = p.attrs;

@@ -60,17 +60,18 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         return NULL;
     doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:o, s:o}",
+        "s:I, s:I, s:I, s:I, s:o, s:o}",
         "campaign", ci->name, "template", ci->template, "status", ci->status,
         "list", ci->list, "recipients", (json_int_t)cnt->recipients, "queued",
         (json_int_t)(cnt->queued + cnt->sending), "sent", (json_int_t)cnt->sent,
         "deferred", (json_int_t)cnt->deferred, "failed",
-        (json_int_t)cnt->failed, "bounced_hard", (json_int_t)cnt->bounced_hard,
-        "bounced_soft", (json_int_t)cnt->bounced_soft, "blocked",
-        (json_int_t)cnt->blocked, "suppressed", (json_int_t)cnt->skipped,
-        "uncertain", (json_int_t)cnt->was_uncertain, "expired",
-        (json_int_t)cnt->expired, "cancelled", (json_int_t)cnt->cancelled,
-        "started_at", time_json(ci->c.started_at), "finished_at",
+        (json_int_t)cnt->failed, "unbuildable", (json_int_t)cnt->unbuildable,
+        "bounced_hard", (json_int_t)cnt->bounced_hard, "bounced_soft",
+        (json_int_t)cnt->bounced_soft, "blocked", (json_int_t)cnt->blocked,
+        "suppressed", (json_int_t)cnt->skipped, "uncertain",
+        (json_int_t)cnt->was_uncertain, "expired", (json_int_t)cnt->expired,
+        "cancelled", (json_int_t)cnt->cancelled, "started_at",
+        time_json(ci->c.started_at), "finished_at",
         time_json(ci->c.finished_at));
     if (doc == NULL)
         return NULL;
@@ -109,12 +110,13 @@ row_cb(const char *name, void *arg)
         /* queued: what is left to send (a refusal of us leaves it so);
          * failed: what could not be sent for a reason of ours */
         if (r->rows++ == 0)
-            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %8s\n", "CAMPAIGN",
-                   "STATUS", "RECIPIENTS", "SENT", "QUEUED", "DEFERRED",
-                   "BOUNCED", "FAILED", "BOUNCE%");
-        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %7.1f%%\n", ci.name,
-               ci.status, cnt.recipients, cnt.sent, cnt.queued + cnt.sending,
-               cnt.deferred, bounced, cnt.failed,
+            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %11s %8s\n",
+                   "CAMPAIGN", "STATUS", "RECIPIENTS", "SENT", "QUEUED",
+                   "DEFERRED", "BOUNCED", "FAILED", "UNBUILDABLE", "BOUNCE%");
+        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %11ld %7.1f%%\n",
+               ci.name, ci.status, cnt.recipients, cnt.sent,
+               cnt.queued + cnt.sending, cnt.deferred, bounced, cnt.failed,
+               cnt.unbuildable,
                done > 0 ? 100.0 * (double)bounced / done : 0.0);
         json_decref(doc);
     }

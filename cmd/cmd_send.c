@@ -528,6 +528,48 @@ camp_cb(const struct store_campaign *c, void *arg)
     return 0;
 }
 
+/*
+ * precheck - before a campaign freezes template t: can every recipient's
+ * message be built?  The recipients are the list's mailable members
+ * (list_id, a campaign not frozen yet) or the campaign's recipients left
+ * to send (list_id 0).  Streams them, says each problem as preview does
+ * (cmd/mailjob.c) and returns its exit code (EX_DATAERR), or 0.
+ */
+static int
+precheck(struct store *st, struct mailjob *j, const struct tmpl *t,
+         const char *campaign, int64_t cid, int64_t list_id, struct err *e)
+{
+    struct compose_params cp;
+    struct composer *comp;
+    struct mailjob_check k;
+    int rc, code;
+
+    mailjob_compose_params(j, campaign, (uint32_t)cid, store_hash_salt(st),
+                           &cp);
+    cp.tmpl = t;
+    if ((comp = composer_new(&cp, e)) == NULL)
+        return cmd_fail(e);
+    mailjob_check_init(&k, comp, t);
+    rc = list_id > 0 ? store_members(st, list_id, mailjob_check_one, &k, e)
+                     : store_ledger_pending(st, cid, mailjob_check_one, &k, e);
+    composer_free(comp);
+    if (rc == -1)
+        return cmd_fail(e);
+    if ((code = mailjob_check_report(&k)) == 0)
+        return 0;
+    if (list_id > 0)
+        log_warnx("campaign %s: the message cannot be built for %ld of %ld "
+                  "recipients: nothing sent, nothing recorded (campaign "
+                  "preview --to EMAIL shows one)",
+                  campaign, k.failed > 0 ? k.failed : k.checked, k.checked);
+    else
+        log_warnx("campaign %s: %s cannot be built for %ld of the %ld "
+                  "recipients left to send: nothing sent, nothing changed",
+                  campaign, t->path, k.failed > 0 ? k.failed : k.checked,
+                  k.checked);
+    return code;
+}
+
 static const char *const stop_words[] = {
     [QUEUE_DONE] = "",
     [QUEUE_PAUSED] = " (paused)",
@@ -572,6 +614,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     char test_to[TEST_TO_MAX][EMAIL_MAX + 1];
     int ntest = 0, testing = 0, trust = 0, started = 0;
     struct relay_params rp;
+    struct tmpl *today = NULL;
 
     memset(&d, 0, sizeof d);
     memset(&k, 0, sizeof k);
@@ -732,7 +775,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             code = cmd_fail(&e);
             goto out;
         }
-        tmpl_free(j.tmpl);
+        /* today's files: a run that queues unbuildable recipients again
+         * may freeze them instead (below) */
+        today = j.tmpl;
         j.tmpl = ft;
     }
     if ((rc = store_list_find(st, list, &list_id, &e)) != 1) {
@@ -742,6 +787,12 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
+    /* a campaign about to freeze its template: every recipient's message
+     * must build, or nothing is recorded */
+    if (!testing && !dry && (k.frozen_at == 0 || k.template_src == NULL) &&
+        (code = precheck(st, &j, j.tmpl, campaign, k.found ? k.id : 0,
+                         k.frozen_at == 0 ? list_id : 0, &e)) != 0)
+        goto out;
     /* test messages and dry runs record nothing, not even the
      * campaign's name: a campaign that does not exist yet renders as
      * campaign 0 (whose tokens `serve` refuses) */
@@ -788,6 +839,13 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (d.store_failed) {
             code = cmd_fail(&d.serr);
             goto out;
+        }
+        {
+            /* a partial the template names and that has no file */
+            struct mailjob_check mk;
+            mailjob_check_init(&mk, d.comp, j.tmpl);
+            if (mailjob_check_report(&mk) != 0)
+                d.failed = d.built + d.failed;
         }
         if (d.write_failed) {
             code = cmd_fail(&d.werr);
@@ -856,10 +914,62 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             store_rollback(st); /* the freeze too */
         free(dj);
         free(ts);
-    } else if ((started = store_campaign_start(st, cid, (int64_t)time(NULL),
-                                               NULL, &e)) == -1) {
-        code = cmd_fail(&e);
-        goto out;
+    } else {
+        /* a campaign under way: the recipients whose message could not
+         * be built are retried; when the template's files changed since
+         * it froze them, the fixed files are frozen instead, once every
+         * recipient left can be built with them */
+        struct store_counts c0;
+        char *ts = NULL;
+        long requeued = 0;
+
+        if (store_ledger_counts(st, cid, &c0, &e) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+        if (c0.unbuildable > 0 && today != NULL &&
+            !tmpl_frozen_same(today, k.template_src)) {
+            struct composer *nc;
+            if ((code = precheck(st, &j, today, campaign, cid, 0, &e)) != 0)
+                goto out;
+            ts = tmpl_frozen(today, ctx->templates_dir);
+            cp.tmpl = today;
+            if ((nc = composer_new(&cp, &e)) == NULL) {
+                free(ts);
+                code = cmd_fail(&e);
+                goto out;
+            }
+            composer_free(d.comp);
+            d.comp = nc;
+        }
+        if (store_begin(st, &e) == -1 ||
+            (started = store_campaign_start(st, cid, (int64_t)time(NULL), NULL,
+                                            &e)) == -1 ||
+            (started && c0.unbuildable > 0 &&
+             store_ledger_requeue_unbuildable(st, cid, &requeued, &e) == -1) ||
+            (started && ts != NULL &&
+             store_campaign_refreeze(st, cid, ts, &e) == -1) ||
+            store_commit(st, &e) == -1) {
+            store_rollback(st);
+            free(ts);
+            code = cmd_fail(&e);
+            goto out;
+        }
+        if (started && ts != NULL) {
+            struct tmpl *t = j.tmpl;
+            j.tmpl = today;
+            today = t;
+            log_warnx("campaign %s: its template's files changed since it "
+                      "started (%s): the recipients left to send get them "
+                      "from now on",
+                      campaign, j.tmpl->path);
+        }
+        if (started && requeued > 0)
+            log_warnx("campaign %s: %ld recipient%s whose message could not "
+                      "be built %s queued again",
+                      campaign, requeued, requeued == 1 ? "" : "s",
+                      requeued == 1 ? "is" : "are");
+        free(ts);
     }
     if (!started) {
         /* a pause or a cancel from another shell landed after this
@@ -903,8 +1013,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             status = "paused";
         else if (sum.stop == QUEUE_CANCELLED)
             status = "cancelled";
-        else if (cnt.queued + cnt.sending + cnt.deferred +
-                         cnt.uncertain_retry ==
+        else if (cnt.queued + cnt.sending + cnt.deferred + cnt.uncertain_retry +
+                         cnt.unbuildable ==
                      0 &&
                  rc == 0)
             status = "done";
@@ -915,24 +1025,40 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                                       : 0,
                                   &e) == -1)
             code = cmd_fail(&e);
-        /* expired only when some did: it is rare, and scripts read the
-         * fields before it */
+        /* expired and unbuildable only when some did: they are rare,
+         * and scripts read the fields before them */
+        char ub[48] = "", lub[48] = "";
         snprintf(expired, sizeof expired, ", expired %ld", sum.expired);
+        if (sum.unbuildable > 0)
+            snprintf(ub, sizeof ub, ", unbuildable %ld", sum.unbuildable);
+        if (cnt.unbuildable > 0)
+            snprintf(lub, sizeof lub, ", %ld unbuildable", cnt.unbuildable);
         printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
-               "%ld, skipped %ld, uncertain %ld%s in %.1f s (%.0f msg/s)%s\n",
+               "%ld, skipped %ld, uncertain %ld%s%s in %.1f s (%.0f msg/s)%s\n",
                campaign, sum.sent, sum.deferred, sum.bounced, sum.failed,
-               sum.skipped, sum.uncertain, sum.expired > 0 ? expired : "",
+               sum.skipped, sum.uncertain, sum.expired > 0 ? expired : "", ub,
                sum.seconds,
                sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
                stop_words[sum.stop]);
         snprintf(expired, sizeof expired, ", %ld expired", cnt.expired);
         printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
-               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s; "
+               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s%s; "
                "campaign %s\n",
                cnt.recipients, cnt.sent, cnt.queued + cnt.sending, cnt.deferred,
                cnt.bounced_hard + cnt.bounced_soft + cnt.blocked, cnt.failed,
-               cnt.skipped, cnt.uncertain, cnt.expired > 0 ? expired : "",
+               cnt.skipped, cnt.uncertain, cnt.expired > 0 ? expired : "", lub,
                status);
+        if (sum.unbuildable > 0) {
+            fprintf(stderr,
+                    "campaign %s: the message of %ld recipient%s could not "
+                    "be built (report %s --undelivered says why): fix the "
+                    "template or the contacts and run send again, which "
+                    "retries them\n",
+                    campaign, sum.unbuildable, sum.unbuildable == 1 ? "" : "s",
+                    campaign);
+            if (code == 0)
+                code = EX_DATAERR;
+        }
         if (cnt.deferred > 0 && due > 0) {
             char t[40];
             printf("%ld deferred; the next retry is due at %s: run this "
@@ -984,6 +1110,7 @@ out:
             freezero(passwords[i], strlen(passwords[i]));
     queue_unlock(lock);
     composer_free(d.comp);
+    tmpl_free(today);
     mailjob_close(&j);
     store_close(st);
     free(k.list);

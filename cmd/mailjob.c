@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../engine/log.h"
@@ -148,4 +149,116 @@ mailjob_relay_password(const struct config_relay *r, char **out, struct err *e)
                    "relay %s: username without password_env or "
                    "password_file",
                    r->host);
+}
+
+/*---- the check before a campaign records anything ----*/
+
+/* problem - the entry for msg, a new one while there is room, or NULL */
+static struct mailjob_problem *
+problem(struct mailjob_check *k, const char *msg)
+{
+    struct mailjob_problem *p;
+
+    for (size_t i = 0; i < k->nprob; i++)
+        if (strcmp(k->prob[i].msg, msg) == 0)
+            return &k->prob[i];
+    if (k->nprob == MAILJOB_CHECK_PROBLEMS)
+        return NULL;
+    p = &k->prob[k->nprob++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->msg, sizeof p->msg, "%s", msg);
+    return p;
+}
+
+static void
+partial_missing(const char *msg, void *arg)
+{
+    struct mailjob_check *k = arg;
+    struct mailjob_problem *p = problem(k, msg);
+
+    if (k->kind == 0)
+        k->kind = EX_DATAERR;
+    if (p != NULL)
+        p->all = 1;
+}
+
+void
+mailjob_check_init(struct mailjob_check *k, struct composer *comp,
+                   const struct tmpl *t)
+{
+    memset(k, 0, sizeof *k);
+    k->comp = comp;
+    k->now = (int64_t)time(NULL);
+    tmpl_missing(t, partial_missing, k);
+}
+
+int
+mailjob_check_one(const struct store_member *m, void *arg)
+{
+    struct mailjob_check *k = arg;
+    struct compose_contact ct;
+    struct mailjob_problem *p;
+    struct err e;
+    const char *msg;
+    size_t pl;
+    char prefix[EMAIL_MAX + 16];
+
+    if (m->status != NULL && strcmp(m->status, "active") != 0)
+        return 0;
+    k->checked++;
+    ct.id = (uint64_t)m->id;
+    ct.email = m->email;
+    ct.attrs = m->attrs ? m->attrs : "{}";
+    err_clear(&e);
+    if (composer_check(k->comp, &ct, k->now, &e) == 0)
+        return 0;
+    k->failed++;
+    if (k->kind == 0)
+        k->kind = e.kind ? e.kind : EX_DATAERR;
+    /* the problem is the message without the contact it names */
+    msg = e.msg;
+    pl = (size_t)snprintf(prefix, sizeof prefix, "contact %s: ", m->email);
+    if (pl < sizeof prefix && strncmp(msg, prefix, pl) == 0)
+        msg += pl;
+    if ((p = problem(k, msg)) == NULL) {
+        k->unnamed++;
+        return 0;
+    }
+    if (p->count < MAILJOB_CHECK_EXAMPLES)
+        snprintf(p->example[p->count], sizeof p->example[0], "%s", m->email);
+    p->count++;
+    return 0;
+}
+
+int
+mailjob_check_report(const struct mailjob_check *k)
+{
+    char who[MAILJOB_CHECK_EXAMPLES * (EMAIL_MAX + 2) + 64];
+
+    for (size_t i = 0; i < k->nprob; i++) {
+        const struct mailjob_problem *p = &k->prob[i];
+        size_t n = 0;
+        long shown = p->count < MAILJOB_CHECK_EXAMPLES ? p->count
+                                                       : MAILJOB_CHECK_EXAMPLES;
+
+        if (p->all) {
+            log_warnx("%s: every recipient", p->msg);
+            continue;
+        }
+        who[0] = '\0';
+        for (long x = 0; x < shown; x++)
+            n += (size_t)snprintf(who + n, sizeof who - n, "%s%s",
+                                  x ? ", " : "", p->example[x]);
+        if (p->count > shown)
+            snprintf(who + n, sizeof who - n, " and %ld more",
+                     p->count - shown);
+        log_warnx("%s: %ld recipient%s (%s)", p->msg, p->count,
+                  p->count == 1 ? "" : "s", who);
+    }
+    if (k->unnamed > 0)
+        log_warnx("and %ld more recipients whose message cannot be built "
+                  "for other reasons",
+                  k->unnamed);
+    return k->nprob > 0 || k->unnamed > 0 ? (k->kind ? k->kind : EX_DATAERR)
+                                          : 0;
 }

@@ -12,6 +12,7 @@
 #include "../engine/compose.h"
 #include "../engine/config.h"
 #include "../engine/dkim.h"
+#include "../engine/email.h"
 #include "../engine/tmpl.h"
 #include "../engine/track.h"
 #include "cmd.h"
@@ -56,5 +57,48 @@ int mailjob_relay_password(const struct config_relay *r, char **out,
 
 /* mailjob_secret_path - the tracking secret's path (malloc'd). */
 char *mailjob_secret_path(const struct ctx *ctx, const struct config *cfg);
+
+/*
+ * struct mailjob_check - whether a template can be built for a set of
+ * recipients, checked before a campaign records anything (send) and for
+ * one contact (preview): each recipient's message is built without
+ * signing (composer_check), and the problems are grouped by what is
+ * wrong - "FILE:LINE:COL: field \"x\" is missing", a missing partial, a
+ * header value with a line break - each with how many recipients it
+ * affects and the first few of them.  Memory stays flat whatever the
+ * number of recipients: at most MAILJOB_CHECK_PROBLEMS problems are
+ * named (the recipients of others are counted), each with at most
+ * MAILJOB_CHECK_EXAMPLES addresses.
+ */
+#define MAILJOB_CHECK_PROBLEMS 10
+#define MAILJOB_CHECK_EXAMPLES 3
+
+struct mailjob_check {
+    struct composer *comp;
+    int64_t now;
+    long checked; /* mailable recipients checked */
+    long failed;  /* of them, whose message cannot be built */
+    long unnamed; /* failed for a problem past MAILJOB_CHECK_PROBLEMS */
+    int kind;     /* the first problem's exit code (EX_DATAERR mostly) */
+    size_t nprob;
+    struct mailjob_problem {
+        char msg[ERR_MSG_MAX];
+        int all; /* the template's own (a missing partial): everyone */
+        long count;
+        char example[MAILJOB_CHECK_EXAMPLES][EMAIL_MAX + 1];
+    } prob[MAILJOB_CHECK_PROBLEMS];
+};
+
+/* mailjob_check_init - a check with comp of the template t (its missing
+ * partials are problems at once). */
+void mailjob_check_init(struct mailjob_check *k, struct composer *comp,
+                        const struct tmpl *t);
+/* mailjob_check_one - check one recipient (a store_member_cb: members
+ * not active are left out, as a send skips them).  Returns 0. */
+int mailjob_check_one(const struct store_member *m, void *arg);
+/* mailjob_check_report - say each problem on stderr, "MESSAGE: N
+ * recipients (a@x, b@y and N-2 more)"; returns 0 when there is none,
+ * else the exit code (k->kind). */
+int mailjob_check_report(const struct mailjob_check *k);
 
 #endif

@@ -263,6 +263,11 @@ int store_campaign_get_id(struct store *st, int64_t id, store_campaign_cb cb,
  * JSON of tmpl_frozen()); a template frozen before is kept. */
 int store_campaign_template(struct store *st, int64_t id, const char *src,
                             struct err *e);
+/* store_campaign_refreeze - replace the frozen template (a campaign
+ * whose unbuildable recipients get today's fixed files); the caller
+ * holds the transaction that queues them again. */
+int store_campaign_refreeze(struct store *st, int64_t id, const char *src,
+                            struct err *e);
 /* store_campaign_thaw - forget the frozen template when nobody can have
  * received the message yet (no row sent or uncertain), so that the next
  * run freezes today's files; *thawed says whether it did. */
@@ -294,13 +299,22 @@ int store_campaign_set_control(struct store *st, const char *name,
 int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                         int64_t now, struct err *e);
 /* store_ledger_cancel - `campaign cancel`: the campaign's rows left to
- * send (queued, deferred, uncertain still owed their retry) become
- * cancelled; rows sending are left to the send that claimed them (its
+ * send (queued, deferred, unbuildable, uncertain still owed their retry)
+ * become cancelled; rows sending are left to the send that claimed them (its
  * results cancel a row that would wait for another attempt, once the
  * campaign's control is "cancel").  *n is how many.  The caller holds the
  * transaction that also sets the control. */
 int store_ledger_cancel(struct store *st, int64_t campaign, int64_t now,
                         long *n, struct err *e);
+/* store_ledger_pending - the recipients left to send (queued, sending,
+ * deferred, uncertain, unbuildable) as members, in contact id order,
+ * streamed; returns as store_members. */
+int store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
+                         void *arg, struct err *e);
+/* store_ledger_requeue_unbuildable - the rows whose message could not be
+ * built are queued again (a later send retries them); *n is how many. */
+int store_ledger_requeue_unbuildable(struct store *st, int64_t campaign,
+                                     long *n, struct err *e);
 /* store_ledger_recover - rows left "sending" by a crash become
  * "uncertain" (retried once); *n is how many. */
 int store_ledger_recover(struct store *st, int64_t campaign, long *n,
@@ -368,6 +382,7 @@ struct store_counts {
     long recipients, queued, sending, sent, deferred, failed, skipped, expired,
         uncertain, bounced_hard, bounced_soft, blocked,
         cancelled,       /* left unsent by campaign cancel */
+        unbuildable,     /* the message could not be built: retried later */
         was_uncertain,   /* rows that were ever uncertain */
         uncertain_retry; /* uncertain rows still owed their one retry */
 };

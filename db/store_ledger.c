@@ -46,6 +46,9 @@ enum stmt_id {
     S_REPLAY_SENT,
     S_REPLAY_UNCERTAIN,
     S_REPLAY_QUEUED,
+    S_PENDING,
+    S_REQUEUE_UNBUILDABLE,
+    S_CAMPAIGN_REFREEZE,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
@@ -57,7 +60,8 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
 /* a result (?3) that would leave the row for another attempt, in a
  * cancelled campaign */
 #define LEDGER_RESULT_CANCELLED                                                \
-    "(?3 IN ('queued', 'deferred', 'uncertain') AND " LEDGER_CANCELLED ")"
+    "(?3 IN ('queued', 'deferred', 'uncertain', 'unbuildable') "               \
+    "AND " LEDGER_CANCELLED ")"
 #define LEDGER_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
 
 /* a claim undone: the row as it was before it (an uncertain row owes its
@@ -236,6 +240,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  done_at = ?2, "
         "  last_text = 'cancelled' || COALESCE(' after: ' || last_text, '') "
         "WHERE campaign_id = ?1 AND (state = 'queued' OR state = 'deferred' "
+        "  OR state = 'unbuildable' "
         "  OR (state = 'uncertain' AND was_uncertain = 1))",
     /* the crash journal's replay (engine/journal.h): every row handed
      * out has its record, so the rows still claimed never left */
@@ -260,6 +265,21 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_REPLAY_QUEUED - STORE_SLOT_LEDGER] = LEDGER_RELEASE
     "WHERE campaign_id = ?1 AND contact_id = ?2 AND state = 'sending' "
     "  AND attempts = ?7",
+    /* the recipients still to send, for the check of a template about to
+     * be frozen (again) */
+    [S_PENDING - STORE_SLOT_LEDGER] =
+        "SELECT c.id, c.email, c.attrs, c.status "
+        "FROM sends s JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state IN ('queued', 'sending', "
+        "  'deferred', 'uncertain', 'unbuildable') ORDER BY s.contact_id",
+    /* a later send retries what could not be built: the template or the
+     * contact may have been fixed */
+    [S_REQUEUE_UNBUILDABLE - STORE_SLOT_LEDGER] =
+        "UPDATE sends SET state = 'queued', done_at = NULL, "
+        "  next_attempt_at = NULL "
+        "WHERE campaign_id = ?1 AND state = 'unbuildable'",
+    [S_CAMPAIGN_REFREEZE - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET template_src = ?2 WHERE id = ?1",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(first_attempt_at, 0), COALESCE(done_at, 0) "
         "FROM sends WHERE campaign_id = ?1 AND contact_id = ?2",
@@ -742,6 +762,8 @@ store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
             c->uncertain += n;
         else if (strcmp(state, "cancelled") == 0)
             c->cancelled += n;
+        else if (strcmp(state, "unbuildable") == 0)
+            c->unbuildable += n;
         else if (strcmp(state, "bounced") == 0) {
             if (strcmp(cls, "hard") == 0)
                 c->bounced_hard += n;
@@ -854,4 +876,57 @@ store_ledger_replies(struct store *st, int64_t campaign, int each, long limit,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(st, e, "read ledger");
     return 0;
+}
+
+int
+store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
+                     void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_PENDING, e);
+    struct store_member m;
+    int rc, stop = 0;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m.id = sqlite3_column_int64(s, 0);
+        m.email = (const char *)sqlite3_column_text(s, 1);
+        m.attrs = (const char *)sqlite3_column_text(s, 2);
+        m.status = (const char *)sqlite3_column_text(s, 3);
+        stop = cb(&m, arg);
+    }
+    sqlite3_reset(s);
+    if (!stop && rc != SQLITE_DONE)
+        return store_fail(st, e, "read the recipients left to send");
+    return stop ? 1 : 0;
+}
+
+int
+store_ledger_requeue_unbuildable(struct store *st, int64_t campaign, long *n,
+                                 struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_REQUEUE_UNBUILDABLE, e);
+
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if (store_stmt_done(st, s, e, "queue the unbuildable again") == -1)
+        return -1;
+    *n = (long)sqlite3_changes(st->db);
+    return 0;
+}
+
+int
+store_campaign_refreeze(struct store *st, int64_t id, const char *src,
+                        struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMPAIGN_REFREEZE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, src, -1, SQLITE_STATIC);
+    return store_stmt_done(st, s, e, "freeze the template again");
 }

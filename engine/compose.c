@@ -695,17 +695,18 @@ err_prefix(struct err *e, const char *email)
     memcpy(e->msg, tmp, sizeof e->msg);
 }
 
-/* no_breaks - header text rendered from merge data must stay one line */
+/* no_breaks - header text rendered from merge data must stay one line;
+ * the error names the contact and the template line of the header */
 static int
-no_breaks(const struct buf *b, const char *what, const char *email,
-          struct err *e)
+no_breaks(const struct composer *c, const struct buf *b, const char *what,
+          int off, const char *email, struct err *e)
 {
     for (size_t i = 0; i < b->len; i++)
         if (b->p[i] == '\r' || b->p[i] == '\n' || b->p[i] == '\0')
             return err_set(e, EX_DATAERR,
-                           "%s for %s contains a line break or NUL: it "
-                           "could add a header",
-                           what, email);
+                           "contact %.254s: %s:%d: the %s contains a line "
+                           "break or NUL: it could add a header",
+                           email, c->p.tmpl->path, off + 1, what);
     return 0;
 }
 
@@ -1138,10 +1139,10 @@ message_id(struct composer *c, uint64_t id, const char *from_addr,
          dom ? dom : "campaign.invalid", ">", (const char *)NULL);
 }
 
-int
-composer_build(struct composer *c, const struct compose_contact *ct,
-               int64_t now, struct buf *out, struct compose_result *r,
-               struct err *e)
+/* build - composer_build; unsigned (sign 0) for composer_check. */
+static int
+build(struct composer *c, const struct compose_contact *ct, int64_t now,
+      struct buf *out, struct compose_result *r, int sign, struct err *e)
 {
     json_t *contact = NULL, *stack[2];
     struct mime_message m;
@@ -1194,7 +1195,8 @@ composer_build(struct composer *c, const struct compose_contact *ct,
         PREFIX("");
         goto done;
     }
-    if (no_breaks(&c->subject, "the subject", ct->email, e) == -1)
+    if (no_breaks(c, &c->subject, "subject", c->p.tmpl->off_subject, ct->email,
+                  e) == -1)
         goto done;
     fromsrc = sd ? sd->from : NULL;
     if (c->p.tmpl->from) {
@@ -1203,7 +1205,8 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             PREFIX("");
             goto done;
         }
-        if (no_breaks(&c->from_r, "From", ct->email, e) == -1)
+        if (no_breaks(c, &c->from_r, "From", c->p.tmpl->off_from, ct->email,
+                      e) == -1)
             goto done;
         fromsrc = c->from_r.p;
     }
@@ -1229,7 +1232,8 @@ composer_build(struct composer *c, const struct compose_contact *ct,
             PREFIX("");
             goto done;
         }
-        if (no_breaks(&c->reply_to, "Reply-To", ct->email, e) == -1)
+        if (no_breaks(c, &c->reply_to, "Reply-To", c->p.tmpl->off_reply_to,
+                      ct->email, e) == -1)
             goto done;
         m.reply_to = c->reply_to.p;
     }
@@ -1297,7 +1301,7 @@ composer_build(struct composer *c, const struct compose_contact *ct,
     m.cache = c->mc;
     m.header_len = &hlen;
 
-    if (c->p.ndkim == 0) {
+    if (c->p.ndkim == 0 || !sign) {
         /* nothing goes before the header: build in place */
         buf_reset(out);
         if (mime_build(&m, out, e) == -1) {
@@ -1329,4 +1333,21 @@ full:
 done:
     json_decref(contact);
     return rc;
+}
+
+int
+composer_build(struct composer *c, const struct compose_contact *ct,
+               int64_t now, struct buf *out, struct compose_result *r,
+               struct err *e)
+{
+    return build(c, ct, now, out, r, 1, e);
+}
+
+int
+composer_check(struct composer *c, const struct compose_contact *ct,
+               int64_t now, struct err *e)
+{
+    struct compose_result r;
+
+    return build(c, ct, now, &c->msg, &r, 0, e);
 }

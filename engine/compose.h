@@ -79,6 +79,17 @@ int composer_build(struct composer *c, const struct compose_contact *ct,
                    int64_t now, struct buf *out, struct compose_result *r,
                    struct err *e);
 
+/*
+ * composer_check - whether the message for one contact can be built:
+ * composer_build's work and errors, without the DKIM signatures (which
+ * cannot fail for one contact), and nothing kept.  The message of an
+ * error starts "contact EMAIL: " (the rest is the same for every
+ * recipient with the same problem).  A campaign checks its recipients
+ * with it before it records anything.
+ */
+int composer_check(struct composer *c, const struct compose_contact *ct,
+                   int64_t now, struct err *e);
+
 /* Parts of the last message built, for `preview --format html|text`. */
 const char *composer_last_html(const struct composer *c, size_t *len);
 const char *composer_last_text(const struct composer *c, size_t *len);

@@ -560,7 +560,8 @@ flush_results(struct run *r, struct pendlist *tmp)
 /*
  * compose_rows - render and sign the claimed rows one by one into the
  * ready list (the loop may start on the first while the others are
- * built); a row that cannot be built becomes a `failed` result.
+ * built); a row that cannot be built becomes an `unbuildable` result
+ * (with the reason), which a later send queues again.
  */
 static void
 compose_rows(struct run *r)
@@ -595,10 +596,13 @@ compose_rows(struct run *r)
             log_warnx("campaign=%s rcpt=<%s>: %s", p->campaign, c->email,
                       ce.msg);
             pthread_mutex_lock(&r->mu);
-            struct pending *q = pend_add(&r->pend, c->contact_id, "failed");
+            /* not final: a later send retries it, once the template
+             * or the contact is fixed */
+            struct pending *q =
+                pend_add(&r->pend, c->contact_id, "unbuildable");
             snprintf(q->text, sizeof q->text, "%s", ce.msg);
             recount(r, c->contact_id);
-            r->s->failed++;
+            r->s->unbuildable++;
             r->composing--;
             wake_loop(r); /* it may be waiting for this one */
             pthread_mutex_unlock(&r->mu);
@@ -1038,15 +1042,15 @@ progress(struct run *r, int64_t now_ms, int final)
     pthread_mutex_unlock(&r->mu);
     rate = secs > 0 ? (double)s.sent / secs : 0;
     done = s.sent + s.deferred + s.expired + s.bounced + s.failed + s.skipped +
-           s.uncertain;
+           s.uncertain + s.unbuildable;
     left = r->planned > done ? r->planned - done : 0;
     if (!final && rate > 0 && left > 0)
         snprintf(eta, sizeof eta, "  ETA %lds", (long)((double)left / rate));
     fprintf(stderr,
             "\r\033[Ksent %ld/%ld  deferred %ld  bounced %ld  failed %ld  "
-            "%.0f/s%s%s",
-            s.sent, r->planned, s.deferred, s.bounced, s.failed, rate, eta,
-            final ? "\n" : "");
+            "unbuildable %ld  %.0f/s%s%s",
+            s.sent, r->planned, s.deferred, s.bounced, s.failed, s.unbuildable,
+            rate, eta, final ? "\n" : "");
     fflush(stderr);
 }
 

@@ -138,7 +138,8 @@ int queue_recover(struct store *st, const char *db_path, int64_t campaign,
 struct queue_summary {
     long attempted, sent, deferred, bounced, failed, skipped, uncertain,
         requeued;
-    long expired; /* a 4xx after QUEUE_MAX_ATTEMPTS: given up */
+    long expired;     /* a 4xx after QUEUE_MAX_ATTEMPTS: given up */
+    long unbuildable; /* the message could not be built (not final) */
     enum queue_stop stop;
     struct queue_refusal refusal;     /* QUEUE_REFUSED, QUEUE_MESSAGE_REFUSED */
     struct queue_recovered recovered; /* what the last run left */

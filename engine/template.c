@@ -121,8 +121,9 @@ struct seg {
 };
 
 struct unit {
-    char *name; /* NULL for the main template */
-    char *path; /* for messages */
+    char *name;  /* NULL for the main template */
+    char *path;  /* for messages */
+    int missing; /* the loader had no source: it renders as nothing */
     uint32_t begin, end;
 };
 
@@ -774,6 +775,7 @@ unit_ref(struct cc *c, const struct tok *tk, uint32_t *u)
     GROW(t->units, t->nunits, t->capunits);
     t->units[t->nunits].name = xstrndup(name, n);
     t->units[t->nunits].path = NULL;
+    t->units[t->nunits].missing = 0;
     t->units[t->nunits].begin = t->units[t->nunits].end = 0;
     *u = (uint32_t)t->nunits++;
     return 0;
@@ -973,6 +975,7 @@ template_compile(const char *src, size_t len, const char *path,
     GROW(t->units, t->nunits, t->capunits);
     t->units[0].name = NULL;
     t->units[0].path = xstrdup(path ? path : "template");
+    t->units[0].missing = 0;
     t->nunits = 1;
     if (compile_unit(t, 0, src ? src : "", src ? len : 0, e) == -1)
         goto fail;
@@ -985,6 +988,7 @@ template_compile(const char *src, size_t len, const char *path,
         int r;
 
         t->units[u].path = xstrdup(lpath ? lpath : t->units[u].name);
+        t->units[u].missing = s == NULL;
         r = compile_unit(t, (uint16_t)u, s ? s : "", s ? l : 0, e);
         free(s);
         if (r == -1)
@@ -2361,4 +2365,28 @@ template_fields(const struct template *t, template_field_cb cb, void *arg)
         cb(f.v[i].name, f.v[i].interpolated, arg);
     free(f.v);
     free(f.seen);
+}
+
+size_t
+template_missing(const struct template *t, template_missing_cb cb, void *arg)
+{
+    size_t n = 0;
+
+    for (size_t u = 1; u < t->nunits; u++) {
+        if (!t->units[u].missing)
+            continue;
+        n++;
+        /* its first reference: units are compiled, and their nodes
+         * appended, in order of first reference */
+        for (size_t i = 0; i < t->nnodes; i++) {
+            const struct node *nd = &t->nodes[i];
+            if ((nd->kind == N_PARTIAL || nd->kind == N_PARENT) && nd->a == u) {
+                if (cb != NULL)
+                    cb(t->units[u].name, t->units[u].path,
+                       t->units[nd->unit].path, nd->line, nd->col, arg);
+                break;
+            }
+        }
+    }
+    return n;
 }

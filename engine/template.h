@@ -198,4 +198,17 @@ typedef void (*template_field_cb)(const char *name, int interpolated,
                                   void *arg);
 void template_fields(const struct template *t, template_field_cb cb, void *arg);
 
+/*
+ * template_missing - the partials and parents the loader had no source
+ * for (the spec renders them as nothing; a campaign refuses them): cb,
+ * when not NULL, once for each, at its first reference, with its name,
+ * the path the loader gave for it, and the path, line and column of the
+ * tag that references it.  Returns how many there are.
+ */
+typedef void (*template_missing_cb)(const char *name, const char *path,
+                                    const char *from, unsigned line,
+                                    unsigned col, void *arg);
+size_t template_missing(const struct template *t, template_missing_cb cb,
+                        void *arg);
+
 #endif

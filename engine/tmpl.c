@@ -493,3 +493,62 @@ tmpl_fields(const struct tmpl *t, template_field_cb cb, void *arg)
     }
     buf_free(&f.seen);
 }
+
+struct missing {
+    const struct tmpl *t;
+    int off; /* the part's first line in its file, minus one */
+    tmpl_missing_cb cb;
+    void *arg;
+};
+
+/* missing_one - one missing partial as "PATH:LINE:COL: ..." with the
+ * line in the template's file. */
+static void
+missing_one(const char *name, const char *path, const char *from, unsigned line,
+            unsigned col, void *arg)
+{
+    struct missing *m = arg;
+    char msg[ERR_MSG_MAX];
+    long l = (long)line;
+
+    if (strcmp(from, m->t->path) == 0)
+        l += m->off;
+    snprintf(msg, sizeof msg, "%s:%ld:%u: partial \"%s\" is missing (%s)", from,
+             l, col, name, path);
+    m->cb(msg, m->arg);
+}
+
+size_t
+tmpl_missing(const struct tmpl *t, tmpl_missing_cb cb, void *arg)
+{
+    const struct template *parts[] = {t->subject,   t->from, t->reply_to,
+                                      t->preheader, t->html, t->text};
+    const int offs[] = {t->off_subject,   t->off_from, t->off_reply_to,
+                        t->off_preheader, t->off_html, 0};
+    struct missing m = {t, 0, cb, arg};
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (parts[i] == NULL)
+            continue;
+        m.off = offs[i];
+        n += template_missing(parts[i], cb ? missing_one : NULL, &m);
+    }
+    return n;
+}
+
+int
+tmpl_frozen_same(const struct tmpl *t, const char *frozen)
+{
+    json_error_t jerr;
+    json_t *o;
+    int same;
+
+    if (t->files == NULL || frozen == NULL)
+        return 0;
+    if ((o = json_loads(frozen, 0, &jerr)) == NULL)
+        return 0;
+    same = json_equal(t->files, json_object_get(o, "files"));
+    json_decref(o);
+    return same;
+}

@@ -80,4 +80,21 @@ int tmpl_names(const char *dir, tmpl_name_cb cb, void *arg, struct err *e);
  */
 void tmpl_fields(const struct tmpl *t, template_field_cb cb, void *arg);
 
+/*
+ * tmpl_missing - the partials and parents the template (any part) names
+ * and that have no file: cb, when not NULL, once for each with the
+ * message "PATH:LINE:COL: partial \"NAME\" is missing (ITS PATH)", the
+ * line that of the template's file.  Returns how many.
+ */
+typedef void (*tmpl_missing_cb)(const char *msg, void *arg);
+size_t tmpl_missing(const struct tmpl *t, tmpl_missing_cb cb, void *arg);
+
+/*
+ * tmpl_frozen_same - 1 when t, loaded from the templates directory, read
+ * exactly the files `frozen` (tmpl_frozen's text) holds, with the same
+ * contents; 0 otherwise (t loaded from frozen files, frozen NULL or not
+ * a template's files).
+ */
+int tmpl_frozen_same(const struct tmpl *t, const char *frozen);
+
 #endif

@@ -462,6 +462,103 @@ test_cancel(const char *dir)
     unlink(path);
 }
 
+static int
+pending_cb(const struct store_member *m, void *arg)
+{
+    struct buf *b = arg;
+
+    if (buf_printf(b, "%s%lld", b->len ? " " : "", (long long)m->id) == -1)
+        abort();
+    return 0;
+}
+
+static int
+src_cb(const struct store_campaign *c, void *arg)
+{
+    snprintf(arg, 32, "%s", c->template_src ? c->template_src : "(null)");
+    return 0;
+}
+
+/* test_unbuildable - a message that could not be built: counted, not
+ * claimable, still to send, queued again on request, cancelled by a
+ * cancel; a template frozen again replaces the frozen one */
+static void
+test_unbuildable(const char *dir)
+{
+    static const char *const people[] = {"u1@example.com", "u2@example.com",
+                                         "u3@example.com", "u4@example.com"};
+    char path[256], src[32];
+    struct store *st;
+    struct store_counts c;
+    struct err e;
+    struct buf b;
+    sqlite3 *db;
+    int64_t k = 0;
+    long n = -1;
+    int claimable = 0;
+
+    snprintf(path, sizeof path, "%s/unbuildable.db", dir);
+    err_clear(&e);
+    st = store_open(path, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "unbuildable: a database (%s)", e.msg);
+    if (st == NULL)
+        return;
+    TH_CHECK(add_contacts(st, people, 4, 100) == 0 &&
+                 store_campaign_ensure(st, "u", "u", 0, 100, &k, &e) == 0,
+             "unbuildable: four contacts and a campaign (%s)", e.msg);
+    sqlite3_open(path, &db);
+    TH_CHECK(sqlite3_exec(db,
+                          "INSERT INTO sends(campaign_id, contact_id, "
+                          "queued_at) SELECT 1, id, 100 FROM contacts",
+                          NULL, NULL, NULL) == SQLITE_OK,
+             "unbuildable: four rows queued");
+    sqlite3_close(db);
+    for (int64_t i = 1; i <= 3; i++)
+        (void)store_ledger_mark_sending(st, k, i, 150, &e);
+    TH_CHECK(result(st, k, 1, "sent") == 0 &&
+                 result(st, k, 2, "unbuildable") == 0 &&
+                 result(st, k, 3, "deferred") == 0,
+             "unbuildable: 1 sent, 2 unbuildable, 3 deferred, 4 queued");
+    TH_CHECK(store_ledger_counts(st, k, &c, &e) == 0 && c.unbuildable == 1 &&
+                 c.failed == 0 && c.queued == 1,
+             "unbuildable: counted apart from failed (%ld)", c.unbuildable);
+    for (int kind = STORE_CLAIM_QUEUED; kind <= STORE_CLAIM_UNCERTAIN; kind++)
+        (void)store_ledger_claim(st, k, (enum store_claim)kind, 1000, 10,
+                                 claim_count_cb, &claimable, &e);
+    TH_CHECK(claimable == 1, "unbuildable: not claimable (%d claimable)",
+             claimable);
+    buf_init(&b, 0);
+    TH_CHECK(store_ledger_pending(st, k, pending_cb, &b, &e) == 0,
+             "unbuildable: the recipients left to send");
+    TH_STREQ(b.p, "2 3 4", "unbuildable: left to send, the sent one not");
+    buf_free(&b);
+    TH_CHECK(store_ledger_requeue_unbuildable(st, k, &n, &e) == 0 && n == 1,
+             "unbuildable: queued again (%ld)", n);
+    TH_STREQ(state_of(st, k, 2), "queued", "unbuildable: -> queued");
+    TH_STREQ(state_of(st, k, 3), "deferred", "unbuildable: others untouched");
+    TH_CHECK(store_campaign_template(st, k, "A", &e) == 0 &&
+                 store_campaign_template(st, k, "B", &e) == 0 &&
+                 store_campaign_get_id(st, k, src_cb, src, &e) == 1,
+             "unbuildable: a template frozen once");
+    TH_STREQ(src, "A", "unbuildable: the first freeze is kept");
+    TH_CHECK(store_campaign_refreeze(st, k, "C", &e) == 0 &&
+                 store_campaign_get_id(st, k, src_cb, src, &e) == 1,
+             "unbuildable: frozen again");
+    TH_STREQ(src, "C", "unbuildable: a freeze again replaces it");
+    (void)store_ledger_mark_sending(st, k, 2, 160, &e);
+    TH_CHECK(result(st, k, 2, "unbuildable") == 0 &&
+                 store_ledger_cancel(st, k, 200, &n, &e) == 0 && n == 3,
+             "unbuildable: cancel takes it with the others (%ld)", n);
+    TH_STREQ(state_of(st, k, 2), "cancelled",
+             "unbuildable: cancelled by a cancel");
+    store_close(st);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/unbuildable.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/unbuildable.db-shm", dir);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -533,6 +630,7 @@ main(void)
     }
     test_suppressions(dir);
     test_cancel(dir);
+    test_unbuildable(dir);
     unlink(a);
     unlink(b);
     snprintf(a, sizeof a, "%s/migrated.db-wal", dir);

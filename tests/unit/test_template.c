@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "buf.h"
 #include "template.h"
+#include "tmpl.h"
 #include "xalloc.h"
 
 /* Partials for a case: name, source, name, source, ..., NULL. */
@@ -348,6 +350,132 @@ test_fields(void)
              "fields: names in order of first use, interpolated flag");
     buf_free(&b);
     template_free(t);
+}
+
+/* ---- template_missing ---- */
+
+static void
+missing_cb(const char *name, const char *path, const char *from, unsigned line,
+           unsigned col, void *arg)
+{
+    struct buf *b = arg;
+
+    if (buf_printf(b, "%s%s(%s)@%s:%u:%u", b->len ? " " : "", name, path, from,
+                   line, col) == -1)
+        abort();
+}
+
+static void
+test_missing(void)
+{
+    static const char src[] = "a\n  {{>head}} {{>gone}}\n{{<layout}}{{/layout}}"
+                              "{{>gone}}";
+    static const char *const parts[] = {"head", "{{>gone}}{{>also}}", NULL};
+    static const char *const all[] = {"x", "x", NULL};
+    struct template *t;
+    struct err e;
+    struct buf b;
+
+    err_clear(&e);
+    t = template_compile(src, strlen(src), "t", load, (void *)parts, &e);
+    TH_CHECK(t != NULL, "missing: compiles (a missing partial is empty text)");
+    if (t == NULL)
+        return;
+    buf_init(&b, 0);
+    TH_CHECK(template_missing(t, missing_cb, &b) == 3,
+             "missing: three partials have no source");
+    TH_STREQ(b.p,
+             "gone(gone)@t:2:13 layout(layout)@t:3:1 "
+             "also(also)@head.mustache:1:10",
+             "missing: each once, at its first reference, in order");
+    buf_free(&b);
+    template_free(t);
+    t = template_compile("{{>x}}", 6, "t", load, (void *)all, &e);
+    TH_CHECK(t != NULL && template_missing(t, NULL, NULL) == 0,
+             "missing: none when every partial has a source");
+    template_free(t);
+}
+
+/* ---- tmpl_missing, tmpl_frozen_same: campaign templates on disk ---- */
+
+static void
+put(const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if ((f = fopen(path, "w")) == NULL)
+        abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+static void
+missing_msg(const char *msg, void *arg)
+{
+    struct buf *b = arg;
+
+    if (buf_printf(b, "%s%s", b->len ? "|" : "", msg) == -1)
+        abort();
+}
+
+static void
+test_tmpl_files(void)
+{
+    char dir[] = "/tmp/test_template.XXXXXX", sub[600], want[1024];
+    struct tmpl *t, *t2, *t3;
+    struct err e;
+    struct buf b;
+    char *frozen;
+
+    if (mkdtemp(dir) == NULL)
+        abort();
+    snprintf(sub, sizeof sub, "%s/partials", dir);
+    if (mkdir(sub, 0700) == -1)
+        abort();
+    put(dir, "n.mustache", "Subject: s {{>sp}}\n\n<p>\n{{>foot}} {{>gone}}\n");
+    put(dir, "partials/foot.mustache", "foot {{>deep}}");
+    err_clear(&e);
+    t = tmpl_load(dir, "n", &e);
+    TH_CHECK(t != NULL, "tmpl: loads with missing partials");
+    if (t == NULL)
+        return;
+    buf_init(&b, 0);
+    TH_CHECK(tmpl_missing(t, missing_msg, &b) == 3,
+             "tmpl: three missing partials");
+    snprintf(want, sizeof want,
+             "%s/n.mustache:1:3: partial \"sp\" is missing "
+             "(%s/partials/sp.mustache)|"
+             "%s/n.mustache:4:11: partial \"gone\" is missing "
+             "(%s/partials/gone.mustache)|"
+             "%s/partials/foot.mustache:1:6: partial \"deep\" is missing "
+             "(%s/partials/deep.mustache)",
+             dir, dir, dir, dir, dir, dir);
+    TH_STREQ(b.p, want,
+             "tmpl: missing partials named at the template's "
+             "file line, in part order");
+    buf_free(&b);
+    frozen = tmpl_frozen(t, dir);
+    TH_CHECK(frozen != NULL && tmpl_frozen_same(t, frozen) == 1,
+             "tmpl: the files are the frozen ones");
+    t2 = tmpl_load(dir, "n", &e);
+    TH_CHECK(t2 != NULL && tmpl_frozen_same(t2, frozen) == 1,
+             "tmpl: loaded again, the same files");
+    put(dir, "partials/foot.mustache", "foot fixed");
+    t3 = tmpl_load(dir, "n", &e);
+    TH_CHECK(t3 != NULL && tmpl_frozen_same(t3, frozen) == 0,
+             "tmpl: a partial changed: not the frozen files");
+    TH_CHECK(tmpl_frozen_same(t, NULL) == 0 &&
+                 tmpl_frozen_same(t, "{\"files\": 1}") == 0,
+             "tmpl: no frozen files, or not a template's: not the same");
+    free(frozen);
+    tmpl_free(t);
+    tmpl_free(t2);
+    tmpl_free(t3);
+    snprintf(want, sizeof want, "rm -rf '%s'", dir); /* the scratch directory */
+    if (system(want) != 0)
+        abort();
 }
 
 /* ---- one compiled template, many renders, one buffer ---- */
@@ -758,6 +886,8 @@ main(void)
         TH_STREQ(got, cases[i].want, "template: %s", cases[i].name);
     }
     test_fields();
+    test_missing();
+    test_tmpl_files();
     test_reuse();
     test_nesting();
     test_flat();

@@ -397,7 +397,9 @@ int store_ledger_replies(struct store *st, int64_t campaign, int each,
                          struct err *e);
 
 /* store_ledger_uncertain - cb(email, message_id, state) for every
- * recipient that was ever uncertain (its message may have arrived twice). */
+ * recipient that was ever uncertain (its message may have arrived twice),
+ * by address; a forgotten recipient's row last, with email and message_id
+ * NULL. */
 typedef int (*store_uncertain_cb)(const char *email, const char *message_id,
                                   const char *state, void *arg);
 int store_ledger_uncertain(struct store *st, int64_t campaign,

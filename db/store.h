@@ -466,5 +466,10 @@ int store_event_counts(struct store *st, int64_t campaign,
 
 /* store_checkpoint - a passive WAL checkpoint (between batches). */
 int store_checkpoint(struct store *st);
+/* store_checkpoint_truncate - every page of the WAL copied into the
+ * database and the WAL emptied (waits for other connections as long as
+ * the busy timeout); -1 when another connection kept it from finishing.
+ * After contacts forget: the WAL's old pages may hold what was erased. */
+int store_checkpoint_truncate(struct store *st);
 
 #endif

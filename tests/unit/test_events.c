@@ -3,9 +3,10 @@
  * test_events.c - what `campaign serve` relies on below HTTP: the events
  * family of the store (db/store_events.c: recorded only for a recipient
  * of the campaign, the machine filters, the click-burst queries, the
- * counts, erased with the contact), the frozen template (engine/tmpl.c:
- * a campaign renders from the files it started with, not today's), and
- * the masked address of the unsubscribe page (engine/serve.c).
+ * counts, kept under a tombstone id when the contact is forgotten), the
+ * frozen template (engine/tmpl.c: a campaign renders from the files it
+ * started with, not today's), and the masked address of the unsubscribe
+ * page (engine/serve.c).
  */
 #include <sqlite3.h>
 #include <stdio.h>

@@ -128,10 +128,16 @@ uncertain_cb(const char *email, const char *mid, const char *state, void *arg)
 {
     json_t *arr = arg;
 
-    json_array_append_new(arr, json_pack("{s:s, s:s?, s:s}", "email", email,
+    /* email NULL: a forgotten recipient (JSON null, "(forgotten)") */
+    json_array_append_new(arr, json_pack("{s:s?, s:s?, s:s}", "email", email,
                                          "message_id", mid, "state", state));
     return 0;
 }
+
+/* What a table shows where a forgotten recipient's address was (JSON:
+ * null): their ledger rows stay, counted, under a tombstone id without a
+ * contact (db/migrations/006_history.sql). */
+#define REPORT_FORGOTTEN "(forgotten)"
 
 /* How many groups of undelivered recipients report NAME shows. */
 #define REPORT_REPLY_GROUPS 20
@@ -211,7 +217,7 @@ each_cb(const struct store_reply *x, void *arg)
         snprintf(
             st, sizeof st, "%s%s%s%s", x->state, x->bounce_class ? " (" : "",
             x->bounce_class ? x->bounce_class : "", x->bounce_class ? ")" : "");
-        printf("%-40s %-16s ", x->email ? x->email : "(forgotten)", st);
+        printf("%-40s %-16s ", x->email ? x->email : REPORT_FORGOTTEN, st);
         reply_line(x);
         putchar('\n');
     }
@@ -335,8 +341,9 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                            "message twice, with the same Message-ID):\n");
                 const char *mid =
                     json_string_value(json_object_get(v, "message_id"));
-                printf("  %s %s (%s)\n",
-                       json_string_value(json_object_get(v, "email")),
+                const char *who =
+                    json_string_value(json_object_get(v, "email"));
+                printf("  %s %s (%s)\n", who ? who : REPORT_FORGOTTEN,
                        mid ? mid : "",
                        json_string_value(json_object_get(v, "state")));
             }

@@ -149,6 +149,15 @@ store_checkpoint(struct store *st)
 }
 
 int
+store_checkpoint_truncate(struct store *st)
+{
+    return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                     NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+int
 store_autocheckpoint(struct store *st, int pages, struct err *e)
 {
     char sql[64];
@@ -454,11 +463,14 @@ store_open(const char *path, enum store_open_mode mode, int *created,
         return NULL;
     }
     /* WAL is a property of the file, set at creation: a read-only open
-     * cannot (and need not) set it again */
+     * cannot (and need not) set it again.  secure_delete: what a delete
+     * or an update frees is overwritten, so a forgotten person's address,
+     * reply text, Message-ID and IP leave the file (006_history.sql);
+     * Debian's SQLite has it on by default, others do not */
     snprintf(pragmas, sizeof pragmas,
              "%sPRAGMA synchronous = FULL; "
              "PRAGMA foreign_keys = ON; PRAGMA cache_size = -%d; "
-             "PRAGMA temp_store = MEMORY;",
+             "PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
              st->readonly ? "" : "PRAGMA journal_mode = WAL; ",
              STORE_CACHE_KIB);
     if (exec(st, pragmas, e, "configure") == -1 || migrate(st, e) == -1 ||

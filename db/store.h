@@ -412,7 +412,9 @@ int store_ledger_replies(struct store *st, int64_t campaign, int each,
                          struct err *e);
 
 /* store_ledger_uncertain - cb(email, message_id, state) for every
- * recipient that was ever uncertain (its message may have arrived twice). */
+ * recipient that was ever uncertain (its message may have arrived twice),
+ * by address; a forgotten recipient's row last, with email and message_id
+ * NULL. */
 typedef int (*store_uncertain_cb)(const char *email, const char *message_id,
                                   const char *state, void *arg);
 int store_ledger_uncertain(struct store *st, int64_t campaign,
@@ -479,5 +481,10 @@ int store_event_counts(struct store *st, int64_t campaign,
 
 /* store_checkpoint - a passive WAL checkpoint (between batches). */
 int store_checkpoint(struct store *st);
+/* store_checkpoint_truncate - every page of the WAL copied into the
+ * database and the WAL emptied (waits for other connections as long as
+ * the busy timeout); -1 when another connection kept it from finishing.
+ * After contacts forget: the WAL's old pages may hold what was erased. */
+int store_checkpoint_truncate(struct store *st);
 
 #endif

@@ -189,11 +189,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_NEXT_DUE - STORE_SLOT_LEDGER] =
         "SELECT min(next_attempt_at) FROM sends "
         "WHERE campaign_id = ?1 AND state = 'deferred'",
+    /* a forgotten recipient's row (a tombstone id, no contact) is listed
+     * too, without an address, after the others (006_history.sql) */
     [S_UNCERTAIN_LIST - STORE_SLOT_LEDGER] =
         "SELECT c.email, s.message_id, s.state FROM sends s "
-        "JOIN contacts c ON c.id = s.contact_id "
+        "LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
-        "ORDER BY c.email",
+        "ORDER BY c.email IS NULL, c.email, s.contact_id",
     [S_CAMPAIGN_GET_ID - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
@@ -214,7 +216,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "FROM sends s JOIN campaigns k ON k.id = s.campaign_id "
         "WHERE s.contact_id = ?1 ORDER BY k.id",
     /* the recipients not delivered, by their last reply (the most
-     * frequent first) or one by one */
+     * frequent first) or one by one; LEFT JOIN: a forgotten recipient's
+     * row (a tombstone id, no contact) counts, without an address */
     [S_REPLIES_GROUPED - STORE_SLOT_LEDGER] =
         "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
         "  s.last_text, count(*), min(c.email) "

@@ -228,6 +228,14 @@ suppress_forget(struct store *st, const char *email, struct err *e)
     }
     if (store_commit(st, e) == -1)
         return -1;
+    /* the old pages (the address, the reply text, the Message-ID, the IP)
+     * may still be in the WAL and, until copied back, in the database
+     * file: copy them back and empty the WAL now, not at the next
+     * checkpoint (secure_delete overwrites what the copy frees) */
+    if (store_checkpoint_truncate(st) == -1)
+        log_warnx("forget: the write-ahead log could not be emptied now "
+                  "(another process holds the database): old copies of "
+                  "the erased data stay in it until its next checkpoint");
     return rc;
 }
 

@@ -32,6 +32,8 @@
 #
 # What a recipient gets depends on how its local part starts:
 #   reject    550 5.1.1 at RCPT          blocked   554 5.7.1 at RCPT (policy)
+#   unknown   550 5.1.1 at RCPT, the text quoting the address as Postfix's
+#             does ("<ADDR>: Recipient address rejected: User unknown ...")
 #   defer     451 4.2.0 at RCPT          close421  421 4.7.0 at RCPT, then
 #                                                  the server hangs up
 #   droprcpt  the connection is cut at RCPT, before the dot - the first
@@ -172,6 +174,9 @@ class Handler:
                      "fully-qualified hostname" % session.host_name)
         elif address.startswith("reject"):
             reply = "550 5.1.1 no such user"
+        elif address.startswith("unknown"):
+            reply = ("550 5.1.1 <%s>: Recipient address rejected: User "
+                     "unknown in virtual mailbox table" % address)
         elif address.startswith("defer"):
             reply = "451 4.2.0 try again later"
         elif address.startswith("blocked"):

@@ -3,9 +3,10 @@
  * test_events.c - what `campaign serve` relies on below HTTP: the events
  * family of the store (db/store_events.c: recorded only for a recipient
  * of the campaign, the machine filters, the click-burst queries, the
- * counts, erased with the contact), the frozen template (engine/tmpl.c:
- * a campaign renders from the files it started with, not today's), and
- * the masked address of the unsubscribe page (engine/serve.c).
+ * counts, kept under a tombstone id when the contact is forgotten), the
+ * frozen template (engine/tmpl.c: a campaign renders from the files it
+ * started with, not today's), and the masked address of the unsubscribe
+ * page (engine/serve.c).
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -181,6 +182,195 @@ test_store_events(void)
              "tombstone (store_contact_forget), a delete takes nothing");
 }
 
+/* text - the first column of the first row of q, "" when NULL, "(none)"
+ * when no row */
+static void
+text(const char *db, const char *q, char *out, size_t n)
+{
+    sqlite3 *h;
+    sqlite3_stmt *s;
+
+    snprintf(out, n, "(none)");
+    sqlite3_open(db, &h);
+    if (sqlite3_prepare_v2(h, q, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out, n, "%s",
+                 sqlite3_column_text(s, 0)
+                     ? (const char *)sqlite3_column_text(s, 0)
+                     : "");
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+}
+
+struct uncertain_seen {
+    int n, forgotten;
+};
+
+static int
+uncertain_seen_cb(const char *email, const char *mid, const char *state,
+                  void *arg)
+{
+    struct uncertain_seen *u = arg;
+
+    (void)state;
+    u->n++;
+    if (email == NULL && mid == NULL)
+        u->forgotten++;
+    return 0;
+}
+
+/* forget - store_contact_forget in a transaction, as suppress_forget does */
+static int
+forget(struct store *st, const char *email, uint8_t tag)
+{
+    uint8_t hash[32];
+    struct err e;
+    int rc;
+
+    memset(hash, tag, sizeof hash);
+    if (store_begin(st, &e) == -1)
+        return -1;
+    rc = store_contact_forget(st, email, hash, 4242, &e);
+    if (rc == -1 || store_commit(st, &e) == -1)
+        return -1;
+    return rc;
+}
+
+/* test_forget_history - 006_history.sql: forget keeps a person's ledger
+ * rows and events under a tombstone id of their own, with their state,
+ * attempts, codes and times, without the reply text, Message-ID and IP;
+ * counts do not change; a token of the old id records nothing. */
+static void
+test_forget_history(void)
+{
+    char db[300], got[256];
+    struct store *st;
+    struct err e;
+    struct store_event x;
+    struct store_counts c0, c1;
+    struct store_event_counts ev0, ev1;
+    struct uncertain_seen u = {0, 0};
+
+    snprintf(db, sizeof db, "%s/forget.db", dir);
+    st = store_open(db, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "forget: open a new database");
+    if (st == NULL)
+        return;
+    sql(db, "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
+            "(1, 'ann@example.com', 0, 0), (2, 'bob@example.com', 0, 0), "
+            "(3, 'cid@example.com', 0, 0);"
+            "INSERT INTO campaigns(id, name, template, created_at) VALUES "
+            "(1, 'promo', 'promo', 0), (2, 'later', 'promo', 0);"
+            "INSERT INTO sends(campaign_id, contact_id, state, attempts, "
+            "  last_code, last_status, last_text, bounce_class, message_id, "
+            "  relay, was_uncertain, queued_at, first_attempt_at, done_at) "
+            "VALUES (1, 1, 'sent', 2, 250, '2.0.0', 'ok queued as 1', NULL, "
+            "  '<m1@acme.example>', 'r:25', 2, 10, 11, 12), "
+            "(1, 2, 'bounced', 1, 550, '5.1.1', "
+            "  '<bob@example.com>: User unknown', 'hard', '<m2@acme.example>', "
+            "  'r:25', 0, 10, 11, 13), "
+            "(1, 3, 'sent', 1, 250, '2.0.0', 'ok', NULL, '<m3@acme.example>', "
+            "  'r:25', 0, 10, 11, 14), "
+            "(2, 1, 'queued', 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 20, "
+            "  NULL, NULL);"
+            "INSERT INTO events(campaign_id, contact_id, kind, url, at_ms, ip) "
+            "VALUES (1, 1, 'open', NULL, 1000, '198.51.100.1'), "
+            "(1, 1, 'click', 'https://a.example/', 2000, '198.51.100.1'), "
+            "(1, 2, 'open', NULL, 3000, '198.51.100.2'), "
+            "(1, 3, 'open', NULL, 4000, '198.51.100.3');");
+    TH_CHECK(store_ledger_counts(st, 1, &c0, &e) == 0 &&
+                 store_event_counts(st, 1, &ev0, &e) == 0,
+             "forget: the counts before");
+
+    TH_CHECK(forget(st, "ann@example.com", 1) == 1, "forget ann");
+    TH_CHECK(forget(st, "bob@example.com", 2) == 1, "forget bob");
+
+    TH_CHECK(count(db, "SELECT count(*) FROM sends") == 4 &&
+                 count(db, "SELECT count(*) FROM events") == 4,
+             "forget: every ledger row and event stays");
+    TH_CHECK(count(db, "SELECT count(*) FROM sends WHERE contact_id IN "
+                       "(1, 2)") == 0 &&
+                 count(db, "SELECT count(*) FROM events WHERE contact_id "
+                           "IN (1, 2)") == 0,
+             "forget: nothing stays under the contacts' ids");
+    TH_CHECK(count(db, "SELECT count(DISTINCT contact_id) FROM sends "
+                       "WHERE contact_id < 0") == 2 &&
+                 count(db, "SELECT count(DISTINCT contact_id) FROM sends "
+                           "WHERE campaign_id = 1 AND contact_id < 0") == 2,
+             "forget: two people, two distinct tombstones");
+    TH_CHECK(count(db, "SELECT count(DISTINCT contact_id) FROM sends "
+                       "WHERE contact_id < 0 AND (campaign_id = 2 OR "
+                       "bounce_class IS NULL)") == 1,
+             "forget: one person's rows in two campaigns, one tombstone");
+    text(db, "SELECT value FROM meta WHERE key = 'tombstone'", got, sizeof got);
+    TH_STREQ(got, "-2", "forget: the meta key tombstone after two");
+
+    text(db,
+         "SELECT state || '|' || attempts || '|' || last_code || '|' || "
+         "last_status || '|' || coalesce(bounce_class, '-') || '|' || "
+         "was_uncertain || '|' || queued_at || '|' || first_attempt_at || "
+         "'|' || done_at || '|' || coalesce(message_id, 'NULL') || '|' || "
+         "last_text FROM sends WHERE campaign_id = 1 AND contact_id = "
+         "(SELECT contact_id FROM sends WHERE campaign_id = 2)",
+         got, sizeof got);
+    TH_STREQ(got,
+             "sent|2|250|2.0.0|-|2|10|11|12|NULL|reply text removed: "
+             "forgotten",
+             "forget: a delivered row keeps state, attempts, codes, times");
+    text(db,
+         "SELECT state || '|' || attempts || '|' || last_code || '|' || "
+         "last_status || '|' || bounce_class || '|' || done_at || '|' || "
+         "coalesce(message_id, 'NULL') || '|' || last_text FROM sends "
+         "WHERE contact_id < 0 AND state = 'bounced'",
+         got, sizeof got);
+    TH_STREQ(got,
+             "bounced|1|550|5.1.1|hard|13|NULL|reply text removed: forgotten",
+             "forget: a bounced row keeps its codes, not the text quoting "
+             "the address");
+    text(db,
+         "SELECT state || '|' || done_at || '|' || last_text || '|' || "
+         "coalesce(next_attempt_at, 'NULL') FROM sends WHERE campaign_id = 2",
+         got, sizeof got);
+    TH_STREQ(got, "skipped|4242|skipped: forgotten|NULL",
+             "forget: a row still to be sent is skipped");
+    TH_CHECK(count(db, "SELECT count(*) FROM sends WHERE message_id IS NULL") ==
+                 3,
+             "forget: the Message-IDs go, the others' stay");
+    TH_CHECK(count(db, "SELECT count(*) FROM events WHERE contact_id < 0 AND "
+                       "ip IS NULL") == 3 &&
+                 count(db, "SELECT count(*) FROM events WHERE contact_id = 3 "
+                           "AND ip = '198.51.100.3'") == 1,
+             "forget: the events move without their IP; the others' keep it");
+    TH_CHECK(count(db,
+                   "SELECT count(*) FROM events WHERE contact_id = "
+                   "(SELECT contact_id FROM sends WHERE campaign_id = 2)") == 2,
+             "forget: the events go to the tombstone of their ledger rows");
+
+    TH_CHECK(store_ledger_counts(st, 1, &c1, &e) == 0 &&
+                 memcmp(&c0, &c1, sizeof c0) == 0,
+             "forget: the campaign's ledger counts do not change");
+    TH_CHECK(store_event_counts(st, 1, &ev1, &e) == 0 &&
+                 memcmp(&ev0, &ev1, sizeof ev0) == 0,
+             "forget: opens and clicks, and their unique people, do not "
+             "change (opened_unique %ld then %ld)",
+             ev0.opened_unique, ev1.opened_unique);
+    TH_CHECK(store_ledger_uncertain(st, 1, uncertain_seen_cb, &u, &e) == 0 &&
+                 u.n == 1 && u.forgotten == 1,
+             "forget: the uncertain list keeps the row, without address or "
+             "Message-ID (%d rows, %d forgotten)",
+             u.n, u.forgotten);
+
+    x = ev("open", 1, NULL, 9000, 0);
+    TH_CHECK(store_event_add(st, &x, &e) == 0 &&
+                 count(db, "SELECT count(*) FROM events") == 4,
+             "forget: a token of the forgotten contact's id records nothing");
+    TH_CHECK(forget(st, "ann@example.com", 1) == 1 &&
+                 count(db, "SELECT value FROM meta WHERE key = "
+                           "'tombstone'") == -2,
+             "forget: again (by hash only) takes no tombstone");
+    store_close(st);
+}
+
 static void
 test_frozen(void)
 {
@@ -288,6 +478,7 @@ main(void)
     if (mkdtemp(dir) == NULL)
         return 2;
     test_store_events();
+    test_forget_history();
     test_frozen();
     test_mask();
     {

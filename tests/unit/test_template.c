@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_template.c - the Mustache renderer (engine/template.c) beyond the
- * spec suite (tests/conformance/mustache.sh): compile errors with
- * path:line:column, strict misses, the depth bound, merge values never
- * re-parsed, escaping, values, template_fields, buffer reuse and limits.
+ * spec (whose every test has a counterpart in test_mustache.c): compile
+ * errors with path:line:column, strict misses, the depth bound, merge
+ * values never re-parsed, escaping, values, template_fields, buffer reuse
+ * and limits.
  */
 #include <stdint.h>
 #include <stdlib.h>

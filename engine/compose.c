@@ -671,10 +671,6 @@ display(struct composer *c, json_t *contact)
     } else {
         return NULL;
     }
-    /* a display name can never carry a line break into To: */
-    for (size_t i = 0; i < c->name.len; i++)
-        if (c->name.p[i] == '\r' || c->name.p[i] == '\n')
-            c->name.p[i] = ' ';
     return c->name.p;
 }
 
@@ -1282,6 +1278,15 @@ build(struct composer *c, const struct compose_contact *ct, int64_t now,
 
     m.from = from;
     m.to.name = display(c, contact);
+    /* a display name with a line break is refused, as a Subject would
+     * be: flattening it would send a name the contact never had */
+    if (m.to.name != NULL && strpbrk(m.to.name, "\r\n") != NULL) {
+        err_set(e, EX_DATAERR,
+                "contact %.254s: the To display name (first_name, last_name "
+                "or name) contains a line break: it could add a header",
+                ct->email);
+        goto done;
+    }
     m.to.addr = ct->email;
     m.subject = c->subject.p ? c->subject.p : "";
     m.message_id = r->message_id;

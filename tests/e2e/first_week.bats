@@ -336,3 +336,15 @@ while time.time() < end:
     [ "$rc" -eq 73 ] || fail "optout on a read-only database: exit $rc, expected 73" "$out"
     assert_contains "$out" "readonly database"
 }
+
+@test "first week: a last_name with a line break that would reach To: is refused like a first_name in the Subject (65), never flattened" {
+    printf 'email,first_name,last_name\nok@example.com,Ann,Lee\nbad@example.com,Eve,"Doe\r\nBcc: victim@evil.example"\n' >n.csv
+    crun 0 import n.csv --list news
+    run --separate-stderr env CAMPAIGN_SENDER_FROM="News <news@acme.example>" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo --to bad@example.com
+    [ "$status" -eq 65 ] || fail "preview: exit $status, expected 65" "$output"
+    assert_contains "$stderr" "the To display name (first_name, last_name or name) contains a line break"
+    [[ "$output" != *"victim@evil.example"* ]] || fail "the injected header reached the message"
+    run --separate-stderr env CAMPAIGN_SENDER_FROM="News <news@acme.example>" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo --to ok@example.com
+    [ "$status" -eq 0 ] || fail "preview of a good contact: exit $status" "$stderr"
+    assert_contains "$output" "To: \"Ann Lee\" <ok@example.com>"
+}

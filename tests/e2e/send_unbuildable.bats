@@ -41,28 +41,28 @@ subject_of() {
 
 # three - a, b and c with first names in list G.
 three() {
-    printf 'email,first_name\na@example.com,Ann\nb@example.com,Bob\nc@example.com,Cy\n' >g.csv
+    printf 'email,nick\na@example.com,Ann\nb@example.com,Bob\nc@example.com,Cy\n' >g.csv
     crun 0 import g.csv --list G
 }
 
-# broken_b - b's first name gets a line break (an import after the
+# broken_b - b's nick (not in To:) gets a line break (an import after the
 # freeze: a quoted multi-line value is kept).
 broken_b() {
-    printf 'email,first_name\nb@example.com,"Bob\nBcc: victim@example.net"\n' >bad.csv
+    printf 'email,nick\nb@example.com,"Bob\nBcc: victim@example.net"\n' >bad.csv
     crun 0 import bad.csv
 }
 
-# fixed_b - b's first name fixed.
+# fixed_b - b's nick fixed.
 fixed_b() {
-    printf 'email,first_name\nb@example.com,Bobby\n' >good.csv
+    printf 'email,nick\nb@example.com,Bobby\n' >good.csv
     crun 0 import good.csv
 }
 
-# half_sent - campaign hi (Subject: Hi {{first_name}}) to G has mailed a
-# only (--max 1); then b's first name gets a line break.
+# half_sent - campaign hi (Subject: Hi {{nick}}) to G has mailed a
+# only (--max 1); then b's nick gets a line break.
 half_sent() {
     three
-    printf 'Subject: Hi {{first_name}}\n\n<p>hello</p>\n' >templates/hi.mustache
+    printf 'Subject: Hi {{nick}}\n\n<p>hello</p>\n' >templates/hi.mustache
     crun 0 send --template hi --list G --max 1
     assert_eq "$(dumps)" 1 "messages after --max 1"
     broken_b
@@ -115,7 +115,7 @@ half_sent() {
 @test "send unbuildable: a header that would not build for one contact refuses the whole send, exit 65" {
     three
     broken_b
-    printf 'Subject: Hi {{first_name}}\n\n<p>hello</p>\n' >templates/hi.mustache
+    printf 'Subject: Hi {{nick}}\n\n<p>hello</p>\n' >templates/hi.mustache
     crun 65 send --template hi --list G
     assert_contains "$stderr" 'templates/hi.mustache:1: the subject contains a line break or NUL: it could add a header: 1 recipient (b@example.com)'
     assert_contains "$stderr" "the message cannot be built for 1 of 3 recipients"

@@ -121,7 +121,7 @@ const struct command commands[] = {
     {"send", cmd_send,
      "campaign send --template NAME --list NAME [--campaign NAME]\n"
      "              [--data JSON] [--rate R] [--concurrency N] [--max N]\n"
-     "              [--dry-run [--out DIR]] [--test-to EMAIL...]\n"
+     "              [--dry-run [--out DIR [--force]]] [--test-to EMAIL...]\n"
      "              [--trust-refusals]",
      "Create or resume a campaign and send it through the relays of\n"
      "campaign.conf.  The campaign's name (default: the template's) is its\n"
@@ -135,7 +135,8 @@ const struct command commands[] = {
      "  --max N            stop after N messages (cron chunks); rerun to go "
      "on\n"
      "  --dry-run          render, build and sign everything, send nothing;\n"
-     "                     with --out DIR one .eml per recipient\n"
+     "                     with --out DIR one .eml per recipient (never\n"
+     "                     over an earlier dry run's files without --force)\n"
      "  --test-to EMAIL... send samples instead: each address (repeat the\n"
      "                     option, or separate with commas) gets the message\n"
      "                     of one of the first mailable members of the list,\n"

@@ -7,6 +7,7 @@
  * with --test-to, send rendered samples to reviewers without recording
  * anything.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 struct dryrun {
     struct composer *comp;
     const char *out_dir;
+    int force; /* --force: replace the .eml files of an earlier dry run */
     struct store *st;
     int64_t campaign_id; /* a campaign that exists: its ledger's
                             recipients; 0: the list's members */
@@ -97,11 +99,23 @@ one(const struct store_member *m, void *arg)
         return 0;
     }
     if (d->out_dir != NULL) {
+        struct fs_out o;
         if (file_name(d, m->id, m->email) == -1 ||
-            fs_write_atomic(d->path.p, d->msg.p, d->msg.len, 0644, &d->werr) ==
+            fs_out_new(&o, d->path.p, 0644, d->force, NULL, 0, &d->werr) ==
                 -1) {
             d->write_failed = 1;
-            return 1; /* stop: the output directory is not writable */
+            return 1; /* stop: not writable, or a file is in the way */
+        }
+        if (fwrite(d->msg.p, 1, d->msg.len, o.f) != d->msg.len) {
+            err_set(&d->werr, EX_CANTCREAT, "%s: %s", d->path.p,
+                    strerror(errno));
+            fs_out_abort(&o);
+            d->write_failed = 1;
+            return 1;
+        }
+        if (fs_out_commit(&o, &d->werr) == -1) {
+            d->write_failed = 1;
+            return 1;
         }
     }
     d->built++;
@@ -143,7 +157,27 @@ one_frozen(const struct store_member *m, void *arg)
     return one(m, d);
 }
 
-/* percentile - the upper edge of the bucket holding the q-th message. */
+/* has_eml - dir holds a .eml file (an earlier dry run's) */
+static int
+has_eml(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+
+    if (dp == NULL)
+        return 0;
+    while (!found && (de = readdir(dp)) != NULL) {
+        size_t n = strlen(de->d_name);
+        found = n > 4 && strcmp(de->d_name + n - 4, ".eml") == 0;
+    }
+    closedir(dp);
+    return found;
+}
+
+/* percentile - the upper edge of the bucket holding the q-th message,
+ * never past the largest message (a bucket's edge can be: then "median
+ * <= X" would say more than the max), so min <= median <= p95 <= max. */
 static size_t
 percentile(const struct dryrun *d, double q)
 {
@@ -151,8 +185,10 @@ percentile(const struct dryrun *d, double q)
 
     for (size_t i = 0; i < HIST_N; i++) {
         seen += d->hist[i];
-        if (seen > want)
-            return (i + 1) * HIST_BUCKET;
+        if (seen > want) {
+            size_t edge = (i + 1) * HIST_BUCKET;
+            return edge < d->max ? edge : d->max;
+        }
     }
     return d->max;
 }
@@ -590,6 +626,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         {"data", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'D'},
         {"out", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'F'},
         {"concurrency", required_argument, NULL, 'C'},
         {"rate", required_argument, NULL, 'r'},
         {"max", required_argument, NULL, 'm'},
@@ -640,6 +677,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             break;
         case 'o':
             d.out_dir = optarg;
+            break;
+        case 'F':
+            d.force = 1;
             break;
         case 'C':
             concurrency = (int)strtol(optarg, &end, 10);
@@ -693,6 +733,10 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     if (trust && (testing || dry)) {
         log_warnx("send: --trust-refusals goes with a real send, not with "
                   "--test-to or --dry-run");
+        return EX_USAGE;
+    }
+    if (d.force && d.out_dir == NULL) {
+        log_warnx("send: --force goes with --dry-run --out DIR");
         return EX_USAGE;
     }
     if (d.out_dir != NULL && !dry) {
@@ -822,6 +866,15 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (d.out_dir != NULL && mkdir(d.out_dir, 0755) == -1 &&
             errno != EEXIST) {
             log_warn("%s", d.out_dir);
+            code = EX_CANTCREAT;
+            goto out;
+        }
+        if (d.out_dir != NULL && !d.force && has_eml(d.out_dir)) {
+            /* before anything is built: nothing half-replaced */
+            log_warnx("%s holds the messages of an earlier dry run: not "
+                      "replaced (--force replaces them, or name another "
+                      "directory)",
+                      d.out_dir);
             code = EX_CANTCREAT;
             goto out;
         }

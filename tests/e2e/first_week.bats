@@ -348,3 +348,32 @@ while time.time() < end:
     [ "$status" -eq 0 ] || fail "preview of a good contact: exit $status" "$stderr"
     assert_contains "$output" "To: \"Ann Lee\" <ok@example.com>"
 }
+
+@test "first week: a dry run's --out never replaces an earlier dry run's files without --force (73, before building); its size summary is ordered (min <= median <= p95 <= max)" {
+    # shellcheck disable=SC2046
+    list_of $(addrs 6)
+    export CAMPAIGN_SENDER_FROM="News <news@acme.example>"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run --out out
+    assert_eq "$(ls out/*.eml | wc -l)" 6
+    # min <= median <= p95 <= max, in bytes
+    printf '%s\n' "$output" | grep '^sizes: ' | "$PY" -c '
+import re, sys
+line = sys.stdin.read()
+units = {"B": 1, "KB": 1024, "MB": 1024 * 1024}
+v = [float(n) * units[u] for n, u in re.findall(r"([0-9.]+) (B|KB|MB)", line)]
+assert len(v) == 4, line
+assert v[0] <= v[1] <= v[2] <= v[3], "not ordered: " + line
+' || fail "size summary: $(printf '%s\n' "$output" | grep '^sizes: ')"
+    local sum
+    sum=$(cat out/*.eml | md5sum)
+    printf 'x' >>out/"$(ls out | head -1)"
+    local changed
+    changed=$(cat out/*.eml | md5sum)
+    crun 73 --templates "$TEMPLATES" send --template promo --list news --dry-run --out out
+    assert_contains "$stderr" "holds the messages of an earlier dry run"
+    assert_eq "$(cat out/*.eml | md5sum)" "$changed" "the earlier files after a refused run"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --dry-run --out out --force
+    [ "$(cat out/*.eml | md5sum)" != "$changed" ] || fail "--force replaced nothing"
+    crun 64 --templates "$TEMPLATES" send --template promo --list news --dry-run --force
+    unset CAMPAIGN_SENDER_FROM
+}

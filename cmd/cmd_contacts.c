@@ -48,8 +48,9 @@ show_send(const struct store_contact_send *r, void *arg)
         json_array_append_new(json_object_get(s->doc, "campaigns"), o);
         return 0;
     }
-    printf("  %s: %s%s%s%s", r->campaign, r->state, r->bounce_class ? " (" : "",
-           r->bounce_class ? r->bounce_class : "", r->bounce_class ? ")" : "");
+    printf("  %s: %s%s%s%s", cmd_safe(r->campaign), r->state,
+           r->bounce_class ? " (" : "", r->bounce_class ? r->bounce_class : "",
+           r->bounce_class ? ")" : "");
     if (r->done_at > 0)
         printf(" %s", cmd_time(r->done_at, t, sizeof t));
     putchar('\n');
@@ -57,9 +58,9 @@ show_send(const struct store_contact_send *r, void *arg)
         if (r->code > 0)
             printf("    last reply: %d%s%s %s\n", r->code,
                    r->status && *r->status ? " " : "",
-                   r->status ? r->status : "", r->text);
+                   r->status ? cmd_safe(r->status) : "", cmd_safe(r->text));
         else
-            printf("    last: %s\n", r->text);
+            printf("    last: %s\n", cmd_safe(r->text));
     }
     return 0;
 }
@@ -73,7 +74,7 @@ show_list(const char *name, void *arg)
         json_array_append_new(json_object_get(s->doc, "lists"),
                               json_string(name));
     else
-        printf("  %s\n", name);
+        printf("  %s\n", cmd_safe(name));
     return 0;
 }
 
@@ -102,12 +103,12 @@ show_contact(const struct store_contact *c, void *arg)
                 json_pack("{s:s, s:s}", "file", c->last_import_file, "at",
                           cmd_time(c->last_import_at, t3, sizeof t3)));
     } else {
-        printf("email:       %s\n", c->email);
+        printf("email:       %s\n", cmd_safe(c->email));
         printf("status:      %s\n", c->status);
         printf("created:     %s\n", t1);
         printf("updated:     %s\n", t2);
         if (c->last_import_file)
-            printf("last import: %s (%s)\n", c->last_import_file,
+            printf("last import: %s (%s)\n", cmd_safe(c->last_import_file),
                    cmd_time(c->last_import_at, t3, sizeof t3));
         printf("attributes:\n");
         if (attrs == NULL || json_object_size(attrs) == 0)
@@ -115,10 +116,11 @@ show_contact(const struct store_contact *c, void *arg)
         json_object_foreach(attrs, k, v)
         {
             if (json_is_string(v)) {
-                printf("  %s: %s\n", k, json_string_value(v));
+                printf("  %s: %s\n", cmd_safe(k),
+                       cmd_safe(json_string_value(v)));
             } else {
                 char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                printf("  %s: %s\n", k, d ? d : "?");
+                printf("  %s: %s\n", cmd_safe(k), d ? cmd_safe(d) : "?");
                 free(d);
             }
         }

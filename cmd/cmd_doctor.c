@@ -335,11 +335,7 @@ cmd_doctor(struct ctx *ctx, int argc, char **argv)
         dkim_key_free(k);
         if (from.addr) {
             const char *fd = strrchr(from.addr, '@');
-            size_t dl = strlen(d->domain), fl = fd ? strlen(fd + 1) : 0;
-            int aligned =
-                fd && (strcasecmp(fd + 1, d->domain) == 0 ||
-                       (fl > dl && fd[1 + fl - dl - 1] == '.' &&
-                        strcasecmp(fd + 1 + fl - dl, d->domain) == 0));
+            int aligned = fd && mailjob_aligned(fd + 1, d->domain);
             if (!aligned)
                 fix("d=%s is not aligned with the From domain %s: DMARC "
                     "fails",

@@ -164,6 +164,7 @@ cmd_preview(struct ctx *ctx, int argc, char **argv)
                  "(RFC 8058), which Gmail and Yahoo require of bulk senders");
     if (j.ndkim == 0)
         log_info("note: no [dkim] key: the message is not signed");
+    mailjob_dmarc_warn(&j, composer_from_domain(comp));
 out:
     composer_free(comp);
     if (j.tmpl != NULL || j.cfg.path != NULL)

@@ -114,7 +114,7 @@ row_cb(const char *name, void *arg)
                    "CAMPAIGN", "STATUS", "RECIPIENTS", "SENT", "QUEUED",
                    "DEFERRED", "BOUNCED", "FAILED", "UNBUILDABLE", "BOUNCE%");
         printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %11ld %7.1f%%\n",
-               ci.name, ci.status, cnt.recipients, cnt.sent,
+               cmd_safe(ci.name), ci.status, cnt.recipients, cnt.sent,
                cnt.queued + cnt.sending, cnt.deferred, bounced, cnt.failed,
                cnt.unbuildable,
                done > 0 ? 100.0 * (double)bounced / done : 0.0);
@@ -171,8 +171,9 @@ reply_line(const struct store_reply *x)
     if (x->code > 0)
         printf("%d ", x->code);
     if (x->status && *x->status)
-        printf("%s ", x->status);
-    printf("%s", x->text ? x->text : "");
+        printf("%s ", cmd_safe(x->status));
+    /* a relay's text, or a contact's name in it: never raw */
+    printf("%s", x->text ? cmd_safe(x->text) : "");
 }
 
 struct each_out {
@@ -217,7 +218,8 @@ each_cb(const struct store_reply *x, void *arg)
         snprintf(
             st, sizeof st, "%s%s%s%s", x->state, x->bounce_class ? " (" : "",
             x->bounce_class ? x->bounce_class : "", x->bounce_class ? ")" : "");
-        printf("%-40s %-16s ", x->email ? x->email : REPORT_FORGOTTEN, st);
+        printf("%-40s %-16s ", x->email ? cmd_safe(x->email) : REPORT_FORGOTTEN,
+               st);
         reply_line(x);
         putchar('\n');
     }
@@ -331,7 +333,8 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                     printf("%-22s %lld\n", k, (long long)json_integer_value(v));
                 else
                     printf("%-22s %s\n", k,
-                           json_is_string(v) ? json_string_value(v) : "-");
+                           json_is_string(v) ? cmd_safe(json_string_value(v))
+                                             : "-");
             }
             size_t i;
             json_array_foreach(unc, i, v)
@@ -343,8 +346,8 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                     json_string_value(json_object_get(v, "message_id"));
                 const char *who =
                     json_string_value(json_object_get(v, "email"));
-                printf("  %s %s (%s)\n", who ? who : REPORT_FORGOTTEN,
-                       mid ? mid : "",
+                printf("  %s %s (%s)\n", who ? cmd_safe(who) : REPORT_FORGOTTEN,
+                       mid ? cmd_safe(mid) : "",
                        json_string_value(json_object_get(v, "state")));
             }
             json_array_foreach(rep, i, v)
@@ -369,7 +372,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                 reply_line(&x);
                 json_t *ex = json_object_get(v, "example");
                 if (json_is_string(ex))
-                    printf(" (e.g. %s)", json_string_value(ex));
+                    printf(" (e.g. %s)", cmd_safe(json_string_value(ex)));
                 putchar('\n');
             }
         }

@@ -588,6 +588,8 @@ precheck(struct store *st, struct mailjob *j, const struct tmpl *t,
     mailjob_check_init(&k, comp, t);
     rc = list_id > 0 ? store_members(st, list_id, mailjob_check_one, &k, e)
                      : store_ledger_pending(st, cid, mailjob_check_one, &k, e);
+    if (rc == 0)
+        mailjob_dmarc_warn(j, composer_from_domain(comp));
     composer_free(comp);
     if (rc == -1)
         return cmd_fail(e);
@@ -918,6 +920,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (d.built > 0)
             printf("sizes: min %s, median <= %s, p95 <= %s, max %s\n", mn, md,
                    p95, mx);
+        mailjob_dmarc_warn(&j, composer_from_domain(d.comp));
         printf("%ld suppressed or unsubscribed recipients skipped\n",
                d.skipped);
         printf("%ld recipients cannot be built (missing fields or bad "

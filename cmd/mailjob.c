@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -261,4 +262,28 @@ mailjob_check_report(const struct mailjob_check *k)
                   k->unnamed);
     return k->nprob > 0 || k->unnamed > 0 ? (k->kind ? k->kind : EX_DATAERR)
                                           : 0;
+}
+
+int
+mailjob_aligned(const char *from, const char *d)
+{
+    size_t fl = strlen(from), dl = strlen(d);
+
+    return strcasecmp(from, d) == 0 || (fl > dl && from[fl - dl - 1] == '.' &&
+                                        strcasecmp(from + fl - dl, d) == 0);
+}
+
+void
+mailjob_dmarc_warn(const struct mailjob *j, const char *from)
+{
+    if (from == NULL || *from == '\0' || j->cfg.ndkim == 0)
+        return;
+    for (size_t i = 0; i < j->cfg.ndkim; i++)
+        if (mailjob_aligned(from, j->cfg.dkim[i].domain))
+            return;
+    log_warnx("warning: the From domain %s is not aligned with any [dkim] "
+              "domain (d=%s%s): DMARC fails unless SPF aligns - sign with a "
+              "key of %s or send From that domain",
+              from, j->cfg.dkim[0].domain, j->cfg.ndkim > 1 ? ", ..." : "",
+              from);
 }

@@ -58,6 +58,15 @@ int mailjob_relay_password(const struct config_relay *r, char **out,
 /* mailjob_secret_path - the tracking secret's path (malloc'd). */
 char *mailjob_secret_path(const struct ctx *ctx, const struct config *cfg);
 
+/* mailjob_aligned - the DKIM domain d is aligned with the From domain
+ * from (DMARC relaxed alignment: the same domain, or from is a
+ * subdomain of d). */
+int mailjob_aligned(const char *from, const char *d);
+/* mailjob_dmarc_warn - say on stderr when messages with From domain from
+ * are signed by [dkim] keys none of which is aligned with it (DMARC
+ * fails unless SPF aligns); nothing when there is no key or no domain. */
+void mailjob_dmarc_warn(const struct mailjob *j, const char *from);
+
 /*
  * struct mailjob_check - whether a template can be built for a set of
  * recipients, checked before a campaign records anything (send) and for

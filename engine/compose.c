@@ -95,6 +95,7 @@ struct composer {
     struct buf fromb;
     char *list_id; /* the List-Id value for from, or NULL */
     char fbid[300];
+    char last_from[256]; /* of the last message built ("" before) */
     struct buf subject, preheader, from_r, reply_to, html, text, final_html;
     struct buf msg, addr, tok, url, tmp, name, jtext, view;
     /* this message's fixed tokens in tok (tk[k] NULL: none), and the
@@ -1221,6 +1222,10 @@ build(struct composer *c, const struct compose_contact *ct, int64_t now,
         free(c->list_id);
         list_id = c->list_id = make_list_id(c, &from);
     }
+    {
+        const char *at = from.addr ? strrchr(from.addr, '@') : NULL;
+        snprintf(c->last_from, sizeof c->last_from, "%s", at ? at + 1 : "");
+    }
     m.reply_to = sd ? sd->reply_to : NULL;
     if (c->p.tmpl->reply_to) {
         if (render(c, c->p.tmpl->reply_to, stack, TEMPLATE_ESCAPE_NONE,
@@ -1346,6 +1351,12 @@ composer_build(struct composer *c, const struct compose_contact *ct,
                struct err *e)
 {
     return build(c, ct, now, out, r, 1, e);
+}
+
+const char *
+composer_from_domain(const struct composer *c)
+{
+    return c->last_from;
 }
 
 int

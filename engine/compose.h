@@ -68,6 +68,10 @@ struct composer;
 struct composer *composer_new(const struct compose_params *p, struct err *e);
 void composer_free(struct composer *c);
 
+/* composer_from_domain - the From domain of the last message built (or
+ * checked), "" before the first. */
+const char *composer_from_domain(const struct composer *c);
+
 /*
  * composer_build - the message for one contact into out (reset first),
  * dated now.  Errors (the contact's message cannot be made; the caller

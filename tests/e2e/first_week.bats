@@ -274,6 +274,18 @@ while time.time() < end:
     crun 0 lists
     [[ "$output" != *$'\033'* ]] || fail "an ESC reached stdout: $(printf '%s' "$output" | cat -v)"
     assert_contains "$output" 'evil\x1b[31m'
+    # contacts show and report
+    printf 'email,first_name
+ok@example.com,"A\033[31mB"
+' >n.csv
+    crun 0 import n.csv
+    crun 0 contacts show ok@example.com
+    [[ "$output" != *$'\033'* ]] || fail "an ESC reached stdout: $(printf '%s' "$output" | cat -v)"
+    assert_contains "$output" 'first_name: A\x1b[31mB'
+    q "INSERT INTO campaigns(name, template, created_at) VALUES ('c' || char(27) || ']0;x' || char(7), 'promo', 0);"
+    crun 0 report
+    [[ "$output" != *$'\033'* ]] || fail "an ESC reached stdout: $(printf '%s' "$output" | cat -v)"
+    assert_contains "$output" 'c\x1b]0;x\x07'
 }
 
 @test "first week: resume prints the real command that goes on, and that command works" {
@@ -376,4 +388,28 @@ assert v[0] <= v[1] <= v[2] <= v[3], "not ordered: " + line
     [ "$(cat out/*.eml | md5sum)" != "$changed" ] || fail "--force replaced nothing"
     crun 64 --templates "$TEMPLATES" send --template promo --list news --dry-run --force
     unset CAMPAIGN_SENDER_FROM
+}
+
+@test "first week: a From domain no [dkim] key is aligned with is warned about at preview, send --dry-run and the start of a send (DMARC fails unless SPF aligns); an aligned one is not" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    crun 0 dkim keygen --domain other.example --selector s1 --algo ed25519 --out other.key
+    crun 0 dkim keygen --domain acme.example --selector s1 --algo ed25519 --out acme.key
+    printf '[sender]\nfrom = News <news@mail.acme.example>\n\n[dkim]\ndomain = other.example\nselector = s1\nkey_file = other.key\n' >bad.conf
+    printf '[sender]\nfrom = News <news@mail.acme.example>\n\n[dkim]\ndomain = acme.example\nselector = s1\nkey_file = acme.key\n' >good.conf
+    chmod 600 bad.conf good.conf
+    crun 0 --config bad.conf --templates "$TEMPLATES" preview --template promo
+    assert_contains "$stderr" "the From domain mail.acme.example is not aligned with any [dkim] domain (d=other.example)"
+    crun 0 --config bad.conf --templates "$TEMPLATES" send --template promo --list news --dry-run
+    assert_contains "$stderr" "is not aligned with any [dkim] domain"
+    crun 0 --config good.conf --templates "$TEMPLATES" preview --template promo
+    [[ "$stderr" != *"not aligned"* ]] || fail "an aligned subdomain was warned about: $stderr"
+    crun 0 --config good.conf --templates "$TEMPLATES" send --template promo --list news --dry-run
+    [[ "$stderr" != *"not aligned"* ]] || fail "an aligned subdomain was warned about: $stderr"
+    # the start of a real send (its check before the freeze)
+    start_sink
+    printf '\n[relay]\nhost = 127.0.0.1\nport = %s\ntls = none\n' "$SINK_PORT" >>bad.conf
+    crun 0 --config bad.conf --templates "$TEMPLATES" send --template promo --list news
+    assert_contains "$stderr" "is not aligned with any [dkim] domain"
+    assert_contains "$output" "sent 1, "
 }

@@ -27,6 +27,13 @@ field(const char *name, int required, void *arg)
 }
 
 static void
+missing(const char *msg, void *arg)
+{
+    (void)arg;
+    log_warnx("%s", msg);
+}
+
+static void
 one(const char *name, void *arg)
 {
     struct listing *l = arg;
@@ -48,7 +55,14 @@ one(const char *name, void *arg)
     printf("  fields:  ");
     tmpl_fields(t, field, &first);
     printf("%s\n", first ? "(none)" : "");
-    l->n++;
+    /* a missing partial would drop what it holds (the unsubscribe link
+     * of a footer) from every message: an error, as at preview and send */
+    if (tmpl_missing(t, missing, NULL) > 0) {
+        printf("  error:   a partial it names has no file (named on stderr)\n");
+        l->bad++;
+    } else {
+        l->n++;
+    }
     tmpl_free(t);
 }
 
@@ -76,7 +90,7 @@ cmd_templates(struct ctx *ctx, int argc, char **argv)
         return cmd_fail(&e);
     if (l.n + l.bad == 0)
         printf("no templates in %s\n", ctx->templates_dir);
-    else if (l.n > 0)
+    else if (l.n + l.bad > 0)
         printf("\nfields marked ? have a fallback (used only in sections)\n");
     return l.bad ? EX_DATAERR : 0;
 }

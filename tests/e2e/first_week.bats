@@ -413,3 +413,18 @@ assert v[0] <= v[1] <= v[2] <= v[3], "not ordered: " + line
     assert_contains "$stderr" "is not aligned with any [dkim] domain"
     assert_contains "$output" "sent 1, "
 }
+
+@test "first week: a missing partial is an error at templates (65, naming the file and line) as at preview and send; campaign render keeps the spec's empty rendering" {
+    mkdir -p tpl/partials
+    printf 'Subject: hi\n\n<p>hi</p>\n{{>footer}}\n' >tpl/t1.mustache
+    printf 'Subject: ok\n\n<p>ok</p>\n' >tpl/t2.mustache
+    crun 65 --templates tpl templates
+    assert_contains "$stderr" 'tpl/t1.mustache:4:1: partial "footer" is missing'
+    assert_contains "$output" "a partial it names has no file"
+    printf '<p>unsubscribe</p>\n' >tpl/partials/footer.mustache
+    crun 0 --templates tpl templates
+    # render is the spec's renderer: a missing partial renders empty
+    printf 'a{{>nope}}b' >r.mustache
+    crun 0 render r.mustache
+    assert_eq "$output" ab
+}

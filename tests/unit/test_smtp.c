@@ -418,7 +418,7 @@ relay_init(struct config_relay *rl, int port)
 static int
 drive(struct run *r, const struct smtp_params *p, int64_t limit_ms)
 {
-    struct smtp_callbacks cb = {cb_ready, cb_result, cb_closed, r};
+    struct smtp_callbacks cb = {cb_ready, cb_result, cb_closed, r, NULL};
     struct err e;
     int64_t start = now_ms();
 
@@ -557,7 +557,7 @@ test_caps(void)
     struct smtp_caps k;
     int port;
     pid_t pid = srv_start(script, &port);
-    struct smtp_callbacks cb = {NULL, cb_result, cb_closed, &r};
+    struct smtp_callbacks cb = {NULL, cb_result, cb_closed, &r, NULL};
     struct err e;
     int64_t start = now_ms();
 

@@ -519,6 +519,28 @@ store_hash_salt(struct store *st)
 }
 
 int
+store_member_rows(struct store *st, sqlite3_stmt *s, store_member_cb cb,
+                  void *arg, const char *what, struct err *e)
+{
+    struct store_member m;
+    int rc, stop = 0;
+
+    if (s == NULL)
+        return -1;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m.id = sqlite3_column_int64(s, 0);
+        m.email = (const char *)sqlite3_column_text(s, 1);
+        m.attrs = (const char *)sqlite3_column_text(s, 2);
+        m.status = (const char *)sqlite3_column_text(s, 3);
+        stop = cb(&m, arg);
+    }
+    sqlite3_reset(s);
+    if (!stop && rc != SQLITE_DONE)
+        return store_fail(st, e, what);
+    return stop ? 1 : 0;
+}
+
+int
 store_find_id(struct store *st, sqlite3_stmt *s, const char *key, int64_t *out,
               struct err *e)
 {

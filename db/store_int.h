@@ -50,6 +50,12 @@ int store_stmt_done(struct store *st, sqlite3_stmt *s, struct err *e,
 /* store_import_checks - CHECK constraints off (0) or back on (1); see
  * store_import_begin. */
 int store_import_checks(struct store *st, int on, struct err *e);
+/* store_member_rows - run s (its parameters bound; NULL: prepare failed),
+ * whose rows are (id, email, attrs, status): cb for each until it returns
+ * non-zero.  0 when all were seen, 1 when cb stopped, -1 (what failed in
+ * the message). */
+int store_member_rows(struct store *st, sqlite3_stmt *s, store_member_cb cb,
+                      void *arg, const char *what, struct err *e);
 /* store_find_id - run a one-column id lookup s (NULL: prepare failed) by
  * the text key; 1 and *out when found, 0 when not, -1. */
 int store_find_id(struct store *st, sqlite3_stmt *s, const char *key,

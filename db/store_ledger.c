@@ -886,23 +886,12 @@ store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
                      void *arg, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_PENDING, e);
-    struct store_member m;
-    int rc, stop = 0;
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
-    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        m.id = sqlite3_column_int64(s, 0);
-        m.email = (const char *)sqlite3_column_text(s, 1);
-        m.attrs = (const char *)sqlite3_column_text(s, 2);
-        m.status = (const char *)sqlite3_column_text(s, 3);
-        stop = cb(&m, arg);
-    }
-    sqlite3_reset(s);
-    if (!stop && rc != SQLITE_DONE)
-        return store_fail(st, e, "read the recipients left to send");
-    return stop ? 1 : 0;
+    return store_member_rows(st, s, cb, arg, "read the recipients left to send",
+                             e);
 }
 
 int

@@ -92,7 +92,9 @@ cmd_name_check(const char *what, const char *s)
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
-            log_warnx("%s: a name without control characters", what);
+            /* the log writes the control characters as \xHH */
+            log_warnx("%s: a name without control characters (got \"%s\")",
+                      what, s);
             return -1;
         }
     return 0;

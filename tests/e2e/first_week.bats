@@ -269,6 +269,10 @@ while time.time() < end:
     [[ "$stderr" != *$'\033'* ]] || fail "an ESC reached stderr: $(printf '%s' "$stderr" | cat -v)"
     [[ "$stderr" != *$'\007'* ]] || fail "a BEL reached stderr"
     assert_contains "$stderr" '\x1b[2J'
+    # a value echoed in an error message goes through the log's escaping
+    crun 64 import esc.csv --list $'L\033[31m'
+    [[ "$stderr" != *$'\033'* ]] || fail "an ESC reached stderr: $(printf '%s' "$stderr" | cat -v)"
+    assert_contains "$stderr" 'L\x1b[31m'
     # a list name from an older database
     q "INSERT INTO lists(name, created_at) VALUES ('evil' || char(27) || '[31m', 0);"
     crun 0 lists

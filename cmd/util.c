@@ -105,25 +105,10 @@ cmd_safe(const char *s)
 {
     static char *ring[8];
     static int next;
-    size_t n = 0, bad = 0;
-    char *o, *p;
+    char *o;
 
-    if (s == NULL)
-        return NULL;
-    for (; s[n]; n++)
-        if ((unsigned char)s[n] < ' ' || s[n] == 0x7f)
-            bad++;
-    if (bad == 0)
+    if (s == NULL || (o = log_unraw(s, 0)) == NULL)
         return s;
-    o = p = xmalloc(n + 3 * bad + 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < ' ' || c == 0x7f)
-            p += sprintf(p, "\\x%02x", c);
-        else
-            *p++ = (char)c;
-    }
-    *p = '\0';
     free(ring[next]);
     ring[next] = o;
     next = (next + 1) % 8;

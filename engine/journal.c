@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "journal.h"
 #include "xalloc.h"
 
@@ -238,48 +238,28 @@ journal_replay(const char *db_path, int64_t campaign, journal_cb cb, void *arg,
 {
     char path[4096], boot[40];
     struct header h;
-    struct stat sb;
     struct journal_rec *v = NULL;
-    size_t n = 0, nslots;
-    char *data = NULL;
-    int fd, rc = 0;
+    size_t n = 0, nslots, len;
+    char *data;
+    int rc = 0;
 
     *why = NULL;
     journal_path(db_path, campaign, path, sizeof path);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
+    if ((data = fs_read_file(path, JOURNAL_MAX_BYTES, &len)) == NULL) {
         if (errno == ENOENT) {
             *why = "no journal";
             return 0;
         }
-        return err_set(e, EX_NOINPUT, "%s: %s", path, strerror(errno));
-    }
-    if (fstat(fd, &sb) == -1) {
-        err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (sb.st_size < JOURNAL_HDR || sb.st_size > JOURNAL_MAX_BYTES ||
-        (sb.st_size - JOURNAL_HDR) % JOURNAL_SLOT != 0) {
-        *why = "the journal has a size none of ours has";
-        close(fd);
-        return 0;
-    }
-    data = xmalloc((size_t)sb.st_size);
-    for (size_t got = 0; got < (size_t)sb.st_size;) {
-        ssize_t k = read(fd, data + got, (size_t)sb.st_size - got);
-        if (k == -1 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            err_set(e, EX_IOERR, "%s: %s", path,
-                    k == 0 ? "shorter than it was" : strerror(errno));
-            close(fd);
-            free(data);
-            return -1;
+        if (errno == EFBIG) {
+            *why = "the journal has a size none of ours has";
+            return 0;
         }
-        got += (size_t)k;
+        return err_set(e, EX_IOERR, "%s: %s", path, strerror(errno));
     }
-    close(fd);
+    if (len < JOURNAL_HDR || (len - JOURNAL_HDR) % JOURNAL_SLOT != 0) {
+        *why = "the journal has a size none of ours has";
+        goto out;
+    }
     memcpy(&h, data, sizeof h);
     boot_id(boot);
     if (memcmp(h.magic, JOURNAL_MAGIC, sizeof h.magic) != 0 ||
@@ -297,7 +277,7 @@ journal_replay(const char *db_path, int64_t campaign, journal_cb cb, void *arg,
                "the kernel had not yet written to disk may be lost)";
         goto out;
     }
-    nslots = ((size_t)sb.st_size - JOURNAL_HDR) / JOURNAL_SLOT;
+    nslots = (len - JOURNAL_HDR) / JOURNAL_SLOT;
     v = xreallocarray(NULL, nslots ? nslots : 1, sizeof *v);
     for (size_t i = 0; i < nslots; i++) {
         struct slot s;

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "xalloc.h"
 
 static const char *log_prog = "campaign";
 static enum log_level log_level = LOG_NORMAL;
@@ -27,19 +28,32 @@ log_get_level(void)
     return log_level;
 }
 
-/* put_safe - s on f with the control characters that drive a terminal
- * (ESC, CR, BEL, ... and DEL: a contact's name from a CSV file may hold
- * them) written as \xHH; line feeds and tabs stay. */
-static void
-put_safe(FILE *f, const char *s)
+/* raw - c would drive a terminal (keep_lines: LF and TAB do not) */
+static int
+raw(unsigned char c, int keep_lines)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c < ' ' && c != '\n' && c != '\t') || c == 0x7f)
-            fprintf(f, "\\x%02x", c);
+    return (c < ' ' && !(keep_lines && (c == '\n' || c == '\t'))) || c == 0x7f;
+}
+
+char *
+log_unraw(const char *s, int keep_lines)
+{
+    size_t n = 0, bad = 0;
+    char *o, *p;
+
+    for (; s[n]; n++)
+        bad += raw((unsigned char)s[n], keep_lines);
+    if (bad == 0)
+        return NULL;
+    o = p = xmalloc(n + 3 * bad + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (raw((unsigned char)s[i], keep_lines))
+            p += sprintf(p, "\\x%02x", (unsigned char)s[i]);
         else
-            fputc(c, f);
+            *p++ = s[i];
     }
+    *p = '\0';
+    return o;
 }
 
 static void
@@ -52,7 +66,10 @@ log_vemit(int with_errno, int saved, const char *fmt, va_list ap)
         fputs("(out of memory formatting a message)", stderr);
         msg = NULL;
     } else {
-        put_safe(stderr, msg);
+        /* a contact's name from a CSV file may hold an ESC sequence */
+        char *safe = log_unraw(msg, 1);
+        fputs(safe ? safe : msg, stderr);
+        free(safe);
         free(msg);
     }
     if (with_errno)

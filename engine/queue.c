@@ -749,6 +749,25 @@ still_mailable(struct run *r, const struct item *it, struct err *e)
     return rc == 1 && active;
 }
 
+/* maxed - (under mu) --max is reached: the run's stop says so */
+static int
+maxed(struct run *r)
+{
+    if (r->p->max <= 0 || r->attempted < r->p->max)
+        return 0;
+    if (r->s->stop == QUEUE_DONE)
+        r->s->stop = QUEUE_MAXED;
+    return 1;
+}
+
+/* drained - (under mu) nothing is being built, nothing is claimable, and
+ * no result can change that: with nothing ready, no message will come */
+static int
+drained(const struct run *r)
+{
+    return r->exhausted && r->composing == 0 && !r->reclaim;
+}
+
 static enum relay_next
 queue_next(void *arg, struct relay_msg *m)
 {
@@ -758,13 +777,8 @@ queue_next(void *arg, struct relay_msg *m)
 
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        if (r->failed || r->stop)
+        if (r->failed || r->stop || maxed(r))
             goto none;
-        if (r->p->max > 0 && r->attempted >= r->p->max) {
-            if (r->s->stop == QUEUE_DONE)
-                r->s->stop = QUEUE_MAXED;
-            goto none;
-        }
         if (r->pend.n >= QUEUE_RESULTS_MAX) {
             /* the results are not being written (the feeder composes,
              * waits for an fsync or a busy database): nothing more goes
@@ -777,7 +791,7 @@ queue_next(void *arg, struct relay_msg *m)
         if (r->rcount == 0) {
             /* done when nothing is ready, nothing is being built,
              * nothing is claimable, and no result can change that */
-            if (r->exhausted && r->composing == 0 && !r->reclaim) {
+            if (drained(r)) {
                 pthread_mutex_unlock(&r->mu);
                 return r->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
             }
@@ -854,11 +868,8 @@ queue_peek(void *arg)
     enum relay_next rn = RELAY_GOT;
 
     pthread_mutex_lock(&r->mu);
-    if (r->failed || r->stop || (r->p->max > 0 && r->attempted >= r->p->max) ||
-        (r->rcount == 0 && r->exhausted && r->composing == 0 && !r->reclaim))
+    if (r->failed || r->stop || maxed(r) || (r->rcount == 0 && drained(r)))
         rn = r->outstanding ? RELAY_AWAITING : RELAY_DRAINED;
-    if (r->p->max > 0 && r->attempted >= r->p->max && r->s->stop == QUEUE_DONE)
-        r->s->stop = QUEUE_MAXED;
     pthread_mutex_unlock(&r->mu);
     return rn;
 }

@@ -588,24 +588,20 @@ reap(struct relay_loop *l)
 static void
 fetch(struct relay_loop *l, int64_t now)
 {
+    enum relay_next rn;
+
     if (l->have_pending || l->drained || l->stopping || l->fatal)
         return;
     if (throttle_global_wait(l->throttle, now) > 0) {
         /* nothing taken early; but a source with nothing more to give
          * ends the run now, not when the rate would let one go */
-        switch (l->src->peek ? l->src->peek(l->src->arg) : RELAY_GOT) {
-        case RELAY_DRAINED:
-            l->drained = 1;
-            break;
-        case RELAY_AWAITING:
-            l->awaiting = 1;
-            break;
-        default:
-            break;
-        }
-        return;
+        rn = l->src->peek ? l->src->peek(l->src->arg) : RELAY_NONE_NOW;
+        if (rn != RELAY_DRAINED && rn != RELAY_AWAITING)
+            return;
+    } else {
+        rn = l->src->next(l->src->arg, &l->pending);
     }
-    switch (l->src->next(l->src->arg, &l->pending)) {
+    switch (rn) {
     case RELAY_GOT:
         l->have_pending = 1;
         l->awaiting = 0;

@@ -214,3 +214,17 @@ for k in sys.argv[1:]:
 print(v if isinstance(v, str) else json.dumps(v))
 ' "$@"
 }
+
+# release_schema N - the SQL that makes a database as release N left it
+# (migrations 001-N applied and recorded), inside an open transaction:
+# the caller adds its rows and COMMIT and pipes it all to sqlite3.
+release_schema() {
+    local f n
+    printf 'PRAGMA foreign_keys = ON;\nBEGIN;\n'
+    printf 'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);\n'
+    for f in "$E2E_TOP"/db/migrations/00[1-"$1"]_*.sql; do
+        cat "$f"
+        n=$(basename "$f" .sql)
+        printf "\nINSERT INTO schema_version VALUES (%d, '%s', 1700000000);\n" "${n%%_*}" "$n"
+    done
+}

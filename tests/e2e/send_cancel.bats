@@ -144,14 +144,7 @@ paused_with_leftovers() {
 old_release_db() {
     rm -f "$DB" "$DB-wal" "$DB-shm"
     {
-        printf 'PRAGMA foreign_keys = ON;\nBEGIN;\n'
-        printf 'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);\n'
-        local f n
-        for f in "$E2E_TOP"/db/migrations/00[1-4]_*.sql; do
-            cat "$f"
-            n=$(basename "$f" .sql)
-            printf "\nINSERT INTO schema_version VALUES (%d, '%s', 1700000000);\n" "${n%%_*}" "$n"
-        done
+        release_schema 4
         cat <<'EOF'
 INSERT INTO lists(id, name, created_at) VALUES (1, 'news', 1700000000);
 INSERT INTO contacts(id, email, attrs, created_at, updated_at) VALUES

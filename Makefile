@@ -15,10 +15,10 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto libsodium uuid inih \
-           libmicrohttpd
+           libmicrohttpd libidn2
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lunistring -lpthread -lm
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough

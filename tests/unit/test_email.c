@@ -40,7 +40,57 @@ static const struct {
     {"empty label", "a@x..com", NULL},
     {"trailing dot domain", "a@x.com.", NULL},
     {"space inside", "a b@x.com", NULL},
-    {"non-ASCII local part", "città@x.it", NULL},
+    /* RFC 6531: a UTF-8 local part, lower-cased (Unicode) and NFC */
+    {"UTF-8 local part", "città@x.it", "città@x.it"},
+    {"UTF-8 local part upper case", "CHLOÉ.Dubois@Example.FR",
+     "chloé.dubois@example.fr"},
+    {"UTF-8 local part NFD to NFC", "chloe\xcc\x81@example.fr",
+     "chlo\xc3\xa9@example.fr"},
+    {"UTF-8 quoted local part", "\"chloé d\"@example.fr",
+     "\"chloé d\"@example.fr"},
+    {"Cyrillic local part", "ИВАН@пример.рф", "иван@пример.рф"},
+    {"local part with zero-width space", "a\xe2\x80\x8b@x.com", NULL},
+    {"local part with bidi override",
+     "a\xe2\x80\xae"
+     "b@x.com",
+     NULL},
+    {"local part with no-break space",
+     "a\xc2\xa0"
+     "b@x.com",
+     NULL},
+    {"local part with a C1 control",
+     "a\xc2\x85"
+     "b@x.com",
+     NULL},
+    {"local part with private use", "a\xee\x80\x80@x.com", NULL},
+    {"invalid UTF-8 local part", "a\xc3@x.com", NULL},
+    {"UTF-8 local part over 64 octets",
+     "ééééééééééééééééééééééééééééééééé@x.com", NULL},
+    /* IDNA2008 + UTS #46 (libidn2): one domain, whatever its spelling */
+    {"U-label kept", "hans@bücher.de", "hans@bücher.de"},
+    {"U-label upper case folded", "user@BÜCHER.DE", "user@bücher.de"},
+    {"A-label decoded", "hans@xn--bcher-kva.de", "hans@bücher.de"},
+    {"A-label upper case decoded", "hans@XN--BCHER-KVA.DE", "hans@bücher.de"},
+    {"NFD domain to NFC",
+     "hans@bu\xcc\x88"
+     "cher.de",
+     "hans@bücher.de"},
+    {"full-width domain mapped", "x@ＥＸＡＭＰＬＥ.com", "x@example.com"},
+    {"ideographic full stop", "x@例え。jp", "x@例え.jp"},
+    {"CJK domain", "info@例え.jp", "info@例え.jp"},
+    {"A-label TLD", "a@xn--bcher-kva.xn--p1ai", "a@bücher.рф"},
+    {"sharp s kept (non-transitional)", "a@faß.de", "a@faß.de"},
+    {"right-to-left label", "a@שלום.com", "a@שלום.com"},
+    {"disallowed code point (snowman)", "a@☃.com", NULL},
+    {"disallowed code point as an A-label", "a@xn--n3h.com", NULL},
+    {"bidi rule: RTL label starting with a digit", "a@1שלום.com", NULL},
+    {"invalid A-label", "a@xn--abc.de", NULL},
+    {"bad punycode", "a@xn--.de", NULL},
+    {"A-label over 63 octets",
+     "a@ääääääääääääääääääääääääääääääääääääääääääääääääääääääääää.de", NULL},
+    {"label starts with a combining mark", "a@\xcc\x88x.de", NULL},
+    {"U-label with a trailing dot", "a@bücher.de.", NULL},
+    {"U-label with an empty label", "a@bücher..de", NULL},
     {"invalid UTF-8 domain", "a@\xff\xfe.com", NULL},
     {"local part 65 octets",
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.com",
@@ -82,5 +132,39 @@ main(void)
     TH_CHECK(email_normalize(big, 255, out, &why) == -1,
              "email rejects 255 octets");
     TH_STREQ(email_domain("a@x.org"), "x.org", "email_domain");
+
+    /* the wire form */
+    {
+        int u8 = -1;
+        TH_CHECK(email_wire("hans@bücher.de", out, &u8, &why) == 0 &&
+                     strcmp(out, "hans@xn--bcher-kva.de") == 0 && u8 == 0,
+                 "wire: ASCII local part, A-label domain, no SMTPUTF8");
+        TH_CHECK(email_wire("chloé@bücher.de", out, &u8, &why) == 0 &&
+                     strcmp(out, "chloé@bücher.de") == 0 && u8 == 1,
+                 "wire: UTF-8 local part as it is, with SMTPUTF8");
+        TH_CHECK(email_wire("ada@example.com", out, &u8, &why) == 0 &&
+                     strcmp(out, "ada@example.com") == 0 && u8 == 0,
+                 "wire: ASCII address unchanged");
+        TH_CHECK(email_wire("a@☃.com", out, &u8, &why) == -1 && why != NULL,
+                 "wire: a stored domain IDNA2008 refuses has no wire form");
+    }
+    TH_CHECK(email_smtputf8("chloé@x.fr") && !email_smtputf8("hans@bücher.de"),
+             "email_smtputf8 looks at the local part only");
+    TH_CHECK(email_alabel_form("hans@bücher.de", out) == 1 &&
+                 strcmp(out, "hans@xn--bcher-kva.de") == 0,
+             "A-label form of an IDN address");
+    TH_CHECK(email_alabel_form("ada@example.com", out) == 0 &&
+                 email_alabel_form("chloé@bücher.de", out) == 0,
+             "no A-label form for ASCII domains or UTF-8 local parts");
+    /* every accepted form is canonical: normalising it again is a no-op */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char again[EMAIL_MAX + 1];
+        if (cases[i].want == NULL ||
+            email_normalize(cases[i].in, strlen(cases[i].in), out, &why) < 0)
+            continue;
+        TH_CHECK(email_normalize(out, strlen(out), again, &why) >= 0 &&
+                     strcmp(out, again) == 0,
+                 "canonical form is stable: %s", cases[i].name);
+    }
     return TH_DONE();
 }

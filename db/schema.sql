@@ -92,6 +92,8 @@ CREATE TABLE campaigns (
 -- alter a CHECK); the rename leaves its name quoted.  006_history rebuilt
 -- it again: the state unbuildable, and contact_id without a reference
 -- (a forgotten recipient's rows stay, under a negative tombstone id).
+-- 007_idna rebuilt it once more: the state held (not handed to the relay
+-- for a reason on our side, such as a relay without SMTPUTF8).
 CREATE TABLE "sends" (
     campaign_id     INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
     contact_id      INTEGER NOT NULL,
@@ -99,7 +101,7 @@ CREATE TABLE "sends" (
                     CHECK (state IN ('queued', 'sending', 'sent', 'deferred',
                                      'bounced', 'failed', 'skipped',
                                      'expired', 'uncertain', 'cancelled',
-                                     'unbuildable')),
+                                     'unbuildable', 'held')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     last_code       INTEGER,

@@ -153,8 +153,10 @@ const struct command commands[] = {
      "(relaying, HELO, AUTH, the sender) or the same refusal for 10\n"
      "recipients in a row through one relay bounces nobody: that relay is\n"
      "set aside, and with none left the run stops (exit 78 or 69) with the\n"
-     "relay's reply and what to fix.  SIGINT/SIGTERM stop cleanly.  A second "
-     "send of the same\n"
+     "relay's reply and what to fix.  A message the client does not hand\n"
+     "to the relay (a UTF-8 address and a relay without SMTPUTF8, a message\n"
+     "over its SIZE) is held, never bounced: exit 69, and the next send\n"
+     "retries it.  SIGINT/SIGTERM stop cleanly.  A second send of the same\n"
      "campaign exits 75.\n"},
     {"pause", cmd_pause, "campaign pause NAME",
      "Pause a campaign: a running send stops within a second, after the\n"
@@ -167,14 +169,15 @@ const struct command commands[] = {
     {"report", cmd_report,
      "campaign report [NAME [--undelivered]] [--format table|json]",
      "Without NAME: every campaign, a row each.  With NAME: the ledger's\n"
-     "counts (recipients, queued, sent, deferred, failed, bounced,\n"
+     "counts (recipients, queued, sent, deferred, failed, held, bounced,\n"
      "suppressed, uncertain) and its times, the uncertain recipients, and\n"
      "the recipients not delivered grouped by the relay's last reply (the\n"
      "20 most frequent).  --undelivered: each recipient not delivered with\n"
      "its state and the relay's last reply, one per line.\n"},
     {"doctor", cmd_doctor, "campaign doctor",
      "Check the configuration; connect to each relay (TLS, capabilities,\n"
-     "AUTH); load the DKIM keys and check they align with From; check the\n"
+     "AUTH, SMTPUTF8 when contacts need it); load the DKIM keys and check\n"
+     "they align with From; check the\n"
      "bulk-sender requirements (one-click unsubscribe, List-Id, VERP); and\n"
      "say what to fix.  Exit 0 when all is well, 69 when a relay cannot\n"
      "be reached, 78 for anything else to fix.\n"},

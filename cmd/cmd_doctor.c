@@ -103,6 +103,11 @@ cap_timeout(int *t)
         *t = DOCTOR_TIMEOUT;
 }
 
+/* The active contacts whose address needs SMTPUTF8 (RFC 6531), and one
+ * of them: each relay is checked for it. */
+static long utf8_contacts;
+static char utf8_example[EMAIL_MAX + 1];
+
 /* relay - connect, go through TLS and AUTH, report the capabilities. */
 static void
 relay(const struct config_relay *r, int transcript)
@@ -179,9 +184,10 @@ relay(const struct config_relay *r, int transcript)
                caps->tls_active ? caps->tls_version : "",
                caps->tls_active ? " " : "",
                caps->tls_active ? caps->tls_cipher : "");
-            printf("       capabilities:%s%s%s%s%s%s",
+            printf("       capabilities:%s%s%s%s%s%s%s",
                    caps->pipelining ? " PIPELINING" : "",
                    caps->eightbitmime ? " 8BITMIME" : "",
+                   caps->smtputf8 ? " SMTPUTF8" : "",
                    caps->enhancedstatuscodes ? " ENHANCEDSTATUSCODES" : "",
                    caps->starttls ? " STARTTLS" : "",
                    caps->auth_plain ? " AUTH=PLAIN" : "",
@@ -192,6 +198,16 @@ relay(const struct config_relay *r, int transcript)
             if (!caps->pipelining)
                 printf("       note: no PIPELINING: each message costs "
                        "more round trips\n");
+            if (utf8_contacts > 0 && caps->smtputf8)
+                ok("%ld contact%s SMTPUTF8 (e.g. %s); relay %s offers it",
+                   utf8_contacts, utf8_contacts == 1 ? " needs" : "s need",
+                   utf8_example, r->host);
+            else if (utf8_contacts > 0)
+                fix("%ld contact%s SMTPUTF8 (e.g. %s); relay %s does not "
+                    "offer it: their messages are held, not sent, until a "
+                    "relay that does sends them",
+                    utf8_contacts, utf8_contacts == 1 ? " needs" : "s need",
+                    utf8_example, r->host);
             if (pw)
                 ok("AUTH accepted for %s", r->username);
             /* strict relays refuse a name that is not fully qualified
@@ -267,10 +283,20 @@ cmd_doctor(struct ctx *ctx, int argc, char **argv)
         printf("  note %s is readable by others (fine while it holds no "
                "secret)\n",
                ctx->config_path);
+    utf8_contacts = 0;
     if (stat(ctx->db_path, &sb) == -1)
         fix("no database %s: run campaign init", ctx->db_path);
-    else
+    else {
+        struct store *st;
+        int code;
         ok("database %s", ctx->db_path);
+        if ((st = cmd_open(ctx, &code)) == NULL)
+            fix("database %s cannot be opened", ctx->db_path);
+        else if (store_contacts_smtputf8(st, &utf8_contacts, utf8_example,
+                                         sizeof utf8_example, &e) == -1)
+            fix("%s", e.msg);
+        store_close(st);
+    }
 
     printf("sender\n");
     if (cfg.sender.from == NULL ||

@@ -60,13 +60,14 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         return NULL;
     doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:I, s:o, s:o}",
+        "s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
         "campaign", ci->name, "template", ci->template, "status", ci->status,
         "list", ci->list, "recipients", (json_int_t)cnt->recipients, "queued",
         (json_int_t)(cnt->queued + cnt->sending), "sent", (json_int_t)cnt->sent,
         "deferred", (json_int_t)cnt->deferred, "failed",
         (json_int_t)cnt->failed, "unbuildable", (json_int_t)cnt->unbuildable,
-        "bounced_hard", (json_int_t)cnt->bounced_hard, "bounced_soft",
+        "held", (json_int_t)cnt->held, "bounced_hard",
+        (json_int_t)cnt->bounced_hard, "bounced_soft",
         (json_int_t)cnt->bounced_soft, "blocked", (json_int_t)cnt->blocked,
         "suppressed", (json_int_t)cnt->skipped, "uncertain",
         (json_int_t)cnt->was_uncertain, "expired", (json_int_t)cnt->expired,
@@ -108,15 +109,18 @@ row_cb(const char *name, void *arg)
         long bounced = cnt.bounced_hard + cnt.bounced_soft + cnt.blocked;
         double done = (double)(cnt.sent + bounced);
         /* queued: what is left to send (a refusal of us leaves it so);
-         * failed: what could not be sent for a reason of ours */
+         * failed: what could not be sent for a reason of ours; held:
+         * what the client did not hand to the relay (SMTPUTF8, SIZE) */
         if (r->rows++ == 0)
-            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %11s %8s\n",
+            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %11s %6s %8s\n",
                    "CAMPAIGN", "STATUS", "RECIPIENTS", "SENT", "QUEUED",
-                   "DEFERRED", "BOUNCED", "FAILED", "UNBUILDABLE", "BOUNCE%");
-        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %11ld %7.1f%%\n",
+                   "DEFERRED", "BOUNCED", "FAILED", "UNBUILDABLE", "HELD",
+                   "BOUNCE%");
+        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %11ld %6ld "
+               "%7.1f%%\n",
                cmd_safe(ci.name), ci.status, cnt.recipients, cnt.sent,
                cnt.queued + cnt.sending, cnt.deferred, bounced, cnt.failed,
-               cnt.unbuildable,
+               cnt.unbuildable, cnt.held,
                done > 0 ? 100.0 * (double)bounced / done : 0.0);
         json_decref(doc);
     }

@@ -49,6 +49,8 @@ struct dryrun {
     struct buf path;
     int64_t now;
     long built, failed, skipped;
+    long smtputf8; /* built, for a UTF-8 address (held without SMTPUTF8) */
+    char smtputf8_example[EMAIL_MAX + 1];
     size_t min, max;
     unsigned long long total;
     unsigned long hist[HIST_N];
@@ -119,6 +121,9 @@ one(const struct store_member *m, void *arg)
         }
     }
     d->built++;
+    if (r.smtputf8 && d->smtputf8++ == 0)
+        snprintf(d->smtputf8_example, sizeof d->smtputf8_example, "%s",
+                 m->email);
     d->total += d->msg.len;
     if (d->built == 1 || d->msg.len < d->min)
         d->min = d->msg.len;
@@ -311,7 +316,8 @@ test_next(void *arg, struct relay_msg *out)
         t->outstanding++;
         out->cookie = (uint64_t)i;
         out->mail_from = x->cr.envelope_from;
-        out->rcpt = x->rcpt;
+        out->rcpt = x->cr.rcpt;
+        out->smtputf8 = x->cr.smtputf8;
         out->domain = x->domain;
         out->data = x->data;
         out->len = x->len;
@@ -347,6 +353,7 @@ static const char *const outcome_words[] = {
     [SMTP_PERMFAIL] = "rejected",
     [SMTP_NOT_SENT] = "not sent",
     [SMTP_UNCERTAIN] = "uncertain (the link died after the dot)",
+    [SMTP_HELD] = "held (not sent)",
 };
 
 /*
@@ -921,6 +928,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             printf("sizes: min %s, median <= %s, p95 <= %s, max %s\n", mn, md,
                    p95, mx);
         mailjob_dmarc_warn(&j, composer_from_domain(d.comp));
+        mailjob_smtputf8_note(d.smtputf8, d.smtputf8_example);
         printf("%ld suppressed or unsubscribed recipients skipped\n",
                d.skipped);
         printf("%ld recipients cannot be built (missing fields or bad "
@@ -1001,7 +1009,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (store_begin(st, &e) == -1 ||
             (started = store_campaign_start(st, cid, (int64_t)time(NULL), NULL,
                                             &e)) == -1 ||
-            (started && c0.unbuildable > 0 &&
+            (started && c0.unbuildable + c0.held > 0 &&
              store_ledger_requeue_unbuildable(st, cid, &requeued, &e) == -1) ||
             (started && ts != NULL &&
              store_campaign_refreeze(st, cid, ts, &e) == -1) ||
@@ -1020,9 +1028,14 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                       "from now on",
                       campaign, j.tmpl->path);
         }
-        if (started && requeued > 0)
+        if (started && requeued > 0 && c0.held == 0)
             log_warnx("campaign %s: %ld recipient%s whose message could not "
                       "be built %s queued again",
+                      campaign, requeued, requeued == 1 ? "" : "s",
+                      requeued == 1 ? "is" : "are");
+        else if (started && requeued > 0)
+            log_warnx("campaign %s: %ld recipient%s held or unbuildable "
+                      "before %s queued again",
                       campaign, requeued, requeued == 1 ? "" : "s",
                       requeued == 1 ? "is" : "are");
         free(ts);
@@ -1070,7 +1083,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         else if (sum.stop == QUEUE_CANCELLED)
             status = "cancelled";
         else if (cnt.queued + cnt.sending + cnt.deferred + cnt.uncertain_retry +
-                         cnt.unbuildable ==
+                         cnt.unbuildable + cnt.held ==
                      0 &&
                  rc == 0)
             status = "done";
@@ -1083,27 +1096,32 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             code = cmd_fail(&e);
         /* expired and unbuildable only when some did: they are rare,
          * and scripts read the fields before them */
-        char ub[48] = "", lub[48] = "";
+        char ub[48] = "", lub[48] = "", hd[48] = "", lhd[48] = "";
         snprintf(expired, sizeof expired, ", expired %ld", sum.expired);
         if (sum.unbuildable > 0)
             snprintf(ub, sizeof ub, ", unbuildable %ld", sum.unbuildable);
         if (cnt.unbuildable > 0)
             snprintf(lub, sizeof lub, ", %ld unbuildable", cnt.unbuildable);
+        if (sum.held > 0)
+            snprintf(hd, sizeof hd, ", held %ld", sum.held);
+        if (cnt.held > 0)
+            snprintf(lhd, sizeof lhd, ", %ld held", cnt.held);
         printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
-               "%ld, skipped %ld, uncertain %ld%s%s in %.1f s (%.0f msg/s)%s\n",
+               "%ld, skipped %ld, uncertain %ld%s%s%s in %.1f s (%.0f "
+               "msg/s)%s\n",
                campaign, sum.sent, sum.deferred, sum.bounced, sum.failed,
                sum.skipped, sum.uncertain, sum.expired > 0 ? expired : "", ub,
-               sum.seconds,
+               hd, sum.seconds,
                sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
                stop_words[sum.stop]);
         snprintf(expired, sizeof expired, ", %ld expired", cnt.expired);
         printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
-               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s%s; "
+               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s%s%s; "
                "campaign %s\n",
                cnt.recipients, cnt.sent, cnt.queued + cnt.sending, cnt.deferred,
                cnt.bounced_hard + cnt.bounced_soft + cnt.blocked, cnt.failed,
                cnt.skipped, cnt.uncertain, cnt.expired > 0 ? expired : "", lub,
-               status);
+               lhd, status);
         if (sum.unbuildable > 0) {
             fprintf(stderr,
                     "campaign %s: the message of %ld recipient%s could not "
@@ -1114,6 +1132,17 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
                     campaign);
             if (code == 0)
                 code = EX_DATAERR;
+        }
+        if (sum.held > 0) {
+            fprintf(stderr,
+                    "campaign %s: %ld recipient%s held, not sent and not "
+                    "bounced (report %s --undelivered says why: a UTF-8 "
+                    "address needs a relay that offers SMTPUTF8, a message "
+                    "over the relay's SIZE): change the relay or the "
+                    "message and run send again, which retries them\n",
+                    campaign, sum.held, sum.held == 1 ? "" : "s", campaign);
+            if (code == 0)
+                code = EX_UNAVAILABLE;
         }
         if (cnt.deferred > 0 && due > 0) {
             char t[40];

@@ -207,6 +207,9 @@ mailjob_check_one(const struct store_member *m, void *arg)
     if (m->status != NULL && strcmp(m->status, "active") != 0)
         return 0;
     k->checked++;
+    if (email_smtputf8(m->email) && k->smtputf8++ == 0)
+        snprintf(k->smtputf8_example, sizeof k->smtputf8_example, "%s",
+                 m->email);
     ct.id = (uint64_t)m->id;
     ct.email = m->email;
     ct.attrs = m->attrs ? m->attrs : "{}";
@@ -236,6 +239,7 @@ mailjob_check_report(const struct mailjob_check *k)
 {
     char who[MAILJOB_CHECK_EXAMPLES * (EMAIL_MAX + 2) + 64];
 
+    mailjob_smtputf8_note(k->smtputf8, k->smtputf8_example);
     for (size_t i = 0; i < k->nprob; i++) {
         const struct mailjob_problem *p = &k->prob[i];
         size_t n = 0;
@@ -262,6 +266,17 @@ mailjob_check_report(const struct mailjob_check *k)
                   k->unnamed);
     return k->nprob > 0 || k->unnamed > 0 ? (k->kind ? k->kind : EX_DATAERR)
                                           : 0;
+}
+
+void
+mailjob_smtputf8_note(long n, const char *example)
+{
+    if (n <= 0)
+        return;
+    log_warnx("note: %ld recipient%s SMTPUTF8 (a UTF-8 address, e.g. %s): "
+              "sent only through a relay that offers it (RFC 6531), held "
+              "otherwise - campaign doctor says whether yours does",
+              n, n == 1 ? " needs" : "s need", example);
 }
 
 int

@@ -85,10 +85,12 @@ void mailjob_dmarc_warn(const struct mailjob *j, const char *from);
 struct mailjob_check {
     struct composer *comp;
     int64_t now;
-    long checked; /* mailable recipients checked */
-    long failed;  /* of them, whose message cannot be built */
-    long unnamed; /* failed for a problem past MAILJOB_CHECK_PROBLEMS */
-    int kind;     /* the first problem's exit code (EX_DATAERR mostly) */
+    long checked;  /* mailable recipients checked */
+    long failed;   /* of them, whose message cannot be built */
+    long unnamed;  /* failed for a problem past MAILJOB_CHECK_PROBLEMS */
+    int kind;      /* the first problem's exit code (EX_DATAERR mostly) */
+    long smtputf8; /* of them, whose address needs SMTPUTF8 */
+    char smtputf8_example[EMAIL_MAX + 1];
     size_t nprob;
     struct mailjob_problem {
         char msg[ERR_MSG_MAX];
@@ -106,8 +108,14 @@ void mailjob_check_init(struct mailjob_check *k, struct composer *comp,
  * not active are left out, as a send skips them).  Returns 0. */
 int mailjob_check_one(const struct store_member *m, void *arg);
 /* mailjob_check_report - say each problem on stderr, "MESSAGE: N
- * recipients (a@x, b@y and N-2 more)"; returns 0 when there is none,
+ * recipients (a@x, b@y and N-2 more)", and the recipients that need
+ * SMTPUTF8 (mailjob_smtputf8_note); returns 0 when there is no problem,
  * else the exit code (k->kind). */
 int mailjob_check_report(const struct mailjob_check *k);
+
+/* mailjob_smtputf8_note - say on stderr that n recipients (example one of
+ * them) have a UTF-8 address, which only a relay offering SMTPUTF8 (RFC
+ * 6531) takes: held otherwise.  Nothing when n is 0. */
+void mailjob_smtputf8_note(long n, const char *example);
 
 #endif

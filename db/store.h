@@ -235,6 +235,10 @@ int store_members(struct store *st, int64_t list_id, store_member_cb cb,
  * called, 0 when there is none. */
 int store_contact_first(struct store *st, store_contact_cb cb, void *arg,
                         struct err *e);
+/* store_contacts_smtputf8 - how many active contacts have a UTF-8 local
+ * part (they need a relay with SMTPUTF8), and one of them into example. */
+int store_contacts_smtputf8(struct store *st, long *n, char *example,
+                            size_t len, struct err *e);
 /* store_campaign_find - 1 and *id when a campaign has this name. */
 int store_campaign_find(struct store *st, const char *name, int64_t *id,
                         struct err *e);
@@ -299,7 +303,8 @@ int store_campaign_set_control(struct store *st, const char *name,
 int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                         int64_t now, struct err *e);
 /* store_ledger_cancel - `campaign cancel`: the campaign's rows left to
- * send (queued, deferred, unbuildable, uncertain still owed their retry)
+ * send (queued, deferred, unbuildable, held, uncertain still owed their
+ * retry)
  * become cancelled; rows sending are left to the send that claimed them (its
  * results cancel a row that would wait for another attempt, once the
  * campaign's control is "cancel").  *n is how many.  The caller holds the
@@ -307,12 +312,13 @@ int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
 int store_ledger_cancel(struct store *st, int64_t campaign, int64_t now,
                         long *n, struct err *e);
 /* store_ledger_pending - the recipients left to send (queued, sending,
- * deferred, uncertain, unbuildable) as members, in contact id order,
+ * deferred, uncertain, unbuildable, held) as members, in contact id order,
  * streamed; returns as store_members. */
 int store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
                          void *arg, struct err *e);
 /* store_ledger_requeue_unbuildable - the rows whose message could not be
- * built are queued again (a later send retries them); *n is how many. */
+ * built, and those the client held, are queued again (a later send
+ * retries them); *n is how many. */
 int store_ledger_requeue_unbuildable(struct store *st, int64_t campaign,
                                      long *n, struct err *e);
 /* store_ledger_recover - rows left "sending" by a crash become
@@ -383,6 +389,7 @@ struct store_counts {
         uncertain, bounced_hard, bounced_soft, blocked,
         cancelled,       /* left unsent by campaign cancel */
         unbuildable,     /* the message could not be built: retried later */
+        held,            /* the client held it (SMTPUTF8, SIZE): retried */
         was_uncertain,   /* rows that were ever uncertain */
         uncertain_retry; /* uncertain rows still owed their one retry */
 };

@@ -765,3 +765,30 @@ store_suppression_lift(struct store *st, const uint8_t hash[32],
         return -1;
     return 1;
 }
+
+int
+store_contacts_smtputf8(struct store *st, long *n, char *example, size_t len,
+                        struct err *e)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    /* a character outside printable ASCII before the "@": a UTF-8 local
+     * part (an address has one "@"); a scan, for doctor */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT count(*), min(email) FROM contacts "
+                           "WHERE status = 'active' AND "
+                           "  email GLOB '*[^ -~]*@*'",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_fail(st, e, "count SMTPUTF8 contacts");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *x = (const char *)sqlite3_column_text(s, 1);
+        *n = (long)sqlite3_column_int64(s, 0);
+        snprintf(example, len, "%s", x ? x : "");
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return store_fail(st, e, "count SMTPUTF8 contacts");
+    return 0;
+}

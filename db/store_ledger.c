@@ -60,7 +60,7 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EVENTS,
 /* a result (?3) that would leave the row for another attempt, in a
  * cancelled campaign */
 #define LEDGER_RESULT_CANCELLED                                                \
-    "(?3 IN ('queued', 'deferred', 'uncertain', 'unbuildable') "               \
+    "(?3 IN ('queued', 'deferred', 'uncertain', 'unbuildable', 'held') "       \
     "AND " LEDGER_CANCELLED ")"
 #define LEDGER_NOW "CAST(strftime('%s', 'now') AS INTEGER)"
 
@@ -243,7 +243,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  done_at = ?2, "
         "  last_text = 'cancelled' || COALESCE(' after: ' || last_text, '') "
         "WHERE campaign_id = ?1 AND (state = 'queued' OR state = 'deferred' "
-        "  OR state = 'unbuildable' "
+        "  OR state = 'unbuildable' OR state = 'held' "
         "  OR (state = 'uncertain' AND was_uncertain = 1))",
     /* the crash journal's replay (engine/journal.h): every row handed
      * out has its record, so the rows still claimed never left */
@@ -274,13 +274,15 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "SELECT c.id, c.email, c.attrs, c.status "
         "FROM sends s JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state IN ('queued', 'sending', "
-        "  'deferred', 'uncertain', 'unbuildable') ORDER BY s.contact_id",
-    /* a later send retries what could not be built: the template or the
-     * contact may have been fixed */
+        "  'deferred', 'uncertain', 'unbuildable', 'held') "
+        "ORDER BY s.contact_id",
+    /* a later send retries what could not be built (the template or the
+     * contact may have been fixed) and what the client held (the relay
+     * may now offer SMTPUTF8, or a larger SIZE) */
     [S_REQUEUE_UNBUILDABLE - STORE_SLOT_LEDGER] =
         "UPDATE sends SET state = 'queued', done_at = NULL, "
         "  next_attempt_at = NULL "
-        "WHERE campaign_id = ?1 AND state = 'unbuildable'",
+        "WHERE campaign_id = ?1 AND state IN ('unbuildable', 'held')",
     [S_CAMPAIGN_REFREEZE - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET template_src = ?2 WHERE id = ?1",
     [S_SEND_TIMES - STORE_SLOT_LEDGER] =
@@ -767,6 +769,8 @@ store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
             c->cancelled += n;
         else if (strcmp(state, "unbuildable") == 0)
             c->unbuildable += n;
+        else if (strcmp(state, "held") == 0)
+            c->held += n;
         else if (strcmp(state, "bounced") == 0) {
             if (strcmp(cls, "hard") == 0)
                 c->bounced_hard += n;
@@ -904,7 +908,7 @@ store_ledger_requeue_unbuildable(struct store *st, int64_t campaign, long *n,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
-    if (store_stmt_done(st, s, e, "queue the unbuildable again") == -1)
+    if (store_stmt_done(st, s, e, "queue the unbuildable and held again") == -1)
         return -1;
     *n = (long)sqlite3_changes(st->db);
     return 0;

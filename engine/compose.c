@@ -1292,7 +1292,18 @@ build(struct composer *c, const struct compose_contact *ct, int64_t now,
                 ct->email);
         goto done;
     }
-    m.to.addr = ct->email;
+    {
+        const char *why;
+        r->held[0] = '\0';
+        if (email_wire(ct->email, r->rcpt, &r->smtputf8, &why) == -1) {
+            /* To: shows what we have; the message is not sent */
+            snprintf(r->rcpt, sizeof r->rcpt, "%s", ct->email);
+            r->smtputf8 = 0;
+            snprintf(r->held, sizeof r->held, "address has no wire form: %s",
+                     why);
+        }
+    }
+    m.to.addr = r->rcpt;
     m.subject = c->subject.p ? c->subject.p : "";
     m.message_id = r->message_id;
     m.date = now;

@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "config.h"
 #include "dkim.h"
+#include "email.h"
 #include "err.h"
 #include "tmpl.h"
 #include "track.h"
@@ -55,10 +56,22 @@ struct compose_contact {
     const char *attrs; /* JSON object text */
 };
 
+/*
+ * The recipient on the wire (email.h email_wire): an ASCII local part
+ * with the domain as A-labels, in RCPT TO and To:, whatever the relay
+ * offers; a UTF-8 local part as it is, with smtputf8 set: RCPT TO and a
+ * UTF-8 To: (RFC 6531/6532), which only a relay offering SMTPUTF8 takes.
+ * held is "" or why the message must not go (an address stored before
+ * IDNA2008 was enforced, which has no wire form): the caller records it
+ * held, not bounced.
+ */
 struct compose_result {
     char message_id[128];    /* "<uuid@domain>" */
     char envelope_from[320]; /* the VERP return path, or the From address */
     size_t header_len;       /* bytes of the header block (with DKIM) */
+    char rcpt[EMAIL_MAX + 1];
+    int smtputf8;
+    char held[128];
 };
 
 struct composer;

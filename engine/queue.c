@@ -609,6 +609,26 @@ compose_rows(struct run *r)
             item_free(it);
             continue;
         }
+        if (it->cr.held[0] != '\0') {
+            /* built, but with no address the wire takes: held, as the
+             * client holds what it refuses (queue_result) */
+            log_warnx("campaign=%s rcpt=<%s>: held: %s", p->campaign, c->email,
+                      it->cr.held);
+            pthread_mutex_lock(&r->mu);
+            struct pending *q = pend_add(&r->pend, c->contact_id, "held");
+            snprintf(q->text, sizeof q->text, "%s", it->cr.held);
+            recount(r, c->contact_id);
+            r->s->held++;
+            r->composing--;
+            wake_loop(r);
+            pthread_mutex_unlock(&r->mu);
+            item_free(it);
+            continue;
+        }
+        /* the throttle's domain is the wire's: A-labels for an ASCII
+         * local part */
+        snprintf(it->domain, sizeof it->domain, "%s",
+                 email_domain(it->cr.rcpt));
         it->data = xmalloc(r->msg.len ? r->msg.len : 1);
         memcpy(it->data, r->msg.p, r->msg.len);
         it->len = r->msg.len;
@@ -846,7 +866,8 @@ queue_next(void *arg, struct relay_msg *m)
     pthread_mutex_unlock(&r->mu);
     m->cookie = (uint64_t)(uintptr_t)it;
     m->mail_from = it->cr.envelope_from;
-    m->rcpt = it->email;
+    m->rcpt = it->cr.rcpt;
+    m->smtputf8 = it->cr.smtputf8;
     m->domain = it->domain;
     m->data = it->data;
     m->len = it->len;
@@ -942,6 +963,12 @@ queue_result(void *arg, const struct relay_done *d)
         /* safe to try again: back in the queue, unless it keeps failing */
         state = it->attempts >= 10 ? "deferred" : "queued";
         r->reclaim = 1; /* after a reconnect, in this run */
+        break;
+    case SMTP_HELD:
+        /* the client refused it, the relay said nothing: not a bounce,
+         * not final; the next send queues it again */
+        state = "held";
+        r->s->held++;
         break;
     }
     if (x->outcome == SMTP_NOT_SENT && x->stage < SMTP_STAGE_MAIL) {
@@ -1053,7 +1080,7 @@ progress(struct run *r, int64_t now_ms, int final)
     pthread_mutex_unlock(&r->mu);
     rate = secs > 0 ? (double)s.sent / secs : 0;
     done = s.sent + s.deferred + s.expired + s.bounced + s.failed + s.skipped +
-           s.uncertain + s.unbuildable;
+           s.uncertain + s.unbuildable + s.held;
     left = r->planned > done ? r->planned - done : 0;
     if (!final && rate > 0 && left > 0)
         snprintf(eta, sizeof eta, "  ETA %lds", (long)((double)left / rate));

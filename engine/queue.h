@@ -140,6 +140,8 @@ struct queue_summary {
         requeued;
     long expired;     /* a 4xx after QUEUE_MAX_ATTEMPTS: given up */
     long unbuildable; /* the message could not be built (not final) */
+    long held;        /* refused by the client, not the relay (smtp.h SMTP_HELD,
+                       * compose.h held): not final, never a bounce */
     enum queue_stop stop;
     struct queue_refusal refusal;     /* QUEUE_REFUSED, QUEUE_MESSAGE_REFUSED */
     struct queue_recovered recovered; /* what the last run left */

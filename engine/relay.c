@@ -422,20 +422,13 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
         throttle_slow(l->throttle, domain, relay_now_ms());
         l->stats->throttled++;
     }
-    if (r->outcome == SMTP_PERMFAIL && r->code != 0) {
+    if (r->outcome == SMTP_PERMFAIL) {
         judge_refusal(l, k->relay, r);
         return;
     }
-    if (r->outcome == SMTP_PERMFAIL) {
-        /* refused here, before the relay saw it (an address that cannot
-         * go on the wire, a message over its SIZE): says nothing of the
-         * relay */
-        struct reply_verdict v;
-        reply_classify(r->code, r->status, r->text, reply_stage_of(r->stage),
-                       &v);
-        deliver(l, k->relay, r, &v, 0);
-        return;
-    }
+    /* SMTP_HELD (refused here, before the relay saw it: an address that
+     * cannot go on the wire, SMTPUTF8 not offered, a message over its
+     * SIZE) says nothing of the relay */
     deliver(l, k->relay, r, NULL, 0);
 }
 
@@ -626,6 +619,7 @@ submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
     sm.cookie = m->cookie;
     sm.mail_from = m->mail_from;
     sm.rcpt = m->rcpt;
+    sm.smtputf8 = m->smtputf8;
     sm.data = m->data;
     sm.len = m->len;
     if (smtp_client_submit(k->c, &sm) == -1) {

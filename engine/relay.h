@@ -48,6 +48,7 @@ struct relay_msg {
     const char *domain; /* the recipient's domain, for per-domain limits */
     const char *data;   /* valid until the result */
     size_t len;
+    int smtputf8; /* smtp.h struct smtp_msg */
 };
 
 struct relay_done {

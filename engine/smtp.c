@@ -52,6 +52,11 @@
  * when the previous reply was complete) and is not reset by partial
  * input, so a server that trickles a byte at a time still times out.
  * Writing uses timeout_data_block, reset whenever bytes go out.
+ *
+ * Refused here (SMTP_HELD).  A message whose addresses cannot go on the
+ * wire, that needs SMTPUTF8 (RFC 6531: a UTF-8 mailbox) from a relay that
+ * does not offer it, or that is larger than the relay's SIZE is decided
+ * at submit, without a word to the relay: held, never a bounce.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -74,6 +79,7 @@
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* Bytes read from the socket at once. */
@@ -379,10 +385,11 @@ b64_encode(const unsigned char *in, size_t n, char *out)
 }
 
 /* addr_ok - an envelope address we can put between angle brackets:
- * printable ASCII without space, '<' or '>' (no command injection),
- * at most EMAIL_MAX octets.  "" is the null sender. */
+ * printable ASCII without space, '<' or '>' (no command injection), and
+ * with utf8 (SMTPUTF8, RFC 6531 3.3) valid UTF-8 as well; at most
+ * EMAIL_MAX octets.  "" is the null sender. */
 static int
-addr_ok(const char *s, int empty_ok)
+addr_ok(const char *s, int empty_ok, int utf8)
 {
     size_t n = strlen(s);
 
@@ -392,10 +399,11 @@ addr_ok(const char *s, int empty_ok)
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch <= 0x20 || ch >= 0x7f || ch == '<' || ch == '>')
+        if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' ||
+            (ch > 0x7f && !utf8))
             return 0;
     }
-    return 1;
+    return !utf8 || utf8_check(s, n) == UTF8_VALID;
 }
 
 /*---- output ----*/
@@ -713,6 +721,8 @@ caps_line(struct smtp_caps *k, const char *s, size_t n)
         k->starttls = 1;
     else if (word_eq(s, w, "8BITMIME"))
         k->eightbitmime = 1;
+    else if (word_eq(s, w, "SMTPUTF8"))
+        k->smtputf8 = 1;
     else if (word_eq(s, w, "ENHANCEDSTATUSCODES"))
         k->enhancedstatuscodes = 1;
     else if (word_eq(s, w, "SIZE")) {
@@ -1017,6 +1027,23 @@ enter_ready(struct smtp_client *c)
 
 /*---- transactions ----*/
 
+/* mail_from - MAIL FROM with the parameters the relay offers: SIZE (RFC
+ * 1870) and, for a message with UTF-8 addresses or headers, SMTPUTF8 (RFC
+ * 6531 3.4) with BODY=8BITMIME (its headers are 8-bit; a server offering
+ * SMTPUTF8 offers 8BITMIME too, 3.1). */
+static int
+mail_from(struct smtp_client *c, const struct xmsg *m, int slot)
+{
+    char size[32] = "";
+
+    if (c->caps.size > 0)
+        snprintf(size, sizeof size, " SIZE=%zu", m->m.len);
+    return send_cmd(
+        c, CMD_MAIL, slot, NULL, "MAIL FROM:<%s>%s%s%s", m->m.mail_from, size,
+        m->m.smtputf8 && c->caps.eightbitmime ? " BODY=8BITMIME" : "",
+        m->m.smtputf8 ? " SMTPUTF8" : "");
+}
+
 /*
  * pump - write what may be written now: RSET after a failed transaction,
  * then the next message's MAIL, RCPT and DATA (all three at once when
@@ -1056,13 +1083,7 @@ pump(struct smtp_client *c)
         case 0:
             c->nstarted++;
             m->reached = 1;
-            if (c->caps.size > 0 &&
-                send_cmd(c, CMD_MAIL, slot, NULL, "MAIL FROM:<%s> SIZE=%zu",
-                         m->m.mail_from, m->m.len) == -1)
-                return;
-            if (c->caps.size <= 0 &&
-                send_cmd(c, CMD_MAIL, slot, NULL, "MAIL FROM:<%s>",
-                         m->m.mail_from) == -1)
+            if (mail_from(c, m, slot) == -1)
                 return;
             break;
         case 1:
@@ -2094,17 +2115,24 @@ smtp_client_submit(struct smtp_client *c, const struct smtp_msg *msg)
     if (m->m.mail_from == NULL)
         m->m.mail_from = "";
     c->nused++;
-    if (!addr_ok(m->m.mail_from, 1)) {
-        decide_local(m, SMTP_PERMFAIL, SMTP_STAGE_MAIL, "5.1.7",
+    /* refused here, before the relay sees it: held, never a bounce (the
+     * relay said nothing about the recipient) */
+    if (!addr_ok(m->m.mail_from, 1, 0)) {
+        decide_local(m, SMTP_HELD, SMTP_STAGE_MAIL, "",
                      "invalid envelope sender address");
-    } else if (m->m.rcpt == NULL || !addr_ok(m->m.rcpt, 0)) {
-        decide_local(m, SMTP_PERMFAIL, SMTP_STAGE_RCPT, "5.1.3",
-                     "invalid recipient address");
+    } else if (m->m.rcpt == NULL || !addr_ok(m->m.rcpt, 0, m->m.smtputf8)) {
+        decide_local(m, SMTP_HELD, SMTP_STAGE_RCPT, "",
+                     "recipient address cannot go on the wire");
+    } else if (m->m.smtputf8 && !c->caps.smtputf8) {
+        decide_local(m, SMTP_HELD, SMTP_STAGE_MAIL, "", "relay lacks SMTPUTF8");
     } else if (c->caps.size > 0 && m->m.len > (size_t)c->caps.size) {
-        decide_local(m, SMTP_PERMFAIL, SMTP_STAGE_MAIL, "5.3.4",
-                     "message larger than the relay's SIZE limit");
+        char why[96];
+        snprintf(why, sizeof why,
+                 "message of %zu octets larger than the relay's SIZE %ld",
+                 m->m.len, c->caps.size);
+        decide_local(m, SMTP_HELD, SMTP_STAGE_MAIL, "", why);
     } else if (m->m.len > SMTP_BODY_MAX) {
-        decide_local(m, SMTP_PERMFAIL, SMTP_STAGE_MAIL, "5.3.4",
+        decide_local(m, SMTP_HELD, SMTP_STAGE_MAIL, "",
                      "message larger than the client's limit");
     }
     if (m->decided) {

@@ -5,7 +5,8 @@
  *
  * Implements RFC 5321 (EHLO with HELO fallback, multi-line replies,
  * timeouts of 4.5.3.2), RFC 2034/3463 enhanced status codes, RFC 1870
- * SIZE, RFC 6152 8BITMIME (noted, not needed: bodies are 7-bit QP), RFC
+ * SIZE, RFC 6152 8BITMIME (BODY=8BITMIME only with SMTPUTF8: bodies are
+ * 7-bit QP), RFC 6531 SMTPUTF8 (UTF-8 mailboxes and headers), RFC
  * 2920 PIPELINING (MAIL, RCPT and DATA in one write, bounded depth), RFC
  * 3207 STARTTLS and RFC 8314 implicit TLS (through tls.h), RFC 4954 AUTH
  * PLAIN and LOGIN.  Connection reuse with RSET after a failed
@@ -50,6 +51,10 @@ enum smtp_outcome {
     SMTP_PERMFAIL,  /* 5xx at MAIL/RCPT/DATA/dot: bounce */
     SMTP_NOT_SENT,  /* the connection failed before the dot: safe to retry */
     SMTP_UNCERTAIN, /* the connection failed after the dot, before the reply */
+    SMTP_HELD,      /* refused by the client before the relay saw it (an
+                     * address without a wire form, a message over the
+                     * relay's SIZE, SMTPUTF8 needed and not offered): the
+                     * relay said nothing, so never a bounce */
 };
 
 /* Where it happened. */
@@ -93,6 +98,9 @@ struct smtp_msg {
     const char *rcpt;      /* one recipient */
     const char *data;      /* the message, CRLF lines, not dot-stuffed */
     size_t len;
+    int smtputf8; /* a UTF-8 address or header (RFC 6531/6532): sent with
+                   * MAIL FROM's SMTPUTF8 parameter, held if the relay
+                   * does not offer it */
 };
 
 struct tls_ctx; /* tls.h */
@@ -221,6 +229,7 @@ void smtp_client_abort(struct smtp_client *c);
 /* What the server offered (after STARTTLS: the new EHLO). */
 struct smtp_caps {
     int esmtp, pipelining, starttls, eightbitmime, enhancedstatuscodes;
+    int smtputf8; /* RFC 6531 */
     int auth_plain, auth_login;
     long size; /* 0: not announced */
     int tls_active;

@@ -502,8 +502,8 @@ has(const char *s, const char *sub)
 #define BODY DATA("Subject: t\r\n\r\nhello\r\n.\r\n")
 #define QUIT EXPECT("QUIT"), SEND("221 2.0.0 bye\r\n")
 
-static const struct smtp_msg msg1 = {1, "a@x.test", "b@y.test",
-                                     "Subject: t\r\n\r\nhello\r\n", 21};
+static const struct smtp_msg msg1 = {
+    1, "a@x.test", "b@y.test", "Subject: t\r\n\r\nhello\r\n", 21, 0};
 
 static void
 msgs_init(struct smtp_msg *m, int n)
@@ -1507,14 +1507,81 @@ test_envelope_checks(void)
              "bad envelope and oversized messages never reach the server");
     int perm = 0, sent = 0;
     for (int i = 0; i < r.nres && i < 4; i++) {
-        if (r.res[i].outcome == SMTP_PERMFAIL && r.res[i].code == 0)
+        if (r.res[i].outcome == SMTP_HELD && r.res[i].code == 0)
             perm++;
         if (r.res[i].outcome == SMTP_SENT && r.res[i].cookie == 4)
             sent++;
     }
     TH_CHECK(r.nres == 4 && perm == 3 && sent == 1,
-             "CR/LF in RCPT, space in MAIL, over SIZE: local PERMFAIL; the "
-             "good one SENT with SIZE=");
+             "CR/LF in RCPT, space in MAIL, over SIZE: HELD here, never a "
+             "bounce; the good one SENT with SIZE=");
+}
+
+/* RFC 6531: a UTF-8 mailbox goes with SMTPUTF8 (and BODY=8BITMIME) to a
+ * relay that offers it; to one that does not, it is held, unsaid; an
+ * ASCII message on the same connection is sent as ever. */
+static void
+test_smtputf8(void)
+{
+    static const struct step offers[] = {
+        GREET,
+        SEND("250-test.example\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"),
+        EXPECT("MAIL FROM:<a@x.test> BODY=8BITMIME SMTPUTF8"),
+        SEND("250 2.1.0 ok\r\n"),
+        EXPECT("RCPT TO:<chlo\xc3\xa9@y.test>"),
+        SEND("250 2.1.5 ok\r\n"),
+        EXPECT("DATA"),
+        SEND("354 go ahead\r\n"),
+        BODY,
+        SEND("250 ok\r\n"),
+        QUIT,
+        END,
+    };
+    static const struct step lacks[] = {
+        GREET,
+        SEND("250-test.example\r\n250 8BITMIME\r\n"),
+        EXPECT("MAIL FROM:<a@x.test>"),
+        SEND("250 2.1.0 ok\r\n"),
+        EXPECT("RCPT TO:<b@y.test>"),
+        SEND("250 2.1.5 ok\r\n"),
+        EXPECT("DATA"),
+        SEND("354 go ahead\r\n"),
+        BODY,
+        SEND("250 ok\r\n"),
+        QUIT,
+        END,
+    };
+    struct config_relay rl;
+    struct smtp_params p = {0};
+    struct smtp_msg m[3];
+    struct run r;
+
+    relay_init(&rl, 0);
+    msgs_init(m, 1);
+    m[0].rcpt = "chlo\xc3\xa9@y.test";
+    m[0].smtputf8 = 1;
+    TH_CHECK(run_case(offers, &rl, &p, m, 1, &r) && r.nres == 1 &&
+                 r.res[0].outcome == SMTP_SENT,
+             "SMTPUTF8 offered: MAIL FROM with BODY=8BITMIME SMTPUTF8, "
+             "RCPT TO in UTF-8, sent");
+    msgs_init(m, 3);
+    m[0].rcpt = "chlo\xc3\xa9@y.test";
+    m[0].smtputf8 = 1;
+    m[1].rcpt = "chlo\xc3\xa9@y.test"; /* UTF-8, not said: never on the wire */
+    int held = 0, sent = 0;
+    TH_CHECK(run_case(lacks, &rl, &p, m, 3, &r) && r.nres == 3,
+             "SMTPUTF8 not offered: the session goes on");
+    for (int i = 0; i < r.nres && i < 3; i++) {
+        if (r.res[i].outcome == SMTP_HELD && r.res[i].code == 0 &&
+            (r.res[i].cookie != 1 ||
+             strcmp(r.res[i].text, "relay lacks SMTPUTF8") == 0))
+            held++;
+        if (r.res[i].outcome == SMTP_SENT && r.res[i].cookie == 3)
+            sent++;
+    }
+    TH_CHECK(held == 2 && sent == 1,
+             "SMTPUTF8 not offered: the UTF-8 messages HELD (\"relay lacks "
+             "SMTPUTF8\"), the ASCII one sent");
 }
 
 static void
@@ -1701,6 +1768,7 @@ main(void)
     test_auth();
     test_setup();
     test_envelope_checks();
+    test_smtputf8();
     test_enhanced_status();
     test_refused_connect();
     return TH_DONE();

@@ -541,9 +541,12 @@ set_limits(struct parse *p, const char *key, const char *v)
         d = &l->domain[l->ndomain];
         if (config_rate_parse(v, &d->rate) == -1)
             return BAD("%s: like 20/s (got \"%s\")", key, v);
-        d->domain = xstrdup(key + 7);
-        for (char *c = d->domain; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
+        /* one spelling: the A-labels the queue's domains have */
+        char dom[EMAIL_MAX + 1];
+        const char *why;
+        if (email_domain_alabels(key + 7, dom, &why) == -1)
+            return BAD("%s: %s", key, why);
+        d->domain = xstrdup(dom);
         l->ndomain++;
     } else
         return BAD("unknown key \"%s\" in [limits]", key);

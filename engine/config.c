@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "email.h"
 #include "fsutil.h"
 #include "xalloc.h"
 
@@ -540,9 +541,12 @@ set_limits(struct parse *p, const char *key, const char *v)
         d = &l->domain[l->ndomain];
         if (config_rate_parse(v, &d->rate) == -1)
             return BAD("%s: like 20/s (got \"%s\")", key, v);
-        d->domain = xstrdup(key + 7);
-        for (char *c = d->domain; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
+        /* one spelling: the A-labels the queue's domains have */
+        char dom[EMAIL_MAX + 1];
+        const char *why;
+        if (email_domain_alabels(key + 7, dom, &why) == -1)
+            return BAD("%s: %s", key, why);
+        d->domain = xstrdup(dom);
         l->ndomain++;
     } else
         return BAD("unknown key \"%s\" in [limits]", key);
@@ -656,6 +660,48 @@ resolve(const struct config *cfg, char **v)
     *v = full;
 }
 
+/*
+ * ascii_domain - the sender's own names go on the wire in every message
+ * (MAIL FROM, From, the VERP and unsubscribe addresses, d=): an
+ * internationalised domain there must be written as A-labels, which the
+ * error gives.  SMTPUTF8 is for recipients' mailboxes (email.h).
+ */
+static int
+ascii_domain(const struct config *cfg, const char *sect, const char *key,
+             const char *v, struct err *e)
+{
+    char probe[EMAIL_MAX + 1], wire[EMAIL_MAX + 1];
+    const char *why, *at, *dom, *all = v;
+    size_t n;
+    int utf8;
+
+    if (v == NULL)
+        return 0;
+    /* the address of "Name <addr>" (a display name may be anything) */
+    if (strchr(v, '<') != NULL)
+        v = strchr(v, '<') + 1;
+    for (n = 0; v[n] && v[n] != '>' && (unsigned char)v[n] < 0x80; n++)
+        ;
+    if (v[n] == '\0' || v[n] == '>')
+        return 0;
+    at = strrchr(v, '@');
+    dom = at ? at + 1 : v;
+    n = strcspn(dom, "> \t");
+    if (snprintf(probe, sizeof probe, "x@%.*s", (int)n, dom) >=
+            (int)sizeof probe ||
+        email_normalize(probe, strlen(probe), wire, &why) == -1 ||
+        email_wire(wire, probe, &utf8, &why) == -1)
+        return err_set(e, EX_CONFIG,
+                       "%s: [%s] %s \"%s\": not ASCII, and not a valid "
+                       "internationalised domain",
+                       cfg->path, sect, key, all);
+    return err_set(e, EX_CONFIG,
+                   "%s: [%s] %s \"%s\": write the domain as A-labels (%s) "
+                   "and the local part in ASCII: the sender's addresses go "
+                   "in every message",
+                   cfg->path, sect, key, all, probe + 2);
+}
+
 static int
 validate(struct config *cfg, struct err *e)
 {
@@ -689,6 +735,14 @@ validate(struct config *cfg, struct err *e)
                            "not both",
                            cfg->path, *r->name ? " " : "", r->name);
     }
+    if (ascii_domain(cfg, "sender", "bounce_domain", cfg->sender.bounce_domain,
+                     e) == -1 ||
+        ascii_domain(cfg, "sender", "from", cfg->sender.from, e) == -1 ||
+        ascii_domain(cfg, "sender", "reply_to", cfg->sender.reply_to, e) == -1)
+        return -1;
+    for (size_t i = 0; i < cfg->ndkim; i++)
+        if (ascii_domain(cfg, "dkim", "domain", cfg->dkim[i].domain, e) == -1)
+            return -1;
     if (cfg->limits.concurrency == 0)
         cfg->limits.concurrency = 8;
     return 0;

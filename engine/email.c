@@ -415,6 +415,30 @@ email_alabel_form(const char *email, char out[EMAIL_MAX + 1])
     return email_wire(email, out, &utf8, &why) == 0;
 }
 
+int
+email_domain_alabels(const char *domain, char out[EMAIL_MAX + 1],
+                     const char **reason)
+{
+    size_t n = strlen(domain);
+    char *alab;
+
+    if (all_ascii((const unsigned char *)domain, n) &&
+        !has_alabel((const unsigned char *)domain, n)) {
+        if (n > EMAIL_DOMAIN_MAX) {
+            *reason = "domain longer than 253 octets";
+            return -1;
+        }
+        lower_ascii(out, (const unsigned char *)domain, n);
+        out[n] = '\0';
+        return 0;
+    }
+    if ((alab = to_alabels((const unsigned char *)domain, n, reason)) == NULL)
+        return -1;
+    memcpy(out, alab, strlen(alab) + 1);
+    idn2_free(alab);
+    return 0;
+}
+
 const char *
 email_domain(const char *email)
 {

@@ -76,6 +76,15 @@ int email_smtputf8(const char *email);
  */
 int email_alabel_form(const char *email, char out[EMAIL_MAX + 1]);
 
+/*
+ * email_domain_alabels - a domain (U-labels, A-labels or ASCII, any case)
+ * as lower-case A-labels into out (at least EMAIL_MAX + 1 bytes): the one
+ * spelling of a domain for keys such as per-domain limits.  -1 with
+ * *reason when IDNA2008 refuses it.
+ */
+int email_domain_alabels(const char *domain, char out[EMAIL_MAX + 1],
+                         const char **reason);
+
 /* email_domain - pointer to the domain part of a normalised address. */
 const char *email_domain(const char *email);
 

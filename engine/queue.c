@@ -625,10 +625,15 @@ compose_rows(struct run *r)
             item_free(it);
             continue;
         }
-        /* the throttle's domain is the wire's: A-labels for an ASCII
-         * local part */
-        snprintf(it->domain, sizeof it->domain, "%s",
-                 email_domain(it->cr.rcpt));
+        /* the throttle's domain: A-labels, as [limits] domain.X keys
+         * are, whatever the address's wire form */
+        {
+            const char *why;
+            if (email_domain_alabels(email_domain(it->cr.rcpt), it->domain,
+                                     &why) == -1)
+                snprintf(it->domain, sizeof it->domain, "%s",
+                         email_domain(it->cr.rcpt));
+        }
         it->data = xmalloc(r->msg.len ? r->msg.len : 1);
         memcpy(it->data, r->msg.p, r->msg.len);
         it->len = r->msg.len;

@@ -166,6 +166,30 @@ while time.time() < end:
     done
 }
 
+@test "first week: an internationalised domain in the sender's own addresses (from, bounce_domain, reply_to, [dkim] domain) is refused naming the key and giving its A-labels (78); a UTF-8 display name is fine" {
+    printf 'email\na@example.com\n' >a.csv
+    crun 0 import a.csv --list news
+    local v
+    for v in CAMPAIGN_SENDER_FROM CAMPAIGN_SENDER_BOUNCE_DOMAIN CAMPAIGN_SENDER_REPLY_TO; do
+        local val="news@bücher.example"
+        [ "$v" = CAMPAIGN_SENDER_BOUNCE_DOMAIN ] && val="bücher.example"
+        run --separate-stderr env "$v=$val" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+        [ "$status" -eq 78 ] || fail "$v=$val: exit $status, expected 78" "$stderr"
+        assert_contains "$stderr" "xn--bcher-kva.example"
+        run --separate-stderr env "$v=$val" "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" send --template promo --list news --dry-run
+        [ "$status" -eq 78 ] || fail "send --dry-run with $v=$val: exit $status, expected 78"
+    done
+    printf '[sender]\nfrom = news@acme.example\n[dkim]\ndomain = bücher.example\nselector = s\nkey_file = k.pem\n' >idn.conf
+    run --separate-stderr "$CAMPAIGN_BIN" --db "$DB" --config idn.conf --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 78 ] || fail "[dkim] domain bücher.example: exit $status, expected 78" "$stderr"
+    assert_contains "$stderr" "[dkim] domain"
+    assert_contains "$stderr" "xn--bcher-kva.example"
+    run --separate-stderr env CAMPAIGN_SENDER_FROM="Acmé Modà <news@acme.example>" \
+        "$CAMPAIGN_BIN" --db "$DB" --templates "$TEMPLATES" preview --template promo
+    [ "$status" -eq 0 ] || fail "a UTF-8 display name: exit $status" "$stderr"
+    assert_contains "$output" "From: =?UTF-8?"
+}
+
 @test "first week: a CR or LF in a configuration value (from the environment) is refused naming the key, never flattened into a header" {
     printf 'email\na@example.com\n' >a.csv
     crun 0 import a.csv --list news

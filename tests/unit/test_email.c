@@ -156,6 +156,17 @@ main(void)
     TH_CHECK(email_alabel_form("ada@example.com", out) == 0 &&
                  email_alabel_form("chloé@bücher.de", out) == 0,
              "no A-label form for ASCII domains or UTF-8 local parts");
+    TH_CHECK(email_domain_alabels("BÜCHER.de", out, &why) == 0 &&
+                 strcmp(out, "xn--bcher-kva.de") == 0,
+             "domain key: U-labels to lower-case A-labels");
+    TH_CHECK(email_domain_alabels("XN--BCHER-KVA.DE", out, &why) == 0 &&
+                 strcmp(out, "xn--bcher-kva.de") == 0,
+             "domain key: A-labels lower-cased");
+    TH_CHECK(email_domain_alabels("Gmail.COM", out, &why) == 0 &&
+                 strcmp(out, "gmail.com") == 0,
+             "domain key: ASCII lower-cased");
+    TH_CHECK(email_domain_alabels("☃.com", out, &why) == -1,
+             "domain key: IDNA2008 refusal");
     /* every accepted form is canonical: normalising it again is a no-op */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char again[EMAIL_MAX + 1];

@@ -19,6 +19,9 @@
 #                                 "553 5.6.7" (RFC 6531 3.5; also when
 #                                 SMTPUTF8 is offered but the transaction
 #                                 did not ask for it)
+#   --no-8bitmime                 do not advertise 8BITMIME (RFC 6152);
+#                                 then BODY=8BITMIME on MAIL FROM gets
+#                                 "555 5.5.4"
 #   --size N                      announce "SIZE N" (RFC 1870; default
 #                                 33554432, aiosmtpd's) and refuse bigger:
 #                                 "552 5.3.4" to a MAIL FROM whose SIZE=
@@ -166,6 +169,8 @@ class Handler:
         responses.insert(len(responses) - 1, "250-ENHANCEDSTATUSCODES")
         if self.args.no_smtputf8:
             responses.remove("250-SMTPUTF8")
+        if self.args.no_8bitmime:
+            responses.remove("250-8BITMIME")
         if self.args.size > 0:
             responses.insert(1, "250-SIZE %d" % self.args.size)
         return responses
@@ -177,6 +182,9 @@ class Handler:
         size = [o[5:] for o in options if o.startswith("SIZE=")]
         if smtputf8 and self.args.no_smtputf8:
             reply = ("555 5.5.4 MAIL FROM parameter SMTPUTF8 not "
+                     "implemented")
+        elif "BODY=8BITMIME" in options and self.args.no_8bitmime:
+            reply = ("555 5.5.4 MAIL FROM parameter BODY=8BITMIME not "
                      "implemented")
         elif not address.isascii() and not smtputf8:
             reply = ("553 5.6.7 <%s>: non-ASCII sender address without "
@@ -289,6 +297,7 @@ def main():
     ap.add_argument("--password")
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--no-smtputf8", action="store_true")
+    ap.add_argument("--no-8bitmime", action="store_true")
     ap.add_argument("--size", type=int, default=33554432)
     ap.add_argument("--maildir")
     ap.add_argument("--port-file", required=True)

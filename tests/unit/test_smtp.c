@@ -1707,6 +1707,7 @@ live(void)
         m[i].rcpt = env("SMTP_TEST_RCPT", "rcpt@example.test");
         m[i].data = body;
         m[i].len = sizeof body - 1;
+        m[i].smtputf8 = 0;
     }
     memset(&r, 0, sizeof r);
     r.msgs = m;

@@ -201,17 +201,22 @@ report_col() {
 }
 
 @test "send idna: a UTF-8 local part goes with SMTPUTF8 and BODY=8BITMIME to a relay that offers them: UTF-8 in RCPT TO and To:, Subject and display name RFC 2047, VERP and unsubscribe tokens ASCII" {
-    people "chloé@example.fr,Chloé,Dubois" "hans@bücher.de,Hans,Müller" "ann@example.com,Ann,Lee"
+    people "chloé@example.fr,Chloé,Dubois" "hans@bücher.de,Hans,Müller" "ann@example.com,Ann,Lee" \
+        "josé@bücher.de,José,García"
     relay_start
     idn_conf "$RELAY_PORT"
     send_status 0
-    assert_contains "$output" "campaign promo: sent 3, deferred 0, bounced 0, failed 0, skipped 0, uncertain 0 in"
+    assert_contains "$output" "campaign promo: sent 4, deferred 0, bounced 0, failed 0, skipped 0, uncertain 0 in"
     assert_not_contains "$output" "held"
-    assert_eq "$(states)" "sent 3"
+    assert_eq "$(states)" "sent 4"
     assert_eq "$(campaign_status)" done
-    # the envelope: SMTPUTF8 for chloé's transaction only
+    # the envelope: SMTPUTF8 for the UTF-8 local parts' transactions only;
+    # with SMTPUTF8 the address goes as it is, its domain's U-labels too
     assert_eq "$(relay_events '^rcpt chloé@example\.fr 250$')" 1 "chloé's RCPT TO ($(cat "$RELAY_EVENTS"))"
-    assert_eq "$(relay_events '^mail-params .*SMTPUTF8')" 1 "MAIL FROMs with SMTPUTF8"
+    assert_eq "$(relay_events '^rcpt josé@bücher\.de 250$')" 1 "josé's RCPT TO ($(cat "$RELAY_EVENTS"))"
+    assert_eq "$(relay_events '^mail-params .*SMTPUTF8')" 2 "MAIL FROMs with SMTPUTF8"
+    assert_eq "$(wire_field josé@bücher.de 3)" josé@bücher.de "josé's To: address"
+    assert_contains " $(wire_field josé@bücher.de 2) " " SMTPUTF8 " "josé's MAIL FROM parameters"
     wire "$RELAY_MAIL" >"$BATS_TEST_TMPDIR/wire"
     local params
     params=$(wire_field chloé@example.fr 2)

@@ -25,6 +25,7 @@
 
 #include "email.h"
 #include "utf8.h"
+#include "xalloc.h"
 
 /*
  * Local part: RFC 5322 dot-atom over atext and, as RFC 6531 3.3 extends
@@ -153,32 +154,106 @@ idn_reason(int rc)
     }
 }
 
-/* to_alabels - the n bytes of domain at p as A-labels (malloc'd), or NULL
- * with *reason. */
-static char *
-to_alabels(const unsigned char *p, size_t n, const char **reason)
+/*
+ * The forms of an internationalised domain, as libidn2 gives them: about
+ * 40,000 instructions a domain, and lists repeat their domains, so each
+ * thread keeps the last ones it resolved (direct-mapped, keyed by the
+ * domain's bytes as given; a domain longer than IDN_KEY_MAX is resolved
+ * each time).  An entry is valid until the thread's next look-up.
+ */
+#define IDN_CACHE 128
+#define IDN_KEY_MAX 96
+
+struct idn_forms {
+    int used;
+    uint32_t hash;
+    size_t klen;
+    char key[IDN_KEY_MAX];
+    const char *reason; /* NULL: a, u set */
+    char a[EMAIL_DOMAIN_MAX + 1];
+    char u[EMAIL_MAX + 1];
+};
+
+static pthread_key_t idn_key;
+static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct idn_forms idn_scratch;
+
+static void
+idn_key_make(void)
+{
+    (void)pthread_key_create(&idn_key, free);
+}
+
+/* resolve - the n bytes of domain at p: A-labels and U-labels into f */
+static void
+resolve(const unsigned char *p, size_t n, struct idn_forms *f)
 {
     char in[EMAIL_INPUT_MAX + 1];
     uint8_t *a = NULL;
+    char *u = NULL;
     int rc;
 
+    f->reason = NULL;
     if (n > EMAIL_INPUT_MAX) {
-        *reason = "domain longer than 253 octets";
-        return NULL;
+        f->reason = "domain longer than 253 octets";
+        return;
     }
     memcpy(in, p, n);
     in[n] = '\0';
     rc = idn2_lookup_u8((const uint8_t *)in, &a, EMAIL_IDN_FLAGS);
     if (rc != IDN2_OK) {
-        *reason = idn_reason(rc);
-        return NULL;
+        f->reason = idn_reason(rc);
+        return;
     }
     if (strlen((char *)a) > EMAIL_DOMAIN_MAX) {
         idn2_free(a);
-        *reason = "domain longer than 253 octets as A-labels";
-        return NULL;
+        f->reason = "domain longer than 253 octets as A-labels";
+        return;
     }
-    return (char *)a;
+    if (idn2_to_unicode_8z8z((char *)a, &u, 0) != IDN2_OK ||
+        strlen(u) > EMAIL_MAX) {
+        idn2_free(a);
+        idn2_free(u);
+        f->reason = "domain has an invalid A-label (xn--)";
+        return;
+    }
+    memcpy(f->a, a, strlen((char *)a) + 1);
+    memcpy(f->u, u, strlen(u) + 1);
+    idn2_free(a);
+    idn2_free(u);
+}
+
+/* idn - the forms of the n bytes of domain at p (see struct idn_forms) */
+static const struct idn_forms *
+idn(const unsigned char *p, size_t n)
+{
+    struct idn_forms *tab, *f = &idn_scratch;
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    pthread_once(&idn_once, idn_key_make);
+    if (n <= IDN_KEY_MAX) {
+        if ((tab = pthread_getspecific(idn_key)) == NULL) {
+            tab = xcalloc(IDN_CACHE, sizeof *tab);
+            if (pthread_setspecific(idn_key, tab) != 0) {
+                free(tab);
+                tab = NULL;
+            }
+        }
+        if (tab != NULL) {
+            f = &tab[h % IDN_CACHE];
+            if (f->used && f->hash == h && f->klen == n &&
+                memcmp(f->key, p, n) == 0)
+                return f;
+            f->used = 1;
+            f->hash = h;
+            f->klen = n;
+            memcpy(f->key, p, n);
+        }
+    }
+    resolve(p, n, f);
+    return f;
 }
 
 /* unseen - whether a non-ASCII code point in a local part would be
@@ -249,7 +324,7 @@ email_normalize(const char *in, size_t n, char out[EMAIL_MAX + 1],
     const unsigned char *p = (const unsigned char *)in, *dom;
     char local[EMAIL_LOCAL_MAX + 1];
     char check[EMAIL_LOCAL_MAX + 1 + EMAIL_DOMAIN_MAX + 1];
-    char *alab = NULL, *ulab = NULL;
+    const char *ulab = NULL;
     size_t i, at = 0, nat = 0, dn, alen, ulen;
     int llen;
 
@@ -328,37 +403,30 @@ email_normalize(const char *in, size_t n, char out[EMAIL_MAX + 1],
         check[llen] = '@';
         lower_ascii(check + llen + 1, dom, dn);
     } else {
-        if ((alab = to_alabels(dom, dn, reason)) == NULL)
-            return -1;
-        if (idn2_to_unicode_8z8z(alab, &ulab, 0) != IDN2_OK) {
-            idn2_free(alab);
-            *reason = "domain has an invalid A-label (xn--)";
+        const struct idn_forms *f = idn(dom, dn);
+        if (f->reason != NULL) {
+            *reason = f->reason;
             return -1;
         }
-        alen = strlen(alab);
-        ulen = strlen(ulab);
+        ulab = f->u;
+        alen = strlen(f->a);
+        ulen = strlen(f->u);
         memcpy(check, local, (size_t)llen);
         check[llen] = '@';
-        memcpy(check + llen + 1, alab, alen);
+        memcpy(check + llen + 1, f->a, alen);
     }
     if ((size_t)llen + 1 + alen > EMAIL_MAX ||
         (size_t)llen + 1 + ulen > EMAIL_MAX) {
-        idn2_free(alab);
-        idn2_free(ulab);
         *reason = "email address longer than 254 octets";
         return -1;
     }
     if (!grammar_ok(check, (size_t)llen + 1 + alen)) {
-        idn2_free(alab);
-        idn2_free(ulab);
         *reason = "not a valid email address";
         return -1;
     }
     memcpy(out, check, (size_t)llen + 1);
     memcpy(out + llen + 1, ulab ? ulab : check + llen + 1, ulen);
     out[(size_t)llen + 1 + ulen] = '\0';
-    idn2_free(alab);
-    idn2_free(ulab);
     return (int)((size_t)llen + 1 + ulen);
 }
 
@@ -378,7 +446,7 @@ email_wire(const char *email, char out[EMAIL_MAX + 1], int *smtputf8,
     const char *at = strrchr(email, '@');
     const char *dom = at ? at + 1 : "";
     size_t ln = at ? (size_t)(at - email) : 0, dn = strlen(dom);
-    char *alab;
+    const struct idn_forms *f;
 
     *smtputf8 = email_smtputf8(email);
     if (*smtputf8 || all_ascii((const unsigned char *)dom, dn)) {
@@ -389,16 +457,16 @@ email_wire(const char *email, char out[EMAIL_MAX + 1], int *smtputf8,
         memcpy(out, email, strlen(email) + 1);
         return 0;
     }
-    if ((alab = to_alabels((const unsigned char *)dom, dn, reason)) == NULL)
+    if ((f = idn((const unsigned char *)dom, dn))->reason != NULL) {
+        *reason = f->reason;
         return -1;
-    if (ln + 1 + strlen(alab) > EMAIL_MAX) {
-        idn2_free(alab);
+    }
+    if (ln + 1 + strlen(f->a) > EMAIL_MAX) {
         *reason = "email address longer than 254 octets as A-labels";
         return -1;
     }
     memcpy(out, email, ln + 1);
-    memcpy(out + ln + 1, alab, strlen(alab) + 1);
-    idn2_free(alab);
+    memcpy(out + ln + 1, f->a, strlen(f->a) + 1);
     return 0;
 }
 
@@ -420,7 +488,7 @@ email_domain_alabels(const char *domain, char out[EMAIL_MAX + 1],
                      const char **reason)
 {
     size_t n = strlen(domain);
-    char *alab;
+    const struct idn_forms *f;
 
     if (all_ascii((const unsigned char *)domain, n) &&
         !has_alabel((const unsigned char *)domain, n)) {
@@ -432,10 +500,11 @@ email_domain_alabels(const char *domain, char out[EMAIL_MAX + 1],
         out[n] = '\0';
         return 0;
     }
-    if ((alab = to_alabels((const unsigned char *)domain, n, reason)) == NULL)
+    if ((f = idn((const unsigned char *)domain, n))->reason != NULL) {
+        *reason = f->reason;
         return -1;
-    memcpy(out, alab, strlen(alab) + 1);
-    idn2_free(alab);
+    }
+    memcpy(out, f->a, strlen(f->a) + 1);
     return 0;
 }
 

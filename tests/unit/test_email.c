@@ -167,6 +167,37 @@ main(void)
              "domain key: ASCII lower-cased");
     TH_CHECK(email_domain_alabels("☃.com", out, &why) == -1,
              "domain key: IDNA2008 refusal");
+    /* the per-thread cache of IDN domains: the same answers, the second
+     * time and after others took their slots (300 domains, 128 slots) */
+    {
+        char in[64], want[64];
+        int bad = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < 300; k++) {
+                int i = pass ? 299 - k : k;
+                snprintf(in, sizeof in,
+                         "h@B\xc3\x9c"
+                         "CHER%d.DE",
+                         i);
+                snprintf(want, sizeof want,
+                         "h@b\xc3\xbc"
+                         "cher%d.de",
+                         i);
+                if (email_normalize(in, strlen(in), out, &why) < 0 ||
+                    strcmp(out, want) != 0 ||
+                    email_domain_alabels(in + 2, big, &why) != 0 ||
+                    strncmp(big, "xn--bcher", 9) != 0)
+                    bad++;
+            }
+        TH_CHECK(bad == 0,
+                 "IDN cache: 300 domains twice, every answer right "
+                 "(%d wrong)",
+                 bad);
+        TH_CHECK(email_normalize("a@☃.com", 9, out, &why) == -1 &&
+                     email_normalize("a@☃.com", 9, out, &why) == -1 &&
+                     strstr(why, "disallows") != NULL,
+                 "IDN cache: a refusal is remembered with its reason");
+    }
     /* every accepted form is canonical: normalising it again is a no-op */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char again[EMAIL_MAX + 1];

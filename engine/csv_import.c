@@ -88,6 +88,11 @@ struct prep {
     size_t nfields;
     const char *optout; /* PREP_ROW: reason to suppress (static), or NULL */
     uint8_t hash[DIGEST_LEN];
+    /* PREP_ROW with an IDN domain and an ASCII local part: the hash of the
+     * A-label form, which an older release may have suppressed (email.h,
+     * email_alabel_form) */
+    int has_legacy;
+    uint8_t legacy[DIGEST_LEN];
 };
 
 struct batch {
@@ -551,14 +556,15 @@ merge(struct importer *im, const char *old, const char *neu, int *changed,
  */
 static int
 store_row(struct importer *im, const char *email, const char *attrs,
-          const uint8_t hash[DIGEST_LEN], int64_t *id, struct err *e)
+          const struct prep *it, int64_t *id, struct err *e)
 {
     struct store_found f;
     struct store_touch t;
     int rc, changed;
 
-    rc = store_contact_insert(im->st, email, attrs, hash, im->now, im->run, id,
-                              e);
+    rc = store_contact_insert(im->st, email, attrs, it->hash,
+                              it->has_legacy ? it->legacy : NULL, im->now,
+                              im->run, id, e);
     if (rc == -1)
         return -1;
     if (rc == 1) {
@@ -642,7 +648,7 @@ static int
 prepare(struct importer *im, const struct csv_record *r, struct batch *b,
         struct err *e)
 {
-    char email[EMAIL_MAX + 1];
+    char email[EMAIL_MAX + 1], alabel[EMAIL_MAX + 1];
     const char *why = NULL, *optout = NULL;
     struct prep *it;
     int first = 1;
@@ -716,6 +722,10 @@ prepare(struct importer *im, const struct csv_record *r, struct batch *b,
     it->nfields = 0;
     it->optout = optout;
     digest_email(im->salt, email, it->hash);
+    /* only for an IDN domain: the check is two scans of the address */
+    it->has_legacy = email_alabel_form(email, alabel);
+    if (it->has_legacy)
+        digest_email(im->salt, alabel, it->legacy);
     if (buf_append(&b->text, email, strlen(email) + 1) == -1 ||
         buf_append(&b->text, im->attrs.p, im->attrs.len + 1) == -1)
         return err_set(e, EX_SOFTWARE, "import batch overflow");
@@ -751,7 +761,7 @@ apply(struct importer *im, const struct batch *b, const struct prep *it,
     }
     email = text;
     attrs = email + strlen(email) + 1;
-    if (store_row(im, email, attrs, it->hash, &contact_id, e) == -1)
+    if (store_row(im, email, attrs, it, &contact_id, e) == -1)
         return -1;
     if (im->list_id > 0) /* added per batch, by applier() */
         im->members[im->nmembers++] = contact_id;
@@ -763,6 +773,11 @@ apply(struct importer *im, const struct batch *b, const struct prep *it,
             .source = im->tmp.p,
             .created_at = im->now,
         };
+        /* a suppression an older release keyed by the A-label form
+         * becomes the canonical form's: one row per person */
+        if (it->has_legacy && store_suppression_rekey(im->st, it->legacy,
+                                                      it->hash, email, e) == -1)
+            return -1;
         if (store_suppress(im->st, &s, e) == -1)
             return -1;
         im->c->suppressed++;

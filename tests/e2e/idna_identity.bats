@@ -109,12 +109,27 @@ hash_sql_of_new() {
     crun 0 contacts show gone@xn--bcher-kva.de
     assert_contains "$output" "email:       gone@bücher.de"
     assert_contains "$output" "suppressed:  yes: forgotten"
-    # forget now keeps one row for gone, under the canonical form's hash
-    crun 0 contacts forget gone@bücher.de
+    crun 65 suppress lift gone@bücher.de --reason manual
+    assert_contains "$stderr" "gone@bücher.de is suppressed as forgotten, not manual"
+    # an optout finds the old row: already suppressed, still one row
+    crun 0 optout gone@bücher.de
+    assert_eq "$output" "suppressed 0, already suppressed 1"
     assert_eq "$(count suppressions "email IS NULL")" 1 "one hash-only row"
     assert_eq "$(q "SELECT hex(hash) = hex($(hash_sql gone@bücher.de)) FROM suppressions WHERE email IS NULL;")" 1 \
-        "the erased row has the canonical form's hash"
+        "the row now has the canonical form's hash"
     crun 0 import later.csv
+    assert_eq "$(status_of gone@bücher.de)" "suppressed"
+}
+
+@test "idna identity: forget of an address whose A-label form an older release erased keeps one hash-only row, the canonical form's" {
+    release6_db
+    crun 0 contacts forget gone@BÜCHER.DE
+    assert_contains "$output" "forgotten"
+    assert_eq "$(count suppressions "email IS NULL")" 1 "one hash-only row"
+    assert_eq "$(q "SELECT (hex(hash) = hex($(hash_sql gone@bücher.de))) || reason FROM suppressions WHERE email IS NULL;")" 1forgotten \
+        "the erased row has the canonical form's hash"
+    printf 'email\ngone@xn--bcher-kva.de\n' >again.csv
+    crun 0 import again.csv
     assert_eq "$(status_of gone@bücher.de)" "suppressed"
 }
 

@@ -710,6 +710,8 @@ store_suppression_rekey(struct store *st, const uint8_t from[32],
 {
     sqlite3_stmt *s;
 
+    if (memcmp(from, into, 32) == 0) /* merging a row into itself deletes it */
+        return 0;
     if ((s = stmt(st, S_REKEY_MERGE, e)) == NULL)
         return -1;
     sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);

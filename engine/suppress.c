@@ -286,7 +286,10 @@ suppress_forget(struct store *st, const char *email, struct err *e)
 
 struct lift_check {
     char reason[32];
+    uint8_t hash[DIGEST_LEN]; /* the row found: the canonical form's, or
+                                 an older release's (suppress_lookup) */
     int found;
+    int erased; /* a hash-only row: contacts forget */
 };
 
 static int
@@ -295,7 +298,9 @@ lift_cb(const struct store_suppression *sup, void *arg)
     struct lift_check *k = arg;
 
     k->found = 1;
+    k->erased = sup->email == NULL;
     snprintf(k->reason, sizeof k->reason, "%s", sup->reason);
+    memcpy(k->hash, sup->hash, DIGEST_LEN);
     return 0;
 }
 
@@ -304,7 +309,6 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
               const char *reason, struct err *e)
 {
     char norm[EMAIL_MAX + 1];
-    uint8_t hash[DIGEST_LEN];
     const char *why;
     int64_t now = (int64_t)time(NULL);
 
@@ -328,6 +332,12 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
             return -1;
         if (!k.found)
             return err_set(e, EX_DATAERR, "%s is not suppressed", norm);
+        /* forget keeps the first reason: a bounce may be an erasure */
+        if (k.erased)
+            return err_set(e, EX_DATAERR,
+                           "%s was erased (contacts forget): its suppression "
+                           "is never lifted; nothing lifted",
+                           norm);
         if (strcmp(k.reason, reason) != 0)
             return err_set(e, EX_DATAERR,
                            "%s is suppressed as %s, not %s: nothing lifted%s",
@@ -339,10 +349,14 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
     }
     if (store_begin(st, e) == -1)
         return -1;
+    /* each lifts the row its check saw */
     for (size_t i = 0; i < n; i++) {
+        struct lift_check k;
+        memset(&k, 0, sizeof k);
         email_normalize(emails[i], strlen(emails[i]), norm, &why);
-        if (fold_legacy(st, norm, hash, e) == -1 ||
-            store_suppression_lift(st, hash, norm, reason, now, e) == -1) {
+        if (suppress_lookup(st, norm, lift_cb, &k, e) == -1 ||
+            (k.found &&
+             store_suppression_lift(st, k.hash, norm, reason, now, e) == -1)) {
             store_rollback(st);
             return -1;
         }

@@ -269,9 +269,10 @@ stmt(struct store *st, enum stmt_id id, struct err *e)
  * inserted, which was 40% of the instructions of an import (callgrind,
  * scripts/bench/import).  The run writes checked columns only with values
  * that satisfy the checks by construction: contacts.status comes from the
- * CASE over the suppression reasons in S_CONTACT_INSERT and
+ * CASE over the suppression reasons in S_CONTACT_INSERT(_LEGACY) and
  * S_SUPPRESS_STATUS, suppressions.reason from the opt-out markers of
- * csv_import.c ("unsubscribed", "bounced").
+ * csv_import.c ("unsubscribed", "bounced") or from an existing row
+ * (S_REKEY_MERGE).
  */
 int
 store_import_begin(struct store *st, const char *file, int64_t list_id,

@@ -285,7 +285,7 @@ EOF
     assert_eq "$(q 'SELECT max(version) FROM schema_version;')" 5
 }
 
-@test "forget history: a database of the previous release (schema 5) migrates to 6, keeps every row and count, and forget then keeps them" {
+@test "forget history: a database of the previous release (schema 5) migrates to the latest schema, keeps every row and count, and forget then keeps them" {
     release5_db
     local sends events
     sends=$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")
@@ -294,9 +294,7 @@ EOF
     assert_contains "$(q "SELECT sql FROM sqlite_master WHERE name = 'sends';")" "REFERENCES contacts"
     crun 0 report old --format json
     local migrated=$output
-    # migrated to the newest schema (later migrations keep these rows too)
-    assert_eq "$(q 'SELECT max(version) FROM schema_version;')" \
-        "$(find "$E2E_TOP/db/migrations" -name '0*.sql' | wc -l)"
+    assert_eq "$(q 'SELECT max(version) FROM schema_version;')" "$(ls "$E2E_TOP"/db/migrations/*.sql | wc -l)"
     assert_eq "$(q "SELECT name FROM schema_version WHERE version = 6;")" 006_history
     assert_eq "$(q "SELECT value FROM meta WHERE key = 'tombstone';")" 0
     assert_eq "$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")" "$sends" "ledger rows after the migration"

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/digest.h"
 #include "../engine/email.h"
 #include "../engine/log.h"
 #include "../engine/suppress.h"
@@ -158,7 +157,6 @@ cmd_contacts_show(struct ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char email[EMAIL_MAX + 1];
-    uint8_t hash[DIGEST_LEN];
     const char *why;
     struct show s;
     struct err e;
@@ -202,11 +200,9 @@ cmd_contacts_show(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    digest_email(store_hash_salt(s.st), email, hash);
     if (!found && !s.json)
         printf("%s is not a contact\n", email);
-    if ((sup = store_suppression_get(s.st, hash, show_suppression, &s, &e)) ==
-        -1) {
+    if ((sup = suppress_lookup(s.st, email, show_suppression, &s, &e)) == -1) {
         code = cmd_fail(&e);
         goto out;
     }

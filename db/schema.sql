@@ -57,6 +57,12 @@ CREATE TABLE memberships (
 ) WITHOUT ROWID;
 CREATE INDEX memberships_contact ON memberships(contact_id);
 
+-- Since 007_idna, contacts.email and suppressions.email are in the one
+-- canonical form of engine/email.h (IDNA2008 U-labels, case folded, NFC),
+-- and hash is the hash of that form: the migration's C step
+-- (db/store_idna.c) rewrote and merged what earlier releases kept as
+-- given.  A hash-only row of an erased person written before may be the
+-- hash of the A-label form ("xn--"): look-ups try that one too.
 CREATE TABLE suppressions (
     hash       BLOB PRIMARY KEY,
     email      TEXT,

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../engine/buf.h"
+#include "../engine/log.h"
 #include "../engine/xalloc.h"
 #include "store.h"
 #include "store_int.h"
@@ -240,6 +241,10 @@ schema_current(struct store *st, int *v, struct err *e)
     return 1;
 }
 
+/* The migration whose work SQL cannot do alone (it needs libidn2): its C
+ * step (store_idna.c) runs right after its SQL, in the same transaction. */
+#define STORE_IDNA_VERSION 7
+
 /* migrate - apply every embedded migration newer than the database.  A
  * database already at the newest version is only read (no write lock: a
  * report runs beside a long import); otherwise the check is done again
@@ -249,6 +254,7 @@ migrate(struct store *st, struct err *e)
 {
     sqlite3_stmt *s = NULL;
     int current = 0, latest = store_latest_version();
+    long rewritten = 0, merged = 0;
     int rc = schema_current(st, &current, e);
 
     if (rc == -1)
@@ -298,6 +304,9 @@ migrate(struct store *st, struct err *e)
             continue;
         if (exec(st, m->sql, e, m->name) == -1)
             goto fail;
+        if (m->version == STORE_IDNA_VERSION &&
+            store_idna_migrate(st, &rewritten, &merged, e) == -1)
+            goto fail;
         if (sqlite3_prepare_v2(st->db,
                                "INSERT INTO schema_version(version, name, "
                                "applied_at) VALUES (?1, ?2, ?3)",
@@ -319,6 +328,10 @@ migrate(struct store *st, struct err *e)
     if (store_commit(st, e) == -1)
         goto fail;
     st->version = current;
+    if (rewritten > 0 || merged > 0)
+        log_warnx("migrated addresses to IDNA2008 canonical form: %ld "
+                  "rewritten, %ld merged",
+                  rewritten, merged);
     return 0;
 fail:
     sqlite3_finalize(s);

@@ -109,10 +109,12 @@ int store_contact_find(struct store *st, const char *email, int64_t run,
 /* store_contact_insert - add email as a new contact unless it exists:
  * 1 with *id set when added, 0 when the address is already a contact
  * (nothing is written), -1 on error.  A new contact's status comes from
- * the suppression list (hash): an import never lifts a suppression. */
+ * the suppression list (hash, or else legacy: the hash of the address's
+ * A-label form, which an older release may have suppressed; NULL when
+ * the address has none): an import never lifts a suppression. */
 int store_contact_insert(struct store *st, const char *email, const char *attrs,
-                         const uint8_t hash[32], int64_t now, int64_t run,
-                         int64_t *id, struct err *e);
+                         const uint8_t hash[32], const uint8_t *legacy,
+                         int64_t now, int64_t run, int64_t *id, struct err *e);
 int store_contact_touch(struct store *st, const struct store_touch *t,
                         struct err *e);
 /* store_import_settle - see above; *changed is the count of contacts of
@@ -199,6 +201,18 @@ int store_suppress(struct store *st, const struct store_suppression *s,
 int store_suppression_lift(struct store *st, const uint8_t hash[32],
                            const char *email, const char *reason, int64_t now,
                            struct err *e);
+/*
+ * store_suppression_rekey - the suppression of hash from now has hash into
+ * (the same person under the canonical form of the address, email.h),
+ * its address email unless it had none (NULL: kept).  When into is
+ * suppressed too, one row is kept: the stronger reason (complained >
+ * unsubscribed > bounced > manual > forgotten) with its source, the
+ * earlier time, and no address if either had none.  Returns 1 when
+ * moved, 2 when merged, 0 when from is not suppressed, -1.
+ */
+int store_suppression_rekey(struct store *st, const uint8_t from[32],
+                            const uint8_t into[32], const char *email,
+                            struct err *e);
 typedef int (*store_suppression_cb)(const struct store_suppression *s,
                                     void *arg);
 /* store_suppression_get - when hash is suppressed, call cb once and return

@@ -18,6 +18,7 @@ enum stmt_id {
     S_IMPORT_END,
     S_CONTACT_FIND,
     S_CONTACT_INSERT,
+    S_CONTACT_INSERT_LEGACY,
     S_CONTACT_TOUCH,
     S_IMPORT_REVERTED,
     S_IMPORT_CHANGED,
@@ -45,10 +46,31 @@ enum stmt_id {
     S_CONTACT_GET_ID,
     S_SUPPRESS_LIFT,
     S_LIFT_STATUS,
+    S_REKEY_MERGE,
+    S_REKEY_DELETE,
+    S_REKEY_MOVE,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_LEDGER,
                "this family's statements run into the ledger's slots");
+
+/* REASON_STATUS - the contact status a suppression's reason implies, of
+ * the suppression whose hash is the parameter h (NULL when none). */
+#define REASON_STATUS(h)                                                       \
+    "(SELECT CASE reason WHEN 'unsubscribed' THEN 'unsubscribed' "             \
+    "  WHEN 'bounced' THEN 'bounced' WHEN 'complained' THEN 'complained' "     \
+    "  ELSE 'suppressed' END FROM suppressions WHERE hash = " h ")"
+/* CONTACT_INSERT - add a contact whose status is the first non-NULL of
+ * the lookups, else active */
+#define CONTACT_INSERT(lookups)                                                \
+    "INSERT INTO contacts(email, attrs, status, created_at, updated_at, "      \
+    "  seen_run, seen_new) "                                                   \
+    "VALUES (?1, ?2, COALESCE(" lookups ", 'active'), ?4, ?4, ?5, 1) "         \
+    "ON CONFLICT(email) DO NOTHING"
+/* SUPPRESSION_RANK - the strongest reason first */
+#define SUPPRESSION_RANK                                                       \
+    "CASE reason WHEN 'complained' THEN 0 WHEN 'unsubscribed' THEN 1 "         \
+    "  WHEN 'bounced' THEN 2 WHEN 'manual' THEN 3 ELSE 4 END"
 
 static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_IMPORT_BEGIN - STORE_SLOT_CONTACTS] =
@@ -64,15 +86,11 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     /* a new address takes its status from the suppression list; an
      * existing one is left alone (the caller then finds and merges it) */
     [S_CONTACT_INSERT - STORE_SLOT_CONTACTS] =
-        "INSERT INTO contacts(email, attrs, status, created_at, updated_at, "
-        "  seen_run, seen_new) "
-        "VALUES (?1, ?2, "
-        "  COALESCE((SELECT CASE reason WHEN 'unsubscribed' THEN "
-        "    'unsubscribed' WHEN 'bounced' THEN 'bounced' WHEN 'complained' "
-        "    THEN 'complained' ELSE 'suppressed' END "
-        "    FROM suppressions WHERE hash = ?3), 'active'), "
-        "  ?4, ?4, ?5, 1) "
-        "ON CONFLICT(email) DO NOTHING",
+        CONTACT_INSERT(REASON_STATUS("?3")),
+    /* the same for an address with an A-label form (email.h): an older
+     * release may have suppressed that form (?6) */
+    [S_CONTACT_INSERT_LEGACY - STORE_SLOT_CONTACTS] =
+        CONTACT_INSERT(REASON_STATUS("?3") ", " REASON_STATUS("?6")),
     [S_CONTACT_TOUCH - STORE_SLOT_CONTACTS] =
         "UPDATE contacts SET attrs = ?2, updated_at = ?3, "
         "  prev_attrs = CASE WHEN ?8 THEN prev_attrs ELSE ?4 END, "
@@ -132,15 +150,14 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_FORGET_SENDS - STORE_SLOT_CONTACTS] =
         "UPDATE sends SET contact_id = ?2, message_id = NULL, "
         "  last_text = CASE "
-        "    WHEN state IN ('queued', 'sending', 'deferred', 'uncertain', "
-        "                   'unbuildable') THEN 'skipped: forgotten' "
+        "    WHEN state IN " STORE_SENDS_NOT_FINAL " THEN 'skipped: forgotten' "
         "    WHEN last_text IS NULL THEN NULL "
         "    ELSE 'reply text removed: forgotten' END, "
-        "  done_at = CASE WHEN state IN ('queued', 'sending', 'deferred', "
-        "    'uncertain', 'unbuildable') THEN ?3 ELSE done_at END, "
+        "  done_at = CASE WHEN state IN " STORE_SENDS_NOT_FINAL " THEN ?3 "
+        "    ELSE done_at END, "
         "  next_attempt_at = NULL, "
-        "  state = CASE WHEN state IN ('queued', 'sending', 'deferred', "
-        "    'uncertain', 'unbuildable') THEN 'skipped' ELSE state END "
+        "  state = CASE WHEN state IN " STORE_SENDS_NOT_FINAL " THEN 'skipped' "
+        "    ELSE state END "
         "WHERE campaign_id IN (SELECT id FROM campaigns) AND contact_id = ?1",
     /* the person's opens and clicks stay counted; the IP goes */
     [S_FORGET_EVENTS - STORE_SLOT_CONTACTS] =
@@ -209,6 +226,27 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "UPDATE contacts SET status = 'active', updated_at = ?3 "
         "WHERE email = ?1 AND status = CASE ?2 WHEN 'bounced' THEN 'bounced' "
         "  ELSE 'suppressed' END",
+    /* re-key ?1 to ?2 when both exist: one row, with the stronger reason
+     * (its source), the earlier time, and no address if either had none
+     * (an erased person stays erased); else ?3 or the address kept */
+    [S_REKEY_MERGE - STORE_SLOT_CONTACTS] =
+        "UPDATE suppressions AS t SET reason = w.reason, source = w.source, "
+        "  created_at = min(t.created_at, f.created_at), "
+        "  email = CASE WHEN t.email IS NULL OR f.email IS NULL THEN NULL "
+        "    ELSE coalesce(?3, t.email) END "
+        "FROM (SELECT created_at, email FROM suppressions WHERE hash = ?1) "
+        "  AS f, "
+        "  (SELECT reason, source FROM suppressions "
+        "   WHERE hash = ?1 OR hash = ?2 "
+        "   ORDER BY " SUPPRESSION_RANK ", hash = ?2 DESC LIMIT 1) AS w "
+        "WHERE t.hash = ?2",
+    [S_REKEY_DELETE - STORE_SLOT_CONTACTS] =
+        "DELETE FROM suppressions WHERE hash = ?1",
+    [S_REKEY_MOVE - STORE_SLOT_CONTACTS] =
+        "UPDATE suppressions SET hash = ?2, "
+        "  email = CASE WHEN email IS NULL THEN NULL "
+        "    ELSE coalesce(?3, email) END "
+        "WHERE hash = ?1",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -231,9 +269,10 @@ stmt(struct store *st, enum stmt_id id, struct err *e)
  * inserted, which was 40% of the instructions of an import (callgrind,
  * scripts/bench/import).  The run writes checked columns only with values
  * that satisfy the checks by construction: contacts.status comes from the
- * CASE over the suppression reasons in S_CONTACT_INSERT and
+ * CASE over the suppression reasons in S_CONTACT_INSERT(_LEGACY) and
  * S_SUPPRESS_STATUS, suppressions.reason from the opt-out markers of
- * csv_import.c ("unsubscribed", "bounced").
+ * csv_import.c ("unsubscribed", "bounced") or from an existing row
+ * (S_REKEY_MERGE).
  */
 int
 store_import_begin(struct store *st, const char *file, int64_t list_id,
@@ -310,10 +349,11 @@ store_contact_find(struct store *st, const char *email, int64_t run,
 
 int
 store_contact_insert(struct store *st, const char *email, const char *attrs,
-                     const uint8_t hash[32], int64_t now, int64_t run,
-                     int64_t *id, struct err *e)
+                     const uint8_t hash[32], const uint8_t *legacy, int64_t now,
+                     int64_t run, int64_t *id, struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, S_CONTACT_INSERT, e);
+    sqlite3_stmt *s = legacy != NULL ? stmt(st, S_CONTACT_INSERT_LEGACY, e)
+                                     : stmt(st, S_CONTACT_INSERT, e);
 
     if (s == NULL)
         return -1;
@@ -322,6 +362,8 @@ store_contact_insert(struct store *st, const char *email, const char *attrs,
     sqlite3_bind_blob(s, 3, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, run);
+    if (legacy != NULL)
+        sqlite3_bind_blob(s, 6, legacy, 32, SQLITE_STATIC);
     if (store_stmt_done(st, s, e, "insert contact") == -1)
         return -1;
     if (sqlite3_changes(st->db) == 0)
@@ -547,6 +589,27 @@ store_contact_lists(struct store *st, int64_t contact_id, store_name_cb cb,
     return 0;
 }
 
+int
+store_tombstone(struct store *st, int64_t *tomb, struct err *e)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if ((s = stmt(st, S_FORGET_TOMBSTONE, e)) == NULL)
+        return -1;
+    rc = sqlite3_step(s);
+    *tomb = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && *tomb >= 0))
+        return err_set(e, EX_DATAERR,
+                       "%s: the meta key 'tombstone' is missing or not "
+                       "negative (a damaged database)",
+                       st->path);
+    if (rc != SQLITE_ROW)
+        return store_fail(st, e, "take a tombstone id");
+    return 0;
+}
+
 /* forget_history - the ledger rows and events of the contact with this
  * email (if any) move to a new tombstone id, without what identifies
  * the person (006_history.sql). */
@@ -562,18 +625,8 @@ forget_history(struct store *st, const char *email, int64_t now, struct err *e)
     rc = store_find_id(st, s, email, &id, e);
     if (rc != 1)
         return rc;
-    if ((s = stmt(st, S_FORGET_TOMBSTONE, e)) == NULL)
+    if (store_tombstone(st, &tomb, e) == -1)
         return -1;
-    rc = sqlite3_step(s);
-    tomb = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && tomb >= 0))
-        return err_set(e, EX_DATAERR,
-                       "%s: the meta key 'tombstone' is missing or not "
-                       "negative (a damaged database)",
-                       st->path);
-    if (rc != SQLITE_ROW)
-        return store_fail(st, e, "take a tombstone id");
     if ((s = stmt(st, S_FORGET_SENDS, e)) == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
@@ -649,6 +702,40 @@ store_suppress(struct store *st, const struct store_suppression *sup,
     if (store_stmt_done(st, s, e, "mark contact suppressed") == -1)
         return -1;
     return added;
+}
+
+int
+store_suppression_rekey(struct store *st, const uint8_t from[32],
+                        const uint8_t into[32], const char *email,
+                        struct err *e)
+{
+    sqlite3_stmt *s;
+
+    if (memcmp(from, into, 32) == 0) /* merging a row into itself deletes it */
+        return 0;
+    if ((s = stmt(st, S_REKEY_MERGE, e)) == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, into, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "re-key suppression") == -1)
+        return -1;
+    if (sqlite3_changes(st->db) > 0) {
+        if ((s = stmt(st, S_REKEY_DELETE, e)) == NULL)
+            return -1;
+        sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
+        if (store_stmt_done(st, s, e, "re-key suppression") == -1)
+            return -1;
+        return 2;
+    }
+    if ((s = stmt(st, S_REKEY_MOVE, e)) == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, into, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "re-key suppression") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
 }
 
 static void

@@ -38,6 +38,13 @@ struct store {
     int readonly;          /* opened read-only (store.c, readonly_uri) */
 };
 
+/* The ledger states that are not final: a row still to be sent, being
+ * sent, or to be tried again (003_ledger.sql, 006_history.sql,
+ * 007_idna.sql), as an SQL list.  A forgotten or merged recipient's such
+ * rows become skipped. */
+#define STORE_SENDS_NOT_FINAL                                                  \
+    "('queued', 'sending', 'deferred', 'uncertain', 'unbuildable', 'held')"
+
 /* store_fail - fill e from the connection's last error; returns -1. */
 int store_fail(struct store *st, struct err *e, const char *what);
 /* store_stmt - statement slot id (its SQL text sql), prepared on first use
@@ -60,5 +67,17 @@ int store_member_rows(struct store *st, sqlite3_stmt *s, store_member_cb cb,
  * the text key; 1 and *out when found, 0 when not, -1. */
 int store_find_id(struct store *st, sqlite3_stmt *s, const char *key,
                   int64_t *out, struct err *e);
+
+/* store_tombstone - a new tombstone id (006_history.sql: -1, -2, ...,
+ * never reused) into *tomb, for the ledger rows and events of a person
+ * who is no longer a contact of their own. */
+int store_tombstone(struct store *st, int64_t *tomb, struct err *e);
+
+/* store_idna_migrate - the C step of migration 007 (store_idna.c), run
+ * inside its transaction: every address to the canonical form of
+ * engine/email.h, contacts that are one person merged, suppressions
+ * re-keyed.  *rewritten and *merged count what changed. */
+int store_idna_migrate(struct store *st, long *rewritten, long *merged,
+                       struct err *e);
 
 #endif

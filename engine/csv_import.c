@@ -88,6 +88,11 @@ struct prep {
     size_t nfields;
     const char *optout; /* PREP_ROW: reason to suppress (static), or NULL */
     uint8_t hash[DIGEST_LEN];
+    /* PREP_ROW with an IDN domain and an ASCII local part: the hash of the
+     * A-label form, which an older release may have suppressed (email.h,
+     * email_alabel_form) */
+    int has_legacy;
+    uint8_t legacy[DIGEST_LEN];
 };
 
 struct batch {
@@ -105,6 +110,21 @@ struct pipe {
     size_t head, count;
     int failed;     /* the applier stopped on an error ... */
     struct err err; /* ... this one */
+};
+
+/*
+ * The A-label forms of the internationalised domains seen last, for the
+ * legacy hash (struct prep): email_alabel_form runs libidn2 again, which
+ * cost as much as email_normalize (an eighth of the benchmark's addresses
+ * are at "città.example": 15% more instructions for the import), and a
+ * list has few distinct domains.  Direct-mapped by a hash of the domain.
+ */
+#define ALABEL_CACHE 16
+
+struct alabel_entry {
+    char dom[EMAIL_MAX + 1];    /* a canonical U-label domain, or "" */
+    char alabel[EMAIL_MAX + 1]; /* its A-labels */
+    int ok;                     /* 0: it has none (email_alabel_form) */
 };
 
 struct importer {
@@ -128,6 +148,7 @@ struct importer {
     size_t nheader;
     int64_t members[PIPE_ROWS]; /* applier: the batch's contacts, for --list */
     size_t nmembers;
+    struct alabel_entry alabel[ALABEL_CACHE]; /* reader: see above */
     const char **rej_field; /* applier: a refused record, rebuilt */
     size_t *rej_len;
     struct pipe pipe;
@@ -551,14 +572,15 @@ merge(struct importer *im, const char *old, const char *neu, int *changed,
  */
 static int
 store_row(struct importer *im, const char *email, const char *attrs,
-          const uint8_t hash[DIGEST_LEN], int64_t *id, struct err *e)
+          const struct prep *it, int64_t *id, struct err *e)
 {
     struct store_found f;
     struct store_touch t;
     int rc, changed;
 
-    rc = store_contact_insert(im->st, email, attrs, hash, im->now, im->run, id,
-                              e);
+    rc = store_contact_insert(im->st, email, attrs, it->hash,
+                              it->has_legacy ? it->legacy : NULL, im->now,
+                              im->run, id, e);
     if (rc == -1)
         return -1;
     if (rc == 1) {
@@ -594,6 +616,49 @@ store_row(struct importer *im, const char *email, const char *attrs,
     t.prev_attrs = changed ? f.attrs : NULL;
     t.prev_updated = f.updated_at;
     return store_contact_touch(im->st, &t, e);
+}
+
+/*
+ * legacy_form - email_alabel_form(email, out) through the reader's cache:
+ * 1 and out when the canonical address has an ASCII local part and an
+ * internationalised domain, else 0.  An ASCII address costs one scan.
+ */
+static int
+legacy_form(struct importer *im, const char *email, char out[EMAIL_MAX + 1])
+{
+    const char *at = strrchr(email, '@'), *dom;
+    struct alabel_entry *c;
+    unsigned h = 2166136261u;
+    size_t ln, an;
+    int idn = 0;
+
+    if (at == NULL)
+        return 0;
+    dom = at + 1;
+    for (const unsigned char *p = (const unsigned char *)dom; *p; p++) {
+        idn |= *p >= 0x80;
+        h = (h ^ *p) * 16777619u; /* FNV-1a */
+    }
+    if (!idn)
+        return 0;
+    ln = (size_t)(at - email);
+    for (size_t i = 0; i < ln; i++)
+        if ((unsigned char)email[i] >= 0x80)
+            return 0; /* a UTF-8 local part has no A-label form */
+    c = &im->alabel[h % ALABEL_CACHE];
+    if (strcmp(c->dom, dom) != 0) {
+        c->ok = email_alabel_form(email, out);
+        snprintf(c->dom, sizeof c->dom, "%s", dom);
+        if (c->ok)
+            snprintf(c->alabel, sizeof c->alabel, "%s", strrchr(out, '@') + 1);
+        return c->ok;
+    }
+    an = strlen(c->alabel);
+    if (!c->ok || ln + 1 + an > EMAIL_MAX) /* as email_wire checks */
+        return 0;
+    memcpy(out, email, ln + 1);
+    memcpy(out + ln + 1, c->alabel, an + 1);
+    return 1;
 }
 
 /* refuse - make the next item of b a refused row, with its reason and,
@@ -642,7 +707,7 @@ static int
 prepare(struct importer *im, const struct csv_record *r, struct batch *b,
         struct err *e)
 {
-    char email[EMAIL_MAX + 1];
+    char email[EMAIL_MAX + 1], alabel[EMAIL_MAX + 1];
     const char *why = NULL, *optout = NULL;
     struct prep *it;
     int first = 1;
@@ -716,6 +781,10 @@ prepare(struct importer *im, const struct csv_record *r, struct batch *b,
     it->nfields = 0;
     it->optout = optout;
     digest_email(im->salt, email, it->hash);
+    /* only for an IDN domain: an ASCII address costs one scan */
+    it->has_legacy = legacy_form(im, email, alabel);
+    if (it->has_legacy)
+        digest_email(im->salt, alabel, it->legacy);
     if (buf_append(&b->text, email, strlen(email) + 1) == -1 ||
         buf_append(&b->text, im->attrs.p, im->attrs.len + 1) == -1)
         return err_set(e, EX_SOFTWARE, "import batch overflow");
@@ -751,7 +820,7 @@ apply(struct importer *im, const struct batch *b, const struct prep *it,
     }
     email = text;
     attrs = email + strlen(email) + 1;
-    if (store_row(im, email, attrs, it->hash, &contact_id, e) == -1)
+    if (store_row(im, email, attrs, it, &contact_id, e) == -1)
         return -1;
     if (im->list_id > 0) /* added per batch, by applier() */
         im->members[im->nmembers++] = contact_id;
@@ -763,6 +832,11 @@ apply(struct importer *im, const struct batch *b, const struct prep *it,
             .source = im->tmp.p,
             .created_at = im->now,
         };
+        /* a suppression an older release keyed by the A-label form
+         * becomes the canonical form's: one row per person */
+        if (it->has_legacy && store_suppression_rekey(im->st, it->legacy,
+                                                      it->hash, email, e) == -1)
+            return -1;
         if (store_suppress(im->st, &s, e) == -1)
             return -1;
         im->c->suppressed++;

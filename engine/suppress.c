@@ -39,6 +39,47 @@ suppress_reason_parse(const char *word, size_t n)
     return NULL;
 }
 
+int
+suppress_hashes(struct store *st, const char *email, uint8_t hash[DIGEST_LEN],
+                uint8_t legacy[DIGEST_LEN])
+{
+    char alabel[EMAIL_MAX + 1];
+
+    digest_email(store_hash_salt(st), email, hash);
+    if (!email_alabel_form(email, alabel))
+        return 0;
+    digest_email(store_hash_salt(st), alabel, legacy);
+    return 1;
+}
+
+int
+suppress_lookup(struct store *st, const char *email, store_suppression_cb cb,
+                void *arg, struct err *e)
+{
+    uint8_t hash[DIGEST_LEN], legacy[DIGEST_LEN];
+    int has_legacy = suppress_hashes(st, email, hash, legacy), rc;
+
+    rc = store_suppression_get(st, hash, cb, arg, e);
+    if (rc != 0 || !has_legacy)
+        return rc;
+    return store_suppression_get(st, legacy, cb, arg, e);
+}
+
+/* fold_legacy - inside a write transaction: a suppression of the
+ * address's A-label form (an older release's, or an erased person's
+ * hash-only row) becomes the canonical form's (hash), so that what
+ * follows finds one row.  0 or -1. */
+static int
+fold_legacy(struct store *st, const char *email, uint8_t hash[DIGEST_LEN],
+            struct err *e)
+{
+    uint8_t legacy[DIGEST_LEN];
+
+    if (!suppress_hashes(st, email, hash, legacy))
+        return 0;
+    return store_suppression_rekey(st, legacy, hash, email, e) == -1 ? -1 : 0;
+}
+
 /* suppress_one - one validated address; counts the outcome. */
 static int
 suppress_one(struct store *st, const char *email, const char *reason,
@@ -49,7 +90,8 @@ suppress_one(struct store *st, const char *email, const char *reason,
     struct store_suppression s;
     int rc;
 
-    digest_email(store_hash_salt(st), email, hash);
+    if (fold_legacy(st, email, hash, e) == -1)
+        return -1;
     s.hash = hash;
     s.email = email;
     s.reason = reason;
@@ -218,9 +260,12 @@ suppress_forget(struct store *st, const char *email, struct err *e)
         log_printable(pr, sizeof pr, email, strlen(email));
         return err_set(e, EX_DATAERR, "\"%s\": %s", pr, why);
     }
-    digest_email(store_hash_salt(st), norm, hash);
     if (store_begin(st, e) == -1)
         return -1;
+    if (fold_legacy(st, norm, hash, e) == -1) {
+        store_rollback(st);
+        return -1;
+    }
     rc = store_contact_forget(st, norm, hash, (int64_t)time(NULL), e);
     if (rc == -1) {
         store_rollback(st);
@@ -241,7 +286,10 @@ suppress_forget(struct store *st, const char *email, struct err *e)
 
 struct lift_check {
     char reason[32];
+    uint8_t hash[DIGEST_LEN]; /* the row found: the canonical form's, or
+                                 an older release's (suppress_lookup) */
     int found;
+    int erased; /* a hash-only row: contacts forget */
 };
 
 static int
@@ -250,7 +298,9 @@ lift_cb(const struct store_suppression *sup, void *arg)
     struct lift_check *k = arg;
 
     k->found = 1;
+    k->erased = sup->email == NULL;
     snprintf(k->reason, sizeof k->reason, "%s", sup->reason);
+    memcpy(k->hash, sup->hash, DIGEST_LEN);
     return 0;
 }
 
@@ -259,7 +309,6 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
               const char *reason, struct err *e)
 {
     char norm[EMAIL_MAX + 1];
-    uint8_t hash[DIGEST_LEN];
     const char *why;
     int64_t now = (int64_t)time(NULL);
 
@@ -279,11 +328,16 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
                 log_printable(pr, sizeof pr, emails[i], strlen(emails[i])),
                 why);
         memset(&k, 0, sizeof k);
-        digest_email(store_hash_salt(st), norm, hash);
-        if (store_suppression_get(st, hash, lift_cb, &k, e) == -1)
+        if (suppress_lookup(st, norm, lift_cb, &k, e) == -1)
             return -1;
         if (!k.found)
             return err_set(e, EX_DATAERR, "%s is not suppressed", norm);
+        /* forget keeps the first reason: a bounce may be an erasure */
+        if (k.erased)
+            return err_set(e, EX_DATAERR,
+                           "%s was erased (contacts forget): its suppression "
+                           "is never lifted; nothing lifted",
+                           norm);
         if (strcmp(k.reason, reason) != 0)
             return err_set(e, EX_DATAERR,
                            "%s is suppressed as %s, not %s: nothing lifted%s",
@@ -295,10 +349,14 @@ suppress_lift(struct store *st, char *const *emails, size_t n,
     }
     if (store_begin(st, e) == -1)
         return -1;
+    /* each lifts the row its check saw */
     for (size_t i = 0; i < n; i++) {
+        struct lift_check k;
+        memset(&k, 0, sizeof k);
         email_normalize(emails[i], strlen(emails[i]), norm, &why);
-        digest_email(store_hash_salt(st), norm, hash);
-        if (store_suppression_lift(st, hash, norm, reason, now, e) == -1) {
+        if (suppress_lookup(st, norm, lift_cb, &k, e) == -1 ||
+            (k.found &&
+             store_suppression_lift(st, k.hash, norm, reason, now, e) == -1)) {
             store_rollback(st);
             return -1;
         }

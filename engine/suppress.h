@@ -15,6 +15,7 @@
 
 #include "../db/store.h"
 #include "csvread.h"
+#include "digest.h"
 #include "err.h"
 
 struct suppress_counts {
@@ -22,6 +23,29 @@ struct suppress_counts {
     long already;  /* were suppressed before */
     long rejected; /* rows refused (suppress import) */
 };
+
+/*
+ * Identity: a suppression is keyed by the hash of the canonical address
+ * (email.h), and every new suppression and forget writes that hash.
+ * Releases before IDNA2008 kept an internationalised domain in whichever
+ * form a list gave, and an erased person's hash-only row cannot be
+ * rewritten (the address is gone): a look-up of an address with an
+ * IDN domain and an ASCII local part also tries the hash of its A-label
+ * form ("legacy"), and a write folds such a row into the canonical one
+ * (store_suppression_rekey).  For any other address it costs nothing.
+ */
+
+/* suppress_hashes - the canonical address's hash into hash; when it has
+ * an A-label form (email_alabel_form), that form's hash into legacy and
+ * 1, else 0 (legacy untouched). */
+int suppress_hashes(struct store *st, const char *email,
+                    uint8_t hash[DIGEST_LEN], uint8_t legacy[DIGEST_LEN]);
+
+/* suppress_lookup - store_suppression_get for a canonical address, by its
+ * hash, else by its legacy hash: 1 and cb called once when suppressed, 0
+ * when not, -1. */
+int suppress_lookup(struct store *st, const char *email,
+                    store_suppression_cb cb, void *arg, struct err *e);
 
 /* suppress_reason_parse - canonical reason for a user's word
  * ("unsubscribe", "cleaned", "spam", ...), or NULL if unknown. */

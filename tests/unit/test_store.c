@@ -170,8 +170,8 @@ add_contacts(struct store *st, const char *const *emails, size_t n, int64_t t)
         uint8_t h[DIGEST_LEN];
 
         digest_email(store_hash_salt(st), emails[i], h);
-        if (store_contact_insert(st, emails[i], "{}", h, t, run, &id, &e) !=
-            1) {
+        if (store_contact_insert(st, emails[i], "{}", h, NULL, t, run, &id,
+                                 &e) != 1) {
             store_rollback(st);
             return -1;
         }

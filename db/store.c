@@ -355,7 +355,20 @@ load_salt(struct store *st, struct err *e)
     }
     st->salt = xstrdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
+    /* 007_idna.sql: an older release's hash-only suppressions */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT 1 FROM meta WHERE key = 'legacy_hashes'", -1,
+                           &s, NULL) != SQLITE_OK)
+        return store_fail(st, e, "read meta");
+    st->legacy_hashes = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
     return 0;
+}
+
+int
+store_legacy_hashes(const struct store *st)
+{
+    return st->legacy_hashes;
 }
 
 /*

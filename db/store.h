@@ -61,6 +61,11 @@ int store_autocheckpoint(struct store *st, int pages, struct err *e);
  * last commits to a power cut). */
 int store_durable(struct store *st, int full, struct err *e);
 
+/* store_legacy_hashes - whether an older release left hash-only
+ * suppressions (erased people), which may be the hash of an address's
+ * A-label form (email.h email_alabel_form): then a bulk look-up tries
+ * that form too.  0 for a database made by this release. */
+int store_legacy_hashes(const struct store *st);
 /* store_hash_salt - the per-database salt (hex), owned by st. */
 const char *store_hash_salt(struct store *st);
 

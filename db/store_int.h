@@ -31,6 +31,7 @@ struct store {
     sqlite3_stmt *stmt[STORE_STMT_MAX];
     int version;
     char *salt;
+    int legacy_hashes; /* meta 'legacy_hashes' (007_idna.sql) */
     char *path;
     struct buf scratch;
     struct buf ids;        /* store_memberships_add: the ids as JSON */

@@ -112,27 +112,13 @@ struct pipe {
     struct err err; /* ... this one */
 };
 
-/*
- * The A-label forms of the internationalised domains seen last, for the
- * legacy hash (struct prep): email_alabel_form runs libidn2 again, which
- * cost as much as email_normalize (an eighth of the benchmark's addresses
- * are at "città.example": 15% more instructions for the import), and a
- * list has few distinct domains.  Direct-mapped by a hash of the domain.
- */
-#define ALABEL_CACHE 16
-
-struct alabel_entry {
-    char dom[EMAIL_MAX + 1];    /* a canonical U-label domain, or "" */
-    char alabel[EMAIL_MAX + 1]; /* its A-labels */
-    int ok;                     /* 0: it has none (email_alabel_form) */
-};
-
 struct importer {
     struct store *st;
     struct import_params *p;
     struct import_counts *c;
     const char *path;
     const char *salt; /* the store's hash salt, read once */
+    int legacy;       /* store_legacy_hashes: try A-label forms' hashes */
     struct column *cols;
     size_t ncols;
     size_t email_col;
@@ -148,7 +134,6 @@ struct importer {
     size_t nheader;
     int64_t members[PIPE_ROWS]; /* applier: the batch's contacts, for --list */
     size_t nmembers;
-    struct alabel_entry alabel[ALABEL_CACHE]; /* reader: see above */
     const char **rej_field; /* applier: a refused record, rebuilt */
     size_t *rej_len;
     struct pipe pipe;
@@ -618,49 +603,6 @@ store_row(struct importer *im, const char *email, const char *attrs,
     return store_contact_touch(im->st, &t, e);
 }
 
-/*
- * legacy_form - email_alabel_form(email, out) through the reader's cache:
- * 1 and out when the canonical address has an ASCII local part and an
- * internationalised domain, else 0.  An ASCII address costs one scan.
- */
-static int
-legacy_form(struct importer *im, const char *email, char out[EMAIL_MAX + 1])
-{
-    const char *at = strrchr(email, '@'), *dom;
-    struct alabel_entry *c;
-    unsigned h = 2166136261u;
-    size_t ln, an;
-    int idn = 0;
-
-    if (at == NULL)
-        return 0;
-    dom = at + 1;
-    for (const unsigned char *p = (const unsigned char *)dom; *p; p++) {
-        idn |= *p >= 0x80;
-        h = (h ^ *p) * 16777619u; /* FNV-1a */
-    }
-    if (!idn)
-        return 0;
-    ln = (size_t)(at - email);
-    for (size_t i = 0; i < ln; i++)
-        if ((unsigned char)email[i] >= 0x80)
-            return 0; /* a UTF-8 local part has no A-label form */
-    c = &im->alabel[h % ALABEL_CACHE];
-    if (strcmp(c->dom, dom) != 0) {
-        c->ok = email_alabel_form(email, out);
-        snprintf(c->dom, sizeof c->dom, "%s", dom);
-        if (c->ok)
-            snprintf(c->alabel, sizeof c->alabel, "%s", strrchr(out, '@') + 1);
-        return c->ok;
-    }
-    an = strlen(c->alabel);
-    if (!c->ok || ln + 1 + an > EMAIL_MAX) /* as email_wire checks */
-        return 0;
-    memcpy(out, email, ln + 1);
-    memcpy(out + ln + 1, c->alabel, an + 1);
-    return 1;
-}
-
 /* refuse - make the next item of b a refused row, with its reason and,
  * for a rejects file, a copy of the record. */
 static int refuse(struct importer *im, const struct csv_record *r,
@@ -781,8 +723,9 @@ prepare(struct importer *im, const struct csv_record *r, struct batch *b,
     it->nfields = 0;
     it->optout = optout;
     digest_email(im->salt, email, it->hash);
-    /* only for an IDN domain: an ASCII address costs one scan */
-    it->has_legacy = legacy_form(im, email, alabel);
+    /* only for an IDN domain (email.c keeps its forms: an ASCII address
+     * costs two scans, an IDN one a cache look-up) */
+    it->has_legacy = im->legacy && email_alabel_form(email, alabel);
     if (it->has_legacy)
         digest_email(im->salt, alabel, it->legacy);
     if (buf_append(&b->text, email, strlen(email) + 1) == -1 ||
@@ -987,6 +930,7 @@ import_file(struct store *st, const char *path, struct import_params *p,
     im.c = c;
     im.path = path;
     im.salt = store_hash_salt(st);
+    im.legacy = store_legacy_hashes(st);
     im.now = (int64_t)time(NULL);
     buf_init(&im.attrs, CSV_ROW_MAX * 2);
     buf_init(&im.merged, CSV_ROW_MAX * 4);

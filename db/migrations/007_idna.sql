@@ -11,6 +11,11 @@
 --    suppressions re-keyed: that needs libidn2, so it is done in C by
 --    db/store.c right after this file, in the same transaction.
 --
+-- 3. meta 'legacy_hashes' says that an older release left hash-only
+--    suppressions (erased people), which may be hashes of an A-label
+--    form: only then does an import compute that form's hash too (see
+--    db/store_idna.c).  A database made by this release has none.
+--
 -- sends is rebuilt as 006_history.sql describes (SQLite cannot alter a
 -- CHECK); nothing refers to it.
 CREATE TABLE sends_new (
@@ -48,3 +53,8 @@ FROM sends;
 DROP TABLE sends;
 ALTER TABLE sends_new RENAME TO sends;
 CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
+
+INSERT INTO meta(key, value)
+SELECT 'legacy_hashes', '1'
+WHERE EXISTS (SELECT 1 FROM suppressions WHERE email IS NULL)
+ON CONFLICT(key) DO NOTHING;

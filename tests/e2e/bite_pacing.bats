@@ -63,3 +63,24 @@ timed_send() {
     check_delivery
     assert_eq "$output" "rows 17, sent 17, messages 17, recipients with copies 17, duplicates 0"
 }
+
+@test "bite pacing: a domain limit written in U-labels or A-labels caps the internationalised domain, whichever spelling the list used" {
+    local a=() i
+    for i in 1 2 3 4 5 6 7; do a+=("slow$i@BÜCHER.DE"); done
+    for i in 1 2 3 4 5 6 7; do a+=("quick$i@fast.example"); done
+    list_of "${a[@]}"
+    start_sink
+    write_conf "$SINK_PORT" "" "[limits]" "domain.bücher.de = 2/s"
+    timed_send 0 --concurrency 2
+    assert_contains "$output" "sent 14, deferred 0"
+    [ "$MS" -ge 2300 ] || fail "7 messages to bücher.de at 2/s (U-label key) took $MS ms"
+    write_conf "$SINK_PORT" "" "[limits]" "domain.XN--BCHER-KVA.DE = 2/s"
+    timed_send 0 --concurrency 2 --campaign again
+    assert_contains "$output" "sent 14, deferred 0"
+    [ "$MS" -ge 2300 ] || fail "7 messages to bücher.de at 2/s (A-label key) took $MS ms"
+    assert_eq "$(ls "$SINK_DUMP" | wc -l)" 28
+    # a key IDNA2008 refuses is a configuration error that names it
+    write_conf "$SINK_PORT" "" "[limits]" "domain.☃.com = 2/s"
+    send_status 78 --campaign third
+    assert_contains "$stderr" "domain.☃.com"
+}

@@ -177,10 +177,10 @@ const struct command commands[] = {
     {"doctor", cmd_doctor, "campaign doctor",
      "Check the configuration; connect to each relay (TLS, capabilities,\n"
      "AUTH, SMTPUTF8 when contacts need it); load the DKIM keys and check\n"
-     "they align with From; check the\n"
-     "bulk-sender requirements (one-click unsubscribe, List-Id, VERP); and\n"
-     "say what to fix.  Exit 0 when all is well, 69 when a relay cannot\n"
-     "be reached, 78 for anything else to fix.\n"},
+     "they align with From; check the bulk-sender requirements (one-click\n"
+     "unsubscribe, List-Id, VERP); and say what to fix.  Exit 0 when all\n"
+     "is well, 69 when a relay cannot be reached, 78 for anything else to\n"
+     "fix.\n"},
     {"serve", cmd_serve, "campaign serve [--listen ADDR:PORT]",
      "Answer the links of every message sent, in the foreground until\n"
      "SIGTERM or SIGINT: the open pixel (GET /o/TOKEN.gif), click\n"

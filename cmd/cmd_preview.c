@@ -146,6 +146,7 @@ cmd_preview(struct ctx *ctx, int argc, char **argv)
     ct.id = (uint64_t)p.id;
     ct.email = p.email;
     ct.attrs = p.attrs;
+    ct.message_id = NULL;
     if (composer_build(comp, &ct, (int64_t)time(NULL), &out, &res, &e) == -1) {
         code = cmd_fail(&e);
         goto out;

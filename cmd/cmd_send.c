@@ -50,6 +50,7 @@ struct dryrun {
     int64_t now;
     long built, failed, skipped;
     long smtputf8; /* built, for a UTF-8 address (held without SMTPUTF8) */
+    long held;     /* built, with an address that has no wire form */
     char smtputf8_example[EMAIL_MAX + 1];
     size_t min, max;
     unsigned long long total;
@@ -91,6 +92,7 @@ one(const struct store_member *m, void *arg)
     ct.id = (uint64_t)m->id;
     ct.email = m->email;
     ct.attrs = m->attrs;
+    ct.message_id = NULL;
     err_clear(&e);
     if (composer_build(d->comp, &ct, d->now, &d->msg, &r, &e) == -1) {
         if (d->failed < 20)
@@ -121,6 +123,8 @@ one(const struct store_member *m, void *arg)
         }
     }
     d->built++;
+    if (r.held[0] != '\0' && d->held++ < 20)
+        log_warnx("contact %s: would be held, not sent: %s", m->email, r.held);
     if (r.smtputf8 && d->smtputf8++ == 0)
         snprintf(d->smtputf8_example, sizeof d->smtputf8_example, "%s",
                  m->email);
@@ -451,6 +455,7 @@ send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
         ct.id = nonce | (uint64_t)i;
         ct.email = x->rcpt;
         ct.attrs = sm->attrs;
+        ct.message_id = NULL;
         if (composer_build(comp, &ct, now, &msg, &x->cr, &e) == -1) {
             log_warnx("test message for %s (rendered for %s): %s", x->rcpt,
                       sm->email, e.msg);

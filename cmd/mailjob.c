@@ -213,6 +213,7 @@ mailjob_check_one(const struct store_member *m, void *arg)
     ct.id = (uint64_t)m->id;
     ct.email = m->email;
     ct.attrs = m->attrs ? m->attrs : "{}";
+    ct.message_id = NULL;
     err_clear(&e);
     if (composer_check(k->comp, &ct, k->now, &e) == 0)
         return 0;

@@ -43,6 +43,13 @@ CREATE TABLE contacts (
 );
 CREATE INDEX contacts_changed ON contacts(seen_run) WHERE prev_attrs IS NOT NULL;
 
+-- 007_idna: contacts merged into another by the migration to canonical
+-- addresses; old links (unsubscribe, tracking, view) carry the old id.
+CREATE TABLE contact_merged (
+    old_id  INTEGER PRIMARY KEY,
+    into_id INTEGER NOT NULL
+);
+
 CREATE TABLE lists (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,

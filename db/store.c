@@ -362,6 +362,12 @@ load_salt(struct store *st, struct err *e)
         return store_fail(st, e, "read meta");
     st->legacy_hashes = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
+    /* ... and its merged contacts, whose old ids old links carry */
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM contact_merged LIMIT 1", -1,
+                           &s, NULL) != SQLITE_OK)
+        return store_fail(st, e, "read contact_merged");
+    st->merged = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
     return 0;
 }
 

@@ -61,6 +61,11 @@ int store_autocheckpoint(struct store *st, int pages, struct err *e);
  * last commits to a power cut). */
 int store_durable(struct store *st, int full, struct err *e);
 
+/* store_contact_current - the contact that id stands for now: id, or,
+ * when no contact has it and migration 007 merged it into another, that
+ * one (links in mail sent before the merge carry the old id). */
+int store_contact_current(struct store *st, int64_t id, int64_t *out,
+                          struct err *e);
 /* store_legacy_hashes - whether an older release left hash-only
  * suppressions (erased people), which may be the hash of an address's
  * A-label form (email.h email_alabel_form): then a bulk look-up tries
@@ -373,6 +378,8 @@ struct store_claim_row {
     int64_t contact_id;
     const char *email, *attrs, *status;
     int attempts;
+    const char *message_id; /* the uncertain retry's: the Message-ID it was
+                             * sent with (NULL for the others) */
 };
 typedef void (*store_claim_cb)(const struct store_claim_row *r, void *arg);
 /* store_ledger_claim - up to limit candidate rows (cb for each; the

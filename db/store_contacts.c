@@ -44,6 +44,7 @@ enum stmt_id {
     S_MEMBERS,
     S_CONTACT_FIRST,
     S_CONTACT_GET_ID,
+    S_CONTACT_MERGED,
     S_SUPPRESS_LIFT,
     S_LIFT_STATUS,
     S_REKEY_MERGE,
@@ -213,6 +214,10 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "  updated_at, NULL, 0 "
         "FROM contacts WHERE status = 'active' "
         "ORDER BY id LIMIT 1",
+    /* an id that is no contact, merged into another by migration 007 */
+    [S_CONTACT_MERGED - STORE_SLOT_CONTACTS] =
+        "SELECT into_id FROM contact_merged WHERE old_id = ?1 "
+        "  AND NOT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
     [S_CONTACT_GET_ID - STORE_SLOT_CONTACTS] =
         "SELECT c.id, c.email, c.attrs, c.status, "
         "  c.created_at, c.updated_at, i.file, i.started_at "
@@ -559,12 +564,34 @@ store_contact_get(struct store *st, const char *email, store_contact_cb cb,
 }
 
 int
+store_contact_current(struct store *st, int64_t id, int64_t *out, struct err *e)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    *out = id;
+    if (!st->merged)
+        return 0;
+    if ((s = stmt(st, S_CONTACT_MERGED, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read merged contacts");
+    return 0;
+}
+
+int
 store_contact_get_id(struct store *st, int64_t id, store_contact_cb cb,
                      void *arg, struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, S_CONTACT_GET_ID, e);
+    sqlite3_stmt *s;
 
-    if (s == NULL)
+    if (store_contact_current(st, id, &id, e) == -1 ||
+        (s = stmt(st, S_CONTACT_GET_ID, e)) == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, id);
     return contact_row(st, s, cb, arg, e);

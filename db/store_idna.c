@@ -46,6 +46,14 @@
 #define IDNA_SUSPECT(col)                                                      \
     "(" col " GLOB '*[^ -~]*' OR " col " GLOB '*[@.][xX][nN]--*')"
 
+/* SEND_RANK - which of two rows of one person in one campaign the person
+ * keeps: a final row (2: the person was mailed, or bounced) over one in
+ * doubt (1: sending or uncertain, which may have been delivered and is
+ * retried with its own Message-ID) over one still to be sent (0) */
+#define SEND_RANK(col)                                                         \
+    "(CASE WHEN " col " NOT IN " STORE_SENDS_NOT_FINAL " THEN 2 "              \
+    "  WHEN " col " IN ('sending', 'uncertain') THEN 1 ELSE 0 END)"
+
 enum mig_stmt {
     M_SALT,
     M_CONTACTS,
@@ -59,6 +67,8 @@ enum mig_stmt {
     M_SEND_BURY,
     M_EVENTS,
     M_DELETE,
+    M_MERGED,
+    M_MERGED_CHAIN,
     M_STATUS,
     M_END
 };
@@ -98,14 +108,19 @@ static const char *const mig_sql[M_END] = {
     /* the loser's (?1) ledger rows, each with whether it is final and
      * whether the survivor (?2) has a row in that campaign, and if so
      * whether that one is final */
-    [M_SENDS_OF] =
-        "SELECT l.campaign_id, l.state IN " STORE_SENDS_NOT_FINAL ", "
-        "  s.contact_id IS NOT NULL, "
-        "  coalesce(s.state IN " STORE_SENDS_NOT_FINAL ", 0) "
-        "FROM sends l LEFT JOIN sends s "
-        "  ON s.campaign_id = l.campaign_id AND s.contact_id = ?2 "
-        "WHERE l.campaign_id IN (SELECT id FROM campaigns) "
-        "  AND l.contact_id = ?1",
+    /* each row of the loser (?1): its campaign, its rank, whether the
+     * survivor (?2) has a row there, and that one's rank (see ledger) */
+    [M_SENDS_OF] = "SELECT l.campaign_id, " SEND_RANK(
+        "l.state") ", "
+                   "  s.contact_id IS NOT NULL, "
+                   "  coalesce(" SEND_RANK(
+                       "s.state") ", 0) "
+                                  "FROM sends l LEFT JOIN sends s "
+                                  "  ON s.campaign_id = l.campaign_id AND "
+                                  "s.contact_id = ?2 "
+                                  "WHERE l.campaign_id IN (SELECT id FROM "
+                                  "campaigns) "
+                                  "  AND l.contact_id = ?1",
     [M_SEND_MOVE] = "UPDATE sends SET contact_id = ?3 "
                     "WHERE campaign_id = ?1 AND contact_id = ?2",
     /* a duplicate's row under a tombstone: counted as before; one still
@@ -123,6 +138,13 @@ static const char *const mig_sql[M_END] = {
         "WHERE campaign_id = ?1 AND contact_id = ?2",
     [M_EVENTS] = "UPDATE events SET contact_id = ?2 WHERE contact_id = ?1",
     [M_DELETE] = "DELETE FROM contacts WHERE id = ?1",
+    /* the loser's links (and those of contacts merged into it) lead to
+     * the survivor (007_idna.sql, contact_merged) */
+    [M_MERGED] = "INSERT INTO contact_merged(old_id, into_id) "
+                 "VALUES (?1, ?2) ON CONFLICT(old_id) DO UPDATE SET "
+                 "into_id = excluded.into_id",
+    [M_MERGED_CHAIN] = "UPDATE contact_merged SET into_id = ?2 "
+                       "WHERE into_id = ?1",
     /* as S_CONTACT_INSERT maps a suppression's reason to a status */
     [M_STATUS] = "UPDATE contacts SET status = (SELECT CASE reason "
                  "  WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' "
@@ -282,15 +304,15 @@ out:
 /* ledger - the loser's ledger rows to the survivor; where the survivor has
  * a row in the same campaign, one of the two goes to a tombstone (a
  * duplicate still to be sent is skipped there).  The survivor keeps the
- * loser's row when that one is final and its own is not: the person was
- * mailed through the duplicate, and must not be mailed again. */
+ * loser's row when it ranks higher (SEND_RANK): mailed, or perhaps mailed,
+ * through the duplicate, the person must not be mailed again. */
 static int
 ledger(struct mig *m, int64_t survivor, int64_t loser, struct err *e)
 {
     sqlite3_stmt *s = prep(m, M_SENDS_OF, e);
     struct send {
         int64_t campaign;
-        int loser_open, both, survivor_open;
+        int loser_rank, both, survivor_rank;
     } *rows = NULL;
     size_t n = 0, cap = 0;
     int64_t tomb = 0;
@@ -306,9 +328,9 @@ ledger(struct mig *m, int64_t survivor, int64_t loser, struct err *e)
             rows = xreallocarray(rows, cap, sizeof *rows);
         }
         rows[n].campaign = sqlite3_column_int64(s, 0);
-        rows[n].loser_open = sqlite3_column_int(s, 1);
+        rows[n].loser_rank = sqlite3_column_int(s, 1);
         rows[n].both = sqlite3_column_int(s, 2);
-        rows[n].survivor_open = sqlite3_column_int(s, 3);
+        rows[n].survivor_rank = sqlite3_column_int(s, 3);
         n++;
     }
     sqlite3_reset(s);
@@ -326,7 +348,7 @@ ledger(struct mig *m, int64_t survivor, int64_t loser, struct err *e)
         }
         if (tomb == 0 && store_tombstone(m->st, &tomb, e) == -1)
             goto out;
-        if (!rows[i].loser_open && rows[i].survivor_open) {
+        if (rows[i].loser_rank > rows[i].survivor_rank) {
             if (run(m, M_SEND_BURY, k, survivor, tomb, m->now, e) == -1 ||
                 run(m, M_SEND_MOVE, k, loser, survivor, 0, e) == -1)
                 goto out;
@@ -354,7 +376,9 @@ merge(struct mig *m, int64_t survivor, int64_t loser, struct err *e)
         run(m, M_MEMBERS, survivor, loser, 0, 0, e) == -1 ||
         ledger(m, survivor, loser, e) == -1 ||
         run(m, M_EVENTS, loser, survivor, 0, 0, e) == -1 ||
-        run(m, M_DELETE, loser, 0, 0, 0, e) == -1)
+        run(m, M_DELETE, loser, 0, 0, 0, e) == -1 ||
+        run(m, M_MERGED_CHAIN, loser, survivor, 0, 0, e) == -1 ||
+        run(m, M_MERGED, loser, survivor, 0, 0, e) == -1)
         return -1;
     m->merged++;
     return 0;

@@ -32,6 +32,7 @@ struct store {
     int version;
     char *salt;
     int legacy_hashes; /* meta 'legacy_hashes' (007_idna.sql) */
+    int merged;        /* contact_merged has rows (007_idna.sql) */
     char *path;
     struct buf scratch;
     struct buf ids;        /* store_memberships_add: the ids as JSON */

@@ -141,18 +141,22 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
      * the campaign went on (quadratic in its size).  Within one state the
      * index is in contact order anyway (queued rows have no retry time) */
     [S_CLAIM_QUEUED - STORE_SLOT_LEDGER] =
-        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts, NULL "
         "FROM sends s INDEXED BY sends_state "
         "JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'queued' LIMIT ?2",
     [S_CLAIM_DEFERRED - STORE_SLOT_LEDGER] =
-        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts, NULL "
         "FROM sends s JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'deferred' "
         "  AND s.next_attempt_at <= ?3 "
         "ORDER BY s.next_attempt_at LIMIT ?2",
+    /* the retry goes with the Message-ID the message had (a receiver
+     * that got both keeps one), even if the recipient's contact id
+     * changed since (db/store_idna.c merges one person's contacts) */
     [S_CLAIM_UNCERTAIN - STORE_SLOT_LEDGER] =
-        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts "
+        "SELECT s.contact_id, c.email, c.attrs, c.status, s.attempts, "
+        "  s.message_id "
         "FROM sends s INDEXED BY sends_state "
         "JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'uncertain' "
@@ -178,7 +182,12 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  done_at = CASE WHEN " LEDGER_RESULT_CANCELLED " "
         "    THEN COALESCE(?11, " LEDGER_NOW ") ELSE ?11 END, "
         "  was_uncertain = CASE WHEN ?3 = 'uncertain' AND was_uncertain = 0 "
-        "    THEN 1 ELSE was_uncertain END "
+        "    THEN 1 ELSE was_uncertain END, "
+        /* held: the client kept it, the relay never saw it: not an
+         * attempt (the claim counted one), so no back-off or expiry
+         * grows from runs that hold it */
+        "  attempts = CASE WHEN ?3 = 'held' AND attempts > 0 "
+        "    THEN attempts - 1 ELSE attempts END "
         "WHERE campaign_id = ?1 AND contact_id = ?2",
     [S_SEND_COUNTS - STORE_SLOT_LEDGER] =
         "SELECT state, COALESCE(bounce_class, ''), count(*), "
@@ -677,6 +686,7 @@ store_ledger_claim(struct store *st, int64_t campaign, enum store_claim kind,
         r.attrs = (const char *)sqlite3_column_text(s, 2);
         r.status = (const char *)sqlite3_column_text(s, 3);
         r.attempts = sqlite3_column_int(s, 4);
+        r.message_id = (const char *)sqlite3_column_text(s, 5);
         cb(&r, arg);
         n++;
     }

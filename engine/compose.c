@@ -1274,7 +1274,11 @@ build(struct composer *c, const struct compose_contact *ct, int64_t now,
         goto full;
 
     /* identities */
-    message_id(c, ct->id, from.addr, r);
+    if (ct->message_id != NULL && ct->message_id[0] == '<' &&
+        strlen(ct->message_id) < sizeof r->message_id)
+        memcpy(r->message_id, ct->message_id, strlen(ct->message_id) + 1);
+    else
+        message_id(c, ct->id, from.addr, r);
     scat(r->envelope_from, sizeof r->envelope_from, from.addr,
          (const char *)NULL);
     if (c->tk[TK_BOUNCE] != NULL)

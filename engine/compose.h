@@ -53,7 +53,10 @@ struct compose_params {
 struct compose_contact {
     uint64_t id;
     const char *email;
-    const char *attrs; /* JSON object text */
+    const char *attrs;      /* JSON object text */
+    const char *message_id; /* NULL: the campaign's and id's; else the one
+                             * this recipient's row was sent with (the
+                             * retry of an uncertain message keeps it) */
 };
 
 /*

@@ -546,6 +546,10 @@ set_limits(struct parse *p, const char *key, const char *v)
         const char *why;
         if (email_domain_alabels(key + 7, dom, &why) == -1)
             return BAD("%s: %s", key, why);
+        for (size_t i = 0; i < l->ndomain; i++)
+            if (strcmp(l->domain[i].domain, dom) == 0)
+                return BAD("%s: the same domain as an earlier key (%s)", key,
+                           dom);
         d->domain = xstrdup(dom);
         l->ndomain++;
     } else

@@ -81,6 +81,7 @@ is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
+/* all_ascii - whether the n bytes at p are all below 0x80 */
 static int
 all_ascii(const unsigned char *p, size_t n)
 {
@@ -90,6 +91,7 @@ all_ascii(const unsigned char *p, size_t n)
     return 1;
 }
 
+/* lower_ascii - the n bytes at p into out, ASCII letters lower-cased */
 static void
 lower_ascii(char *out, const unsigned char *p, size_t n)
 {
@@ -175,13 +177,15 @@ struct idn_forms {
 };
 
 static pthread_key_t idn_key;
+static int idn_key_ok; /* 0: no key (none left): no cache, scratch only */
 static pthread_once_t idn_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct idn_forms idn_scratch;
 
+/* idn_key_make - the key whose destructor frees a thread's table */
 static void
 idn_key_make(void)
 {
-    (void)pthread_key_create(&idn_key, free);
+    idn_key_ok = pthread_key_create(&idn_key, free) == 0;
 }
 
 /* resolve - the n bytes of domain at p: A-labels and U-labels into f */
@@ -233,7 +237,7 @@ idn(const unsigned char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 16777619u;
     pthread_once(&idn_once, idn_key_make);
-    if (n <= IDN_KEY_MAX) {
+    if (n <= IDN_KEY_MAX && idn_key_ok) {
         if ((tab = pthread_getspecific(idn_key)) == NULL) {
             tab = xcalloc(IDN_CACHE, sizeof *tab);
             if (pthread_setspecific(idn_key, tab) != 0) {
@@ -265,6 +269,36 @@ unseen(ucs4_t uc)
 {
     return uc >= 0x80 && (uc_is_general_category(uc, UC_CATEGORY_C) ||
                           uc_is_general_category(uc, UC_CATEGORY_Z));
+}
+
+/* delimiters - how many of the address delimiters the n bytes at p hold */
+static size_t
+delimiters(const uint8_t *p, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++)
+        k += p[i] != '\0' && strchr("@<>,;:\"\\()[] ", p[i]) != NULL;
+    return k;
+}
+
+/* lookalike - whether a non-ASCII character of the local part at p (n
+ * bytes, NFC) stands for an ASCII delimiter under compatibility
+ * normalisation (NFKC): U+FF20 FULLWIDTH COMMERCIAL AT in
+ * "victim＠evil.example@x.org" shows a second address to a reader. */
+static int
+lookalike(const uint8_t *p, size_t n)
+{
+    uint8_t buf[4 * EMAIL_LOCAL_MAX + 64], *k;
+    size_t len = sizeof buf;
+    int bad;
+
+    if ((k = u8_normalize(UNINORM_NFKC, p, n, buf, &len)) == NULL)
+        return 1;
+    bad = delimiters(k, len) > delimiters(p, n);
+    if (k != buf)
+        free(k);
+    return bad;
 }
 
 /* local_utf8 - the canonical form of a UTF-8 local part of n bytes into
@@ -302,12 +336,20 @@ local_utf8(const unsigned char *p, size_t n, char *out, const char **reason)
         *reason = "local part longer than 64 octets";
         return -1;
     }
+    if (lookalike(r, len)) {
+        if (r != buf)
+            free(r);
+        *reason = "local part has a character that stands for @, <, >, a "
+                  "quote or another delimiter (a full-width form)";
+        return -1;
+    }
     memcpy(out, r, len);
     if (r != buf)
         free(r);
     return (int)len;
 }
 
+/* grammar_ok - whether the n bytes at s match email_pattern */
 static int
 grammar_ok(const char *s, size_t n)
 {

@@ -193,6 +193,7 @@ struct claimed_row {
     char *attrs;
     int active;
     int attempts;
+    char message_id[128]; /* store_claim_row's, or "" */
 };
 
 /*
@@ -398,6 +399,8 @@ claim_cb(const struct store_claim_row *row, void *arg)
     c->attrs = xstrdup(row->attrs ? row->attrs : "{}");
     c->active = strcmp(row->status, "active") == 0;
     c->attempts = row->attempts;
+    snprintf(c->message_id, sizeof c->message_id, "%s",
+             row->message_id ? row->message_id : "");
 }
 
 static void
@@ -575,7 +578,6 @@ compose_rows(struct run *r)
         struct compose_contact ct;
         struct item *it;
         struct err ce;
-        const char *at;
 
         if (!c->active)
             continue;
@@ -586,11 +588,10 @@ compose_rows(struct run *r)
         it->claimed_ms = claimed_ms;
         it->attempts = c->attempts + 1;
         snprintf(it->email, sizeof it->email, "%s", c->email);
-        at = strrchr(c->email, '@');
-        snprintf(it->domain, sizeof it->domain, "%s", at ? at + 1 : "");
         ct.id = (uint64_t)c->contact_id;
         ct.email = c->email;
         ct.attrs = c->attrs;
+        ct.message_id = c->message_id[0] ? c->message_id : NULL;
         err_clear(&ce);
         if (composer_build(p->comp, &ct, now, &r->msg, &it->cr, &ce) == -1) {
             log_warnx("campaign=%s rcpt=<%s>: %s", p->campaign, c->email,
@@ -612,8 +613,8 @@ compose_rows(struct run *r)
         if (it->cr.held[0] != '\0') {
             /* built, but with no address the wire takes: held, as the
              * client holds what it refuses (queue_result) */
-            log_warnx("campaign=%s rcpt=<%s>: held: %s", p->campaign, c->email,
-                      it->cr.held);
+            log_warnx("campaign=%s msg=%s rcpt=<%s>: held: %s", p->campaign,
+                      it->cr.message_id, c->email, it->cr.held);
             pthread_mutex_lock(&r->mu);
             struct pending *q = pend_add(&r->pend, c->contact_id, "held");
             snprintf(q->text, sizeof q->text, "%s", it->cr.held);
@@ -971,9 +972,13 @@ queue_result(void *arg, const struct relay_done *d)
         break;
     case SMTP_HELD:
         /* the client refused it, the relay said nothing: not a bounce,
-         * not final; the next send queues it again */
+         * not final, not an attempt (--max counts the messages the relay
+         * saw: a cron chunk must not spend itself on the held ones first
+         * in the queue); the next send queues it again */
         state = "held";
         r->s->held++;
+        r->attempted--;
+        r->s->attempted--;
         break;
     }
     if (x->outcome == SMTP_NOT_SENT && x->stage < SMTP_STAGE_MAIL) {

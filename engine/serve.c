@@ -269,6 +269,12 @@ record(struct serve *s, struct ev *ev, struct err *e)
 {
     struct store_event se;
 
+    int64_t now_id;
+
+    /* a link in mail sent before migration 007 merged its contact */
+    if (store_contact_current(s->wst, (int64_t)ev->contact, &now_id, e) == -1)
+        return -1;
+    ev->contact = (uint64_t)now_id;
     memset(&se, 0, sizeof se);
     se.campaign_id = ev->campaign;
     se.contact_id = (int64_t)ev->contact;
@@ -851,6 +857,7 @@ view(struct serve *s, uint32_t camp, uint64_t contact, struct buf *out,
     ct.id = contact;
     ct.email = vi.email;
     ct.attrs = vi.attrs;
+    ct.message_id = NULL;
     pthread_mutex_lock(&s->view_mu);
     rc = view_composer(s, camp, &vi, e);
     if (rc == 0)

@@ -202,9 +202,11 @@ void smtp_client_handle(struct smtp_client *c, short revents, int64_t now_ms);
  * until its result).  Returns -1 if the client cannot take one now
  * (not ready, pipeline full, or max_messages reached).  A message that
  * must not go out is accepted and refused here, without the server:
- * PERMFAIL with code 0 - an envelope address with control characters,
- * spaces, '<' or '>' or longer than EMAIL_MAX (5.1.7 sender, 5.1.3
- * recipient), or a message larger than the relay's SIZE (5.3.4).
+ * SMTP_HELD with code 0 and the reason as text - an envelope address with
+ * control characters, spaces, '<' or '>' (or non-ASCII without the
+ * message's smtputf8) or longer than EMAIL_MAX, a message with smtputf8
+ * to a relay that does not offer SMTPUTF8, or one larger than the
+ * relay's SIZE.
  * Pipelining, a client holds up to pipeline_max messages: the envelope
  * (MAIL, RCPT, DATA) of one goes out behind the dot of the previous one;
  * without PIPELINING it holds one.

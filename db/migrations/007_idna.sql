@@ -16,6 +16,12 @@
 --    form: only then does an import compute that form's hash too (see
 --    db/store_idna.c).  A database made by this release has none.
 --
+-- 4. contact_merged: the ids of contacts merged into another (old_id,
+--    deleted, into into_id).  Mail sent before the merge carries the old
+--    id in its unsubscribe, tracking and view links, which must go on
+--    working: `campaign serve` follows an id that is no contact through
+--    this table (db/store_contacts.c store_contact_current).
+--
 -- sends is rebuilt as 006_history.sql describes (SQLite cannot alter a
 -- CHECK); nothing refers to it.
 CREATE TABLE sends_new (
@@ -53,6 +59,11 @@ FROM sends;
 DROP TABLE sends;
 ALTER TABLE sends_new RENAME TO sends;
 CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
+
+CREATE TABLE contact_merged (
+    old_id  INTEGER PRIMARY KEY,
+    into_id INTEGER NOT NULL
+);
 
 INSERT INTO meta(key, value)
 SELECT 'legacy_hashes', '1'

@@ -302,7 +302,7 @@ work(void *arg)
     }
     buf_init(&out, 16u * 1024 * 1024);
     for (size_t i = (size_t)w->k; i < b->n; i += (size_t)b->threads) {
-        struct compose_contact ct = {i + 1, b->email[i], b->attrs[i]};
+        struct compose_contact ct = {i + 1, b->email[i], b->attrs[i], NULL};
 
         if (composer_build(c, &ct, b->now, &out, &r, &w->e) == -1) {
             w->failed = 1;

@@ -79,6 +79,10 @@ timed_send() {
     assert_contains "$output" "sent 14, deferred 0"
     [ "$MS" -ge 2300 ] || fail "7 messages to bücher.de at 2/s (A-label key) took $MS ms"
     assert_eq "$(ls "$SINK_DUMP" | wc -l)" 28
+    # two spellings of one domain are one key: the second is an error
+    write_conf "$SINK_PORT" "" "[limits]" "domain.bücher.de = 2/s" "domain.xn--bcher-kva.de = 9/s"
+    send_status 78 --campaign fourth
+    assert_contains "$stderr" "the same domain as an earlier key"
     # a key IDNA2008 refuses is a configuration error that names it
     write_conf "$SINK_PORT" "" "[limits]" "domain.☃.com = 2/s"
     send_status 78 --campaign third

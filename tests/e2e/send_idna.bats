@@ -489,3 +489,35 @@ for pol in (email.policy.SMTPUTF8, email.policy.default):
     run sh "$BATS_TEST_DIRNAME/opendkim_verify.sh" "${keys[@]}" "$BATS_TEST_TMPDIR/tampered.eml"
     [ "$status" -ne 0 ] || fail "opendkim passed a tampered UTF-8 To:" "$output"
 }
+
+@test "send idna: the retry of an uncertain recipient goes with the Message-ID its row was sent with, even when the contact id changed since (migration 007 merges one person's contacts)" {
+    people "hans@bücher.de,Hans,Huber" "ada@example.com,Ada,Lovelace"
+    start_sink
+    idn_conf "$SINK_PORT"
+    send_status 0 --max 1
+    # as a merge leaves it: this recipient's row uncertain, owed its
+    # retry, with the Message-ID the duplicate's message had
+    local id
+    id=$(q "SELECT id FROM contacts WHERE email = 'ada@example.com';")
+    q "UPDATE sends SET state = 'uncertain', was_uncertain = 1, message_id = '<merged-dup@acme.example>' WHERE contact_id = $id;" >/dev/null
+    rm -f "$SINK_DUMP"/*
+    send_status 0
+    assert_eq "$(grep -l '^Message-ID: <merged-dup@acme.example>' "$SINK_DUMP"/* | wc -l)" 1 \
+        "the retry carries the row's Message-ID"
+}
+
+@test "send idna: a held recipient is not an attempt - --max counts what the relay saw, and a held row's attempts do not grow run after run" {
+    people "chloé@example.fr,Chloé,Dubois" "josé@example.es,José,Ruiz" "zoë@example.nl,Zoë,Bakker" \
+        "ada@example.com,Ada,Lovelace" "bob@example.com,Bob,Hope" "cy@example.com,Cy,Young" "di@example.com,Di,Ross"
+    start_sink # no SMTPUTF8: the three UTF-8 addresses are held
+    idn_conf "$SINK_PORT"
+    send_status 69 --max 3 --concurrency 1
+    assert_contains "$output" "sent 3,"
+    assert_contains "$output" "held 3"
+    send_status 69 --max 3 --concurrency 1
+    assert_contains "$output" "sent 1,"
+    assert_contains "$output" "held 3"
+    assert_eq "$(ls "$SINK_DUMP" | wc -l)" 4
+    assert_eq "$(q "SELECT group_concat(attempts, ' ') FROM sends WHERE state = 'held';")" "0 0 0" \
+        "held rows' attempts"
+}

@@ -64,6 +64,11 @@ static const struct {
      NULL},
     {"local part with private use", "a\xee\x80\x80@x.com", NULL},
     {"invalid UTF-8 local part", "a\xc3@x.com", NULL},
+    {"full-width @ in the local part", "victim＠evil.example@x.org", NULL},
+    {"small commercial at in the local part", "a﹫b@x.org", NULL},
+    {"full-width less-than in the local part", "a＜b@x.org", NULL},
+    {"full-width letters in a local part are kept", "ｊｏｅ@x.org",
+     "ｊｏｅ@x.org"},
     {"UTF-8 local part over 64 octets",
      "ééééééééééééééééééééééééééééééééé@x.com", NULL},
     /* IDNA2008 + UTS #46 (libidn2): one domain, whatever its spelling */

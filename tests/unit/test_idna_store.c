@@ -124,7 +124,9 @@ schema6(const char *path)
  * (4 complained, 5 suppressed); zed active, suppressed under the A-label
  * form; an address the new rules refuse; an ASCII one.  Campaign 1 has
  * hans 1 queued and hans 2 sent; campaign 2 only hans 2 (deferred);
- * campaign 3 hans 1 and hans 3, both sent.
+ * campaign 3 hans 1 and hans 3, both sent; campaign 4 eva 4 queued and
+ * eva 5 uncertain (perhaps delivered: that one stays, with its
+ * Message-ID, for its retry).
  */
 static const char fixture[] =
     "INSERT INTO lists(id, name, created_at) VALUES (1, 'news', 1), "
@@ -142,12 +144,15 @@ static const char fixture[] =
     "  (1, 2, 90);"
     "INSERT INTO campaigns(id, name, template, status, created_at) VALUES "
     "  (1, 'c1', 't', 'done', 1), (2, 'c2', 't', 'paused', 1), "
-    "  (3, 'c3', 't', 'done', 1);"
+    "  (3, 'c3', 't', 'done', 1), (4, 'c4', 't', 'paused', 1);"
     "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
     "  next_attempt_at, message_id) VALUES "
     "  (1, 1, 'queued', 1, NULL, NULL), (1, 2, 'sent', 1, NULL, '<a@x>'),"
     "  (2, 2, 'deferred', 1, 500, NULL),"
-    "  (3, 1, 'sent', 1, NULL, '<b@x>'), (3, 3, 'sent', 1, NULL, '<c@x>');"
+    "  (3, 1, 'sent', 1, NULL, '<b@x>'), (3, 3, 'sent', 1, NULL, '<c@x>'),"
+    "  (4, 4, 'queued', 1, NULL, NULL), (4, 5, 'uncertain', 1, NULL, '<d@x>');"
+    "UPDATE sends SET was_uncertain = 1 WHERE campaign_id = 4 AND "
+    "  contact_id = 5;"
     "INSERT INTO events(campaign_id, contact_id, kind, at_ms) VALUES "
     "  (1, 2, 'open', 1), (3, 3, 'click', 2), (3, 1, 'open', 3);";
 
@@ -209,8 +214,26 @@ test_migrate(const char *dir)
     TH_STREQ(one(db, "SELECT count(*) FROM memberships"), "3",
              "no membership left to a deleted contact");
 
-    /* the ledger: five rows before, five after */
-    TH_STREQ(one(db, "SELECT count(*) FROM sends"), "5", "no ledger row lost");
+    /* old links: the merged contacts' ids lead to the survivors */
+    TH_STREQ(one(db, "SELECT group_concat(old_id || '>' || into_id, ' ') FROM "
+                     "(SELECT * FROM contact_merged ORDER BY old_id)"),
+             "2>1 3>1 5>4", "contact_merged: each merged id and its survivor");
+    {
+        struct store *s2 = store_open(path, STORE_OPEN_EXISTING, NULL, &e);
+        int64_t a = 0, b = 0, c = 0;
+        TH_CHECK(
+            s2 != NULL && store_contact_current(s2, 3, &a, &e) == 0 &&
+                store_contact_current(s2, 4, &b, &e) == 0 &&
+                store_contact_current(s2, 99, &c, &e) == 0 && a == 1 &&
+                b == 4 && c == 99,
+            "store_contact_current: a merged id gives its survivor (%lld), "
+            "a contact's id itself (%lld), an unknown id itself (%lld)",
+            (long long)a, (long long)b, (long long)c);
+        store_close(s2);
+    }
+
+    /* the ledger: seven rows before, seven after */
+    TH_STREQ(one(db, "SELECT count(*) FROM sends"), "7", "no ledger row lost");
     TH_STREQ(one(db, "SELECT group_concat(campaign_id || ':' || state || ':' "
                      "|| coalesce(message_id, '-'), ' ') FROM (SELECT * FROM "
                      "sends WHERE contact_id = 1 ORDER BY campaign_id)"),
@@ -221,14 +244,21 @@ test_migrate(const char *dir)
                      "|| coalesce(last_text, '-') || ':' || "
                      "coalesce(next_attempt_at, '-'), ' ') FROM (SELECT * "
                      "FROM sends WHERE contact_id < 0 ORDER BY campaign_id)"),
-             "1:skipped:skipped: merged duplicate:- 3:sent:-:-",
+             "1:skipped:skipped: merged duplicate:- 3:sent:-:- "
+             "4:skipped:skipped: merged duplicate:-",
              "the other copies under tombstones: a queued one skipped, a sent "
              "one kept");
     TH_STREQ(one(db, "SELECT count(DISTINCT contact_id) FROM sends "
                      "WHERE contact_id < 0"),
-             "2", "one tombstone per merged duplicate");
-    TH_STREQ(one(db, "SELECT value FROM meta WHERE key = 'tombstone'"), "-2",
+             "3", "one tombstone per merged duplicate");
+    TH_STREQ(one(db, "SELECT value FROM meta WHERE key = 'tombstone'"), "-3",
              "tombstones taken from meta");
+    TH_STREQ(one(db, "SELECT state || ':' || was_uncertain || ':' || "
+                     "message_id FROM sends WHERE campaign_id = 4 AND "
+                     "contact_id = 4"),
+             "uncertain:1:<d@x>",
+             "eva keeps the duplicate's uncertain row (perhaps delivered) "
+             "over her own queued one, with its Message-ID for the retry");
     TH_STREQ(one(db, "SELECT group_concat(contact_id, ' ') FROM events"),
              "1 1 1", "the duplicates' events are hans's");
 

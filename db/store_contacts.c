@@ -731,6 +731,22 @@ store_suppress(struct store *st, const struct store_suppression *sup,
     return added;
 }
 
+/* rekey_step - run statement id (S_REKEY_MERGE or S_REKEY_MOVE) with the
+ * hash from (?1), the hash into (?2) and the address (?3) */
+static int
+rekey_step(struct store *st, enum stmt_id id, const uint8_t from[32],
+           const uint8_t into[32], const char *email, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, id, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, into, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
+    return store_stmt_done(st, s, e, "re-key suppression");
+}
+
 int
 store_suppression_rekey(struct store *st, const uint8_t from[32],
                         const uint8_t into[32], const char *email,
@@ -740,12 +756,7 @@ store_suppression_rekey(struct store *st, const uint8_t from[32],
 
     if (memcmp(from, into, 32) == 0) /* merging a row into itself deletes it */
         return 0;
-    if ((s = stmt(st, S_REKEY_MERGE, e)) == NULL)
-        return -1;
-    sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, into, 32, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
-    if (store_stmt_done(st, s, e, "re-key suppression") == -1)
+    if (rekey_step(st, S_REKEY_MERGE, from, into, email, e) == -1)
         return -1;
     if (sqlite3_changes(st->db) > 0) {
         if ((s = stmt(st, S_REKEY_DELETE, e)) == NULL)
@@ -755,12 +766,7 @@ store_suppression_rekey(struct store *st, const uint8_t from[32],
             return -1;
         return 2;
     }
-    if ((s = stmt(st, S_REKEY_MOVE, e)) == NULL)
-        return -1;
-    sqlite3_bind_blob(s, 1, from, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 2, into, 32, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
-    if (store_stmt_done(st, s, e, "re-key suppression") == -1)
+    if (rekey_step(st, S_REKEY_MOVE, from, into, email, e) == -1)
         return -1;
     return sqlite3_changes(st->db) > 0;
 }

@@ -339,8 +339,8 @@ fail:
     return -1;
 }
 
-static int
-load_salt(struct store *st, struct err *e)
+int
+store_read_salt(struct store *st, char **out, struct err *e)
 {
     sqlite3_stmt *s;
 
@@ -353,8 +353,18 @@ load_salt(struct store *st, struct err *e)
         return err_set(e, EX_DATAERR, "%s: no hash salt in meta table",
                        st->path);
     }
-    st->salt = xstrdup((const char *)sqlite3_column_text(s, 0));
+    *out = xstrdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
+    return 0;
+}
+
+static int
+load_salt(struct store *st, struct err *e)
+{
+    sqlite3_stmt *s;
+
+    if (store_read_salt(st, &st->salt, e) == -1)
+        return -1;
     /* 007_idna.sql: an older release's hash-only suppressions */
     if (sqlite3_prepare_v2(st->db,
                            "SELECT 1 FROM meta WHERE key = 'legacy_hashes'", -1,

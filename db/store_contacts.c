@@ -55,12 +55,6 @@ enum stmt_id {
 _Static_assert((int)S_END <= (int)STORE_SLOT_LEDGER,
                "this family's statements run into the ledger's slots");
 
-/* REASON_STATUS - the contact status a suppression's reason implies, of
- * the suppression whose hash is the parameter h (NULL when none). */
-#define REASON_STATUS(h)                                                       \
-    "(SELECT CASE reason WHEN 'unsubscribed' THEN 'unsubscribed' "             \
-    "  WHEN 'bounced' THEN 'bounced' WHEN 'complained' THEN 'complained' "     \
-    "  ELSE 'suppressed' END FROM suppressions WHERE hash = " h ")"
 /* CONTACT_INSERT - add a contact whose status is the first non-NULL of
  * the lookups, else active */
 #define CONTACT_INSERT(lookups)                                                \

@@ -54,8 +54,10 @@
     "(CASE WHEN " col " NOT IN " STORE_SENDS_NOT_FINAL " THEN 2 "              \
     "  WHEN " col " IN ('sending', 'uncertain') THEN 1 ELSE 0 END)"
 
+/* the status the suppression of hash ?2 implies (store_int.h) */
+#define STATUS_OF_HASH2 REASON_STATUS("?2")
+
 enum mig_stmt {
-    M_SALT,
     M_CONTACTS,
     M_SUPPRESSIONS,
     M_FIND,
@@ -74,7 +76,6 @@ enum mig_stmt {
 };
 
 static const char *const mig_sql[M_END] = {
-    [M_SALT] = "SELECT value FROM meta WHERE key = 'hash_salt'",
     [M_CONTACTS] = "SELECT id, email FROM contacts "
                    "WHERE " IDNA_SUSPECT("email") " ORDER BY id",
     [M_SUPPRESSIONS] = "SELECT hash, email FROM suppressions "
@@ -146,11 +147,8 @@ static const char *const mig_sql[M_END] = {
     [M_MERGED_CHAIN] = "UPDATE contact_merged SET into_id = ?2 "
                        "WHERE into_id = ?1",
     /* as S_CONTACT_INSERT maps a suppression's reason to a status */
-    [M_STATUS] = "UPDATE contacts SET status = (SELECT CASE reason "
-                 "  WHEN 'unsubscribed' THEN 'unsubscribed' WHEN 'bounced' "
-                 "  THEN 'bounced' WHEN 'complained' THEN 'complained' "
-                 "  ELSE 'suppressed' END FROM suppressions WHERE hash = ?2) "
-                 "WHERE email = ?1 AND status = 'active' "
+    [M_STATUS] = "UPDATE contacts SET status = " STATUS_OF_HASH2
+                 " WHERE email = ?1 AND status = 'active' "
                  "  AND EXISTS (SELECT 1 FROM suppressions WHERE hash = ?2)",
 };
 
@@ -220,23 +218,6 @@ refused(const char *what, const char *email, const char *why)
 
     log_warnx("%s <%s> kept as it is, not valid under IDNA2008: %s", what,
               log_printable(pr, sizeof pr, email, strlen(email)), why);
-}
-
-/* load_salt - the hash salt, from meta (store.c reads it only after the
- * migrations). */
-static int
-load_salt(struct mig *m, struct err *e)
-{
-    sqlite3_stmt *s = prep(m, M_SALT, e);
-
-    if (s == NULL)
-        return -1;
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return err_set(e, EX_DATAERR, "%s: no hash salt in meta table",
-                       m->st->path);
-    m->salt = xstrdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    return 0;
 }
 
 /* suppressions - re-key each suppression with an address that may not be
@@ -504,7 +485,7 @@ store_idna_migrate(struct store *st, long *rewritten, long *merged,
     m.st = st;
     m.db = st->db;
     m.now = (int64_t)time(NULL);
-    if (load_salt(&m, e) == -1 || suppressions(&m, e) == -1 ||
+    if (store_read_salt(st, &m.salt, e) == -1 || suppressions(&m, e) == -1 ||
         contacts(&m, e) == -1)
         goto out;
     for (size_t i = 0; i < m.ntouched; i++)

@@ -47,6 +47,17 @@ struct store {
 #define STORE_SENDS_NOT_FINAL                                                  \
     "('queued', 'sending', 'deferred', 'uncertain', 'unbuildable', 'held')"
 
+/* REASON_STATUS - the contact status a suppression's reason implies, of
+ * the suppression whose hash is the parameter h (NULL when none). */
+#define REASON_STATUS(h)                                                       \
+    "(SELECT CASE reason WHEN 'unsubscribed' THEN 'unsubscribed' "             \
+    "  WHEN 'bounced' THEN 'bounced' WHEN 'complained' THEN 'complained' "     \
+    "  ELSE 'suppressed' END FROM suppressions WHERE hash = " h ")"
+
+/* store_read_salt - the hash salt from meta, malloc'd into *out (store.c
+ * keeps it in st after the migrations; migration 007 needs it during). */
+int store_read_salt(struct store *st, char **out, struct err *e);
+
 /* store_fail - fill e from the connection's last error; returns -1. */
 int store_fail(struct store *st, struct err *e, const char *what);
 /* store_stmt - statement slot id (its SQL text sql), prepared on first use

@@ -60,7 +60,7 @@ build/$(1)/libcampaign.a: $$($(1)_OBJ)
 build/$(1)/campaign: $$($(1)_CMDOBJ) build/$(1)/libcampaign.a
 	$$(CC) $(2) -o $$@ $$($(1)_CMDOBJ) build/$(1)/libcampaign.a $$(PKG_LIBS)
 
-build/$(1)/tests/unit/%: tests/unit/%.c tests/unit/th.h build/$(1)/libcampaign.a
+build/$(1)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/$(1)/libcampaign.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$($(1)_CFLAGS) -Wno-missing-prototypes -Wno-pedantic -Wno-unused-result -o $$@ $$< \
 	    build/$(1)/libcampaign.a $$(PKG_LIBS)

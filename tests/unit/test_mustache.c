@@ -25,76 +25,28 @@
 
 #include "th.h"
 
+#include "template_th.h"
+
 #include "buf.h"
 #include "template.h"
 #include "xalloc.h"
 
-/* Partials for a case: name, source, name, source, ..., NULL. */
-typedef const char *const partial_set[9];
-
-static char *
-load(const char *name, size_t *len, const char **path, void *arg)
-{
-    const char *const *p = arg;
-    static char pathbuf[128];
-
-    for (; p && p[0]; p += 2) {
-        if (strcmp(p[0], name) == 0) {
-            snprintf(pathbuf, sizeof pathbuf, "%s.mustache", name);
-            *path = pathbuf;
-            *len = strlen(p[1]);
-            return xstrdup(p[1]);
-        }
-    }
-    return NULL;
-}
-
 /*
- * run - compile src with the partials, render it against data (JSON with
- * ' for "), HTML escaping unless raw, strict when asked; the output, or
- * "ERR:" and the message.  The result is in a static buffer.
+ * run - render_case (template_th.h) with data written with ' for ", HTML
+ * escaping unless raw.  The result is in a static buffer.
  */
 static const char *
 run(const char *src, const char *data, const char *const *partials, int strict,
     int raw)
 {
-    static char res[4096];
-    struct template_render_opts o = {
-        raw ? TEMPLATE_ESCAPE_NONE : TEMPLATE_ESCAPE_HTML, strict};
-    struct template *t;
-    json_error_t je;
-    json_t *v;
-    struct buf out;
-    struct err e;
-    char *js;
+    static char js[4096];
 
-    err_clear(&e);
-    t = template_compile(src, strlen(src), "t.mustache", load, (void *)partials,
-                         &e);
-    if (t == NULL) {
-        snprintf(res, sizeof res, "ERR:%s", e.msg);
-        return res;
-    }
-    js = xstrdup(data ? data : "{}");
+    snprintf(js, sizeof js, "%s", data ? data : "{}");
     for (char *c = js; *c; c++)
         if (*c == '\'')
             *c = '"';
-    v = json_loads(js, JSON_DECODE_ANY, &je);
-    free(js);
-    if (v == NULL) {
-        template_free(t);
-        snprintf(res, sizeof res, "BAD JSON: %s", je.text);
-        return res;
-    }
-    buf_init(&out, 0);
-    if (template_render(t, &v, 1, &o, &out, &e) == -1)
-        snprintf(res, sizeof res, "ERR:%s", e.msg);
-    else
-        snprintf(res, sizeof res, "%s", out.p ? out.p : "");
-    buf_free(&out);
-    json_decref(v);
-    template_free(t);
-    return res;
+    return render_case(src, js, partials, strict,
+                       raw ? TEMPLATE_ESCAPE_NONE : TEMPLATE_ESCAPE_HTML);
 }
 
 static const struct {

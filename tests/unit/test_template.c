@@ -14,70 +14,12 @@
 
 #include "th.h"
 
+#include "template_th.h"
+
 #include "buf.h"
 #include "template.h"
 #include "tmpl.h"
 #include "xalloc.h"
-
-/* Partials for a case: name, source, name, source, ..., NULL. */
-typedef const char *const partial_set[9];
-
-static char *
-load(const char *name, size_t *len, const char **path, void *arg)
-{
-    const char *const *p = arg;
-    static char pathbuf[128];
-
-    for (; p && p[0]; p += 2) {
-        if (strcmp(p[0], name) == 0) {
-            snprintf(pathbuf, sizeof pathbuf, "%s.mustache", name);
-            *path = pathbuf;
-            *len = strlen(p[1]);
-            return xstrdup(p[1]);
-        }
-    }
-    return NULL;
-}
-
-/*
- * run - compile and render; the output, or "ERR:" and the message.  The
- * result is in a static buffer.
- */
-static const char *
-run(const char *src, const char *data, const char *const *partials, int strict,
-    enum template_escape esc)
-{
-    static char res[4096];
-    struct template_render_opts o = {esc, strict};
-    struct template *t;
-    json_error_t je;
-    json_t *v = NULL;
-    struct buf out;
-    struct err e;
-
-    err_clear(&e);
-    t = template_compile(src, strlen(src), "t.mustache", load, (void *)partials,
-                         &e);
-    if (t == NULL) {
-        snprintf(res, sizeof res, "ERR:%s", e.msg);
-        return res;
-    }
-    v = json_loads(data ? data : "{}", JSON_DECODE_ANY, &je);
-    if (v == NULL) {
-        template_free(t);
-        snprintf(res, sizeof res, "BAD JSON: %s", je.text);
-        return res;
-    }
-    buf_init(&out, 0);
-    if (template_render(t, &v, 1, &o, &out, &e) == -1)
-        snprintf(res, sizeof res, "ERR:%s", e.msg);
-    else
-        snprintf(res, sizeof res, "%s", out.p ? out.p : "");
-    buf_free(&out);
-    json_decref(v);
-    template_free(t);
-    return res;
-}
 
 static const struct {
     const char *name;
@@ -882,8 +824,9 @@ int
 main(void)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *got = run(cases[i].src, cases[i].data, cases[i].partials,
-                              cases[i].strict, TEMPLATE_ESCAPE_HTML);
+        const char *got =
+            render_case(cases[i].src, cases[i].data, cases[i].partials,
+                        cases[i].strict, TEMPLATE_ESCAPE_HTML);
         TH_STREQ(got, cases[i].want, "template: %s", cases[i].name);
     }
     test_fields();

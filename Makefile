@@ -17,8 +17,12 @@ CC      ?= cc
 PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto libsodium uuid inih \
            libmicrohttpd libidn2
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lunistring -lpthread -lm
+# GLib's and GMime's headers are not clean under our warnings: -isystem
+SYS_PKGS := gmime-3.0 libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)) \
+              $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(SYS_PKGS)))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SYS_PKGS)) -lcsv -lunistring \
+              -lpthread -lm
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough

@@ -192,6 +192,20 @@ const struct command commands[] = {
      "\n"
      "  --listen ADDR:PORT  where to listen (default [serve] listen,\n"
      "                      127.0.0.1:8787)\n"},
+    {"bounces parse", cmd_bounces_parse,
+     "campaign bounces parse FILE... [--json]",
+     "Read bounces (RFC 3464 DSNs and the non-standard kinds), complaints\n"
+     "(RFC 5965 ARF), auto-replies and mailed unsubscribes, and print what\n"
+     "each says per recipient: kind, recipient, action, status, reply code,\n"
+     "diagnostic and class (hard, soft, blocked, complaint, auto_reply,\n"
+     "unsubscribe, delayed, delivered, unknown).  Records nothing.  FILE -\n"
+     "reads standard input.\n"
+     "\n"
+     "  --json  one JSON array, an element per recipient\n"},
+    {"bounces rules", cmd_bounces_rules, "campaign bounces rules",
+     "Print the shipped rule table (classify.rules) that classifies the\n"
+     "text of refusals and bounces, with its format: the starting point of\n"
+     "a file of your own ([bounces] rules), whose rules are tried first.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -24,7 +24,8 @@
 #       For every message of flufl.bounce's tests (the DATA table of its
 #       testing/helpers.py, read with ast, plus the cases of
 #       tests/test_detectors.py listed in FLUFL_EXTRA), the addresses flufl
-#       expects must be among our recipients (lower-cased), a permanent one
+#       expects must be among our recipients or original recipients
+#       (lower-cased), a permanent one
 #       classified hard, soft or blocked, a temporary one delayed or soft;
 #       unless "FILE ADDRESS" is listed in EXCEPTIONS with a reason.
 #       OUTDIR/FILE.json is our output for FILE.
@@ -237,10 +238,14 @@ def flufl(helpers, outdir, exceptions):
         except (OSError, ValueError) as e:
             out.append("%s: unreadable output: %s" % (fname, e))
             continue
+        # an address flufl expects may be our recipient or its
+        # original_recipient (flufl reads a DSN's Original-Recipient, the
+        # address that was sent to, where there is one)
         ours = {}
         for g in got:
-            if g.get("recipient"):
-                ours.setdefault(g["recipient"].lower(), g)
+            for k in ("recipient", "original_recipient"):
+                if g.get(k):
+                    ours.setdefault(g[k].lower(), g)
         for addr, temporary in sorted(cases[fname].items()):
             nchecked += 1
             key = (fname, addr)

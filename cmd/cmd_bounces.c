@@ -5,19 +5,23 @@
  * message, engine/ingest.h records it, engine/fetch.h reads an IMAP
  * mailbox).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/bounce.h"
 #include "../engine/config.h"
+#include "../engine/ingest.h"
 #include "../engine/log.h"
 #include "../engine/rules.h"
 #include "../engine/xalloc.h"
 #include "cmd.h"
+#include "mailjob.h"
 
 /*
  * read_message - at most BOUNCE_INPUT_MAX + 1 bytes of f (the parser
@@ -220,4 +224,349 @@ cmd_bounces_rules(struct ctx *ctx, int argc, char **argv)
                          strcmp(argv[1], "--help") == 0 ? 0 : EX_USAGE);
     fputs(rules_shipped(), stdout);
     return fflush(stdout) == EOF ? EX_IOERR : 0;
+}
+
+/* ---- ingest ---- */
+
+struct job {
+    struct ctx *ctx;
+    struct config cfg;
+    struct store *st;
+    struct track_key key;
+    int have_key;
+    struct ingest *in;
+};
+
+/*
+ * job_open - the configuration, the rules, the tracking key (without it
+ * no token checks, and only Message-IDs and addresses match), the
+ * database and the ingest.  Returns 0 or an exit code.
+ */
+static int
+job_open(struct ctx *ctx, struct job *j)
+{
+    struct ingest_policy p;
+    struct stat sb;
+    struct err e;
+    char *secret;
+    int code = 0;
+
+    memset(j, 0, sizeof *j);
+    j->ctx = ctx;
+    err_clear(&e);
+    if (cmd_config_load(ctx, &j->cfg, &e) == -1 ||
+        rules_init(j->cfg.bounces.rules, &e) == -1)
+        return cmd_fail(&e);
+    secret = mailjob_secret_path(ctx, &j->cfg);
+    if (stat(secret, &sb) == 0) {
+        if (track_secret_load(secret, &j->key, &e) == -1) {
+            free(secret);
+            return cmd_fail(&e);
+        }
+        j->have_key = 1;
+    } else {
+        log_warnx("%s: no tracking secret: VERP and unsubscribe tokens "
+                  "cannot be checked, only Message-IDs and addresses match",
+                  secret);
+    }
+    free(secret);
+    if ((j->st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    memset(&p, 0, sizeof p);
+    p.soft_limit = j->cfg.bounces.soft_limit;
+    p.soft_days = j->cfg.bounces.soft_days;
+    p.breaker.hard = j->cfg.bounces.breaker_hard;
+    p.breaker.complaint = j->cfg.bounces.breaker_complaint;
+    p.breaker.min = j->cfg.bounces.breaker_min;
+    if ((j->in = ingest_new(j->st, j->have_key ? &j->key : NULL, &p, &e)) ==
+        NULL)
+        return cmd_fail(&e);
+    return 0;
+}
+
+static void
+job_close(struct job *j)
+{
+    ingest_free(j->in);
+    if (j->st)
+        store_close(j->st);
+    explicit_bzero(&j->key, sizeof j->key);
+    config_free(&j->cfg);
+}
+
+/* job_summary - the one line every run prints (stdout) */
+static void
+job_summary(struct job *j, const char *prefix)
+{
+    struct ingest_totals t;
+
+    ingest_totals(j->in, &t);
+    if (j->ctx->quiet)
+        return;
+    printf("%singested %ld message%s: hard %ld, soft %ld, blocked %ld, "
+           "delayed %ld, complaint %ld, auto_reply %ld, unsubscribe %ld, "
+           "unmatched %ld, duplicate %ld, unknown %ld",
+           prefix, t.messages, t.messages == 1 ? "" : "s", t.hard, t.soft,
+           t.blocked, t.delayed, t.complaint, t.auto_reply, t.unsubscribe,
+           t.unmatched, t.duplicate, t.unknown + t.delivered);
+    if (t.paused)
+        printf("; %ld campaign%s paused by the circuit breaker", t.paused,
+               t.paused == 1 ? "" : "s");
+    putchar('\n');
+}
+
+/* one - ingest one message of len bytes; an exit code */
+static int
+one(struct job *j, const char *buf, size_t len, const char *rcpt,
+    const char *where)
+{
+    struct err e;
+
+    err_clear(&e);
+    if (ingest_message(j->in, buf, len, rcpt, where, &e) == -1)
+        return cmd_fail(&e);
+    return 0;
+}
+
+static int
+ingest_file(struct job *j, const char *path, const char *rcpt)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf;
+    size_t len;
+    int code;
+
+    if (f == NULL) {
+        log_warnx("%s: %s", path, strerror(errno));
+        return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+    }
+    buf = read_message(f, &len);
+    if (f != stdin)
+        fclose(f);
+    if (buf == NULL) {
+        log_warnx("%s: read error: %s", path, strerror(errno));
+        return EX_IOERR;
+    }
+    code = one(j, buf, len, rcpt,
+               strcmp(path, "-") == 0 ? "the message on standard input" : path);
+    free(buf);
+    return code;
+}
+
+/*
+ * ingest_mbox - every message of an mbox file (mboxo or mboxrd: a line
+ * "From " starts a message, ">From " lines lose one ">"), read as a
+ * stream: one message in memory at a time, each at most the parser's
+ * bound (the rest of a bigger one is skipped).
+ */
+static int
+ingest_mbox(struct job *j, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *line = NULL, *msg = NULL, where[4200];
+    size_t cap = 0, mlen = 0, mcap = 0;
+    ssize_t n;
+    long count = 0, lineno = 0, start = 0;
+    int code = 0, in_msg = 0;
+
+    if (f == NULL) {
+        log_warnx("%s: %s", path, strerror(errno));
+        return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+    }
+    for (;;) {
+        n = getline(&line, &cap, f);
+        lineno++;
+        if (n == -1 || strncmp(line, "From ", 5) == 0) {
+            if (in_msg && mlen > 0) {
+                snprintf(where, sizeof where, "%s:%ld (message %ld)", path,
+                         start, ++count);
+                if ((code = one(j, msg, mlen, NULL, where)) != 0)
+                    break;
+            }
+            if (n == -1)
+                break;
+            in_msg = 1;
+            mlen = 0;
+            start = lineno;
+            continue;
+        }
+        if (!in_msg) {
+            if (lineno == 1 || line[0] != '\n') {
+                log_warnx("%s:%ld: not an mbox file (it must start with a "
+                          "\"From \" line)",
+                          path, lineno);
+                code = EX_DATAERR;
+                break;
+            }
+            continue;
+        }
+        {
+            const char *p = line;
+            size_t k = (size_t)n;
+            /* mboxrd: ">From ", ">>From " ... lose one ">" */
+            if (line[0] == '>') {
+                size_t g = strspn(line, ">");
+                if (strncmp(line + g, "From ", 5) == 0) {
+                    p++;
+                    k--;
+                }
+            }
+            if (mlen + k > BOUNCE_INPUT_MAX + 1)
+                continue;
+            if (mlen + k > mcap) {
+                mcap = (mlen + k) * 2;
+                msg = xrealloc(msg, mcap);
+            }
+            memcpy(msg + mlen, p, k);
+            mlen += k;
+        }
+    }
+    if (ferror(f) && code == 0) {
+        log_warnx("%s: read error: %s", path, strerror(errno));
+        code = EX_IOERR;
+    }
+    fclose(f);
+    free(line);
+    free(msg);
+    return code;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * ingest_dir - every regular file of dir, in name order (Maildir names
+ * begin with the delivery time)
+ */
+static int
+ingest_dir(struct job *j, const char *dir, int *found)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int code = 0;
+
+    if (d == NULL)
+        return errno == ENOENT
+                   ? 0
+                   : (log_warnx("%s: %s", dir, strerror(errno)), EX_IOERR);
+    *found = 1;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            names = xreallocarray(names, cap, sizeof *names);
+        }
+        names[n++] = xasprintf("%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (code == 0 && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
+            code = ingest_file(j, names[i], NULL);
+        free(names[i]);
+    }
+    free(names);
+    return code;
+}
+
+/* ingest_maildir - DIR/new then DIR/cur, or DIR itself when it has
+ * neither (a folder of message files) */
+static int
+ingest_maildir(struct job *j, const char *dir)
+{
+    char *sub;
+    int code, found = 0;
+    struct stat sb;
+
+    if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+        log_warnx("%s: %s", dir,
+                  stat(dir, &sb) == -1 ? strerror(errno) : "not a directory");
+        return EX_NOINPUT;
+    }
+    sub = xasprintf("%s/new", dir);
+    code = ingest_dir(j, sub, &found);
+    free(sub);
+    if (code == 0) {
+        sub = xasprintf("%s/cur", dir);
+        code = ingest_dir(j, sub, &found);
+        free(sub);
+    }
+    if (code == 0 && !found)
+        code = ingest_dir(j, dir, &found);
+    return code;
+}
+
+int
+cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mbox", required_argument, NULL, 'm'},
+        {"maildir", required_argument, NULL, 'd'},
+        {"rcpt", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *mbox[16], *maildir[16], *rcpt = NULL;
+    size_t nmbox = 0, nmaildir = 0;
+    struct job j;
+    struct err e;
+    int c, code;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (nmbox == 16)
+                return cmd_usage("bounces ingest", stderr, EX_USAGE);
+            mbox[nmbox++] = optarg;
+            break;
+        case 'd':
+            if (nmaildir == 16)
+                return cmd_usage("bounces ingest", stderr, EX_USAGE);
+            maildir[nmaildir++] = optarg;
+            break;
+        case 'r':
+            rcpt = optarg;
+            break;
+        case 'h':
+            return cmd_usage("bounces ingest", stdout, 0);
+        default:
+            return cmd_usage("bounces ingest", stderr, EX_USAGE);
+        }
+    }
+    if ((code = job_open(ctx, &j)) != 0) {
+        job_close(&j);
+        return code;
+    }
+    /* standard input: one message, as a pipe alias gives it, with the
+     * envelope recipient local(8) puts in the environment */
+    if (optind == argc && nmbox == 0 && nmaildir == 0) {
+        if (rcpt == NULL)
+            rcpt = getenv("ORIGINAL_RECIPIENT");
+        if (rcpt == NULL)
+            rcpt = getenv("RECIPIENT");
+        code = ingest_file(&j, "-", rcpt);
+    }
+    for (int i = optind; i < argc && code == 0; i++)
+        code =
+            ingest_file(&j, argv[i], strcmp(argv[i], "-") == 0 ? rcpt : NULL);
+    for (size_t i = 0; i < nmbox && code == 0; i++)
+        code = ingest_mbox(&j, mbox[i]);
+    for (size_t i = 0; i < nmaildir && code == 0; i++)
+        code = ingest_maildir(&j, maildir[i]);
+    err_clear(&e);
+    if (ingest_finish(j.in, &e) == -1 && code == 0)
+        code = cmd_fail(&e);
+    job_summary(&j, "");
+    job_close(&j);
+    if (fflush(stdout) == EOF && code == 0)
+        code = EX_IOERR;
+    return code;
 }

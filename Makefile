@@ -17,8 +17,12 @@ CC      ?= cc
 PKGS    := sqlite3 libpcre2-8 jansson libssl libcrypto libsodium uuid inih \
            libmicrohttpd libidn2
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcsv -lunistring -lpthread -lm
+# GLib's and GMime's headers are not clean under our warnings: -isystem
+SYS_PKGS := gmime-3.0 libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)) \
+              $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(SYS_PKGS)))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SYS_PKGS)) -lcsv -lunistring \
+              -lpthread -lm
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough
@@ -42,7 +46,8 @@ all: campaign
 # ---- one build flavour per directory: rel (optimised), asan (tests) ----
 define flavour
 $(1)_CFLAGS := $(WARN) $(DEFS) $(PKG_CFLAGS) $(2) -MMD -MP -Idb -Iengine
-$(1)_OBJ    := $$(patsubst %.c,build/$(1)/%.o,$(LIB_SRC)) build/$(1)/gen/migrations.o
+$(1)_OBJ    := $$(patsubst %.c,build/$(1)/%.o,$(LIB_SRC)) build/$(1)/gen/migrations.o \
+              build/$(1)/gen/rules.o
 $(1)_CMDOBJ := $$(patsubst %.c,build/$(1)/%.o,$(CMD_SRC))
 
 build/$(1)/%.o: %.c
@@ -52,6 +57,10 @@ build/$(1)/%.o: %.c
 build/$(1)/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$($(1)_CFLAGS) -c $$< -o $$@
+
+build/$(1)/gen/rules.o: build/gen/rules.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(1)_CFLAGS) -Wno-overlength-strings -c $$< -o $$@
 
 build/$(1)/libcampaign.a: $$($(1)_OBJ)
 	rm -f $$@
@@ -74,6 +83,10 @@ $(eval $(call flavour,asan,-O1 -g $(SAN)))
 build/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
 	@mkdir -p $(dir $@)
 	sh scripts/embed-sql $@ $(MIGRATIONS)
+
+build/gen/rules.c: engine/classify.rules scripts/embed-text
+	@mkdir -p $(dir $@)
+	sh scripts/embed-text $@ rules_shipped_text engine/classify.rules
 
 # copy then rename: a running ./campaign is never overwritten in place
 campaign: build/rel/campaign

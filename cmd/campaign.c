@@ -192,6 +192,41 @@ const struct command commands[] = {
      "\n"
      "  --listen ADDR:PORT  where to listen (default [serve] listen,\n"
      "                      127.0.0.1:8787)\n"},
+    {"bounces parse", cmd_bounces_parse,
+     "campaign bounces parse FILE... [--json]",
+     "Read bounces (RFC 3464 DSNs and the non-standard kinds), complaints\n"
+     "(RFC 5965 ARF), auto-replies and mailed unsubscribes, and print what\n"
+     "each says per recipient: kind, recipient, action, status, reply code,\n"
+     "diagnostic and class (hard, soft, blocked, complaint, auto_reply,\n"
+     "unsubscribe, delayed, delivered, unknown).  Records nothing.  FILE -\n"
+     "reads standard input.\n"
+     "\n"
+     "  --json  one JSON array, an element per recipient\n"},
+    {"bounces ingest", cmd_bounces_ingest,
+     "campaign bounces ingest [FILE...|-] [--mbox FILE] [--maildir DIR] "
+     "[--rcpt ADDR]",
+     "Record what came back to the VERP and unsubscribe addresses: bounces,\n"
+     "complaints, auto-replies and mailed unsubscribes.  Each message is\n"
+     "matched to what was sent by its VERP or unsubscribe token, else the\n"
+     "returned Message-ID, else the recipient's latest campaign; one that\n"
+     "matches nothing is counted and ignored (a forged bounce suppresses\n"
+     "nobody).  Hard bounces and complaints suppress the address at once,\n"
+     "soft bounces after [bounces] soft_limit (3) within soft_days (30),\n"
+     "blocked ones are counted; a message read twice counts once.  Without\n"
+     "FILE, one message on standard input (a Postfix pipe alias: see the\n"
+     "README).  A campaign whose hard-bounce or complaint rate passes\n"
+     "[bounces] breaker_hard (5%) or breaker_complaint (0.3%) after\n"
+     "breaker_min (200) messages is paused.  Exit 75 when the database is\n"
+     "busy (a pipe's MTA tries again).\n"
+     "\n"
+     "  --mbox FILE    every message of an mbox file\n"
+     "  --maildir DIR  every message of a Maildir (new/ and cur/)\n"
+     "  --rcpt ADDR    the envelope recipient of the message on standard\n"
+     "                 input (default $ORIGINAL_RECIPIENT, $RECIPIENT)\n"},
+    {"bounces rules", cmd_bounces_rules, "campaign bounces rules",
+     "Print the shipped rule table (classify.rules) that classifies the\n"
+     "text of refusals and bounces, with its format: the starting point of\n"
+     "a file of your own ([bounces] rules), whose rules are tried first.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -84,7 +84,9 @@ CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;
 -- data, frozen_at, control and recipients come from 003_ledger: the
 -- campaign data kept for resumes, when the recipients were frozen, a
 -- pause or cancel request, and the frozen recipient count; template_src
--- from 004_events: the template files as the campaign froze them.
+-- from 004_events: the template files as the campaign froze them; the
+-- breaker columns from 008_bounces: why the circuit breaker paused it, and
+-- the counts at the last resume.
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -98,7 +100,11 @@ CREATE TABLE campaigns (
     frozen_at   INTEGER,
     control     TEXT,
     recipients  INTEGER NOT NULL DEFAULT 0,
-    template_src TEXT
+    template_src TEXT,
+    breaker     TEXT,
+    breaker_sent INTEGER NOT NULL DEFAULT 0,
+    breaker_hard INTEGER NOT NULL DEFAULT 0,
+    breaker_complaints INTEGER NOT NULL DEFAULT 0
 );
 
 -- 005_cancelled rebuilt sends to add the state cancelled (SQLite cannot
@@ -132,19 +138,39 @@ CREATE TABLE "sends" (
 CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
 
 -- 004_events: opens, clicks, unsubscribes and web views (engine/serve.c);
--- 006_history rebuilt it with contact_id without a reference, as sends.
+-- 006_history rebuilt it with contact_id without a reference, as sends;
+-- 008_bounces rebuilt it with what comes back by mail (engine/ingest.c):
+-- kinds bounce, delayed, complaint and auto_reply, an unsubscribe by mail
+-- with class 'mail', and class, status, code and detail.
 CREATE TABLE "events" (
     id             INTEGER PRIMARY KEY,
     campaign_id    INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
     contact_id     INTEGER NOT NULL,
     kind           TEXT NOT NULL
                    CHECK (kind = 'open' OR kind = 'click' OR
-                          kind = 'unsubscribe' OR kind = 'view'),
+                          kind = 'unsubscribe' OR kind = 'view' OR
+                          kind = 'bounce' OR kind = 'delayed' OR
+                          kind = 'complaint' OR kind = 'auto_reply'),
     url            TEXT,
     at_ms          INTEGER NOT NULL,
     machine        INTEGER NOT NULL DEFAULT 0,
     machine_reason TEXT,
     ua_class       TEXT,
-    ip             TEXT
+    ip             TEXT,
+    class          TEXT,
+    status         TEXT,
+    code           INTEGER,
+    detail         TEXT
 );
 CREATE INDEX events_contact ON events(contact_id, campaign_id, kind, at_ms);
+
+-- 008_bounces: one row per inbound message read, keyed by the SHA-256 of
+-- its identity: the same message ingested twice counts once.
+CREATE TABLE inbound (
+    key         BLOB PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    campaign_id INTEGER,
+    contact_id  INTEGER
+) WITHOUT ROWID;

@@ -278,6 +278,7 @@ struct store_campaign {
     int64_t id;
     const char *name, *template, *list, *status, *data, *control;
     const char *template_src; /* the frozen template (tmpl.h), or NULL */
+    const char *breaker;      /* why the circuit breaker paused it, or NULL */
     int64_t list_id, frozen_at, recipients, created_at, started_at, finished_at;
 };
 typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);
@@ -476,13 +477,19 @@ int store_send_times(struct store *st, int64_t campaign, int64_t contact,
 
 struct store_event {
     int64_t campaign_id, contact_id;
-    const char *kind;           /* "open", "click", "unsubscribe" or "view" */
-    const char *url;            /* the link of a click, else NULL */
-    int64_t at_ms;              /* milliseconds since the epoch */
-    int machine;                /* made by a machine (engine/machine.h) */
+    const char *kind; /* "open", "click", "unsubscribe", "view", "bounce",
+                         "delayed", "complaint" or "auto_reply" */
+    const char *url;  /* the link of a click, else NULL */
+    int64_t at_ms;    /* milliseconds since the epoch */
+    int machine;      /* made by a machine (engine/machine.h) */
     const char *machine_reason; /* why, when machine */
     const char *ua_class;
     const char *ip; /* NULL unless [serve] store_ip */
+    /* 008_bounces, for what comes back by mail; NULL/0 otherwise */
+    const char *cls;    /* bounce: hard/soft/blocked; complaint: type */
+    const char *status; /* enhanced status */
+    int code;           /* reply code */
+    const char *detail; /* diagnostic */
 };
 /* store_event_add - record ev if its contact is a recipient of its
  * campaign: 1 recorded, 0 not (nothing written), -1. */
@@ -506,11 +513,74 @@ int store_event_flag_machine(struct store *st, int64_t campaign,
 struct store_event_counts {
     long opens, opened_unique, machine_opens, machine_opened_unique, clicks,
         clicked_unique, machine_clicks, unsubscribed, views;
+    long complained, auto_replies, delayed; /* 008_bounces */
 };
 /* store_event_counts - the campaign's events, people's apart from
  * machines'. */
 int store_event_counts(struct store *st, int64_t campaign,
                        struct store_event_counts *c, struct err *e);
+
+/* ---- 008_bounces: what comes back by mail (engine/ingest.c) ---- */
+
+struct store_inbound {
+    const uint8_t *key; /* 32 bytes: the SHA-256 of the message's identity */
+    int64_t at_ms;
+    const char *kind;    /* engine/bounce.h's kind name */
+    const char *outcome; /* "recorded", "unmatched", ... */
+    int64_t campaign_id; /* 0 when not matched */
+    int64_t contact_id;
+};
+/* store_inbound_seen - 1 when a message of this key was read before. */
+int store_inbound_seen(struct store *st, const uint8_t key[32], struct err *e);
+/* store_inbound_add - 1 recorded, 0 there already. */
+int store_inbound_add(struct store *st, const struct store_inbound *in,
+                      struct err *e);
+
+struct store_row {
+    int64_t campaign_id;
+    const char *state;
+    const char *message_id; /* NULL before the first attempt */
+    int64_t at;             /* done_at, else first_attempt_at, else 0 */
+};
+typedef int (*store_row_cb)(const struct store_row *r, void *arg);
+/* store_contact_rows - the contact's ledger rows, the newest campaign
+ * first, until cb returns non-zero (returned). */
+int store_contact_rows(struct store *st, int64_t contact, store_row_cb cb,
+                       void *arg, struct err *e);
+
+struct store_bounce {
+    int64_t campaign_id, contact_id;
+    const char *bounce_class; /* hard, soft, blocked */
+    int code;                 /* 0: none */
+    const char *status, *text;
+    int64_t at;
+};
+/* store_ledger_bounce - a sent (or uncertain) row becomes bounced: 1
+ * changed, 0 not (another state, or no row). */
+int store_ledger_bounce(struct store *st, const struct store_bounce *b,
+                        struct err *e);
+/* store_event_since - *n: the contact's events of kind (and class, unless
+ * NULL) from since_ms on, in every campaign. */
+int store_event_since(struct store *st, int64_t contact, const char *kind,
+                      const char *cls, int64_t since_ms, long *n,
+                      struct err *e);
+
+struct store_breaker {
+    long sent, hard, complaints;                /* now */
+    long base_sent, base_hard, base_complaints; /* at the last resume */
+    char status[16];
+    char tripped[256]; /* why it paused the campaign, "" if it did not */
+};
+/* store_breaker_counts - 1 filled, 0 no such campaign. */
+int store_breaker_counts(struct store *st, int64_t campaign,
+                         struct store_breaker *b, struct err *e);
+/* store_breaker_trip - pause a campaign that is not finished, cancelled
+ * or paused, saying why: 1 paused, 0 not. */
+int store_breaker_trip(struct store *st, int64_t campaign, const char *why,
+                       struct err *e);
+/* store_breaker_rebase - after a resume: the rates are measured from the
+ * counts of now on (1), when the breaker had paused it (else 0). */
+int store_breaker_rebase(struct store *st, int64_t campaign, struct err *e);
 
 /* store_checkpoint - a passive WAL checkpoint (between batches). */
 int store_checkpoint(struct store *st);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * store_events.c - the events family (see store.h and
- * db/migrations/004_events.sql): opens, clicks, unsubscribes and web
- * views recorded by `campaign serve`.
+ * db/migrations/004_events.sql, 008_bounces.sql): what comes back.  Opens,
+ * clicks, unsubscribes and web views recorded by `campaign serve`;
+ * bounces, complaints, auto-replies and mailed unsubscribes recorded by
+ * `campaign bounces` (engine/ingest.c): the inbound messages read, the
+ * ledger rows a bounce changes, and the campaign's circuit breaker.
  *
  * An event is recorded only for a recipient of the campaign (a row of
  * its ledger): a token made for a --test-to sample, or for a contact
@@ -22,6 +25,14 @@ enum stmt_id {
     S_EVENT_OTHER_CLICKS,
     S_EVENT_FLAG_MACHINE,
     S_EVENT_COUNTS,
+    S_INBOUND_SEEN,
+    S_INBOUND_ADD,
+    S_CONTACT_ROWS,
+    S_LEDGER_BOUNCE,
+    S_EVENT_SINCE,
+    S_BREAKER_COUNTS,
+    S_BREAKER_TRIP,
+    S_BREAKER_REBASE,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
@@ -29,8 +40,9 @@ _Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
 static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
     [S_EVENT_ADD - STORE_SLOT_EVENTS] =
         "INSERT INTO events(campaign_id, contact_id, kind, url, at_ms, "
-        "  machine, machine_reason, ua_class, ip) "
-        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 "
+        "  machine, machine_reason, ua_class, ip, class, status, code, "
+        "  detail) "
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
         "WHERE EXISTS (SELECT 1 FROM sends "
         "  WHERE campaign_id = ?1 AND contact_id = ?2)",
     [S_EVENT_HAS - STORE_SLOT_EVENTS] =
@@ -49,6 +61,56 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
     [S_EVENT_COUNTS - STORE_SLOT_EVENTS] =
         "SELECT kind, machine, count(*), count(DISTINCT contact_id) "
         "FROM events WHERE campaign_id = ?1 GROUP BY kind, machine",
+    [S_INBOUND_SEEN - STORE_SLOT_EVENTS] =
+        "SELECT 1 FROM inbound WHERE key = ?1",
+    [S_INBOUND_ADD - STORE_SLOT_EVENTS] =
+        "INSERT OR IGNORE INTO inbound(key, at_ms, kind, outcome, "
+        "  campaign_id, contact_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* a contact's ledger rows, the newest campaign first: one look-up of
+     * the primary key per campaign, never a scan of the ledger */
+    [S_CONTACT_ROWS - STORE_SLOT_EVENTS] =
+        "SELECT s.campaign_id, s.state, s.message_id, "
+        "  COALESCE(s.done_at, s.first_attempt_at, 0) "
+        "FROM campaigns k CROSS JOIN sends s "
+        "  ON s.campaign_id = k.id AND s.contact_id = ?1 "
+        "ORDER BY k.id DESC",
+    /* a bounce proves the relay took the message: sent and uncertain
+     * rows become bounced; a row bounced already keeps its first class */
+    [S_LEDGER_BOUNCE - STORE_SLOT_EVENTS] =
+        "UPDATE sends SET state = 'bounced', bounce_class = ?3, "
+        "  last_code = ?4, last_status = ?5, last_text = ?6, "
+        "  done_at = COALESCE(done_at, ?7) "
+        "WHERE campaign_id = ?1 AND contact_id = ?2 "
+        "  AND state IN ('sent', 'uncertain')",
+    [S_EVENT_SINCE - STORE_SLOT_EVENTS] =
+        "SELECT count(*) FROM events WHERE contact_id = ?1 AND kind = ?2 "
+        "  AND (?3 IS NULL OR class = ?3) AND at_ms >= ?4",
+    /* messages the relay took (sent or bounced since), hard bounces and
+     * people who complained; with the counts at the last resume */
+    [S_BREAKER_COUNTS - STORE_SLOT_EVENTS] =
+        "SELECT "
+        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state IN ('sent', 'bounced')), "
+        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state = 'bounced' AND bounce_class = 'hard'), "
+        "  (SELECT count(DISTINCT contact_id) FROM events "
+        "     WHERE campaign_id = ?1 AND kind = 'complaint'), "
+        "  breaker_sent, breaker_hard, breaker_complaints, status, "
+        "  breaker "
+        "FROM campaigns WHERE id = ?1",
+    [S_BREAKER_TRIP - STORE_SLOT_EVENTS] =
+        "UPDATE campaigns SET control = 'pause', status = 'paused', "
+        "  breaker = ?2 "
+        "WHERE id = ?1 AND status NOT IN ('done', 'cancelled', 'paused')",
+    [S_BREAKER_REBASE - STORE_SLOT_EVENTS] =
+        "UPDATE campaigns SET breaker = NULL, "
+        "  breaker_sent = (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state IN ('sent', 'bounced')), "
+        "  breaker_hard = (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state = 'bounced' AND bounce_class = 'hard'), "
+        "  breaker_complaints = (SELECT count(DISTINCT contact_id) "
+        "     FROM events WHERE campaign_id = ?1 AND kind = 'complaint') "
+        "WHERE id = ?1 AND breaker IS NOT NULL",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -83,6 +145,13 @@ store_event_add(struct store *st, const struct store_event *ev, struct err *e)
     bind_text(s, 7, ev->machine ? ev->machine_reason : NULL);
     bind_text(s, 8, ev->ua_class);
     bind_text(s, 9, ev->ip);
+    bind_text(s, 10, ev->cls);
+    bind_text(s, 11, ev->status);
+    if (ev->code > 0)
+        sqlite3_bind_int(s, 12, ev->code);
+    else
+        sqlite3_bind_null(s, 12);
+    bind_text(s, 13, ev->detail);
     if (store_stmt_done(st, s, e, "record event") == -1)
         return -1;
     return sqlite3_changes(st->db) > 0;
@@ -173,9 +242,184 @@ store_event_counts(struct store *st, int64_t campaign,
             c->unsubscribed += u;
         else if (strcmp(k, "view") == 0)
             c->views += n;
+        else if (strcmp(k, "complaint") == 0)
+            c->complained += u;
+        else if (strcmp(k, "auto_reply") == 0)
+            c->auto_replies += n;
+        else if (strcmp(k, "delayed") == 0)
+            c->delayed += u;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return store_fail(st, e, "count events");
     return 0;
+}
+
+int
+store_inbound_seen(struct store *st, const uint8_t key[32], struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_INBOUND_SEEN, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read inbound");
+    return rc == SQLITE_ROW;
+}
+
+int
+store_inbound_add(struct store *st, const struct store_inbound *in,
+                  struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_INBOUND_ADD, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_blob(s, 1, in->key, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, in->at_ms);
+    sqlite3_bind_text(s, 3, in->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, in->outcome, -1, SQLITE_STATIC);
+    if (in->campaign_id > 0)
+        sqlite3_bind_int64(s, 5, in->campaign_id);
+    else
+        sqlite3_bind_null(s, 5);
+    if (in->contact_id != 0)
+        sqlite3_bind_int64(s, 6, in->contact_id);
+    else
+        sqlite3_bind_null(s, 6);
+    if (store_stmt_done(st, s, e, "record inbound message") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_contact_rows(struct store *st, int64_t contact, store_row_cb cb,
+                   void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_CONTACT_ROWS, e);
+    struct store_row r;
+    int rc, stop = 0;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.campaign_id = sqlite3_column_int64(s, 0);
+        r.state = (const char *)sqlite3_column_text(s, 1);
+        r.message_id = (const char *)sqlite3_column_text(s, 2);
+        r.at = sqlite3_column_int64(s, 3);
+        if ((stop = cb(&r, arg)) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read the contact's ledger rows");
+    return stop;
+}
+
+int
+store_ledger_bounce(struct store *st, const struct store_bounce *b,
+                    struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_LEDGER_BOUNCE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, b->campaign_id);
+    sqlite3_bind_int64(s, 2, b->contact_id);
+    sqlite3_bind_text(s, 3, b->bounce_class, -1, SQLITE_STATIC);
+    if (b->code > 0)
+        sqlite3_bind_int(s, 4, b->code);
+    else
+        sqlite3_bind_null(s, 4);
+    bind_text(s, 5, b->status);
+    bind_text(s, 6, b->text);
+    sqlite3_bind_int64(s, 7, b->at);
+    if (store_stmt_done(st, s, e, "record bounce in the ledger") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_event_since(struct store *st, int64_t contact, const char *kind,
+                  const char *cls, int64_t since_ms, long *n, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_EVENT_SINCE, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    bind_text(s, 3, cls);
+    sqlite3_bind_int64(s, 4, since_ms);
+    rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "count events");
+    return 0;
+}
+
+int
+store_breaker_counts(struct store *st, int64_t campaign,
+                     struct store_breaker *b, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_BREAKER_COUNTS, e);
+    int rc;
+
+    memset(b, 0, sizeof *b);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *v;
+        b->sent = (long)sqlite3_column_int64(s, 0);
+        b->hard = (long)sqlite3_column_int64(s, 1);
+        b->complaints = (long)sqlite3_column_int64(s, 2);
+        b->base_sent = (long)sqlite3_column_int64(s, 3);
+        b->base_hard = (long)sqlite3_column_int64(s, 4);
+        b->base_complaints = (long)sqlite3_column_int64(s, 5);
+        v = (const char *)sqlite3_column_text(s, 6);
+        snprintf(b->status, sizeof b->status, "%s", v ? v : "");
+        v = (const char *)sqlite3_column_text(s, 7);
+        snprintf(b->tripped, sizeof b->tripped, "%s", v ? v : "");
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "count the campaign's bounces");
+    return rc == SQLITE_ROW;
+}
+
+int
+store_breaker_trip(struct store *st, int64_t campaign, const char *why,
+                   struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_BREAKER_TRIP, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_text(s, 2, why, -1, SQLITE_STATIC);
+    if (store_stmt_done(st, s, e, "pause the campaign") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_breaker_rebase(struct store *st, int64_t campaign, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_BREAKER_REBASE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if (store_stmt_done(st, s, e, "reset the circuit breaker") == -1)
+        return -1;
+    return sqlite3_changes(st->db) > 0;
 }

@@ -87,8 +87,8 @@ struct bounce_report {
     char unsub[BOUNCE_TOKEN_MAX];
     char returned_verp[BOUNCE_TOKEN_MAX];
     char returned_unsub[BOUNCE_TOKEN_MAX];
-    char message_id[256]; /* the returned message's Message-ID, "<...>" */
-    char self_id[256];    /* this message's own Message-ID, "" if none */
+    char message_id[256];       /* the returned message's Message-ID, "<...>" */
+    char self_id[256];          /* this message's own Message-ID, "" if none */
     char from[BOUNCE_ADDR_MAX]; /* this message's From address */
     char feedback_type[32];     /* ARF: abuse, fraud, not-spam, ... */
     char arf_source_ip[64];     /* ARF: Source-IP */

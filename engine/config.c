@@ -65,7 +65,19 @@ static const char config_default[] =
     "; trusted_proxy = 127.0.0.1             ; takes X-Forwarded-For from it\n"
     "; store_ip = off                        ; keep client addresses\n"
     "; machine_ua = Acme Link Scanner        ; more machines (repeat the key)\n"
-    "; machine_net = 192.0.2.0/24\n";
+    "; machine_net = 192.0.2.0/24\n"
+    "\n"
+    "[bounces]                               ; campaign bounces ingest|fetch\n"
+    "; soft_limit = 3                        ; soft bounces that suppress ...\n"
+    "; soft_days = 30                        ; ... within this many days\n"
+    "; breaker_hard = 5%                     ; a campaign pauses past this\n"
+    "; breaker_complaint = 0.3%              ; ... or this, after\n"
+    "; breaker_min = 200                     ; ... this many messages\n"
+    "; rules = local.rules                   ; your rules, before ours\n"
+    "; imap = imaps://imap.acme.example/INBOX ; campaign bounces fetch\n"
+    "; username = bounces\n"
+    "; password_env = CAMPAIGN_IMAP_PASSWORD  ; or password_file =\n"
+    "; processed = move:Processed            ; or seen, or delete\n";
 
 struct parse {
     struct config *cfg;
@@ -557,6 +569,80 @@ set_limits(struct parse *p, const char *key, const char *v)
     return 1;
 }
 
+/* parse_ratio - "5%", "0.3%" or "0.05": a fraction from 0 to 1 */
+static int
+parse_ratio(const char *v, double *out)
+{
+    char *end;
+    double d;
+
+    if (*v < '0' || *v > '9')
+        return -1;
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno != 0 || end == v)
+        return -1;
+    if (*end == '%') {
+        d /= 100;
+        end++;
+    }
+    if (*end != '\0' || !(d >= 0 && d <= 1))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int
+set_bounces(struct parse *p, const char *key, const char *v)
+{
+    struct config_bounces *b = &p->cfg->bounces;
+
+    if (strcmp(key, "rules") == 0) {
+        set_str(&b->rules, v);
+    } else if (strcmp(key, "soft_limit") == 0) {
+        if (parse_int(v, 1, 1000, &b->soft_limit) == -1)
+            return BAD("soft_limit: 1 to 1000 (got \"%s\")", v);
+    } else if (strcmp(key, "soft_days") == 0) {
+        if (parse_int(v, 1, 3650, &b->soft_days) == -1)
+            return BAD("soft_days: 1 to 3650 (got \"%s\")", v);
+    } else if (strcmp(key, "breaker_hard") == 0 ||
+               strcmp(key, "breaker_complaint") == 0) {
+        if (parse_ratio(v, key[8] == 'h' ? &b->breaker_hard
+                                         : &b->breaker_complaint) == -1)
+            return BAD("%s: a rate like 5%% or 0.3%% (0 never pauses; got "
+                       "\"%s\")",
+                       key, v);
+    } else if (strcmp(key, "breaker_min") == 0) {
+        if (parse_int(v, 1, INT_MAX, &b->breaker_min) == -1)
+            return BAD("breaker_min: a count of messages (got \"%s\")", v);
+    } else if (strcmp(key, "imap") == 0) {
+        if (strncmp(v, "imaps://", 8) != 0 && strncmp(v, "imap://", 7) != 0)
+            return BAD("imap: imaps://HOST[:PORT]/MAILBOX or "
+                       "imap://HOST[:PORT]/MAILBOX (STARTTLS) (got \"%s\")",
+                       v);
+        set_str(&b->imap, v);
+    } else if (strcmp(key, "username") == 0) {
+        set_str(&b->username, v);
+    } else if (strcmp(key, "password_env") == 0) {
+        set_str(&b->password_env, v);
+    } else if (strcmp(key, "password_file") == 0) {
+        set_str(&b->password_file, v);
+    } else if (strcmp(key, "tls_verify") == 0) {
+        if (parse_bool(v, &b->tls_verify) == -1)
+            return BAD("tls_verify: on or off (got \"%s\")", v);
+    } else if (strcmp(key, "ca_file") == 0) {
+        set_str(&b->ca_file, v);
+    } else if (strcmp(key, "processed") == 0) {
+        if (strcmp(v, "seen") != 0 && strcmp(v, "delete") != 0 &&
+            (strncmp(v, "move:", 5) != 0 || v[5] == '\0'))
+            return BAD("processed: move:FOLDER, seen or delete (got \"%s\")",
+                       v);
+        set_str(&b->processed, v);
+    } else
+        return BAD("unknown key \"%s\" in [bounces]", key);
+    return 1;
+}
+
 /* handler - inih: one name = value; returns 0 (error, message kept). */
 static int
 handler(void *arg, const char *section, const char *key, const char *v)
@@ -586,6 +672,8 @@ handler(void *arg, const char *section, const char *key, const char *v)
         return set_limits(p, key, v);
     if (strcmp(kind, "serve") == 0 && *name == '\0')
         return set_serve(p, key, v);
+    if (strcmp(kind, "bounces") == 0 && *name == '\0')
+        return set_bounces(p, key, v);
     return BAD("unknown section [%s]", section);
 }
 
@@ -630,6 +718,19 @@ env_overrides(struct parse *p, struct err *e)
         {"serve", "store_ip"},
         {"serve", "click_seconds"},
         {"serve", "trusted_proxy"},
+        {"bounces", "rules"},
+        {"bounces", "soft_limit"},
+        {"bounces", "soft_days"},
+        {"bounces", "breaker_hard"},
+        {"bounces", "breaker_complaint"},
+        {"bounces", "breaker_min"},
+        {"bounces", "imap"},
+        {"bounces", "username"},
+        {"bounces", "password_env"},
+        {"bounces", "password_file"},
+        {"bounces", "tls_verify"},
+        {"bounces", "ca_file"},
+        {"bounces", "processed"},
     };
     char var[128];
 
@@ -716,6 +817,9 @@ validate(struct config *cfg, struct err *e)
         resolve(cfg, &cfg->relay[i].ca_file);
         resolve(cfg, &cfg->relay[i].password_file);
     }
+    resolve(cfg, &cfg->bounces.rules);
+    resolve(cfg, &cfg->bounces.ca_file);
+    resolve(cfg, &cfg->bounces.password_file);
     for (size_t i = 0; i < cfg->ndkim; i++) {
         struct config_dkim *d = &cfg->dkim[i];
         if (d->domain == NULL || d->selector == NULL || d->key_file == NULL)
@@ -767,6 +871,12 @@ config_load(struct config *cfg, const char *path, struct err *e)
     cfg->serve.per_ip = 256;
     cfg->serve.timeout = 10;
     cfg->serve.click_seconds = 10;
+    cfg->bounces.soft_limit = 3;
+    cfg->bounces.soft_days = 30;
+    cfg->bounces.breaker_hard = 0.05;
+    cfg->bounces.breaker_complaint = 0.003;
+    cfg->bounces.breaker_min = 200;
+    cfg->bounces.tls_verify = 1;
     memset(&p, 0, sizeof p);
     p.cfg = cfg;
     if ((f = fopen(path, "r")) == NULL) {
@@ -803,6 +913,13 @@ config_free(struct config *cfg)
         free(cfg->dkim[i].key_file);
     }
     free(cfg->serve.listen);
+    free(cfg->bounces.rules);
+    free(cfg->bounces.imap);
+    free(cfg->bounces.username);
+    free(cfg->bounces.password_env);
+    free(cfg->bounces.password_file);
+    free(cfg->bounces.ca_file);
+    free(cfg->bounces.processed);
     for (size_t i = 0; i < cfg->serve.ntrusted_proxy; i++)
         free(cfg->serve.trusted_proxy[i]);
     for (size_t i = 0; i < cfg->serve.nmachine_ua; i++)

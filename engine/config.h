@@ -105,6 +105,25 @@ struct config_limits {
     size_t ndomain;
 };
 
+/* [bounces]: what comes back (engine/ingest.h, engine/fetch.h). */
+struct config_bounces {
+    char *rules;         /* the user's rules file (engine/rules.h), or NULL */
+    int soft_limit;      /* soft bounces within soft_days that suppress: 3 */
+    int soft_days;       /* 30 */
+    double breaker_hard; /* a campaign pauses past this hard-bounce
+                            rate: 0.05; 0 never */
+    double breaker_complaint; /* ... or this complaint rate: 0.003 */
+    int breaker_min;          /* after at least this many sent: 200 */
+    char *imap;               /* imaps://host[:port]/MAILBOX (fetch) */
+    char *username;
+    char *password_env;
+    char *password_file;
+    int tls_verify; /* default on */
+    char *ca_file;
+    char *processed; /* "move:FOLDER" (default move:Processed), "seen",
+                        "delete" */
+};
+
 struct config {
     char *path;
     int exists; /* the file was there */
@@ -116,6 +135,7 @@ struct config {
     size_t nrelay;
     struct config_limits limits;
     struct config_serve serve;
+    struct config_bounces bounces;
 };
 
 /*

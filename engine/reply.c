@@ -2,23 +2,17 @@
 /*
  * reply.c - whose fault is an SMTP refusal (see reply.h).
  *
- * Owns the rule table: PCRE2 patterns over the reply's text, compiled
- * once per process (pthread_once) and read-only afterwards, then the
- * enhanced status (RFC 3463, RFC 5248 registry, RFC 7372 for
- * 5.7.20-5.7.27), then the stage.  Does not own what happens next: the
- * queue turns a verdict into a bounce, a suppression or a stopped run.
- *
- * The order of the table is the design.  Texts that name a recipient
- * side policy explicitly ("the recipient's domain ...") come first, so
- * that the words they share with our faults ("blocklist", "authentication
- * required") do not make them ours; then our faults, the most specific
- * first (HELO, TLS, AUTH, relaying, sender address, our domain's
- * SPF/DKIM/DMARC, limits, blocklists, reputation); then the message's
- * (size, form, content); the recipient's ("user unknown", "over quota")
- * last, so that "Sender address rejected: User unknown" is ours.
+ * Owns the order of the judgement: the rule table over the reply's text
+ * (engine/rules.h: engine/classify.rules and the user's rules, whose
+ * order is the design), then the enhanced status (RFC 3463, RFC 5248
+ * registry, RFC 7372 for 5.7.20-5.7.27), then the stage, then a last
+ * pattern of policy words.  Does not own what happens next: the queue
+ * turns a verdict into a bounce, a suppression or a stopped run, the
+ * bounce parser (engine/bounce.h) into a bounce's class.
  *
  * Thread safety: the compiled patterns are shared and never written
- * after pthread_once; each call has its own match data.
+ * after pthread_once (the last pattern) and rules_init (the table); each
+ * call has its own match data.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -29,6 +23,8 @@
 #include <string.h>
 
 #include "reply.h"
+#include "rules.h"
+#include "rules_fix.h"
 
 /*
  * Only the first REPLY_TEXT_MAX bytes of a text are matched: smtp.c keeps
@@ -38,230 +34,21 @@
  */
 #define REPLY_TEXT_MAX 1024
 
-/* ---- what to change, for our faults and the message's ---- */
-
-#define FIX_HELO                                                               \
-    "set helo in [relay] to a fully-qualified name that resolves to this "     \
-    "host (and this host's address back to it)"
-#define FIX_TLS                                                                \
-    "the relay requires TLS: set tls in [relay] to starttls (or smtps)"
-#define FIX_AUTH                                                               \
-    "the relay wants authentication: set username and password_env or "        \
-    "password_file in [relay], and check that they are right"
-#define FIX_RELAY                                                              \
-    "the relay does not let this client relay: check [relay] username and "    \
-    "password (and host), or ask the relay's admin to allow this client"
-#define FIX_IDENTITY                                                           \
-    "the relay sends only from senders verified in its account: verify "       \
-    "[sender] from and bounce_domain (or their domain) with the relay"
-#define FIX_SENDER                                                             \
-    "the relay refuses the envelope sender (bounce_domain): check [sender] "   \
-    "bounce_domain exists in DNS and that the relay accepts it"
-#define FIX_SPF                                                                \
-    "publish SPF for the sender's domain and for [sender] bounce_domain, "     \
-    "listing the relay's addresses"
-#define FIX_DKIM                                                               \
-    "sign with a [dkim] key of the sender's domain and publish its public "    \
-    "key in DNS"
-#define FIX_DMARC                                                              \
-    "publish SPF/DKIM/DMARC for the sender's domain: sign with a [dkim] key "  \
-    "of the From domain and publish SPF and a DMARC record that align"
-#define FIX_ACCOUNT                                                            \
-    "the relay has suspended sending for this account: see its dashboard "     \
-    "or ask its admin"
-#define FIX_RATE                                                               \
-    "the relay or the receiver refuses our sending rate: lower rate in "       \
-    "[limits] (or the domain's limit) and send the rest later"
-#define FIX_BLOCKLIST                                                          \
-    "this client's address (or the relay's, or the sender's domain) is on a "  \
-    "blocklist: look it up on the list the reply names, fix the cause and "    \
-    "request removal, or send through another relay"
-#define FIX_CLIENT                                                             \
-    "the receiver refuses this client's address (often for missing reverse "   \
-    "DNS): give the sending address a PTR record that resolves back to it, "   \
-    "or ask the relay's admin"
-#define FIX_REPUTATION                                                         \
-    "the receiver refuses mail from this address or domain for its "           \
-    "reputation: check the receiver's postmaster tools and the blocklists, "   \
-    "send less, or send through another relay"
-#define FIX_ACL                                                                \
-    "the relay's access rules refuse this sender or client: ask its admin "    \
-    "which rule; check [sender] bounce_domain and [relay] username"
-#define FIX_PROTOCOL                                                           \
-    "the relay refused a command of ours: check [relay] tls and auth, and "    \
-    "report the reply as a bug"
-#define FIX_MAIL                                                               \
-    "the relay refuses MAIL FROM: check [sender] bounce_domain and the "       \
-    "relay's log for the reason"
-#define FIX_SIZE                                                               \
-    "the message is bigger than the relay or the receiver accepts: make it "   \
-    "smaller (fewer or smaller images and attachments)"
-#define FIX_FORM                                                               \
-    "the message's form (MIME, headers, line length) is refused: report "      \
-    "the reply as a bug"
-#define FIX_CONTENT                                                            \
-    "the message's content is refused as spam or unsafe: revise it (links, "   \
-    "images, wording, attachments) and test it before sending again"
-
 #define S REPLY_FAULT_SENDER
 #define M REPLY_FAULT_MESSAGE
 #define R REPLY_FAULT_RECIPIENT
 
 /* The verdicts that more than one rule gives. */
 static const struct reply_verdict v_sender_addr = {
-    S, "", "sender address refused", FIX_SENDER, 1};
+    S, "", "sender address refused", FIX_SENDER, 1, NULL};
 static const struct reply_verdict v_mail = {
-    S, "", "sender refused by the relay", FIX_MAIL, 0};
-static const struct reply_verdict v_data = {M, "", "message refused after DATA",
-                                            FIX_CONTENT, 0};
-static const struct reply_verdict v_soft = {R, "soft", "refused", NULL, 0};
+    S, "", "sender refused by the relay", FIX_MAIL, 0, NULL};
+static const struct reply_verdict v_data = {
+    M, "", "message refused after DATA", FIX_CONTENT, 0, NULL};
+static const struct reply_verdict v_soft = {R,    "soft", "refused",
+                                            NULL, 0,      NULL};
 static const struct reply_verdict v_blocked = {
-    R, "blocked", "refused by the recipient's policy", NULL, 0};
-
-struct reply_rule {
-    const char *pattern;
-    struct reply_verdict v;
-};
-
-/*
- * The text table, first match wins.  Caseless, DOTALL; a reply's lines
- * arrive joined with a space.
- */
-static const struct reply_rule reply_rules[] = {
-    /* -- the recipient's, named so explicitly that nothing else counts -- */
-    /* SES: the relay's own suppression list (an earlier bounce or
-     * complaint); before "blacklist" below */
-    {"\\baddress blacklisted\\b|\\bon (?:the |your |an? )?(?:account[- ]level "
-     ")?suppression list\\b|\\baddress is suppressed\\b",
-     {R, "hard", "recipient on the relay's suppression list", NULL, 0}},
-    /* Office 365 directory-based edge blocking: no such recipient */
-    {"\\bAS\\(201806281\\)",
-     {R, "hard", "no such recipient (directory lookup)", NULL, 0}},
-    /* cPanel Exim, a failed callout: cause unknown, suppress nobody */
-    {"\\bcould not deliver mail to\\b.{0,200}\\bmay not exist\\b",
-     {R, "soft", "recipient verification failed", NULL, 0}},
-    {"\\bRESOLVER\\.RST\\.|\\brecipient'?s (?:domain|server|mail ?server|"
-     "organi[sz]ation|policy|policies|spam ?filter|admin\\w*|block ?list|"
-     "black ?list|allow ?list|white ?list|settings)\\b|\\b(?:user|recipient)"
-     "'?s? (?:block|black) ?list\\b|\\brecipient address rejected: access "
-     "denied\\b|\\bdelivery not authori[sz]ed\\b|\\bnot authori[sz]ed to "
-     "send to\\b|\\bdoes not accept mail from you\\b|\\b(?:rejected|blocked) "
-     "by (?:the )?recipient\\b",
-     {R, "blocked", "refused by the recipient's policy", NULL, 0}},
-
-    /* -- ours: the client, the relay account, the sender -- */
-    {"\\b(?:helo|ehlo)\\b.{0,60}\\b(?:rejected|"
-     "refused|invalid|denied|not allowed|not accepted)\\b|\\b(?:bad|invalid|"
-     "forged|illegal|non-fqdn) (?:helo|ehlo)\\b",
-     {S, "", "HELO refused", FIX_HELO, 1}},
-    {"\\bmust issue an? starttls\\b|\\bstarttls (?:is )?required\\b|"
-     "\\bencryption (?:is )?(?:required|needed)\\b|\\btls (?:is )?required\\b"
-     "|\\bmust (?:use|issue) (?:tls|starttls)\\b|\\brequires? (?:a )?secure "
-     "connection\\b",
-     {S, "", "TLS required", FIX_TLS, 1}},
-    {"\\bauthentication (?:is )?required\\b|\\bmust (?:issue an? auth\\b|"
-     "authenticate\\b)|\\bauthentication (?:credentials )?(?:invalid|"
-     "failed|failure|unsuccessful)\\b|\\b(?:username|user name) and password "
-     "not accepted\\b|\\b(?:invalid|bad|incorrect) (?:credentials|"
-     "password)\\b|\\bclient was not authenticated\\b|\\bnot authenticated "
-     "to send\\b|\\bunauthenticated (?:senders?|relay(?:ing)?|"
-     "submission)\\b|\\bapplication-specific password\\b|\\bplease log in "
-     "(?:via|with) your web browser\\b|\\bsmtp auth(?:entication)? "
-     "(?:is )?(?:disabled|required)\\b|\\bdoes not have permissions? to "
-     "send as\\b",
-     {S, "", "authentication required or refused", FIX_AUTH, 1}},
-    {"\\brelay(?:ing)? (?:access )?(?:is )?(?:denied|not permitted|not "
-     "allowed|prohibited|disallowed|refused)\\b|\\bunable to relay\\b|"
-     "\\bnot (?:permitted|allowed|authori[sz]ed) to relay\\b|\\b(?:we )?do "
-     "not relay\\b|\\bno relaying\\b|\\ballowed rcpthosts\\b|\\bcannot "
-     "relay\\b",
-     {S, "", "relaying denied", FIX_RELAY, 1}},
-    {"\\baddress (?:is )?not verified\\b|\\bidentities failed the check\\b|"
-     "\\bverified sender identity\\b|\\bsandbox subdomains?\\b|\\bauthorized "
-     "recipients\\b|\\bfree accounts are for test\\b|\\bdomain \\S+ is not "
-     "allowed to send\\b",
-     {S, "", "sender not verified by the relay", FIX_IDENTITY, 1}},
-    {"\\bdmarc\\b|\\bsender is unauthenticated\\b|\\bunauthenticated "
-     "(?:e-?mail|mail|messages?)\\b|\\bsenders to authenticate\\b",
-     {S, "", "DMARC fails for the sender's domain", FIX_DMARC, 1}},
-    {"\\bspf\\b|\\bsender policy framework\\b",
-     {S, "", "SPF fails for the sender's domain", FIX_SPF, 1}},
-    {"\\bdkim\\b", {S, "", "DKIM fails for the sender's domain", FIX_DKIM, 1}},
-    /* before the sender's address: "Sender address [x] blocked using" */
-    {"\\bblocked using\\b|\\b(?:listed|found) (?:at|in|on|by)\\b.{0,80}"
-     "\\b(?:bl|rbl|dnsbl|spamhaus|spamcop|sorbs|barracuda\\w*|uceprotect)\\b|"
-     "\\bspamhaus\\b|\\bspamcop\\b|\\bbarracudacentral\\b|\\bsorbs\\b|"
-     "\\buceprotect\\b|\\b(?:dnsbl|rbl|rhsbl)\\b|\\b(?:block|black) ?"
-     "(?:list|listed)\\b|\\[BL\\d+\\]",
-     {S, "", "client blocklisted", FIX_BLOCKLIST, 0}},
-    {"\\bsender address rejected\\b|\\bsender (?:address|domain)\\b.{0,40}"
-     "\\b(?:invalid|rejected|refused|denied|unknown|not (?:found|allowed|"
-     "accepted|permitted|valid|verified)|does not (?:exist|resolve)|must "
-     "(?:exist|resolve))\\b|\\bdomain of sender(?: address)?\\b.{0,120}"
-     "\\b(?:does not (?:exist|resolve)|not found|unknown)\\b|\\bsender "
-     "verify failed\\b|\\bverification failed for\\b|\\b(?:invalid|bad|"
-     "unknown) sender\\b",
-     {S, "", "sender address refused", FIX_SENDER, 1}},
-    {"\\bsending (?:is |has been )?(?:suspended|paused|disabled)\\b|"
-     "\\baccount (?:is |has been )?(?:suspended|paused)\\b",
-     {S, "", "relay account suspended", FIX_ACCOUNT, 0}},
-    {"\\bsending (?:quota|limits?)\\b|\\bmessage quota exceeded\\b|\\brate "
-     "limit(?:ed|s)?\\b|\\btoo many (?:messages|e-?mails|mails|"
-     "connections)\\b|\\bunusual rate\\b|\\bmail flood\\b|\\bsending rate\\b",
-     {S, "", "sending rate or quota exceeded", FIX_RATE, 0}},
-    {"\\bclient host\\b.{0,60}\\b(?:rejected|blocked|refused|denied)\\b|"
-     "\\bcannot find your (?:reverse )?hostname\\b|\\bptr record\\b|"
-     "\\breverse dns\\b|\\brdns\\b|\\bdoes not resolve to your address\\b",
-     {S, "", "client host refused", FIX_CLIENT, 0}},
-    {"\\breputation\\b|\\btraffic not accepted from this ip\\b|\\bbanned "
-     "sending ip\\b|\\bnot authori[sz]ed to send (?:e-?mail )?directly\\b|"
-     "\\bspam abuse detected\\b|\\[TSS\\d+\\]|\\boriginating from your ip\\b|"
-     "\\bunregistered domains?\\b|\\bmessages from \\S+ weren't sent\\b",
-     {S, "", "client refused for its reputation", FIX_REPUTATION, 0}},
-    /* Exim's text for an ACL "deny" without a message */
-    {"\\badministrative prohibition\\b",
-     {S, "", "refused by the relay's access rules", FIX_ACL, 0}},
-
-    /* -- the message's -- */
-    {"\\b(?:message|mail) (?:size )?(?:exceeds|is too (?:large|big)|too "
-     "(?:large|big))\\b|\\bsize exceeds\\b|\\bexceeds (?:the )?(?:fixed |"
-     "maximum |max |allowed )*(?:message )?size\\b|\\bmessage length "
-     "exceeds\\b",
-     {M, "", "message too large", FIX_SIZE, 0}},
-    {"\\binvalid mime\\b|\\bmalformed\\b|\\bnot rfc ?5322 compliant\\b|"
-     "\\brfc ?5322 section\\b|\\bbare (?:lf|linefeeds?)\\b|\\bline (?:is )?"
-     "too long\\b|\\bduplicate header\\b",
-     {M, "", "message malformed", FIX_FORM, 0}},
-    {"\\bcontent rejected\\b|\\b(?:rejected|classified|identified|detected|"
-     "flagged|marked|considered|blocked) as (?:spam|junk|bulk)\\b|\\blooks "
-     "like spam\\b|\\bspam (?:content|score|detected|message)\\b|"
-     "\\blikely unsolicited\\b|\\bunsolicited (?:bulk )?(?:mail|e-?mail|"
-     "messages?)\\b|\\bvirus\\b|\\bmalware\\b|\\binfected\\b|\\b(?:banned|"
-     "blocked|forbidden|prohibited) (?:attachment|file|content)s?\\b|"
-     "\\bpotential security issue\\b|\\bnot accepted for policy reasons\\b|"
-     "\\bcontent filter",
-     {M, "", "message content refused", FIX_CONTENT, 0}},
-
-    /* -- the recipient's: the mailbox does not exist -- */
-    {"\\buser unknown\\b|\\bunknown (?:user|recipient|mailbox|address)\\b|"
-     "\\brecipient unknown\\b|\\bno such (?:user|mailbox|recipient|address|"
-     "account)\\b|\\b(?:user|mailbox|recipient|address|account)\\b.{0,40}"
-     "\\b(?:does not|doesn't) exist\\b|\\b(?:recipient|user|mailbox|address)"
-     " not found\\b|\\brecip(?:ient)?notfound\\b|\\binvalid "
-     "(?:recipient|mailbox)\\b|\\bmailbox (?:is )?unavailable\\b|\\bno "
-     "mailbox\\b|\\bmailbox (?:is )?disabled\\b|\\baccount (?:that you "
-     "tried to reach )?(?:is |has been )?disabled\\b|\\bmailbox name not "
-     "allowed\\b|\\bunrouteable address\\b|\\bundeliverable address\\b|"
-     "\\bdoesn't have an? \\S+ account\\b|\\bnot a valid (?:mailbox|"
-     "recipient|user)\\b",
-     {R, "hard", "no such recipient", NULL, 0}},
-    {"\\bover ?quota\\b|\\bquota exceeded\\b|\\bmailbox (?:is )?full\\b|"
-     "\\bmailbox size limit\\b|\\binsufficient (?:storage|disk|space)\\b|"
-     "\\bexceeded (?:its |the )?storage\\b",
-     {R, "soft", "mailbox full", NULL, 0}},
-};
-
-#define REPLY_NRULES (sizeof reply_rules / sizeof reply_rules[0])
+    R, "blocked", "refused by the recipient's policy", NULL, 0, NULL};
 
 /*
  * queue_classify()'s words for a recipient's policy, tried last: only
@@ -271,7 +58,6 @@ static const char reply_late_pattern[] =
     "spam|block|black ?list|reputation|policy|rejected due to|listed|"
     "refused|denied|prohibited|not (?:allowed|accepted|authori[sz]ed)";
 
-static pcre2_code *reply_re[REPLY_NRULES];
 static pcre2_code *reply_late_re;
 static pthread_once_t reply_once = PTHREAD_ONCE_INIT;
 
@@ -302,8 +88,6 @@ reply_compile_one(const char *pattern)
 static void
 reply_compile(void)
 {
-    for (size_t i = 0; i < REPLY_NRULES; i++)
-        reply_re[i] = reply_compile_one(reply_rules[i].pattern);
     reply_late_re = reply_compile_one(reply_late_pattern);
 }
 
@@ -393,22 +177,25 @@ static const struct reply_verdict *
 reply_by_status(const struct reply_status *st, enum reply_stage stage)
 {
     static const struct reply_verdict
-        hard_addr = {R, "hard", "no such recipient", NULL, 0},
-        hard_dest = {R, "hard", "no such destination", NULL, 0},
-        hard_off = {R, "hard", "mailbox disabled", NULL, 0},
-        soft_full = {R, "soft", "mailbox full", NULL, 0},
-        soft_sys = {R, "soft", "recipient's system unavailable", NULL, 0},
-        s_proto = {S, "", "protocol error", FIX_PROTOCOL, 0},
-        s_dkim = {S, "", "DKIM fails for the sender's domain", FIX_DKIM, 1},
-        s_spf = {S, "", "SPF fails for the sender's domain", FIX_SPF, 1},
-        s_rdns = {S, "", "client reverse DNS fails", FIX_CLIENT, 0},
-        s_dmarc = {S, "", "DMARC fails for the sender's domain", FIX_DMARC, 1},
-        s_auth = {S, "", "authentication required or refused", FIX_AUTH, 1},
-        s_tls = {S, "", "TLS required", FIX_TLS, 1},
-        s_acct = {S, "", "relay account disabled", FIX_ACCOUNT, 0},
-        m_size = {M, "", "message too large", FIX_SIZE, 0},
-        m_form = {M, "", "message content refused", FIX_CONTENT, 0},
-        m_policy = {M, "", "message refused by policy", FIX_CONTENT, 0};
+        hard_addr = {R, "hard", "no such recipient", NULL, 0, NULL},
+        hard_dest = {R, "hard", "no such destination", NULL, 0, NULL},
+        hard_off = {R, "hard", "mailbox disabled", NULL, 0, NULL},
+        soft_full = {R, "soft", "mailbox full", NULL, 0, NULL},
+        soft_sys = {R, "soft", "recipient's system unavailable", NULL, 0, NULL},
+        s_proto = {S, "", "protocol error", FIX_PROTOCOL, 0, NULL},
+        s_dkim = {S,        "", "DKIM fails for the sender's domain",
+                  FIX_DKIM, 1,  NULL},
+        s_spf = {S, "", "SPF fails for the sender's domain", FIX_SPF, 1, NULL},
+        s_rdns = {S, "", "client reverse DNS fails", FIX_CLIENT, 0, NULL},
+        s_dmarc = {S,         "", "DMARC fails for the sender's domain",
+                   FIX_DMARC, 1,  NULL},
+        s_auth = {S,        "", "authentication required or refused",
+                  FIX_AUTH, 1,  NULL},
+        s_tls = {S, "", "TLS required", FIX_TLS, 1, NULL},
+        s_acct = {S, "", "relay account disabled", FIX_ACCOUNT, 0, NULL},
+        m_size = {M, "", "message too large", FIX_SIZE, 0, NULL},
+        m_form = {M, "", "message content refused", FIX_CONTENT, 0, NULL},
+        m_policy = {M, "", "message refused by policy", FIX_CONTENT, 0, NULL};
     int s = st->subject, d = st->detail;
 
     if (s < 0)
@@ -473,6 +260,8 @@ reply_classify(int code, const char *status, const char *text,
                enum reply_stage stage, struct reply_verdict *v)
 {
     const struct reply_verdict *r = NULL;
+    const struct rule *rule;
+    struct reply_verdict ruled;
     struct reply_status st;
     pcre2_match_data *md = NULL;
     size_t n = text ? strnlen(text, REPLY_TEXT_MAX) : 0;
@@ -485,9 +274,15 @@ reply_classify(int code, const char *status, const char *text,
             fprintf(stderr, "campaign: out of memory\n");
             abort();
         }
-        for (size_t i = 0; r == NULL && i < REPLY_NRULES; i++)
-            if (reply_match(reply_re[i], text, n, md))
-                r = &reply_rules[i].v;
+        if ((rule = rules_match(text, n)) != NULL) {
+            ruled.fault = (enum reply_fault)rule->fault;
+            ruled.bounce_class = rule->bounce_class;
+            ruled.why = rule->why;
+            ruled.fix = rule->fix;
+            ruled.config = rule->config;
+            ruled.status = rule->status;
+            r = &ruled;
+        }
     }
     /* a text that says "does not exist" is believed unless the status
      * says policy (5.7.x) or the sender's address (5.1.7, 5.1.8) */

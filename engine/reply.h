@@ -3,13 +3,13 @@
  * reply.h - whose fault is an SMTP refusal: the recipient's, the
  * message's, or ours (the sender, the client, our relay).
  *
- * Owns the table that decides it - the stage the reply came at, the
- * enhanced status (RFC 3463, the IANA registry of RFC 5248), and the
- * reply's text matched against a shipped table of PCRE2 patterns
- * (compiled once) - and the class of a recipient's bounce (hard, soft,
- * blocked).  Pure: no I/O, no state but the compiled patterns; the queue
- * decides what to do with a verdict, and the bounce parser (DSNs) is
- * meant to use the same table.
+ * Owns the judgement - the stage the reply came at, the enhanced status
+ * (RFC 3463, the IANA registry of RFC 5248), and the reply's text matched
+ * against the rule table (engine/rules.h, engine/classify.rules) - and
+ * the class of a recipient's bounce (hard, soft, blocked).  Pure: no I/O,
+ * no state but the compiled patterns; the queue decides what to do with
+ * a verdict, and the bounce parser (engine/bounce.h) reads a DSN's
+ * diagnostic through the same function.
  *
  * Why it matters: a relay that refuses *us* (relaying denied, HELO
  * refused, sender address rejected, authentication required, our own
@@ -48,6 +48,8 @@ struct reply_verdict {
                         change, static; for the recipient's NULL */
     int config;      /* 1: our configuration is wrong (HELO, AUTH): EX_CONFIG;
                         0: the relay refused us: EX_UNAVAILABLE */
+    const char *status; /* the status the rule gives a bounce that carries
+                           none ("5.1.2"); NULL or "" when none */
 };
 
 /*

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * cmd_bounces.c - `campaign bounces parse|ingest|fetch|rules`: what comes
+ * back to the VERP and unsubscribe addresses (engine/bounce.h reads a
+ * message, engine/ingest.h records it, engine/fetch.h reads an IMAP
+ * mailbox).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../engine/bounce.h"
+#include "../engine/config.h"
+#include "../engine/ingest.h"
+#include "../engine/log.h"
+#include "../engine/rules.h"
+#include "../engine/xalloc.h"
+#include "cmd.h"
+#include "mailjob.h"
+
+/*
+ * read_message - at most BOUNCE_INPUT_MAX + 1 bytes of f (the parser
+ * reads no more; the + 1 tells it the input was longer).  Returns a
+ * malloc'd buffer, or NULL with errno set on a read error.
+ */
+static char *
+read_message(FILE *f, size_t *len)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *b = xmalloc(cap);
+
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            if (cap > BOUNCE_INPUT_MAX)
+                break;
+            cap *= 2;
+            b = xrealloc(b, cap);
+        }
+        got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(b);
+        return NULL;
+    }
+    *len = n;
+    return b;
+}
+
+/* json_str - s as a JSON string, or null when empty */
+static json_t *
+json_str(const char *s)
+{
+    return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
+/* report_json - one element per recipient (one with a null recipient when
+ * there is none) appended to arr */
+static void
+report_json(json_t *arr, const char *file, const struct bounce_report *r)
+{
+    size_t n = r->nrcpt ? r->nrcpt : 1;
+
+    for (size_t i = 0; i < n; i++) {
+        static const struct bounce_rcpt none = {.classification = "unknown",
+                                                .reason = ""};
+        const struct bounce_rcpt *c = r->nrcpt ? &r->rcpt[i] : &none;
+        json_t *o = json_object();
+
+        json_object_set_new(o, "file", json_string(file));
+        json_object_set_new(o, "kind", json_string(bounce_kind_name(r->kind)));
+        json_object_set_new(o, "recipient", json_str(c->recipient));
+        json_object_set_new(o, "original_recipient", json_str(c->original));
+        json_object_set_new(o, "action", json_str(c->action));
+        json_object_set_new(o, "status", json_str(c->status));
+        json_object_set_new(o, "status_derived",
+                            json_boolean(c->status_derived));
+        json_object_set_new(o, "reply_code",
+                            c->reply_code ? json_integer(c->reply_code)
+                                          : json_null());
+        json_object_set_new(o, "diagnostic", json_str(c->diagnostic));
+        json_object_set_new(o, "remote_mta", json_str(c->remote_mta));
+        json_object_set_new(o, "classification",
+                            json_string(c->classification));
+        json_object_set_new(o, "reason",
+                            json_string(c->reason ? c->reason : ""));
+        json_object_set_new(o, "message_id", json_str(r->message_id));
+        json_object_set_new(o, "feedback_type", json_str(r->feedback_type));
+        json_object_set_new(
+            o, "token",
+            json_boolean(r->verp[0] != '\0' || r->unsub[0] != '\0' ||
+                         r->returned_verp[0] || r->returned_unsub[0]));
+        json_object_set_new(o, "truncated", json_boolean(r->truncated));
+        json_array_append_new(arr, o);
+    }
+}
+
+/* report_text - one line per recipient */
+static void
+report_text(const char *file, const struct bounce_report *r)
+{
+    if (r->nrcpt == 0) {
+        printf("%s: %s, no recipient found\n", cmd_safe(file),
+               bounce_kind_name(r->kind));
+        return;
+    }
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        const struct bounce_rcpt *c = &r->rcpt[i];
+        printf("%s: %s %s %s", cmd_safe(file), bounce_kind_name(r->kind),
+               c->classification,
+               c->recipient[0] ? cmd_safe(c->recipient) : "(no recipient)");
+        if (c->status[0])
+            printf(" %s%s", c->status, c->status_derived ? "?" : "");
+        if (c->reason && *c->reason)
+            printf(" (%s)", cmd_safe(c->reason));
+        if (c->diagnostic[0])
+            printf(": %s", cmd_safe(c->diagnostic));
+        putchar('\n');
+    }
+}
+
+/* rules_from_config - the user's rules of [bounces] rules, if any */
+static int
+rules_from_config(struct ctx *ctx, struct err *e)
+{
+    struct config cfg;
+    int rc;
+
+    if (cmd_config_load(ctx, &cfg, e) == -1)
+        return -1;
+    rc = rules_init(cfg.bounces.rules, e);
+    config_free(&cfg);
+    return rc;
+}
+
+int
+cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct bounce_report *r;
+    struct bounce_opts bo = {NULL};
+    struct err e;
+    json_t *arr = NULL;
+    int c, json = 0, code = 0;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'h')
+            return cmd_usage("bounces parse", stdout, 0);
+        else
+            return cmd_usage("bounces parse", stderr, EX_USAGE);
+    }
+    if (optind >= argc)
+        return cmd_usage("bounces parse", stderr, EX_USAGE);
+    err_clear(&e);
+    if (rules_from_config(ctx, &e) == -1)
+        return cmd_fail(&e);
+    r = xmalloc(sizeof *r);
+    if (json)
+        arr = json_array();
+    for (int i = optind; i < argc; i++) {
+        FILE *f = strcmp(argv[i], "-") == 0 ? stdin : fopen(argv[i], "rb");
+        char *buf;
+        size_t len;
+
+        if (f == NULL) {
+            log_warnx("%s: %s", argv[i], strerror(errno));
+            code = EX_NOINPUT;
+            continue;
+        }
+        buf = read_message(f, &len);
+        if (buf == NULL) {
+            log_warnx("%s: read error: %s", argv[i], strerror(errno));
+            code = EX_IOERR;
+        }
+        if (f != stdin)
+            fclose(f);
+        if (buf == NULL)
+            continue;
+        err_clear(&e);
+        if (bounce_parse(buf, len, &bo, r, &e) == -1) {
+            free(buf);
+            code = cmd_fail(&e);
+            break;
+        }
+        free(buf);
+        if (json)
+            report_json(arr, argv[i], r);
+        else
+            report_text(argv[i], r);
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        putchar('\n');
+        json_decref(arr);
+    }
+    free(r);
+    if (fflush(stdout) == EOF && code == 0)
+        code = EX_IOERR;
+    return code;
+}
+
+int
+cmd_bounces_rules(struct ctx *ctx, int argc, char **argv)
+{
+    (void)ctx;
+    if (argc > 1)
+        return cmd_usage("bounces rules",
+                         strcmp(argv[1], "--help") == 0 ? stdout : stderr,
+                         strcmp(argv[1], "--help") == 0 ? 0 : EX_USAGE);
+    fputs(rules_shipped(), stdout);
+    return fflush(stdout) == EOF ? EX_IOERR : 0;
+}
+
+/* ---- ingest ---- */
+
+struct job {
+    struct ctx *ctx;
+    struct config cfg;
+    struct store *st;
+    struct track_key key;
+    int have_key;
+    struct ingest *in;
+};
+
+/*
+ * job_open - the configuration, the rules, the tracking key (without it
+ * no token checks, and only Message-IDs and addresses match), the
+ * database and the ingest.  Returns 0 or an exit code.
+ */
+static int
+job_open(struct ctx *ctx, struct job *j)
+{
+    struct ingest_policy p;
+    struct stat sb;
+    struct err e;
+    char *secret;
+    int code = 0;
+
+    memset(j, 0, sizeof *j);
+    j->ctx = ctx;
+    err_clear(&e);
+    if (cmd_config_load(ctx, &j->cfg, &e) == -1 ||
+        rules_init(j->cfg.bounces.rules, &e) == -1)
+        return cmd_fail(&e);
+    secret = mailjob_secret_path(ctx, &j->cfg);
+    if (stat(secret, &sb) == 0) {
+        if (track_secret_load(secret, &j->key, &e) == -1) {
+            free(secret);
+            return cmd_fail(&e);
+        }
+        j->have_key = 1;
+    } else {
+        log_warnx("%s: no tracking secret: VERP and unsubscribe tokens "
+                  "cannot be checked, only Message-IDs and addresses match",
+                  secret);
+    }
+    free(secret);
+    if ((j->st = cmd_open(ctx, &code)) == NULL)
+        return code;
+    memset(&p, 0, sizeof p);
+    p.soft_limit = j->cfg.bounces.soft_limit;
+    p.soft_days = j->cfg.bounces.soft_days;
+    p.breaker.hard = j->cfg.bounces.breaker_hard;
+    p.breaker.complaint = j->cfg.bounces.breaker_complaint;
+    p.breaker.min = j->cfg.bounces.breaker_min;
+    if ((j->in = ingest_new(j->st, j->have_key ? &j->key : NULL, &p, &e)) ==
+        NULL)
+        return cmd_fail(&e);
+    return 0;
+}
+
+static void
+job_close(struct job *j)
+{
+    ingest_free(j->in);
+    if (j->st)
+        store_close(j->st);
+    explicit_bzero(&j->key, sizeof j->key);
+    config_free(&j->cfg);
+}
+
+/* job_summary - the one line every run prints (stdout) */
+static void
+job_summary(struct job *j, const char *prefix)
+{
+    struct ingest_totals t;
+
+    ingest_totals(j->in, &t);
+    if (j->ctx->quiet)
+        return;
+    printf("%singested %ld message%s: hard %ld, soft %ld, blocked %ld, "
+           "delayed %ld, complaint %ld, auto_reply %ld, unsubscribe %ld, "
+           "unmatched %ld, duplicate %ld, unknown %ld",
+           prefix, t.messages, t.messages == 1 ? "" : "s", t.hard, t.soft,
+           t.blocked, t.delayed, t.complaint, t.auto_reply, t.unsubscribe,
+           t.unmatched, t.duplicate, t.unknown + t.delivered);
+    if (t.paused)
+        printf("; %ld campaign%s paused by the circuit breaker", t.paused,
+               t.paused == 1 ? "" : "s");
+    putchar('\n');
+}
+
+/* one - ingest one message of len bytes; an exit code */
+static int
+one(struct job *j, const char *buf, size_t len, const char *rcpt,
+    const char *where)
+{
+    struct err e;
+
+    err_clear(&e);
+    if (ingest_message(j->in, buf, len, rcpt, where, &e) == -1)
+        return cmd_fail(&e);
+    return 0;
+}
+
+static int
+ingest_file(struct job *j, const char *path, const char *rcpt)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf;
+    size_t len;
+    int code;
+
+    if (f == NULL) {
+        log_warnx("%s: %s", path, strerror(errno));
+        return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+    }
+    buf = read_message(f, &len);
+    if (f != stdin)
+        fclose(f);
+    if (buf == NULL) {
+        log_warnx("%s: read error: %s", path, strerror(errno));
+        return EX_IOERR;
+    }
+    code = one(j, buf, len, rcpt,
+               strcmp(path, "-") == 0 ? "the message on standard input" : path);
+    free(buf);
+    return code;
+}
+
+/*
+ * ingest_mbox - every message of an mbox file (mboxo or mboxrd: a line
+ * "From " starts a message, ">From " lines lose one ">"), read as a
+ * stream: one message in memory at a time, each at most the parser's
+ * bound (the rest of a bigger one is skipped).
+ */
+static int
+ingest_mbox(struct job *j, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *line = NULL, *msg = NULL, where[4200];
+    size_t cap = 0, mlen = 0, mcap = 0;
+    ssize_t n;
+    long count = 0, lineno = 0, start = 0;
+    int code = 0, in_msg = 0;
+
+    if (f == NULL) {
+        log_warnx("%s: %s", path, strerror(errno));
+        return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+    }
+    for (;;) {
+        n = getline(&line, &cap, f);
+        lineno++;
+        if (n == -1 || strncmp(line, "From ", 5) == 0) {
+            if (in_msg && mlen > 0) {
+                snprintf(where, sizeof where, "%s:%ld (message %ld)", path,
+                         start, ++count);
+                if ((code = one(j, msg, mlen, NULL, where)) != 0)
+                    break;
+            }
+            if (n == -1)
+                break;
+            in_msg = 1;
+            mlen = 0;
+            start = lineno;
+            continue;
+        }
+        if (!in_msg) {
+            if (lineno == 1 || line[0] != '\n') {
+                log_warnx("%s:%ld: not an mbox file (it must start with a "
+                          "\"From \" line)",
+                          path, lineno);
+                code = EX_DATAERR;
+                break;
+            }
+            continue;
+        }
+        {
+            const char *p = line;
+            size_t k = (size_t)n;
+            /* mboxrd: ">From ", ">>From " ... lose one ">" */
+            if (line[0] == '>') {
+                size_t g = strspn(line, ">");
+                if (strncmp(line + g, "From ", 5) == 0) {
+                    p++;
+                    k--;
+                }
+            }
+            if (mlen + k > BOUNCE_INPUT_MAX + 1)
+                continue;
+            if (mlen + k > mcap) {
+                mcap = (mlen + k) * 2;
+                msg = xrealloc(msg, mcap);
+            }
+            memcpy(msg + mlen, p, k);
+            mlen += k;
+        }
+    }
+    if (ferror(f) && code == 0) {
+        log_warnx("%s: read error: %s", path, strerror(errno));
+        code = EX_IOERR;
+    }
+    fclose(f);
+    free(line);
+    free(msg);
+    return code;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * ingest_dir - every regular file of dir, in name order (Maildir names
+ * begin with the delivery time)
+ */
+static int
+ingest_dir(struct job *j, const char *dir, int *found)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int code = 0;
+
+    if (d == NULL)
+        return errno == ENOENT
+                   ? 0
+                   : (log_warnx("%s: %s", dir, strerror(errno)), EX_IOERR);
+    *found = 1;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            names = xreallocarray(names, cap, sizeof *names);
+        }
+        names[n++] = xasprintf("%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (code == 0 && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
+            code = ingest_file(j, names[i], NULL);
+        free(names[i]);
+    }
+    free(names);
+    return code;
+}
+
+/* ingest_maildir - DIR/new then DIR/cur, or DIR itself when it has
+ * neither (a folder of message files) */
+static int
+ingest_maildir(struct job *j, const char *dir)
+{
+    char *sub;
+    int code, found = 0;
+    struct stat sb;
+
+    if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+        log_warnx("%s: %s", dir,
+                  stat(dir, &sb) == -1 ? strerror(errno) : "not a directory");
+        return EX_NOINPUT;
+    }
+    sub = xasprintf("%s/new", dir);
+    code = ingest_dir(j, sub, &found);
+    free(sub);
+    if (code == 0) {
+        sub = xasprintf("%s/cur", dir);
+        code = ingest_dir(j, sub, &found);
+        free(sub);
+    }
+    if (code == 0 && !found)
+        code = ingest_dir(j, dir, &found);
+    return code;
+}
+
+int
+cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mbox", required_argument, NULL, 'm'},
+        {"maildir", required_argument, NULL, 'd'},
+        {"rcpt", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *mbox[16], *maildir[16], *rcpt = NULL;
+    size_t nmbox = 0, nmaildir = 0;
+    struct job j;
+    struct err e;
+    int c, code;
+
+    cmd_opt_reset();
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (nmbox == 16)
+                return cmd_usage("bounces ingest", stderr, EX_USAGE);
+            mbox[nmbox++] = optarg;
+            break;
+        case 'd':
+            if (nmaildir == 16)
+                return cmd_usage("bounces ingest", stderr, EX_USAGE);
+            maildir[nmaildir++] = optarg;
+            break;
+        case 'r':
+            rcpt = optarg;
+            break;
+        case 'h':
+            return cmd_usage("bounces ingest", stdout, 0);
+        default:
+            return cmd_usage("bounces ingest", stderr, EX_USAGE);
+        }
+    }
+    if ((code = job_open(ctx, &j)) != 0) {
+        job_close(&j);
+        return code;
+    }
+    /* standard input: one message, as a pipe alias gives it, with the
+     * envelope recipient local(8) puts in the environment */
+    if (optind == argc && nmbox == 0 && nmaildir == 0) {
+        if (rcpt == NULL)
+            rcpt = getenv("ORIGINAL_RECIPIENT");
+        if (rcpt == NULL)
+            rcpt = getenv("RECIPIENT");
+        code = ingest_file(&j, "-", rcpt);
+    }
+    for (int i = optind; i < argc && code == 0; i++)
+        code =
+            ingest_file(&j, argv[i], strcmp(argv[i], "-") == 0 ? rcpt : NULL);
+    for (size_t i = 0; i < nmbox && code == 0; i++)
+        code = ingest_mbox(&j, mbox[i]);
+    for (size_t i = 0; i < nmaildir && code == 0; i++)
+        code = ingest_maildir(&j, maildir[i]);
+    err_clear(&e);
+    if (ingest_finish(j.in, &e) == -1 && code == 0)
+        code = cmd_fail(&e);
+    job_summary(&j, "");
+    job_close(&j);
+    if (fflush(stdout) == EOF && code == 0)
+        code = EX_IOERR;
+    return code;
+}

@@ -1,0 +1,1227 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * bounce.c - what a message that came back says (see bounce.h).
+ *
+ * The steps, in order:
+ *  1. prepare: copy at most BOUNCE_INPUT_MAX bytes with every line end
+ *     made LF (CR alone and CRLF alike), cut before the
+ *     BOUNCE_NEST_SCAN-th multipart or message part header so that no
+ *     input nests deeper than GMime's recursion can take;
+ *  2. GMime parses the copy; the tree is walked BOUNCE_DEPTH_MAX deep
+ *     for the report parts (message/delivery-status, also RFC 6533's
+ *     message/global-delivery-status; message/feedback-report), the
+ *     returned message (message/rfc822, text/rfc822-headers) and the
+ *     first text parts;
+ *  3. the kind: an ARF part makes a complaint, a DSN part a DSN; else a
+ *     message from a mailer daemon, or one whose subject or text says it
+ *     is a failure notice, is a non-standard bounce read by its
+ *     recipient lines; else an auto-reply (RFC 3834 and the
+ *     de-facto headers and subjects); else a message to our unsubscribe
+ *     address; else unknown;
+ *  4. the tokens of ours, found in the envelope recipient, the headers
+ *     and the returned message (raw bytes: a bounce that quotes the
+ *     headers in its text still names them).
+ *
+ * A token is only found here; whether it is ours is the HMAC's question
+ * (engine/track.h), asked by engine/ingest.c.
+ */
+#include <ctype.h>
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "bounce.h"
+#include "reply.h"
+
+/* multipart and message parts read at most; past it the input is cut */
+#define BOUNCE_NEST_SCAN 64
+/* bytes of a decoded part's text kept */
+#define BOUNCE_TEXT_MAX (256u * 1024)
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void
+gmime_start(void)
+{
+    g_mime_init();
+}
+
+const char *
+bounce_kind_name(enum bounce_kind k)
+{
+    switch (k) {
+    case BOUNCE_DSN:
+        return "dsn";
+    case BOUNCE_ARF:
+        return "arf";
+    case BOUNCE_NONSTANDARD:
+        return "nonstandard";
+    case BOUNCE_AUTO_REPLY:
+        return "auto_reply";
+    case BOUNCE_UNSUBSCRIBE:
+        return "unsubscribe";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- small text helpers ---- */
+
+/* copy - at most size - 1 bytes of s (n bytes), NUL-terminated */
+static void
+copy(char *dst, size_t size, const char *s, size_t n)
+{
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+/* one_line - collapse runs of white space (folding, tabs, CR, LF) into one
+ * space, drop control bytes, trim; in place */
+static void
+one_line(char *s)
+{
+    char *w = s;
+    int sp = 0;
+
+    for (char *r = s; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            sp = 1;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        if (sp && w != s)
+            *w++ = ' ';
+        sp = 0;
+        *w++ = (char)c;
+    }
+    *w = '\0';
+}
+
+static int
+ci_prefix(const char *s, size_t n, const char *p)
+{
+    size_t k = strlen(p);
+    return n >= k && strncasecmp(s, p, k) == 0;
+}
+
+/* ci_find - case-insensitive search of needle in the n bytes at s */
+static const char *
+ci_find(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+
+    if (k == 0 || n < k)
+        return NULL;
+    for (size_t i = 0; i + k <= n; i++)
+        if (tolower((unsigned char)s[i]) == tolower((unsigned char)needle[0]) &&
+            strncasecmp(s + i, needle, k) == 0)
+            return s + i;
+    return NULL;
+}
+
+static int
+addr_char(int c)
+{
+    return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~.", c)) ||
+           c >= 0x80;
+}
+
+/*
+ * lower_addr - the address in s (n bytes): inside <...> if any, else the
+ * first word with an @; lower-cased (ASCII) into out; "" when none.
+ */
+static void
+lower_addr(const char *s, size_t n, char *out, size_t size)
+{
+    const char *lt = memchr(s, '<', n), *b, *e;
+    size_t k = 0;
+
+    out[0] = '\0';
+    if (lt != NULL) {
+        const char *gt = memchr(lt, '>', n - (size_t)(lt - s));
+        if (gt != NULL && memchr(lt, '@', (size_t)(gt - lt)) != NULL) {
+            b = lt + 1;
+            e = gt;
+            goto found;
+        }
+    }
+    {
+        const char *at = memchr(s, '@', n);
+        if (at == NULL)
+            return;
+        b = at;
+        while (b > s && addr_char((unsigned char)b[-1]))
+            b--;
+        e = at + 1;
+        while (e < s + n && (addr_char((unsigned char)*e) || *e == '[' ||
+                             *e == ']' || *e == ':'))
+            e++;
+        while (e > at + 1 && (e[-1] == '.' || e[-1] == ':'))
+            e--;
+    }
+found:
+    while (b < e && (*b == ' ' || *b == '"' || *b == '\''))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '"' || e[-1] == '\''))
+        e--;
+    if (memchr(b, '@', (size_t)(e - b)) == NULL || e - b < 3)
+        return;
+    for (const char *p = b; p < e && k + 1 < size; p++)
+        out[k++] = (char)tolower((unsigned char)*p);
+    out[k] = '\0';
+}
+
+/* find_status - the first "4.x.y" or "5.x.y" in s, as a word, into out */
+static int
+find_status(const char *s, char *out, size_t size)
+{
+    for (const char *p = s; *p; p++) {
+        const char *q = p;
+        int d1 = 0, d2 = 0;
+
+        if ((*p != '4' && *p != '5') || p[1] != '.')
+            continue;
+        if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '.'))
+            continue;
+        q = p + 2;
+        while (isdigit((unsigned char)*q) && d1 < 4) {
+            q++;
+            d1++;
+        }
+        if (d1 == 0 || d1 > 3 || *q != '.')
+            continue;
+        q++;
+        while (isdigit((unsigned char)*q) && d2 < 4) {
+            q++;
+            d2++;
+        }
+        if (d2 == 0 || d2 > 3 || isalnum((unsigned char)*q) ||
+            (*q == '.' && isdigit((unsigned char)q[1])))
+            continue;
+        copy(out, size, p, (size_t)(q - p));
+        return 1;
+    }
+    return 0;
+}
+
+/* reply_code_of - the SMTP code at the start of s ("550 ...", "550-..."),
+ * 0 if none */
+static int
+reply_code_of(const char *s)
+{
+    while (*s == ' ')
+        s++;
+    if ((s[0] == '4' || s[0] == '5') && isdigit((unsigned char)s[1]) &&
+        isdigit((unsigned char)s[2]) &&
+        (s[3] == ' ' || s[3] == '-' || s[3] == '\0' || s[3] == ':'))
+        return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    return 0;
+}
+
+/* ---- classification ---- */
+
+void
+bounce_classify(struct bounce_rcpt *r)
+{
+    struct reply_verdict v;
+    int code = r->reply_code;
+    const char *cls;
+    int temp;
+
+    if (strcasecmp(r->action, "delayed") == 0) {
+        r->classification = "delayed";
+        r->reason = "delivery delayed, still being tried";
+        if (r->status[0] == '\0' &&
+            find_status(r->diagnostic, r->status, sizeof r->status))
+            r->status_derived = 1;
+        return;
+    }
+    if (strcasecmp(r->action, "delivered") == 0 ||
+        strcasecmp(r->action, "relayed") == 0 ||
+        strcasecmp(r->action, "expanded") == 0) {
+        r->classification = "delivered";
+        r->reason = "delivered";
+        return;
+    }
+    if (r->status[0] == '\0' && r->diagnostic[0] == '\0' && code == 0) {
+        r->classification = "unknown";
+        r->reason = "";
+        return;
+    }
+    if (r->status[0] == '\0' &&
+        find_status(r->diagnostic, r->status, sizeof r->status))
+        r->status_derived = 1;
+    /* a failure that was temporary at every try: it expired */
+    temp = r->status[0] == '4' ||
+           (r->status[0] == '\0' && code >= 400 && code < 500);
+    if (code == 0)
+        code = temp ? 450 : 550;
+    reply_classify(code, r->status[0] == '5' ? r->status : "", r->diagnostic,
+                   REPLY_STAGE_OTHER, &v);
+    if (v.fault != REPLY_FAULT_RECIPIENT)
+        cls = "blocked";
+    else
+        cls = v.bounce_class;
+    if (temp && strcmp(cls, "hard") == 0)
+        cls = "soft";
+    r->classification = cls;
+    r->reason = v.why;
+    if (r->status[0] == '\0') {
+        const char *s = v.status && *v.status ? v.status : NULL;
+        if (s == NULL && strcmp(cls, "blocked") == 0)
+            s = "5.7.1";
+        if (s == NULL)
+            s = temp ? "4.0.0" : "5.0.0";
+        copy(r->status, sizeof r->status, s, strlen(s));
+        if (temp && r->status[0] == '5')
+            r->status[0] = '4';
+        r->status_derived = 1;
+    }
+}
+
+/* ---- step 1: a copy with LF line ends, cut where nesting runs deep ---- */
+
+/*
+ * prepare - the bytes GMime reads.  Returns a malloc'd copy (len in
+ * *out_len) or NULL; *cut is set when the input was cut.
+ */
+static char *
+prepare(const char *buf, size_t len, size_t *out_len, int *cut)
+{
+    size_t n = len > BOUNCE_INPUT_MAX ? BOUNCE_INPUT_MAX : len, k = 0;
+    char *o = malloc(n + 2);
+    int parts = 0, bol = 1;
+
+    *cut = len > BOUNCE_INPUT_MAX;
+    if (o == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (bol && (c == 'C' || c == 'c') &&
+            ci_prefix(buf + i, n - i, "content-type:")) {
+            const char *v = buf + i + 13;
+            size_t rest = n - i - 13;
+            while (rest > 0 && (*v == ' ' || *v == '\t')) {
+                v++;
+                rest--;
+            }
+            if ((ci_prefix(v, rest, "multipart/") ||
+                 ci_prefix(v, rest, "message/")) &&
+                ++parts > BOUNCE_NEST_SCAN) {
+                *cut = 1;
+                break;
+            }
+        }
+        if (c == '\r') {
+            if (i + 1 < n && buf[i + 1] == '\n')
+                i++;
+            c = '\n';
+        } else if (c == '\0') {
+            c = ' ';
+        }
+        o[k++] = c;
+        bol = c == '\n';
+    }
+    if (k == 0 || o[k - 1] != '\n')
+        o[k++] = '\n';
+    o[k] = '\0';
+    *out_len = k;
+    return o;
+}
+
+/* ---- step 2: the parts ---- */
+
+struct walk {
+    char *dsn;  /* the delivery-status part's text */
+    char *arf;  /* the feedback-report part's text */
+    char *text; /* the first text parts' text, up to BOUNCE_TEXT_MAX */
+    size_t text_len;
+    GMimeMessage *returned; /* the returned message (not owned) */
+    char *returned_headers; /* text/rfc822-headers */
+};
+
+/* part_bytes - a leaf's decoded content (transfer encoding undone),
+ * NUL-terminated and cut at BOUNCE_TEXT_MAX; malloc'd, or NULL */
+static char *
+part_bytes(GMimePart *part)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    GMimeStream *mem;
+    GByteArray *a;
+    char *s;
+    size_t n;
+
+    if (w == NULL)
+        return NULL;
+    mem = g_mime_stream_mem_new();
+    if (g_mime_data_wrapper_write_to_stream(w, mem) < 0) {
+        g_object_unref(mem);
+        return NULL;
+    }
+    a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    n = a->len > BOUNCE_TEXT_MAX ? BOUNCE_TEXT_MAX : a->len;
+    s = malloc(n + 1);
+    if (s != NULL) {
+        memcpy(s, a->data, n);
+        s[n] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (s[i] == '\0')
+                s[i] = ' ';
+    }
+    g_object_unref(mem);
+    return s;
+}
+
+/* add_text - append a text part's text (UTF-8 where the charset converts,
+ * else its bytes) to w->text */
+static void
+add_text(struct walk *w, GMimeObject *obj)
+{
+    char *t = NULL;
+    size_t n;
+    char *grown;
+
+    if (w->text_len >= BOUNCE_TEXT_MAX)
+        return;
+    if (GMIME_IS_TEXT_PART(obj))
+        t = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+    if (t == NULL) {
+        char *b = part_bytes(GMIME_PART(obj));
+        if (b == NULL)
+            return;
+        t = g_strdup(b);
+        free(b);
+    }
+    n = strlen(t);
+    if (n > BOUNCE_TEXT_MAX - w->text_len)
+        n = BOUNCE_TEXT_MAX - w->text_len;
+    grown = realloc(w->text, w->text_len + n + 2);
+    if (grown != NULL) {
+        w->text = grown;
+        memcpy(w->text + w->text_len, t, n);
+        w->text_len += n;
+        w->text[w->text_len++] = '\n';
+        w->text[w->text_len] = '\0';
+    }
+    g_free(t);
+}
+
+static void
+walk(struct walk *w, GMimeObject *obj, int depth)
+{
+    GMimeContentType *ct;
+
+    if (obj == NULL || depth > BOUNCE_DEPTH_MAX)
+        return;
+    ct = g_mime_object_get_content_type(obj);
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n && i < 64; i++)
+            walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
+        return;
+    }
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *m =
+            g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        /* the first returned message is the one we sent: what it holds
+         * (a forwarded copy inside it) is not read */
+        if (w->returned == NULL && m != NULL)
+            w->returned = m;
+        return;
+    }
+    if (!GMIME_IS_PART(obj) || ct == NULL)
+        return;
+    if (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
+        g_mime_content_type_is_type(ct, "message", "global-delivery-status")) {
+        if (w->dsn == NULL)
+            w->dsn = part_bytes(GMIME_PART(obj));
+    } else if (g_mime_content_type_is_type(ct, "message", "feedback-report")) {
+        if (w->arf == NULL)
+            w->arf = part_bytes(GMIME_PART(obj));
+    } else if (g_mime_content_type_is_type(ct, "text", "rfc822-headers") ||
+               g_mime_content_type_is_type(ct, "message", "global-headers")) {
+        if (w->returned_headers == NULL)
+            w->returned_headers = part_bytes(GMIME_PART(obj));
+    } else if (g_mime_content_type_is_type(ct, "text", "plain") ||
+               (g_mime_content_type_is_type(ct, "text", "html") &&
+                w->text_len == 0)) {
+        add_text(w, obj);
+    }
+}
+
+/* ---- fields: a block of "Name: value" lines with folding ---- */
+
+typedef void (*field_cb)(const char *name, size_t nlen, const char *value,
+                         size_t vlen, void *arg);
+
+/*
+ * fields - call cb for each field of the header-like text at s up to end
+ * or a blank line; returns where the block ended (after its blank line).
+ */
+static const char *
+fields(const char *s, const char *end, field_cb cb, void *arg)
+{
+    const char *p = s;
+
+    /* blank lines before a block are skipped */
+    while (p < end && (*p == '\n' || *p == ' ' || *p == '\t')) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q < end && *q != '\n')
+            break;
+        p = nl ? nl + 1 : end;
+    }
+    while (p < end && *p != '\n') {
+        const char *colon, *vb, *ve = p;
+        const char *nl;
+
+        /* the field runs to the next line that does not start with
+         * white space */
+        do {
+            nl = memchr(ve, '\n', (size_t)(end - ve));
+            ve = nl ? nl + 1 : end;
+        } while (ve < end && (*ve == ' ' || *ve == '\t'));
+        colon = memchr(p, ':', (size_t)(ve - p));
+        if (colon != NULL && colon > p) {
+            vb = colon + 1;
+            cb(p, (size_t)(colon - p), vb, (size_t)(ve - vb), arg);
+        }
+        p = ve;
+    }
+    if (p < end && *p == '\n')
+        p++;
+    return p;
+}
+
+/* field_value - value (vlen bytes) as one line into out */
+static void
+field_value(const char *v, size_t vlen, char *out, size_t size)
+{
+    copy(out, size, v, vlen);
+    one_line(out);
+}
+
+/* strip_type - "rfc822; x" -> "x", "smtp; 550 ..." -> "550 ..." */
+static void
+strip_type(char *s)
+{
+    char *semi = strchr(s, ';');
+    size_t k;
+
+    if (semi == NULL)
+        return;
+    for (char *p = s; p < semi; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+            return;
+    semi++;
+    while (*semi == ' ')
+        semi++;
+    k = strlen(semi);
+    memmove(s, semi, k + 1);
+}
+
+struct dsn_state {
+    struct bounce_report *r;
+    struct bounce_rcpt *cur;
+    int have; /* the block named a recipient */
+};
+
+static void
+dsn_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
+{
+    struct dsn_state *d = arg;
+    struct bounce_rcpt *c = d->cur;
+    char tmp[BOUNCE_DIAG_MAX];
+
+#define IS(s) (nlen == sizeof(s) - 1 && strncasecmp(name, s, nlen) == 0)
+    if (IS("Final-Recipient") || IS("Original-Recipient") ||
+        IS("X-Actual-Recipient")) {
+        field_value(v, vlen, tmp, sizeof tmp);
+        strip_type(tmp);
+        if (IS("Original-Recipient")) {
+            lower_addr(tmp, strlen(tmp), c->original, sizeof c->original);
+        } else if (IS("Final-Recipient") || c->recipient[0] == '\0') {
+            char a[BOUNCE_ADDR_MAX];
+            lower_addr(tmp, strlen(tmp), a, sizeof a);
+            if (a[0] == '\0' && tmp[0] != '\0' && strchr(tmp, '@') == NULL)
+                return;
+            if (a[0] != '\0')
+                memcpy(c->recipient, a, strlen(a) + 1);
+        }
+        d->have = 1;
+    } else if (IS("Action")) {
+        field_value(v, vlen, tmp, sizeof tmp);
+        for (char *p = tmp; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        {
+            char *sp = strpbrk(tmp, " (;");
+            if (sp)
+                *sp = '\0';
+        }
+        copy(c->action, sizeof c->action, tmp, strlen(tmp));
+    } else if (IS("Status")) {
+        field_value(v, vlen, tmp, sizeof tmp);
+        if (!find_status(tmp, c->status, sizeof c->status) &&
+            strncmp(tmp, "2.", 2) == 0) {
+            char *sp = strpbrk(tmp, " (");
+            if (sp)
+                *sp = '\0';
+            copy(c->status, sizeof c->status, tmp, strlen(tmp));
+        }
+    } else if (IS("Diagnostic-Code")) {
+        field_value(v, vlen, c->diagnostic, sizeof c->diagnostic);
+        strip_type(c->diagnostic);
+    } else if (IS("Remote-MTA")) {
+        field_value(v, vlen, c->remote_mta, sizeof c->remote_mta);
+        strip_type(c->remote_mta);
+    }
+#undef IS
+}
+
+/* read_dsn - the recipient blocks of a delivery-status part */
+static void
+read_dsn(struct bounce_report *r, const char *s)
+{
+    const char *p = s, *end = s + strlen(s);
+    struct dsn_state d = {r, NULL, 0};
+
+    while (p < end) {
+        const char *next;
+        if (r->nrcpt >= BOUNCE_RCPT_MAX) {
+            /* is there another block with a recipient? */
+            if (ci_find(p, (size_t)(end - p), "recipient:") != NULL)
+                r->truncated = 1;
+            break;
+        }
+        d.cur = &r->rcpt[r->nrcpt];
+        memset(d.cur, 0, sizeof *d.cur);
+        d.have = 0;
+        next = fields(p, end, dsn_field, &d);
+        if (d.have)
+            r->nrcpt++;
+        if (next <= p)
+            break;
+        p = next;
+    }
+}
+
+struct arf_state {
+    struct bounce_report *r;
+    char rcpt[BOUNCE_ADDR_MAX];
+};
+
+static void
+arf_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
+{
+    struct arf_state *a = arg;
+    char tmp[BOUNCE_ADDR_MAX];
+
+#define IS(s) (nlen == sizeof(s) - 1 && strncasecmp(name, s, nlen) == 0)
+    if (IS("Feedback-Type")) {
+        field_value(v, vlen, tmp, sizeof tmp);
+        for (char *p = tmp; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        copy(a->r->feedback_type, sizeof a->r->feedback_type, tmp, strlen(tmp));
+    } else if (IS("Original-Rcpt-To") || IS("Removal-Recipient")) {
+        if (a->rcpt[0] == '\0') {
+            field_value(v, vlen, tmp, sizeof tmp);
+            lower_addr(tmp, strlen(tmp), a->rcpt, sizeof a->rcpt);
+        }
+    } else if (IS("Source-IP")) {
+        field_value(v, vlen, tmp, sizeof tmp);
+        copy(a->r->arf_source_ip, sizeof a->r->arf_source_ip, tmp, strlen(tmp));
+    }
+#undef IS
+}
+
+/* ---- tokens ---- */
+
+/*
+ * token_after - the token of "prefix+TOKEN@" in the n bytes at s (the
+ * first one), into out; 1 found.
+ */
+static int
+token_after(const char *s, size_t n, const char *prefix, char *out, size_t size)
+{
+    size_t k = strlen(prefix);
+    const char *p = s, *end = s + n;
+
+    while ((p = ci_find(p, (size_t)(end - p), prefix)) != NULL) {
+        const char *t = p + k, *q;
+        if (p > s && addr_char((unsigned char)p[-1]) && p[-1] != '.') {
+            p += k;
+            continue;
+        }
+        if (t < end && *t == '+') {
+            q = ++t;
+            while (q < end &&
+                   (isalnum((unsigned char)*q) || *q == '-' || *q == '_'))
+                q++;
+            if (q < end && *q == '@' && q > t && (size_t)(q - t) < size) {
+                copy(out, size, t, (size_t)(q - t));
+                return 1;
+            }
+        }
+        p += k;
+    }
+    return 0;
+}
+
+/* header_tokens - the VERP and unsubscribe tokens of the address
+ * headers this message was delivered through */
+static void
+header_tokens(struct bounce_report *r, GMimeMessage *m, const char *env)
+{
+    static const char *const hdr[] = {"Delivered-To", "X-Original-To",
+                                      "Envelope-To", "X-Envelope-To", "To"};
+
+    if (env != NULL) {
+        token_after(env, strlen(env), "bounces", r->verp, sizeof r->verp);
+        token_after(env, strlen(env), "unsubscribe", r->unsub, sizeof r->unsub);
+    }
+    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
+        GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+        int n = g_mime_header_list_get_count(hl);
+        for (int j = 0; j < n; j++) {
+            GMimeHeader *h = g_mime_header_list_get_header_at(hl, j);
+            const char *name = g_mime_header_get_name(h);
+            const char *v = g_mime_header_get_raw_value(h);
+            if (name == NULL || v == NULL || strcasecmp(name, hdr[i]) != 0)
+                continue;
+            if (r->verp[0] == '\0')
+                token_after(v, strlen(v), "bounces", r->verp, sizeof r->verp);
+            if (r->unsub[0] == '\0')
+                token_after(v, strlen(v), "unsubscribe", r->unsub,
+                            sizeof r->unsub);
+        }
+    }
+}
+
+/* angle_id - "<id>" of a Message-ID value (with or without brackets) */
+static void
+angle_id(const char *v, char *out, size_t size)
+{
+    char tmp[256];
+    char *b, *e;
+
+    out[0] = '\0';
+    if (v == NULL)
+        return;
+    copy(tmp, sizeof tmp, v, strlen(v));
+    one_line(tmp);
+    b = strchr(tmp, '<');
+    b = b ? b + 1 : tmp;
+    e = strchr(b, '>');
+    if (e)
+        *e = '\0';
+    if (*b == '\0' || strchr(b, ' ') != NULL || strchr(b, '@') == NULL ||
+        strlen(b) + 3 > size)
+        return;
+    out[0] = '<';
+    memcpy(out + 1, b, strlen(b));
+    memcpy(out + 1 + strlen(b), ">", 2);
+}
+
+/*
+ * returned_from_text - in the raw text of a returned message's headers
+ * (a text/rfc822-headers part, or a bounce's body that quotes them):
+ * its Message-ID and its tokens.
+ */
+static void
+returned_from_text(struct bounce_report *r, const char *s, size_t n)
+{
+    const char *p = s, *end = s + n;
+
+    while (p < end && r->message_id[0] == '\0') {
+        const char *h = ci_find(p, (size_t)(end - p), "message-id:");
+        const char *eol;
+        char v[256];
+        if (h == NULL)
+            break;
+        if (h > s && h[-1] != '\n' && h[-1] != ' ' && h[-1] != '>') {
+            p = h + 11;
+            continue;
+        }
+        h += 11;
+        eol = memchr(h, '\n', (size_t)(end - h));
+        /* a folded Message-ID goes on to the next line */
+        if (eol && eol + 1 < end && (eol[1] == ' ' || eol[1] == '\t')) {
+            const char *e2 = memchr(eol + 1, '\n', (size_t)(end - eol - 1));
+            eol = e2 ? e2 : end;
+        }
+        copy(v, sizeof v, h, (size_t)((eol ? eol : end) - h));
+        angle_id(v, r->message_id, sizeof r->message_id);
+        p = h;
+    }
+    if (r->returned_verp[0] == '\0')
+        token_after(s, n, "bounces", r->returned_verp, sizeof r->returned_verp);
+    if (r->returned_unsub[0] == '\0')
+        token_after(s, n, "unsubscribe", r->returned_unsub,
+                    sizeof r->returned_unsub);
+}
+
+/* returned_message - the same from a parsed returned message */
+static void
+returned_message(struct bounce_report *r, GMimeMessage *m)
+{
+    char *h = g_mime_object_get_headers(GMIME_OBJECT(m), NULL);
+
+    if (g_mime_message_get_message_id(m) != NULL)
+        angle_id(g_mime_message_get_message_id(m), r->message_id,
+                 sizeof r->message_id);
+    if (h != NULL) {
+        returned_from_text(r, h, strlen(h));
+        g_free(h);
+    }
+}
+
+/* ---- non-standard bounces: their recipient lines ---- */
+
+static const char *const daemon_words[] = {
+    "mailer-daemon",      "postmaster", "mail delivery", "maildelivery",
+    "mail administrator", "mdaemon",    "mailerdaemon",  "mail-daemon",
+};
+
+static const char *const bounce_subjects[] = {
+    "undeliver",
+    "undelivered",
+    "delivery status notification",
+    "delivery failure",
+    "delivery failed",
+    "mail delivery failed",
+    "failure notice",
+    "returned mail",
+    "delivery has failed",
+    "mail system error",
+    "non remis",
+    "unzustellbar",
+    "nondeliverable",
+    "not delivered",
+    "could not be delivered",
+    "delivery notification",
+    "message not delivered",
+    "rejected:",
+    "failed delivery",
+    "mail could not be delivered",
+    "returned to sender",
+    "delivery problem",
+    "warning: could not send message",
+};
+
+/* The lines that begin a returned copy: what follows is ours, not the
+ * bounce's own words. */
+static const char *const copy_markers[] = {
+    "----- original message",
+    "------ this is a copy of the message",
+    "--- below this line is a copy of the message",
+    "----- transcript of session follows", /* sendmail: keep reading */
+    "original message headers",
+    "------ original message",
+    "-----original message-----",
+    "--- the header of the original message",
+    "----- unsent message below",
+    "----- message header follows",
+    "content-type: message/rfc822",
+};
+
+/* copy_start - where the returned copy begins in text, or its end */
+static size_t
+copy_start(const char *text, size_t n)
+{
+    size_t best = n;
+
+    for (size_t i = 0; i < sizeof copy_markers / sizeof copy_markers[0]; i++) {
+        const char *p;
+        if (i == 3)
+            continue;
+        p = ci_find(text, n, copy_markers[i]);
+        if (p != NULL && (size_t)(p - text) < best)
+            best = (size_t)(p - text);
+    }
+    return best;
+}
+
+/* is_ours - an address that is not a recipient: our VERP or unsubscribe
+ * address, a mailer daemon's, the bounce's From */
+static int
+not_recipient(const struct bounce_report *r, const char *a)
+{
+    if (strncmp(a, "bounces+", 8) == 0 || strncmp(a, "unsubscribe+", 12) == 0)
+        return 1;
+    if (strncmp(a, "mailer-daemon@", 14) == 0 ||
+        strncmp(a, "postmaster@", 11) == 0 ||
+        strncmp(a, "mailer_daemon@", 14) == 0)
+        return 1;
+    if (r->from[0] != '\0' && strcmp(a, r->from) == 0)
+        return 1;
+    return 0;
+}
+
+/*
+ * text_recipients - recipients named by a non-standard bounce's text
+ * (before its returned copy): each address that starts a line ("<a>:",
+ * "a", "  a", "a:" - qmail, Exim, Postfix, Sendmail) or follows a phrase
+ * that names it ("to the following address", "Your message to a",
+ * "delivery to a", "recipient: a"), with the lines after it up to a blank
+ * line as its diagnostic.
+ */
+static void
+text_recipients(struct bounce_report *r, const char *text, size_t n)
+{
+    size_t lim = copy_start(text, n);
+    const char *p = text, *end = text + lim;
+    char first_diag[BOUNCE_DIAG_MAX] = "";
+
+    while (p < end && r->nrcpt < BOUNCE_RCPT_MAX) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end, *q = p;
+        char a[BOUNCE_ADDR_MAX];
+        int starts;
+
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '*'))
+            q++;
+        starts = q < le && (*q == '<' || addr_char((unsigned char)*q)) &&
+                 memchr(q, '@', (size_t)(le - q)) != NULL;
+        a[0] = '\0';
+        if (starts) {
+            /* the address must be the line's first word */
+            const char *w = q;
+            while (w < le && *w != ' ' && *w != '\t' && *w != '@')
+                w++;
+            if (w < le && *w == '@')
+                lower_addr(q, (size_t)(le - q), a, sizeof a);
+        }
+        if (a[0] == '\0') {
+            static const char *const lead[] = {
+                "following address",  "your message to ",
+                "delivery to ",       "recipient:",
+                "recipient address:", "original recipient:",
+                "message to ",        "could not be delivered to ",
+                "failed recipient",   "addressed to ",
+            };
+            for (size_t i = 0; i < sizeof lead / sizeof lead[0]; i++) {
+                const char *l = ci_find(p, (size_t)(le - p), lead[i]);
+                if (l != NULL && memchr(l, '@', (size_t)(le - l)) != NULL) {
+                    lower_addr(l + strlen(lead[i]),
+                               (size_t)(le - l - strlen(lead[i])), a, sizeof a);
+                    break;
+                }
+            }
+        }
+        if (a[0] != '\0' && !not_recipient(r, a)) {
+            struct bounce_rcpt *c = NULL;
+            for (size_t i = 0; i < r->nrcpt; i++)
+                if (strcmp(r->rcpt[i].recipient, a) == 0)
+                    c = &r->rcpt[i];
+            if (c == NULL) {
+                c = &r->rcpt[r->nrcpt++];
+                memset(c, 0, sizeof *c);
+                memcpy(c->recipient, a, strlen(a) + 1);
+                snprintf(c->action, sizeof c->action, "failed");
+            }
+            /* the diagnostic: the rest of this line after the address,
+             * then the following lines up to a blank one */
+            if (c->diagnostic[0] == '\0') {
+                char d[BOUNCE_DIAG_MAX];
+                const char *after = ci_find(p, (size_t)(le - p), a);
+                const char *dp, *de = le;
+                size_t k = 0;
+                if (after == NULL)
+                    after = q;
+                else
+                    after += strlen(a);
+                while (after < le && (*after == '>' || *after == ':' ||
+                                      *after == ' ' || *after == ','))
+                    after++;
+                dp = after;
+                /* up to the next blank line or the next address line */
+                while (de < end) {
+                    const char *nx = de + 1, *ne;
+                    if (nx >= end)
+                        break;
+                    ne = memchr(nx, '\n', (size_t)(end - nx));
+                    if (ne == NULL)
+                        ne = end;
+                    {
+                        const char *t = nx;
+                        while (t < ne && (*t == ' ' || *t == '\t'))
+                            t++;
+                        if (t == ne)
+                            break;
+                        if (*t == '<' && memchr(t, '@', (size_t)(ne - t)))
+                            break;
+                    }
+                    de = ne;
+                    if ((size_t)(de - dp) > BOUNCE_DIAG_MAX)
+                        break;
+                }
+                k = (size_t)(de - dp);
+                copy(d, sizeof d, dp, k);
+                one_line(d);
+                memcpy(c->diagnostic, d, strlen(d) + 1);
+            }
+        }
+        p = eol ? eol + 1 : end;
+    }
+    /* a diagnostic line without a recipient line: the first line that
+     * carries an SMTP reply */
+    if (r->nrcpt == 0)
+        return;
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        struct bounce_rcpt *c = &r->rcpt[i];
+        const char *said;
+        if (reply_code_of(c->diagnostic) != 0)
+            continue;
+        /* "host x said: 550 ..." / "remote server returned '550 ...'" */
+        said = strstr(c->diagnostic, "said:");
+        if (said == NULL)
+            said = ci_find(c->diagnostic, strlen(c->diagnostic), "returned '");
+        if (said == NULL)
+            said = ci_find(c->diagnostic, strlen(c->diagnostic),
+                           "smtp error from remote mail server after");
+        if (said != NULL) {
+            const char *code = said;
+            while (*code && !(reply_code_of(code) &&
+                              (code == said || code[-1] == ' ' ||
+                               code[-1] == '\'' || code[-1] == ':')))
+                code++;
+            if (*code)
+                c->reply_code = reply_code_of(code);
+        } else if (first_diag[0] == '\0') {
+            const char *code = c->diagnostic;
+            while (*code && !(reply_code_of(code) &&
+                              (code == c->diagnostic || code[-1] == ' ' ||
+                               code[-1] == '(' || code[-1] == ';')))
+                code++;
+            if (*code)
+                c->reply_code = reply_code_of(code);
+        }
+    }
+}
+
+/* ---- step 3: the kind ---- */
+
+static int
+lower_has(const char *s, const char *needle)
+{
+    return s != NULL && ci_find(s, strlen(s), needle) != NULL;
+}
+
+static int
+is_daemon(const char *from, const char *from_name)
+{
+    for (size_t i = 0; i < sizeof daemon_words / sizeof daemon_words[0]; i++)
+        if (lower_has(from, daemon_words[i]) ||
+            lower_has(from_name, daemon_words[i]))
+            return 1;
+    return 0;
+}
+
+static int
+bounce_subject(const char *subject)
+{
+    for (size_t i = 0; i < sizeof bounce_subjects / sizeof bounce_subjects[0];
+         i++)
+        if (lower_has(subject, bounce_subjects[i]))
+            return 1;
+    return 0;
+}
+
+/* auto_reply - RFC 3834 and what autoresponders put instead */
+static int
+auto_reply(GMimeMessage *m, const char *subject)
+{
+    GMimeObject *o = GMIME_OBJECT(m);
+    const char *v;
+    static const char *const subj[] = {
+        "auto:",
+        "automatic reply",
+        "autoreply",
+        "auto-reply",
+        "auto reply",
+        "out of office",
+        "out of the office",
+        "vacation",
+        "abwesenheitsnotiz",
+        "réponse automatique",
+        "risposta automatica",
+        "respuesta automática",
+        "automatische antwort",
+        "away from my desk",
+        "on leave",
+        "autosvar",
+        "automaattinen vastaus",
+    };
+
+    if ((v = g_mime_object_get_header(o, "Auto-Submitted")) != NULL &&
+        strncasecmp(v, "no", 2) != 0)
+        return 1;
+    if (g_mime_object_get_header(o, "X-Autoreply") != NULL ||
+        g_mime_object_get_header(o, "X-Autorespond") != NULL ||
+        g_mime_object_get_header(o, "X-Autoresponder") != NULL)
+        return 1;
+    if ((v = g_mime_object_get_header(o, "Precedence")) != NULL &&
+        strncasecmp(v, "auto_reply", 10) == 0)
+        return 1;
+    if ((v = g_mime_object_get_header(o, "X-Auto-Response-Suppress")) != NULL &&
+        lower_has(subject, "automatic reply"))
+        return 1;
+    for (size_t i = 0; i < sizeof subj / sizeof subj[0]; i++)
+        if (subject != NULL && ci_prefix(subject, strlen(subject), subj[i]))
+            return 1;
+    return 0;
+}
+
+/* from_addr - the From mailbox, lower-cased, and its display name */
+static void
+from_addr(GMimeMessage *m, char *out, size_t size, const char **name)
+{
+    InternetAddressList *l = g_mime_message_get_from(m);
+    InternetAddress *ia;
+
+    out[0] = '\0';
+    *name = NULL;
+    if (l == NULL || internet_address_list_length(l) < 1)
+        return;
+    ia = internet_address_list_get_address(l, 0);
+    *name = internet_address_get_name(ia);
+    if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+        const char *a =
+            internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+        if (a != NULL)
+            lower_addr(a, strlen(a), out, size);
+    }
+}
+
+int
+bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
+             struct bounce_report *r, struct err *e)
+{
+    struct walk w;
+    GMimeStream *stream;
+    GMimeParser *parser;
+    GMimeMessage *m;
+    char *in;
+    size_t n;
+    int cut;
+    const char *subject, *from_name;
+
+    memset(r, 0, offsetof(struct bounce_report, rcpt));
+    r->kind = BOUNCE_UNKNOWN;
+    pthread_once(&gmime_once, gmime_start);
+    if ((in = prepare(buf, len, &n, &cut)) == NULL)
+        return err_set(e, EX_SOFTWARE, "out of memory reading a message");
+    r->truncated = cut;
+    stream = g_mime_stream_mem_new_with_buffer(in, n);
+    parser = g_mime_parser_new_with_stream(stream);
+    g_object_unref(stream);
+    m = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    if (m == NULL) {
+        free(in);
+        return 0; /* not a message: unknown, nothing found */
+    }
+
+    memset(&w, 0, sizeof w);
+    walk(&w, g_mime_message_get_mime_part(m), 0);
+    subject = g_mime_message_get_subject(m);
+    from_addr(m, r->from, sizeof r->from, &from_name);
+    angle_id(g_mime_message_get_message_id(m), r->self_id, sizeof r->self_id);
+    header_tokens(r, m, o ? o->envelope_rcpt : NULL);
+    if (w.returned != NULL)
+        returned_message(r, w.returned);
+    if (w.returned_headers != NULL)
+        returned_from_text(r, w.returned_headers, strlen(w.returned_headers));
+
+    if (w.arf != NULL) {
+        struct arf_state a;
+        memset(&a, 0, sizeof a);
+        a.r = r;
+        r->kind = BOUNCE_ARF;
+        fields(w.arf, w.arf + strlen(w.arf), arf_field, &a);
+        if (a.rcpt[0] == '\0' && w.returned != NULL) {
+            InternetAddressList *to =
+                g_mime_message_get_addresses(w.returned, GMIME_ADDRESS_TYPE_TO);
+            if (to != NULL && internet_address_list_length(to) > 0) {
+                InternetAddress *ia = internet_address_list_get_address(to, 0);
+                if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+                    const char *x = internet_address_mailbox_get_addr(
+                        INTERNET_ADDRESS_MAILBOX(ia));
+                    if (x)
+                        lower_addr(x, strlen(x), a.rcpt, sizeof a.rcpt);
+                }
+            }
+        }
+        r->nrcpt = 1;
+        memset(&r->rcpt[0], 0, sizeof r->rcpt[0]);
+        memcpy(r->rcpt[0].recipient, a.rcpt, strlen(a.rcpt) + 1);
+        r->rcpt[0].classification = "complaint";
+        r->rcpt[0].reason =
+            r->feedback_type[0] ? r->feedback_type : "feedback report";
+    } else if (w.dsn != NULL) {
+        r->kind = BOUNCE_DSN;
+        read_dsn(r, w.dsn);
+        for (size_t i = 0; i < r->nrcpt; i++) {
+            struct bounce_rcpt *c = &r->rcpt[i];
+            c->reply_code = reply_code_of(c->diagnostic);
+            if (c->action[0] == '\0')
+                snprintf(c->action, sizeof c->action, "%s",
+                         c->status[0] == '2' ? "delivered" : "failed");
+            bounce_classify(c);
+        }
+    } else if (is_daemon(r->from, from_name) || bounce_subject(subject) ||
+               (r->verp[0] != '\0' && !auto_reply(m, subject))) {
+        r->kind = BOUNCE_NONSTANDARD;
+        if (w.text != NULL)
+            text_recipients(r, w.text, w.text_len);
+        if (w.text != NULL && r->message_id[0] == '\0')
+            returned_from_text(r, w.text, w.text_len);
+        for (size_t i = 0; i < r->nrcpt; i++)
+            bounce_classify(&r->rcpt[i]);
+        if (r->nrcpt == 0 && !is_daemon(r->from, from_name) &&
+            !bounce_subject(subject))
+            r->kind = BOUNCE_UNKNOWN;
+    }
+    if (r->kind == BOUNCE_UNKNOWN && auto_reply(m, subject)) {
+        r->kind = BOUNCE_AUTO_REPLY;
+        r->nrcpt = 1;
+        memset(&r->rcpt[0], 0, sizeof r->rcpt[0]);
+        memcpy(r->rcpt[0].recipient, r->from, strlen(r->from) + 1);
+        r->rcpt[0].classification = "auto_reply";
+        r->rcpt[0].reason = "automatic reply";
+    } else if (r->kind == BOUNCE_UNKNOWN && r->unsub[0] != '\0') {
+        r->kind = BOUNCE_UNSUBSCRIBE;
+        r->nrcpt = 1;
+        memset(&r->rcpt[0], 0, sizeof r->rcpt[0]);
+        memcpy(r->rcpt[0].recipient, r->from, strlen(r->from) + 1);
+        r->rcpt[0].classification = "unsubscribe";
+        r->rcpt[0].reason = "unsubscribe by mail";
+    }
+    /* last: tokens quoted anywhere in the input (a bounce that pastes the
+     * returned headers into its text) */
+    if (r->kind != BOUNCE_UNKNOWN && r->kind != BOUNCE_UNSUBSCRIBE &&
+        r->returned_verp[0] == '\0' && r->returned_unsub[0] == '\0') {
+        const char *body = strstr(in, "\n\n");
+        if (body != NULL)
+            returned_from_text(r, body, strlen(body));
+    }
+
+    free(w.dsn);
+    free(w.arf);
+    free(w.text);
+    free(w.returned_headers);
+    g_object_unref(m);
+    free(in);
+    return 0;
+}

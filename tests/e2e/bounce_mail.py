@@ -13,7 +13,8 @@ Usage:
         a multipart/report DSN (RFC 3464) about the message ORIG.eml to
         RCPT: Action failed (5.x.x) or delayed (4.x.x), Status STATUS,
         Diagnostic-Code "smtp; REPLY", the returned headers as
-        text/rfc822-headers; To: VERP, the envelope sender of ORIG
+        text/rfc822-headers; To: VERP, the envelope sender of ORIG.
+        ORIG "-": no part with the returned headers (as many MTAs send)
     bounce_mail.py arf ORIG.eml RCPT RETURN_PATH
         an RFC 5965 abuse report about ORIG.eml, the whole original as
         message/rfc822 with the Return-Path: <RETURN_PATH> the receiving
@@ -56,7 +57,7 @@ def stable_id(*parts):
 
 
 def cmd_dsn(orig, rcpt, verp, status, reply):
-    raw, msg, head = read_orig(orig)
+    head = None if orig == "-" else read_orig(orig)[2]
     action = "failed" if status.startswith("5") else "delayed"
     b = "8F0C1B2A.1764800000/mx.example.com"
     date = "Thu, 3 Dec 2026 21:30:00 +0000 (UTC)"
@@ -108,15 +109,17 @@ def cmd_dsn(orig, rcpt, verp, status, reply):
         "Remote-MTA: dns; mail.example.com",
         "Diagnostic-Code: smtp; %s" % reply,
         "",
-        "--%s" % b,
-        "Content-Description: Undelivered Message Headers",
-        "Content-Type: text/rfc822-headers",
-        "",
-        head,
-        "",
-        "--%s--" % b,
-        "",
     ]
+    if head is not None:
+        out += [
+            "--%s" % b,
+            "Content-Description: Undelivered Message Headers",
+            "Content-Type: text/rfc822-headers",
+            "",
+            head,
+            "",
+        ]
+    out += ["--%s--" % b, ""]
     sys.stdout.write(CRLF.join(out))
 
 

@@ -23,7 +23,7 @@
 #     says so, before anything is read.
 # Every wait is bounded; teardown stops Dovecot and smtp-sink by pid.
 
-# crun sets stderr (bats run --separate-stderr)
+# tfetch sets stderr (bats run --separate-stderr)
 # shellcheck disable=SC2154
 load lib
 load send_lib
@@ -66,16 +66,31 @@ imap_starttls() {
     printf 'imap://127.0.0.1:%s/INBOX' "$DV_IMAP"
 }
 
-# fetch N - `campaign bounces fetch` with the password in the
-# environment (crun: exit status N, no sanitizer report).
-fetch() {
+# FETCH_LIMIT - seconds a fetch may take before the test gives up on it
+FETCH_LIMIT=30
+
+# tfetch - `campaign bounces fetch` under timeout(1) (124 when it hangs),
+# stdout in $output, stderr in $stderr.
+tfetch() {
+    run --separate-stderr timeout "$FETCH_LIMIT" "$CAMPAIGN_BIN" --db "$DB" bounces fetch "$@"
+    no_sanitizer_report
+}
+
+# frun N - tfetch, which must exit N; the password not in what it printed.
+frun() {
     local want=$1
     shift
+    tfetch "$@" || return 1
+    expect_status "$want" || return 1
+    no_password_in "$output$stderr" "what fetch printed"
+}
+
+# fetch N - frun with the password in the environment ($PW_ENV).
+fetch() {
+    local rc=0
     export "$PW_ENV=$DV_PASS"
-    crun "$want" bounces fetch "$@"
-    local rc=$?
+    frun "$@" || rc=1
     unset "$PW_ENV"
-    no_password_in "$output$stderr" "what fetch printed" || return 1
     return "$rc"
 }
 
@@ -138,15 +153,20 @@ inbox_uids() {
     assert_eq "$(bx_events complaint ann@example.com)" 1 "complaint events of ann"
 }
 
-@test "bounces fetch: imap:// with STARTTLS, the password from a 0600 password_file, processed = seen: the messages stay, marked \\Seen, and are not read again" {
+@test "bounces fetch: imap:// with STARTTLS, the password from a password_file (0644 refused, 0600 used), processed = seen: the messages stay, marked \\Seen, and are not read again" {
     printf '%s\n' "$DV_PASS" >"$BX_DIR/imap.pw"
-    chmod 600 "$BX_DIR/imap.pw"
     bx_conf "[bounces]" "imap = $(imap_starttls)" "username = $DV_USER" \
         "password_file = $BX_DIR/imap.pw" "tls_verify = on" "ca_file = $DV_DIR/ca.pem" \
         "processed = seen"
     three_messages
-    crun 0 bounces fetch
-    no_password_in "$output$stderr" "what fetch printed"
+    # readable by others: refused (78) before anything is read
+    chmod 644 "$BX_DIR/imap.pw"
+    frun 78
+    assert_contains "$stderr" "$BX_DIR/imap.pw" "the error (names the file)"
+    assert_eq "$(find "$DV_MAILDIR/new" -type f | wc -l)" 3 "messages still new in the INBOX"
+    assert_eq "$(count events)" 0 "events"
+    chmod 600 "$BX_DIR/imap.pw"
+    frun 0
     bx_summary_is "$output" fetched=3 hard=1 complaint=1 unsubscribe=1
     three_recorded
     assert_eq "$(dv_count INBOX)" 3 "messages in the INBOX"
@@ -154,7 +174,7 @@ inbox_uids() {
     assert_eq "$(dv_count Processed)" 0 "messages in Processed"
     [ ! -d "$DV_MAILDIR/.Processed" ] || fail "a Processed folder was made with processed = seen"
     assert_eq "$(dv_curl INBOX -X 'UID SEARCH UNSEEN' | tr -d '\r' | sed -n 's/^\* SEARCH *//p')" "" "unseen UIDs (curl)"
-    crun 0 bounces fetch
+    frun 0
     bx_summary_is "$output" fetched=0
     assert_eq "$(bx_events bounce)" 1 "bounce events"
 }
@@ -178,9 +198,8 @@ inbox_uids() {
     three_messages
     bx_snapshot "$BATS_TEST_TMPDIR/before"
     export "$PW_ENV=not-$DV_PASS"
-    run --separate-stderr camp bounces fetch
+    tfetch
     unset "$PW_ENV"
-    no_sanitizer_report
     [ "$status" -eq 69 ] || [ "$status" -eq 78 ] ||
         fail "exit status $status, expected 69 or 78" "--- stdout:" "$output" "--- stderr:" "$stderr"
     assert_contains "$stderr" "127.0.0.1:$DV_IMAPS" "the error (names the server)"
@@ -205,9 +224,8 @@ inbox_uids() {
     for url in "$(imaps)" "$(imap_starttls)"; do
         IMAP_CA="$BATS_TEST_TMPDIR/otherca/ca.pem" imap_conf "$url"
         export "$PW_ENV=$DV_PASS"
-        run --separate-stderr camp bounces fetch
+        tfetch
         unset "$PW_ENV"
-        no_sanitizer_report
         [ "$status" -ne 0 ] || fail "fetch over $url with the wrong CA succeeded:" "$output"
         [ "$status" -eq 69 ] || [ "$status" -eq 78 ] ||
             fail "exit status $status, expected 69 or 78" "--- stdout:" "$output" "--- stderr:" "$stderr"
@@ -237,7 +255,8 @@ inbox_uids() {
         dv_deliver "$BATS_TEST_TMPDIR/plain$i.eml"
     done
     export "$PW_ENV=$DV_PASS"
-    camp bounces fetch >"$BATS_TEST_TMPDIR/fetch.out" 2>"$BATS_TEST_TMPDIR/fetch.err" &
+    timeout "$FETCH_LIMIT" "$CAMPAIGN_BIN" --db "$DB" bounces fetch \
+        >"$BATS_TEST_TMPDIR/fetch.out" 2>"$BATS_TEST_TMPDIR/fetch.err" &
     pid=$!
     unset "$PW_ENV"
     track_pid "$pid"
@@ -253,7 +272,7 @@ inbox_uids() {
         seen=$((seen + 1))
         sleep 0.02
     done
-    reap "$pid" 20
+    reap "$pid" "$FETCH_LIMIT"
     assert_eq "$REAPED" 0 "exit status of fetch ($(cat "$BATS_TEST_TMPDIR/fetch.err"))"
     output=$(cat "$BATS_TEST_TMPDIR/fetch.out")
     stderr=$(cat "$BATS_TEST_TMPDIR/fetch.err")

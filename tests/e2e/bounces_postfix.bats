@@ -65,6 +65,11 @@ untouched() {
         assert_eq "$(ledger_of "$1")" "sent|" "ledger row of $1"
 }
 
+# locked - another connection holds the database's write lock.
+locked() {
+    ! sqlite3 -batch -cmd '.timeout 0' "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1
+}
+
 # delivered_ok ADDRESS - Postfix handed ADDRESS's message to the command,
 # which exited 0 (the log says status=sent), and bounced nothing back.
 delivered_ok() {
@@ -213,7 +218,7 @@ delivered_ok() {
     ) | sqlite3 -batch "$DB" >/dev/null &
     holder=$!
     track_pid "$holder"
-    sleep 0.5
+    wait_for 10 locked
     bx_inject "$f" "$verp"
     wait_for 20 grep -qE "postfix/pipe\[[0-9]+\]: [0-9A-F]+: to=<$(bx_re "$verp")>.* status=deferred " "$PF_LOG"
     assert_eq "$(head -n 1 "$BX_DIR/ingest.rc")" 75 "exit status of the busy run"

@@ -30,8 +30,12 @@
 # The bounces are about a real campaign: promo sent to three contacts
 # into smtp-sink, the VERP and List-Unsubscribe tokens read from what was
 # sent, the DSN / feedback report / opt-out made from those very messages
-# (bounce_mail.py) and handed to Postfix over SMTP.  Every wait is
-# bounded (20 s); teardown stops Postfix and smtp-sink by pid.
+# (bounce_mail.py) and handed to Postfix over SMTP.  One test closes the
+# whole loop with no hand-made message: a campaign sent through this
+# Postfix, whose next hop (the scripted relay smtp_server.py) refuses one
+# recipient, comes back as Postfix's own DSN to the VERP address.  Every
+# wait is bounded (20 s); teardown stops Postfix, smtp-sink and the
+# scripted relay by pid.
 
 # crun sets stderr (bats run --separate-stderr)
 # shellcheck disable=SC2154
@@ -259,4 +263,43 @@ delivered_ok() {
     assert_eq "$(ledger_of ann@example.com)" "bounced|hard" "ledger row of ann"
     assert_eq "$(status_of cid@example.com)" unsubscribed "status of cid"
     untouched ben@example.com
+}
+
+@test "bounces postfix: the whole loop - a campaign sent through Postfix, whose next hop refuses one recipient (550 5.1.1 at RCPT), makes Postfix's own DSN to that recipient's VERP address and pipes it to ingest: bounced/hard in that campaign" {
+    bx_pf_pipe
+    # dora joins the list; her copy goes to the scripted relay
+    # (smtp_server.py), which refuses a local part "unknown..." with
+    # 550 5.1.1 at RCPT as Postfix's smtpd words it: Postfix accepted the
+    # message from campaign, so Postfix bounces it, with a DSN of its own
+    # (bounce(8)) to the envelope sender
+    local dora=unknown.dora@example.com
+    list_of "${BX_PEOPLE[@]}" "$dora"
+    serve --mode plain
+    "$PF_POSTCONF" -c "$PF_CONF" -e \
+        "transport_maps = inline:{ { $BX_DOMAIN = campaign: }, { $dora = smtp:[127.0.0.1]:$SRV_PORT } }"
+    pf_reload
+    bx_give
+    # the relay is the private Postfix now; a second campaign, "loop"
+    sed -i "s/^port = .*/port = $PF_PORT/" "$BX_CONF"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign loop
+    assert_eq "$(q "SELECT count(*) FROM sends s JOIN campaigns c ON c.id = s.campaign_id
+        WHERE c.name = 'loop' AND s.state = 'sent';")" 4 "loop rows sent (Postfix took all four)"
+    bx_ingested 1
+    assert_eq "$(cat "$BX_DIR/ingest.rc")" 0 "exit status of the command"
+    grep -qE "postfix/smtp\[[0-9]+\]: [0-9A-F]+: to=<$(bx_re "$dora")>.* status=bounced \(host 127.0.0.1\[127.0.0.1\] said: 550 5.1.1 " "$PF_LOG" ||
+        fail "Postfix did not bounce dora's copy"
+    grep -qE 'postfix/pipe\[[0-9]+\]: [0-9A-F]+: to=<bounces\+[A-Za-z0-9_-]+@bounces\.acme\.example>.* status=sent \(delivered via campaign service\)' "$PF_LOG" ||
+        fail "Postfix's DSN did not reach the command"
+    bx_summary_is "$(bx_last_summary)" ingested=1 hard=1 unmatched=0
+    assert_eq "$(status_of "$dora")" bounced "status of dora"
+    assert_eq "$(q "SELECT c.name || '|' || s.state || '|' || coalesce(s.bounce_class, '')
+        FROM sends s JOIN campaigns c ON c.id = s.campaign_id
+        JOIN contacts p ON p.id = s.contact_id
+        WHERE p.email = $(sqlstr "$dora");")" "loop|bounced|hard" "dora's ledger row"
+    assert_eq "$(bx_events bounce "$dora")" 1 "bounce events of dora"
+    assert_eq "$(bx_events bounce)" 1 "bounce events"
+    local a
+    for a in "${BX_PEOPLE[@]}"; do
+        assert_eq "$(status_of "$a")" active "status of $a"
+    done
 }

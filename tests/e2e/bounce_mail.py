@@ -19,6 +19,10 @@ Usage:
         an RFC 5965 abuse report about ORIG.eml, the whole original as
         message/rfc822 with the Return-Path: <RETURN_PATH> the receiving
         MTA recorded
+    bounce_mail.py vacation ORIG.eml RCPT VERP
+        RCPT's out-of-office reply (RFC 3834: Auto-Submitted:
+        auto-replied, In-Reply-To the original) sent to VERP, the
+        original's envelope sender
     bounce_mail.py unsub FROM TO
         what a mail client sends for the List-Unsubscribe mailto: From FROM
         to TO, Subject unsubscribe
@@ -173,6 +177,28 @@ def cmd_arf(orig, rcpt, return_path):
     sys.stdout.write(CRLF.join(out))
 
 
+def cmd_vacation(orig, rcpt, verp):
+    _, msg, _ = read_orig(orig)
+    mid = (msg.get("Message-ID") or "").strip()
+    out = [
+        "From: <%s>" % rcpt,
+        "To: <%s>" % verp,
+        "Subject: Automatic reply: out of the office",
+        "Date: Thu, 3 Dec 2026 21:33:00 +0000",
+        "Message-ID: %s" % stable_id("vacation", orig, rcpt),
+        "In-Reply-To: %s" % mid,
+        "References: %s" % mid,
+        "Auto-Submitted: auto-replied",
+        "X-Auto-Response-Suppress: All",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        "I am out of the office until Monday with no access to email.",
+        "",
+    ]
+    sys.stdout.write(CRLF.join(out))
+
+
 def cmd_unsub(frm, to):
     out = [
         "From: <%s>" % frm,
@@ -227,6 +253,9 @@ def main(argv):
         return 0
     if len(argv) == 5 and argv[1] == "arf":
         cmd_arf(*argv[2:])
+        return 0
+    if len(argv) == 5 and argv[1] == "vacation":
+        cmd_vacation(*argv[2:])
         return 0
     if len(argv) == 4 and argv[1] == "unsub":
         cmd_unsub(*argv[2:])

@@ -138,6 +138,24 @@ delivered_ok() {
     untouched ben@example.com
 }
 
+@test "bounces postfix: an out-of-office reply (RFC 3834) to the VERP address is one auto_reply event and changes nothing else" {
+    bx_pf_pipe
+    bx_give
+    local verp f
+    verp=$(bx_verp ann@example.com)
+    f="$BATS_TEST_TMPDIR/ann.vacation"
+    "$PY" "$BX_MAIL" vacation "$BX_EML/ann@example.com.eml" ann@example.com "$verp" >"$f"
+    bx_inject "$f" "$verp"
+    bx_ingested 1
+    assert_eq "$(cat "$BX_DIR/ingest.rc")" 0 "exit status of the command"
+    delivered_ok "$verp"
+    bx_summary_is "$(bx_last_summary)" ingested=1 auto_reply=1 hard=0 soft=0 unmatched=0
+    assert_eq "$(bx_events auto_reply ann@example.com)" 1 "auto_reply events of ann"
+    assert_eq "$(count events)" 1 "events"
+    untouched ann@example.com
+    assert_eq "$(count suppressions)" 0 "suppressions"
+}
+
 @test "bounces postfix: a forged VERP token, and a valid token for a contact never mailed, change nothing; the command exits 0, so Postfix bounces nothing back" {
     bx_pf_pipe
     # dan is a contact, in no list: never mailed

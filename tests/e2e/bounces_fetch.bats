@@ -128,6 +128,46 @@ inbox_uids() {
     dv_curl INBOX -X 'UID SEARCH ALL' | tr -d '\r' | sed -n 's/^\* SEARCH *//p'
 }
 
+# busy_then_free PROCESSED - with another writer holding the database,
+# fetch (processed = PROCESSED) exits 75 having recorded nothing and
+# moved nothing: every message is still in the INBOX (with processed =
+# seen: still unseen) for the next fetch, which (the database free)
+# records all three.
+busy_then_free() {
+    imap_conf "$(imaps)" "processed = $1"
+    three_messages
+    local holder i
+    (
+        printf 'BEGIN EXCLUSIVE;\nSELECT 1;\n'
+        for ((i = 0; i < 300; i++)); do
+            [ -e "$BATS_TEST_TMPDIR/release" ] && break
+            sleep 0.1
+        done
+        printf 'COMMIT;\n'
+    ) | sqlite3 -batch "$DB" >/dev/null &
+    holder=$!
+    track_pid "$holder"
+    wait_for 10 locked
+    fetch 75
+    touch "$BATS_TEST_TMPDIR/release"
+    wait_for 10 gone "$holder"
+    assert_eq "$(count events)" 0 "events after the busy fetch"
+    assert_eq "$(dv_count INBOX)" 3 "messages in the INBOX after the busy fetch"
+    if [ "$1" = seen ]; then
+        # UNSEEN is what the next fetch reads: a message that FETCH
+        # BODY[] (not BODY.PEEK[]) marked would never be read again
+        assert_eq "$(dv_flagged S)" 0 "INBOX messages marked seen by the busy fetch"
+    fi
+    fetch 0
+    bx_summary_is "$output" fetched=3 hard=1 complaint=1 unsubscribe=1
+    three_recorded
+}
+
+# locked - another connection holds the database's write lock.
+locked() {
+    ! sqlite3 -batch -cmd '.timeout 0' "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1
+}
+
 @test "bounces fetch: imaps with the CA verified: three messages ingested and moved to Processed (the default, created); a second fetch reads nothing, a third only what arrived since" {
     imap_conf "$(imaps)"
     three_messages
@@ -191,6 +231,16 @@ inbox_uids() {
     fetch 0
     bx_summary_is "$output" fetched=0
     assert_eq "$(bx_events bounce)" 1 "bounce events"
+}
+
+@test "bounces fetch: the database busy, fetch exits 75 and moves nothing; the next fetch records all three (processed = move)" {
+    busy_then_free move:Processed
+    assert_eq "$(dv_count Processed)" 3 "messages in Processed"
+}
+
+@test "bounces fetch: the database busy, fetch exits 75 and leaves every message unseen (reading one must not mark it \\Seen); the next fetch records all three (processed = seen)" {
+    busy_then_free seen
+    assert_eq "$(dv_flagged S)" 3 "INBOX messages flagged seen"
 }
 
 @test "bounces fetch: a wrong password is exit 69 or 78 naming the server and its reply; nothing recorded, nothing moved or marked" {

@@ -36,6 +36,10 @@
 #                             new one); "none": no Message-ID header
 #     --body TEXT             extra text in the first part (may hold
 #                             "\n"; used for mbox "From " lines)
+#     --rcpt-list FILE --out DIR
+#                             one message per address of FILE (one a
+#                             line), each as DIR/N.eml (N from 1), instead
+#                             of --rcpt and stdout
 import argparse
 import os
 import sys
@@ -138,7 +142,25 @@ def main():
     ap.add_argument("--type", default="abuse")
     ap.add_argument("--id")
     ap.add_argument("--body", default="")
+    ap.add_argument("--rcpt-list")
+    ap.add_argument("--out")
     a = ap.parse_args()
+
+    if a.rcpt_list:
+        by = {}
+        for m in dumps(a.dump):
+            for r in m["rcpts"]:
+                by.setdefault(r, []).append(m)
+        os.makedirs(a.out, exist_ok=True)
+        with open(a.rcpt_list) as f:
+            rcpts = [l.strip() for l in f if l.strip()]
+        for i, r in enumerate(rcpts, 1):
+            if len(by.get(r, [])) != 1:
+                sys.exit("bounce_make: %d copies for %s" % (len(by.get(r, [])), r))
+            a.rcpt = r
+            with open(os.path.join(a.out, "%d.eml" % i), "w") as f:
+                f.write(build(a, by[r][0]))
+        return
 
     if a.kind == "index":
         for m in dumps(a.dir):
@@ -147,6 +169,11 @@ def main():
         return
 
     m = find(a.dump, a.rcpt) if a.dump and a.rcpt else None
+    sys.stdout.write(build(a, m))
+
+
+def build(a, m):
+    """the message of a's kind about the copy m (None: no copy)"""
     final = a.final or a.rcpt
     to = a.to or ("unsub" if a.kind == "unsub" else "verp")
     if to == "verp":
@@ -223,7 +250,7 @@ def main():
                 "MIME-Version: 1.0",
                 "Content-Type: text/plain; charset=utf-8"]
         out = "\n".join(hdr) + "\n\nunsubscribe\n" + body + "\n"
-    sys.stdout.write(out)
+    return out
 
 
 if __name__ == "__main__":

@@ -251,8 +251,11 @@ EOF
     assert_contains "$errs" "paused by the circuit breaker: hard-bounce rate"
     local done_n
     done_n=$(q "SELECT count(*) FROM sends WHERE state IN ('sent', 'bounced');")
-    [ "$done_n" -ge 20 ] && [ "$done_n" -lt 200 ] ||
-        fail "$done_n recipients done when the breaker stopped the send (20 to 199 expected)"
+    # the breaker needs 20 messages; at 10/s it checks once a second and
+    # the send stops within a second after: 50 leaves room for a slow
+    # machine, far from the 200 of a send that was not stopped
+    [ "$done_n" -ge 20 ] && [ "$done_n" -le 50 ] ||
+        fail "$done_n recipients done when the breaker stopped the send (20 to 50 expected)"
     assert_eq "$(q "SELECT count(*) FROM sends WHERE state = 'bounced' AND bounce_class = 'hard';")" \
         "$(q "SELECT count(*) FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email LIKE 'reject%' AND s.state = 'bounced';")"
     assert_eq "$(breaker_of | cut -d'|' -f1,2)" "paused|pause"

@@ -247,7 +247,7 @@ EOF
     assert_eq "$REAPED" 75 "exit status of the paused send ($(cat "$BATS_TEST_TMPDIR/send.out" "$BATS_TEST_TMPDIR/send.err"))"
     local errs
     errs=$(cat "$BATS_TEST_TMPDIR/send.err")
-    assert_not_contains "$errs" "Sanitizer"
+    stderr=$errs output=$(cat "$BATS_TEST_TMPDIR/send.out") no_sanitizer_report
     assert_contains "$errs" "paused by the circuit breaker: hard-bounce rate"
     local done_n
     done_n=$(q "SELECT count(*) FROM sends WHERE state IN ('sent', 'bounced');")
@@ -276,4 +276,33 @@ EOF
     assert_eq "$(ls "$SRV_MAIL"/*.eml | wc -l)" 189
     assert_eq "$(cat "$SRV_MAIL"/*.env | grep '^rcpt ' | sort | uniq -d)" "" "recipients mailed twice"
     assert_eq "$(q "SELECT count(*) FROM suppressions WHERE reason = 'bounced';")" 11
+}
+
+@test "breaker (ingest during a send): bounces ingested while the campaign sends pause it, and the send stops within seconds" {
+    many_contacts "$BATS_TEST_TMPDIR/many.csv" 250
+    crun 0 import "$BATS_TEST_TMPDIR/many.csv" --list news
+    start_sink
+    bconf "$SINK_PORT" "" "[limits]" "burst = 1" "" "[bounces]" "breaker_min = 20"
+    slow_send 10
+    wait_for 20 dumps_at_least 30
+    # three of the first recipients bounce: 3 of 30 or a few more, over 5%
+    q "SELECT c.email FROM sends s JOIN contacts c ON c.id = s.contact_id
+        WHERE s.state = 'sent' ORDER BY s.contact_id LIMIT 3;" >"$BATS_TEST_TMPDIR/some"
+    assert_eq "$(wc -l <"$BATS_TEST_TMPDIR/some")" 3
+    "$PY" "$MAKE" dsn --dump "$SINK_DUMP" --rcpt-list "$BATS_TEST_TMPDIR/some" \
+        --out "$BATS_TEST_TMPDIR/b" || fail "bounce_make.py failed"
+    crun 0 bounces ingest "$BATS_TEST_TMPDIR"/b/*.eml
+    assert_contains "$output" "hard 3,"
+    assert_contains "$output" "; 1 campaign paused by the circuit breaker"
+    reap "$SEND_PID" 10 || fail "the send did not stop" "$(cat "$BATS_TEST_TMPDIR/send.err")"
+    assert_eq "$REAPED" 75 "exit status of the paused send ($(cat "$BATS_TEST_TMPDIR/send.out" "$BATS_TEST_TMPDIR/send.err"))"
+    stderr=$(cat "$BATS_TEST_TMPDIR/send.err") output=$(cat "$BATS_TEST_TMPDIR/send.out") no_sanitizer_report
+    local n
+    n=$(q "SELECT count(*) FROM sends WHERE state IN ('sent', 'bounced');")
+    [ "$n" -lt 250 ] || fail "the send went to the end ($n)"
+    assert_eq "$(ls "$SINK_DUMP" | wc -l)" "$n"
+    # the send's own end keeps the breaker's pause and its reason
+    assert_eq "$(breaker_of | cut -d'|' -f1,2)" "paused|pause"
+    crun 0 report promo --format json
+    assert_contains "$(json_get "$output" paused_by_breaker)" "hard-bounce rate"
 }

@@ -83,9 +83,9 @@ line() {
     return 0
 }
 
-# breaker_of [NAME] - status|control|breaker of the campaign
+# breaker_of - status|control|breaker of the promo campaign
 breaker_of() {
-    q "SELECT status, coalesce(control, ''), coalesce(breaker, '') FROM campaigns WHERE name = $(sqlstr "${1:-promo}");"
+    q "SELECT status, coalesce(control, ''), coalesce(breaker, '') FROM campaigns WHERE name = 'promo';"
 }
 
 # not_paused - the campaign runs on, without a breaker reason anywhere
@@ -215,7 +215,7 @@ not_paused() {
     start_sink
     bconf "$SINK_PORT"
     send_status 0
-    assert_eq "$(campaign_status)" done
+    assert_eq "$(campaign_status)" "done"
     mailed_list "$BATS_TEST_TMPDIR/mailed"
     bounces dsn "$BATS_TEST_TMPDIR/b" 1 20
     crun 0 bounces ingest "$BATS_TEST_TMPDIR"/b/*.eml
@@ -272,7 +272,7 @@ EOF
     crun 0 resume promo
     send_status 0
     assert_eq "$(states)" "$(printf 'bounced 11\nsent 189')"
-    assert_eq "$(campaign_status)" done
+    assert_eq "$(campaign_status)" "done"
     assert_eq "$(ls "$SRV_MAIL"/*.eml | wc -l)" 189
     assert_eq "$(cat "$SRV_MAIL"/*.env | grep '^rcpt ' | sort | uniq -d)" "" "recipients mailed twice"
     assert_eq "$(q "SELECT count(*) FROM suppressions WHERE reason = 'bounced';")" 11

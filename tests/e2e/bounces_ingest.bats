@@ -524,3 +524,32 @@ EOF
     same_file "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
     assert_eq "$(count inbound)" 0
 }
+
+@test "ingest: a complaint or a mailed unsubscribe after a bounce is the person's word: suppress lift --reason bounced cannot undo it" {
+    # README, suppress lift: "An unsubscribe or a complaint is the
+    # person's own word and is never lifted"
+    mailed ada@example.com bob@example.org carl@example.net
+    mk "$BATS_TEST_TMPDIR/h.eml" dsn --rcpt ada@example.com
+    mk "$BATS_TEST_TMPDIR/c.eml" arf --rcpt ada@example.com
+    local i
+    for i in 1 2 3; do
+        mk "$BATS_TEST_TMPDIR/s$i.eml" dsn --rcpt bob@example.org --status 4.2.2 \
+            --diag "smtp; 452 4.2.2 Mailbox full ($i)"
+    done
+    mk "$BATS_TEST_TMPDIR/u.eml" unsub --rcpt bob@example.org
+    ingest 0 "$BATS_TEST_TMPDIR/h.eml" "$BATS_TEST_TMPDIR/c.eml" \
+        "$BATS_TEST_TMPDIR"/s{1,2,3}.eml "$BATS_TEST_TMPDIR/u.eml"
+    assert_output "$(line 1 3 0 0 1 0 1 0 0 0)"
+    assert_eq "$(events_of ada@example.com | cut -d'|' -f1)" "$(printf 'bounce\ncomplaint')"
+    run --separate-stderr camp suppress lift ada@example.com --reason bounced
+    no_sanitizer_report
+    [ "$status" -ne 0 ] || fail "the bounce of a person who complained was lifted: $stderr"
+    run --separate-stderr camp suppress lift bob@example.org --reason bounced
+    no_sanitizer_report
+    [ "$status" -ne 0 ] || fail "the bounce of a person who unsubscribed was lifted: $stderr"
+    assert_eq "$(status_of ada@example.com)" complained
+    assert_eq "$(status_of bob@example.org)" unsubscribed
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign promo2
+    assert_eq "$(copies ada@example.com)" 1 "copies ada received"
+    assert_eq "$(copies bob@example.org)" 1 "copies bob received"
+}

@@ -553,3 +553,19 @@ EOF
     assert_eq "$(copies ada@example.com)" 1 "copies ada received"
     assert_eq "$(copies bob@example.org)" 1 "copies bob received"
 }
+
+@test "ingest: two people's unsubscribe mails without a Message-ID and with the same body are two unsubscribes, not a duplicate" {
+    # A mail client answering a List-Unsubscribe mailto writes the same
+    # body ("unsubscribe") for everybody; the relay that took it need not
+    # add a Message-ID.  Only the address it came to differs: the token.
+    mailed ada@example.com bob@example.org
+    mk "$BATS_TEST_TMPDIR/ua.eml" unsub --rcpt ada@example.com --id none
+    mk "$BATS_TEST_TMPDIR/ub.eml" unsub --rcpt bob@example.org --id none
+    ingest 0 "$BATS_TEST_TMPDIR/ua.eml" "$BATS_TEST_TMPDIR/ub.eml"
+    assert_output "$(line 0 0 0 0 0 0 2 0 0 0)"
+    assert_eq "$(status_of ada@example.com)" unsubscribed
+    assert_eq "$(status_of bob@example.org)" unsubscribed
+    # and the very same mail again is still a duplicate
+    ingest 0 "$BATS_TEST_TMPDIR/ub.eml"
+    assert_output "$(line 0 0 0 0 0 0 0 0 1 0)"
+}

@@ -569,3 +569,32 @@ EOF
     ingest 0 "$BATS_TEST_TMPDIR/ub.eml"
     assert_output "$(line 0 0 0 0 0 0 0 0 1 0)"
 }
+
+@test "ingest: without the tracking secret, tokens are not checked and Message-ID and address still match (no sanitizer report)" {
+    mailed ada@example.com bob@example.org
+    mk "$BATS_TEST_TMPDIR/b.eml" dsn --rcpt bob@example.org
+    mk "$BATS_TEST_TMPDIR/u.eml" unsub --rcpt ada@example.com
+    mv "$DB.secret" "$BATS_TEST_TMPDIR/secret.saved"
+    ingest 0 "$BATS_TEST_TMPDIR/b.eml" "$BATS_TEST_TMPDIR/u.eml"
+    assert_output "$(line 1 0 0 0 0 0 0 1 0 0)"
+    assert_contains "$stderr" "no tracking secret"
+    assert_eq "$(row bob@example.org)" "bounced|hard|550|5.1.1"
+    # a mailed unsubscribe counts only with a token that checks
+    assert_eq "$(status_of ada@example.com)" active
+}
+
+@test "ingest: a message that matched nothing can be ingested again once it can match (the tracking secret restored)" {
+    # "matches nothing -> unmatched, nothing recorded": an unsubscribe read
+    # while the secret was missing must not be lost for good
+    mailed ada@example.com bob@example.org
+    mk "$BATS_TEST_TMPDIR/u.eml" unsub --rcpt bob@example.org
+    mv "$DB.secret" "$BATS_TEST_TMPDIR/secret.saved"
+    ingest 0 "$BATS_TEST_TMPDIR/u.eml"
+    assert_output "$(line 0 0 0 0 0 0 0 1 0 0)"
+    assert_contains "$stderr" "no tracking secret"
+    assert_eq "$(status_of bob@example.org)" active
+    mv "$BATS_TEST_TMPDIR/secret.saved" "$DB.secret"
+    ingest 0 "$BATS_TEST_TMPDIR/u.eml"
+    assert_output "$(line 0 0 0 0 0 0 1 0 0 0)"
+    assert_eq "$(status_of bob@example.org)" unsubscribed
+}

@@ -598,3 +598,24 @@ EOF
     assert_output "$(line 0 0 0 0 0 0 1 0 0 0)"
     assert_eq "$(status_of bob@example.org)" unsubscribed
 }
+
+@test "ingest: reports with an empty part (an empty text/plain, an empty feedback-report) are read without a sanitizer report" {
+    mailed ada@example.com
+    printf '%s\n' 'Message-ID: <e1@isp.example.net>' 'From: fbl@isp.example.net' \
+        'To: news@acme.example' 'Subject: complaint' 'MIME-Version: 1.0' \
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="A1"' '' \
+        '--A1' 'Content-Type: text/plain' '' 'abuse report' \
+        '--A1' 'Content-Type: message/feedback-report' '' '--A1--' >"$BATS_TEST_TMPDIR/e1.eml"
+    printf '%s\n' 'Message-ID: <e2@mx.example.net>' 'From: MAILER-DAEMON@mx.example.net' \
+        'To: news@acme.example' 'Subject: Undelivered Mail Returned to Sender' 'MIME-Version: 1.0' \
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"' '' \
+        '--B1' 'Content-Type: text/plain' '' \
+        '--B1' 'Content-Type: message/delivery-status' '' \
+        'Reporting-MTA: dns; mx.example.net' '' \
+        'Final-Recipient: rfc822; ada@example.com' 'Action: failed' 'Status: 5.1.1' '' '--B1--' \
+        >"$BATS_TEST_TMPDIR/e2.eml"
+    crun 0 bounces parse "$BATS_TEST_TMPDIR/e1.eml" "$BATS_TEST_TMPDIR/e2.eml"
+    ingest 0 "$BATS_TEST_TMPDIR/e1.eml" "$BATS_TEST_TMPDIR/e2.eml"
+    assert_contains "$output" "ingested 2 messages: hard 1,"
+    assert_eq "$(status_of ada@example.com)" bounced
+}

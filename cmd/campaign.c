@@ -223,6 +223,16 @@ const struct command commands[] = {
      "  --maildir DIR  every message of a Maildir (new/ and cur/)\n"
      "  --rcpt ADDR    the envelope recipient of the message on standard\n"
      "                 input (default $ORIGINAL_RECIPIENT, $RECIPIENT)\n"},
+    {"bounces fetch", cmd_bounces_fetch, "campaign bounces fetch",
+     "Read the bounce mailbox over IMAP ([bounces] imap, username,\n"
+     "password_env or password_file, tls_verify, ca_file) and ingest every\n"
+     "message in it as bounces ingest does; each one recorded is then\n"
+     "moved to the processed folder ([bounces] processed = move:Processed,\n"
+     "the default), flagged seen (seen: only unseen ones are read) or\n"
+     "deleted (delete), so that a cron run never reads it twice.  TLS\n"
+     "always (imaps://, or imap:// with STARTTLS).  Exit 78 when the login\n"
+     "is refused, 69 when the server cannot be reached or its certificate\n"
+     "is not trusted.\n"},
     {"bounces rules", cmd_bounces_rules, "campaign bounces rules",
      "Print the shipped rule table (classify.rules) that classifies the\n"
      "text of refusals and bounces, with its format: the starting point of\n"

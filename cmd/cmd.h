@@ -54,6 +54,7 @@ int cmd_serve(struct ctx *, int, char **);
 int cmd_bounces_parse(struct ctx *, int, char **);
 int cmd_bounces_rules(struct ctx *, int, char **);
 int cmd_bounces_ingest(struct ctx *, int, char **);
+int cmd_bounces_fetch(struct ctx *, int, char **);
 
 /* cmd_usage - print the command's help to f; returns EX_USAGE or 0. */
 int cmd_usage(const char *name, FILE *f, int code);

@@ -16,6 +16,7 @@
 
 #include "../engine/bounce.h"
 #include "../engine/config.h"
+#include "../engine/fetch.h"
 #include "../engine/ingest.h"
 #include "../engine/log.h"
 #include "../engine/rules.h"
@@ -565,6 +566,77 @@ cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
     if (ingest_finish(j.in, &e) == -1 && code == 0)
         code = cmd_fail(&e);
     job_summary(&j, "");
+    job_close(&j);
+    if (fflush(stdout) == EOF && code == 0)
+        code = EX_IOERR;
+    return code;
+}
+
+/* ---- fetch ---- */
+
+static int
+fetched_cb(const char *msg, size_t len, const char *where, void *arg,
+           struct err *e)
+{
+    struct job *j = arg;
+
+    return ingest_message(j->in, msg, len, NULL, where, e);
+}
+
+int
+cmd_bounces_fetch(struct ctx *ctx, int argc, char **argv)
+{
+    struct fetch_params fp;
+    struct job j;
+    struct err e;
+    char *password = NULL, prefix[64];
+    long n = 0;
+    int code;
+
+    if (argc > 1)
+        return cmd_usage("bounces fetch",
+                         strcmp(argv[1], "--help") == 0 ? stdout : stderr,
+                         strcmp(argv[1], "--help") == 0 ? 0 : EX_USAGE);
+    if ((code = job_open(ctx, &j)) != 0) {
+        job_close(&j);
+        return code;
+    }
+    err_clear(&e);
+    if (j.cfg.bounces.imap == NULL) {
+        err_set(&e, EX_CONFIG,
+                "%s: no [bounces] imap = imaps://HOST/MAILBOX: the mailbox "
+                "to read",
+                j.cfg.path);
+        code = cmd_fail(&e);
+        goto out;
+    }
+    if (mailjob_password("[bounces]", j.cfg.bounces.username,
+                         j.cfg.bounces.password_env,
+                         j.cfg.bounces.password_file, &password, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
+    memset(&fp, 0, sizeof fp);
+    fp.url = j.cfg.bounces.imap;
+    fp.username = j.cfg.bounces.username;
+    fp.password = password;
+    fp.tls_verify = j.cfg.bounces.tls_verify;
+    fp.ca_file = j.cfg.bounces.ca_file;
+    fp.processed = j.cfg.bounces.processed;
+    fp.max_bytes = BOUNCE_INPUT_MAX + 1;
+    if (fetch_run(&fp, fetched_cb, &j, &n, &e) == -1)
+        code = cmd_fail(&e);
+    err_clear(&e);
+    if (ingest_finish(j.in, &e) == -1 && code == 0)
+        code = cmd_fail(&e);
+    snprintf(prefix, sizeof prefix, "fetched %ld message%s; ", n,
+             n == 1 ? "" : "s");
+    job_summary(&j, prefix);
+out:
+    if (password != NULL) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
     job_close(&j);
     if (fflush(stdout) == EOF && code == 0)
         code = EX_IOERR;

@@ -72,7 +72,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     struct err e;
     struct now now = {0, ""};
     long cancelled = 0;
-    int c, code = 0, rc, lock = -1;
+    int c, code = 0, rc, lock = -1, rebased = 0;
     int64_t cid;
 
     cmd_opt_reset();
@@ -120,6 +120,11 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     }
     if (rc == 1)
         rc = store_campaign_set_control(st, argv[optind], ctl, status, &e);
+    /* resumed after the circuit breaker paused it: the rates are measured
+     * again from here */
+    if (rc == 1 && strcmp(name, "resume") == 0 &&
+        (rebased = store_breaker_rebase(st, now.id, &e)) == -1)
+        rc = -1;
     if (rc == 1 && ctl != NULL && strcmp(ctl, "cancel") == 0 &&
         store_ledger_cancel(st, now.id, (int64_t)time(NULL), &cancelled, &e) ==
             -1)
@@ -142,6 +147,10 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
             fputs(": run campaign send --campaign ", stdout);
             shell_word(argv[optind]);
             fputs(" to go on", stdout);
+            if (rebased)
+                fputs(" (the circuit breaker had paused it: its rates are "
+                      "measured again from now)",
+                      stdout);
         }
         putchar('\n');
     }

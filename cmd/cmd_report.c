@@ -22,7 +22,7 @@ struct rep {
 
 struct campinfo {
     struct store_campaign c;
-    char name[256], template[128], status[16], list[256];
+    char name[256], template[128], status[16], list[256], breaker[256];
 };
 
 static int
@@ -35,6 +35,8 @@ info_cb(const struct store_campaign *c, void *arg)
     snprintf(ci->template, sizeof ci->template, "%s", c->template);
     snprintf(ci->status, sizeof ci->status, "%s", c->status);
     snprintf(ci->list, sizeof ci->list, "%s", c->list ? c->list : "");
+    snprintf(ci->breaker, sizeof ci->breaker, "%s",
+             c->breaker ? c->breaker : "");
     return 0;
 }
 
@@ -87,6 +89,12 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
     json_object_set_new(doc, "clicked_unique", json_integer(ev.clicked_unique));
     json_object_set_new(doc, "machine_clicks", json_integer(ev.machine_clicks));
     json_object_set_new(doc, "unsubscribed", json_integer(ev.unsubscribed));
+    /* what came back by mail (`campaign bounces`) */
+    json_object_set_new(doc, "complained", json_integer(ev.complained));
+    json_object_set_new(doc, "auto_replies", json_integer(ev.auto_replies));
+    json_object_set_new(doc, "delayed", json_integer(ev.delayed));
+    if (ci->breaker[0] != '\0')
+        json_object_set_new(doc, "paused_by_breaker", json_string(ci->breaker));
     json_object_set_new(doc, "views", json_integer(ev.views));
     return doc;
 }

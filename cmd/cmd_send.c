@@ -1057,6 +1057,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
 
     {
         struct queue_params qp;
+        struct breaker_limits brk;
         struct queue_summary sum;
         struct store_counts cnt;
         int64_t due = 0;
@@ -1071,6 +1072,10 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         qp.max = max;
         qp.interrupted = &interrupted;
         qp.progress = isatty(STDERR_FILENO) && !ctx->quiet;
+        brk.hard = j.cfg.bounces.breaker_hard;
+        brk.complaint = j.cfg.bounces.breaker_complaint;
+        brk.min = j.cfg.bounces.breaker_min;
+        qp.breaker = &brk;
 
         catch_signals();
         rc = queue_send(&qp, &sum, &e);

@@ -109,34 +109,33 @@ mailjob_compose_params(struct mailjob *j, const char *campaign,
 }
 
 int
-mailjob_relay_password(const struct config_relay *r, char **out, struct err *e)
+mailjob_password(const char *who, const char *username, const char *env,
+                 const char *file, char **out, struct err *e)
 {
     *out = NULL;
-    if (r->username == NULL)
+    if (username == NULL)
         return 0;
-    if (r->password_env) {
-        const char *v = getenv(r->password_env);
+    if (env) {
+        const char *v = getenv(env);
         if (v == NULL || *v == '\0')
-            return err_set(e, EX_CONFIG,
-                           "relay %s: $%s is not set (password_env)", r->host,
-                           r->password_env);
+            return err_set(e, EX_CONFIG, "%s: $%s is not set (password_env)",
+                           who, env);
         *out = xstrdup(v);
         return 0;
     }
-    if (r->password_file) {
+    if (file) {
         struct stat sb;
         char buf[1024];
-        FILE *f = fopen(r->password_file, "r");
+        FILE *f = fopen(file, "r");
         size_t n;
         if (f == NULL)
-            return err_set(e, EX_CONFIG, "%s: %s", r->password_file,
-                           strerror(errno));
+            return err_set(e, EX_CONFIG, "%s: %s", file, strerror(errno));
         if (fstat(fileno(f), &sb) == -1 || (sb.st_mode & 077) != 0) {
             fclose(f);
             return err_set(e, EX_CONFIG,
                            "%s: a password file must not be readable by "
                            "others (chmod 600 %s)",
-                           r->password_file, r->password_file);
+                           file, file);
         }
         n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
@@ -147,9 +146,17 @@ mailjob_relay_password(const struct config_relay *r, char **out, struct err *e)
         return 0;
     }
     return err_set(e, EX_CONFIG,
-                   "relay %s: username without password_env or "
-                   "password_file",
-                   r->host);
+                   "%s: username without password_env or password_file", who);
+}
+
+int
+mailjob_relay_password(const struct config_relay *r, char **out, struct err *e)
+{
+    char who[300];
+
+    snprintf(who, sizeof who, "relay %s", r->host);
+    return mailjob_password(who, r->username, r->password_env, r->password_file,
+                            out, e);
 }
 
 /*---- the check before a campaign records anything ----*/

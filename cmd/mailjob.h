@@ -52,6 +52,11 @@ void mailjob_compose_params(struct mailjob *j, const char *campaign,
  * not be readable by others; *out NULL when the relay has no username.
  * Errors: EX_CONFIG naming the variable or file.
  */
+/* mailjob_password - the password of username (NULL: none needed, *out
+ * NULL) from the environment variable env or the mode-0600 file, for who
+ * ("relay HOST", "[bounces]") in errors; EX_CONFIG. */
+int mailjob_password(const char *who, const char *username, const char *env,
+                     const char *file, char **out, struct err *e);
 int mailjob_relay_password(const struct config_relay *r, char **out,
                            struct err *e);
 

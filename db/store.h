@@ -278,6 +278,7 @@ struct store_campaign {
     int64_t id;
     const char *name, *template, *list, *status, *data, *control;
     const char *template_src; /* the frozen template (tmpl.h), or NULL */
+    const char *breaker;      /* why the circuit breaker paused it, or NULL */
     int64_t list_id, frozen_at, recipients, created_at, started_at, finished_at;
 };
 typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);

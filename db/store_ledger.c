@@ -96,7 +96,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_GET - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
-        "  c.started_at, c.finished_at, c.template_src "
+        "  c.started_at, c.finished_at, c.template_src, c.breaker "
         "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
         "WHERE c.name = ?1",
     [S_CAMPAIGN_START - STORE_SLOT_LEDGER] =
@@ -208,7 +208,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_GET_ID - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
-        "  c.started_at, c.finished_at, c.template_src "
+        "  c.started_at, c.finished_at, c.template_src, c.breaker "
         "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
         "WHERE c.id = ?1",
     /* a campaign's template is frozen once, when it starts */
@@ -360,6 +360,7 @@ campaign_row(struct store *st, sqlite3_stmt *s, store_campaign_cb cb, void *arg,
         c.started_at = sqlite3_column_int64(s, 11);
         c.finished_at = sqlite3_column_int64(s, 12);
         c.template_src = (const char *)sqlite3_column_text(s, 13);
+        c.breaker = (const char *)sqlite3_column_text(s, 14);
         cb(&c, arg);
     }
     sqlite3_reset(s);

@@ -572,6 +572,15 @@ dsn_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
         copy(c->action, sizeof c->action, tmp, strlen(tmp));
     } else if (IS("Status")) {
         field_value(v, vlen, tmp, sizeof tmp);
+        /* "5.0.0 (recipient reached disk quota)": the comment is the
+         * only diagnostic some MTAs give */
+        {
+            const char *lp = strchr(tmp, '('), *rp = strrchr(tmp, ')');
+            if (c->diagnostic[0] == '\0' && lp != NULL && rp != NULL &&
+                rp > lp + 1)
+                copy(c->diagnostic, sizeof c->diagnostic, lp + 1,
+                     (size_t)(rp - lp - 1));
+        }
         if (!find_status(tmp, c->status, sizeof c->status) &&
             strncmp(tmp, "2.", 2) == 0) {
             char *sp = strpbrk(tmp, " (");
@@ -616,6 +625,9 @@ read_dsn(struct bounce_report *r, const char *s)
     }
 }
 
+static int token_after(const char *s, size_t n, const char *prefix, char *out,
+                       size_t size);
+
 struct arf_state {
     struct bounce_report *r;
     char rcpt[BOUNCE_ADDR_MAX];
@@ -638,6 +650,10 @@ arf_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
             field_value(v, vlen, tmp, sizeof tmp);
             lower_addr(tmp, strlen(tmp), a->rcpt, sizeof a->rcpt);
         }
+    } else if (IS("Original-Mail-From")) {
+        if (a->r->returned_verp[0] == '\0')
+            token_after(v, vlen, "bounces", a->r->returned_verp,
+                        sizeof a->r->returned_verp);
     } else if (IS("Source-IP")) {
         field_value(v, vlen, tmp, sizeof tmp);
         copy(a->r->arf_source_ip, sizeof a->r->arf_source_ip, tmp, strlen(tmp));

@@ -358,6 +358,27 @@ record(struct ingest *in, const struct bounce_report *r, const struct match *m,
         struct store_bounce b;
         const char *text = c->diagnostic[0] ? c->diagnostic : c->reason;
 
+        /* the ledger keeps code and status in their own columns: the text
+         * goes without them ("550 5.1.1 <a>: ..." -> "<a>: ...") */
+        if (c->reply_code > 0 && text == c->diagnostic) {
+            const char *t = text;
+            while (*t == ' ')
+                t++;
+            if (t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' &&
+                t[2] >= '0' && t[2] <= '9' && (t[3] == ' ' || t[3] == '-')) {
+                t += 4;
+                if (c->status[0] != '\0' &&
+                    strncmp(t, c->status, strlen(c->status)) == 0 &&
+                    (t[strlen(c->status)] == ' ' ||
+                     t[strlen(c->status)] == '\0'))
+                    t += strlen(c->status);
+                while (*t == ' ')
+                    t++;
+                if (*t != '\0')
+                    text = t;
+            }
+        }
+
         ev.kind = "bounce";
         ev.cls = cls;
         ev.status = c->status[0] ? c->status : NULL;

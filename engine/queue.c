@@ -256,6 +256,7 @@ struct run {
     long outstanding; /* handed out, no result yet */
     int stop;         /* stop reason set by tick */
     int64_t last_flush, last_control, last_progress, start_ms;
+    long breaker_seen; /* s->bounced at the breaker's last check */
 };
 
 static int64_t
@@ -1118,6 +1119,25 @@ queue_tick(void *arg, int64_t now_ms)
                 r->stop = QUEUE_PAUSED;
             else if (strcmp(control, "cancel") == 0)
                 r->stop = QUEUE_CANCELLED;
+        }
+        /* the circuit breaker, when this run bounced more since its last
+         * look (the results written so far; the ledger counts) */
+        if (r->p->breaker != NULL && r->stop == 0) {
+            long bounced;
+            char why[256];
+            pthread_mutex_lock(&r->mu);
+            bounced = r->s->bounced;
+            pthread_mutex_unlock(&r->mu);
+            if (bounced != r->breaker_seen) {
+                r->breaker_seen = bounced;
+                err_clear(&e);
+                if (breaker_check(r->p->st, r->p->campaign_id, r->p->breaker,
+                                  why, sizeof why, &e) == 1) {
+                    log_warnx("campaign %s paused by the circuit breaker: %s",
+                              r->p->campaign, why);
+                    r->stop = QUEUE_PAUSED;
+                }
+            }
         }
     }
     if (r->p->interrupted && *r->p->interrupted)

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "../db/store.h"
+#include "breaker.h"
 #include "compose.h"
 #include "err.h"
 #include "relay.h"
@@ -111,6 +112,9 @@ struct queue_params {
     long max; /* messages to attempt in this run; 0: no limit */
     volatile sig_atomic_t *interrupted;
     int progress; /* draw a progress line on stderr (a terminal) */
+    /* the circuit breaker (breaker.h), checked once a second while this
+     * run's bounces grow; NULL: none */
+    const struct breaker_limits *breaker;
 };
 
 /* what queue_recover found of a run that stopped without recording */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,15 @@ struct compiled {
 
 static struct compiled *table;
 static size_t ntable;
-static char *user_path; /* the rules_init that compiled the table */
-static int ready;       /* read with __atomic_load_n */
+/* tables replaced by a later rules_init, kept reachable: a thread of an
+ * earlier caller may hold a rule of one */
+struct retired {
+    struct compiled *t;
+    struct retired *next;
+};
+static struct retired *retired;
+static int have_user; /* the table holds a user's rules */
+static int ready;     /* read with __atomic_load_n */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pcre2_match_context *mctx;
 
@@ -277,6 +285,9 @@ parse(const char *text, const char *file, struct compiled **t, size_t *n,
     buf_free(&pat);
     return 0;
 fail:
+    /* a rule read but not pushed owns its words */
+    if (have && (*n == 0 || (*t)[*n - 1].r.why != r.why))
+        free((char *)(uintptr_t)r.why);
     buf_free(&pat);
     return -1;
 }
@@ -342,18 +353,23 @@ build(const char *path, struct err *e)
         pcre2_set_match_limit(mctx, RULES_MATCH_LIMIT);
         pcre2_set_heap_limit(mctx, RULES_HEAP_LIMIT);
     }
-    /* a table replaced is kept: a thread of an earlier caller may hold a
-     * rule of it (the commands compile once, before any thread) */
+    if (table != NULL) {
+        struct retired *r = xmalloc(sizeof *r);
+        r->t = table;
+        r->next = retired;
+        retired = r;
+    }
     table = t;
     ntable = n;
-    free(user_path);
-    user_path = file ? xstrdup(file) : NULL;
+    have_user = file != NULL;
     free(text);
     __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
     return 0;
 fail:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         pcre2_code_free(t[i].re);
+        free((char *)(uintptr_t)t[i].r.why);
+    }
     free(t);
     free(text);
     free(file);
@@ -368,8 +384,7 @@ rules_init(const char *path, struct err *e)
     pthread_mutex_lock(&lock);
     if (path != NULL && *path == '\0')
         path = NULL;
-    if (!ready || (path == NULL) != (user_path == NULL) ||
-        (path != NULL && strcmp(path, user_path) != 0))
+    if (!ready || path != NULL || have_user)
         rc = build(path, e);
     pthread_mutex_unlock(&lock);
     return rc;

@@ -44,10 +44,10 @@ struct rule {
 
 /*
  * rules_init - compile the user's rules (path; NULL or "" for none)
- * ahead of the shipped ones.  A second call with the same path does
- * nothing.  Errors: EX_NOINPUT when the file cannot be read; EX_CONFIG
- * with "path:line: ..." for a bad verdict or a pattern that does not
- * compile (with PCRE2's message and the offset).
+ * ahead of the shipped ones.  Errors: EX_NOINPUT when the file cannot be read;
+ * EX_CONFIG with "path:line: ..." for a bad verdict or a pattern that does not
+ * compile (with PCRE2's message and the offset); the table in use is
+ * then unchanged.  Each call with a path reads it again.
  */
 int rules_init(const char *path, struct err *e);
 

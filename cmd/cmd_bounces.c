@@ -20,6 +20,7 @@
 #include "../engine/ingest.h"
 #include "../engine/log.h"
 #include "../engine/rules.h"
+#include "../engine/utf8.h"
 #include "../engine/xalloc.h"
 #include "cmd.h"
 #include "mailjob.h"
@@ -56,17 +57,48 @@ read_message(FILE *f, size_t *len)
     return b;
 }
 
-/* json_str - s as a JSON string, or null when empty */
+/*
+ * json_str - s as a JSON string, or null when empty.  What came in mail
+ * may be any bytes: a byte that does not start valid UTF-8 becomes
+ * U+FFFD, so the value is kept, not dropped.
+ */
 static json_t *
 json_str(const char *s)
 {
-    return s != NULL && *s != '\0' ? json_string(s) : json_null();
+    size_t n, bad;
+    json_t *j;
+    char *fixed;
+    size_t k = 0;
+
+    if (s == NULL || *s == '\0')
+        return json_null();
+    n = strlen(s);
+    if ((bad = utf8_check(s, n)) == UTF8_VALID)
+        return json_stringn(s, n);
+    fixed = xmalloc(3 * n + 1);
+    for (size_t i = 0; i < n;) {
+        size_t ok = utf8_check(s + i, n - i);
+        size_t good = ok == UTF8_VALID ? n - i : ok;
+        memcpy(fixed + k, s + i, good);
+        k += good;
+        i += good;
+        if (i < n) {
+            memcpy(fixed + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            i++;
+        }
+    }
+    j = json_stringn(fixed, k);
+    free(fixed);
+    (void)bad;
+    return j;
 }
 
 /* report_json - one element per recipient (one with a null recipient when
- * there is none) appended to arr */
+ * there is none) printed as the next elements of the array on stdout;
+ * *first: none printed yet */
 static void
-report_json(json_t *arr, const char *file, const struct bounce_report *r)
+report_json(int *first, const char *file, const struct bounce_report *r)
 {
     size_t n = r->nrcpt ? r->nrcpt : 1;
 
@@ -100,7 +132,10 @@ report_json(json_t *arr, const char *file, const struct bounce_report *r)
             json_boolean(r->verp[0] != '\0' || r->unsub[0] != '\0' ||
                          r->returned_verp[0] || r->returned_unsub[0]));
         json_object_set_new(o, "truncated", json_boolean(r->truncated));
-        json_array_append_new(arr, o);
+        fputs(*first ? "[\n" : ",\n", stdout);
+        *first = 0;
+        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        json_decref(o);
     }
 }
 
@@ -153,8 +188,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
     struct bounce_report *r;
     struct bounce_opts bo = {NULL};
     struct err e;
-    json_t *arr = NULL;
-    int c, json = 0, code = 0;
+    int c, json = 0, code = 0, first = 1;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -171,8 +205,6 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
     if (rules_from_config(ctx, &e) == -1)
         return cmd_fail(&e);
     r = xmalloc(sizeof *r);
-    if (json)
-        arr = json_array();
     for (int i = optind; i < argc; i++) {
         FILE *f = strcmp(argv[i], "-") == 0 ? stdin : fopen(argv[i], "rb");
         char *buf;
@@ -200,15 +232,14 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         }
         free(buf);
         if (json)
-            report_json(arr, argv[i], r);
+            report_json(&first, argv[i], r);
         else
             report_text(argv[i], r);
     }
-    if (json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-        putchar('\n');
-        json_decref(arr);
-    }
+    /* the array is printed as it goes: memory stays flat over any
+     * number of files */
+    if (json)
+        fputs(first ? "[]\n" : "\n]\n", stdout);
     free(r);
     if (fflush(stdout) == EOF && code == 0)
         code = EX_IOERR;
@@ -504,6 +535,21 @@ ingest_maildir(struct job *j, const char *dir)
     return code;
 }
 
+/* keep - the exit code of one input into the run's: the first problem
+ * wins; one that is not the input's (the database) ends the run */
+static void
+keep(int *code, int *fatal, int rc)
+{
+    if (rc == 0)
+        return;
+    if (rc != EX_NOINPUT && rc != EX_IOERR && rc != EX_DATAERR) {
+        *code = rc;
+        *fatal = 1;
+    } else if (*code == 0) {
+        *code = rc;
+    }
+}
+
 int
 cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
 {
@@ -518,7 +564,7 @@ cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
     size_t nmbox = 0, nmaildir = 0;
     struct job j;
     struct err e;
-    int c, code;
+    int c, code, fatal = 0;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -555,13 +601,15 @@ cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
             rcpt = getenv("RECIPIENT");
         code = ingest_file(&j, "-", rcpt);
     }
-    for (int i = optind; i < argc && code == 0; i++)
-        code =
-            ingest_file(&j, argv[i], strcmp(argv[i], "-") == 0 ? rcpt : NULL);
-    for (size_t i = 0; i < nmbox && code == 0; i++)
-        code = ingest_mbox(&j, mbox[i]);
-    for (size_t i = 0; i < nmaildir && code == 0; i++)
-        code = ingest_maildir(&j, maildir[i]);
+    /* a file that cannot be read is said and the others are read; the
+     * database failing (busy: 75) stops the run */
+    for (int i = optind; i < argc && !fatal; i++)
+        keep(&code, &fatal,
+             ingest_file(&j, argv[i], strcmp(argv[i], "-") == 0 ? rcpt : NULL));
+    for (size_t i = 0; i < nmbox && !fatal; i++)
+        keep(&code, &fatal, ingest_mbox(&j, mbox[i]));
+    for (size_t i = 0; i < nmaildir && !fatal; i++)
+        keep(&code, &fatal, ingest_maildir(&j, maildir[i]));
     err_clear(&e);
     if (ingest_finish(j.in, &e) == -1 && code == 0)
         code = cmd_fail(&e);

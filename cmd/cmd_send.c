@@ -1076,6 +1076,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         brk.complaint = j.cfg.bounces.breaker_complaint;
         brk.min = j.cfg.bounces.breaker_min;
         qp.breaker = &brk;
+        qp.soft_limit = j.cfg.bounces.soft_limit;
+        qp.soft_days = j.cfg.bounces.soft_days;
 
         catch_signals();
         rc = queue_send(&qp, &sum, &e);

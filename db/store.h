@@ -565,6 +565,13 @@ int store_event_since(struct store *st, int64_t contact, const char *kind,
                       const char *cls, int64_t since_ms, long *n,
                       struct err *e);
 
+/* store_soft_bounces - *n: the contact's soft bounces from since_ms on,
+ * in every campaign: those ingested (events) and those refused during the
+ * session (ledger rows, where no event of that campaign says more; the
+ * row of campaign except, 0 for none, not counted). */
+int store_soft_bounces(struct store *st, int64_t contact, int64_t since_ms,
+                       int64_t except, long *n, struct err *e);
+
 struct store_breaker {
     long sent, hard, complaints;                /* now */
     long base_sent, base_hard, base_complaints; /* at the last resume */

@@ -160,12 +160,21 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_SUPPRESS_ADD - STORE_SLOT_CONTACTS] =
         "INSERT INTO suppressions(hash, email, reason, "
         "  source, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT(hash) DO NOTHING",
+        "ON CONFLICT(hash) DO UPDATE SET reason = excluded.reason, "
+        "  source = excluded.source, created_at = excluded.created_at "
+        "WHERE " REASON_RANK("excluded.reason") " > " REASON_RANK(
+            "suppressions.reason"),
     [S_SUPPRESS_STATUS - STORE_SLOT_CONTACTS] =
-        "UPDATE contacts SET status = CASE ?2 WHEN 'unsubscribed' THEN "
-        "  'unsubscribed' WHEN 'bounced' THEN 'bounced' WHEN 'complained' "
-        "  THEN 'complained' ELSE 'suppressed' END, updated_at = ?3 "
-        "WHERE email = ?1 AND status = 'active'",
+        "UPDATE contacts SET status = CASE ?2 WHEN "
+        "'unsubscribed' THEN "
+        "  'unsubscribed' WHEN 'bounced' THEN 'bounced' "
+        "WHEN 'complained' "
+        "  THEN 'complained' ELSE 'suppressed' END, "
+        "updated_at = ?3 "
+        "WHERE email = ?1 AND " REASON_RANK(
+            "CASE status WHEN 'active' THEN "
+            "'' WHEN 'suppressed' THEN 'manual' ELSE "
+            "status END") " < " REASON_RANK("?2"),
     [S_SUPPRESS_GET - STORE_SLOT_CONTACTS] =
         "SELECT hash, email, reason, source, created_at "
         "FROM suppressions WHERE hash = ?1",

@@ -30,6 +30,7 @@ enum stmt_id {
     S_CONTACT_ROWS,
     S_LEDGER_BOUNCE,
     S_EVENT_SINCE,
+    S_SOFT_SINCE,
     S_BREAKER_COUNTS,
     S_BREAKER_TRIP,
     S_BREAKER_REBASE,
@@ -85,6 +86,19 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
     [S_EVENT_SINCE - STORE_SLOT_EVENTS] =
         "SELECT count(*) FROM events WHERE contact_id = ?1 AND kind = ?2 "
         "  AND (?3 IS NULL OR class = ?3) AND at_ms >= ?4",
+    /* a contact's soft bounces from since_ms on: those that came back by
+     * mail (events), and those the relay gave during the session (ledger
+     * rows bounced soft, in campaigns where no bounce event says more) */
+    [S_SOFT_SINCE - STORE_SLOT_EVENTS] =
+        "SELECT (SELECT count(*) FROM events WHERE contact_id = ?1 "
+        "    AND kind = 'bounce' AND class = 'soft' AND at_ms >= ?2) + "
+        "  (SELECT count(*) FROM campaigns k CROSS JOIN sends s "
+        "    ON s.campaign_id = k.id AND s.contact_id = ?1 "
+        "  WHERE s.state = 'bounced' AND s.bounce_class = 'soft' "
+        "    AND k.id IS NOT ?3 "
+        "    AND s.done_at >= ?2 / 1000 AND NOT EXISTS (SELECT 1 FROM events "
+        "      WHERE contact_id = ?1 AND campaign_id = k.id "
+        "        AND kind = 'bounce'))",
     /* messages the relay took (sent or bounced since), hard bounces and
      * people who complained; with the counts at the last resume */
     [S_BREAKER_COUNTS - STORE_SLOT_EVENTS] =
@@ -422,4 +436,25 @@ store_breaker_rebase(struct store *st, int64_t campaign, struct err *e)
     if (store_stmt_done(st, s, e, "reset the circuit breaker") == -1)
         return -1;
     return sqlite3_changes(st->db) > 0;
+}
+
+int
+store_soft_bounces(struct store *st, int64_t contact, int64_t since_ms,
+                   int64_t except, long *n, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SOFT_SINCE, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, contact);
+    sqlite3_bind_int64(s, 2, since_ms);
+    if (except > 0)
+        sqlite3_bind_int64(s, 3, except);
+    rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "count soft bounces");
+    return 0;
 }

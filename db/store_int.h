@@ -54,6 +54,16 @@ struct store {
     "  WHEN 'bounced' THEN 'bounced' WHEN 'complained' THEN 'complained' "     \
     "  ELSE 'suppressed' END FROM suppressions WHERE hash = " h ")"
 
+/* REASON_RANK - how strong a suppression's reason is (the SQL expression
+ * r): a later suppression of a stronger reason replaces a weaker one, so
+ * that a person who bounced and then complained or unsubscribed is kept
+ * for that, which `suppress lift --reason bounced` does not lift; a
+ * forgotten person's hash is never rewritten. */
+#define REASON_RANK(r)                                                         \
+    "(CASE " r " WHEN 'bounced' THEN 1 WHEN 'manual' THEN 2 "                  \
+    "  WHEN 'unsubscribed' THEN 3 WHEN 'complained' THEN 4 "                   \
+    "  WHEN 'forgotten' THEN 5 ELSE 0 END)"
+
 /* store_read_salt - the hash salt from meta, malloc'd into *out (store.c
  * keeps it in st after the migrations; migration 007 needs it during). */
 int store_read_salt(struct store *st, char **out, struct err *e);

@@ -36,6 +36,7 @@
 
 #include "bounce.h"
 #include "reply.h"
+#include "rules.h"
 
 /* multipart and message parts read at most; past it the input is cut */
 #define BOUNCE_NEST_SCAN 64
@@ -161,11 +162,18 @@ lower_addr(const char *s, size_t n, char *out, size_t size)
         while (b > s && addr_char((unsigned char)b[-1]))
             b--;
         e = at + 1;
-        while (e < s + n && (addr_char((unsigned char)*e) || *e == '[' ||
-                             *e == ']' || *e == ':'))
-            e++;
-        while (e > at + 1 && (e[-1] == '.' || e[-1] == ':'))
+        if (e < s + n && *e == '[') { /* a domain literal */
+            const char *close = memchr(e, ']', (size_t)(s + n - e));
+            e = close ? close + 1 : e;
+        } else {
+            while (e < s + n && addr_char((unsigned char)*e))
+                e++;
+        }
+        while (e > at + 1 && e[-1] == '.')
             e--;
+        /* Exchange's "SMTP=user@..." and "SMTP:user@..." */
+        if (at - b > 5 && strncasecmp(b, "smtp=", 5) == 0)
+            b += 5;
     }
 found:
     while (b < e && (*b == ' ' || *b == '"' || *b == '\''))
@@ -219,7 +227,7 @@ reply_code_of(const char *s)
 {
     while (*s == ' ')
         s++;
-    if ((s[0] == '4' || s[0] == '5') && isdigit((unsigned char)s[1]) &&
+    if (s[0] >= '2' && s[0] <= '5' && isdigit((unsigned char)s[1]) &&
         isdigit((unsigned char)s[2]) &&
         (s[3] == ' ' || s[3] == '-' || s[3] == '\0' || s[3] == ':'))
         return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
@@ -239,9 +247,8 @@ bounce_classify(struct bounce_rcpt *r)
     if (strcasecmp(r->action, "delayed") == 0) {
         r->classification = "delayed";
         r->reason = "delivery delayed, still being tried";
-        if (r->status[0] == '\0' &&
-            find_status(r->diagnostic, r->status, sizeof r->status))
-            r->status_derived = 1;
+        if (r->status[0] == '\0')
+            find_status(r->diagnostic, r->status, sizeof r->status);
         return;
     }
     if (strcasecmp(r->action, "delivered") == 0 ||
@@ -256,9 +263,9 @@ bounce_classify(struct bounce_rcpt *r)
         r->reason = "";
         return;
     }
-    if (r->status[0] == '\0' &&
-        find_status(r->diagnostic, r->status, sizeof r->status))
-        r->status_derived = 1;
+    /* a status in the text is the message's own */
+    if (r->status[0] == '\0')
+        find_status(r->diagnostic, r->status, sizeof r->status);
     /* a failure that was temporary at every try: it expired */
     temp = r->status[0] == '4' ||
            (r->status[0] == '\0' && code >= 400 && code < 500);
@@ -370,7 +377,8 @@ part_bytes(GMimePart *part)
     n = a->len > BOUNCE_TEXT_MAX ? BOUNCE_TEXT_MAX : a->len;
     s = malloc(n + 1);
     if (s != NULL) {
-        memcpy(s, a->data, n);
+        if (n > 0) /* an empty part has no data at all */
+            memcpy(s, a->data, n);
         s[n] = '\0';
         for (size_t i = 0; i < n; i++)
             if (s[i] == '\0')
@@ -432,6 +440,16 @@ walk(struct walk *w, GMimeObject *obj, int depth)
     if (GMIME_IS_MESSAGE_PART(obj)) {
         GMimeMessage *m =
             g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        GMimeObject *top = m ? g_mime_message_get_mime_part(m) : NULL;
+        GMimeContentType *tct =
+            top ? g_mime_object_get_content_type(top) : NULL;
+        /* a report forwarded whole (a bounce of a bounce, a helpdesk's
+         * forward) is read as the report */
+        if (w->dsn == NULL && w->arf == NULL && tct != NULL &&
+            g_mime_content_type_is_type(tct, "multipart", "report")) {
+            walk(w, top, depth + 1);
+            return;
+        }
         /* the first returned message is the one we sent: what it holds
          * (a forwarded copy inside it) is not read */
         if (w->returned == NULL && m != NULL)
@@ -569,6 +587,9 @@ dsn_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
             if (sp)
                 *sp = '\0';
         }
+        /* "failure": an old MTA's word for failed */
+        if (strcmp(tmp, "failure") == 0)
+            snprintf(tmp, sizeof tmp, "failed");
         copy(c->action, sizeof c->action, tmp, strlen(tmp));
     } else if (IS("Status")) {
         field_value(v, vlen, tmp, sizeof tmp);
@@ -581,6 +602,10 @@ dsn_field(const char *name, size_t nlen, const char *v, size_t vlen, void *arg)
                 copy(c->diagnostic, sizeof c->diagnostic, lp + 1,
                      (size_t)(rp - lp - 1));
         }
+        /* "553 Exceeded maximum inbound message size": a reply where the
+         * status goes, read as the diagnostic */
+        if (reply_code_of(tmp) != 0 && c->diagnostic[0] == '\0')
+            copy(c->diagnostic, sizeof c->diagnostic, tmp, strlen(tmp));
         if (!find_status(tmp, c->status, sizeof c->status) &&
             strncmp(tmp, "2.", 2) == 0) {
             char *sp = strpbrk(tmp, " (");
@@ -884,6 +909,113 @@ not_recipient(const struct bounce_report *r, const char *a)
     return 0;
 }
 
+/* quoted_header - the line at p starts with the name of a header of a
+ * quoted message (its addresses are not recipients) */
+static int
+quoted_header(const char *p, const char *le)
+{
+    static const char *const names[] = {
+        "from:",        "reply-to:",
+        "sender:",      "return-path:",
+        "message-id:",  "received:",
+        "cc:",          "errors-to:",
+        "list-",        "x-",
+        "in-reply-to:", "references:",
+        "resent-",      "delivered-to:",
+        "mail from:",   "system contact:",
+    };
+    while (p < le && (*p == ' ' || *p == '\t' || *p == '>'))
+        p++;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (ci_prefix(p, (size_t)(le - p), names[i]))
+            return 1;
+    return 0;
+}
+
+/*
+ * any_recipients - a failure notice whose lines named no recipient the
+ * usual ways: the addresses its own words name (at most 3), outside the
+ * lines of quoted headers and links
+ */
+static void
+any_recipients(struct bounce_report *r, const char *text, size_t lim)
+{
+    const char *p = text, *end = text + lim;
+
+    while (p < end && r->nrcpt < 3) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end, *at = p;
+
+        if (!quoted_header(p, le))
+            while ((at = memchr(at, '@', (size_t)(le - at))) != NULL &&
+                   r->nrcpt < 3) {
+                const char *b = at;
+                char a[BOUNCE_ADDR_MAX];
+                int dup = 0;
+                while (b > p &&
+                       (addr_char((unsigned char)b[-1]) || b[-1] == '='))
+                    b--;
+                lower_addr(b, (size_t)(le - b), a, sizeof a);
+                at++;
+                if (a[0] == '\0' || not_recipient(r, a) ||
+                    (b - p >= 7 && ci_prefix(b - 7, 7, "mailto:")))
+                    continue;
+                for (size_t i = 0; i < r->nrcpt; i++)
+                    dup |= strcmp(r->rcpt[i].recipient, a) == 0;
+                if (dup)
+                    continue;
+                memset(&r->rcpt[r->nrcpt], 0, sizeof r->rcpt[0]);
+                memcpy(r->rcpt[r->nrcpt].recipient, a, strlen(a) + 1);
+                snprintf(r->rcpt[r->nrcpt].action,
+                         sizeof r->rcpt[r->nrcpt].action, "failed");
+                r->nrcpt++;
+            }
+        p = eol ? eol + 1 : end;
+    }
+}
+
+/* text_reply - the first line of a notice's own words that carries an
+ * SMTP reply or an enhanced status, into out (one line); 0 if none */
+static int
+text_reply(const char *text, size_t lim, char *out, size_t size)
+{
+    const char *p = text, *end = text + lim;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        char st[16];
+        for (const char *q = p; q + 3 < le; q++)
+            if ((q == p || q[-1] == ' ' || q[-1] == '\t' || q[-1] == '(' ||
+                 q[-1] == ':' || q[-1] == '\'') &&
+                reply_code_of(q) >= 400) {
+                copy(out, size, q, (size_t)(le - q));
+                one_line(out);
+                return 1;
+            }
+        copy(out, size, p, (size_t)(le - p));
+        if (find_status(out, st, sizeof st) && (st[0] == '4' || st[0] == '5')) {
+            one_line(out);
+            return 1;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    /* no reply: the first line whose words the rule table knows ("the
+     * mailbox does not exist", "Unrouteable address") */
+    for (p = text; p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        if (le > p && rules_match(p, (size_t)(le - p)) != NULL) {
+            copy(out, size, p, (size_t)(le - p));
+            one_line(out);
+            return 1;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    out[0] = '\0';
+    return 0;
+}
+
 /*
  * text_recipients - recipients named by a non-standard bounce's text
  * (before its returned copy): each address that starts a line ("<a>:",
@@ -897,7 +1029,6 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
 {
     size_t lim = copy_start(text, n);
     const char *p = text, *end = text + lim;
-    char first_diag[BOUNCE_DIAG_MAX] = "";
 
     while (p < end && r->nrcpt < BOUNCE_RCPT_MAX) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -905,7 +1036,7 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
         char a[BOUNCE_ADDR_MAX];
         int starts;
 
-        while (q < le && (*q == ' ' || *q == '\t' || *q == '*'))
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '*' || *q == '>'))
             q++;
         starts = q < le && (*q == '<' || addr_char((unsigned char)*q)) &&
                  memchr(q, '@', (size_t)(le - q)) != NULL;
@@ -920,11 +1051,20 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
         }
         if (a[0] == '\0') {
             static const char *const lead[] = {
-                "following address",  "your message to ",
-                "delivery to ",       "recipient:",
-                "recipient address:", "original recipient:",
-                "message to ",        "could not be delivered to ",
-                "failed recipient",   "addressed to ",
+                "following address",
+                "your message to ",
+                "delivery to ",
+                "recipient:",
+                "recipient address:",
+                "original recipient:",
+                "message to ",
+                "could not be delivered to ",
+                "failed recipient",
+                "addressed to ",
+                "undeliverable address:",
+                "attempts:",
+                "smtp=",
+                "unknown user:",
             };
             for (size_t i = 0; i < sizeof lead / sizeof lead[0]; i++) {
                 const char *l = ci_find(p, (size_t)(le - p), lead[i]);
@@ -975,7 +1115,10 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
                             t++;
                         if (t == ne)
                             break;
-                        if (*t == '<' && memchr(t, '@', (size_t)(ne - t)))
+                        /* another address line, no deeper than this
+                         * recipient's: the next recipient */
+                        if (*t == '<' && memchr(t, '@', (size_t)(ne - t)) &&
+                            t - nx <= q - p)
                             break;
                     }
                     de = ne;
@@ -1014,15 +1157,95 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
                 code++;
             if (*code)
                 c->reply_code = reply_code_of(code);
-        } else if (first_diag[0] == '\0') {
-            const char *code = c->diagnostic;
-            while (*code && !(reply_code_of(code) &&
-                              (code == c->diagnostic || code[-1] == ' ' ||
-                               code[-1] == '(' || code[-1] == ';')))
-                code++;
-            if (*code)
-                c->reply_code = reply_code_of(code);
         }
+    }
+}
+
+/*
+ * read_text - the recipients a notice's text names, each with its
+ * diagnostic: by its recipient lines, else any address its words name;
+ * a recipient without words of its own gets the notice's first reply
+ * line; "(expanded from: a)" names the original recipient.
+ */
+static void
+read_text(struct bounce_report *r, const char *text, size_t n)
+{
+    size_t lim = copy_start(text, n);
+    char reply[BOUNCE_DIAG_MAX];
+    int have_reply;
+
+    text_recipients(r, text, n);
+    if (r->nrcpt == 0)
+        any_recipients(r, text, lim);
+    have_reply = text_reply(text, lim, reply, sizeof reply);
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        struct bounce_rcpt *c = &r->rcpt[i];
+        const char *x =
+            ci_find(c->diagnostic, strlen(c->diagnostic), "expanded from");
+        if (x != NULL && c->original[0] == '\0')
+            lower_addr(x, strlen(x), c->original, sizeof c->original);
+        char st[16];
+        if (c->reply_code == 0 &&
+            find_status(c->diagnostic, st, sizeof st) == 0 && have_reply &&
+            !strstr(c->diagnostic, reply)) {
+            /* the recipient's own words carry no reply: the notice's */
+            char both[BOUNCE_DIAG_MAX];
+            if (c->diagnostic[0] != '\0')
+                snprintf(both, sizeof both, "%.400s; %s", c->diagnostic, reply);
+            else
+                snprintf(both, sizeof both, "%s", reply);
+            memcpy(c->diagnostic, both, strlen(both) + 1);
+            c->reply_code = reply_code_of(reply);
+        }
+    }
+}
+
+/*
+ * text_diagnostics - DSN recipients without a Diagnostic-Code get what the
+ * report's text says of them (Exim puts "Unrouteable address" there only)
+ */
+static void
+text_diagnostics(struct bounce_report *r, const char *text, size_t n)
+{
+    struct bounce_report *t = NULL;
+
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        struct bounce_rcpt *c = &r->rcpt[i];
+        if (c->diagnostic[0] != '\0' || c->recipient[0] == '\0')
+            continue;
+        if (t == NULL) {
+            if ((t = malloc(sizeof *t)) == NULL)
+                return;
+            memset(t, 0, offsetof(struct bounce_report, rcpt));
+            memcpy(t->from, r->from, sizeof t->from);
+            text_recipients(t, text, n);
+        }
+        for (size_t k = 0; k < t->nrcpt; k++)
+            if (strcmp(t->rcpt[k].recipient, c->recipient) == 0) {
+                memcpy(c->diagnostic, t->rcpt[k].diagnostic,
+                       sizeof c->diagnostic);
+                if (c->reply_code == 0)
+                    c->reply_code = t->rcpt[k].reply_code;
+            }
+    }
+    free(t);
+}
+
+/*
+ * unclear_failure - a recipient that failed for no reason the message
+ * gives: delivery failed, cause unknown - soft, which suppresses nobody
+ */
+static void
+unclear_failure(struct bounce_rcpt *c)
+{
+    if (strcmp(c->classification, "unknown") != 0 ||
+        strcasecmp(c->action, "failed") != 0)
+        return;
+    c->classification = "soft";
+    c->reason = "failed, no reason given";
+    if (c->status[0] == '\0') {
+        snprintf(c->status, sizeof c->status, "5.0.0");
+        c->status_derived = 1;
     }
 }
 
@@ -1188,6 +1411,12 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
     } else if (w.dsn != NULL) {
         r->kind = BOUNCE_DSN;
         read_dsn(r, w.dsn);
+        /* a report part without a recipient block: its text names them;
+         * recipients without a diagnostic: what the text says of them */
+        if (r->nrcpt == 0 && w.text != NULL)
+            read_text(r, w.text, w.text_len);
+        else if (w.text != NULL)
+            text_diagnostics(r, w.text, w.text_len);
         for (size_t i = 0; i < r->nrcpt; i++) {
             struct bounce_rcpt *c = &r->rcpt[i];
             c->reply_code = reply_code_of(c->diagnostic);
@@ -1195,16 +1424,24 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
                 snprintf(c->action, sizeof c->action, "%s",
                          c->status[0] == '2' ? "delivered" : "failed");
             bounce_classify(c);
+            unclear_failure(c);
         }
     } else if (is_daemon(r->from, from_name) || bounce_subject(subject) ||
                (r->verp[0] != '\0' && !auto_reply(m, subject))) {
+        const char *t = w.text;
+        size_t tn = w.text_len;
         r->kind = BOUNCE_NONSTANDARD;
-        if (w.text != NULL)
-            text_recipients(r, w.text, w.text_len);
-        if (w.text != NULL && r->message_id[0] == '\0')
-            returned_from_text(r, w.text, w.text_len);
-        for (size_t i = 0; i < r->nrcpt; i++)
+        if (t == NULL && (t = strstr(in, "\n\n")) != NULL)
+            tn = strlen(t); /* no text part (a boundary never seen) */
+        if (t != NULL) {
+            read_text(r, t, tn);
+            if (r->message_id[0] == '\0')
+                returned_from_text(r, t, tn);
+        }
+        for (size_t i = 0; i < r->nrcpt; i++) {
             bounce_classify(&r->rcpt[i]);
+            unclear_failure(&r->rcpt[i]);
+        }
         if (r->nrcpt == 0 && !is_daemon(r->from, from_name) &&
             !bounce_subject(subject))
             r->kind = BOUNCE_UNKNOWN;

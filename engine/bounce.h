@@ -63,9 +63,11 @@ struct bounce_rcpt {
     char original[BOUNCE_ADDR_MAX];  /* Original-Recipient, "" if none */
     char action[16];    /* failed, delayed, delivered, relayed, expanded;
                            "failed" for a non-standard bounce; "" else */
-    char status[16];    /* "5.1.1"; derived from the text or the class
-                           when the message gives none; "" if none */
-    int status_derived; /* 1: status is not the message's own */
+    char status[16];    /* "5.1.1": the DSN's Status, else the first one
+                           in the diagnostic, else derived from the class;
+                           "" if none */
+    int status_derived; /* 1: derived from the class: the message carries
+                           no status, in a field or in its text */
     int reply_code;     /* the SMTP code of the diagnostic, 0 if none */
     char diagnostic[BOUNCE_DIAG_MAX]; /* the remote reply, one line */
     char remote_mta[256];

@@ -57,8 +57,41 @@ struct session {
     CURL *c;
     const struct fetch_params *p;
     char errbuf[CURL_ERROR_SIZE];
-    char *base; /* the URL without a trailing slash */
+    char said[300]; /* the server's last NO or BAD, for errors */
+    char *base;     /* the URL without a trailing slash */
 };
+
+/*
+ * heard - libcurl's debug callback: keeps the server's last tagged NO or
+ * BAD line (what it said when it refused).  Only what came in is read:
+ * what went out holds the password.
+ */
+static int
+heard(CURL *c, curl_infotype type, char *data, size_t n, void *arg)
+{
+    struct session *s = arg;
+    const char *sp;
+    size_t k;
+
+    (void)c;
+    if (type != CURLINFO_HEADER_IN || n < 4 || data[0] == '*')
+        return 0;
+    sp = memchr(data, ' ', n);
+    if (sp == NULL || (size_t)(sp - data) + 4 > n ||
+        (strncmp(sp + 1, "NO", 2) != 0 && strncmp(sp + 1, "BAD", 3) != 0))
+        return 0;
+    k = n - (size_t)(sp + 1 - data);
+    while (k > 0 && (sp[k] == '\r' || sp[k] == '\n'))
+        k--;
+    if (k >= sizeof s->said)
+        k = sizeof s->said - 1;
+    memcpy(s->said, sp + 1, k);
+    s->said[k] = '\0';
+    for (char *q = s->said; *q; q++)
+        if ((unsigned char)*q < ' ' || *q == 0x7f)
+            *q = ' ';
+    return 0;
+}
 
 /* fail - e from a curl result, naming the server and what was asked */
 static int
@@ -66,6 +99,12 @@ fail(struct session *s, CURLcode rc, const char *what, struct err *e)
 {
     const char *why = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
     int kind = EX_UNAVAILABLE;
+    char both[CURL_ERROR_SIZE + 320];
+
+    if (s->said[0] != '\0') {
+        snprintf(both, sizeof both, "%s (the server said: %s)", why, s->said);
+        why = both;
+    }
 
     if (rc == CURLE_LOGIN_DENIED)
         kind = EX_CONFIG;
@@ -89,6 +128,7 @@ static CURLcode
 perform(struct session *s, const char *url, const char *req, struct sink *out)
 {
     s->errbuf[0] = '\0';
+    s->said[0] = '\0';
     curl_easy_setopt(s->c, CURLOPT_URL, url);
     curl_easy_setopt(s->c, CURLOPT_CUSTOMREQUEST, req);
     curl_easy_setopt(s->c, CURLOPT_WRITEFUNCTION, sink_write);
@@ -177,6 +217,10 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
     while (strlen(s.base) > 0 && s.base[strlen(s.base) - 1] == '/')
         s.base[strlen(s.base) - 1] = '\0';
     curl_easy_setopt(s.c, CURLOPT_ERRORBUFFER, s.errbuf);
+    /* the debug callback sees the dialogue; nothing is printed */
+    curl_easy_setopt(s.c, CURLOPT_DEBUGFUNCTION, heard);
+    curl_easy_setopt(s.c, CURLOPT_DEBUGDATA, &s);
+    curl_easy_setopt(s.c, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(s.c, CURLOPT_USERNAME, p->username ? p->username : "");
     curl_easy_setopt(s.c, CURLOPT_PASSWORD, p->password ? p->password : "");
     curl_easy_setopt(s.c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
@@ -203,7 +247,8 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
         goto out;
     }
     list = uids(box.p ? box.p : "", &nlist);
-    qsort(list, nlist, sizeof *list, cmp_long);
+    if (nlist > 1)
+        qsort(list, nlist, sizeof *list, cmp_long);
     if (folder[0] != '\0' && nlist > 0) {
         /* the folder exists, or is made; "already exists" is no error */
         struct sink tmp = {NULL, 0, 0, 1u << 16};
@@ -227,6 +272,15 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
         }
         if (cb(msg.p ? msg.p : "", msg.len, where, arg, e) == -1) {
             free(msg.p);
+            /* libcurl fetched BODY[], which set \Seen: a message not
+             * recorded must be found unseen by the next run */
+            if (seen) {
+                struct sink tmp = {NULL, 0, 0, 1u << 16};
+                snprintf(req, sizeof req,
+                         "UID STORE %ld -FLAGS.SILENT (\\Seen)", list[i]);
+                (void)perform(&s, s.base, req, &tmp);
+                free(tmp.p);
+            }
             goto out;
         }
         free(msg.p);

@@ -23,9 +23,14 @@
  * (db/store.h).  Suppressions from here are of the reasons an import
  * never lifts.
  *
- * Idempotent: each message's identity (its own Message-ID, else its
- * body's SHA-256) is kept in the inbound table; a message read again is
- * a duplicate and changes nothing.
+ * A message of our token form whose token does not check matches
+ * nothing: the recipient it names is not believed.
+ *
+ * Idempotent: each recorded message's identity (its own Message-ID, else
+ * the SHA-256 of its tokens, envelope recipient and body) is kept in the
+ * inbound table; a message read again is a duplicate and changes nothing.
+ * A message that matched nothing is not kept: read again after the cause
+ * is fixed (the tracking secret, --rcpt) it may match.
  */
 #ifndef CAMPAIGN_INGEST_H
 #define CAMPAIGN_INGEST_H

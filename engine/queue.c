@@ -314,6 +314,24 @@ pend_move(struct pendlist *dst, struct pendlist *src)
     src->n = 0;
 }
 
+/* suppress_bounced - the address, for a bounce (source: why) */
+static int
+suppress_bounced(struct store *st, const char *email, const char *source,
+                 int64_t now, struct err *e)
+{
+    uint8_t hash[DIGEST_LEN];
+    struct store_suppression sup;
+
+    digest_email(store_hash_salt(st), email, hash);
+    memset(&sup, 0, sizeof sup);
+    sup.hash = hash;
+    sup.email = email;
+    sup.reason = "bounced";
+    sup.source = source;
+    sup.created_at = now;
+    return store_suppress(st, &sup, e);
+}
+
 /* write_pending - the results of l (and the suppression of hard bounces)
  * into the transaction open on st. */
 static int
@@ -349,18 +367,24 @@ write_pending(struct run *r, struct store *st, const struct pendlist *l,
             res.done_at = now;
         if (store_ledger_result(st, &res, e) == -1)
             return -1;
-        if (q->suppress) {
-            uint8_t hash[DIGEST_LEN];
-            struct store_suppression sup;
-            digest_email(store_hash_salt(st), q->email, hash);
-            sup.hash = hash;
-            sup.email = q->email;
-            sup.reason = "bounced";
-            sup.source = "smtp";
-            sup.created_at = now;
-            if (store_suppress(st, &sup, e) == -1)
+        /* a soft bounce suppresses at the soft limit ([bounces]
+         * soft_limit within soft_days, with those that came back by
+         * mail: the row just written counts) */
+        if (!q->suppress && r->p->soft_limit > 0 &&
+            strcmp(q->state, "bounced") == 0 && q->bounce_class &&
+            strcmp(q->bounce_class, "soft") == 0) {
+            long n;
+            if (store_soft_bounces(st, q->contact_id,
+                                   (now - (int64_t)r->p->soft_days * 86400) *
+                                       1000,
+                                   0, &n, e) == -1)
+                return -1;
+            if (n >= r->p->soft_limit &&
+                suppress_bounced(st, q->email, "soft bounces", now, e) == -1)
                 return -1;
         }
+        if (q->suppress && suppress_bounced(st, q->email, "smtp", now, e) == -1)
+            return -1;
     }
     return 0;
 }

@@ -115,6 +115,9 @@ struct queue_params {
     /* the circuit breaker (breaker.h), checked once a second while this
      * run's bounces grow; NULL: none */
     const struct breaker_limits *breaker;
+    /* [bounces] soft_limit soft bounces within soft_days suppress; 0: no
+     * limit */
+    int soft_limit, soft_days;
 };
 
 /* what queue_recover found of a run that stopped without recording */

@@ -210,7 +210,8 @@ token_of() {
     assert_contains "$stderr" "matches nothing"
     snapshot "$BATS_TEST_TMPDIR/after"
     same_file "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
-    assert_eq "$(q "SELECT group_concat(outcome) FROM inbound;")" "unmatched,unmatched"
+    # not even kept as read: once the cause is fixed, it may match
+    assert_eq "$(count inbound)" 0 "unmatched messages are not kept in inbound"
 }
 
 @test "ingest: a forged VERP token is not rescued by the address the report names" {

@@ -289,7 +289,8 @@ EOF
     release5_db
     local sends events
     sends=$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")
-    events=$(q "SELECT * FROM events ORDER BY id;")
+    # the columns of schema 5 (008_bounces added more, NULL for these)
+    events=$(q "SELECT id, campaign_id, contact_id, kind, url, at_ms, machine, machine_reason, ua_class, ip FROM events ORDER BY id;")
     # the previous release's ledger takes a person's rows with them
     assert_contains "$(q "SELECT sql FROM sqlite_master WHERE name = 'sends';")" "REFERENCES contacts"
     crun 0 report old --format json
@@ -298,7 +299,7 @@ EOF
     assert_eq "$(q "SELECT name FROM schema_version WHERE version = 6;")" 006_history
     assert_eq "$(q "SELECT value FROM meta WHERE key = 'tombstone';")" 0
     assert_eq "$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")" "$sends" "ledger rows after the migration"
-    assert_eq "$(q "SELECT * FROM events ORDER BY id;")" "$events" "events after the migration"
+    assert_eq "$(q "SELECT id, campaign_id, contact_id, kind, url, at_ms, machine, machine_reason, ua_class, ip FROM events ORDER BY id;")" "$events" "events after the migration"
     assert_not_contains "$(q "SELECT group_concat(sql) FROM sqlite_master WHERE name IN ('sends', 'events');")" \
         "REFERENCES contacts"
     assert_eq "$(q "SELECT name FROM sqlite_master WHERE tbl_name IN ('sends', 'events') ORDER BY name;")" \

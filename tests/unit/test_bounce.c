@@ -176,7 +176,7 @@ test_dsn_classes(void)
          "hard", "5.1.2", 1},
         {"Action: failed\nDiagnostic-Code: smtp; 550 sorry, no mailbox here "
          "by that name (#5.1.1)\n",
-         "hard", "5.1.1", 1},
+         "hard", "5.1.1", 0},
         {"Action: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 550 "
          "rejected\n",
          "soft", "5.0.0", 0},

@@ -40,6 +40,12 @@
 
 /* multipart and message parts read at most; past it the input is cut */
 #define BOUNCE_NEST_SCAN 64
+/* the returned message's type, and what prepare() makes of it (the same
+ * length) */
+#define RFC822 "message/rfc822"
+#define LEAF822 "x-campaign/822"
+/* bytes of a returned message's header read */
+#define BOUNCE_HEAD_MAX (64u * 1024)
 /* bytes of a decoded part's text kept */
 #define BOUNCE_TEXT_MAX (256u * 1024)
 
@@ -326,6 +332,23 @@ prepare(const char *buf, size_t len, size_t *out_len, int *cut)
                 *cut = 1;
                 break;
             }
+            /* a returned message is read by its header only (its body is
+             * ours): GMime takes it as a leaf, not a message to parse
+             * whole - most of the cost of a bounce otherwise */
+            if (ci_prefix(v, rest, RFC822) &&
+                (rest == sizeof RFC822 - 1 || v[sizeof RFC822 - 1] == ';' ||
+                 v[sizeof RFC822 - 1] == ' ' || v[sizeof RFC822 - 1] == '\r' ||
+                 v[sizeof RFC822 - 1] == '\n' ||
+                 v[sizeof RFC822 - 1] == '\t')) {
+                size_t at = k + (size_t)(v - (buf + i));
+                for (; i < (size_t)(v - buf); i++)
+                    o[k++] = buf[i] == '\r' ? ' ' : buf[i];
+                memcpy(o + at, LEAF822, sizeof LEAF822 - 1);
+                k = at + sizeof LEAF822 - 1;
+                i += sizeof RFC822 - 2;
+                bol = 0;
+                continue;
+            }
         }
         if (c == '\r') {
             if (i + 1 < n && buf[i + 1] == '\n')
@@ -351,8 +374,11 @@ struct walk {
     char *arf;  /* the feedback-report part's text */
     char *text; /* the first text parts' text, up to BOUNCE_TEXT_MAX */
     size_t text_len;
-    GMimeMessage *returned; /* the returned message (not owned) */
-    char *returned_headers; /* text/rfc822-headers */
+    GMimeMessage *returned; /* a returned message GMime parsed (not
+                               owned), message/global */
+    char *returned_headers; /* text/rfc822-headers, or the header of a
+                               returned message/rfc822 */
+    GMimeMessage *inner;    /* a report forwarded whole, parsed (owned) */
 };
 
 /* part_bytes - a leaf's decoded content (transfer encoding undone),
@@ -386,6 +412,63 @@ part_bytes(GMimePart *part)
     }
     g_object_unref(mem);
     return s;
+}
+
+/* part_head - the header of a returned message (a leaf, LEAF822): its
+ * bytes up to the first blank line, at most BOUNCE_HEAD_MAX; malloc'd,
+ * or NULL */
+static char *
+part_head(GMimePart *part)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(part);
+    GMimeStream *st = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
+    char *b;
+    size_t n = 0;
+
+    if (st == NULL || (b = malloc(BOUNCE_HEAD_MAX + 1)) == NULL)
+        return NULL;
+    g_mime_stream_reset(st);
+    while (n < BOUNCE_HEAD_MAX) {
+        ssize_t k = g_mime_stream_read(st, b + n, BOUNCE_HEAD_MAX - n);
+        char *blank;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if ((blank = memmem(b, n, "\n\n", 2)) != NULL) {
+            n = (size_t)(blank - b) + 1;
+            break;
+        }
+    }
+    b[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (b[i] == '\0')
+            b[i] = ' ';
+    return b;
+}
+
+static void walk(struct walk *w, GMimeObject *obj, int depth);
+
+/*
+ * forwarded - a returned message whose header says it is a report (a
+ * bounce forwarded whole): parsed and walked as the report itself
+ */
+static void
+forwarded(struct walk *w, GMimePart *part, int depth)
+{
+    char *all = part_bytes(part);
+    GMimeStream *st;
+    GMimeParser *p;
+
+    if (all == NULL)
+        return;
+    st = g_mime_stream_mem_new_with_buffer(all, strlen(all));
+    p = g_mime_parser_new_with_stream(st);
+    g_object_unref(st);
+    w->inner = g_mime_parser_construct_message(p, NULL);
+    g_object_unref(p);
+    free(all);
+    if (w->inner != NULL)
+        walk(w, g_mime_message_get_mime_part(w->inner), depth + 1);
 }
 
 /* add_text - append a text part's text (UTF-8 where the charset converts,
@@ -465,6 +548,21 @@ walk(struct walk *w, GMimeObject *obj, int depth)
     } else if (g_mime_content_type_is_type(ct, "message", "feedback-report")) {
         if (w->arf == NULL)
             w->arf = part_bytes(GMIME_PART(obj));
+    } else if (g_mime_content_type_is_type(ct, "x-campaign", "822")) {
+        char *head;
+        if (w->returned_headers != NULL && w->inner != NULL)
+            return;
+        if ((head = part_head(GMIME_PART(obj))) == NULL)
+            return;
+        if (w->dsn == NULL && w->arf == NULL && w->inner == NULL &&
+            ci_find(head, strlen(head), "multipart/report") != NULL) {
+            free(head);
+            forwarded(w, GMIME_PART(obj), depth);
+        } else if (w->returned_headers == NULL) {
+            w->returned_headers = head;
+        } else {
+            free(head);
+        }
     } else if (g_mime_content_type_is_type(ct, "text", "rfc822-headers") ||
                g_mime_content_type_is_type(ct, "message", "global-headers")) {
         if (w->returned_headers == NULL)
@@ -1389,6 +1487,21 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
         a.r = r;
         r->kind = BOUNCE_ARF;
         fields(w.arf, w.arf + strlen(w.arf), arf_field, &a);
+        if (a.rcpt[0] == '\0' && w.returned_headers != NULL) {
+            /* the returned header's To */
+            const char *h = w.returned_headers, *t = h;
+            while (t != NULL && *t) {
+                if (ci_prefix(t, strlen(t), "to:")) {
+                    const char *eol = strchr(t, '\n');
+                    lower_addr(t + 3,
+                               eol ? (size_t)(eol - t - 3) : strlen(t + 3),
+                               a.rcpt, sizeof a.rcpt);
+                    break;
+                }
+                t = strchr(t, '\n');
+                t = t ? t + 1 : NULL;
+            }
+        }
         if (a.rcpt[0] == '\0' && w.returned != NULL) {
             InternetAddressList *to =
                 g_mime_message_get_addresses(w.returned, GMIME_ADDRESS_TYPE_TO);
@@ -1474,6 +1587,8 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
     free(w.arf);
     free(w.text);
     free(w.returned_headers);
+    if (w.inner != NULL)
+        g_object_unref(w.inner);
     g_object_unref(m);
     free(in);
     return 0;

@@ -39,9 +39,10 @@ read_message(FILE *f, size_t *len)
     for (;;) {
         size_t got;
         if (n == cap) {
-            if (cap > BOUNCE_INPUT_MAX)
+            if (cap >= BOUNCE_INPUT_MAX + 1)
                 break;
-            cap *= 2;
+            cap =
+                cap * 2 > BOUNCE_INPUT_MAX + 1 ? BOUNCE_INPUT_MAX + 1 : cap * 2;
             b = xrealloc(b, cap);
         }
         got = fread(b + n, 1, cap - n, f);
@@ -108,7 +109,7 @@ report_json(int *first, const char *file, const struct bounce_report *r)
         const struct bounce_rcpt *c = r->nrcpt ? &r->rcpt[i] : &none;
         json_t *o = json_object();
 
-        json_object_set_new(o, "file", json_string(file));
+        json_object_set_new(o, "file", json_str(file));
         json_object_set_new(o, "kind", json_string(bounce_kind_name(r->kind)));
         json_object_set_new(o, "recipient", json_str(c->recipient));
         json_object_set_new(o, "original_recipient", json_str(c->original));
@@ -290,6 +291,15 @@ job_open(struct ctx *ctx, struct job *j)
         rules_init(j->cfg.bounces.rules, &e) == -1)
         return cmd_fail(&e);
     secret = mailjob_secret_path(ctx, &j->cfg);
+    if (stat(secret, &sb) == -1 && errno != ENOENT) {
+        /* there but unreadable (the pipe's user?): not "no secret" */
+        err_set(&e, EX_CONFIG,
+                "%s: %s (the tracking secret: the user that "
+                "runs bounces ingest must read it)",
+                secret, strerror(errno));
+        free(secret);
+        return cmd_fail(&e);
+    }
     if (stat(secret, &sb) == 0) {
         if (track_secret_load(secret, &j->key, &e) == -1) {
             free(secret);
@@ -341,6 +351,8 @@ job_summary(struct job *j, const char *prefix)
            prefix, t.messages, t.messages == 1 ? "" : "s", t.hard, t.soft,
            t.blocked, t.delayed, t.complaint, t.auto_reply, t.unsubscribe,
            t.unmatched, t.duplicate, t.unknown + t.delivered);
+    if (t.unverified)
+        printf(", unverified %ld", t.unverified);
     if (t.paused)
         printf("; %ld campaign%s paused by the circuit breaker", t.paused,
                t.paused == 1 ? "" : "s");
@@ -357,7 +369,7 @@ one(struct job *j, const char *buf, size_t len, const char *rcpt,
     err_clear(&e);
     if (ingest_message(j->in, buf, len, rcpt, where, &e) == -1)
         return cmd_fail(&e);
-    return 0;
+    return 0; /* recorded or not, it was read */
 }
 
 static int
@@ -399,7 +411,7 @@ ingest_mbox(struct job *j, const char *path)
     size_t cap = 0, mlen = 0, mcap = 0;
     ssize_t n;
     long count = 0, lineno = 0, start = 0;
-    int code = 0, in_msg = 0;
+    int code = 0, in_msg = 0, over = 0;
 
     if (f == NULL) {
         log_warnx("%s: %s", path, strerror(errno));
@@ -419,6 +431,7 @@ ingest_mbox(struct job *j, const char *path)
                 break;
             in_msg = 1;
             mlen = 0;
+            over = 0;
             start = lineno;
             continue;
         }
@@ -443,8 +456,12 @@ ingest_mbox(struct job *j, const char *path)
                     k--;
                 }
             }
-            if (mlen + k > BOUNCE_INPUT_MAX + 1)
+            /* past the parser's bound the rest of this message is
+             * skipped whole: never a message with its middle cut out */
+            if (over || mlen + k > BOUNCE_INPUT_MAX + 1) {
+                over = 1;
                 continue;
+            }
             if (mlen + k > mcap) {
                 mcap = (mlen + k) * 2;
                 msg = xrealloc(msg, mcap);
@@ -627,8 +644,11 @@ fetched_cb(const char *msg, size_t len, const char *where, void *arg,
            struct err *e)
 {
     struct job *j = arg;
+    int rc = ingest_message(j->in, msg, len, NULL, where, e);
 
-    return ingest_message(j->in, msg, len, NULL, where, e);
+    /* one not recorded stays in the mailbox: read again once its cause
+     * (the secret, a rule) is fixed, it may match */
+    return rc == -1 ? -1 : rc == 1 ? 0 : 1;
 }
 
 int
@@ -654,6 +674,13 @@ cmd_bounces_fetch(struct ctx *ctx, int argc, char **argv)
         err_set(&e, EX_CONFIG,
                 "%s: no [bounces] imap = imaps://HOST/MAILBOX: the mailbox "
                 "to read",
+                j.cfg.path);
+        code = cmd_fail(&e);
+        goto out;
+    }
+    if (j.cfg.bounces.username == NULL) {
+        err_set(&e, EX_CONFIG,
+                "%s: [bounces] imap without username: the mailbox's login",
                 j.cfg.path);
         code = cmd_fail(&e);
         goto out;

@@ -141,7 +141,9 @@ CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
 -- 006_history rebuilt it with contact_id without a reference, as sends;
 -- 008_bounces rebuilt it with what comes back by mail (engine/ingest.c):
 -- kinds bounce, delayed, complaint and auto_reply, an unsubscribe by mail
--- with class 'mail', and class, status, code and detail.
+-- with class 'mail', and class, status, code and detail; machine = 1 on
+-- one of those marks a message matched by address alone (unverified:
+-- reported, never acted on).
 CREATE TABLE "events" (
     id             INTEGER PRIMARY KEY,
     campaign_id    INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,

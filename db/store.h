@@ -559,16 +559,10 @@ struct store_bounce {
  * changed, 0 not (another state, or no row). */
 int store_ledger_bounce(struct store *st, const struct store_bounce *b,
                         struct err *e);
-/* store_event_since - *n: the contact's events of kind (and class, unless
- * NULL) from since_ms on, in every campaign. */
-int store_event_since(struct store *st, int64_t contact, const char *kind,
-                      const char *cls, int64_t since_ms, long *n,
-                      struct err *e);
-
-/* store_soft_bounces - *n: the contact's soft bounces from since_ms on,
- * in every campaign: those ingested (events) and those refused during the
- * session (ledger rows, where no event of that campaign says more; the
- * row of campaign except, 0 for none, not counted). */
+/* store_soft_bounces - *n: the campaigns (except except, 0 for none) in
+ * which the contact soft-bounced from since_ms on: by mail (events) or
+ * during the session (ledger rows).  One a campaign: a message bounces
+ * once, however many DSNs say so. */
 int store_soft_bounces(struct store *st, int64_t contact, int64_t since_ms,
                        int64_t except, long *n, struct err *e);
 

@@ -164,17 +164,15 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "  source = excluded.source, created_at = excluded.created_at "
         "WHERE " REASON_RANK("excluded.reason") " > " REASON_RANK(
             "suppressions.reason"),
+    /* the contact's status follows the suppression's reason as it is now
+     * (a weaker one did not replace a stronger): never weakened */
     [S_SUPPRESS_STATUS - STORE_SLOT_CONTACTS] =
-        "UPDATE contacts SET status = CASE ?2 WHEN "
-        "'unsubscribed' THEN "
-        "  'unsubscribed' WHEN 'bounced' THEN 'bounced' "
-        "WHEN 'complained' "
-        "  THEN 'complained' ELSE 'suppressed' END, "
-        "updated_at = ?3 "
-        "WHERE email = ?1 AND " REASON_RANK(
-            "CASE status WHEN 'active' THEN "
-            "'' WHEN 'suppressed' THEN 'manual' ELSE "
-            "status END") " < " REASON_RANK("?2"),
+        "UPDATE contacts SET status = " REASON_STATUS(
+            "?2") ", "
+                  "  updated_at = ?3 "
+                  "WHERE email = ?1 AND " CONTACT_RANK " < "
+                  "  " REASON_RANK(
+                      "(SELECT reason FROM suppressions WHERE hash = ?2)"),
     [S_SUPPRESS_GET - STORE_SLOT_CONTACTS] =
         "SELECT hash, email, reason, source, created_at "
         "FROM suppressions WHERE hash = ?1",
@@ -727,7 +725,7 @@ store_suppress(struct store *st, const struct store_suppression *sup,
     if ((s = stmt(st, S_SUPPRESS_STATUS, e)) == NULL)
         return -1;
     sqlite3_bind_text(s, 1, sup->email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, sup->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, sup->hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, sup->created_at);
     if (store_stmt_done(st, s, e, "mark contact suppressed") == -1)
         return -1;

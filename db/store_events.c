@@ -29,7 +29,6 @@ enum stmt_id {
     S_INBOUND_ADD,
     S_CONTACT_ROWS,
     S_LEDGER_BOUNCE,
-    S_EVENT_SINCE,
     S_SOFT_SINCE,
     S_BREAKER_COUNTS,
     S_BREAKER_TRIP,
@@ -76,29 +75,23 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "  ON s.campaign_id = k.id AND s.contact_id = ?1 "
         "ORDER BY k.id DESC",
     /* a bounce proves the relay took the message: sent and uncertain
-     * rows become bounced; a row bounced already keeps its first class */
+     * rows become bounced, and a row a killed send left sending (its
+     * recovery then leaves it: it is no longer sending); a row bounced
+     * already keeps its first class */
     [S_LEDGER_BOUNCE - STORE_SLOT_EVENTS] =
         "UPDATE sends SET state = 'bounced', bounce_class = ?3, "
         "  last_code = ?4, last_status = ?5, last_text = ?6, "
         "  done_at = COALESCE(done_at, ?7) "
         "WHERE campaign_id = ?1 AND contact_id = ?2 "
-        "  AND state IN ('sent', 'uncertain')",
-    [S_EVENT_SINCE - STORE_SLOT_EVENTS] =
-        "SELECT count(*) FROM events WHERE contact_id = ?1 AND kind = ?2 "
-        "  AND (?3 IS NULL OR class = ?3) AND at_ms >= ?4",
-    /* a contact's soft bounces from since_ms on: those that came back by
-     * mail (events), and those the relay gave during the session (ledger
-     * rows bounced soft, in campaigns where no bounce event says more) */
+        "  AND state IN ('sent', 'uncertain', 'sending')",
     [S_SOFT_SINCE - STORE_SLOT_EVENTS] =
-        "SELECT (SELECT count(*) FROM events WHERE contact_id = ?1 "
-        "    AND kind = 'bounce' AND class = 'soft' AND at_ms >= ?2) + "
-        "  (SELECT count(*) FROM campaigns k CROSS JOIN sends s "
-        "    ON s.campaign_id = k.id AND s.contact_id = ?1 "
-        "  WHERE s.state = 'bounced' AND s.bounce_class = 'soft' "
-        "    AND k.id IS NOT ?3 "
-        "    AND s.done_at >= ?2 / 1000 AND NOT EXISTS (SELECT 1 FROM events "
-        "      WHERE contact_id = ?1 AND campaign_id = k.id "
-        "        AND kind = 'bounce'))",
+        "SELECT count(*) FROM campaigns k WHERE k.id IS NOT ?3 AND ("
+        "  EXISTS (SELECT 1 FROM events WHERE contact_id = ?1 "
+        "    AND campaign_id = k.id AND kind = 'bounce' AND class = 'soft' "
+        "    AND machine = 0 AND at_ms >= ?2) OR "
+        "  EXISTS (SELECT 1 FROM sends s WHERE s.campaign_id = k.id "
+        "    AND s.contact_id = ?1 AND s.state = 'bounced' "
+        "    AND s.bounce_class = 'soft' AND s.done_at >= ?2 / 1000))",
     /* messages the relay took (sent or bounced since), hard bounces and
      * people who complained; with the counts at the last resume */
     [S_BREAKER_COUNTS - STORE_SLOT_EVENTS] =
@@ -108,7 +101,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
         "     AND state = 'bounced' AND bounce_class = 'hard'), "
         "  (SELECT count(DISTINCT contact_id) FROM events "
-        "     WHERE campaign_id = ?1 AND kind = 'complaint'), "
+        "     WHERE campaign_id = ?1 AND kind = 'complaint' AND machine = 0), "
         "  breaker_sent, breaker_hard, breaker_complaints, status, "
         "  breaker "
         "FROM campaigns WHERE id = ?1",
@@ -123,7 +116,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "  breaker_hard = (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
         "     AND state = 'bounced' AND bounce_class = 'hard'), "
         "  breaker_complaints = (SELECT count(DISTINCT contact_id) "
-        "     FROM events WHERE campaign_id = ?1 AND kind = 'complaint') "
+        "     FROM events WHERE campaign_id = ?1 AND kind = 'complaint' AND "
+        "machine = 0) "
         "WHERE id = ?1 AND breaker IS NOT NULL",
 };
 
@@ -256,7 +250,7 @@ store_event_counts(struct store *st, int64_t campaign,
             c->unsubscribed += u;
         else if (strcmp(k, "view") == 0)
             c->views += n;
-        else if (strcmp(k, "complaint") == 0)
+        else if (strcmp(k, "complaint") == 0 && !machine)
             c->complained += u;
         else if (strcmp(k, "auto_reply") == 0)
             c->auto_replies += n;
@@ -356,27 +350,6 @@ store_ledger_bounce(struct store *st, const struct store_bounce *b,
     if (store_stmt_done(st, s, e, "record bounce in the ledger") == -1)
         return -1;
     return sqlite3_changes(st->db) > 0;
-}
-
-int
-store_event_since(struct store *st, int64_t contact, const char *kind,
-                  const char *cls, int64_t since_ms, long *n, struct err *e)
-{
-    sqlite3_stmt *s = stmt(st, S_EVENT_SINCE, e);
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, contact);
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-    bind_text(s, 3, cls);
-    sqlite3_bind_int64(s, 4, since_ms);
-    rc = sqlite3_step(s);
-    *n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(st, e, "count events");
-    return 0;
 }
 
 int

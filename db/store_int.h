@@ -64,6 +64,12 @@ struct store {
     "  WHEN 'unsubscribed' THEN 3 WHEN 'complained' THEN 4 "                   \
     "  WHEN 'forgotten' THEN 5 ELSE 0 END)"
 
+/* CONTACT_RANK - the rank (REASON_RANK) of a contact's status: active
+ * 0, suppressed as manual */
+#define CONTACT_RANK                                                           \
+    REASON_RANK("CASE status WHEN 'active' THEN '' WHEN 'suppressed' "         \
+                "THEN 'manual' ELSE status END")
+
 /* store_read_salt - the hash salt from meta, malloc'd into *out (store.c
  * keeps it in st after the migrations; migration 007 needs it during). */
 int store_read_salt(struct store *st, char **out, struct err *e);

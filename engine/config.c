@@ -620,6 +620,15 @@ set_bounces(struct parse *p, const char *key, const char *v)
             return BAD("imap: imaps://HOST[:PORT]/MAILBOX or "
                        "imap://HOST[:PORT]/MAILBOX (STARTTLS) (got \"%s\")",
                        v);
+        {
+            const char *host = strstr(v, "://") + 3;
+            const char *slash = strchr(host, '/');
+            const char *at = strchr(host, '@');
+            if (at != NULL && (slash == NULL || at < slash))
+                return BAD("imap: no user or password in the URL (it is "
+                           "shown in messages): set username and "
+                           "password_env or password_file");
+        }
         set_str(&b->imap, v);
     } else if (strcmp(key, "username") == 0) {
         set_str(&b->username, v);

@@ -193,6 +193,21 @@ quoted(const char *s, char *out, size_t size)
     out[k] = '\0';
 }
 
+/* expunge - this message alone (UID EXPUNGE, RFC 4315 UIDPLUS); a
+ * server without it gets a plain EXPUNGE, which also takes what other
+ * clients flagged \Deleted */
+static CURLcode
+expunge(struct session *s, long uid, struct sink *out)
+{
+    char req[64];
+    CURLcode rc;
+
+    snprintf(req, sizeof req, "UID EXPUNGE %ld", uid);
+    if ((rc = perform(s, s->base, req, out)) == CURLE_OK)
+        return rc;
+    return perform(s, s->base, "EXPUNGE", out);
+}
+
 int
 fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
           struct err *e)
@@ -259,6 +274,7 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
     for (size_t i = 0; i < nlist; i++) {
         char url[1200], where[1200];
         struct sink done = {NULL, 0, 0, 1u << 16};
+        int crc;
 
         memset(&msg, 0, sizeof msg);
         msg.max = p->max_bytes ? p->max_bytes : (4u << 20);
@@ -270,7 +286,8 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
             fail(&s, rc, "fetch", e);
             goto out;
         }
-        if (cb(msg.p ? msg.p : "", msg.len, where, arg, e) == -1) {
+        (*n)++;
+        if ((crc = cb(msg.p ? msg.p : "", msg.len, where, arg, e)) != 0) {
             free(msg.p);
             /* libcurl fetched BODY[], which set \Seen: a message not
              * recorded must be found unseen by the next run */
@@ -281,10 +298,11 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
                 (void)perform(&s, s.base, req, &tmp);
                 free(tmp.p);
             }
-            goto out;
+            if (crc == -1)
+                goto out;
+            continue; /* not recorded: left as it was */
         }
         free(msg.p);
-        (*n)++;
         if (folder[0] != '\0')
             snprintf(req, sizeof req, "UID MOVE %ld %s", list[i], folder);
         else
@@ -302,18 +320,11 @@ fetch_run(const struct fetch_params *p, fetch_cb cb, void *arg, long *n,
                 moved = 1;
             }
         }
+        if (rc == CURLE_OK && (del || moved))
+            rc = expunge(&s, list[i], &done);
         free(done.p);
         if (rc != CURLE_OK) {
             fail(&s, rc, "mark a message processed", e);
-            goto out;
-        }
-    }
-    if (del || moved) {
-        struct sink tmp = {NULL, 0, 0, 1u << 16};
-        rc = perform(&s, s.base, "EXPUNGE", &tmp);
-        free(tmp.p);
-        if (rc != CURLE_OK) {
-            fail(&s, rc, "expunge", e);
             goto out;
         }
     }

@@ -10,7 +10,10 @@
  * the processed folder (UID MOVE, RFC 6851, or COPY + \Deleted +
  * EXPUNGE where MOVE is missing), flagged \Seen, or deleted, as
  * configured, so that a cron run never reads a message twice.  A message
- * the caller could not record stays where it was, for the next run.
+ * the caller could not record, or did not (it matched nothing), stays
+ * where it was, unseen, for a later run.  Deleting expunges only the
+ * messages this run deleted (UID EXPUNGE, RFC 4315), never what another
+ * client flagged.
  */
 #ifndef CAMPAIGN_FETCH_H
 #define CAMPAIGN_FETCH_H
@@ -34,7 +37,8 @@ struct fetch_params {
 /*
  * fetch_cb - one message (len bytes; cut at max_bytes), where naming it
  * ("imaps://host/INBOX UID 7").  Return 0 when it is recorded (it is then
- * marked processed), -1 to stop the run with e set (it stays).
+ * marked processed), 1 when it is not (it stays, unseen), -1 to stop the
+ * run with e set (it stays).
  */
 typedef int (*fetch_cb)(const char *msg, size_t len, const char *where,
                         void *arg, struct err *e);

@@ -87,6 +87,15 @@ identity(const char *buf, size_t len, const struct bounce_report *r,
         fprintf(stderr, "campaign: libcrypto: no SHA-256\n");
         abort();
     }
+    /* where it went: two people's "unsubscribe" mails may have the same
+     * body, one message sent to two of our addresses is two */
+    EVP_DigestUpdate(c, "to:", 3);
+    EVP_DigestUpdate(c, r->verp, strlen(r->verp));
+    EVP_DigestUpdate(c, "/", 1);
+    EVP_DigestUpdate(c, r->unsub, strlen(r->unsub));
+    EVP_DigestUpdate(c, "/", 1);
+    if (envelope != NULL)
+        EVP_DigestUpdate(c, envelope, strlen(envelope));
     if (self_id != NULL && *self_id != '\0') {
         EVP_DigestUpdate(c, "id:", 3);
         EVP_DigestUpdate(c, self_id, strlen(self_id));
@@ -99,15 +108,6 @@ identity(const char *buf, size_t len, const struct bounce_report *r,
                 body = buf + i;
         if (body == NULL)
             body = buf;
-        /* and where it went: two people's "unsubscribe" mails have the
-         * same body */
-        EVP_DigestUpdate(c, "to:", 3);
-        EVP_DigestUpdate(c, r->verp, strlen(r->verp));
-        EVP_DigestUpdate(c, "/", 1);
-        EVP_DigestUpdate(c, r->unsub, strlen(r->unsub));
-        EVP_DigestUpdate(c, "/", 1);
-        if (envelope != NULL)
-            EVP_DigestUpdate(c, envelope, strlen(envelope));
         EVP_DigestUpdate(c, "body:", 5);
         EVP_DigestUpdate(c, body, len - (size_t)(body - buf));
     }
@@ -337,6 +337,38 @@ record(struct ingest *in, const struct bounce_report *r, const struct match *m,
     ev.contact_id = m->contact;
     ev.at_ms = at_ms;
     *outcome = cls;
+    /* matched by the address alone, where every message sent carries
+     * tokens: anyone can write such a message, so it is kept for the
+     * report but changes no ledger row and suppresses nobody */
+    if (in->key != NULL && strcmp(m->how, "address") == 0) {
+        *outcome = "unverified";
+        in->t.unverified++;
+        if (r->kind == BOUNCE_ARF || strcmp(cls, "complaint") == 0)
+            ev.kind = "complaint";
+        else if (r->kind == BOUNCE_AUTO_REPLY || strcmp(cls, "auto_reply") == 0)
+            ev.kind = "auto_reply";
+        else if (strcmp(cls, "delayed") == 0)
+            ev.kind = "delayed";
+        else if (strcmp(cls, "hard") == 0 || strcmp(cls, "soft") == 0 ||
+                 strcmp(cls, "blocked") == 0)
+            ev.kind = "bounce";
+        else
+            return 0;
+        ev.cls = ev.kind[0] == 'c'
+                     ? (r->feedback_type[0] ? r->feedback_type : "abuse")
+                     : cls;
+        ev.machine = 1; /* not the person's word: kept apart */
+        ev.machine_reason = "unverified: matched by address only";
+        if (c != NULL) {
+            ev.status = c->status[0] ? c->status : NULL;
+            ev.code = c->reply_code;
+            ev.detail = c->diagnostic[0] ? c->diagnostic : NULL;
+        }
+        log_warnx("%s for %s matched by its address alone (no token of "
+                  "ours, no Message-ID): recorded, not acted on",
+                  ev.kind, m->email[0] ? m->email : "a forgotten contact");
+        return store_event_add(in->st, &ev, e) == -1 ? -1 : 0;
+    }
     if (r->kind == BOUNCE_ARF || strcmp(cls, "complaint") == 0) {
         if (strcmp(r->feedback_type, "not-spam") == 0) {
             *outcome = "not-spam";
@@ -419,12 +451,11 @@ record(struct ingest *in, const struct bounce_report *r, const struct match *m,
         } else if (cls[0] == 's') {
             long n;
             in->t.soft++;
+            /* the other campaigns', and this one: n + 1 */
             if (store_soft_bounces(in->st, m->contact,
                                    at_ms - (int64_t)in->p.soft_days * 86400000,
                                    m->campaign, &n, e) == -1)
                 return -1;
-            /* this one is n + 1: its event is recorded below, its ledger
-             * row (bounced soft now) is not counted */
             if (n + 1 >= in->p.soft_limit &&
                 suppress(in, m, "bounced", "soft bounces", at_ms, e) == -1)
                 return -1;
@@ -466,7 +497,7 @@ ingest_message(struct ingest *in, const char *buf, size_t len,
         in->t.duplicate++;
         log_debug("%s: read before: nothing changes", where);
         store_rollback(in->st);
-        return 0;
+        return 1;
     }
     if ((rc = match(in, r, &m, e)) == -1)
         goto fail;
@@ -504,7 +535,7 @@ ingest_message(struct ingest *in, const char *buf, size_t len,
         goto fail;
     if (store_commit(in->st, e) == -1)
         goto fail;
-    return 0;
+    return 1;
 fail:
     store_rollback(in->st);
     return -1;

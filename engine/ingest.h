@@ -24,7 +24,12 @@
  * never lifts.
  *
  * A message of our token form whose token does not check matches
- * nothing: the recipient it names is not believed.
+ * nothing: the recipient it names is not believed.  One matched by its
+ * recipient's address alone (no token, no Message-ID) while the database
+ * has a tracking secret - so that every message sent carries tokens - is
+ * unverified: anyone can write it, so it is an event for the report
+ * (machine_reason says so) and changes no ledger row, suppresses nobody
+ * and counts toward no breaker.
  *
  * Idempotent: each recorded message's identity (its own Message-ID, else
  * the SHA-256 of its tokens, envelope recipient and body) is kept in the
@@ -50,7 +55,8 @@ struct ingest_policy {
 
 struct ingest_totals {
     long messages, hard, soft, blocked, delayed, complaint, auto_reply,
-        unsubscribe, delivered, unknown, unmatched, duplicate, paused;
+        unsubscribe, delivered, unknown, unmatched, duplicate, paused,
+        unverified;
 };
 
 struct ingest;
@@ -64,8 +70,9 @@ void ingest_free(struct ingest *in);
  * ingest_message - read and record one raw message (len bytes) that came
  * to envelope_rcpt (NULL when not known), in a transaction of its own.  where
  * names it in log lines (a file, "a message on standard input", "IMAP UID 7").
- * Returns 0 (recorded, ignored or a duplicate: see the totals) or -1 (the
- * database failed: nothing of this message kept; EX_TEMPFAIL when it was busy).
+ * Returns 1 (recorded, or a duplicate of one recorded), 0 (not recorded:
+ * it matched nothing, or is no bounce; see the totals) or -1 (the database
+ * failed: nothing of this message kept; EX_TEMPFAIL when it was busy).
  */
 int ingest_message(struct ingest *in, const char *buf, size_t len,
                    const char *envelope_rcpt, const char *where, struct err *e);

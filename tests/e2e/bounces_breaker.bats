@@ -307,3 +307,25 @@ EOF
     crun 0 report promo --format json
     assert_contains "$(json_get "$output" paused_by_breaker)" "hard-bounce rate"
 }
+
+@test "soft limit (send): soft bounces refused during the session count toward soft_limit, with those that come back by mail" {
+    contacts "$BATS_TEST_TMPDIR/list.csv" full1@example.org ok1@example.org full2@example.org
+    crun 0 import "$BATS_TEST_TMPDIR/list.csv" --list news
+    serve --mode plain
+    bconf "$SRV_PORT" "" "[limits]" "burst = 1"
+    # two campaigns: full1 and full2 refused 552 5.2.2 at RCPT (soft)
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign one
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign two
+    assert_eq "$(status_of full1@example.org)" active "two soft bounces suppress nobody"
+    assert_eq "$(q "SELECT count(*) FROM sends s JOIN contacts c ON c.id = s.contact_id WHERE c.email = 'full1@example.org' AND s.state = 'bounced' AND s.bounce_class = 'soft';")" 2
+    # the third, in the session too: suppressed at once
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign three
+    assert_eq "$(status_of full1@example.org)" bounced "the third soft bounce suppresses"
+    assert_eq "$(q "SELECT source FROM suppressions WHERE email = 'full1@example.org';")" "soft bounces"
+    assert_eq "$(status_of ok1@example.org)" active
+    # soft_limit from [bounces]: 4 would have kept full2
+    crun 0 suppress lift full2@example.org --reason bounced
+    bconf "$SRV_PORT" "" "[limits]" "burst = 1" "" "[bounces]" "soft_limit = 5"
+    crun 0 --templates "$TEMPLATES" send --template promo --list news --campaign four
+    assert_eq "$(status_of full2@example.org)" active "soft_limit = 5: four soft bounces keep the address"
+}

@@ -332,6 +332,9 @@ locked() {
     # the 40 are not ours (unmatched or unknown: recorded as nothing)
     bx_summary_is "$output" fetched=43 hard=1 complaint=1 unsubscribe=1
     assert_eq "$(count events)" 3 "events"
+    # what matched nothing stays in the INBOX, for a run that may match it
+    assert_eq "$(find "$DV_MAILDIR/new" "$DV_MAILDIR/cur" -type f | wc -l)" 40 \
+        "messages left in the INBOX"
     no_password_in "$output$stderr" "what fetch printed"
     [ "$seen" -ge 1 ] || fail "fetch ended before its command line could be read"
     if grep -rlaF -- "$DV_PASS" "$BATS_TEST_TMPDIR" "$BX_DIR" 2>/dev/null; then

@@ -55,6 +55,7 @@
 #
 # What a recipient gets depends on how its local part starts:
 #   reject    550 5.1.1 at RCPT          blocked   554 5.7.1 at RCPT (policy)
+#   full      552 5.2.2 at RCPT (mailbox full: a soft bounce)
 #   unknown   550 5.1.1 at RCPT, the text quoting the address as Postfix's
 #             does ("<ADDR>: Recipient address rejected: User unknown ...")
 #   defer     451 4.2.0 at RCPT          close421  421 4.7.0 at RCPT, then
@@ -233,6 +234,8 @@ class Handler:
             reply = "451 4.2.0 try again later"
         elif address.startswith("blocked"):
             reply = "554 5.7.1 rejected by policy"
+        elif address.startswith("full"):
+            reply = "552 5.2.2 mailbox full"
         elif address.startswith("close421"):
             self.event("rcpt %s 421" % address)
             await server.push("421 4.7.0 too busy, closing")

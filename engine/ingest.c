@@ -248,8 +248,8 @@ match(struct ingest *in, const struct bounce_report *r, struct match *m,
     /* a message that carries a token of our form that does not check is
      * forged (or for another database): the address it names proves
      * nothing, so nothing else is tried */
-    if (in->key != NULL &&
-        (r->verp[0] || r->returned_verp[0] || r->returned_unsub[0]))
+    if (in->key != NULL && (r->verp[0] || r->unsub[0] || r->returned_verp[0] ||
+                            r->returned_unsub[0]))
         return 0;
     for (size_t i = 0; i < r->nrcpt; i++) {
         if ((rc = by_address(in, r->rcpt[i].recipient, r->message_id, m, e)) !=

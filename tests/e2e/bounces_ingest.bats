@@ -408,6 +408,9 @@ token_of() {
     mk "$BATS_TEST_TMPDIR/f.eml" unsub --rcpt bob@example.org --forge
     mk "$BATS_TEST_TMPDIR/p.eml" unsub --rcpt bob@example.org --to unsubscribe@bounces.acme.example
     ingest 0 "$BATS_TEST_TMPDIR/f.eml" "$BATS_TEST_TMPDIR/p.eml"
+    # the forged one matches nothing (not even unverified, by its From);
+    # the token-less one is no unsubscribe at all
+    assert_output "$(line 0 0 0 0 0 0 0 1 0 1)"
     assert_eq "$(status_of bob@example.org)" active
     snapshot "$BATS_TEST_TMPDIR/after"
     same_file "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"

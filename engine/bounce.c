@@ -1289,7 +1289,8 @@ read_text(struct bounce_report *r, const char *text, size_t n)
             /* the recipient's own words carry no reply: the notice's */
             char both[BOUNCE_DIAG_MAX];
             if (c->diagnostic[0] != '\0')
-                snprintf(both, sizeof both, "%.400s; %s", c->diagnostic, reply);
+                snprintf(both, sizeof both, "%.400s; %.600s", c->diagnostic,
+                         reply);
             else
                 snprintf(both, sizeof both, "%s", reply);
             memcpy(c->diagnostic, both, strlen(both) + 1);

@@ -193,7 +193,7 @@ const struct command commands[] = {
      "  --listen ADDR:PORT  where to listen (default [serve] listen,\n"
      "                      127.0.0.1:8787)\n"},
     {"bounces parse", cmd_bounces_parse,
-     "campaign bounces parse FILE... [--json]",
+     "campaign bounces parse FILE|DIR... [--json]",
      "Read bounces (RFC 3464 DSNs and the non-standard kinds), complaints\n"
      "(RFC 5965 ARF), auto-replies and mailed unsubscribes, and print what\n"
      "each says per recipient: kind, recipient, action, status, reply code,\n"

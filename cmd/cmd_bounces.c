@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "../engine/fetch.h"
 #include "../engine/ingest.h"
 #include "../engine/log.h"
+#include "../engine/pmap.h"
 #include "../engine/rules.h"
 #include "../engine/utf8.h"
 #include "../engine/xalloc.h"
@@ -59,108 +59,215 @@ read_message(FILE *f, size_t *len)
 }
 
 /*
- * json_str - s as a JSON string, or null when empty.  What came in mail
- * may be any bytes: a byte that does not start valid UTF-8 becomes
- * U+FFFD, so the value is kept, not dropped.
+ * json_str - s as a JSON string (jansson's JSON_ENSURE_ASCII form: every
+ * character past ASCII as \uXXXX), or null when empty, appended to out.
+ * What came in mail may be any bytes: a byte that does not start valid
+ * UTF-8 becomes U+FFFD, so the value is kept, not dropped.
  */
-static json_t *
-json_str(const char *s)
+static void
+json_str(FILE *out, const char *s)
 {
-    size_t n, bad;
-    json_t *j;
-    char *fixed;
-    size_t k = 0;
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
 
-    if (s == NULL || *s == '\0')
-        return json_null();
-    n = strlen(s);
-    if ((bad = utf8_check(s, n)) == UTF8_VALID)
-        return json_stringn(s, n);
-    fixed = xmalloc(3 * n + 1);
-    for (size_t i = 0; i < n;) {
-        size_t ok = utf8_check(s + i, n - i);
-        size_t good = ok == UTF8_VALID ? n - i : ok;
-        memcpy(fixed + k, s + i, good);
-        k += good;
-        i += good;
-        if (i < n) {
-            memcpy(fixed + k, "\xef\xbf\xbd", 3);
-            k += 3;
-            i++;
-        }
+    if (s == NULL || *s == '\0') {
+        fputs("null", out);
+        return;
     }
-    j = json_stringn(fixed, k);
-    free(fixed);
-    (void)bad;
-    return j;
+    n = strlen(s);
+    putc('"', out);
+    while (n > 0) {
+        unsigned cp;
+        size_t k;
+        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            const unsigned char *q = p;
+            while (n > 0 && *q >= 0x20 && *q < 0x80 && *q != '"' &&
+                   *q != '\\') {
+                q++;
+                n--;
+            }
+            fwrite(p, 1, (size_t)(q - p), out);
+            p = q;
+            continue;
+        }
+        if (*p < 0x80) {
+            const char *esc = NULL;
+            switch (*p) {
+            case '"':
+                esc = "\\\"";
+                break;
+            case '\\':
+                esc = "\\\\";
+                break;
+            case '\b':
+                esc = "\\b";
+                break;
+            case '\f':
+                esc = "\\f";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            default:
+                break;
+            }
+            if (esc != NULL)
+                fputs(esc, out);
+            else
+                fprintf(out, "\\u%04X", *p);
+            p++;
+            n--;
+            continue;
+        }
+        k = utf8_check((const char *)p, n < 4 ? n : 4);
+        if (k == 0) {
+            cp = 0xFFFD; /* not the start of valid UTF-8 */
+            k = 1;
+        } else {
+            /* a valid sequence starts here; read its one character */
+            k = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : 4;
+            cp = *p & (k == 2 ? 0x1F : k == 3 ? 0x0F : 0x07);
+            for (size_t i = 1; i < k; i++)
+                cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if (cp >= 0x10000) {
+            unsigned v = cp - 0x10000;
+            unsigned hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
+            fprintf(out, "\\u%04X\\u%04X", hi, lo);
+        } else {
+            char u[7] = {'\\',
+                         'u',
+                         hex[cp >> 12],
+                         hex[(cp >> 8) & 15],
+                         hex[(cp >> 4) & 15],
+                         hex[cp & 15],
+                         '\0'};
+            fputs(u, out);
+        }
+        p += k;
+        n -= k;
+    }
+    putc('"', out);
+}
+
+/* json_text - s as a JSON string, "" when empty or NULL */
+static void
+json_text(FILE *out, const char *s)
+{
+    if (s == NULL || *s == '\0')
+        fputs("\"\"", out);
+    else
+        json_str(out, s);
+}
+
+/* json_field - ",\n  \"name\": " before a value (the first without the
+ * comma): jansson's JSON_INDENT(2) layout, kept byte for byte */
+static void
+json_field(FILE *out, int first, const char *name)
+{
+    fprintf(out, "%s\n  \"%s\": ", first ? "{" : ",", name);
 }
 
 /* report_json - one element per recipient (one with a null recipient when
- * there is none) printed as the next elements of the array on stdout;
- * *first: none printed yet */
+ * there is none), each after "[\n" (the first of the run: *first) or
+ * ",\n" */
 static void
-report_json(int *first, const char *file, const struct bounce_report *r)
+report_json(FILE *out, int *first, const char *file,
+            const struct bounce_report *r)
 {
     size_t n = r->nrcpt ? r->nrcpt : 1;
+    int token = r->verp[0] != '\0' || r->unsub[0] != '\0' ||
+                r->returned_verp[0] || r->returned_unsub[0];
 
     for (size_t i = 0; i < n; i++) {
         static const struct bounce_rcpt none = {.classification = "unknown",
                                                 .reason = ""};
         const struct bounce_rcpt *c = r->nrcpt ? &r->rcpt[i] : &none;
-        json_t *o = json_object();
 
-        json_object_set_new(o, "file", json_str(file));
-        json_object_set_new(o, "kind", json_string(bounce_kind_name(r->kind)));
-        json_object_set_new(o, "recipient", json_str(c->recipient));
-        json_object_set_new(o, "original_recipient", json_str(c->original));
-        json_object_set_new(o, "action", json_str(c->action));
-        json_object_set_new(o, "status", json_str(c->status));
-        json_object_set_new(o, "status_derived",
-                            json_boolean(c->status_derived));
-        json_object_set_new(o, "reply_code",
-                            c->reply_code ? json_integer(c->reply_code)
-                                          : json_null());
-        json_object_set_new(o, "diagnostic", json_str(c->diagnostic));
-        json_object_set_new(o, "remote_mta", json_str(c->remote_mta));
-        json_object_set_new(o, "classification",
-                            json_string(c->classification));
-        json_object_set_new(o, "reason",
-                            json_string(c->reason ? c->reason : ""));
-        json_object_set_new(o, "message_id", json_str(r->message_id));
-        json_object_set_new(o, "feedback_type", json_str(r->feedback_type));
-        json_object_set_new(
-            o, "token",
-            json_boolean(r->verp[0] != '\0' || r->unsub[0] != '\0' ||
-                         r->returned_verp[0] || r->returned_unsub[0]));
-        json_object_set_new(o, "truncated", json_boolean(r->truncated));
-        fputs(*first ? "[\n" : ",\n", stdout);
+        fputs(*first ? "[\n" : ",\n", out);
         *first = 0;
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-        json_decref(o);
+        json_field(out, 1, "file");
+        json_str(out, file);
+        json_field(out, 0, "kind");
+        json_str(out, bounce_kind_name(r->kind));
+        json_field(out, 0, "recipient");
+        json_str(out, c->recipient);
+        json_field(out, 0, "original_recipient");
+        json_str(out, c->original);
+        json_field(out, 0, "action");
+        json_str(out, c->action);
+        json_field(out, 0, "status");
+        json_str(out, c->status);
+        json_field(out, 0, "status_derived");
+        fputs(c->status_derived ? "true" : "false", out);
+        json_field(out, 0, "reply_code");
+        if (c->reply_code)
+            fprintf(out, "%d", c->reply_code);
+        else
+            fputs("null", out);
+        json_field(out, 0, "diagnostic");
+        json_str(out, c->diagnostic);
+        json_field(out, 0, "remote_mta");
+        json_str(out, c->remote_mta);
+        json_field(out, 0, "classification");
+        json_text(out, c->classification);
+        json_field(out, 0, "reason");
+        json_text(out, c->reason);
+        json_field(out, 0, "message_id");
+        json_str(out, r->message_id);
+        json_field(out, 0, "feedback_type");
+        json_str(out, r->feedback_type);
+        json_field(out, 0, "token");
+        fputs(token ? "true" : "false", out);
+        json_field(out, 0, "truncated");
+        fputs(r->truncated ? "true" : "false", out);
+        fputs("\n}", out);
     }
+}
+
+/* safe - s with terminal controls made visible (log_unraw), printed */
+static void
+safe(FILE *out, const char *s)
+{
+    char *o = log_unraw(s, 0);
+
+    fputs(o ? o : s, out);
+    free(o);
 }
 
 /* report_text - one line per recipient */
 static void
-report_text(const char *file, const struct bounce_report *r)
+report_text(FILE *out, const char *file, const struct bounce_report *r)
 {
     if (r->nrcpt == 0) {
-        printf("%s: %s, no recipient found\n", cmd_safe(file),
-               bounce_kind_name(r->kind));
+        safe(out, file);
+        fprintf(out, ": %s, no recipient found\n", bounce_kind_name(r->kind));
         return;
     }
     for (size_t i = 0; i < r->nrcpt; i++) {
         const struct bounce_rcpt *c = &r->rcpt[i];
-        printf("%s: %s %s %s", cmd_safe(file), bounce_kind_name(r->kind),
-               c->classification,
-               c->recipient[0] ? cmd_safe(c->recipient) : "(no recipient)");
+        safe(out, file);
+        fprintf(out, ": %s %s ", bounce_kind_name(r->kind), c->classification);
+        safe(out, c->recipient[0] ? c->recipient : "(no recipient)");
         if (c->status[0])
-            printf(" %s%s", c->status, c->status_derived ? "?" : "");
-        if (c->reason && *c->reason)
-            printf(" (%s)", cmd_safe(c->reason));
-        if (c->diagnostic[0])
-            printf(": %s", cmd_safe(c->diagnostic));
-        putchar('\n');
+            fprintf(out, " %s%s", c->status, c->status_derived ? "?" : "");
+        if (c->reason && *c->reason) {
+            fputs(" (", out);
+            safe(out, c->reason);
+            putc(')', out);
+        }
+        if (c->diagnostic[0]) {
+            fputs(": ", out);
+            safe(out, c->diagnostic);
+        }
+        putc('\n', out);
     }
 }
 
@@ -178,6 +285,200 @@ rules_from_config(struct ctx *ctx, struct err *e)
     return rc;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+each_dir(const char *dir, int *found, int (*fn)(void *, const char *),
+         void *arg)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int code = 0;
+
+    if (d == NULL)
+        return errno == ENOENT
+                   ? 0
+                   : (log_warnx("%s: %s", dir, strerror(errno)), EX_IOERR);
+    *found = 1;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            names = xreallocarray(names, cap, sizeof *names);
+        }
+        names[n++] = xasprintf("%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (code == 0 && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
+            code = fn(arg, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return code;
+}
+
+/*
+ * each_maildir - fn(arg, path) for every regular file of DIR/new then
+ * DIR/cur, or of DIR itself when it has neither (a folder of message
+ * files), in name order (Maildir names begin with the delivery time).
+ * Stops at the first nonzero return of fn and returns it; a directory
+ * that cannot be read is EX_NOINPUT or EX_IOERR, warned of.
+ */
+static int
+each_maildir(const char *dir, int (*fn)(void *, const char *), void *arg)
+{
+    char *sub;
+    int code, found = 0;
+    struct stat sb;
+
+    if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+        log_warnx("%s: %s", dir,
+                  stat(dir, &sb) == -1 ? strerror(errno) : "not a directory");
+        return EX_NOINPUT;
+    }
+    sub = xasprintf("%s/new", dir);
+    code = each_dir(sub, &found, fn, arg);
+    free(sub);
+    if (code == 0) {
+        sub = xasprintf("%s/cur", dir);
+        code = each_dir(sub, &found, fn, arg);
+        free(sub);
+    }
+    if (code == 0 && !found)
+        code = each_dir(dir, &found, fn, arg);
+    return code;
+}
+
+/* ---- bounces parse: files read and parsed on every core, printed in
+ * the order given ---- */
+
+#define PARSE_THREADS_MAX 8
+#define PARSE_DEPTH 4 /* jobs in flight a thread */
+
+struct parse_job {
+    char *file; /* as named */
+    char *buf;  /* the message: read by the worker unless given */
+    size_t len;
+    int preread;  /* buf given (standard input) */
+    int code;     /* a sysexits code for this input, or 0 */
+    int fatal;    /* bounce_parse failed: the run ends */
+    struct err e; /* when fatal */
+    char *warn;   /* what to warn of, or NULL */
+    char *out;    /* what to print */
+    size_t outlen;
+};
+
+struct parse_run {
+    int json, first; /* --json; no element printed yet */
+    int code, stop;  /* the exit code; a failure ended the run */
+    struct pmap *p;
+};
+
+static void
+parse_work(void *v, void *scratch, void *arg)
+{
+    struct parse_job *j = v;
+    struct parse_run *run = arg;
+    struct bounce_report *r = scratch;
+    struct bounce_opts bo = {NULL};
+    FILE *out;
+
+    if (!j->preread) {
+        FILE *f = fopen(j->file, "rb");
+        if (f == NULL) {
+            j->warn = xasprintf("%s: %s", j->file, strerror(errno));
+            j->code = EX_NOINPUT;
+            return;
+        }
+        j->buf = read_message(f, &j->len);
+        if (j->buf == NULL) {
+            j->warn = xasprintf("%s: read error: %s", j->file, strerror(errno));
+            j->code = EX_IOERR;
+        }
+        fclose(f);
+    }
+    if (j->buf == NULL)
+        return;
+    err_clear(&j->e);
+    if (bounce_parse(j->buf, j->len, &bo, r, &j->e) == -1) {
+        j->fatal = 1;
+        return;
+    }
+    out = open_memstream(&j->out, &j->outlen);
+    if (out == NULL) {
+        err_set(&j->e, EX_OSERR, "out of memory printing a report");
+        j->fatal = 1;
+        return;
+    }
+    /* the array's opening is the deliverer's: each element is printed
+     * after ",\n" here and the first one's is put right then */
+    if (run->json) {
+        int first = 0;
+        report_json(out, &first, j->file, r);
+    } else {
+        report_text(out, j->file, r);
+    }
+    fclose(out);
+}
+
+static void
+parse_done(void *v, void *arg)
+{
+    struct parse_job *j = v;
+    struct parse_run *run = arg;
+
+    if (!run->stop) {
+        if (j->warn != NULL) {
+            log_warnx("%s", j->warn);
+            run->code = j->code;
+        } else if (j->fatal) {
+            run->code = cmd_fail(&j->e);
+            run->stop = 1;
+        } else if (j->out != NULL && j->outlen > 0) {
+            const char *o = j->out;
+            size_t n = j->outlen;
+            if (run->json && run->first) {
+                /* the job printed ",\n" before its first element */
+                fputs("[\n", stdout);
+                o += 2;
+                n -= 2;
+                run->first = 0;
+            }
+            fwrite(o, 1, n, stdout);
+        }
+    }
+    free(j->file);
+    free(j->buf);
+    free(j->warn);
+    free(j->out);
+    free(j);
+}
+
+/* parse_put - path to the workers; nonzero once the run has stopped */
+static int
+parse_put(void *arg, const char *path)
+{
+    struct parse_run *run = arg;
+    struct parse_job *j;
+
+    if (run->stop)
+        return run->code;
+    j = xcalloc(1, sizeof *j);
+    j->file = xstrdup(path);
+    pmap_put(run->p, j);
+    return 0;
+}
+
 int
 cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
 {
@@ -186,15 +487,14 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct bounce_report *r;
-    struct bounce_opts bo = {NULL};
+    struct parse_run run = {0, 1, 0, 0, NULL};
     struct err e;
-    int c, json = 0, code = 0, first = 1;
+    int c;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'j')
-            json = 1;
+            run.json = 1;
         else if (c == 'h')
             return cmd_usage("bounces parse", stdout, 0);
         else
@@ -205,46 +505,46 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
     err_clear(&e);
     if (rules_from_config(ctx, &e) == -1)
         return cmd_fail(&e);
-    r = xmalloc(sizeof *r);
-    for (int i = optind; i < argc; i++) {
-        FILE *f = strcmp(argv[i], "-") == 0 ? stdin : fopen(argv[i], "rb");
-        char *buf;
-        size_t len;
-
-        if (f == NULL) {
-            log_warnx("%s: %s", argv[i], strerror(errno));
-            code = EX_NOINPUT;
-            continue;
-        }
-        buf = read_message(f, &len);
-        if (buf == NULL) {
-            log_warnx("%s: read error: %s", argv[i], strerror(errno));
-            code = EX_IOERR;
-        }
-        if (f != stdin)
-            fclose(f);
-        if (buf == NULL)
-            continue;
-        err_clear(&e);
-        if (bounce_parse(buf, len, &bo, r, &e) == -1) {
-            free(buf);
-            code = cmd_fail(&e);
-            break;
-        }
-        free(buf);
-        if (json)
-            report_json(&first, argv[i], r);
-        else
-            report_text(argv[i], r);
+    /* one message is parsed in place; more share the cores, at most
+     * PARSE_DEPTH a thread in flight */
+    {
+        struct stat sb;
+        int one = optind + 1 == argc &&
+                  (strcmp(argv[optind], "-") == 0 ||
+                   stat(argv[optind], &sb) == -1 || !S_ISDIR(sb.st_mode));
+        run.p = pmap_new(one ? 1 : pmap_threads(PARSE_THREADS_MAX),
+                         (size_t)PARSE_DEPTH * PARSE_THREADS_MAX,
+                         sizeof(struct bounce_report), parse_work, parse_done,
+                         &run);
     }
+    for (int i = optind; i < argc && !run.stop; i++) {
+        struct stat sb;
+        if (strcmp(argv[i], "-") == 0) {
+            struct parse_job *j = xcalloc(1, sizeof *j);
+            j->file = xstrdup("-");
+            j->preread = 1;
+            j->buf = read_message(stdin, &j->len);
+            if (j->buf == NULL) {
+                j->warn = xasprintf("-: read error: %s", strerror(errno));
+                j->code = EX_IOERR;
+            }
+            pmap_put(run.p, j);
+        } else if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            int rc = each_maildir(argv[i], parse_put, &run);
+            if (rc != 0 && !run.stop)
+                run.code = rc;
+        } else {
+            parse_put(&run, argv[i]);
+        }
+    }
+    pmap_finish(run.p);
     /* the array is printed as it goes: memory stays flat over any
      * number of files */
-    if (json)
-        fputs(first ? "[]\n" : "\n]\n", stdout);
-    free(r);
-    if (fflush(stdout) == EOF && code == 0)
-        code = EX_IOERR;
-    return code;
+    if (run.json)
+        fputs(run.first ? "[]\n" : "\n]\n", stdout);
+    if (fflush(stdout) == EOF && run.code == 0)
+        run.code = EX_IOERR;
+    return run.code;
 }
 
 int
@@ -480,76 +780,11 @@ ingest_mbox(struct job *j, const char *path)
     return code;
 }
 
+/* ingest_path - ingest_file for each_maildir */
 static int
-name_cmp(const void *a, const void *b)
+ingest_path(void *arg, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * ingest_dir - every regular file of dir, in name order (Maildir names
- * begin with the delivery time)
- */
-static int
-ingest_dir(struct job *j, const char *dir, int *found)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int code = 0;
-
-    if (d == NULL)
-        return errno == ENOENT
-                   ? 0
-                   : (log_warnx("%s: %s", dir, strerror(errno)), EX_IOERR);
-    *found = 1;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            names = xreallocarray(names, cap, sizeof *names);
-        }
-        names[n++] = xasprintf("%s/%s", dir, de->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        struct stat sb;
-        if (code == 0 && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
-            code = ingest_file(j, names[i], NULL);
-        free(names[i]);
-    }
-    free(names);
-    return code;
-}
-
-/* ingest_maildir - DIR/new then DIR/cur, or DIR itself when it has
- * neither (a folder of message files) */
-static int
-ingest_maildir(struct job *j, const char *dir)
-{
-    char *sub;
-    int code, found = 0;
-    struct stat sb;
-
-    if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
-        log_warnx("%s: %s", dir,
-                  stat(dir, &sb) == -1 ? strerror(errno) : "not a directory");
-        return EX_NOINPUT;
-    }
-    sub = xasprintf("%s/new", dir);
-    code = ingest_dir(j, sub, &found);
-    free(sub);
-    if (code == 0) {
-        sub = xasprintf("%s/cur", dir);
-        code = ingest_dir(j, sub, &found);
-        free(sub);
-    }
-    if (code == 0 && !found)
-        code = ingest_dir(j, dir, &found);
-    return code;
+    return ingest_file(arg, path, NULL);
 }
 
 /* keep - the exit code of one input into the run's: the first problem
@@ -626,7 +861,7 @@ cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < nmbox && !fatal; i++)
         keep(&code, &fatal, ingest_mbox(&j, mbox[i]));
     for (size_t i = 0; i < nmaildir && !fatal; i++)
-        keep(&code, &fatal, ingest_maildir(&j, maildir[i]));
+        keep(&code, &fatal, each_maildir(maildir[i], ingest_path, &j));
     err_clear(&e);
     if (ingest_finish(j.in, &e) == -1 && code == 0)
         code = cmd_fail(&e);

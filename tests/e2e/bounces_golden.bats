@@ -70,6 +70,46 @@ for e in d:
     [ "$status" -eq 0 ] || fail "$output"
 }
 
+@test "bounces parse DIR: a Maildir is read new/ then cur/, each in name order, as if its files were named one by one; dot files, tmp/ and directories skipped" {
+    local md="$BATS_TEST_TMPDIR/md" f i=0 files=()
+    mkdir -p "$md/new" "$md/cur" "$md/tmp" "$md/new/sub.eml"
+    for f in "$BDATA"/*.eml; do
+        i=$((i + 1))
+        if [ $((i % 3)) -eq 0 ]; then cp "$f" "$md/cur/"; else cp "$f" "$md/new/"; fi
+    done
+    cp "$BDATA/postfix-delayed.eml" "$md/new/.hidden.eml"
+    cp "$BDATA/postfix-delayed.eml" "$md/tmp/in-delivery.eml"
+    mapfile -t files < <(find "$md/new" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort
+        find "$md/cur" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort)
+    [ "${#files[@]}" -ge 45 ] || fail "only ${#files[@]} files" || return 1
+    parse_each "$BATS_TEST_TMPDIR/out" "${files[@]}" || return 1
+    run --separate-stderr timeout 120 "$CAMPAIGN_BIN" bounces parse --json "$md"
+    no_sanitizer_report || return 1
+    expect_status 0 || return 1
+    printf '%s' "$output" >"$BATS_TEST_TMPDIR/all.json"
+    run "$PY" "$CHECK" concat "$BATS_TEST_TMPDIR/all.json" "$BATS_TEST_TMPDIR/out" "${files[@]}"
+    [ "$status" -eq 0 ] || fail "$output"
+}
+
+@test "bounces parse DIR: a folder without new/ and cur/ is read whole; text lines in the same order; a missing name among them is warned of (exit 66) and the rest still read" {
+    local d="$BATS_TEST_TMPDIR/folder" f lines_one= lines_dir=
+    mkdir -p "$d"
+    cp "$BDATA"/*.eml "$d/"
+    for f in $(cd "$d" && ls | LC_ALL=C sort); do
+        run --separate-stderr "$CAMPAIGN_BIN" bounces parse "$d/$f"
+        expect_status 0 || return 1
+        lines_one+="$output"$'\n'
+    done
+    run --separate-stderr timeout 120 "$CAMPAIGN_BIN" bounces parse "$d"
+    no_sanitizer_report || return 1
+    expect_status 0 || return 1
+    assert_eq "$output"$'\n' "$lines_one" "the folder's lines" || return 1
+    run --separate-stderr "$CAMPAIGN_BIN" bounces parse "$d/arf-abuse.eml" "$d/no-such.eml" "$d"
+    expect_status 66 || return 1
+    [[ "$stderr" == *"no-such.eml: No such file or directory"* ]] || fail "stderr: $stderr" || return 1
+    assert_eq "$(printf '%s\n' "$output" | wc -l)" "$(( $(printf '%s' "$lines_one" | wc -l) + 1 ))" "lines" || return 1
+}
+
 @test "bounces golden: Sisimai's reading agrees with every expected class, or the disagreement is annotated" {
     perl -MSisimai -e 1 2>/dev/null ||
         skip "Sisimai is not installed (libsisimai-perl; ./scripts/install-deps)"

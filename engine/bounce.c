@@ -5,13 +5,13 @@
  * The steps, in order:
  *  1. prepare: copy at most BOUNCE_INPUT_MAX bytes with every line end
  *     made LF (CR alone and CRLF alike), cut before the
- *     BOUNCE_NEST_SCAN-th multipart or message part header so that no
- *     input nests deeper than GMime's recursion can take;
- *  2. GMime parses the copy; the tree is walked BOUNCE_DEPTH_MAX deep
- *     for the report parts (message/delivery-status, also RFC 6533's
- *     message/global-delivery-status; message/feedback-report), the
- *     returned message (message/rfc822, text/rfc822-headers) and the
- *     first text parts;
+ *     BOUNCE_NEST_SCAN-th multipart or message part header, a returned
+ *     message/rfc822 made a leaf (its header is all we read of it);
+ *  2. the copy's structure is walked in place (engine/mimeread.h; its
+ *     decoding is GMime's) BOUNCE_DEPTH_MAX deep for the report parts
+ * (message/delivery-status, also RFC 6533's message/global-delivery-status;
+ * message/feedback-report), the returned message (message/rfc822,
+ * text/rfc822-headers) and the first text parts;
  *  3. the kind: an ARF part makes a complaint, a DSN part a DSN; else a
  *     message from a mailer daemon, or one whose subject or text says it
  *     is a failure notice, is a non-standard bounce read by its
@@ -35,6 +35,7 @@
 #include <sysexits.h>
 
 #include "bounce.h"
+#include "mimeread.h"
 #include "reply.h"
 #include "rules.h"
 
@@ -119,18 +120,33 @@ ci_prefix(const char *s, size_t n, const char *p)
     return n >= k && strncasecmp(s, p, k) == 0;
 }
 
-/* ci_find - case-insensitive search of needle in the n bytes at s */
+/* ci_find - case-insensitive search of needle in the n bytes at s: the
+ * candidates are where its first byte is, in either case (memchr finds
+ * each, the next of each case kept), so the text is read about once */
 static const char *
 ci_find(const char *s, size_t n, const char *needle)
 {
     size_t k = strlen(needle);
+    const char *end, *lo, *up, *from;
+    int cl, cu;
 
     if (k == 0 || n < k)
         return NULL;
-    for (size_t i = 0; i + k <= n; i++)
-        if (tolower((unsigned char)s[i]) == tolower((unsigned char)needle[0]) &&
-            strncasecmp(s + i, needle, k) == 0)
-            return s + i;
+    end = s + n - k + 1; /* candidates start before end */
+    cl = tolower((unsigned char)needle[0]);
+    cu = toupper((unsigned char)needle[0]);
+    lo = memchr(s, cl, (size_t)(end - s));
+    up = cu == cl ? NULL : memchr(s, cu, (size_t)(end - s));
+    while (lo != NULL || up != NULL) {
+        const char *c = lo == NULL ? up : up == NULL ? lo : lo < up ? lo : up;
+        if (strncasecmp(c + 1, needle + 1, k - 1) == 0)
+            return c;
+        from = c + 1;
+        if (c == lo)
+            lo = from < end ? memchr(from, cl, (size_t)(end - from)) : NULL;
+        else
+            up = from < end ? memchr(from, cu, (size_t)(end - from)) : NULL;
+    }
     return NULL;
 }
 
@@ -309,18 +325,18 @@ bounce_classify(struct bounce_rcpt *r)
 static char *
 prepare(const char *buf, size_t len, size_t *out_len, int *cut)
 {
-    size_t n = len > BOUNCE_INPUT_MAX ? BOUNCE_INPUT_MAX : len, k = 0;
+    size_t n = len > BOUNCE_INPUT_MAX ? BOUNCE_INPUT_MAX : len, k = 0, i = 0;
     char *o = malloc(n + 2);
-    int parts = 0, bol = 1;
+    int parts = 0;
 
     *cut = len > BOUNCE_INPUT_MAX;
     if (o == NULL)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        char c = buf[i];
-        if (bol && (c == 'C' || c == 'c') &&
-            ci_prefix(buf + i, n - i, "content-type:")) {
-            const char *v = buf + i + 13;
+    while (i < n) { /* a line at a time: i is where one begins */
+        const char *l = buf + i, *cr, *lf;
+        size_t ll, start = k;
+        if ((*l == 'C' || *l == 'c') && ci_prefix(l, n - i, "content-type:")) {
+            const char *v = l + 13;
             size_t rest = n - i - 13;
             while (rest > 0 && (*v == ' ' || *v == '\t')) {
                 v++;
@@ -333,32 +349,41 @@ prepare(const char *buf, size_t len, size_t *out_len, int *cut)
                 break;
             }
             /* a returned message is read by its header only (its body is
-             * ours): GMime takes it as a leaf, not a message to parse
-             * whole - most of the cost of a bounce otherwise */
+             * ours): a leaf, not a message to walk whole - most of the
+             * cost of a bounce otherwise */
             if (ci_prefix(v, rest, RFC822) &&
                 (rest == sizeof RFC822 - 1 || v[sizeof RFC822 - 1] == ';' ||
                  v[sizeof RFC822 - 1] == ' ' || v[sizeof RFC822 - 1] == '\r' ||
                  v[sizeof RFC822 - 1] == '\n' ||
                  v[sizeof RFC822 - 1] == '\t')) {
-                size_t at = k + (size_t)(v - (buf + i));
-                for (; i < (size_t)(v - buf); i++)
-                    o[k++] = buf[i] == '\r' ? ' ' : buf[i];
-                memcpy(o + at, LEAF822, sizeof LEAF822 - 1);
-                k = at + sizeof LEAF822 - 1;
-                i += sizeof RFC822 - 2;
-                bol = 0;
-                continue;
+                size_t head = (size_t)(v - l);
+                memcpy(o + k, l, head);
+                memcpy(o + k + head, LEAF822, sizeof LEAF822 - 1);
+                k += head + sizeof LEAF822 - 1;
+                i += head + sizeof RFC822 - 1;
+                l = buf + i;
+                start = k;
+                if (i >= n)
+                    break;
             }
         }
-        if (c == '\r') {
-            if (i + 1 < n && buf[i + 1] == '\n')
-                i++;
-            c = '\n';
-        } else if (c == '\0') {
-            c = ' ';
+        /* the line's end: LF, or CR (alone or before LF) */
+        lf = memchr(l, '\n', n - i);
+        ll = lf ? (size_t)(lf - l) : n - i;
+        cr = memchr(l, '\r', ll);
+        if (cr != NULL)
+            ll = (size_t)(cr - l);
+        memcpy(o + k, l, ll);
+        k += ll;
+        i += ll;
+        if (i < n) {
+            o[k++] = '\n';
+            i += buf[i] == '\r' && i + 1 < n && buf[i + 1] == '\n' ? 2 : 1;
         }
-        o[k++] = c;
-        bol = c == '\n';
+        /* NUL bytes would end the text early */
+        for (char *z = memchr(o + start, '\0', k - start); z != NULL;
+             z = memchr(z, '\0', (size_t)(o + k - z)))
+            *z = ' ';
     }
     if (k == 0 || o[k - 1] != '\n')
         o[k++] = '\n';
@@ -374,126 +399,79 @@ struct walk {
     char *arf;  /* the feedback-report part's text */
     char *text; /* the first text parts' text, up to BOUNCE_TEXT_MAX */
     size_t text_len;
-    GMimeMessage *returned; /* a returned message GMime parsed (not
-                               owned), message/global */
+    char *returned_head;    /* the header of a returned message/global */
     char *returned_headers; /* text/rfc822-headers, or the header of a
                                returned message/rfc822 */
-    GMimeMessage *inner;    /* a report forwarded whole, parsed (owned) */
+    int inner;              /* a report forwarded whole was read */
+    int base;               /* the depth of the message being walked */
 };
 
-/* part_bytes - a leaf's decoded content (transfer encoding undone),
+/* part_bytes - a part's decoded content (transfer encoding undone),
  * NUL-terminated and cut at BOUNCE_TEXT_MAX; malloc'd, or NULL */
 static char *
-part_bytes(GMimePart *part)
+part_bytes(const struct mimeread_part *p)
 {
-    GMimeDataWrapper *w = g_mime_part_get_content(part);
-    GMimeStream *mem;
-    GByteArray *a;
-    char *s;
     size_t n;
 
-    if (w == NULL)
-        return NULL;
-    mem = g_mime_stream_mem_new();
-    if (g_mime_data_wrapper_write_to_stream(w, mem) < 0) {
-        g_object_unref(mem);
-        return NULL;
-    }
-    a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    n = a->len > BOUNCE_TEXT_MAX ? BOUNCE_TEXT_MAX : a->len;
-    s = malloc(n + 1);
-    if (s != NULL) {
-        if (n > 0) /* an empty part has no data at all */
-            memcpy(s, a->data, n);
-        s[n] = '\0';
-        for (size_t i = 0; i < n; i++)
-            if (s[i] == '\0')
-                s[i] = ' ';
-    }
-    g_object_unref(mem);
-    return s;
+    return mimeread_decode(p, BOUNCE_TEXT_MAX, &n);
 }
 
-/* part_head - the header of a returned message (a leaf, LEAF822): its
- * bytes up to the first blank line, at most BOUNCE_HEAD_MAX; malloc'd,
- * or NULL */
+/* part_head - the header of a returned message (a leaf, LEAF822, or a
+ * message/global): its bytes up to the first blank line, at most
+ * BOUNCE_HEAD_MAX; malloc'd, or NULL */
 static char *
-part_head(GMimePart *part)
+part_head(const struct mimeread_part *p)
 {
-    GMimeDataWrapper *dw = g_mime_part_get_content(part);
-    GMimeStream *st = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
+    size_t n = p->body_len < BOUNCE_HEAD_MAX ? p->body_len : BOUNCE_HEAD_MAX;
+    const char *blank = memmem(p->body, n, "\n\n", 2);
     char *b;
-    size_t n = 0;
 
-    if (st == NULL || (b = malloc(BOUNCE_HEAD_MAX + 1)) == NULL)
+    if (blank != NULL)
+        n = (size_t)(blank - p->body) + 1;
+    if ((b = malloc(n + 1)) == NULL)
         return NULL;
-    g_mime_stream_reset(st);
-    while (n < BOUNCE_HEAD_MAX) {
-        ssize_t k = g_mime_stream_read(st, b + n, BOUNCE_HEAD_MAX - n);
-        char *blank;
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-        if ((blank = memmem(b, n, "\n\n", 2)) != NULL) {
-            n = (size_t)(blank - b) + 1;
-            break;
-        }
-    }
+    memcpy(b, p->body, n);
     b[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (b[i] == '\0')
-            b[i] = ' ';
     return b;
 }
 
-static void walk(struct walk *w, GMimeObject *obj, int depth);
+static void part_cb(const struct mimeread_part *p, void *arg);
 
 /*
  * forwarded - a returned message whose header says it is a report (a
- * bounce forwarded whole): parsed and walked as the report itself
+ * bounce forwarded whole): read and walked as the report itself
  */
 static void
-forwarded(struct walk *w, GMimePart *part, int depth)
+forwarded(struct walk *w, const struct mimeread_part *p)
 {
-    char *all = part_bytes(part);
-    GMimeStream *st;
-    GMimeParser *p;
+    char *all = part_bytes(p), *in;
+    size_t n;
+    int cut, base = w->base;
 
+    w->inner = 1;
     if (all == NULL)
         return;
-    st = g_mime_stream_mem_new_with_buffer(all, strlen(all));
-    p = g_mime_parser_new_with_stream(st);
-    g_object_unref(st);
-    w->inner = g_mime_parser_construct_message(p, NULL);
-    g_object_unref(p);
+    in = prepare(all, strlen(all), &n, &cut);
     free(all);
-    if (w->inner != NULL)
-        walk(w, g_mime_message_get_mime_part(w->inner), depth + 1);
+    if (in == NULL)
+        return;
+    w->base = base + p->depth + 1;
+    if (w->base <= BOUNCE_DEPTH_MAX)
+        mimeread_walk(in, n, BOUNCE_DEPTH_MAX - w->base, part_cb, w);
+    w->base = base;
+    free(in);
 }
 
 /* add_text - append a text part's text (UTF-8 where the charset converts,
  * else its bytes) to w->text */
 static void
-add_text(struct walk *w, GMimeObject *obj)
+add_text(struct walk *w, const struct mimeread_part *p)
 {
-    char *t = NULL;
     size_t n;
-    char *grown;
+    char *t = mimeread_text(p, BOUNCE_TEXT_MAX - w->text_len, &n), *grown;
 
-    if (w->text_len >= BOUNCE_TEXT_MAX)
+    if (t == NULL)
         return;
-    if (GMIME_IS_TEXT_PART(obj))
-        t = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
-    if (t == NULL) {
-        char *b = part_bytes(GMIME_PART(obj));
-        if (b == NULL)
-            return;
-        t = g_strdup(b);
-        free(b);
-    }
-    n = strlen(t);
-    if (n > BOUNCE_TEXT_MAX - w->text_len)
-        n = BOUNCE_TEXT_MAX - w->text_len;
     grown = realloc(w->text, w->text_len + n + 2);
     if (grown != NULL) {
         w->text = grown;
@@ -502,75 +480,72 @@ add_text(struct walk *w, GMimeObject *obj)
         w->text[w->text_len++] = '\n';
         w->text[w->text_len] = '\0';
     }
-    g_free(t);
+    free(t);
 }
 
-static void
-walk(struct walk *w, GMimeObject *obj, int depth)
+/* is_report - a header block whose Content-Type is multipart/report */
+static int
+is_report(const char *head, size_t n)
 {
-    GMimeContentType *ct;
+    char v[256];
 
-    if (obj == NULL || depth > BOUNCE_DEPTH_MAX)
-        return;
-    ct = g_mime_object_get_content_type(obj);
-    if (GMIME_IS_MULTIPART(obj)) {
-        GMimeMultipart *mp = GMIME_MULTIPART(obj);
-        int n = g_mime_multipart_get_count(mp);
-        for (int i = 0; i < n && i < 64; i++)
-            walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
-        return;
-    }
-    if (GMIME_IS_MESSAGE_PART(obj)) {
-        GMimeMessage *m =
-            g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-        GMimeObject *top = m ? g_mime_message_get_mime_part(m) : NULL;
-        GMimeContentType *tct =
-            top ? g_mime_object_get_content_type(top) : NULL;
+    return mimeread_field(head, n, "Content-Type", 0, v, sizeof v) > 0 &&
+           ci_prefix(v, strlen(v), "multipart/report");
+}
+
+/* part_cb - what each part that is not a multipart gives */
+static void
+part_cb(const struct mimeread_part *p, void *arg)
+{
+    struct walk *w = arg;
+    const char *t = p->type;
+
+    if (strcmp(t, "message/global") == 0 || strcmp(t, "message/news") == 0) {
+        struct mimeread_part inner;
+        mimeread_split(p->body, p->body_len, &inner);
         /* a report forwarded whole (a bounce of a bounce, a helpdesk's
          * forward) is read as the report */
-        if (w->dsn == NULL && w->arf == NULL && tct != NULL &&
-            g_mime_content_type_is_type(tct, "multipart", "report")) {
-            walk(w, top, depth + 1);
+        if (w->dsn == NULL && w->arf == NULL && !w->inner &&
+            is_report(inner.head, inner.head_len)) {
+            forwarded(w, p);
             return;
         }
         /* the first returned message is the one we sent: what it holds
          * (a forwarded copy inside it) is not read */
-        if (w->returned == NULL && m != NULL)
-            w->returned = m;
+        if (w->returned_head == NULL)
+            w->returned_head = part_head(p);
         return;
     }
-    if (!GMIME_IS_PART(obj) || ct == NULL)
-        return;
-    if (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
-        g_mime_content_type_is_type(ct, "message", "global-delivery-status")) {
+    if (strcmp(t, "message/delivery-status") == 0 ||
+        strcmp(t, "message/global-delivery-status") == 0) {
         if (w->dsn == NULL)
-            w->dsn = part_bytes(GMIME_PART(obj));
-    } else if (g_mime_content_type_is_type(ct, "message", "feedback-report")) {
+            w->dsn = part_bytes(p);
+    } else if (strcmp(t, "message/feedback-report") == 0) {
         if (w->arf == NULL)
-            w->arf = part_bytes(GMIME_PART(obj));
-    } else if (g_mime_content_type_is_type(ct, "x-campaign", "822")) {
+            w->arf = part_bytes(p);
+    } else if (strcmp(t, LEAF822) == 0) {
         char *head;
-        if (w->returned_headers != NULL && w->inner != NULL)
+        if (w->returned_headers != NULL && w->inner)
             return;
-        if ((head = part_head(GMIME_PART(obj))) == NULL)
+        if ((head = part_head(p)) == NULL)
             return;
-        if (w->dsn == NULL && w->arf == NULL && w->inner == NULL &&
+        if (w->dsn == NULL && w->arf == NULL && !w->inner &&
             ci_find(head, strlen(head), "multipart/report") != NULL) {
             free(head);
-            forwarded(w, GMIME_PART(obj), depth);
+            forwarded(w, p);
         } else if (w->returned_headers == NULL) {
             w->returned_headers = head;
         } else {
             free(head);
         }
-    } else if (g_mime_content_type_is_type(ct, "text", "rfc822-headers") ||
-               g_mime_content_type_is_type(ct, "message", "global-headers")) {
+    } else if (strcmp(t, "text/rfc822-headers") == 0 ||
+               strcmp(t, "message/global-headers") == 0) {
         if (w->returned_headers == NULL)
-            w->returned_headers = part_bytes(GMIME_PART(obj));
-    } else if (g_mime_content_type_is_type(ct, "text", "plain") ||
-               (g_mime_content_type_is_type(ct, "text", "html") &&
-                w->text_len == 0)) {
-        add_text(w, obj);
+            w->returned_headers = part_bytes(p);
+    } else if ((strcmp(t, "text/plain") == 0 ||
+                (strcmp(t, "text/html") == 0 && w->text_len == 0)) &&
+               w->text_len < BOUNCE_TEXT_MAX) {
+        add_text(w, p);
     }
 }
 
@@ -820,28 +795,27 @@ token_after(const char *s, size_t n, const char *prefix, char *out, size_t size)
 /* header_tokens - the VERP and unsubscribe tokens of the address
  * headers this message was delivered through */
 static void
-header_tokens(struct bounce_report *r, GMimeMessage *m, const char *env)
+header_tokens(struct bounce_report *r, const struct mimeread_part *top,
+              const char *env)
 {
     static const char *const hdr[] = {"Delivered-To", "X-Original-To",
                                       "Envelope-To", "X-Envelope-To", "To"};
+    char v[1024];
 
     if (env != NULL) {
         token_after(env, strlen(env), "bounces", r->verp, sizeof r->verp);
         token_after(env, strlen(env), "unsubscribe", r->unsub, sizeof r->unsub);
     }
     for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
-        GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-        int n = g_mime_header_list_get_count(hl);
-        for (int j = 0; j < n; j++) {
-            GMimeHeader *h = g_mime_header_list_get_header_at(hl, j);
-            const char *name = g_mime_header_get_name(h);
-            const char *v = g_mime_header_get_raw_value(h);
-            if (name == NULL || v == NULL || strcasecmp(name, hdr[i]) != 0)
-                continue;
+        long n;
+        for (int j = 0;
+             j < 64 && (n = mimeread_field(top->head, top->head_len, hdr[i], j,
+                                           v, sizeof v)) >= 0;
+             j++) {
             if (r->verp[0] == '\0')
-                token_after(v, strlen(v), "bounces", r->verp, sizeof r->verp);
+                token_after(v, (size_t)n, "bounces", r->verp, sizeof r->verp);
             if (r->unsub[0] == '\0')
-                token_after(v, strlen(v), "unsubscribe", r->unsub,
+                token_after(v, (size_t)n, "unsubscribe", r->unsub,
                             sizeof r->unsub);
         }
     }
@@ -908,21 +882,6 @@ returned_from_text(struct bounce_report *r, const char *s, size_t n)
     if (r->returned_unsub[0] == '\0')
         token_after(s, n, "unsubscribe", r->returned_unsub,
                     sizeof r->returned_unsub);
-}
-
-/* returned_message - the same from a parsed returned message */
-static void
-returned_message(struct bounce_report *r, GMimeMessage *m)
-{
-    char *h = g_mime_object_get_headers(GMIME_OBJECT(m), NULL);
-
-    if (g_mime_message_get_message_id(m) != NULL)
-        angle_id(g_mime_message_get_message_id(m), r->message_id,
-                 sizeof r->message_id);
-    if (h != NULL) {
-        returned_from_text(r, h, strlen(h));
-        g_free(h);
-    }
 }
 
 /* ---- non-standard bounces: their recipient lines ---- */
@@ -1378,10 +1337,9 @@ bounce_subject(const char *subject)
 
 /* auto_reply - RFC 3834 and what autoresponders put instead */
 static int
-auto_reply(GMimeMessage *m, const char *subject)
+auto_reply(const struct mimeread_part *top, const char *subject)
 {
-    GMimeObject *o = GMIME_OBJECT(m);
-    const char *v;
+    char v[256];
     static const char *const subj[] = {
         "auto:",
         "automatic reply",
@@ -1402,37 +1360,41 @@ auto_reply(GMimeMessage *m, const char *subject)
         "automaattinen vastaus",
     };
 
-    if ((v = g_mime_object_get_header(o, "Auto-Submitted")) != NULL &&
-        strncasecmp(v, "no", 2) != 0)
+#define HAS(name)                                                              \
+    (mimeread_field(top->head, top->head_len, name, 0, v, sizeof v) >= 0)
+    if (HAS("Auto-Submitted") && strncasecmp(v, "no", 2) != 0)
         return 1;
-    if (g_mime_object_get_header(o, "X-Autoreply") != NULL ||
-        g_mime_object_get_header(o, "X-Autorespond") != NULL ||
-        g_mime_object_get_header(o, "X-Autoresponder") != NULL)
+    if (HAS("X-Autoreply") || HAS("X-Autorespond") || HAS("X-Autoresponder"))
         return 1;
-    if ((v = g_mime_object_get_header(o, "Precedence")) != NULL &&
-        strncasecmp(v, "auto_reply", 10) == 0)
+    if (HAS("Precedence") && strncasecmp(v, "auto_reply", 10) == 0)
         return 1;
-    if ((v = g_mime_object_get_header(o, "X-Auto-Response-Suppress")) != NULL &&
+    if (HAS("X-Auto-Response-Suppress") &&
         lower_has(subject, "automatic reply"))
         return 1;
+#undef HAS
     for (size_t i = 0; i < sizeof subj / sizeof subj[0]; i++)
         if (subject != NULL && ci_prefix(subject, strlen(subject), subj[i]))
             return 1;
     return 0;
 }
 
-/* from_addr - the From mailbox, lower-cased, and its display name */
+/* from_addr - the From mailbox, lower-cased, and its display name (in
+ * *list, which the caller unrefs) */
 static void
-from_addr(GMimeMessage *m, char *out, size_t size, const char **name)
+from_addr(const struct mimeread_part *top, char *out, size_t size,
+          const char **name, InternetAddressList **list)
 {
-    InternetAddressList *l = g_mime_message_get_from(m);
+    char v[1024];
     InternetAddress *ia;
 
     out[0] = '\0';
     *name = NULL;
-    if (l == NULL || internet_address_list_length(l) < 1)
+    *list = NULL;
+    if (mimeread_field(top->head, top->head_len, "From", 0, v, sizeof v) < 0 ||
+        (*list = internet_address_list_parse(NULL, v)) == NULL ||
+        internet_address_list_length(*list) < 1)
         return;
-    ia = internet_address_list_get_address(l, 0);
+    ia = internet_address_list_get_address(*list, 0);
     *name = internet_address_get_name(ia);
     if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
         const char *a =
@@ -1447,13 +1409,12 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
              struct bounce_report *r, struct err *e)
 {
     struct walk w;
-    GMimeStream *stream;
-    GMimeParser *parser;
-    GMimeMessage *m;
-    char *in;
+    struct mimeread_part top;
+    InternetAddressList *from_list;
+    char *in, *subject = NULL, v[1024];
     size_t n;
     int cut;
-    const char *subject, *from_name;
+    const char *from_name;
 
     memset(r, 0, offsetof(struct bounce_report, rcpt));
     r->kind = BOUNCE_UNKNOWN;
@@ -1461,24 +1422,23 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
     if ((in = prepare(buf, len, &n, &cut)) == NULL)
         return err_set(e, EX_SOFTWARE, "out of memory reading a message");
     r->truncated = cut;
-    stream = g_mime_stream_mem_new_with_buffer(in, n);
-    parser = g_mime_parser_new_with_stream(stream);
-    g_object_unref(stream);
-    m = g_mime_parser_construct_message(parser, NULL);
-    g_object_unref(parser);
-    if (m == NULL) {
+    mimeread_split(in, n, &top);
+    if (top.head_len == 0) {
         free(in);
-        return 0; /* not a message: unknown, nothing found */
+        return 0; /* no header: not a message, nothing found */
     }
 
     memset(&w, 0, sizeof w);
-    walk(&w, g_mime_message_get_mime_part(m), 0);
-    subject = g_mime_message_get_subject(m);
-    from_addr(m, r->from, sizeof r->from, &from_name);
-    angle_id(g_mime_message_get_message_id(m), r->self_id, sizeof r->self_id);
-    header_tokens(r, m, o ? o->envelope_rcpt : NULL);
-    if (w.returned != NULL)
-        returned_message(r, w.returned);
+    mimeread_walk(in, n, BOUNCE_DEPTH_MAX, part_cb, &w);
+    if (mimeread_field(top.head, top.head_len, "Subject", 0, v, sizeof v) >= 0)
+        subject = g_mime_utils_header_decode_text(NULL, v);
+    from_addr(&top, r->from, sizeof r->from, &from_name, &from_list);
+    if (mimeread_field(top.head, top.head_len, "Message-ID", 0, v, sizeof v) >=
+        0)
+        angle_id(v, r->self_id, sizeof r->self_id);
+    header_tokens(r, &top, o ? o->envelope_rcpt : NULL);
+    if (w.returned_head != NULL)
+        returned_from_text(r, w.returned_head, strlen(w.returned_head));
     if (w.returned_headers != NULL)
         returned_from_text(r, w.returned_headers, strlen(w.returned_headers));
 
@@ -1503,19 +1463,10 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
                 t = t ? t + 1 : NULL;
             }
         }
-        if (a.rcpt[0] == '\0' && w.returned != NULL) {
-            InternetAddressList *to =
-                g_mime_message_get_addresses(w.returned, GMIME_ADDRESS_TYPE_TO);
-            if (to != NULL && internet_address_list_length(to) > 0) {
-                InternetAddress *ia = internet_address_list_get_address(to, 0);
-                if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-                    const char *x = internet_address_mailbox_get_addr(
-                        INTERNET_ADDRESS_MAILBOX(ia));
-                    if (x)
-                        lower_addr(x, strlen(x), a.rcpt, sizeof a.rcpt);
-                }
-            }
-        }
+        if (a.rcpt[0] == '\0' && w.returned_head != NULL &&
+            mimeread_field(w.returned_head, strlen(w.returned_head), "To", 0, v,
+                           sizeof v) > 0)
+            lower_addr(v, strlen(v), a.rcpt, sizeof a.rcpt);
         r->nrcpt = 1;
         memset(&r->rcpt[0], 0, sizeof r->rcpt[0]);
         memcpy(r->rcpt[0].recipient, a.rcpt, strlen(a.rcpt) + 1);
@@ -1541,7 +1492,7 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
             unclear_failure(c);
         }
     } else if (is_daemon(r->from, from_name) || bounce_subject(subject) ||
-               (r->verp[0] != '\0' && !auto_reply(m, subject))) {
+               (r->verp[0] != '\0' && !auto_reply(&top, subject))) {
         const char *t = w.text;
         size_t tn = w.text_len;
         r->kind = BOUNCE_NONSTANDARD;
@@ -1560,7 +1511,7 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
             !bounce_subject(subject))
             r->kind = BOUNCE_UNKNOWN;
     }
-    if (r->kind == BOUNCE_UNKNOWN && auto_reply(m, subject)) {
+    if (r->kind == BOUNCE_UNKNOWN && auto_reply(&top, subject)) {
         r->kind = BOUNCE_AUTO_REPLY;
         r->nrcpt = 1;
         memset(&r->rcpt[0], 0, sizeof r->rcpt[0]);
@@ -1588,9 +1539,10 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
     free(w.arf);
     free(w.text);
     free(w.returned_headers);
-    if (w.inner != NULL)
-        g_object_unref(w.inner);
-    g_object_unref(m);
+    free(w.returned_head);
+    g_free(subject);
+    if (from_list != NULL)
+        g_object_unref(from_list);
     free(in);
     return 0;
 }

@@ -4,8 +4,9 @@
  * notifications, feedback-loop complaints, auto-replies and mailed
  * opt-outs, read from the raw bytes.
  *
- * Owns the reading of one inbound message (GMime 3 for the MIME) into a
- * report: its kind, the tokens of ours it carries (the VERP return path
+ * Owns the reading of one inbound message (its MIME structure walked in
+ * place by engine/mimeread.h, the decoding GMime 3's) into a report: its
+ * kind, the tokens of ours it carries (the VERP return path
  * bounces+TOKEN@, the List-Unsubscribe mailto unsubscribe+TOKEN@, and
  * the tokens in the returned message's headers), the returned
  * Message-ID, and one entry per recipient with the action, the status,

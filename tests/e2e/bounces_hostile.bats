@@ -98,9 +98,15 @@ print(len(a), f["kind"], f["classification"], f["recipient"] or "-",
     assert_eq "$n" 1 "recipients"
 }
 
-@test "hostile bounces: charset=x-unknown with 8-bit bytes" {
+@test "hostile bounces: charset=x-unknown with 8-bit bytes: read as bytes, each that is not UTF-8 printed as U+FFFD in ASCII-only JSON" {
     hostile charset-unknown
-    assert_eq "$rcpt" user0@example.org "recipient"
+    assert_eq "$rcpt" user0@example.org "recipient" || return 1
+    if LC_ALL=C grep -q '[^[:print:][:space:]]' "$BATS_TEST_TMPDIR/out.json"; then
+        fail "the JSON is not ASCII only"
+        return 1
+    fi
+    grep -q 'unbekannt \\uFFFD' "$BATS_TEST_TMPDIR/out.json" ||
+        fail "no \\uFFFD where the 8-bit bytes were:" "$(head -c 600 "$BATS_TEST_TMPDIR/out.json")"
 }
 
 @test "hostile bounces: charset=utf-8 with invalid UTF-8" {

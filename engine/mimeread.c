@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * mimeread.c - the structure of a received message, read in place (see
+ * mimeread.h).  RFC 5322 section 2.2 (header fields, folding), RFC 2045
+ * (Content-Type and its parameters, Content-Transfer-Encoding), RFC 2046
+ * section 5.1 (multipart bodies: delimiter lines, the close delimiter,
+ * preamble and epilogue ignored).
+ */
+#include <ctype.h>
+#include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mimeread.h"
+
+/* field_name_len - the length of a field name starting s (up to the
+ * colon, blanks before it allowed), 0 when the line is not a field */
+static size_t
+field_name_len(const char *s, const char *end, const char **colon)
+{
+    const char *p = s;
+
+    while (p<end && * p> ' ' && *p < 127 && *p != ':')
+        p++;
+    if (p == s)
+        return 0;
+    {
+        size_t n = (size_t)(p - s);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p >= end || *p != ':')
+            return 0;
+        *colon = p;
+        return n;
+    }
+}
+
+void
+mimeread_split(const char *s, size_t n, struct mimeread_part *p)
+{
+    const char *q = s, *end = s + n;
+
+    memset(p, 0, sizeof *p);
+    /* an mbox "From " line before the header is not part of it */
+    if (n > 5 && memcmp(s, "From ", 5) == 0) {
+        const char *eol = memchr(s, '\n', n);
+        q = eol ? eol + 1 : end;
+    }
+    p->head = q;
+    while (q < end) {
+        const char *eol = memchr(q, '\n', (size_t)(end - q));
+        const char *le = eol ? eol : end, *colon;
+        if (le == q) { /* the empty line */
+            p->head_len = (size_t)(q - p->head);
+            p->body = eol ? eol + 1 : end;
+            p->body_len = (size_t)(end - p->body);
+            return;
+        }
+        if ((*q != ' ' && *q != '\t') || q == p->head) {
+            if (field_name_len(q, le, &colon) == 0) {
+                /* not a field: the body begins here */
+                p->head_len = (size_t)(q - p->head);
+                p->body = q;
+                p->body_len = (size_t)(end - q);
+                return;
+            }
+        }
+        q = eol ? eol + 1 : end;
+    }
+    p->head_len = (size_t)(end - p->head);
+    p->body = end;
+    p->body_len = 0;
+}
+
+long
+mimeread_field(const char *head, size_t head_len, const char *name, int index,
+               char *out, size_t size)
+{
+    const char *q = head, *end = head + head_len;
+    size_t want = strlen(name);
+
+    while (q < end) {
+        const char *eol = memchr(q, '\n', (size_t)(end - q));
+        const char *le = eol ? eol : end, *colon = NULL;
+        size_t k;
+        if (*q != ' ' && *q != '\t' && field_name_len(q, le, &colon) == want &&
+            strncasecmp(q, name, want) == 0 && index-- == 0) {
+            /* the value: the rest of the line and its continuations */
+            const char *v = colon + 1;
+            size_t o = 0;
+            for (;;) {
+                for (; v < le; v++)
+                    if (o + 1 < size)
+                        out[o++] = *v;
+                if (le == end || le + 1 >= end ||
+                    (le[1] != ' ' && le[1] != '\t'))
+                    break;
+                v = le + 1;
+                eol = memchr(v, '\n', (size_t)(end - v));
+                le = eol ? eol : end;
+            }
+            if (size == 0)
+                return 0;
+            out[o] = '\0';
+            /* leading and trailing blanks */
+            for (k = 0; out[k] == ' ' || out[k] == '\t'; k++)
+                ;
+            if (k > 0) {
+                memmove(out, out + k, o - k + 1);
+                o -= k;
+            }
+            while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+                out[--o] = '\0';
+            return (long)o;
+        }
+        q = eol ? eol + 1 : end;
+    }
+    if (size > 0)
+        out[0] = '\0';
+    return -1;
+}
+
+int
+mimeread_param(const char *value, const char *name, char *out, size_t size)
+{
+    const char *p = strchr(value, ';');
+    size_t want = strlen(name);
+
+    if (size > 0)
+        out[0] = '\0';
+    while (p != NULL && *p == ';') {
+        const char *a, *ae;
+        size_t o = 0;
+        int match;
+        p++;
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        a = p;
+        while (*p && *p != '=' && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
+        ae = p;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '=')
+            continue; /* a parameter without a value */
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        match = (size_t)(ae - a) == want && strncasecmp(a, name, want) == 0;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                if (match && o + 1 < size)
+                    out[o++] = *p;
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            for (; *p && *p != ';' && *p != ' ' && *p != '\t'; p++)
+                if (match && o + 1 < size)
+                    out[o++] = *p;
+        }
+        if (match) {
+            if (size > 0)
+                out[o] = '\0';
+            return 0;
+        }
+        while (*p && *p != ';')
+            p++;
+    }
+    return -1;
+}
+
+/* content_type - p's type and charset, and its transfer encoding, from
+ * its header */
+static void
+content_type(struct mimeread_part *p)
+{
+    char v[1024];
+    size_t i = 0, k = 0;
+    int slash = 0;
+
+    if (mimeread_field(p->head, p->head_len, "Content-Transfer-Encoding", 0, v,
+                       sizeof v) > 0) {
+        for (; v[i] && v[i] != ' ' && v[i] != ';' && i + 1 < sizeof p->encoding;
+             i++)
+            p->encoding[i] = (char)tolower((unsigned char)v[i]);
+        p->encoding[i] = '\0';
+    }
+    if (mimeread_field(p->head, p->head_len, "Content-Type", 0, v, sizeof v) <
+        0) {
+        memcpy(p->type, "text/plain", sizeof "text/plain");
+        return;
+    }
+    for (i = 0; v[i] && v[i] != ';' && k + 1 < sizeof p->type; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == ' ' || c == '\t')
+            continue; /* "text / plain" */
+        slash += c == '/';
+        p->type[k++] = (char)tolower(c);
+    }
+    p->type[k] = '\0';
+    if (slash != 1 || p->type[0] == '/' || p->type[k - 1] == '/') {
+        /* a type alone, or no type: what it most likely is */
+        const char *t = strncmp(p->type, "text", 4) == 0 ? "text/plain"
+                        : strncmp(p->type, "multipart", 9) == 0
+                            ? "multipart/mixed"
+                            : "application/octet-stream";
+        memcpy(p->type, t, strlen(t) + 1);
+    }
+    mimeread_param(v, "charset", p->charset, sizeof p->charset);
+}
+
+static void
+walk_part(const char *s, size_t n, int depth, int max_depth, mimeread_cb cb,
+          void *arg)
+{
+    struct mimeread_part p;
+    char v[1024], boundary[256];
+    const char *q, *end, *part = NULL;
+    size_t bl;
+    int nparts = 0;
+
+    if (depth > max_depth)
+        return;
+    mimeread_split(s, n, &p);
+    p.depth = depth;
+    content_type(&p);
+    if (strncmp(p.type, "multipart/", 10) != 0) {
+        cb(&p, arg);
+        return;
+    }
+    if (mimeread_field(p.head, p.head_len, "Content-Type", 0, v, sizeof v) <
+            0 ||
+        mimeread_param(v, "boundary", boundary, sizeof boundary) == -1 ||
+        (bl = strlen(boundary)) == 0)
+        return; /* a multipart without a boundary has no parts */
+    /* RFC 2046: a delimiter is a line "--boundary", the last
+     * "--boundary--", blanks after either allowed; the line end before a
+     * delimiter belongs to it */
+    end = p.body + p.body_len;
+    for (q = p.body; q < end;) {
+        const char *eol = memchr(q, '\n', (size_t)(end - q));
+        const char *le = eol ? eol : end;
+        if ((size_t)(le - q) >= bl + 2 && q[0] == '-' && q[1] == '-' &&
+            memcmp(q + 2, boundary, bl) == 0) {
+            const char *t = q + 2 + bl;
+            int closing = le - t >= 2 && t[0] == '-' && t[1] == '-';
+            if (closing)
+                t += 2;
+            while (t < le && (*t == ' ' || *t == '\t'))
+                t++;
+            if (t == le) {
+                if (part != NULL) {
+                    const char *pe = q > part ? q - 1 : q;
+                    walk_part(part, (size_t)(pe - part), depth + 1, max_depth,
+                              cb, arg);
+                    nparts++;
+                }
+                part = eol ? eol + 1 : end;
+                if (closing || nparts >= MIMEREAD_PARTS_MAX) {
+                    part = NULL;
+                    break;
+                }
+            }
+        }
+        q = eol ? eol + 1 : end;
+    }
+    if (part != NULL) /* no close delimiter: the last part runs to the end */
+        walk_part(part, (size_t)(end - part), depth + 1, max_depth, cb, arg);
+}
+
+void
+mimeread_walk(const char *s, size_t n, int max_depth, mimeread_cb cb, void *arg)
+{
+    walk_part(s, n, 0, max_depth, cb, arg);
+}
+
+char *
+mimeread_decode(const struct mimeread_part *p, size_t max, size_t *len)
+{
+    GMimeContentEncoding enc =
+        p->encoding[0] ? g_mime_content_encoding_from_string(p->encoding)
+                       : GMIME_CONTENT_ENCODING_DEFAULT;
+    const char *in = p->body;
+    size_t inlen = p->body_len, n;
+    char *out;
+
+    if (enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        /* the data begins after the "begin MODE NAME" line */
+        const char *b = in;
+        while (b != NULL && (size_t)(b - in) < inlen &&
+               strncmp(b, "begin ", 6) != 0) {
+            b = memchr(b, '\n', inlen - (size_t)(b - in));
+            b = b ? b + 1 : NULL;
+        }
+        if (b != NULL && (size_t)(b - in) < inlen) {
+            const char *eol = memchr(b, '\n', inlen - (size_t)(b - in));
+            b = eol ? eol + 1 : in + inlen;
+            inlen -= (size_t)(b - in);
+            in = b;
+        } else {
+            enc = GMIME_CONTENT_ENCODING_DEFAULT; /* no data: as it is */
+        }
+    }
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 ||
+        enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+        enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        GMimeEncoding st;
+        g_mime_encoding_init_decode(&st, enc);
+        if ((out = malloc(g_mime_encoding_outlen(&st, inlen) + 1)) == NULL)
+            return NULL;
+        n = g_mime_encoding_flush(&st, in, inlen, out);
+    } else {
+        if ((out = malloc(inlen + 1)) == NULL)
+            return NULL;
+        memcpy(out, in, inlen);
+        n = inlen;
+    }
+    if (n > max)
+        n = max;
+    out[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (out[i] == '\0')
+            out[i] = ' ';
+    *len = n;
+    return out;
+}
+
+char *
+mimeread_text(const struct mimeread_part *p, size_t max, size_t *len)
+{
+    char *b = mimeread_decode(p, max, len), *u;
+    iconv_t cd;
+
+    if (b == NULL || p->charset[0] == '\0' ||
+        strcasecmp(p->charset, "utf-8") == 0)
+        return b;
+    cd = g_mime_iconv_open("UTF-8", p->charset);
+    if (cd == (iconv_t)-1)
+        return b; /* a charset GMime does not know: the bytes */
+    u = g_mime_iconv_strndup(cd, b, *len);
+    g_mime_iconv_close(cd);
+    if (u != NULL) {
+        size_t n = strlen(u);
+        char *c;
+        if (n > max) { /* cut where a character starts */
+            n = max;
+            while (n > 0 && ((unsigned char)u[n] & 0xC0) == 0x80)
+                n--;
+        }
+        if ((c = malloc(n + 1)) != NULL) {
+            memcpy(c, u, n);
+            c[n] = '\0';
+            free(b);
+            b = c;
+            *len = n;
+        }
+        g_free(u);
+    }
+    return b;
+}

@@ -503,10 +503,12 @@ test_user_rules(void)
     fputs("[soft] words\n\\bunclosed (group\n", f);
     fclose(f);
     err_clear(&e);
-    TH_CHECK(rules_init(path, &e) == -1 && e.kind == EX_CONFIG &&
-                 strstr(e.msg, ":1: a pattern of this rule does not compile") !=
-                     NULL,
-             "a pattern that does not compile: file:line (%s)", e.msg);
+    TH_CHECK(
+        rules_init(path, &e) == -1 && e.kind == EX_CONFIG &&
+            strstr(e.msg, ":2: a pattern of this rule does not compile") !=
+                NULL,
+        "a pattern that does not compile: file and the pattern's line (%s)",
+        e.msg);
     f = fopen(path, "w");
     fputs("\\bbefore any rule\\b\n", f);
     fclose(f);

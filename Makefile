@@ -79,6 +79,9 @@ endef
 
 $(eval $(call flavour,rel,$(OPT) $(HARDEN)))
 $(eval $(call flavour,asan,-O1 -g $(SAN)))
+# ThreadSanitizer, for the code that runs on several threads (bounces
+# parse on every core: tests/e2e/bounces_threads.bats)
+$(eval $(call flavour,tsan,-O1 -g -fsanitize=thread))
 
 build/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
 	@mkdir -p $(dir $@)
@@ -97,8 +100,9 @@ UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(UNIT_SRC))
 
 # The tests run against the sanitizer build; ASAN_OPTIONS make any leak or
 # error fatal.
-test: build/asan/campaign $(UNIT_ASAN) campaign
+test: build/asan/campaign $(UNIT_ASAN) campaign build/tsan/campaign
 	CAMPAIGN_BIN=$(CURDIR)/build/asan/campaign \
+	CAMPAIGN_TSAN_BIN=$(CURDIR)/build/tsan/campaign \
 	UNIT_DIR=$(CURDIR)/build/asan/tests/unit \
 	sh tests/run
 

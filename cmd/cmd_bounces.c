@@ -7,11 +7,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../engine/bounce.h"
 #include "../engine/config.h"
@@ -285,57 +287,18 @@ rules_from_config(struct ctx *ctx, struct err *e)
     return rc;
 }
 
-static int
-name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-each_dir(const char *dir, int *found, int (*fn)(void *, const char *),
-         void *arg)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int code = 0;
-
-    if (d == NULL)
-        return errno == ENOENT
-                   ? 0
-                   : (log_warnx("%s: %s", dir, strerror(errno)), EX_IOERR);
-    *found = 1;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            names = xreallocarray(names, cap, sizeof *names);
-        }
-        names[n++] = xasprintf("%s/%s", dir, de->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        struct stat sb;
-        if (code == 0 && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
-            code = fn(arg, names[i]);
-        free(names[i]);
-    }
-    free(names);
-    return code;
-}
+/* a reader of one directory's messages: *found set when it exists;
+ * nonzero (a sysexits code) stops the reading */
+typedef int (*dir_reader)(const char *dir, int *found, void *arg);
 
 /*
- * each_maildir - fn(arg, path) for every regular file of DIR/new then
- * DIR/cur, or of DIR itself when it has neither (a folder of message
- * files), in name order (Maildir names begin with the delivery time).
- * Stops at the first nonzero return of fn and returns it; a directory
- * that cannot be read is EX_NOINPUT or EX_IOERR, warned of.
+ * each_maildir - rd(DIR/new) then rd(DIR/cur), or rd(DIR) itself when it
+ * has neither (a folder of message files).  Stops at the first nonzero
+ * return and returns it; a DIR that is not a directory is EX_NOINPUT,
+ * warned of.
  */
 static int
-each_maildir(const char *dir, int (*fn)(void *, const char *), void *arg)
+each_maildir(const char *dir, dir_reader rd, void *arg)
 {
     char *sub;
     int code, found = 0;
@@ -347,16 +310,49 @@ each_maildir(const char *dir, int (*fn)(void *, const char *), void *arg)
         return EX_NOINPUT;
     }
     sub = xasprintf("%s/new", dir);
-    code = each_dir(sub, &found, fn, arg);
+    code = rd(sub, &found, arg);
     free(sub);
     if (code == 0) {
         sub = xasprintf("%s/cur", dir);
-        code = each_dir(sub, &found, fn, arg);
+        code = rd(sub, &found, arg);
         free(sub);
     }
     if (code == 0 && !found)
-        code = each_dir(dir, &found, fn, arg);
+        code = rd(dir, &found, arg);
     return code;
+}
+
+/* open_dir - dir for reading, *found set; NULL when it does not exist
+ * (silently) or cannot be read (warned of, *code EX_IOERR) */
+static DIR *
+open_dir(const char *dir, int *found, int *code)
+{
+    DIR *d = opendir(dir);
+
+    *code = 0;
+    if (d == NULL && errno != ENOENT) {
+        log_warnx("%s: %s", dir, strerror(errno));
+        *code = EX_IOERR;
+    }
+    if (d != NULL)
+        *found = 1;
+    return d;
+}
+
+/* a_message - a directory entry that names a message: not a dot file,
+ * a regular file (or a link to one) */
+static int
+a_message(DIR *d, const struct dirent *de)
+{
+    struct stat sb;
+
+    if (de->d_name[0] == '.')
+        return 0;
+    if (de->d_type == DT_REG)
+        return 1;
+    if (de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
+        return 0;
+    return fstatat(dirfd(d), de->d_name, &sb, 0) == 0 && S_ISREG(sb.st_mode);
 }
 
 /* ---- bounces parse: files read and parsed on every core, printed in
@@ -366,8 +362,10 @@ each_maildir(const char *dir, int (*fn)(void *, const char *), void *arg)
 #define PARSE_DEPTH 4 /* jobs in flight a thread */
 
 struct parse_job {
-    char *file; /* as named */
-    char *buf;  /* the message: read by the worker unless given */
+    char *file;     /* as named (a directory's name, "/", the entry's) */
+    int dirfd;      /* a directory read: the entry is opened in it */
+    size_t name_at; /* then: where the entry's name begins in file */
+    char *buf;      /* the message: read by the worker unless given */
     size_t len;
     int preread;  /* buf given (standard input) */
     int code;     /* a sysexits code for this input, or 0 */
@@ -382,6 +380,8 @@ struct parse_run {
     int json, first; /* --json; no element printed yet */
     int code, stop;  /* the exit code; a failure ended the run */
     struct pmap *p;
+    DIR **dirs; /* the directories read: their jobs may be in flight */
+    size_t ndirs;
 };
 
 static void
@@ -394,8 +394,15 @@ parse_work(void *v, void *scratch, void *arg)
     FILE *out;
 
     if (!j->preread) {
-        FILE *f = fopen(j->file, "rb");
+        int fd = j->dirfd >= 0 ? openat(j->dirfd, j->file + j->name_at,
+                                        O_RDONLY | O_CLOEXEC)
+                               : open(j->file, O_RDONLY | O_CLOEXEC);
+        FILE *f = fd == -1 ? NULL : fdopen(fd, "rb");
         if (f == NULL) {
+            int saved = errno;
+            if (fd != -1)
+                close(fd);
+            errno = saved;
             j->warn = xasprintf("%s: %s", j->file, strerror(errno));
             j->code = EX_NOINPUT;
             return;
@@ -464,19 +471,47 @@ parse_done(void *v, void *arg)
     free(j);
 }
 
-/* parse_put - path to the workers; nonzero once the run has stopped */
+/* parse_put - a file named on the command line to the workers */
+static void
+parse_put(struct parse_run *run, const char *path)
+{
+    struct parse_job *j = xcalloc(1, sizeof *j);
+
+    j->file = xstrdup(path);
+    j->dirfd = -1;
+    pmap_put(run->p, j);
+}
+
+/*
+ * parse_dir - every message file of dir to the workers, in the
+ * directory's own order: nothing is held per file, so memory stays flat
+ * over a Maildir of any size (ingest, which holds the names to read them
+ * in name order, does not).  The directory stays open until the run
+ * ends: its jobs open their files in it.
+ */
 static int
-parse_put(void *arg, const char *path)
+parse_dir(const char *dir, int *found, void *arg)
 {
     struct parse_run *run = arg;
-    struct parse_job *j;
+    struct dirent *de;
+    DIR *d;
+    int code;
 
-    if (run->stop)
-        return run->code;
-    j = xcalloc(1, sizeof *j);
-    j->file = xstrdup(path);
-    pmap_put(run->p, j);
-    return 0;
+    if ((d = open_dir(dir, found, &code)) == NULL)
+        return code;
+    run->dirs = xreallocarray(run->dirs, run->ndirs + 1, sizeof *run->dirs);
+    run->dirs[run->ndirs++] = d;
+    while (!run->stop && (de = readdir(d)) != NULL) {
+        struct parse_job *j;
+        if (!a_message(d, de))
+            continue;
+        j = xcalloc(1, sizeof *j);
+        j->file = xasprintf("%s/%s", dir, de->d_name);
+        j->dirfd = dirfd(d);
+        j->name_at = strlen(dir) + 1;
+        pmap_put(run->p, j);
+    }
+    return run->stop ? run->code : 0;
 }
 
 int
@@ -487,7 +522,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct parse_run run = {0, 1, 0, 0, NULL};
+    struct parse_run run = {0, 1, 0, 0, NULL, NULL, 0};
     struct err e;
     int c;
 
@@ -507,6 +542,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         return cmd_fail(&e);
     /* one message is parsed in place; more share the cores, at most
      * PARSE_DEPTH a thread in flight */
+    bounce_init();
     {
         struct stat sb;
         int one = optind + 1 == argc &&
@@ -522,6 +558,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         if (strcmp(argv[i], "-") == 0) {
             struct parse_job *j = xcalloc(1, sizeof *j);
             j->file = xstrdup("-");
+            j->dirfd = -1;
             j->preread = 1;
             j->buf = read_message(stdin, &j->len);
             if (j->buf == NULL) {
@@ -530,7 +567,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
             }
             pmap_put(run.p, j);
         } else if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            int rc = each_maildir(argv[i], parse_put, &run);
+            int rc = each_maildir(argv[i], parse_dir, &run);
             if (rc != 0 && !run.stop)
                 run.code = rc;
         } else {
@@ -538,6 +575,9 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         }
     }
     pmap_finish(run.p);
+    for (size_t i = 0; i < run.ndirs; i++)
+        closedir(run.dirs[i]);
+    free(run.dirs);
     /* the array is printed as it goes: memory stays flat over any
      * number of files */
     if (run.json)
@@ -780,11 +820,47 @@ ingest_mbox(struct job *j, const char *path)
     return code;
 }
 
-/* ingest_path - ingest_file for each_maildir */
 static int
-ingest_path(void *arg, const char *path)
+name_cmp(const void *a, const void *b)
 {
-    return ingest_file(arg, path, NULL);
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * ingest_dir - every message file of dir ingested, in name order (Maildir
+ * names begin with the delivery time, so this is the order they came
+ * in); the names are held while they are read, about 60 bytes each
+ */
+static int
+ingest_dir(const char *dir, int *found, void *arg)
+{
+    struct job *j = arg;
+    DIR *d;
+    struct dirent *de;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int code;
+
+    if ((d = open_dir(dir, found, &code)) == NULL)
+        return code;
+    while ((de = readdir(d)) != NULL) {
+        if (!a_message(d, de))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            names = xreallocarray(names, cap, sizeof *names);
+        }
+        names[n++] = xasprintf("%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (code == 0)
+            code = ingest_file(j, names[i], NULL);
+        free(names[i]);
+    }
+    free(names);
+    return code;
 }
 
 /* keep - the exit code of one input into the run's: the first problem
@@ -861,7 +937,7 @@ cmd_bounces_ingest(struct ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < nmbox && !fatal; i++)
         keep(&code, &fatal, ingest_mbox(&j, mbox[i]));
     for (size_t i = 0; i < nmaildir && !fatal; i++)
-        keep(&code, &fatal, each_maildir(maildir[i], ingest_path, &j));
+        keep(&code, &fatal, each_maildir(maildir[i], ingest_dir, &j));
     err_clear(&e);
     if (ingest_finish(j.in, &e) == -1 && code == 0)
         code = cmd_fail(&e);

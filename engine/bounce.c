@@ -55,7 +55,24 @@ static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 static void
 gmime_start(void)
 {
+    InternetAddressList *l;
+    iconv_t cd;
+
     g_mime_init();
+    /* the GObject classes and tables a parse uses, made now: made by the
+     * first parse of each worker, two at once, they would be made under
+     * GLib's own locks, which a thread checker cannot see */
+    if ((l = internet_address_list_parse(NULL, "a <a@example.com>")) != NULL)
+        g_object_unref(l);
+    g_free(g_mime_utils_header_decode_text(NULL, "=?utf-8?q?a?="));
+    if ((cd = g_mime_iconv_open("UTF-8", "iso-8859-1")) != (iconv_t)-1)
+        g_mime_iconv_close(cd);
+}
+
+void
+bounce_init(void)
+{
+    pthread_once(&gmime_once, gmime_start);
 }
 
 const char *
@@ -120,18 +137,33 @@ ci_prefix(const char *s, size_t n, const char *p)
     return n >= k && strncasecmp(s, p, k) == 0;
 }
 
-/* ci_find - case-insensitive search of needle in the n bytes at s: the
- * candidates are where its first byte is, in either case (memchr finds
- * each, the next of each case kept), so the text is read about once */
+/* ci_find - case-insensitive search of needle in the n bytes at s.  The
+ * candidates are found by memchr: of the needle's first byte that is not
+ * a letter (":" of "message-id:") when it has one, so one search finds
+ * them all, else of its first letter in either case (the next of each
+ * kept), so the text is read about once. */
 static const char *
 ci_find(const char *s, size_t n, const char *needle)
 {
-    size_t k = strlen(needle);
+    size_t k = strlen(needle), at = 0;
     const char *end, *lo, *up, *from;
     int cl, cu;
 
     if (k == 0 || n < k)
         return NULL;
+    while (at < k && isalpha((unsigned char)needle[at]))
+        at++;
+    if (at < k) { /* the anchor's case does not vary */
+        const char *last = s + n - (k - at); /* the anchor's last place */
+        const char *c = s + at;
+        while (c <= last &&
+               (c = memchr(c, needle[at], (size_t)(last - c) + 1)) != NULL) {
+            if (strncasecmp(c - at, needle, k) == 0)
+                return c - at;
+            c++;
+        }
+        return NULL;
+    }
     end = s + n - k + 1; /* candidates start before end */
     cl = tolower((unsigned char)needle[0]);
     cu = toupper((unsigned char)needle[0]);
@@ -1418,7 +1450,7 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
 
     memset(r, 0, offsetof(struct bounce_report, rcpt));
     r->kind = BOUNCE_UNKNOWN;
-    pthread_once(&gmime_once, gmime_start);
+    bounce_init();
     if ((in = prepare(buf, len, &n, &cut)) == NULL)
         return err_set(e, EX_SOFTWARE, "out of memory reading a message");
     r->truncated = cut;

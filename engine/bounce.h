@@ -106,6 +106,10 @@ struct bounce_opts {
     const char *envelope_rcpt;
 };
 
+/* bounce_init - GMime started and the types a parse uses made; bounce_parse
+ * calls it, and a caller that parses on several threads calls it first */
+void bounce_init(void);
+
 /*
  * bounce_parse - read len bytes of one raw message into r (which the
  * caller provides; it is about 180 KB: not on a thread's stack).  Returns

@@ -79,12 +79,15 @@ mimeread_field(const char *head, size_t head_len, const char *name, int index,
 {
     const char *q = head, *end = head + head_len;
     size_t want = strlen(name);
+    int c0 = tolower((unsigned char)name[0]);
 
     while (q < end) {
         const char *eol = memchr(q, '\n', (size_t)(end - q));
         const char *le = eol ? eol : end, *colon = NULL;
         size_t k;
-        if (*q != ' ' && *q != '\t' && field_name_len(q, le, &colon) == want &&
+        /* the first letter rules out most fields before the name is read */
+        if (tolower((unsigned char)*q) == c0 &&
+            field_name_len(q, le, &colon) == want &&
             strncasecmp(q, name, want) == 0 && index-- == 0) {
             /* the value: the rest of the line and its continuations */
             const char *v = colon + 1;

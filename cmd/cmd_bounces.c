@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -61,24 +62,120 @@ read_message(FILE *f, size_t *len)
 }
 
 /*
+ * read_fd - read_message of a file descriptor, by read(2) alone: a file
+ * of a Maildir is read in two calls (its bytes, then the end), where
+ * stdio would also ask fcntl and fstat.  NULL with errno set on a read
+ * error.
+ */
+static char *
+read_fd(int fd, size_t *len)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *b = xmalloc(cap);
+
+    for (;;) {
+        ssize_t got;
+        if (n == cap) {
+            if (cap >= BOUNCE_INPUT_MAX + 1)
+                break;
+            cap =
+                cap * 2 > BOUNCE_INPUT_MAX + 1 ? BOUNCE_INPUT_MAX + 1 : cap * 2;
+            b = xrealloc(b, cap);
+        }
+        got = read(fd, b + n, cap - n);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got == -1) {
+            int saved = errno;
+            free(b);
+            errno = saved;
+            return NULL;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    *len = n;
+    return b;
+}
+
+/* struct out - the text a job prints, grown as it is written (stdio's
+ * memstream costs more than the report it holds) */
+struct out {
+    char *p;
+    size_t len, cap;
+};
+
+static void
+out_write(struct out *o, const void *p, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->p = xrealloc(o->p, o->cap);
+    }
+    memcpy(o->p + o->len, p, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+}
+
+static void
+out_puts(struct out *o, const char *s)
+{
+    out_write(o, s, strlen(s));
+}
+
+static void
+out_putc(struct out *o, char c)
+{
+    out_write(o, &c, 1);
+}
+
+static void out_printf(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+out_printf(struct out *o, const char *fmt, ...)
+{
+    char b[512], *big;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    if ((size_t)n < sizeof b) {
+        out_write(o, b, (size_t)n);
+        return;
+    }
+    big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    out_write(o, big, (size_t)n);
+    free(big);
+}
+
+/*
  * json_str - s as a JSON string (jansson's JSON_ENSURE_ASCII form: every
  * character past ASCII as \uXXXX), or null when empty, appended to out.
  * What came in mail may be any bytes: a byte that does not start valid
  * UTF-8 becomes U+FFFD, so the value is kept, not dropped.
  */
 static void
-json_str(FILE *out, const char *s)
+json_str(struct out *out, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)s;
     size_t n;
 
     if (s == NULL || *s == '\0') {
-        fputs("null", out);
+        out_puts(out, "null");
         return;
     }
     n = strlen(s);
-    putc('"', out);
+    out_putc(out, '"');
     while (n > 0) {
         unsigned cp;
         size_t k;
@@ -89,7 +186,7 @@ json_str(FILE *out, const char *s)
                 q++;
                 n--;
             }
-            fwrite(p, 1, (size_t)(q - p), out);
+            out_write(out, p, (size_t)(q - p));
             p = q;
             continue;
         }
@@ -121,9 +218,9 @@ json_str(FILE *out, const char *s)
                 break;
             }
             if (esc != NULL)
-                fputs(esc, out);
+                out_puts(out, esc);
             else
-                fprintf(out, "\\u%04X", *p);
+                out_printf(out, "\\u%04X", *p);
             p++;
             n--;
             continue;
@@ -142,7 +239,7 @@ json_str(FILE *out, const char *s)
         if (cp >= 0x10000) {
             unsigned v = cp - 0x10000;
             unsigned hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
-            fprintf(out, "\\u%04X\\u%04X", hi, lo);
+            out_printf(out, "\\u%04X\\u%04X", hi, lo);
         } else {
             char u[7] = {'\\',
                          'u',
@@ -151,20 +248,20 @@ json_str(FILE *out, const char *s)
                          hex[(cp >> 4) & 15],
                          hex[cp & 15],
                          '\0'};
-            fputs(u, out);
+            out_puts(out, u);
         }
         p += k;
         n -= k;
     }
-    putc('"', out);
+    out_putc(out, '"');
 }
 
 /* json_text - s as a JSON string, "" when empty or NULL */
 static void
-json_text(FILE *out, const char *s)
+json_text(struct out *out, const char *s)
 {
     if (s == NULL || *s == '\0')
-        fputs("\"\"", out);
+        out_puts(out, "\"\"");
     else
         json_str(out, s);
 }
@@ -172,16 +269,18 @@ json_text(FILE *out, const char *s)
 /* json_field - ",\n  \"name\": " before a value (the first without the
  * comma): jansson's JSON_INDENT(2) layout, kept byte for byte */
 static void
-json_field(FILE *out, int first, const char *name)
+json_field(struct out *out, int first, const char *name)
 {
-    fprintf(out, "%s\n  \"%s\": ", first ? "{" : ",", name);
+    out_puts(out, first ? "{\n  \"" : ",\n  \"");
+    out_puts(out, name);
+    out_puts(out, "\": ");
 }
 
 /* report_json - one element per recipient (one with a null recipient when
  * there is none), each after "[\n" (the first of the run: *first) or
  * ",\n" */
 static void
-report_json(FILE *out, int *first, const char *file,
+report_json(struct out *out, int *first, const char *file,
             const struct bounce_report *r)
 {
     size_t n = r->nrcpt ? r->nrcpt : 1;
@@ -193,7 +292,7 @@ report_json(FILE *out, int *first, const char *file,
                                                 .reason = ""};
         const struct bounce_rcpt *c = r->nrcpt ? &r->rcpt[i] : &none;
 
-        fputs(*first ? "[\n" : ",\n", out);
+        out_puts(out, *first ? "[\n" : ",\n");
         *first = 0;
         json_field(out, 1, "file");
         json_str(out, file);
@@ -208,12 +307,12 @@ report_json(FILE *out, int *first, const char *file,
         json_field(out, 0, "status");
         json_str(out, c->status);
         json_field(out, 0, "status_derived");
-        fputs(c->status_derived ? "true" : "false", out);
+        out_puts(out, c->status_derived ? "true" : "false");
         json_field(out, 0, "reply_code");
         if (c->reply_code)
-            fprintf(out, "%d", c->reply_code);
+            out_printf(out, "%d", c->reply_code);
         else
-            fputs("null", out);
+            out_puts(out, "null");
         json_field(out, 0, "diagnostic");
         json_str(out, c->diagnostic);
         json_field(out, 0, "remote_mta");
@@ -227,49 +326,51 @@ report_json(FILE *out, int *first, const char *file,
         json_field(out, 0, "feedback_type");
         json_str(out, r->feedback_type);
         json_field(out, 0, "token");
-        fputs(token ? "true" : "false", out);
+        out_puts(out, token ? "true" : "false");
         json_field(out, 0, "truncated");
-        fputs(r->truncated ? "true" : "false", out);
-        fputs("\n}", out);
+        out_puts(out, r->truncated ? "true" : "false");
+        out_puts(out, "\n}");
     }
 }
 
 /* safe - s with terminal controls made visible (log_unraw), printed */
 static void
-safe(FILE *out, const char *s)
+safe(struct out *out, const char *s)
 {
     char *o = log_unraw(s, 0);
 
-    fputs(o ? o : s, out);
+    out_puts(out, o ? o : s);
     free(o);
 }
 
 /* report_text - one line per recipient */
 static void
-report_text(FILE *out, const char *file, const struct bounce_report *r)
+report_text(struct out *out, const char *file, const struct bounce_report *r)
 {
     if (r->nrcpt == 0) {
         safe(out, file);
-        fprintf(out, ": %s, no recipient found\n", bounce_kind_name(r->kind));
+        out_printf(out, ": %s, no recipient found\n",
+                   bounce_kind_name(r->kind));
         return;
     }
     for (size_t i = 0; i < r->nrcpt; i++) {
         const struct bounce_rcpt *c = &r->rcpt[i];
         safe(out, file);
-        fprintf(out, ": %s %s ", bounce_kind_name(r->kind), c->classification);
+        out_printf(out, ": %s %s ", bounce_kind_name(r->kind),
+                   c->classification);
         safe(out, c->recipient[0] ? c->recipient : "(no recipient)");
         if (c->status[0])
-            fprintf(out, " %s%s", c->status, c->status_derived ? "?" : "");
+            out_printf(out, " %s%s", c->status, c->status_derived ? "?" : "");
         if (c->reason && *c->reason) {
-            fputs(" (", out);
+            out_puts(out, " (");
             safe(out, c->reason);
-            putc(')', out);
+            out_putc(out, ')');
         }
         if (c->diagnostic[0]) {
-            fputs(": ", out);
+            out_puts(out, ": ");
             safe(out, c->diagnostic);
         }
-        putc('\n', out);
+        out_putc(out, '\n');
     }
 }
 
@@ -367,13 +468,11 @@ struct parse_job {
     size_t name_at; /* then: where the entry's name begins in file */
     char *buf;      /* the message: read by the worker unless given */
     size_t len;
-    int preread;  /* buf given (standard input) */
-    int code;     /* a sysexits code for this input, or 0 */
-    int fatal;    /* bounce_parse failed: the run ends */
-    struct err e; /* when fatal */
-    char *warn;   /* what to warn of, or NULL */
-    char *out;    /* what to print */
-    size_t outlen;
+    int preread;       /* buf given (standard input) */
+    int code;          /* a sysexits code for this input, or 0 */
+    struct err *fatal; /* bounce_parse failed: the run ends */
+    char *warn;        /* what to warn of, or NULL */
+    struct out out;    /* what to print */
 };
 
 struct parse_run {
@@ -391,51 +490,40 @@ parse_work(void *v, void *scratch, void *arg)
     struct parse_run *run = arg;
     struct bounce_report *r = scratch;
     struct bounce_opts bo = {NULL};
-    FILE *out;
+    struct err e;
 
     if (!j->preread) {
         int fd = j->dirfd >= 0 ? openat(j->dirfd, j->file + j->name_at,
                                         O_RDONLY | O_CLOEXEC)
                                : open(j->file, O_RDONLY | O_CLOEXEC);
-        FILE *f = fd == -1 ? NULL : fdopen(fd, "rb");
-        if (f == NULL) {
-            int saved = errno;
-            if (fd != -1)
-                close(fd);
-            errno = saved;
+        if (fd == -1) {
             j->warn = xasprintf("%s: %s", j->file, strerror(errno));
             j->code = EX_NOINPUT;
             return;
         }
-        j->buf = read_message(f, &j->len);
+        j->buf = read_fd(fd, &j->len);
         if (j->buf == NULL) {
             j->warn = xasprintf("%s: read error: %s", j->file, strerror(errno));
             j->code = EX_IOERR;
         }
-        fclose(f);
+        close(fd);
     }
     if (j->buf == NULL)
         return;
-    err_clear(&j->e);
-    if (bounce_parse(j->buf, j->len, &bo, r, &j->e) == -1) {
-        j->fatal = 1;
-        return;
-    }
-    out = open_memstream(&j->out, &j->outlen);
-    if (out == NULL) {
-        err_set(&j->e, EX_OSERR, "out of memory printing a report");
-        j->fatal = 1;
+    err_clear(&e);
+    if (bounce_parse(j->buf, j->len, &bo, r, &e) == -1) {
+        j->fatal = xmalloc(sizeof *j->fatal);
+        *j->fatal = e;
         return;
     }
     /* the array's opening is the deliverer's: each element is printed
      * after ",\n" here and the first one's is put right then */
     if (run->json) {
         int first = 0;
-        report_json(out, &first, j->file, r);
+        report_json(&j->out, &first, j->file, r);
     } else {
-        report_text(out, j->file, r);
+        report_text(&j->out, j->file, r);
     }
-    fclose(out);
 }
 
 static void
@@ -448,12 +536,12 @@ parse_done(void *v, void *arg)
         if (j->warn != NULL) {
             log_warnx("%s", j->warn);
             run->code = j->code;
-        } else if (j->fatal) {
-            run->code = cmd_fail(&j->e);
+        } else if (j->fatal != NULL) {
+            run->code = cmd_fail(j->fatal);
             run->stop = 1;
-        } else if (j->out != NULL && j->outlen > 0) {
-            const char *o = j->out;
-            size_t n = j->outlen;
+        } else if (j->out.len > 0) {
+            const char *o = j->out.p;
+            size_t n = j->out.len;
             if (run->json && run->first) {
                 /* the job printed ",\n" before its first element */
                 fputs("[\n", stdout);
@@ -467,7 +555,8 @@ parse_done(void *v, void *arg)
     free(j->file);
     free(j->buf);
     free(j->warn);
-    free(j->out);
+    free(j->fatal);
+    free(j->out.p);
     free(j);
 }
 

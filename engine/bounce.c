@@ -455,11 +455,15 @@ static char *
 part_head(const struct mimeread_part *p)
 {
     size_t n = p->body_len < BOUNCE_HEAD_MAX ? p->body_len : BOUNCE_HEAD_MAX;
-    const char *blank = memmem(p->body, n, "\n\n", 2);
+    const char *q = p->body, *end = p->body + n, *nl;
     char *b;
 
-    if (blank != NULL)
-        n = (size_t)(blank - p->body) + 1;
+    /* the blank line: a line end followed by another */
+    while ((nl = memchr(q, '\n', (size_t)(end - q))) != NULL && nl + 1 < end &&
+           nl[1] != '\n')
+        q = nl + 1;
+    if (nl != NULL && nl + 1 < end)
+        n = (size_t)(nl - p->body) + 1;
     if ((b = malloc(n + 1)) == NULL)
         return NULL;
     memcpy(b, p->body, n);
@@ -1138,7 +1142,9 @@ text_recipients(struct bounce_report *r, const char *text, size_t n)
             if (w < le && *w == '@')
                 lower_addr(q, (size_t)(le - q), a, sizeof a);
         }
-        if (a[0] == '\0') {
+        /* every phrase is followed by the address: a line without an @
+         * has none to give */
+        if (a[0] == '\0' && memchr(p, '@', (size_t)(le - p)) != NULL) {
             static const char *const lead[] = {
                 "following address",
                 "your message to ",
@@ -1462,8 +1468,12 @@ bounce_parse(const char *buf, size_t len, const struct bounce_opts *o,
 
     memset(&w, 0, sizeof w);
     mimeread_walk(in, n, BOUNCE_DEPTH_MAX, part_cb, &w);
+    /* a Subject without encoded words is as it is (GMime's decoding
+     * would only copy it) */
     if (mimeread_field(top.head, top.head_len, "Subject", 0, v, sizeof v) >= 0)
-        subject = g_mime_utils_header_decode_text(NULL, v);
+        subject = strstr(v, "=?") != NULL
+                      ? g_mime_utils_header_decode_text(NULL, v)
+                      : g_strdup(v);
     from_addr(&top, r->from, sizeof r->from, &from_name, &from_list);
     if (mimeread_field(top.head, top.head_len, "Message-ID", 0, v, sizeof v) >=
         0)

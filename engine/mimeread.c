@@ -332,6 +332,30 @@ mimeread_decode(const struct mimeread_part *p, size_t max, size_t *len)
     return out;
 }
 
+/* ascii_superset - a charset whose bytes below 0x80 are ASCII */
+static int
+ascii_superset(const char *cs)
+{
+    static const char *const prefix[] = {"us-ascii", "ascii",      "iso-8859-",
+                                         "iso8859-", "windows-12", "cp12",
+                                         "latin",    "utf-8",      "utf8"};
+
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        if (strncasecmp(cs, prefix[i], strlen(prefix[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* all_ascii - no byte of s[0..n) past 0x7F */
+static int
+all_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 char *
 mimeread_text(const struct mimeread_part *p, size_t max, size_t *len)
 {
@@ -340,6 +364,9 @@ mimeread_text(const struct mimeread_part *p, size_t max, size_t *len)
 
     if (b == NULL || p->charset[0] == '\0' ||
         strcasecmp(p->charset, "utf-8") == 0)
+        return b;
+    /* ASCII in a charset that extends it is itself: nothing to convert */
+    if (ascii_superset(p->charset) && all_ascii(b, *len))
         return b;
     cd = g_mime_iconv_open("UTF-8", p->charset);
     if (cd == (iconv_t)-1)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Issue 14: `campaign bounces parse` parses on every core (engine/pmap.c)
 # - run here under ThreadSanitizer (build/tsan/campaign, made by `make
-# test`) over the golden files, the hostile cases and a Maildir of 1,200
+# test`) over the golden files, the hostile cases and a Maildir of 1,240
 # messages: no data race, and the same output as the sanitizer build's.
 #
 # G_SLICE=always-malloc: GLib's slice allocator hands memory between

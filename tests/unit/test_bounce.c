@@ -276,6 +276,13 @@ test_auto_and_unsubscribe(void)
     static const char unsub_env[] = "From: person@example.net\n"
                                     "To: someone@elsewhere.example\n"
                                     "Subject: unsubscribe\n\n";
+    /* no header says so: only the subject, in RFC 2047 encoded words */
+    static const char encoded[] =
+        "From: person@example.net\n"
+        "To: news@acme.example\n"
+        "Subject: =?utf-8?q?R=C3=A9ponse_automatique_?=\n"
+        " =?iso-8859-1?q?=3A_absent?=\n\n"
+        "Je suis absent.\n";
     static const char plain[] = "From: person@example.net\n"
                                 "To: news@acme.example\n"
                                 "Subject: question\n\n"
@@ -293,6 +300,10 @@ test_auto_and_unsubscribe(void)
     r = parse(xauto, NULL);
     TH_STREQ(bounce_kind_name(r->kind), "auto_reply",
              "X-Autoreply is an auto-reply");
+    r = parse(encoded, NULL);
+    TH_STREQ(bounce_kind_name(r->kind), "auto_reply",
+             "a subject in encoded words (folded, two charsets) is decoded: "
+             "\"R\xc3\xa9ponse automatique\" is an auto-reply");
     r = parse(unsub, NULL);
     TH_STREQ(bounce_kind_name(r->kind), "unsubscribe",
              "mail to unsubscribe+TOKEN@ is an unsubscribe");

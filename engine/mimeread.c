@@ -8,6 +8,8 @@
  */
 #include <ctype.h>
 #include <gmime/gmime.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,18 +126,21 @@ mimeread_field(const char *head, size_t head_len, const char *name, int index,
     return -1;
 }
 
-int
-mimeread_param(const char *value, const char *name, char *out, size_t size)
+/*
+ * next_param - the parameter after *pp (which points at its ";"): its
+ * name at *name (*nlen bytes) and its value, unquoted, into v (cut at
+ * vsize); *pp moves past it.  0, or -1 when there is none.  A parameter
+ * without "=" is skipped.
+ */
+static int
+next_param(const char **pp, const char **name, size_t *nlen, char *v,
+           size_t vsize)
 {
-    const char *p = strchr(value, ';');
-    size_t want = strlen(name);
+    const char *p = *pp;
 
-    if (size > 0)
-        out[0] = '\0';
     while (p != NULL && *p == ';') {
         const char *a, *ae;
         size_t o = 0;
-        int match;
         p++;
         while (*p == ' ' || *p == '\t' || *p == '\n')
             p++;
@@ -145,35 +150,120 @@ mimeread_param(const char *value, const char *name, char *out, size_t size)
         ae = p;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p != '=')
-            continue; /* a parameter without a value */
+        if (*p != '=') { /* no value: on to the next ";" */
+            p = strchr(p, ';');
+            continue;
+        }
         p++;
         while (*p == ' ' || *p == '\t')
             p++;
-        match = (size_t)(ae - a) == want && strncasecmp(a, name, want) == 0;
         if (*p == '"') {
             for (p++; *p && *p != '"'; p++) {
                 if (*p == '\\' && p[1] != '\0')
                     p++;
-                if (match && o + 1 < size)
-                    out[o++] = *p;
+                if (o + 1 < vsize)
+                    v[o++] = *p;
             }
             if (*p == '"')
                 p++;
         } else {
             for (; *p && *p != ';' && *p != ' ' && *p != '\t'; p++)
-                if (match && o + 1 < size)
-                    out[o++] = *p;
+                if (o + 1 < vsize)
+                    v[o++] = *p;
         }
-        if (match) {
-            if (size > 0)
-                out[o] = '\0';
-            return 0;
-        }
+        if (vsize > 0)
+            v[o] = '\0';
         while (*p && *p != ';')
             p++;
+        *pp = p;
+        *name = a;
+        *nlen = (size_t)(ae - a);
+        return 0;
     }
+    *pp = p;
     return -1;
+}
+
+/* ext_value - an RFC 2231 extended value (charset'language'%XX...)
+ * decoded in place: the charset and language dropped (with first), the
+ * %XX escapes made bytes */
+static void
+ext_value(char *v, int first)
+{
+    char *r = v, *w = v;
+    const char *q1, *q2;
+
+    if (first && (q1 = strchr(v, '\'')) != NULL &&
+        (q2 = strchr(q1 + 1, '\'')) != NULL)
+        r = (char *)(uintptr_t)(q2 + 1);
+    while (*r) {
+        if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+            isxdigit((unsigned char)r[2])) {
+            char h[3] = {r[1], r[2], '\0'};
+            *w++ = (char)strtol(h, NULL, 16);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
+int
+mimeread_param(const char *value, const char *name, char *out, size_t size)
+{
+    const char *p, *a;
+    size_t want = strlen(name), nlen, o = 0;
+    char v[1024];
+    int found = 0;
+
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    /* the plain form, name=value */
+    for (p = strchr(value, ';'); next_param(&p, &a, &nlen, v, sizeof v) == 0;)
+        if (nlen == want && strncasecmp(a, name, want) == 0) {
+            snprintf(out, size, "%s", v);
+            return 0;
+        }
+    /* RFC 2231: name*=charset'lang'value, or the pieces name*0, name*1...
+     * (each name*N* when encoded), joined in order */
+    for (int seg = -1; seg < 64; seg++) {
+        int got = 0;
+        for (p = strchr(value, ';');
+             next_param(&p, &a, &nlen, v, sizeof v) == 0;) {
+            char num[16];
+            size_t k = want + 1;
+            int star;
+            if (nlen <= want || strncasecmp(a, name, want) != 0 ||
+                a[want] != '*')
+                continue;
+            if (seg == -1) { /* name* alone */
+                if (nlen != want + 1)
+                    continue;
+                ext_value(v, 1);
+                snprintf(out, size, "%s", v);
+                return 0;
+            }
+            snprintf(num, sizeof num, "%d", seg);
+            if (nlen < k + strlen(num) || strncmp(a + k, num, strlen(num)) != 0)
+                continue;
+            k += strlen(num);
+            star = nlen == k + 1 && a[k] == '*';
+            if (nlen != k && !star)
+                continue;
+            if (star)
+                ext_value(v, seg == 0);
+            for (const char *c = v; *c && o + 1 < size; c++)
+                out[o++] = *c;
+            out[o] = '\0';
+            got = found = 1;
+            break;
+        }
+        if (seg >= 0 && !got)
+            break;
+    }
+    return found ? 0 : -1;
 }
 
 /* content_type - p's type and charset, and its transfer encoding, from

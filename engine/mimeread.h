@@ -65,8 +65,9 @@ long mimeread_field(const char *head, size_t head_len, const char *name,
 
 /*
  * mimeread_param - the value of parameter name in a Content-Type-like
- * value (quotes and backslash escapes removed) into out; 0, or -1 when
- * absent
+ * value (quotes and backslash escapes removed; RFC 2231's name*= and
+ * name*0, name*1... pieces read too) into out, which must not overlap
+ * value; 0, or -1 when absent
  */
 int mimeread_param(const char *value, const char *name, char *out, size_t size);
 

@@ -300,6 +300,21 @@ test_auto_and_unsubscribe(void)
     r = parse(xauto, NULL);
     TH_STREQ(bounce_kind_name(r->kind), "auto_reply",
              "X-Autoreply is an auto-reply");
+    {
+        /* not from a daemon, no token: only the subject says it is a
+         * bounce, in capitals */
+        static const char shout[] =
+            "From: helpdesk@example.org\n"
+            "To: news@acme.example\n"
+            "Subject: UNDELIVERABLE MAIL\n\n"
+            "<gone@example.net>: 550 5.1.1 No such user here\n";
+        r = parse(shout, NULL);
+        TH_CHECK(r->kind == BOUNCE_NONSTANDARD && r->nrcpt == 1 &&
+                     strcmp(r->rcpt[0].recipient, "gone@example.net") == 0,
+                 "a subject's words are found in any case (UNDELIVERABLE): "
+                 "%s",
+                 bounce_kind_name(r->kind));
+    }
     r = parse(encoded, NULL);
     TH_STREQ(bounce_kind_name(r->kind), "auto_reply",
              "a subject in encoded words (folded, two charsets) is decoded: "

@@ -120,6 +120,21 @@ main(void)
     TH_CHECK(mimeread_param("text/plain; xcharset=a", "charset", v, sizeof v) ==
                  -1,
              "param: absent is -1 (a longer name is another)");
+    TH_CHECK(mimeread_param("text/plain; odd thing; charset=koi8-r", "charset",
+                            v, sizeof v) == 0 &&
+                 strcmp(v, "koi8-r") == 0,
+             "param: one without = and with words after it is skipped whole");
+    TH_CHECK(mimeread_param("multipart/report; boundary*0=\"abc\"; "
+                            "boundary*1=def; boundary*2*=%2Dg",
+                            "boundary", v, sizeof v) == 0 &&
+                 strcmp(v, "abcdef-g") == 0,
+             "param: RFC 2231 pieces joined in order, %%XX of an encoded "
+             "one decoded (%s)",
+             v);
+    TH_CHECK(mimeread_param("text/plain; charset*=us-ascii'en'utf%2D8",
+                            "charset", v, sizeof v) == 0 &&
+                 strcmp(v, "utf-8") == 0,
+             "param: RFC 2231 name*=charset'language'value (%s)", v);
 
     /* ---- the walk ---- */
     TH_STREQ(walk("Subject: x\n\nhello\n", 8), "0:text/plain:hello\n",
@@ -154,6 +169,11 @@ main(void)
              "1:text/plain:two",
              "walk: a line that begins with the boundary but goes on is not "
              "a delimiter");
+    TH_STREQ(walk("Content-Type: multipart/mixed; boundary*0=\"a\";\n"
+                  "\tboundary*1=\"b\"\n\n--ab\n\none\n--ab--\n",
+                  8),
+             "1:text/plain:one",
+             "walk: a boundary given in RFC 2231 pieces over folded lines");
     TH_STREQ(walk("Content-Type: multipart/mixed\n\n--B\n\none\n--B--\n", 8),
              "", "walk: a multipart without a boundary has no parts");
     TH_STREQ(walk("Content-Type: multipart/mixed; boundary=a\n\n--a\n"
@@ -185,11 +205,12 @@ main(void)
                         "Content-Transfer-Encoding: Quoted-Printable\n\nx\n"
                         "--b--\n";
         struct mimeread_part top;
+        char rt[64];
         mimeread_split(m, strlen(m), &top);
         TH_CHECK(mimeread_field(top.head, top.head_len, "Content-Type", 0, v,
                                 sizeof v) > 0 &&
-                     mimeread_param(v, "report-type", v, sizeof v) == 0 &&
-                     strcmp(v, "delivery-status") == 0,
+                     mimeread_param(v, "report-type", rt, sizeof rt) == 0 &&
+                     strcmp(rt, "delivery-status") == 0,
                  "the report-type of a multipart/report");
     }
 

@@ -479,8 +479,6 @@ struct parse_run {
     int json, first; /* --json; no element printed yet */
     int code, stop;  /* the exit code; a failure ended the run */
     struct pmap *p;
-    DIR **dirs; /* the directories read: their jobs may be in flight */
-    size_t ndirs;
 };
 
 static void
@@ -513,9 +511,13 @@ parse_work(void *v, void *scratch, void *arg)
     err_clear(&e);
     if (bounce_parse(j->buf, j->len, &bo, r, &e) == -1) {
         j->fatal = xmalloc(sizeof *j->fatal);
-        *j->fatal = e;
-        return;
+        err_set(j->fatal, e.kind, "%s: %s", j->file, e.msg);
     }
+    /* the message is read: up to 4 MB a job need not wait for delivery */
+    free(j->buf);
+    j->buf = NULL;
+    if (j->fatal != NULL)
+        return;
     /* the array's opening is the deliverer's: each element is printed
      * after ",\n" here and the first one's is put right then */
     if (run->json) {
@@ -575,8 +577,8 @@ parse_put(struct parse_run *run, const char *path)
  * parse_dir - every message file of dir to the workers, in the
  * directory's own order: nothing is held per file, so memory stays flat
  * over a Maildir of any size (ingest, which holds the names to read them
- * in name order, does not).  The directory stays open until the run
- * ends: its jobs open their files in it.
+ * in name order, does not).  Its jobs open their files in it, so it is
+ * closed once they are all delivered.
  */
 static int
 parse_dir(const char *dir, int *found, void *arg)
@@ -588,8 +590,6 @@ parse_dir(const char *dir, int *found, void *arg)
 
     if ((d = open_dir(dir, found, &code)) == NULL)
         return code;
-    run->dirs = xreallocarray(run->dirs, run->ndirs + 1, sizeof *run->dirs);
-    run->dirs[run->ndirs++] = d;
     while (!run->stop && (de = readdir(d)) != NULL) {
         struct parse_job *j;
         if (!a_message(d, de))
@@ -600,6 +600,8 @@ parse_dir(const char *dir, int *found, void *arg)
         j->name_at = strlen(dir) + 1;
         pmap_put(run->p, j);
     }
+    pmap_drain(run->p);
+    closedir(d);
     return run->stop ? run->code : 0;
 }
 
@@ -611,7 +613,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct parse_run run = {0, 1, 0, 0, NULL, NULL, 0};
+    struct parse_run run = {0, 1, 0, 0, NULL};
     struct err e;
     int c;
 
@@ -629,8 +631,8 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
     err_clear(&e);
     if (rules_from_config(ctx, &e) == -1)
         return cmd_fail(&e);
-    /* one message is parsed in place; more share the cores, at most
-     * PARSE_DEPTH a thread in flight */
+    /* one message is parsed in place; more share the cores, with at most
+     * PARSE_DEPTH * PARSE_THREADS_MAX in flight */
     bounce_init();
     {
         struct stat sb;
@@ -664,9 +666,6 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
         }
     }
     pmap_finish(run.p);
-    for (size_t i = 0; i < run.ndirs; i++)
-        closedir(run.dirs[i]);
-    free(run.dirs);
     /* the array is printed as it goes: memory stays flat over any
      * number of files */
     if (run.json)

@@ -351,8 +351,9 @@ bounce_classify(struct bounce_rcpt *r)
 /* ---- step 1: a copy with LF line ends, cut where nesting runs deep ---- */
 
 /*
- * prepare - the bytes GMime reads.  Returns a malloc'd copy (len in
- * *out_len) or NULL; *cut is set when the input was cut.
+ * prepare - the bytes the walk (engine/mimeread.h) reads.  Returns a
+ * malloc'd copy (len in *out_len) or NULL; *cut is set when the input was
+ * cut.
  */
 static char *
 prepare(const char *buf, size_t len, size_t *out_len, int *cut)
@@ -559,7 +560,9 @@ part_cb(const struct mimeread_part *p, void *arg)
     } else if (strcmp(t, "message/feedback-report") == 0) {
         if (w->arf == NULL)
             w->arf = part_bytes(p);
-    } else if (strcmp(t, LEAF822) == 0) {
+    } else if (strcmp(t, LEAF822) == 0 || strcmp(t, RFC822) == 0) {
+        /* (message/rfc822 itself: a type prepare() did not see, folded
+         * onto the next line or with a comment) */
         char *head;
         if (w->returned_headers != NULL && w->inner)
             return;
@@ -829,30 +832,46 @@ token_after(const char *s, size_t n, const char *prefix, char *out, size_t size)
 }
 
 /* header_tokens - the VERP and unsubscribe tokens of the address
- * headers this message was delivered through */
+ * headers this message was delivered through: of the envelope recipient
+ * first, then of the first of these names that carries one (in this
+ * order), the first such field - read in one pass over the header */
 static void
 header_tokens(struct bounce_report *r, const struct mimeread_part *top,
               const char *env)
 {
     static const char *const hdr[] = {"Delivered-To", "X-Original-To",
                                       "Envelope-To", "X-Envelope-To", "To"};
-    char v[1024];
+    enum { NHDR = sizeof hdr / sizeof hdr[0] };
+    char v[1024], verp[BOUNCE_TOKEN_MAX], unsub[BOUNCE_TOKEN_MAX];
+    size_t best_verp = NHDR, best_unsub = NHDR, nlen;
+    const char *cursor = NULL, *name;
 
     if (env != NULL) {
         token_after(env, strlen(env), "bounces", r->verp, sizeof r->verp);
         token_after(env, strlen(env), "unsubscribe", r->unsub, sizeof r->unsub);
     }
-    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
-        long n;
-        for (int j = 0;
-             j < 64 && (n = mimeread_field(top->head, top->head_len, hdr[i], j,
-                                           v, sizeof v)) >= 0;
-             j++) {
-            if (r->verp[0] == '\0')
-                token_after(v, (size_t)n, "bounces", r->verp, sizeof r->verp);
-            if (r->unsub[0] == '\0')
-                token_after(v, (size_t)n, "unsubscribe", r->unsub,
-                            sizeof r->unsub);
+    if (r->verp[0] != '\0')
+        best_verp = 0;
+    if (r->unsub[0] != '\0')
+        best_unsub = 0;
+    while ((best_verp > 0 || best_unsub > 0) &&
+           mimeread_next_field(top->head, top->head_len, &cursor, &name, &nlen,
+                               v, sizeof v) == 0) {
+        size_t i, n = strlen(v);
+        for (i = 0; i < NHDR; i++)
+            if (strlen(hdr[i]) == nlen && strncasecmp(name, hdr[i], nlen) == 0)
+                break;
+        if (i == NHDR)
+            continue;
+        if (i < best_verp &&
+            token_after(v, n, "bounces", verp, sizeof verp) == 1) {
+            memcpy(r->verp, verp, sizeof r->verp);
+            best_verp = i;
+        }
+        if (i < best_unsub &&
+            token_after(v, n, "unsubscribe", unsub, sizeof unsub) == 1) {
+            memcpy(r->unsub, unsub, sizeof r->unsub);
+            best_unsub = i;
         }
     }
 }

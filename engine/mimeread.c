@@ -38,14 +38,16 @@ field_name_len(const char *s, const char *end, const char **colon)
     }
 }
 
-void
-mimeread_split(const char *s, size_t n, struct mimeread_part *p)
+/* split - mimeread_split; the mbox "From " line skipped only when
+ * from_line (a message, not a part) */
+static void
+split(const char *s, size_t n, struct mimeread_part *p, int from_line)
 {
     const char *q = s, *end = s + n;
 
     memset(p, 0, sizeof *p);
     /* an mbox "From " line before the header is not part of it */
-    if (n > 5 && memcmp(s, "From ", 5) == 0) {
+    if (from_line && n > 5 && memcmp(s, "From ", 5) == 0) {
         const char *eol = memchr(s, '\n', n);
         q = eol ? eol + 1 : end;
     }
@@ -75,54 +77,95 @@ mimeread_split(const char *s, size_t n, struct mimeread_part *p)
     p->body_len = 0;
 }
 
+void
+mimeread_split(const char *s, size_t n, struct mimeread_part *p)
+{
+    split(s, n, p, 1);
+}
+
+/* value_of - the value of the field whose colon is at colon, on the line
+ * ending at le, with its continuation lines up to end: unfolded (line
+ * ends removed), trimmed, into out (cut at size); its length.  *next is
+ * set to where the next line begins. */
+static long
+value_of(const char *colon, const char *le, const char *end, char *out,
+         size_t size, const char **next)
+{
+    const char *v = colon + 1, *eol;
+    size_t o = 0, k;
+
+    for (;;) {
+        size_t n = (size_t)(le - v);
+        if (o + 1 < size) {
+            size_t room = size - 1 - o;
+            memcpy(out + o, v, n < room ? n : room);
+            o += n < room ? n : room;
+        }
+        if (le == end || le + 1 >= end || (le[1] != ' ' && le[1] != '\t'))
+            break;
+        v = le + 1;
+        eol = memchr(v, '\n', (size_t)(end - v));
+        le = eol ? eol : end;
+    }
+    *next = le < end ? le + 1 : end;
+    if (size == 0)
+        return 0;
+    out[o] = '\0';
+    /* leading and trailing blanks */
+    for (k = 0; out[k] == ' ' || out[k] == '\t'; k++)
+        ;
+    if (k > 0) {
+        memmove(out, out + k, o - k + 1);
+        o -= k;
+    }
+    while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+        out[--o] = '\0';
+    return (long)o;
+}
+
 long
 mimeread_field(const char *head, size_t head_len, const char *name, int index,
                char *out, size_t size)
 {
-    const char *q = head, *end = head + head_len;
+    const char *q = head, *end = head + head_len, *next;
     size_t want = strlen(name);
     int c0 = tolower((unsigned char)name[0]);
 
     while (q < end) {
         const char *eol = memchr(q, '\n', (size_t)(end - q));
         const char *le = eol ? eol : end, *colon = NULL;
-        size_t k;
         /* the first letter rules out most fields before the name is read */
         if (tolower((unsigned char)*q) == c0 &&
             field_name_len(q, le, &colon) == want &&
-            strncasecmp(q, name, want) == 0 && index-- == 0) {
-            /* the value: the rest of the line and its continuations */
-            const char *v = colon + 1;
-            size_t o = 0;
-            for (;;) {
-                for (; v < le; v++)
-                    if (o + 1 < size)
-                        out[o++] = *v;
-                if (le == end || le + 1 >= end ||
-                    (le[1] != ' ' && le[1] != '\t'))
-                    break;
-                v = le + 1;
-                eol = memchr(v, '\n', (size_t)(end - v));
-                le = eol ? eol : end;
-            }
-            if (size == 0)
-                return 0;
-            out[o] = '\0';
-            /* leading and trailing blanks */
-            for (k = 0; out[k] == ' ' || out[k] == '\t'; k++)
-                ;
-            if (k > 0) {
-                memmove(out, out + k, o - k + 1);
-                o -= k;
-            }
-            while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
-                out[--o] = '\0';
-            return (long)o;
-        }
+            strncasecmp(q, name, want) == 0 && index-- == 0)
+            return value_of(colon, le, end, out, size, &next);
         q = eol ? eol + 1 : end;
     }
     if (size > 0)
         out[0] = '\0';
+    return -1;
+}
+
+int
+mimeread_next_field(const char *head, size_t head_len, const char **cursor,
+                    const char **name, size_t *nlen, char *out, size_t size)
+{
+    const char *q = *cursor ? *cursor : head, *end = head + head_len;
+
+    while (q < end) {
+        const char *eol = memchr(q, '\n', (size_t)(end - q));
+        const char *le = eol ? eol : end, *colon = NULL;
+        size_t n;
+        if (*q != ' ' && *q != '\t' &&
+            (n = field_name_len(q, le, &colon)) > 0) {
+            *name = q;
+            *nlen = n;
+            value_of(colon, le, end, out, size, cursor);
+            return 0;
+        }
+        q = eol ? eol + 1 : end;
+    }
+    *cursor = end;
     return -1;
 }
 
@@ -266,61 +309,101 @@ mimeread_param(const char *value, const char *name, char *out, size_t size)
     return found ? 0 : -1;
 }
 
-/* content_type - p's type and charset, and its transfer encoding, from
- * its header */
-static void
-content_type(struct mimeread_part *p)
+/* skip_cfws - past blanks and RFC 5322 (comments), nested */
+static const char *
+skip_cfws(const char *v)
 {
-    char v[1024];
-    size_t i = 0, k = 0;
-    int slash = 0;
+    for (;;) {
+        while (*v == ' ' || *v == '\t' || *v == '\n')
+            v++;
+        if (*v != '(')
+            return v;
+        for (int depth = 0; *v; v++) {
+            if (*v == '\\' && v[1] != '\0')
+                v++;
+            else if (*v == '(')
+                depth++;
+            else if (*v == ')' && --depth == 0) {
+                v++;
+                break;
+            }
+        }
+    }
+}
+
+/* token_len - the length of the RFC 2045 token at v */
+static size_t
+token_len(const char *v)
+{
+    size_t n = 0;
+
+    while (v[n] > ' ' && v[n] < 127 &&
+           strchr("()<>@,;:\\\"/[]?=", v[n]) == NULL)
+        n++;
+    return n;
+}
+
+/* content_type - p's type and charset, and its transfer encoding, from
+ * its header; a part without a type is text/plain, or message/rfc822 in
+ * a multipart/digest (RFC 2046 section 5.1.5) */
+static void
+content_type(struct mimeread_part *p, int in_digest)
+{
+    char v[4096];
+    const char *t, *sub;
+    size_t tl, sl, i = 0;
 
     if (mimeread_field(p->head, p->head_len, "Content-Transfer-Encoding", 0, v,
                        sizeof v) > 0) {
-        for (; v[i] && v[i] != ' ' && v[i] != ';' && i + 1 < sizeof p->encoding;
-             i++)
-            p->encoding[i] = (char)tolower((unsigned char)v[i]);
+        t = skip_cfws(v);
+        for (tl = token_len(t); i < tl && i + 1 < sizeof p->encoding; i++)
+            p->encoding[i] = (char)tolower((unsigned char)t[i]);
         p->encoding[i] = '\0';
     }
     if (mimeread_field(p->head, p->head_len, "Content-Type", 0, v, sizeof v) <
         0) {
-        memcpy(p->type, "text/plain", sizeof "text/plain");
+        t = in_digest ? "message/rfc822" : "text/plain";
+        memcpy(p->type, t, strlen(t) + 1);
         return;
     }
-    for (i = 0; v[i] && v[i] != ';' && k + 1 < sizeof p->type; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c == ' ' || c == '\t')
-            continue; /* "text / plain" */
-        slash += c == '/';
-        p->type[k++] = (char)tolower(c);
-    }
-    p->type[k] = '\0';
-    if (slash != 1 || p->type[0] == '/' || p->type[k - 1] == '/') {
+    /* type "/" subtype, tokens, comments and blanks around them allowed */
+    t = skip_cfws(v);
+    tl = token_len(t);
+    sub = skip_cfws(t + tl);
+    if (tl > 0 && *sub == '/' && (sub = skip_cfws(sub + 1)) != NULL &&
+        (sl = token_len(sub)) > 0 && tl + 1 + sl < sizeof p->type) {
+        for (i = 0; i < tl; i++)
+            p->type[i] = (char)tolower((unsigned char)t[i]);
+        p->type[tl] = '/';
+        for (i = 0; i < sl; i++)
+            p->type[tl + 1 + i] = (char)tolower((unsigned char)sub[i]);
+        p->type[tl + 1 + sl] = '\0';
+    } else {
         /* a type alone, or no type: what it most likely is */
-        const char *t = strncmp(p->type, "text", 4) == 0 ? "text/plain"
-                        : strncmp(p->type, "multipart", 9) == 0
+        const char *g = tl >= 4 && strncasecmp(t, "text", 4) == 0 ? "text/plain"
+                        : tl >= 9 && strncasecmp(t, "multipart", 9) == 0
                             ? "multipart/mixed"
                             : "application/octet-stream";
-        memcpy(p->type, t, strlen(t) + 1);
+        memcpy(p->type, g, strlen(g) + 1);
     }
     mimeread_param(v, "charset", p->charset, sizeof p->charset);
 }
 
 static void
-walk_part(const char *s, size_t n, int depth, int max_depth, mimeread_cb cb,
-          void *arg)
+walk_part(const char *s, size_t n, int depth, int in_digest, int max_depth,
+          mimeread_cb cb, void *arg)
 {
     struct mimeread_part p;
-    char v[1024], boundary[256];
+    char v[4096], boundary[256];
     const char *q, *end, *part = NULL;
     size_t bl;
-    int nparts = 0;
+    int nparts = 0, digest;
 
     if (depth > max_depth)
         return;
-    mimeread_split(s, n, &p);
+    split(s, n, &p, depth == 0);
     p.depth = depth;
-    content_type(&p);
+    content_type(&p, in_digest);
     if (strncmp(p.type, "multipart/", 10) != 0) {
         cb(&p, arg);
         return;
@@ -330,6 +413,7 @@ walk_part(const char *s, size_t n, int depth, int max_depth, mimeread_cb cb,
         mimeread_param(v, "boundary", boundary, sizeof boundary) == -1 ||
         (bl = strlen(boundary)) == 0)
         return; /* a multipart without a boundary has no parts */
+    digest = strcmp(p.type, "multipart/digest") == 0;
     /* RFC 2046: a delimiter is a line "--boundary", the last
      * "--boundary--", blanks after either allowed; the line end before a
      * delimiter belongs to it */
@@ -348,8 +432,8 @@ walk_part(const char *s, size_t n, int depth, int max_depth, mimeread_cb cb,
             if (t == le) {
                 if (part != NULL) {
                     const char *pe = q > part ? q - 1 : q;
-                    walk_part(part, (size_t)(pe - part), depth + 1, max_depth,
-                              cb, arg);
+                    walk_part(part, (size_t)(pe - part), depth + 1, digest,
+                              max_depth, cb, arg);
                     nparts++;
                 }
                 part = eol ? eol + 1 : end;
@@ -362,13 +446,14 @@ walk_part(const char *s, size_t n, int depth, int max_depth, mimeread_cb cb,
         q = eol ? eol + 1 : end;
     }
     if (part != NULL) /* no close delimiter: the last part runs to the end */
-        walk_part(part, (size_t)(end - part), depth + 1, max_depth, cb, arg);
+        walk_part(part, (size_t)(end - part), depth + 1, digest, max_depth, cb,
+                  arg);
 }
 
 void
 mimeread_walk(const char *s, size_t n, int max_depth, mimeread_cb cb, void *arg)
 {
-    walk_part(s, n, 0, max_depth, cb, arg);
+    walk_part(s, n, 0, 0, max_depth, cb, arg);
 }
 
 char *

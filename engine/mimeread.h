@@ -64,6 +64,16 @@ long mimeread_field(const char *head, size_t head_len, const char *name,
                     int index, char *out, size_t size);
 
 /*
+ * mimeread_next_field - the field after *cursor in the header block (NULL
+ * to begin), in order: its name (*name, *nlen bytes) and its value as
+ * mimeread_field gives it; 0, or -1 past the last.  One pass over the
+ * block, where mimeread_field reads it from the start at each call.
+ */
+int mimeread_next_field(const char *head, size_t head_len, const char **cursor,
+                        const char **name, size_t *nlen, char *out,
+                        size_t size);
+
+/*
  * mimeread_param - the value of parameter name in a Content-Type-like
  * value (quotes and backslash escapes removed; RFC 2231's name*= and
  * name*0, name*1... pieces read too) into out, which must not overlap

@@ -2,10 +2,12 @@
 /*
  * pmap.c - an ordered parallel map (see pmap.h).
  *
- * A ring of depth slots: [head, next) are handed to workers or being
- * worked, [next, tail) wait for one; a slot is delivered when it is the
- * oldest (head) and done.  One mutex guards the ring; workers wait on
- * `work`, the caller on `done`.
+ * A ring of depth slots: [head, next) were handed to workers (being
+ * worked, or finished and waiting for the older ones to be delivered),
+ * [next, tail) wait for a worker; a slot is delivered when it is the
+ * oldest (head) and finished.  One mutex guards the ring; workers wait on
+ * `work_cv`, the caller on `done_cv`, and is woken for a run of finished
+ * jobs, not each.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -171,6 +173,16 @@ pmap_put(struct pmap *p, void *job)
     p->tail++;
     if (p->idle > 0)
         pthread_cond_signal(&p->work_cv);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void
+pmap_drain(struct pmap *p)
+{
+    if (p->nthreads == 0)
+        return;
+    pthread_mutex_lock(&p->lock);
+    deliver(p, 0);
     pthread_mutex_unlock(&p->lock);
 }
 

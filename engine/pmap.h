@@ -9,8 +9,9 @@
  * machine's cores share it while the output stays exactly what one thread
  * would print.  At most `depth` jobs are in flight: a put waits for the
  * oldest to be delivered, so memory stays flat over any number of jobs.
- * Each worker has its own scratch buffer (scratch_size bytes, zeroed),
- * for what a job needs but need not keep.  With one thread (or a machine
+ * Each worker has its own scratch buffer (scratch_size bytes, zeroed when
+ * the worker starts and kept as the last job left it), for what a job
+ * needs but need not keep.  With one thread (or a machine
  * of one core) nothing is started: put works and delivers in place.
  */
 #ifndef CAMPAIGN_PMAP_H
@@ -37,6 +38,10 @@ struct pmap *pmap_new(int nthreads, size_t depth, size_t scratch_size,
 /* pmap_put - hand job over; waits while depth jobs are in flight, and
  * delivers every job finished in order before it */
 void pmap_put(struct pmap *p, void *job);
+
+/* pmap_drain - deliver every job in flight (when what they use is about
+ * to go: a directory they open files in) */
+void pmap_drain(struct pmap *p);
 
 /* pmap_finish - deliver every job still in flight, stop the workers and
  * free p */

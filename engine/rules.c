@@ -140,7 +140,6 @@ status_ok(const char *s, size_t n)
     return i == n;
 }
 
-/* push - compile rule r's alternation pat; -1 with e set */
 /* push - rule r with its patterns re[0..nre) (taken) onto t */
 static int
 push(struct compiled **t, size_t *n, size_t *cap, const struct rule *r,

@@ -315,6 +315,40 @@ test_auto_and_unsubscribe(void)
                  "%s",
                  bounce_kind_name(r->kind));
     }
+    {
+        /* the returned message's type folded onto its own line, the
+         * DSN's with a comment: both still read */
+        static const char folded[] =
+            "From: MAILER-DAEMON@mx.example.net\n"
+            "To: news@acme.example\n"
+            "Subject: Undelivered Mail Returned to Sender\n"
+            "Content-Type: multipart/report; report-type=delivery-status;\n"
+            "\tboundary=\"B\"\n\n"
+            "--B\nContent-Type: message/delivery-status (RFC 3464)\n\n"
+            "Reporting-MTA: dns; mx.example.net\n\n"
+            "Final-Recipient: rfc822; gone@example.net\nAction: failed\n"
+            "Status: 5.1.1\n\n"
+            "--B\nContent-Type:\n message/rfc822\n\n"
+            "Message-ID: <m.1@acme.example>\n"
+            "Return-Path: <bounces+" TOK "@bounces.acme.example>\n"
+            "Subject: news\n\nhello\n--B--\n";
+        /* To first, Delivered-To after: Delivered-To is the stronger */
+        static const char order[] =
+            "To: bounces+AAAAAAAAAAAAAAAA@bounces.acme.example\n"
+            "Delivered-To: bounces+" TOK "@bounces.acme.example\n"
+            "From: x@example.org\nSubject: hi\n\nbody\n";
+        r = parse(folded, NULL);
+        TH_CHECK(r->kind == BOUNCE_DSN && r->nrcpt == 1 &&
+                     strcmp(r->rcpt[0].classification, "hard") == 0 &&
+                     strcmp(r->message_id, "<m.1@acme.example>") == 0 &&
+                     strcmp(r->returned_verp, TOK) == 0,
+                 "a DSN type with a comment and a returned message/rfc822 "
+                 "folded onto the next line are both read (%s, %s)",
+                 bounce_kind_name(r->kind), r->message_id);
+        r = parse(order, NULL);
+        TH_STREQ(r->verp, TOK,
+                 "Delivered-To's token is taken over an earlier To's");
+    }
     r = parse(encoded, NULL);
     TH_STREQ(bounce_kind_name(r->kind), "auto_reply",
              "a subject in encoded words (folded, two charsets) is decoded: "

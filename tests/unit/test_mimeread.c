@@ -198,6 +198,31 @@ main(void)
              "walk: a type without subtype: text is text/plain");
     TH_STREQ(walk("Content-Type: ;;\n\nx", 8), "0:application/octet-stream:x",
              "walk: an unreadable type is application/octet-stream");
+    TH_STREQ(walk("Content-Type: (a comment) message/delivery-status "
+                  "(RFC 3464)\n\nx",
+                  8),
+             "0:message/delivery-status:x",
+             "walk: comments around the type are not part of it");
+    TH_STREQ(walk("Content-Type: text/plain charset=us-ascii\n\nx", 8),
+             "0:text/plain:x",
+             "walk: the type ends where its token does (no ; before a "
+             "parameter)");
+    TH_STREQ(walk("Content-Type:\n message/rfc822\n\nSubject: s\n", 8),
+             "0:message/rfc822:Subject: s\n",
+             "walk: a type folded onto the next line");
+    TH_STREQ(walk("Content-Type: multipart/digest; boundary=d\n\n--d\n\n"
+                  "Subject: one\n\nbody\n--d\nContent-Type: text/plain\n\n"
+                  "two\n--d--\n",
+                  8),
+             "1:message/rfc822:Subject: one\n\nbody|1:text/plain:two",
+             "walk: in a multipart/digest a part without a type is "
+             "message/rfc822 (RFC 2046 5.1.5)");
+    TH_STREQ(walk("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+                  "From the desk of\nName: x\n--b--\n",
+                  8),
+             "1:text/plain:From the desk of\nName: x",
+             "walk: a part's first line \"From ...\" is its text, not an mbox "
+             "line");
     {
         const char *m = "Content-Type: multipart/report; "
                         "report-type=delivery-status; boundary=b\n\n--b\n"

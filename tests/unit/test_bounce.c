@@ -345,6 +345,24 @@ test_auto_and_unsubscribe(void)
                  "a DSN type with a comment and a returned message/rfc822 "
                  "folded onto the next line are both read (%s, %s)",
                  bounce_kind_name(r->kind), r->message_id);
+        /* a complaint whose recipient is only in the returned message's
+         * To, that message's type folded */
+        static const char arf[] =
+            "From: fbl@isp.example\nTo: abuse@acme.example\n"
+            "Subject: complaint\n"
+            "Content-Type: multipart/report; report-type=feedback-report; "
+            "boundary=F\n\n"
+            "--F\nContent-Type: message/feedback-report\n\n"
+            "Feedback-Type: abuse\nUser-Agent: fbl/1.0\nVersion: 1\n\n"
+            "--F\nContent-Type:\n message/rfc822\n\n"
+            "To: Someone <Someone@Example.NET>\nSubject: news\n\nhi\n"
+            "--F--\n";
+        r = parse(arf, NULL);
+        TH_CHECK(r->kind == BOUNCE_ARF && r->nrcpt == 1 &&
+                     strcmp(r->rcpt[0].recipient, "someone@example.net") == 0,
+                 "a complaint's recipient from the returned To, its type "
+                 "folded (%s)",
+                 r->nrcpt ? r->rcpt[0].recipient : "none");
         r = parse(order, NULL);
         TH_STREQ(r->verp, TOK,
                  "Delivered-To's token is taken over an earlier To's");

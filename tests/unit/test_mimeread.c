@@ -203,6 +203,9 @@ main(void)
                   8),
              "0:message/delivery-status:x",
              "walk: comments around the type are not part of it");
+    TH_STREQ(walk("Content-Type: message (report) / delivery-status\n\nx", 8),
+             "0:message/delivery-status:x",
+             "walk: blanks and comments around the / too");
     TH_STREQ(walk("Content-Type: text/plain charset=us-ascii\n\nx", 8),
              "0:text/plain:x",
              "walk: the type ends where its token does (no ; before a "

@@ -2,6 +2,7 @@
 /*
  * throttle.c - token buckets (see throttle.h).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,12 +14,20 @@
 #define RECOVER_MS 60000
 #define MIN_RATE (1.0 / 60)
 
+double
+bucket_default_burst(double rate)
+{
+    double b = floor(rate / 10);
+
+    return b < 1 ? 1 : b;
+}
+
 void
 bucket_init(struct bucket *b, double rate, double burst, int64_t now)
 {
     b->rate = rate;
     b->base = rate;
-    b->burst = burst > 0 ? burst : (rate > 1 ? rate : 1);
+    b->burst = burst > 0 ? burst : bucket_default_burst(rate);
     b->tokens = b->burst;
     b->last_ms = now;
     b->slowed_ms = 0;
@@ -36,8 +45,11 @@ refill(struct bucket *b, int64_t now)
         b->slowed_ms = now;
     }
     b->tokens += b->rate * (double)(now - b->last_ms) / 1000.0;
-    if (b->tokens > b->burst)
-        b->tokens = b->burst;
+    /* full: the capacity, plus what one millisecond brings - the clock
+     * ticks in ms, and a token that comes due between two ticks would
+     * otherwise lose its overshoot (0.8% of the rate at 14/s, burst 1) */
+    if (b->tokens > b->burst + b->rate / 1000.0)
+        b->tokens = b->burst + b->rate / 1000.0;
     b->last_ms = now;
 }
 

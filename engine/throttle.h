@@ -3,11 +3,15 @@
  * throttle.h - sending rate limits as token buckets.
  *
  * Pure: the clock is passed in (milliseconds), so the behaviour is
- * exactly testable.  One bucket for the global rate and one per
- * configured recipient domain (gmail.com = 20/s).  A relay's throttling
- * reply (421, 451/454 with 4.7.x, "rate", "throttl") halves the rate of
- * the bucket concerned for a while (throttle_slow); it recovers by 10%
- * a minute of quiet.
+ * exactly testable.  A bucket of rate R and capacity B lets at most
+ * B + R*T messages go in any span of T seconds, and R*T in the long run:
+ * with the default capacity, 10% of R a second (at least 1), no second
+ * carries more than 1.1 R, where a capacity of a whole second's worth let
+ * the first second carry 2 R (399 messages in one second at 200/s).  One bucket
+ * for the global rate and one per configured recipient domain (gmail.com =
+ * 20/s).  A relay's throttling reply (421, 451/454 with 4.7.x, "rate",
+ * "throttl") halves the rate of the bucket concerned for a while
+ * (throttle_slow); it recovers by 10% a minute of quiet.
  */
 #ifndef CAMPAIGN_THROTTLE_H
 #define CAMPAIGN_THROTTLE_H
@@ -26,6 +30,11 @@ struct bucket {
     int64_t slowed_ms; /* last throttle_slow, for recovery */
 };
 
+/* bucket_default_burst - the capacity when none is configured: a tenth
+ * of a second's worth, at least 1 */
+double bucket_default_burst(double rate);
+/* bucket_init - a full bucket of rate tokens a second (0: unlimited) and
+ * capacity burst (0: bucket_default_burst) */
 void bucket_init(struct bucket *b, double rate, double burst, int64_t now);
 /* bucket_take - 1 and one token taken, or 0 when empty. */
 int bucket_take(struct bucket *b, int64_t now);

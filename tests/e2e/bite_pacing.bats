@@ -88,3 +88,40 @@ timed_send() {
     send_status 78 --campaign third
     assert_contains "$stderr" "domain.☃.com"
 }
+
+@test "pacing (issue 15): --rate 200/s with the default burst - no second of arrivals at the relay carries more than 200 + 20, none comes faster than the rate" {
+    # 660 messages at 200/s, default burst 20 (a tenth of a second's
+    # worth): the old bucket held a whole second's (399 in the first
+    # second).  The arrival times are smtp-sink's files'; the bound
+    # allows 10% of R more for the relay's own scheduling (a message
+    # written late bunches with the next), the exact bound R + burst is
+    # test_throttle's, on a fake clock.
+    many_contacts "$BATS_TEST_TMPDIR/list.csv" 660
+    crun 0 import "$BATS_TEST_TMPDIR/list.csv" --list news
+    start_sink
+    write_conf "$SINK_PORT"
+    fastrun 0 --templates "$TEMPLATES" send --template promo --list news --rate 200/s
+    assert_contains "$output" "sent 660" || return 1
+    run "$PY" - "$SINK_DUMP" <<'PY'
+import os, sys
+d = sys.argv[1]
+t = sorted(os.stat(os.path.join(d, f)).st_mtime_ns / 1e9 for f in os.listdir(d))
+lo, most = 0, 0
+for hi in range(len(t)):
+    while t[lo] <= t[hi] - 1.0:
+        lo += 1
+    most = max(most, hi - lo + 1)
+# long past the burst and the connections' start, messages come at the
+# rate: from the 100th arrival to the last
+span = t[-1] - t[100]
+rate = (len(t) - 1 - 100) / span if span > 0 else float("inf")
+print(len(t), most, "%.1f" % rate)
+PY
+    [ "$status" -eq 0 ] || fail "$output" || return 1
+    read -r n most rate <<<"$output"
+    echo "# 660 at --rate 200/s: at most $most in one second, $rate/s from the 100th on" >&3
+    assert_eq "$n" 660 "messages at the relay" || return 1
+    [ "$most" -le 240 ] || fail "$most messages in one second (bound 200 + 20, +20 for scheduling)" || return 1
+    "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 204 else 1)' "$rate" ||
+        fail "$rate messages a second from the 100th on: faster than 200/s + 2%"
+}

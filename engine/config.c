@@ -538,14 +538,7 @@ set_limits(struct parse *p, const char *key, const char *v)
     } else if (strcmp(key, "concurrency") == 0) {
         if (parse_int(v, 1, 256, &l->concurrency) == -1)
             return BAD("concurrency: 1 to 256 (got \"%s\")", v);
-    } else if (strcmp(key, "daily_cap") == 0) {
-        int n;
-        if (parse_int(v, 0, INT_MAX, &n) == -1)
-            return BAD("daily_cap: a count (got \"%s\")", v);
-        l->daily_cap = n;
-    } else if (strcmp(key, "window") == 0)
-        set_str(&l->window, v);
-    else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
+    } else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
         struct config_domain_limit *d;
         if (l->ndomain >= CONFIG_DOMAIN_LIMITS_MAX)
             return BAD("more than %d per-domain limits",
@@ -717,8 +710,6 @@ env_overrides(struct parse *p, struct err *e)
         {"limits", "rate"},
         {"limits", "burst"},
         {"limits", "concurrency"},
-        {"limits", "daily_cap"},
-        {"limits", "window"},
         {"serve", "listen"},
         {"serve", "threads"},
         {"serve", "max_connections"},
@@ -948,7 +939,6 @@ config_free(struct config *cfg)
         free(r->auth);
         free(r->helo);
     }
-    free(cfg->limits.window);
     for (size_t i = 0; i < cfg->limits.ndomain; i++)
         free(cfg->limits.domain[i].domain);
     memset(cfg, 0, sizeof *cfg);

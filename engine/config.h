@@ -99,8 +99,6 @@ struct config_limits {
     struct config_rate rate;
     double burst;
     int concurrency;
-    long daily_cap; /* 0: none */
-    char *window;   /* "09:00-18:00 Europe/Rome" or NULL */
     struct config_domain_limit domain[CONFIG_DOMAIN_LIMITS_MAX];
     size_t ndomain;
 };

@@ -29,43 +29,11 @@
 #include "mailjob.h"
 
 /*
- * read_message - at most BOUNCE_INPUT_MAX + 1 bytes of f (the parser
- * reads no more; the + 1 tells it the input was longer).  Returns a
- * malloc'd buffer, or NULL with errno set on a read error.
- */
-static char *
-read_message(FILE *f, size_t *len)
-{
-    size_t cap = 64 * 1024, n = 0;
-    char *b = xmalloc(cap);
-
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            if (cap >= BOUNCE_INPUT_MAX + 1)
-                break;
-            cap =
-                cap * 2 > BOUNCE_INPUT_MAX + 1 ? BOUNCE_INPUT_MAX + 1 : cap * 2;
-            b = xrealloc(b, cap);
-        }
-        got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(b);
-        return NULL;
-    }
-    *len = n;
-    return b;
-}
-
-/*
- * read_fd - read_message of a file descriptor, by read(2) alone: a file
+ * read_fd - at most BOUNCE_INPUT_MAX + 1 bytes of fd (the parser reads no
+ * more; the + 1 tells it the input was longer), by read(2) alone: a file
  * of a Maildir is read in two calls (its bytes, then the end), where
- * stdio would also ask fcntl and fstat.  NULL with errno set on a read
- * error.
+ * stdio would also ask fcntl and fstat.  A malloc'd buffer, or NULL with
+ * errno set on a read error.
  */
 static char *
 read_fd(int fd, size_t *len)
@@ -651,7 +619,7 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
             j->file = xstrdup("-");
             j->dirfd = -1;
             j->preread = 1;
-            j->buf = read_message(stdin, &j->len);
+            j->buf = read_fd(STDIN_FILENO, &j->len);
             if (j->buf == NULL) {
                 j->warn = xasprintf("-: read error: %s", strerror(errno));
                 j->code = EX_IOERR;
@@ -803,18 +771,22 @@ one(struct job *j, const char *buf, size_t len, const char *rcpt,
 static int
 ingest_file(struct job *j, const char *path, const char *rcpt)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    int in = strcmp(path, "-") == 0;
+    int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     char *buf;
     size_t len;
     int code;
 
-    if (f == NULL) {
+    if (fd == -1) {
         log_warnx("%s: %s", path, strerror(errno));
         return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
     }
-    buf = read_message(f, &len);
-    if (f != stdin)
-        fclose(f);
+    buf = read_fd(fd, &len);
+    if (!in) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
     if (buf == NULL) {
         log_warnx("%s: read error: %s", path, strerror(errno));
         return EX_IOERR;

@@ -7,7 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "../engine/bounce.h"
+#include "../engine/buf.h"
 #include "../engine/config.h"
 #include "../engine/fetch.h"
 #include "../engine/ingest.h"
@@ -67,62 +67,47 @@ read_fd(int fd, size_t *len)
     return b;
 }
 
-/* struct out - the text a job prints, grown as it is written (stdio's
- * memstream costs more than the report it holds) */
-struct out {
-    char *p;
-    size_t len, cap;
-};
-
+/*
+ * out_write - append to a job's report (engine/buf.h).  A report is
+ * bounded by the parser's limits (BOUNCE_RCPT_MAX recipients, each field
+ * cut to its buffer: a few MB escaped at most), far below the buffer's
+ * maximum, so passing it is a bug, not an input: stop, as xmalloc does.
+ */
 static void
-out_write(struct out *o, const void *p, size_t n)
+out_write(struct buf *o, const void *p, size_t n)
 {
-    if (o->len + n + 1 > o->cap) {
-        o->cap = (o->len + n + 1) * 2;
-        o->p = xrealloc(o->p, o->cap);
+    if (buf_append(o, p, n) == -1) {
+        fprintf(stderr, "campaign: a bounce report past %zu bytes\n", o->max);
+        abort();
     }
-    memcpy(o->p + o->len, p, n);
-    o->len += n;
-    o->p[o->len] = '\0';
 }
 
 static void
-out_puts(struct out *o, const char *s)
+out_puts(struct buf *o, const char *s)
 {
     out_write(o, s, strlen(s));
 }
 
 static void
-out_putc(struct out *o, char c)
+out_putc(struct buf *o, char c)
 {
     out_write(o, &c, 1);
 }
 
-static void out_printf(struct out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
+/* out_u - "\uXXXX" of a code unit below 0x10000 (upper-case hex, as
+ * jansson writes it) */
 static void
-out_printf(struct out *o, const char *fmt, ...)
+out_u(struct buf *o, unsigned cu)
 {
-    char b[512], *big;
-    va_list ap;
-    int n;
+    static const char hex[] = "0123456789ABCDEF";
+    char u[6] = {'\\',
+                 'u',
+                 hex[(cu >> 12) & 15],
+                 hex[(cu >> 8) & 15],
+                 hex[(cu >> 4) & 15],
+                 hex[cu & 15]};
 
-    va_start(ap, fmt);
-    n = vsnprintf(b, sizeof b, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    if ((size_t)n < sizeof b) {
-        out_write(o, b, (size_t)n);
-        return;
-    }
-    big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    out_write(o, big, (size_t)n);
-    free(big);
+    out_write(o, u, sizeof u);
 }
 
 /*
@@ -132,9 +117,8 @@ out_printf(struct out *o, const char *fmt, ...)
  * UTF-8 becomes U+FFFD, so the value is kept, not dropped.
  */
 static void
-json_str(struct out *out, const char *s)
+json_str(struct buf *out, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)s;
     size_t n;
 
@@ -188,7 +172,7 @@ json_str(struct out *out, const char *s)
             if (esc != NULL)
                 out_puts(out, esc);
             else
-                out_printf(out, "\\u%04X", *p);
+                out_u(out, *p);
             p++;
             n--;
             continue;
@@ -204,19 +188,11 @@ json_str(struct out *out, const char *s)
             for (size_t i = 1; i < k; i++)
                 cp = cp << 6 | (p[i] & 0x3F);
         }
-        if (cp >= 0x10000) {
-            unsigned v = cp - 0x10000;
-            unsigned hi = 0xD800 | (v >> 10), lo = 0xDC00 | (v & 0x3FF);
-            out_printf(out, "\\u%04X\\u%04X", hi, lo);
+        if (cp >= 0x10000) { /* a surrogate pair */
+            out_u(out, 0xD800 | ((cp - 0x10000) >> 10));
+            out_u(out, 0xDC00 | ((cp - 0x10000) & 0x3FF));
         } else {
-            char u[7] = {'\\',
-                         'u',
-                         hex[cp >> 12],
-                         hex[(cp >> 8) & 15],
-                         hex[(cp >> 4) & 15],
-                         hex[cp & 15],
-                         '\0'};
-            out_puts(out, u);
+            out_u(out, cp);
         }
         p += k;
         n -= k;
@@ -226,7 +202,7 @@ json_str(struct out *out, const char *s)
 
 /* json_text - s as a JSON string, "" when empty or NULL */
 static void
-json_text(struct out *out, const char *s)
+json_text(struct buf *out, const char *s)
 {
     if (s == NULL || *s == '\0')
         out_puts(out, "\"\"");
@@ -237,7 +213,7 @@ json_text(struct out *out, const char *s)
 /* json_field - ",\n  \"name\": " before a value (the first without the
  * comma): jansson's JSON_INDENT(2) layout, kept byte for byte */
 static void
-json_field(struct out *out, int first, const char *name)
+json_field(struct buf *out, int first, const char *name)
 {
     out_puts(out, first ? "{\n  \"" : ",\n  \"");
     out_puts(out, name);
@@ -245,11 +221,10 @@ json_field(struct out *out, int first, const char *name)
 }
 
 /* report_json - one element per recipient (one with a null recipient when
- * there is none), each after "[\n" (the first of the run: *first) or
- * ",\n" */
+ * there is none), each after ",\n" (the run's first is put after "[\n"
+ * instead: parse_done's) */
 static void
-report_json(struct out *out, int *first, const char *file,
-            const struct bounce_report *r)
+report_json(struct buf *out, const char *file, const struct bounce_report *r)
 {
     size_t n = r->nrcpt ? r->nrcpt : 1;
     int token = r->verp[0] != '\0' || r->unsub[0] != '\0' ||
@@ -260,8 +235,7 @@ report_json(struct out *out, int *first, const char *file,
                                                 .reason = ""};
         const struct bounce_rcpt *c = r->nrcpt ? &r->rcpt[i] : &none;
 
-        out_puts(out, *first ? "[\n" : ",\n");
-        *first = 0;
+        out_puts(out, ",\n");
         json_field(out, 1, "file");
         json_str(out, file);
         json_field(out, 0, "kind");
@@ -277,10 +251,13 @@ report_json(struct out *out, int *first, const char *file,
         json_field(out, 0, "status_derived");
         out_puts(out, c->status_derived ? "true" : "false");
         json_field(out, 0, "reply_code");
-        if (c->reply_code)
-            out_printf(out, "%d", c->reply_code);
-        else
+        if (c->reply_code) {
+            char code[16];
+            snprintf(code, sizeof code, "%d", c->reply_code);
+            out_puts(out, code);
+        } else {
             out_puts(out, "null");
+        }
         json_field(out, 0, "diagnostic");
         json_str(out, c->diagnostic);
         json_field(out, 0, "remote_mta");
@@ -303,7 +280,7 @@ report_json(struct out *out, int *first, const char *file,
 
 /* safe - s with terminal controls made visible (log_unraw), printed */
 static void
-safe(struct out *out, const char *s)
+safe(struct buf *out, const char *s)
 {
     char *o = log_unraw(s, 0);
 
@@ -313,22 +290,30 @@ safe(struct out *out, const char *s)
 
 /* report_text - one line per recipient */
 static void
-report_text(struct out *out, const char *file, const struct bounce_report *r)
+report_text(struct buf *out, const char *file, const struct bounce_report *r)
 {
     if (r->nrcpt == 0) {
         safe(out, file);
-        out_printf(out, ": %s, no recipient found\n",
-                   bounce_kind_name(r->kind));
+        out_puts(out, ": ");
+        out_puts(out, bounce_kind_name(r->kind));
+        out_puts(out, ", no recipient found\n");
         return;
     }
     for (size_t i = 0; i < r->nrcpt; i++) {
         const struct bounce_rcpt *c = &r->rcpt[i];
         safe(out, file);
-        out_printf(out, ": %s %s ", bounce_kind_name(r->kind),
-                   c->classification);
+        out_puts(out, ": ");
+        out_puts(out, bounce_kind_name(r->kind));
+        out_putc(out, ' ');
+        out_puts(out, c->classification);
+        out_putc(out, ' ');
         safe(out, c->recipient[0] ? c->recipient : "(no recipient)");
-        if (c->status[0])
-            out_printf(out, " %s%s", c->status, c->status_derived ? "?" : "");
+        if (c->status[0]) {
+            out_putc(out, ' ');
+            out_puts(out, c->status);
+            if (c->status_derived)
+                out_putc(out, '?');
+        }
         if (c->reason && *c->reason) {
             out_puts(out, " (");
             safe(out, c->reason);
@@ -434,13 +419,13 @@ struct parse_job {
     char *file;     /* as named (a directory's name, "/", the entry's) */
     int dirfd;      /* a directory read: the entry is opened in it */
     size_t name_at; /* then: where the entry's name begins in file */
-    char *buf;      /* the message: read by the worker unless given */
+    char *buf;      /* the message: read by the worker unless given (or
+                       its reading failed: warn) */
     size_t len;
-    int preread;       /* buf given (standard input) */
     int code;          /* a sysexits code for this input, or 0 */
     struct err *fatal; /* bounce_parse failed: the run ends */
     char *warn;        /* what to warn of, or NULL */
-    struct out out;    /* what to print */
+    struct buf out;    /* what to print */
 };
 
 struct parse_run {
@@ -458,7 +443,7 @@ parse_work(void *v, void *scratch, void *arg)
     struct bounce_opts bo = {NULL};
     struct err e;
 
-    if (!j->preread) {
+    if (j->buf == NULL && j->warn == NULL) { /* not read yet */
         int fd = j->dirfd >= 0 ? openat(j->dirfd, j->file + j->name_at,
                                         O_RDONLY | O_CLOEXEC)
                                : open(j->file, O_RDONLY | O_CLOEXEC);
@@ -486,14 +471,11 @@ parse_work(void *v, void *scratch, void *arg)
     j->buf = NULL;
     if (j->fatal != NULL)
         return;
-    /* the array's opening is the deliverer's: each element is printed
-     * after ",\n" here and the first one's is put right then */
-    if (run->json) {
-        int first = 0;
-        report_json(&j->out, &first, j->file, r);
-    } else {
+    buf_init(&j->out, 0);
+    if (run->json)
+        report_json(&j->out, j->file, r);
+    else
         report_text(&j->out, j->file, r);
-    }
 }
 
 static void
@@ -526,7 +508,7 @@ parse_done(void *v, void *arg)
     free(j->buf);
     free(j->warn);
     free(j->fatal);
-    free(j->out.p);
+    buf_free(&j->out);
     free(j);
 }
 
@@ -618,7 +600,6 @@ cmd_bounces_parse(struct ctx *ctx, int argc, char **argv)
             struct parse_job *j = xcalloc(1, sizeof *j);
             j->file = xstrdup("-");
             j->dirfd = -1;
-            j->preread = 1;
             j->buf = read_fd(STDIN_FILENO, &j->len);
             if (j->buf == NULL) {
                 j->warn = xasprintf("-: read error: %s", strerror(errno));

@@ -5,13 +5,13 @@
  * The steps, in order:
  *  1. prepare: copy at most BOUNCE_INPUT_MAX bytes with every line end
  *     made LF (CR alone and CRLF alike), cut before the
- *     BOUNCE_NEST_SCAN-th multipart or message part header, a returned
- *     message/rfc822 made a leaf (its header is all we read of it);
+ *     BOUNCE_NEST_SCAN-th multipart or message part header;
  *  2. the copy's structure is walked in place (engine/mimeread.h; its
  *     decoding is GMime's) BOUNCE_DEPTH_MAX deep for the report parts
- * (message/delivery-status, also RFC 6533's message/global-delivery-status;
- * message/feedback-report), the returned message (message/rfc822,
- * text/rfc822-headers) and the first text parts;
+ *     (message/delivery-status, also RFC 6533's
+ *     message/global-delivery-status; message/feedback-report), the
+ *     returned message (message/rfc822, its header only: the body is
+ *     ours; text/rfc822-headers) and the first text parts;
  *  3. the kind: an ARF part makes a complaint, a DSN part a DSN; else a
  *     message from a mailer daemon, or one whose subject or text says it
  *     is a failure notice, is a non-standard bounce read by its
@@ -41,10 +41,9 @@
 
 /* multipart and message parts read at most; past it the input is cut */
 #define BOUNCE_NEST_SCAN 64
-/* the returned message's type, and what prepare() makes of it (the same
- * length) */
+/* the returned message's type: a part the walk gives whole, whose
+ * header alone is read (its body is ours) */
 #define RFC822 "message/rfc822"
-#define LEAF822 "x-campaign/822"
 /* bytes of a returned message's header read */
 #define BOUNCE_HEAD_MAX (64u * 1024)
 /* bytes of a decoded part's text kept */
@@ -381,24 +380,6 @@ prepare(const char *buf, size_t len, size_t *out_len, int *cut)
                 *cut = 1;
                 break;
             }
-            /* a returned message is read by its header only (its body is
-             * ours): a leaf, not a message to walk whole - most of the
-             * cost of a bounce otherwise */
-            if (ci_prefix(v, rest, RFC822) &&
-                (rest == sizeof RFC822 - 1 || v[sizeof RFC822 - 1] == ';' ||
-                 v[sizeof RFC822 - 1] == ' ' || v[sizeof RFC822 - 1] == '\r' ||
-                 v[sizeof RFC822 - 1] == '\n' ||
-                 v[sizeof RFC822 - 1] == '\t')) {
-                size_t head = (size_t)(v - l);
-                memcpy(o + k, l, head);
-                memcpy(o + k + head, LEAF822, sizeof LEAF822 - 1);
-                k += head + sizeof LEAF822 - 1;
-                i += head + sizeof RFC822 - 1;
-                l = buf + i;
-                start = k;
-                if (i >= n)
-                    break;
-            }
         }
         /* the line's end: LF, or CR (alone or before LF) */
         lf = memchr(l, '\n', n - i);
@@ -449,7 +430,7 @@ part_bytes(const struct mimeread_part *p)
     return mimeread_decode(p, BOUNCE_TEXT_MAX, &n);
 }
 
-/* part_head - the header of a returned message (a leaf, LEAF822, or a
+/* part_head - the header of a returned message (message/rfc822 or
  * message/global): its bytes up to the first blank line, at most
  * BOUNCE_HEAD_MAX; malloc'd, or NULL */
 static char *
@@ -560,9 +541,7 @@ part_cb(const struct mimeread_part *p, void *arg)
     } else if (strcmp(t, "message/feedback-report") == 0) {
         if (w->arf == NULL)
             w->arf = part_bytes(p);
-    } else if (strcmp(t, LEAF822) == 0 || strcmp(t, RFC822) == 0) {
-        /* (message/rfc822 itself: a type prepare() did not see, folded
-         * onto the next line or with a comment) */
+    } else if (strcmp(t, RFC822) == 0) {
         char *head;
         if (w->returned_headers != NULL && w->inner)
             return;

@@ -22,20 +22,18 @@ static size_t
 field_name_len(const char *s, const char *end, const char **colon)
 {
     const char *p = s;
+    size_t n;
 
-    while (p<end && * p> ' ' && *p < 127 && *p != ':')
+    while (p < end && (*p > ' ' && *p < 127) && *p != ':')
         p++;
-    if (p == s)
+    if ((n = (size_t)(p - s)) == 0)
         return 0;
-    {
-        size_t n = (size_t)(p - s);
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        if (p >= end || *p != ':')
-            return 0;
-        *colon = p;
-        return n;
-    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p >= end || *p != ':')
+        return 0;
+    *colon = p;
+    return n;
 }
 
 /* split - mimeread_split; the mbox "From " line skipped only when
@@ -345,14 +343,17 @@ token_len(const char *v)
 
 /* content_type - p's type and charset, and its transfer encoding, from
  * its header; a part without a type is text/plain, or message/rfc822 in
- * a multipart/digest (RFC 2046 section 5.1.5) */
+ * a multipart/digest (RFC 2046 section 5.1.5).  A multipart's boundary
+ * into boundary ("" when it has none). */
 static void
-content_type(struct mimeread_part *p, int in_digest)
+content_type(struct mimeread_part *p, int in_digest, char *boundary,
+             size_t bsize)
 {
     char v[4096];
     const char *t, *sub;
     size_t tl, sl, i = 0;
 
+    boundary[0] = '\0';
     if (mimeread_field(p->head, p->head_len, "Content-Transfer-Encoding", 0, v,
                        sizeof v) > 0) {
         t = skip_cfws(v);
@@ -387,6 +388,8 @@ content_type(struct mimeread_part *p, int in_digest)
         memcpy(p->type, g, strlen(g) + 1);
     }
     mimeread_param(v, "charset", p->charset, sizeof p->charset);
+    if (strncmp(p->type, "multipart/", 10) == 0)
+        mimeread_param(v, "boundary", boundary, bsize);
 }
 
 static void
@@ -394,7 +397,7 @@ walk_part(const char *s, size_t n, int depth, int in_digest, int max_depth,
           mimeread_cb cb, void *arg)
 {
     struct mimeread_part p;
-    char v[4096], boundary[256];
+    char boundary[256];
     const char *q, *end, *part = NULL;
     size_t bl;
     int nparts = 0, digest;
@@ -403,15 +406,12 @@ walk_part(const char *s, size_t n, int depth, int in_digest, int max_depth,
         return;
     split(s, n, &p, depth == 0);
     p.depth = depth;
-    content_type(&p, in_digest);
+    content_type(&p, in_digest, boundary, sizeof boundary);
     if (strncmp(p.type, "multipart/", 10) != 0) {
         cb(&p, arg);
         return;
     }
-    if (mimeread_field(p.head, p.head_len, "Content-Type", 0, v, sizeof v) <
-            0 ||
-        mimeread_param(v, "boundary", boundary, sizeof boundary) == -1 ||
-        (bl = strlen(boundary)) == 0)
+    if ((bl = strlen(boundary)) == 0)
         return; /* a multipart without a boundary has no parts */
     digest = strcmp(p.type, "multipart/digest") == 0;
     /* RFC 2046: a delimiter is a line "--boundary", the last

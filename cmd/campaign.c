@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "../engine/clock.h"
 #include "../engine/log.h"
 #include "cmd.h"
 
@@ -122,7 +123,7 @@ const struct command commands[] = {
      "campaign send --template NAME --list NAME [--campaign NAME]\n"
      "              [--data JSON] [--rate R] [--concurrency N] [--max N]\n"
      "              [--dry-run [--out DIR [--force]]] [--test-to EMAIL...]\n"
-     "              [--trust-refusals]",
+     "              [--trust-refusals] [--at TIME]",
      "Create or resume a campaign and send it through the relays of\n"
      "campaign.conf.  The campaign's name (default: the template's) is its\n"
      "identity: running the same command again resumes it and never sends\n"
@@ -146,6 +147,16 @@ const struct command commands[] = {
      "  --trust-refusals   a refusal the reply table calls the recipient's\n"
      "                     is the recipient's even when every recipient\n"
      "                     gets the same one (see below)\n"
+     "  --at TIME          schedule the campaign instead of sending now:\n"
+     "                     \"2026-12-24 09:00 Europe/Rome\" (the zone\n"
+     "                     defaults to [limits] timezone); run-due starts it\n"
+     "                     then, and its recipients are frozen then\n"
+     "\n"
+     "[limits] window: outside the sending window nothing is sent (exit 0,\n"
+     "saying when it opens), and a run stops handing out messages when it\n"
+     "closes.  [limits] daily_cap and warmup: a sending domain's messages a\n"
+     "day; when they are spent, \"daily limit reached, N left for\n"
+     "tomorrow\" (exit 0).\n"
      "\n"
      "4xx replies defer a recipient (retried on a later run after a back-off\n"
      "of 5 minutes doubling to 4 hours); 5xx bounce it (hard bounces are\n"
@@ -162,7 +173,32 @@ const struct command commands[] = {
      "Pause a campaign: a running send stops within a second, after the\n"
      "replies in flight.\n"},
     {"resume", cmd_resume, "campaign resume NAME",
-     "Allow a paused campaign to be sent again (then run send).\n"},
+     "Allow a paused campaign to be sent again (then run send).  A\n"
+     "scheduled campaign that has not started is due at the next run-due\n"
+     "if its time has passed (one overdue by more than [limits] grace is\n"
+     "not started by run-due on its own).\n"},
+    {"run-due", cmd_run_due, "campaign run-due [--force]",
+     "For cron or a systemd timer, every few minutes: send every campaign\n"
+     "that has something to send now - a schedule whose time has come\n"
+     "(send --at), recipients left queued by a stopped run, deferrals whose\n"
+     "retry is due (those past their last attempt expire) - each by\n"
+     "`send` in its own process, one summary line each, at most [limits]\n"
+     "campaigns at once.  A campaign whose send is still running is left\n"
+     "to it.  Nothing to do, outside the sending window, or the day's\n"
+     "allowance spent: it exits 0 and prints nothing.  A schedule more than\n"
+     "[limits] grace (default 2 h) overdue - the machine was off - is not\n"
+     "started but said, every run, until --force or campaign resume NAME.\n"
+     "The exit code is the first failed send's.\n"},
+    {"resend", cmd_resend,
+     "campaign resend NAME [--deferred] [--failed] [--uncertain] [--expired]",
+     "Put the recipients of the named states back in the queue, due now\n"
+     "and with their attempts counted afresh; a finished campaign is sending\n"
+     "again.  The next send or run-due sends them; addresses suppressed\n"
+     "meanwhile are skipped, as always.\n"},
+    {"campaigns", cmd_campaigns, "campaign campaigns",
+     "Every campaign with its status, scheduled time, recipients, sent,\n"
+     "left to send and next retry (times in [limits] timezone), then the\n"
+     "sending window and today's allowance.\n"},
     {"cancel", cmd_cancel, "campaign cancel NAME",
      "Cancel a campaign: a running send stops within a second, and nothing\n"
      "more is ever sent for it.\n"},
@@ -356,6 +392,12 @@ main(int argc, char **argv)
     log_init("campaign", ctx.quiet     ? LOG_QUIET
                          : ctx.verbose ? LOG_VERBOSE
                                        : LOG_NORMAL);
+    {
+        struct err e;
+        err_clear(&e);
+        if (clock_init(&e) == -1)
+            return cmd_fail(&e);
+    }
     if (want_version) {
         printf("campaign %s\n", CAMPAIGN_VERSION);
         return 0;

@@ -20,6 +20,8 @@ struct ctx {
     const char *templates_dir;
     int verbose;
     int quiet;
+    int run_due; /* send called by run-due: a campaign it found due, and
+                    one summary line */
 };
 
 struct command {
@@ -55,6 +57,9 @@ int cmd_bounces_parse(struct ctx *, int, char **);
 int cmd_bounces_rules(struct ctx *, int, char **);
 int cmd_bounces_ingest(struct ctx *, int, char **);
 int cmd_bounces_fetch(struct ctx *, int, char **);
+int cmd_run_due(struct ctx *, int, char **);
+int cmd_resend(struct ctx *, int, char **);
+int cmd_campaigns(struct ctx *, int, char **);
 
 /* cmd_usage - print the command's help to f; returns EX_USAGE or 0. */
 int cmd_usage(const char *name, FILE *f, int code);

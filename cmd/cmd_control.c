@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../engine/clock.h"
 #include "../engine/log.h"
 #include "../engine/queue.h"
 #include "cmd.h"
@@ -72,8 +73,8 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     struct err e;
     struct now now = {0, ""};
     long cancelled = 0;
-    int c, code = 0, rc, lock = -1, rebased = 0;
-    int64_t cid;
+    int c, code = 0, rc, lock = -1, rebased = 0, resched = 0;
+    int64_t cid, at = 0;
 
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -125,9 +126,15 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     if (rc == 1 && strcmp(name, "resume") == 0 &&
         (rebased = store_breaker_rebase(st, now.id, &e)) == -1)
         rc = -1;
+    /* a schedule that has not started stays one: due now if its time
+     * passed (run-due does not start one overdue by more than its grace
+     * on its own), else at its time */
+    if (rc == 1 && strcmp(name, "resume") == 0 &&
+        (resched =
+             store_campaign_reschedule(st, now.id, clock_now(), &at, &e)) == -1)
+        rc = -1;
     if (rc == 1 && ctl != NULL && strcmp(ctl, "cancel") == 0 &&
-        store_ledger_cancel(st, now.id, (int64_t)time(NULL), &cancelled, &e) ==
-            -1)
+        store_ledger_cancel(st, now.id, clock_now(), &cancelled, &e) == -1)
         rc = -1;
     if (rc == 1 && store_commit(st, &e) == -1)
         rc = -1;
@@ -141,6 +148,11 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     } else if (ctl != NULL && strcmp(ctl, "cancel") == 0) {
         printf("campaign %s %s; %ld recipients left to send are cancelled\n",
                argv[optind], said, cancelled);
+    } else if (resched) {
+        char t[40];
+        printf("campaign %s %s: scheduled for %s; the next campaign run-due "
+               "starts it\n",
+               argv[optind], said, cmd_time(at, t, sizeof t));
     } else {
         printf("campaign %s %s", argv[optind], said);
         if (ctl == NULL) { /* resume: the command that goes on */

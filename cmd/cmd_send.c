@@ -19,9 +19,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "../engine/clock.h"
 #include "../engine/email.h"
 #include "../engine/fsutil.h"
 #include "../engine/queue.h"
+#include "../engine/schedule.h"
 #include "../engine/log.h"
 #include "../engine/xalloc.h"
 #include "mailjob.h"
@@ -387,7 +389,7 @@ send_tests(struct ctx *ctx, struct store *st, struct mailjob *j,
     struct buf src, msg;
     struct err e;
     int code = 0, sent = 0, rc;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = clock_now();
     struct timespec ts;
     uint64_t nonce;
 
@@ -551,7 +553,7 @@ add_test_to(char (*to)[EMAIL_MAX + 1], int *n, const char *arg)
 
 struct camp {
     int found;
-    int64_t id, list_id, frozen_at;
+    int64_t id, list_id, frozen_at, scheduled_at;
     char status[16];
     char template[128];
     char *list;
@@ -568,6 +570,7 @@ camp_cb(const struct store_campaign *c, void *arg)
     k->id = c->id;
     k->list_id = c->list_id;
     k->frozen_at = c->frozen_at;
+    k->scheduled_at = c->scheduled_at;
     snprintf(k->status, sizeof k->status, "%s", c->status);
     snprintf(k->template, sizeof k->template, "%s", c->template);
     k->list = c->list ? xstrdup(c->list) : NULL;
@@ -620,6 +623,93 @@ precheck(struct store *st, struct mailjob *j, const struct tmpl *t,
     return code;
 }
 
+/* schedule - send --at: the campaign waits for run-due (its recipients
+ * are frozen when it starts, not now) */
+static int
+schedule(struct store *st, int64_t cid, const char *campaign, int64_t at,
+         const char *tz, json_t *data, const char *from)
+{
+    char *dj = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    char t[64], u[40];
+    struct err e;
+    int ok = 0;
+
+    err_clear(&e);
+    if (store_begin(st, &e) == -1 ||
+        (ok = store_campaign_schedule(st, cid, at, dj, &e)) == -1 ||
+        (ok &&
+         store_campaign_set_sender(st, cid, *from ? from : "", &e) == -1) ||
+        store_commit(st, &e) == -1) {
+        store_rollback(st);
+        free(dj);
+        return cmd_fail(&e);
+    }
+    free(dj);
+    if (!ok) {
+        log_warnx("campaign %s cannot be scheduled: it has started or is over",
+                  campaign);
+        return EX_USAGE;
+    }
+    sched_format(at, tz, t, sizeof t);
+    printf("campaign %s scheduled for %s (%s): campaign run-due starts it "
+           "then, with the list's members at that time\n",
+           campaign, t, cmd_time(at, u, sizeof u));
+    return 0;
+}
+
+/* the day's allowance of a sending domain (schedule.h), reserved in
+ * daily_sent before the run and settled after it */
+struct allowance {
+    int on;
+    int64_t day;
+    const char *domain;
+    long allowed, used, reserved;
+    int binding; /* the reservation, not --max nor the queue, limits */
+};
+
+/* allowance_take - reserve what this run may send today: 1 when some,
+ * 0 when the day's allowance is spent (said), -1 on error */
+static int
+allowance_take(struct store *st, const struct config_limits *l, const char *tz,
+               int64_t cid, const char *campaign, long max, struct allowance *a,
+               struct err *e)
+{
+    struct store_counts c;
+    long pending, want;
+
+    a->allowed = sched_allowance(&l->cap, a->day = sched_day(tz, clock_now()));
+    if ((a->on = a->allowed != -1) == 0)
+        return 1;
+    if (store_ledger_counts(st, cid, &c, e) == -1)
+        return -1;
+    pending = c.queued + c.sending + c.deferred + c.uncertain_retry +
+              c.unbuildable + c.held;
+    if (store_begin(st, e) == -1 ||
+        store_daily_get(st, a->domain, a->day, &a->used, e) == -1) {
+        store_rollback(st);
+        return -1;
+    }
+    if (a->used >= a->allowed) {
+        store_rollback(st);
+        a->on = 0;
+        printf("campaign %s: daily limit reached (%ld of %ld today from "
+               "%s), %ld left for tomorrow\n",
+               campaign, a->used, a->allowed, a->domain, pending);
+        return 0;
+    }
+    want = a->allowed - a->used;
+    a->binding = want < pending && (max == 0 || want < max);
+    if (!a->binding)
+        want = max > 0 && max < pending ? max : pending;
+    a->reserved = want;
+    if (store_daily_add(st, a->domain, a->day, want, e) == -1 ||
+        store_commit(st, e) == -1) {
+        store_rollback(st);
+        return -1;
+    }
+    return 1;
+}
+
 static const char *const stop_words[] = {
     [QUEUE_DONE] = "",
     [QUEUE_PAUSED] = " (paused)",
@@ -628,6 +718,7 @@ static const char *const stop_words[] = {
     [QUEUE_MAXED] = " (--max reached)",
     [QUEUE_REFUSED] = " (stopped: the relay refused us)",
     [QUEUE_MESSAGE_REFUSED] = " (stopped: the relay refused the message)",
+    [QUEUE_WINDOW] = " (the sending window closed)",
 };
 
 int
@@ -646,11 +737,12 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         {"max", required_argument, NULL, 'm'},
         {"test-to", required_argument, NULL, 'T'},
         {"trust-refusals", no_argument, NULL, 'R'},
+        {"at", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *template = NULL, *list = NULL, *campaign = NULL;
-    const char *data = NULL, *rate = NULL;
+    const char *data = NULL, *rate = NULL, *at = NULL;
     struct config_rate rate_v = {0};
     int dry = 0, c, code = 0, rc, concurrency = 0, lock = -1;
     long max = 0;
@@ -666,6 +758,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     int ntest = 0, testing = 0, trust = 0, started = 0;
     struct relay_params rp;
     struct tmpl *today = NULL;
+    const char *tz = "";
+    int64_t at_t = 0, stop_at = 0;
 
     memset(&d, 0, sizeof d);
     memset(&k, 0, sizeof k);
@@ -723,6 +817,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         case 'R':
             trust = 1;
             break;
+        case 'A':
+            at = optarg;
+            break;
         case 'T':
             testing = 1;
             if (add_test_to(test_to, &ntest, optarg) == -1)
@@ -755,6 +852,13 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
     if (d.out_dir != NULL && !dry) {
         log_warnx("send: --out goes with --dry-run");
+        return EX_USAGE;
+    }
+    if (at != NULL && (testing || dry || max > 0 || rate != NULL ||
+                       concurrency > 0 || trust)) {
+        log_warnx("send: --at schedules the campaign and sends nothing now: "
+                  "it does not go with --test-to, --dry-run, --max, --rate, "
+                  "--concurrency or --trust-refusals");
         return EX_USAGE;
     }
     if (campaign == NULL)
@@ -814,6 +918,40 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
+    if (j.cfg.limits.timezone != NULL)
+        tz = j.cfg.limits.timezone;
+    if (at != NULL) {
+        char why[200];
+        if (sched_at_parse(at, tz, &at_t, why, sizeof why) == -1) {
+            log_warnx("--at: %s", why);
+            code = EX_USAGE;
+            goto out;
+        }
+        if (at_t < clock_now() - 60) {
+            log_warnx("--at: \"%s\" is in the past", at);
+            code = EX_USAGE;
+            goto out;
+        }
+        if (k.found && k.frozen_at > 0) {
+            log_warnx("campaign %s has started: --at schedules a campaign "
+                      "before it starts",
+                      campaign);
+            code = EX_USAGE;
+            goto out;
+        }
+    }
+    /* a schedule is kept: run-due starts it (a send on its own before
+     * the time says when) */
+    if (!dry && !testing && at == NULL && k.found &&
+        strcmp(k.status, "scheduled") == 0 && k.scheduled_at > clock_now()) {
+        char t[64];
+        sched_format(k.scheduled_at, tz, t, sizeof t);
+        printf("campaign %s is scheduled for %s: campaign run-due starts "
+               "it then (send --at changes the time, campaign cancel drops "
+               "it)\n",
+               campaign, t);
+        goto out;
+    }
     /* a resumed campaign (and a dry run of it) renders with the data it
      * started with */
     if (k.data != NULL) {
@@ -857,8 +995,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     if (testing || dry)
         cid = k.found ? k.id : 0;
     else if (store_begin(st, &e) == -1 ||
-             store_campaign_ensure(st, campaign, template, list_id,
-                                   (int64_t)time(NULL), &cid, &e) == -1 ||
+             store_campaign_ensure(st, campaign, template, list_id, clock_now(),
+                                   &cid, &e) == -1 ||
              store_commit(st, &e) == -1) {
         store_rollback(st);
         code = cmd_fail(&e);
@@ -873,6 +1011,11 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
     if ((d.comp = composer_new(&cp, &e)) == NULL) {
         code = cmd_fail(&e);
+        goto out;
+    }
+    if (at != NULL) {
+        code = schedule(st, cid, campaign, at_t, tz, j.data,
+                        composer_sender_domain(d.comp));
         goto out;
     }
 
@@ -892,7 +1035,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             code = EX_CANTCREAT;
             goto out;
         }
-        d.now = (int64_t)time(NULL);
+        d.now = clock_now();
         d.st = st;
         d.limit = max;
         err_clear(&d.serr);
@@ -945,6 +1088,22 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     }
 
     /* ---- the real send ---- */
+    if (j.cfg.limits.nwindow > 0) {
+        /* outside the sending window nothing is claimed; inside, the
+         * queue stops handing out when it closes */
+        if (!sched_window_check(j.cfg.limits.window, j.cfg.limits.nwindow, tz,
+                                clock_now(), &stop_at)) {
+            char t[64] = "never";
+            if (stop_at > 0)
+                sched_format(stop_at, tz, t, sizeof t);
+            printf("campaign %s: outside the sending window (", campaign);
+            for (size_t i = 0; i < j.cfg.limits.nwindow; i++)
+                printf("%s%s", i ? "; " : "", j.cfg.limits.window[i].text);
+            printf("): it opens %s%s; nothing sent\n", stop_at > 0 ? "at " : "",
+                   t);
+            goto out;
+        }
+    }
     if (relay_setup(ctx, &j, passwords, concurrency, &rp) == -1) {
         code = EX_CONFIG;
         goto out;
@@ -965,7 +1124,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     if (k.frozen_at == 0 || k.template_src == NULL) {
         char *dj = j.data ? json_dumps(j.data, JSON_COMPACT) : NULL;
         char *ts = tmpl_frozen(j.tmpl, ctx->templates_dir);
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = clock_now();
         if (store_begin(st, &e) == -1 ||
             (k.frozen_at == 0 &&
              store_ledger_freeze(st, cid, list_id, now, &e) == -1) ||
@@ -1012,8 +1171,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             d.comp = nc;
         }
         if (store_begin(st, &e) == -1 ||
-            (started = store_campaign_start(st, cid, (int64_t)time(NULL), NULL,
-                                            &e)) == -1 ||
+            (started = store_campaign_start(st, cid, clock_now(), NULL, &e)) ==
+                -1 ||
             (started && c0.unbuildable + c0.held > 0 &&
              store_ledger_requeue_unbuildable(st, cid, &requeued, &e) == -1) ||
             (started && ts != NULL &&
@@ -1060,6 +1219,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         struct breaker_limits brk;
         struct queue_summary sum;
         struct store_counts cnt;
+        struct allowance allow;
+        const char *stopped;
         int64_t due = 0;
 
         memset(&qp, 0, sizeof qp);
@@ -1078,10 +1239,32 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         qp.breaker = &brk;
         qp.soft_limit = j.cfg.bounces.soft_limit;
         qp.soft_days = j.cfg.bounces.soft_days;
+        qp.stop_at = stop_at;
+
+        /* the daily cap and warm-up of the sending domain */
+        memset(&allow, 0, sizeof allow);
+        allow.domain = *composer_sender_domain(d.comp)
+                           ? composer_sender_domain(d.comp)
+                           : "(no domain)";
+        if (store_campaign_set_sender(st, cid, allow.domain, &e) == -1 ||
+            (rc = allowance_take(st, &j.cfg.limits, tz, cid, campaign, max,
+                                 &allow, &e)) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
+        if (rc == 0)
+            goto out;
+        if (allow.on)
+            qp.max = allow.binding || max > 0 ? allow.reserved : 0;
 
         catch_signals();
         rc = queue_send(&qp, &sum, &e);
         if (rc == -1)
+            code = cmd_fail(&e);
+        /* what the reservation did not use goes back to the day */
+        if (allow.on && sum.attempted != allow.reserved &&
+            store_daily_add(st, allow.domain, allow.day,
+                            sum.attempted - allow.reserved, &e) == -1)
             code = cmd_fail(&e);
         if (store_ledger_counts(st, cid, &cnt, &e) == -1 ||
             store_ledger_next_due(st, cid, &due, &e) == -1) {
@@ -1102,7 +1285,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         if (store_campaign_finish(st, cid, status,
                                   strcmp(status, "done") == 0 ||
                                           strcmp(status, "cancelled") == 0
-                                      ? (int64_t)time(NULL)
+                                      ? clock_now()
                                       : 0,
                                   &e) == -1)
             code = cmd_fail(&e);
@@ -1118,22 +1301,39 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             snprintf(hd, sizeof hd, ", held %ld", sum.held);
         if (cnt.held > 0)
             snprintf(lhd, sizeof lhd, ", %ld held", cnt.held);
+        stopped = stop_words[sum.stop];
+        if (sum.stop == QUEUE_MAXED && allow.on && allow.binding)
+            stopped = " (daily limit reached)";
         printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
                "%ld, skipped %ld, uncertain %ld%s%s%s in %.1f s (%.0f "
                "msg/s)%s\n",
                campaign, sum.sent, sum.deferred, sum.bounced, sum.failed,
                sum.skipped, sum.uncertain, sum.expired > 0 ? expired : "", ub,
                hd, sum.seconds,
-               sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
-               stop_words[sum.stop]);
+               sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0, stopped);
+        if (sum.stop == QUEUE_MAXED && allow.on && allow.binding)
+            printf("campaign %s: daily limit reached (%ld today from %s), "
+                   "%ld left for tomorrow\n",
+                   campaign, allow.allowed, allow.domain,
+                   cnt.queued + cnt.sending + cnt.deferred +
+                       cnt.uncertain_retry);
+        if (sum.stop == QUEUE_WINDOW) {
+            char t[64];
+            sched_format(stop_at, tz, t, sizeof t);
+            printf("campaign %s: the sending window closed at %s; the next "
+                   "run in the window goes on\n",
+                   campaign, t);
+        }
         snprintf(expired, sizeof expired, ", %ld expired", cnt.expired);
-        printf("ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
-               "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s%s%s; "
-               "campaign %s\n",
-               cnt.recipients, cnt.sent, cnt.queued + cnt.sending, cnt.deferred,
-               cnt.bounced_hard + cnt.bounced_soft + cnt.blocked, cnt.failed,
-               cnt.skipped, cnt.uncertain, cnt.expired > 0 ? expired : "", lub,
-               lhd, status);
+        if (!ctx->run_due)
+            printf(
+                "ledger: %ld recipients: %ld sent, %ld queued, %ld deferred, "
+                "%ld bounced, %ld failed, %ld suppressed, %ld uncertain%s%s%s; "
+                "campaign %s\n",
+                cnt.recipients, cnt.sent, cnt.queued + cnt.sending,
+                cnt.deferred, cnt.bounced_hard + cnt.bounced_soft + cnt.blocked,
+                cnt.failed, cnt.skipped, cnt.uncertain,
+                cnt.expired > 0 ? expired : "", lub, lhd, status);
         if (sum.unbuildable > 0) {
             fprintf(stderr,
                     "campaign %s: the message of %ld recipient%s could not "
@@ -1156,7 +1356,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             if (code == 0)
                 code = EX_UNAVAILABLE;
         }
-        if (cnt.deferred > 0 && due > 0) {
+        if (cnt.deferred > 0 && due > 0 && !ctx->run_due) {
             char t[40];
             printf("%ld deferred; the next retry is due at %s: run this "
                    "command again then\n",

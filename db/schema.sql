@@ -86,7 +86,9 @@ CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;
 -- pause or cancel request, and the frozen recipient count; template_src
 -- from 004_events: the template files as the campaign froze them; the
 -- breaker columns from 008_bounces: why the circuit breaker paused it, and
--- the counts at the last resume.
+-- the counts at the last resume; scheduled_at and sender_domain from
+-- 009_schedule: the instant `send --at` set, and the From domain whose
+-- daily cap the campaign counts against.
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -104,7 +106,9 @@ CREATE TABLE campaigns (
     breaker     TEXT,
     breaker_sent INTEGER NOT NULL DEFAULT 0,
     breaker_hard INTEGER NOT NULL DEFAULT 0,
-    breaker_complaints INTEGER NOT NULL DEFAULT 0
+    breaker_complaints INTEGER NOT NULL DEFAULT 0,
+    scheduled_at INTEGER,
+    sender_domain TEXT
 );
 
 -- 005_cancelled rebuilt sends to add the state cancelled (SQLite cannot
@@ -175,4 +179,14 @@ CREATE TABLE inbound (
     outcome     TEXT NOT NULL,
     campaign_id INTEGER,
     contact_id  INTEGER
+) WITHOUT ROWID;
+
+-- 009_schedule: messages handed to a relay per sending domain and local
+-- calendar day (days since 1970-01-01 in [limits] timezone): what the
+-- daily cap and the warm-up allow.
+CREATE TABLE daily_sent (
+    domain  TEXT NOT NULL,
+    day     INTEGER NOT NULL,
+    sent    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (domain, day)
 ) WITHOUT ROWID;

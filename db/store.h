@@ -277,9 +277,11 @@ int store_campaign_ensure(struct store *st, const char *name,
 struct store_campaign {
     int64_t id;
     const char *name, *template, *list, *status, *data, *control;
-    const char *template_src; /* the frozen template (tmpl.h), or NULL */
-    const char *breaker;      /* why the circuit breaker paused it, or NULL */
+    const char *template_src;  /* the frozen template (tmpl.h), or NULL */
+    const char *breaker;       /* why the circuit breaker paused it, or NULL */
+    const char *sender_domain; /* 009_schedule: whose daily cap, or NULL */
     int64_t list_id, frozen_at, recipients, created_at, started_at, finished_at;
+    int64_t scheduled_at; /* send --at (0: none) */
 };
 typedef int (*store_campaign_cb)(const struct store_campaign *c, void *arg);
 /* store_campaign_get - 1 and cb called when it exists, 0 when not. */
@@ -590,5 +592,54 @@ int store_checkpoint(struct store *st);
  * the busy timeout); -1 when another connection kept it from finishing.
  * After contacts forget: the WAL's old pages may hold what was erased. */
 int store_checkpoint_truncate(struct store *st);
+
+/* ---- when campaigns go (009_schedule.sql, store_schedule.c) ---- */
+
+/* store_campaign_schedule - status scheduled at `at` (data kept when not
+ * NULL); 1, or 0 when the campaign has started or is over. */
+int store_campaign_schedule(struct store *st, int64_t id, int64_t at,
+                            const char *data, struct err *e);
+/* store_campaign_set_sender - the domain whose daily cap it counts on */
+int store_campaign_set_sender(struct store *st, int64_t id, const char *domain,
+                              struct err *e);
+/* store_campaign_reschedule - `resume` of a scheduled campaign that has
+ * not started: scheduled again, due now if its time passed; 1 and *at,
+ * or 0 when it is not such a campaign. */
+int store_campaign_reschedule(struct store *st, int64_t id, int64_t now,
+                              int64_t *at, struct err *e);
+/* a campaign as run-due and `campaigns` see it */
+struct store_due {
+    int64_t id;
+    const char *name, *status, *sender_domain;
+    int64_t scheduled_at, frozen_at, created_at, started_at, finished_at;
+    long recipients;
+    int queued;         /* rows to send now: queued, left sending by a
+                           crash, or uncertain owed their retry */
+    int64_t next_retry; /* the earliest deferred retry, 0: none */
+};
+typedef int (*store_due_cb)(const struct store_due *d, void *arg);
+/* store_campaigns_due - cb for every campaign not over (all: every
+ * campaign), oldest first; cb returns non-zero to stop. */
+int store_campaigns_due(struct store *st, int all, store_due_cb cb, void *arg,
+                        struct err *e);
+/* store_daily_get / _add - messages a sending domain handed to relays on
+ * a local day (schedule.h sched_day) */
+int store_daily_get(struct store *st, const char *domain, int64_t day, long *n,
+                    struct err *e);
+int store_daily_add(struct store *st, const char *domain, int64_t day, long n,
+                    struct err *e);
+/* store_ledger_resend - the rows of the chosen states (STORE_RESEND_*)
+ * back to queued, due now, attempts counted afresh; a finished campaign
+ * is sending again.  Suppressions are honoured when the rows are claimed.
+ * The caller holds the transaction. */
+#define STORE_RESEND_DEFERRED 1
+#define STORE_RESEND_FAILED 2
+#define STORE_RESEND_UNCERTAIN 4
+#define STORE_RESEND_EXPIRED 8
+struct store_resent {
+    long deferred, failed, uncertain, expired;
+};
+int store_ledger_resend(struct store *st, int64_t campaign, int which,
+                        struct store_resent *n, struct err *e);
 
 #endif

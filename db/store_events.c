@@ -35,7 +35,8 @@ enum stmt_id {
     S_BREAKER_REBASE,
     S_END
 };
-_Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
+_Static_assert((int)S_END <= (int)STORE_SLOT_SCHEDULE,
+               "more statements than slots");
 
 static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
     [S_EVENT_ADD - STORE_SLOT_EVENTS] =

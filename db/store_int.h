@@ -7,7 +7,8 @@
  * transactions) and one file per family of tables, each with its own
  * statement table: store_contacts.c (imports, contacts, lists,
  * memberships, suppressions), store_ledger.c (campaigns and the send
- * ledger), store_events.c (opens, clicks, unsubscribes, views).  A
+ * ledger), store_events.c (opens, clicks, unsubscribes, views),
+ * store_schedule.c (when campaigns go: schedules, daily counts, resends).  A
  * family's statements take the slots from its STORE_SLOT_* on.
  */
 #ifndef CAMPAIGN_STORE_INT_H
@@ -23,7 +24,8 @@ enum {
     STORE_SLOT_CONTACTS = 0,
     STORE_SLOT_LEDGER = 40,
     STORE_SLOT_EVENTS = 80,
-    STORE_STMT_MAX = 120,
+    STORE_SLOT_SCHEDULE = 120,
+    STORE_STMT_MAX = 140,
 };
 
 struct store {

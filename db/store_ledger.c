@@ -96,7 +96,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_GET - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
-        "  c.started_at, c.finished_at, c.template_src, c.breaker "
+        "  c.started_at, c.finished_at, c.template_src, c.breaker, "
+        "  c.scheduled_at, c.sender_domain "
         "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
         "WHERE c.name = ?1",
     [S_CAMPAIGN_START - STORE_SLOT_LEDGER] =
@@ -208,7 +209,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     [S_CAMPAIGN_GET_ID - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.name, c.template, c.list_id, l.name, c.status, "
         "  c.data, c.frozen_at, c.control, c.recipients, c.created_at, "
-        "  c.started_at, c.finished_at, c.template_src, c.breaker "
+        "  c.started_at, c.finished_at, c.template_src, c.breaker, "
+        "  c.scheduled_at, c.sender_domain "
         "FROM campaigns c LEFT JOIN lists l ON l.id = c.list_id "
         "WHERE c.id = ?1",
     /* a campaign's template is frozen once, when it starts */
@@ -361,6 +363,8 @@ campaign_row(struct store *st, sqlite3_stmt *s, store_campaign_cb cb, void *arg,
         c.finished_at = sqlite3_column_int64(s, 12);
         c.template_src = (const char *)sqlite3_column_text(s, 13);
         c.breaker = (const char *)sqlite3_column_text(s, 14);
+        c.scheduled_at = sqlite3_column_int64(s, 15);
+        c.sender_domain = (const char *)sqlite3_column_text(s, 16);
         cb(&c, arg);
     }
     sqlite3_reset(s);

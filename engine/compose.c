@@ -1374,6 +1374,19 @@ composer_from_domain(const struct composer *c)
     return c->last_from;
 }
 
+const char *
+composer_sender_domain(const struct composer *c)
+{
+    const char *at;
+
+    if (c->last_from[0] != '\0')
+        return c->last_from;
+    if (c->from_fixed && c->from_ok && c->from.addr != NULL &&
+        (at = strrchr(c->from.addr, '@')) != NULL)
+        return at + 1;
+    return c->from_domain ? c->from_domain : "";
+}
+
 int
 composer_check(struct composer *c, const struct compose_contact *ct,
                int64_t now, struct err *e)

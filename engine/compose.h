@@ -87,6 +87,10 @@ void composer_free(struct composer *c);
 /* composer_from_domain - the From domain of the last message built (or
  * checked), "" before the first. */
 const char *composer_from_domain(const struct composer *c);
+/* composer_sender_domain - the domain a campaign sends from, before any
+ * message is built: the last From's, else the template's fixed From or
+ * [sender] from; "" when none (its daily cap's key, schedule.h) */
+const char *composer_sender_domain(const struct composer *c);
 
 /*
  * composer_build - the message for one contact into out (reset first),

@@ -46,6 +46,11 @@ static const char config_default[] =
     "; rate = 50/s\n"
     "; concurrency = 8\n"
     "; domain.gmail.com = 20/s\n"
+    "; window = Mon-Fri 09:00-18:00         ; send only then (repeat the key)\n"
+    "; timezone = Europe/Rome               ; of windows and the daily count\n"
+    "; daily_cap = 10000                    ; a day, per sending domain\n"
+    "; warmup = 500, 1000, 2500, 5000       ; a day, from warmup_start\n"
+    "; warmup_start = 2026-12-07\n"
     "\n"
     "[dkim]\n"
     "; domain = acme.example\n"
@@ -116,6 +121,41 @@ parse_int(const char *v, int lo, int hi, int *out)
     if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
         return -1;
     *out = (int)n;
+    return 0;
+}
+
+/* parse_duration - "90" or "90s", "30m", "2h", "1d": seconds, at most
+ * 30 days */
+static int
+parse_duration(const char *v, int *out)
+{
+    size_t d = strspn(v, "0123456789");
+    long n, unit = 1;
+
+    if (d == 0 || d > 7)
+        return -1;
+    n = strtol(v, NULL, 10);
+    switch (v[d]) {
+    case '\0':
+    case 's':
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (v[d] != '\0' && v[d + 1] != '\0')
+        return -1;
+    if (n * unit > 30L * 86400)
+        return -1;
+    *out = (int)(n * unit);
     return 0;
 }
 
@@ -522,6 +562,49 @@ set_relay(struct parse *p, const char *name, const char *key, const char *v)
     return 1;
 }
 
+/* set_limits_when - the [limits] keys of when to send (schedule.h) */
+static int
+set_limits_when(struct parse *p, const char *key, const char *v)
+{
+    struct config_limits *l = &p->cfg->limits;
+    char why[160];
+
+    if (strcmp(key, "window") == 0) {
+        if (l->nwindow >= SCHED_WINDOWS_MAX)
+            return BAD("more than %d windows", SCHED_WINDOWS_MAX);
+        if (sched_window_parse(v, &l->window[l->nwindow], why, sizeof why) ==
+            -1)
+            return BAD("window: %s", why);
+        l->nwindow++;
+    } else if (strcmp(key, "timezone") == 0) {
+        if (*v == '\0' || !sched_tz_valid(v))
+            return BAD("timezone: \"%s\" is not a zone of the tz database "
+                       "(an IANA name such as Europe/Rome)",
+                       v);
+        set_str(&l->timezone, v);
+    } else if (strcmp(key, "daily_cap") == 0) {
+        int n;
+        if (parse_int(v, 1, 100000000, &n) == -1)
+            return BAD("daily_cap: 1 to 100000000 (got \"%s\")", v);
+        l->cap.daily_cap = n;
+    } else if (strcmp(key, "warmup") == 0) {
+        if (sched_warmup_parse(v, &l->cap, why, sizeof why) == -1)
+            return BAD("warmup: %s", why);
+    } else if (strcmp(key, "warmup_start") == 0) {
+        if (sched_date_parse(v, &l->cap.warmup_start) == -1)
+            return BAD("warmup_start: a date like 2026-12-07 (got \"%s\")", v);
+        l->warmup_start_set = 1;
+    } else if (strcmp(key, "campaigns") == 0) {
+        if (parse_int(v, 1, 64, &l->campaigns) == -1)
+            return BAD("campaigns: 1 to 64 (got \"%s\")", v);
+    } else if (strcmp(key, "grace") == 0) {
+        if (parse_duration(v, &l->grace) == -1)
+            return BAD("grace: a duration like 2h, 90m or 0 (got \"%s\")", v);
+    } else
+        return BAD("unknown key \"%s\" in [limits]", key);
+    return 1;
+}
+
 static int
 set_limits(struct parse *p, const char *key, const char *v)
 {
@@ -558,7 +641,7 @@ set_limits(struct parse *p, const char *key, const char *v)
         d->domain = xstrdup(dom);
         l->ndomain++;
     } else
-        return BAD("unknown key \"%s\" in [limits]", key);
+        return set_limits_when(p, key, v);
     return 1;
 }
 
@@ -710,6 +793,13 @@ env_overrides(struct parse *p, struct err *e)
         {"limits", "rate"},
         {"limits", "burst"},
         {"limits", "concurrency"},
+        {"limits", "window"},
+        {"limits", "timezone"},
+        {"limits", "daily_cap"},
+        {"limits", "warmup"},
+        {"limits", "warmup_start"},
+        {"limits", "campaigns"},
+        {"limits", "grace"},
         {"serve", "listen"},
         {"serve", "threads"},
         {"serve", "max_connections"},
@@ -853,6 +943,14 @@ validate(struct config *cfg, struct err *e)
             return -1;
     if (cfg->limits.concurrency == 0)
         cfg->limits.concurrency = 8;
+    if (cfg->limits.cap.nwarmup > 0 && !cfg->limits.warmup_start_set)
+        return err_set(e, EX_CONFIG,
+                       "%s: [limits] warmup needs warmup_start = YYYY-MM-DD, "
+                       "the day of its first step",
+                       cfg->path);
+    if (cfg->limits.warmup_start_set && cfg->limits.cap.nwarmup == 0)
+        return err_set(e, EX_CONFIG, "%s: [limits] warmup_start without warmup",
+                       cfg->path);
     return 0;
 }
 
@@ -868,6 +966,8 @@ config_load(struct config *cfg, const char *path, struct err *e)
     cfg->tracking.opens = 1;
     cfg->tracking.clicks = 1;
     cfg->serve.max_connections = 1024;
+    cfg->limits.campaigns = 1;
+    cfg->limits.grace = 7200;
     cfg->serve.per_ip = 256;
     cfg->serve.timeout = 10;
     cfg->serve.click_seconds = 10;
@@ -941,6 +1041,7 @@ config_free(struct config *cfg)
     }
     for (size_t i = 0; i < cfg->limits.ndomain; i++)
         free(cfg->limits.domain[i].domain);
+    free(cfg->limits.timezone);
     memset(cfg, 0, sizeof *cfg);
 }
 

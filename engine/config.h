@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "schedule.h"
 
 #define CONFIG_DKIM_MAX 4
 #define CONFIG_RELAY_MAX 8
@@ -101,6 +102,16 @@ struct config_limits {
     int concurrency;
     struct config_domain_limit domain[CONFIG_DOMAIN_LIMITS_MAX];
     size_t ndomain;
+    /* when (engine/schedule.h): sending windows (none: always), the
+     * zone of windows without one and of the daily count ("": the
+     * machine's), the daily cap and warm-up per sending domain */
+    struct sched_window window[SCHED_WINDOWS_MAX];
+    size_t nwindow;
+    char *timezone;
+    struct sched_cap cap;
+    int warmup_start_set;
+    int campaigns; /* run-due: campaigns sent at once (1) */
+    int grace;     /* run-due: seconds a schedule may be overdue (7200) */
 };
 
 /* [bounces]: what comes back (engine/ingest.h, engine/fetch.h). */

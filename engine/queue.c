@@ -27,6 +27,7 @@
 #include "email.h"
 #include "journal.h"
 #include "log.h"
+#include "clock.h"
 #include "queue.h"
 #include "reply.h"
 #include "xalloc.h"
@@ -262,7 +263,7 @@ struct run {
 static int64_t
 now_s(void)
 {
-    return (int64_t)time(NULL);
+    return clock_now();
 }
 
 /* recount - (under mu) a recipient has a new last state in this run: if
@@ -1166,6 +1167,9 @@ queue_tick(void *arg, int64_t now_ms)
     }
     if (r->p->interrupted && *r->p->interrupted)
         r->stop = QUEUE_SIGNALLED;
+    /* the sending window closed: nothing more is handed out */
+    if (r->stop == 0 && r->p->stop_at > 0 && clock_now() >= r->p->stop_at)
+        r->stop = QUEUE_WINDOW;
     pthread_mutex_lock(&r->mu);
     if (now_ms - r->last_flush >= QUEUE_FLUSH_MS) {
         if (r->pend.n > 0) {

@@ -88,6 +88,7 @@ enum queue_stop {
     QUEUE_MAXED,     /* --max reached */
     QUEUE_REFUSED,   /* the relay refused us (sender, client, HELO, ...) */
     QUEUE_MESSAGE_REFUSED, /* the relay refused the message itself */
+    QUEUE_WINDOW,          /* the sending window closed (stop_at) */
 };
 
 /* queue_refusal - the first refusal that was not a recipient's fault:
@@ -118,6 +119,9 @@ struct queue_params {
     /* [bounces] soft_limit soft bounces within soft_days suppress; 0: no
      * limit */
     int soft_limit, soft_days;
+    /* when the sending window closes (clock.h clock_now; 0: never): no
+     * message is handed out from then on */
+    int64_t stop_at;
 };
 
 /* what queue_recover found of a run that stopped without recording */

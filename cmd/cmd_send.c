@@ -684,6 +684,10 @@ allowance_take(struct store *st, const struct config_limits *l, const char *tz,
         return -1;
     pending = c.queued + c.sending + c.deferred + c.uncertain_retry +
               c.unbuildable + c.held;
+    if (pending == 0) { /* nothing to send: nothing to count */
+        a->on = 0;
+        return 1;
+    }
     if (store_begin(st, e) == -1 ||
         store_daily_get(st, a->domain, a->day, &a->used, e) == -1) {
         store_rollback(st);

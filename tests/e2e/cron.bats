@@ -292,6 +292,33 @@ rome_conf() {
     [ "$output" -le 20 ] || fail "a day carried $output messages"
 }
 
+@test "cron: run-due retries deferrals when their time comes, not before; a run gives back the day's allowance it did not use" {
+    list_of $(addrs 3)
+    start_sink - -r RCPT
+    local port=$SINK_PORT
+    rome_conf "daily_cap = 10"
+    at "2026-12-07 10:00"
+    send_status 0
+    assert_contains "$output" "sent 0, deferred 3"
+    assert_eq "$(q "SELECT sent FROM daily_sent;")" 3
+    stop_sink
+    start_sink "$port"
+    # a send before the retries are due sends nothing and keeps the count
+    at "2026-12-07 10:01"
+    send_status 0
+    assert_contains "$output" "sent 0, deferred 0"
+    assert_eq "$(q "SELECT sent FROM daily_sent;")" 3 "the unused reservation given back"
+    due
+    assert_eq "$output" ""
+    # the first back-off is 5 minutes
+    at "2026-12-07 10:06"
+    due
+    assert_contains "$output" "campaign promo: sent 3, deferred 0"
+    assert_eq "$(campaign_status)" done
+    assert_eq "$(q "SELECT sent FROM daily_sent;")" 6
+    check_delivery
+}
+
 @test "cron: resend --deferred --failed --expired --uncertain queues them again, suppressions honoured" {
     list_of $(addrs 4)
     start_sink - -r RCPT

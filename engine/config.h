@@ -95,12 +95,35 @@ struct config_domain_limit {
     struct config_rate rate;
 };
 
+/* [limits] provider.NAME = RATE: a provider's group (provider.h) */
+struct config_provider_limit {
+    char *name;
+    struct config_rate rate;
+};
+
+/* [provider NAME]: more domains and MX host suffixes for a shipped
+ * provider, or a new one (provider.h) */
+struct config_provider {
+    char *name;
+    char **domain; /* lower-case A-labels */
+    size_t ndomain;
+    char **mx; /* lower case, no "*." */
+    size_t nmx;
+};
+
+#define CONFIG_PROVIDERS_MAX 32
+
 struct config_limits {
     struct config_rate rate;
     double burst;
     int concurrency;
     struct config_domain_limit domain[CONFIG_DOMAIN_LIMITS_MAX];
     size_t ndomain;
+    struct config_provider_limit provider_rate[CONFIG_PROVIDERS_MAX];
+    size_t nprovider_rate;
+    struct config_provider provider[CONFIG_PROVIDERS_MAX];
+    size_t nprovider;
+    char *resolver; /* MX lookups: NULL the system's, "off", ADDR[:PORT] */
 };
 
 /* [bounces]: what comes back (engine/ingest.h, engine/fetch.h). */

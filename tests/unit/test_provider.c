@@ -311,6 +311,10 @@ start_dnsmasq(int port, const char *log)
               "com,10",
               "--mx-host=corp-c.test,mx.corp-c.test,5",
               "--mx-host=corp-c.test,aspmx.l.google.com,10",
+              /* the same the other way round: whatever the order the
+               * server gives them in, the preference decides */
+              "--mx-host=corp-d.test,aspmx.l.google.com,10",
+              "--mx-host=corp-d.test,mx.corp-d.test,5",
               /* authoritative for .test: NXDOMAIN for what is not
                * here, NODATA for nomx.test's MX */
               "--local=/test/", "--host-record=nomx.test,192.0.2.1",
@@ -378,6 +382,10 @@ test_dns(void)
                      "corp-c.test: its most preferred MX is its own, Google "
                      "only the backup: no provider, round %d",
                      round);
+            TH_CHECK(providers_resolve(p, "corp-d.test") == NULL,
+                     "corp-d.test: the same, its records the other way "
+                     "round, round %d",
+                     round);
             TH_CHECK(providers_resolve(p, "nomx.test") == NULL,
                      "nomx.test (no MX): its own group, round %d", round);
             TH_CHECK(providers_resolve(p, "nowhere.test") == NULL,
@@ -386,7 +394,7 @@ test_dns(void)
                      "gmail.com: the table, round %d", round);
         }
         providers_stats(p, &st);
-        TH_CHECK(st.lookups == 5, "5 domains looked up once each (%ld)",
+        TH_CHECK(st.lookups == 6, "6 domains looked up once each (%ld)",
                  st.lookups);
         TH_CHECK(st.by_mx == 2 && st.failed == 0 && st.dns_off == 0,
                  "2 by MX, none failed (%ld, %ld, %d)", st.by_mx, st.failed,

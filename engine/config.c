@@ -46,11 +46,11 @@ static const char config_default[] =
     "[limits]\n"
     "; rate = 50/s\n"
     "; concurrency = 8\n"
-    "; domain.gmail.com = 20/s\n"
     "; provider.google = 20/s               ; gmail.com, Workspace domains, "
     "...\n"
     "; resolver = 127.0.0.1:53              ; MX lookups (default: the "
     "system's)\n"
+    "; domain.gmail.com = 20/s\n"
     "\n"
     "[dkim]\n"
     "; domain = acme.example\n"
@@ -172,6 +172,35 @@ config_rate_parse(const char *s, struct config_rate *r)
     if (r->per_second > CONFIG_RATE_MAX)
         return -1;
     return 0;
+}
+
+/* provider_name_ok - [a-z0-9_-], 1 to PROVIDER_NAME_MAX of them */
+static int
+provider_name_ok(const char *n)
+{
+    size_t len = strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    return len > 0 && len <= PROVIDER_NAME_MAX && n[len] == '\0';
+}
+
+/* resolver_ok - "off" or IPV4[:PORT] */
+static int
+resolver_ok(const char *v)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *colon = strchr(v, ':');
+    size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+    struct in_addr a;
+    int port;
+
+    if (strcmp(v, "off") == 0)
+        return 1;
+    if (hl >= sizeof host)
+        return 0;
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    return inet_pton(AF_INET, host, &a) == 1 &&
+           (colon == NULL || parse_int(colon + 1, 1, 65535, &port) == 0);
 }
 
 /* section_of - the section's first word and (after a space) its name. */
@@ -527,33 +556,67 @@ set_relay(struct parse *p, const char *name, const char *key, const char *v)
     return 1;
 }
 
-/* provider_name_ok - [a-z0-9_-], 1 to PROVIDER_NAME_MAX of them */
 static int
-provider_name_ok(const char *n)
+set_limits(struct parse *p, const char *key, const char *v)
 {
-    size_t len = strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+    struct config_limits *l = &p->cfg->limits;
 
-    return len > 0 && len <= PROVIDER_NAME_MAX && n[len] == '\0';
-}
-
-/* resolver_ok - "off" or IPV4[:PORT] */
-static int
-resolver_ok(const char *v)
-{
-    char host[INET_ADDRSTRLEN];
-    const char *colon = strchr(v, ':');
-    size_t hl = colon ? (size_t)(colon - v) : strlen(v);
-    struct in_addr a;
-    int port;
-
-    if (strcmp(v, "off") == 0)
-        return 1;
-    if (hl >= sizeof host)
-        return 0;
-    memcpy(host, v, hl);
-    host[hl] = '\0';
-    return inet_pton(AF_INET, host, &a) == 1 &&
-           (colon == NULL || parse_int(colon + 1, 1, 65535, &port) == 0);
+    if (strcmp(key, "rate") == 0) {
+        if (config_rate_parse(v, &l->rate) == -1)
+            return BAD("rate: like 50/s, 3000/m or 100000/h (got \"%s\")", v);
+    } else if (strcmp(key, "burst") == 0) {
+        int b;
+        if (parse_int(v, 1, 1000000, &b) == -1)
+            return BAD("burst: 1 to 1000000 (got \"%s\")", v);
+        l->burst = b;
+    } else if (strcmp(key, "concurrency") == 0) {
+        if (parse_int(v, 1, 256, &l->concurrency) == -1)
+            return BAD("concurrency: 1 to 256 (got \"%s\")", v);
+    } else if (strncmp(key, "provider.", 9) == 0) {
+        struct config_provider_limit *pl;
+        if (!provider_name_ok(key + 9))
+            return BAD("%s: a provider's name is 1 to %d lower-case "
+                       "letters, digits, - or _",
+                       key, PROVIDER_NAME_MAX);
+        for (size_t i = 0; i < l->nprovider_rate; i++)
+            if (strcmp(l->provider_rate[i].name, key + 9) == 0)
+                return BAD("%s: the same provider as an earlier key", key);
+        if (l->nprovider_rate >= CONFIG_PROVIDERS_MAX)
+            return BAD("more than %d provider limits", CONFIG_PROVIDERS_MAX);
+        pl = &l->provider_rate[l->nprovider_rate];
+        if (config_rate_parse(v, &pl->rate) == -1)
+            return BAD("%s: like 20/s (got \"%s\")", key, v);
+        pl->name = xstrdup(key + 9);
+        l->nprovider_rate++;
+    } else if (strcmp(key, "resolver") == 0) {
+        if (!resolver_ok(v))
+            return BAD("resolver: off, or the IPv4 address of a name server "
+                       "with an optional port, like 127.0.0.1:5353 (got "
+                       "\"%s\")",
+                       v);
+        set_str(&l->resolver, v);
+    } else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
+        struct config_domain_limit *d;
+        if (l->ndomain >= CONFIG_DOMAIN_LIMITS_MAX)
+            return BAD("more than %d per-domain limits",
+                       CONFIG_DOMAIN_LIMITS_MAX);
+        d = &l->domain[l->ndomain];
+        if (config_rate_parse(v, &d->rate) == -1)
+            return BAD("%s: like 20/s (got \"%s\")", key, v);
+        /* one spelling: the A-labels the queue's domains have */
+        char dom[EMAIL_MAX + 1];
+        const char *why;
+        if (email_domain_alabels(key + 7, dom, &why) == -1)
+            return BAD("%s: %s", key, why);
+        for (size_t i = 0; i < l->ndomain; i++)
+            if (strcmp(l->domain[i].domain, dom) == 0)
+                return BAD("%s: the same domain as an earlier key (%s)", key,
+                           dom);
+        d->domain = xstrdup(dom);
+        l->ndomain++;
+    } else
+        return BAD("unknown key \"%s\" in [limits]", key);
+    return 1;
 }
 
 static struct config_provider *
@@ -632,69 +695,6 @@ set_provider(struct parse *p, const char *name, const char *key, const char *v)
             *q = (char)tolower((unsigned char)*q);
         c->nmx++;
     }
-    return 1;
-}
-
-static int
-set_limits(struct parse *p, const char *key, const char *v)
-{
-    struct config_limits *l = &p->cfg->limits;
-
-    if (strcmp(key, "rate") == 0) {
-        if (config_rate_parse(v, &l->rate) == -1)
-            return BAD("rate: like 50/s, 3000/m or 100000/h (got \"%s\")", v);
-    } else if (strcmp(key, "burst") == 0) {
-        int b;
-        if (parse_int(v, 1, 1000000, &b) == -1)
-            return BAD("burst: 1 to 1000000 (got \"%s\")", v);
-        l->burst = b;
-    } else if (strcmp(key, "concurrency") == 0) {
-        if (parse_int(v, 1, 256, &l->concurrency) == -1)
-            return BAD("concurrency: 1 to 256 (got \"%s\")", v);
-    } else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
-        struct config_domain_limit *d;
-        if (l->ndomain >= CONFIG_DOMAIN_LIMITS_MAX)
-            return BAD("more than %d per-domain limits",
-                       CONFIG_DOMAIN_LIMITS_MAX);
-        d = &l->domain[l->ndomain];
-        if (config_rate_parse(v, &d->rate) == -1)
-            return BAD("%s: like 20/s (got \"%s\")", key, v);
-        /* one spelling: the A-labels the queue's domains have */
-        char dom[EMAIL_MAX + 1];
-        const char *why;
-        if (email_domain_alabels(key + 7, dom, &why) == -1)
-            return BAD("%s: %s", key, why);
-        for (size_t i = 0; i < l->ndomain; i++)
-            if (strcmp(l->domain[i].domain, dom) == 0)
-                return BAD("%s: the same domain as an earlier key (%s)", key,
-                           dom);
-        d->domain = xstrdup(dom);
-        l->ndomain++;
-    } else if (strncmp(key, "provider.", 9) == 0) {
-        struct config_provider_limit *pl;
-        if (!provider_name_ok(key + 9))
-            return BAD("%s: a provider's name is 1 to %d lower-case "
-                       "letters, digits, - or _",
-                       key, PROVIDER_NAME_MAX);
-        for (size_t i = 0; i < l->nprovider_rate; i++)
-            if (strcmp(l->provider_rate[i].name, key + 9) == 0)
-                return BAD("%s: the same provider as an earlier key", key);
-        if (l->nprovider_rate >= CONFIG_PROVIDERS_MAX)
-            return BAD("more than %d provider limits", CONFIG_PROVIDERS_MAX);
-        pl = &l->provider_rate[l->nprovider_rate];
-        if (config_rate_parse(v, &pl->rate) == -1)
-            return BAD("%s: like 20/s (got \"%s\")", key, v);
-        pl->name = xstrdup(key + 9);
-        l->nprovider_rate++;
-    } else if (strcmp(key, "resolver") == 0) {
-        if (!resolver_ok(v))
-            return BAD("resolver: off, or the IPv4 address of a name server "
-                       "with an optional port, like 127.0.0.1:5353 (got "
-                       "\"%s\")",
-                       v);
-        set_str(&l->resolver, v);
-    } else
-        return BAD("unknown key \"%s\" in [limits]", key);
     return 1;
 }
 
@@ -847,8 +847,8 @@ env_overrides(struct parse *p, struct err *e)
         {"relay", "max_messages"},
         {"limits", "rate"},
         {"limits", "burst"},
-        {"limits", "concurrency"},
         {"limits", "resolver"},
+        {"limits", "concurrency"},
         {"serve", "listen"},
         {"serve", "threads"},
         {"serve", "max_connections"},
@@ -1090,8 +1090,6 @@ config_free(struct config *cfg)
         free(r->auth);
         free(r->helo);
     }
-    for (size_t i = 0; i < cfg->limits.ndomain; i++)
-        free(cfg->limits.domain[i].domain);
     for (size_t i = 0; i < cfg->limits.nprovider_rate; i++)
         free(cfg->limits.provider_rate[i].name);
     for (size_t i = 0; i < cfg->limits.nprovider; i++) {
@@ -1105,6 +1103,8 @@ config_free(struct config *cfg)
         free(c->name);
     }
     free(cfg->limits.resolver);
+    for (size_t i = 0; i < cfg->limits.ndomain; i++)
+        free(cfg->limits.domain[i].domain);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -114,16 +114,19 @@ struct config_provider {
 #define CONFIG_PROVIDERS_MAX 32
 
 struct config_limits {
+    /* providers (provider.h): their rates, the user's [provider NAME]
+     * sections, the MX lookups' name server (NULL: the system's; "off";
+     * ADDR[:PORT]) */
+    struct config_provider_limit provider_rate[CONFIG_PROVIDERS_MAX];
+    size_t nprovider_rate;
+    struct config_provider provider[CONFIG_PROVIDERS_MAX];
+    size_t nprovider;
+    char *resolver;
     struct config_rate rate;
     double burst;
     int concurrency;
     struct config_domain_limit domain[CONFIG_DOMAIN_LIMITS_MAX];
     size_t ndomain;
-    struct config_provider_limit provider_rate[CONFIG_PROVIDERS_MAX];
-    size_t nprovider_rate;
-    struct config_provider provider[CONFIG_PROVIDERS_MAX];
-    size_t nprovider;
-    char *resolver; /* MX lookups: NULL the system's, "off", ADDR[:PORT] */
 };
 
 /* [bounces]: what comes back (engine/ingest.h, engine/fetch.h). */

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "provider.h"
 #include "email.h"
 #include "journal.h"
 #include "log.h"
-#include "provider.h"
 #include "queue.h"
 #include "reply.h"
 #include "xalloc.h"

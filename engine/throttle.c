@@ -100,11 +100,11 @@ struct domain_bucket {
 };
 
 struct throttle {
+    struct domain_bucket *prov; /* [limits] provider.NAME, by name */
+    size_t nprov;
     struct bucket global;
     struct domain_bucket *dom;
     size_t ndom;
-    struct domain_bucket *prov; /* [limits] provider.NAME, by name */
-    size_t nprov;
 };
 
 struct throttle *
@@ -134,12 +134,12 @@ throttle_free(struct throttle *t)
 {
     if (t == NULL)
         return;
-    for (size_t i = 0; i < t->ndom; i++)
-        free(t->dom[i].domain);
-    free(t->dom);
     for (size_t i = 0; i < t->nprov; i++)
         free(t->prov[i].domain);
     free(t->prov);
+    for (size_t i = 0; i < t->ndom; i++)
+        free(t->dom[i].domain);
+    free(t->dom);
     free(t);
 }
 

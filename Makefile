@@ -22,7 +22,7 @@ SYS_PKGS := gmime-3.0 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)) \
               $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(SYS_PKGS)))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SYS_PKGS)) -lcsv -lunistring \
-              -lpthread -lm
+              -lpthread -lm -lresolv
 
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough

@@ -325,6 +325,7 @@ test_next(void *arg, struct relay_msg *out)
         out->rcpt = x->cr.rcpt;
         out->smtputf8 = x->cr.smtputf8;
         out->domain = x->domain;
+        out->provider = NULL;
         out->data = x->data;
         out->len = x->len;
         return RELAY_GOT;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "email.h"
 #include "fsutil.h"
+#include "provider.h"
 #include "xalloc.h"
 
 static const char config_default[] =
@@ -45,6 +46,10 @@ static const char config_default[] =
     "[limits]\n"
     "; rate = 50/s\n"
     "; concurrency = 8\n"
+    "; provider.google = 20/s               ; gmail.com, Workspace domains, "
+    "...\n"
+    "; resolver = 127.0.0.1:53              ; MX lookups (default: the "
+    "system's)\n"
     "; domain.gmail.com = 20/s\n"
     "; window = Mon-Fri 09:00-18:00         ; send only then (repeat the key)\n"
     "; timezone = Europe/Rome               ; of windows and the daily count\n"
@@ -207,6 +212,35 @@ config_rate_parse(const char *s, struct config_rate *r)
     if (r->per_second > CONFIG_RATE_MAX)
         return -1;
     return 0;
+}
+
+/* provider_name_ok - [a-z0-9_-], 1 to PROVIDER_NAME_MAX of them */
+static int
+provider_name_ok(const char *n)
+{
+    size_t len = strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    return len > 0 && len <= PROVIDER_NAME_MAX && n[len] == '\0';
+}
+
+/* resolver_ok - "off" or IPV4[:PORT] */
+static int
+resolver_ok(const char *v)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *colon = strchr(v, ':');
+    size_t hl = colon ? (size_t)(colon - v) : strlen(v);
+    struct in_addr a;
+    int port;
+
+    if (strcmp(v, "off") == 0)
+        return 1;
+    if (hl >= sizeof host)
+        return 0;
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    return inet_pton(AF_INET, host, &a) == 1 &&
+           (colon == NULL || parse_int(colon + 1, 1, 65535, &port) == 0);
 }
 
 /* section_of - the section's first word and (after a space) its name. */
@@ -621,6 +655,29 @@ set_limits(struct parse *p, const char *key, const char *v)
     } else if (strcmp(key, "concurrency") == 0) {
         if (parse_int(v, 1, 256, &l->concurrency) == -1)
             return BAD("concurrency: 1 to 256 (got \"%s\")", v);
+    } else if (strncmp(key, "provider.", 9) == 0) {
+        struct config_provider_limit *pl;
+        if (!provider_name_ok(key + 9))
+            return BAD("%s: a provider's name is 1 to %d lower-case "
+                       "letters, digits, - or _",
+                       key, PROVIDER_NAME_MAX);
+        for (size_t i = 0; i < l->nprovider_rate; i++)
+            if (strcmp(l->provider_rate[i].name, key + 9) == 0)
+                return BAD("%s: the same provider as an earlier key", key);
+        if (l->nprovider_rate >= CONFIG_PROVIDERS_MAX)
+            return BAD("more than %d provider limits", CONFIG_PROVIDERS_MAX);
+        pl = &l->provider_rate[l->nprovider_rate];
+        if (config_rate_parse(v, &pl->rate) == -1)
+            return BAD("%s: like 20/s (got \"%s\")", key, v);
+        pl->name = xstrdup(key + 9);
+        l->nprovider_rate++;
+    } else if (strcmp(key, "resolver") == 0) {
+        if (!resolver_ok(v))
+            return BAD("resolver: off, or the IPv4 address of a name server "
+                       "with an optional port, like 127.0.0.1:5353 (got "
+                       "\"%s\")",
+                       v);
+        set_str(&l->resolver, v);
     } else if (strncmp(key, "domain.", 7) == 0 && key[7] != '\0') {
         struct config_domain_limit *d;
         if (l->ndomain >= CONFIG_DOMAIN_LIMITS_MAX)
@@ -642,6 +699,85 @@ set_limits(struct parse *p, const char *key, const char *v)
         l->ndomain++;
     } else
         return set_limits_when(p, key, v);
+    return 1;
+}
+
+static struct config_provider *
+provider_for(struct config *cfg, const char *name)
+{
+    struct config_limits *l = &cfg->limits;
+
+    for (size_t i = 0; i < l->nprovider; i++)
+        if (strcmp(l->provider[i].name, name) == 0)
+            return &l->provider[i];
+    if (l->nprovider >= CONFIG_PROVIDERS_MAX)
+        return NULL;
+    l->provider[l->nprovider].name = xstrdup(name);
+    return &l->provider[l->nprovider++];
+}
+
+/*
+ * set_provider - [provider NAME]: domains = and mx = add to the lists
+ * (repeatable, comma- or space-separated).  A domain is kept in
+ * lower-case A-labels, as the queue's domains are; an MX suffix written
+ * "*.mx.example", ".mx.example" or "mx.example" matches mx.example and
+ * every host under it.
+ */
+static int
+set_provider(struct parse *p, const char *name, const char *key, const char *v)
+{
+    struct config_provider *c;
+    int dom = strcmp(key, "domains") == 0;
+
+    if (!provider_name_ok(name))
+        return BAD("[provider %s]: a provider's name is 1 to %d lower-case "
+                   "letters, digits, - or _",
+                   name, PROVIDER_NAME_MAX);
+    if (!dom && strcmp(key, "mx") != 0)
+        return BAD("unknown key \"%s\" in [provider %s] (domains or mx)", key,
+                   name);
+    if ((c = provider_for(p->cfg, name)) == NULL)
+        return BAD("more than %d [provider] sections", CONFIG_PROVIDERS_MAX);
+    for (;;) {
+        char word[EMAIL_MAX + 1], out[EMAIL_MAX + 1];
+        const char *why, *w;
+        size_t n;
+
+        v += strspn(v, " \t,");
+        if ((n = strcspn(v, " \t,")) == 0)
+            break;
+        if (n >= sizeof word)
+            return BAD("%s: \"%.*s\" is too long", key, (int)n, v);
+        memcpy(word, v, n);
+        word[n] = '\0';
+        v += n;
+        if (dom) {
+            if (email_domain_alabels(word, out, &why) == -1)
+                return BAD("domains: \"%.64s\": %s", word, why);
+            c->domain =
+                xreallocarray(c->domain, c->ndomain + 1, sizeof *c->domain);
+            c->domain[c->ndomain++] = xstrdup(out);
+            continue;
+        }
+        w = word;
+        if (strncmp(w, "*.", 2) == 0)
+            w += 2;
+        else if (*w == '.')
+            w++;
+        n = strlen(w);
+        if (n > 0 && w[n - 1] == '.')
+            n--;
+        if (n == 0 || strspn(w, "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") < n)
+            return BAD("mx: \"%.64s\" is not a host name suffix (like "
+                       "mail.protection.outlook.com or *.google.com)",
+                       word);
+        c->mx = xreallocarray(c->mx, c->nmx + 1, sizeof *c->mx);
+        c->mx[c->nmx] = xstrndup(w, n);
+        for (char *q = c->mx[c->nmx]; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        c->nmx++;
+    }
     return 1;
 }
 
@@ -759,6 +895,8 @@ handler(void *arg, const char *section, const char *key, const char *v)
         return set_serve(p, key, v);
     if (strcmp(kind, "bounces") == 0 && *name == '\0')
         return set_bounces(p, key, v);
+    if (strcmp(kind, "provider") == 0)
+        return set_provider(p, name, key, v);
     return BAD("unknown section [%s]", section);
 }
 
@@ -792,6 +930,7 @@ env_overrides(struct parse *p, struct err *e)
         {"relay", "max_messages"},
         {"limits", "rate"},
         {"limits", "burst"},
+        {"limits", "resolver"},
         {"limits", "concurrency"},
         {"limits", "window"},
         {"limits", "timezone"},
@@ -941,6 +1080,18 @@ validate(struct config *cfg, struct err *e)
     for (size_t i = 0; i < cfg->ndkim; i++)
         if (ascii_domain(cfg, "dkim", "domain", cfg->dkim[i].domain, e) == -1)
             return -1;
+    for (size_t i = 0; i < cfg->limits.nprovider_rate; i++) {
+        const char *n = cfg->limits.provider_rate[i].name;
+        int known = provider_shipped(n);
+        for (size_t k = 0; !known && k < cfg->limits.nprovider; k++)
+            known = strcmp(cfg->limits.provider[k].name, n) == 0;
+        if (!known)
+            return err_set(e, EX_CONFIG,
+                           "%s: [limits] provider.%s: no such provider "
+                           "(shipped: %s; or describe it in a [provider "
+                           "%s] section)",
+                           cfg->path, n, provider_shipped_names(), n);
+    }
     if (cfg->limits.concurrency == 0)
         cfg->limits.concurrency = 8;
     if (cfg->limits.cap.nwarmup > 0 && !cfg->limits.warmup_start_set)
@@ -1039,6 +1190,19 @@ config_free(struct config *cfg)
         free(r->auth);
         free(r->helo);
     }
+    for (size_t i = 0; i < cfg->limits.nprovider_rate; i++)
+        free(cfg->limits.provider_rate[i].name);
+    for (size_t i = 0; i < cfg->limits.nprovider; i++) {
+        struct config_provider *c = &cfg->limits.provider[i];
+        for (size_t k = 0; k < c->ndomain; k++)
+            free(c->domain[k]);
+        for (size_t k = 0; k < c->nmx; k++)
+            free(c->mx[k]);
+        free(c->domain);
+        free(c->mx);
+        free(c->name);
+    }
+    free(cfg->limits.resolver);
     for (size_t i = 0; i < cfg->limits.ndomain; i++)
         free(cfg->limits.domain[i].domain);
     free(cfg->limits.timezone);

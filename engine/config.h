@@ -96,7 +96,33 @@ struct config_domain_limit {
     struct config_rate rate;
 };
 
+/* [limits] provider.NAME = RATE: a provider's group (provider.h) */
+struct config_provider_limit {
+    char *name;
+    struct config_rate rate;
+};
+
+/* [provider NAME]: more domains and MX host suffixes for a shipped
+ * provider, or a new one (provider.h) */
+struct config_provider {
+    char *name;
+    char **domain; /* lower-case A-labels */
+    size_t ndomain;
+    char **mx; /* lower case, no "*." */
+    size_t nmx;
+};
+
+#define CONFIG_PROVIDERS_MAX 32
+
 struct config_limits {
+    /* providers (provider.h): their rates, the user's [provider NAME]
+     * sections, the MX lookups' name server (NULL: the system's; "off";
+     * ADDR[:PORT]) */
+    struct config_provider_limit provider_rate[CONFIG_PROVIDERS_MAX];
+    size_t nprovider_rate;
+    struct config_provider provider[CONFIG_PROVIDERS_MAX];
+    size_t nprovider;
+    char *resolver;
     struct config_rate rate;
     double burst;
     int concurrency;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "provider.h"
 #include "email.h"
 #include "journal.h"
 #include "log.h"
@@ -91,6 +92,7 @@ struct item {
     int slot; /* its journal slot once handed out, else -1 */
     char email[EMAIL_MAX + 1];
     char domain[EMAIL_MAX + 1];
+    const char *provider; /* its group (provider.h), or NULL */
     struct compose_result cr;
     char *data;
     size_t len;
@@ -244,6 +246,9 @@ struct run {
 
     /* the feeder's own */
     struct store *fst;
+    struct providers *prov; /* recipient domains' providers (MX lookups
+                               block: here, never on the loop); NULL when
+                               no provider.NAME rate needs them */
     pthread_t feeder;
     int feeder_running;
     int claim_kind; /* which claim query is next */
@@ -661,6 +666,8 @@ compose_rows(struct run *r)
                 snprintf(it->domain, sizeof it->domain, "%s",
                          email_domain(it->cr.rcpt));
         }
+        if (r->prov != NULL)
+            it->provider = providers_resolve(r->prov, it->domain);
         it->data = xmalloc(r->msg.len ? r->msg.len : 1);
         memcpy(it->data, r->msg.p, r->msg.len);
         it->len = r->msg.len;
@@ -901,6 +908,7 @@ queue_next(void *arg, struct relay_msg *m)
     m->rcpt = it->cr.rcpt;
     m->smtputf8 = it->cr.smtputf8;
     m->domain = it->domain;
+    m->provider = it->provider;
     m->data = it->data;
     m->len = it->len;
     return RELAY_GOT;
@@ -1349,6 +1357,14 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         journal_close(r.jr, 1);
         return -1;
     }
+    if (p->relay->limits->nprovider_rate > 0 &&
+        (r.prov = providers_new(p->relay->limits, e)) == NULL) {
+        close(r.wake[0]);
+        close(r.wake[1]);
+        store_close(r.fst);
+        journal_close(r.jr, 1);
+        return -1;
+    }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     r.start_ms = r.last_flush = r.last_control = relay_now_ms();
@@ -1376,6 +1392,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
         feeder_join(&r);
     }
     store_close(r.fst);
+    providers_free(r.prov);
     /* every handed-out message has its result; what was claimed and not
      * handed out goes back to the queue; all of it recorded here */
     for (; r.rcount > 0; r.rcount--) {

@@ -660,7 +660,8 @@ dispatch(struct relay_loop *l, int64_t now)
             break;
         /* held messages first, oldest first */
         for (int i = 0; i < l->nheld; i++) {
-            int64_t w = throttle_take(l->throttle, l->held[i].domain, now);
+            int64_t w = throttle_take_provider(l->throttle, l->held[i].domain,
+                                               l->held[i].provider, now);
             if (w == 0) {
                 struct relay_msg m = l->held[i];
                 memmove(&l->held[i], &l->held[i + 1],
@@ -682,7 +683,8 @@ dispatch(struct relay_loop *l, int64_t now)
                 wait = g;
             break;
         }
-        int64_t w = throttle_take(l->throttle, l->pending.domain, now);
+        int64_t w = throttle_take_provider(l->throttle, l->pending.domain,
+                                           l->pending.provider, now);
         if (w == 0) {
             l->have_pending = 0;
             submit(l, k, &l->pending);

@@ -49,6 +49,9 @@ struct relay_msg {
     const char *data;   /* valid until the result */
     size_t len;
     int smtputf8; /* smtp.h struct smtp_msg */
+    /* the recipient domain's provider (provider.h), for [limits]
+     * provider.NAME rates; NULL: none */
+    const char *provider;
 };
 
 struct relay_done {

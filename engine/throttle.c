@@ -100,6 +100,8 @@ struct domain_bucket {
 };
 
 struct throttle {
+    struct domain_bucket *prov; /* [limits] provider.NAME, by name */
+    size_t nprov;
     struct bucket global;
     struct domain_bucket *dom;
     size_t ndom;
@@ -117,6 +119,13 @@ throttle_new(const struct config_limits *l, int64_t now)
         bucket_init(&t->dom[i].b, l->domain[i].rate.per_second, 0, now);
     }
     t->ndom = l->ndomain;
+    t->prov =
+        xcalloc(l->nprovider_rate ? l->nprovider_rate : 1, sizeof *t->prov);
+    for (size_t i = 0; i < l->nprovider_rate; i++) {
+        t->prov[i].domain = xstrdup(l->provider_rate[i].name);
+        bucket_init(&t->prov[i].b, l->provider_rate[i].rate.per_second, 0, now);
+    }
+    t->nprov = l->nprovider_rate;
     return t;
 }
 
@@ -125,6 +134,9 @@ throttle_free(struct throttle *t)
 {
     if (t == NULL)
         return;
+    for (size_t i = 0; i < t->nprov; i++)
+        free(t->prov[i].domain);
+    free(t->prov);
     for (size_t i = 0; i < t->ndom; i++)
         free(t->dom[i].domain);
     free(t->dom);
@@ -140,19 +152,43 @@ domain_bucket(struct throttle *t, const char *domain)
     return NULL;
 }
 
+static struct bucket *
+provider_bucket(struct throttle *t, const char *provider)
+{
+    for (size_t i = 0; i < t->nprov; i++)
+        if (strcmp(t->prov[i].domain, provider) == 0)
+            return &t->prov[i].b;
+    return NULL;
+}
+
 int64_t
-throttle_take(struct throttle *t, const char *domain, int64_t now)
+throttle_take_provider(struct throttle *t, const char *domain,
+                       const char *provider, int64_t now)
 {
     struct bucket *d = domain ? domain_bucket(t, domain) : NULL;
+    struct bucket *pv = provider ? provider_bucket(t, provider) : NULL;
     int64_t wg = bucket_wait(&t->global, now);
     int64_t wd = d ? bucket_wait(d, now) : 0;
+    int64_t wp = pv ? bucket_wait(pv, now) : 0;
 
-    if (wg > 0 || wd > 0)
-        return wg > wd ? wg : wd;
+    if (wd > wg)
+        wg = wd;
+    if (wp > wg)
+        wg = wp;
+    if (wg > 0)
+        return wg;
     bucket_take(&t->global, now);
     if (d)
         bucket_take(d, now);
+    if (pv)
+        bucket_take(pv, now);
     return 0;
+}
+
+int64_t
+throttle_take(struct throttle *t, const char *domain, int64_t now)
+{
+    return throttle_take_provider(t, domain, NULL, now);
 }
 
 int64_t

@@ -45,6 +45,15 @@ void bucket_slow(struct bucket *b, int64_t now);
 
 struct throttle;
 
+/*
+ * throttle_take_provider - throttle_take (below), and the bucket of the
+ * recipient domain's provider (provider.h) when [limits] provider.NAME gives it
+ * a rate: the global, the domain's and the provider's tokens are taken together
+ * or not at all, so the tightest of the three wins.  provider NULL: none
+ * (throttle_take).
+ */
+int64_t throttle_take_provider(struct throttle *t, const char *domain,
+                               const char *provider, int64_t now);
 /* throttle_new - from [limits]; the clock starts at now. */
 struct throttle *throttle_new(const struct config_limits *l, int64_t now);
 void throttle_free(struct throttle *t);

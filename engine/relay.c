@@ -95,6 +95,7 @@ struct relay_loop {
     struct throttle *throttle;
     struct conn **conns;
     int nconns;
+    int rr; /* the connection free_conn found last */
     struct relay_state *rs;
     struct relay_msg held[HELD_MAX];
     int nheld;
@@ -670,21 +671,27 @@ submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
  * free_conn - a ready connection with room for one more message whose
  * relay's own rate lets one go now; NULL when none, with *wait (if not
  * NULL) the ms until the relay of a free one would (0: none is free).
+ * The search starts after the connection found last, so that a paced
+ * send spreads over the connections it opened instead of leaving all
+ * but the first idle.
  */
 static struct conn *
 free_conn(struct relay_loop *l, int64_t now, int64_t *wait)
 {
     int64_t soonest = 0;
 
-    for (int i = 0; i < l->nconns; i++) {
+    for (int j = 0; j < l->nconns; j++) {
+        int i = (l->rr + 1 + j) % l->nconns;
         struct conn *k = l->conns[i];
         int64_t w;
         if (!k->ready || k->dead || k->quitting || k->retire ||
             k->nfl >= SMTP_PIPELINE_MAX || smtp_client_capacity(k->c) <= 0)
             continue;
         w = throttle_relay_wait(l->throttle, k->relay, now);
-        if (w == 0)
+        if (w == 0) {
+            l->rr = i;
             return k;
+        }
         if (soonest == 0 || w < soonest)
             soonest = w;
     }

@@ -667,6 +667,13 @@ submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
     l->inflight++;
 }
 
+/* waiting - messages that need a connection */
+static int
+waiting(const struct relay_loop *l)
+{
+    return l->have_pending || l->nheld > 0;
+}
+
 /*
  * free_conn - a ready connection with room for one more message whose
  * relay's own rate lets one go now; NULL when none, with *wait (if not
@@ -713,6 +720,10 @@ dispatch(struct relay_loop *l, int64_t now)
         int placed = 0;
 
         if (k == NULL) {
+            /* none free: when a relay's token comes (a connection of
+             * its may be free, or one may be opened to it) */
+            if (rw == 0 && waiting(l))
+                rw = rate_wait(l, now);
             if (rw > 0 && (wait == 0 || rw < wait))
                 wait = rw;
             break;
@@ -763,13 +774,6 @@ dispatch(struct relay_loop *l, int64_t now)
         break;
     }
     return wait;
-}
-
-/* waiting - messages that need a connection */
-static int
-waiting(const struct relay_loop *l)
-{
-    return l->have_pending || l->nheld > 0;
 }
 
 int

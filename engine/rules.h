@@ -31,13 +31,13 @@ enum rule_fault {
 struct rule {
     enum rule_fault fault;
     const char *bounce_class; /* recipient: "hard", "soft", "blocked"; "" */
-    const char *key;  /* sender.KEY's or message.KEY's KEY ("rate"); "" */
-    const char *why;  /* the rule's words */
-    const char *fix;  /* ours and the message's: what to change */
-    int config;       /* 1: our configuration (EX_CONFIG) */
-    char status[12];  /* the status a bounce gets, "" if none */
-    const char *file; /* where the rule is: the user's file or */
-    int line;         /* "classify.rules", and its line */
+    const char *key;          /* KEY of sender.KEY, message.KEY; "" */
+    const char *why;          /* the rule's words */
+    const char *fix;          /* ours and the message's: what to change */
+    int config;               /* 1: our configuration (EX_CONFIG) */
+    char status[12];          /* the status a bounce gets, "" if none */
+    const char *file;         /* where the rule is: the user's file or */
+    int line;                 /* "classify.rules", and its line */
 };
 
 /* Only the first RULES_TEXT_MAX bytes of a text are matched. */

@@ -42,6 +42,8 @@ static const char config_default[] =
     "; ca_file = /etc/ssl/certs/ca-certificates.crt\n"
     "; username = acme\n"
     "; password_env = CAMPAIGN_SMTP_PASSWORD   ; or password_file =\n"
+    "; rate = 14/s                     ; what the relay sells, if it says\n"
+    "; max_connections = 8             ; at once to it (within concurrency)\n"
     "\n"
     "[limits]\n"
     "; rate = 50/s\n"
@@ -591,6 +593,12 @@ set_relay(struct parse *p, const char *name, const char *key, const char *v)
     } else if (strcmp(key, "max_messages") == 0) {
         if (parse_int(v, 1, 100000, &r->max_messages) == -1)
             return BAD("max_messages: 1 to 100000 (got \"%s\")", v);
+    } else if (strcmp(key, "max_connections") == 0) {
+        if (parse_int(v, 1, 256, &r->max_connections) == -1)
+            return BAD("max_connections: 1 to 256 (got \"%s\")", v);
+    } else if (strcmp(key, "rate") == 0) {
+        if (config_rate_parse(v, &r->rate) == -1)
+            return BAD("rate: like 14/s, 3000/m or 100000/h (got \"%s\")", v);
     } else
         return BAD("unknown key \"%s\" in [relay]", key);
     return 1;
@@ -928,6 +936,8 @@ env_overrides(struct parse *p, struct err *e)
         {"relay", "auth"},
         {"relay", "helo"},
         {"relay", "max_messages"},
+        {"relay", "max_connections"},
+        {"relay", "rate"},
         {"limits", "rate"},
         {"limits", "burst"},
         {"limits", "resolver"},

@@ -67,6 +67,10 @@ struct config_tracking {
     int clicks;
 };
 
+struct config_rate {
+    double per_second; /* 0: unlimited */
+};
+
 enum config_tls { CONFIG_TLS_STARTTLS, CONFIG_TLS_SMTPS, CONFIG_TLS_NONE };
 
 struct config_relay {
@@ -82,13 +86,11 @@ struct config_relay {
     char *auth; /* NULL (best offered), "plain", "login" */
     char *helo; /* NULL: the host name */
     int weight;
-    int max_messages; /* per connection */
+    int max_messages;        /* per connection */
+    int max_connections;     /* open to it at once; 0: up to concurrency */
+    struct config_rate rate; /* what it sells; 0: no rate of its own */
     int timeout_connect, timeout_greeting, timeout_mail, timeout_rcpt,
         timeout_data, timeout_data_block, timeout_dot; /* seconds */
-};
-
-struct config_rate {
-    double per_second; /* 0: unlimited */
 };
 
 struct config_domain_limit {

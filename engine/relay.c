@@ -8,10 +8,14 @@
  * waiting and every open connection is busy - so a small campaign does
  * not open eight sessions; and to each relay only one until a message
  * has gone through it, so that wrong credentials fail once instead of
- * once per connection.  The source is asked for a message only when
- * the global rate allows one to go; a message its domain's bucket holds
- * back waits in a small held list, and the source is not asked for more
- * while that list is full.
+ * once per connection; to a relay with max_connections, no more than
+ * that.  The source is asked for a message only when the global rate
+ * allows one to go and a relay's own rate would take it; a message goes
+ * to a free connection whose relay's bucket has a token (a relay at its
+ * rate does not hold up the others: when none of the free connections
+ * can take one, another relay gets a connection); a message its
+ * domain's bucket holds back waits in a small held list, and the source
+ * is not asked for more while that list is full.
  *
  * Clients are never freed inside their own callbacks: `closed` marks the
  * connection dead and the loop reaps it after smtp_client_handle returns.
@@ -60,6 +64,7 @@ struct conn {
     int quitting;
     int retire;    /* its relay was set aside: QUIT once idle */
     int succeeded; /* at least one message went through */
+    int throttled; /* it said "slow down" (a 421 closes): not a failure */
     struct inflight fl[SMTP_PIPELINE_MAX];
     int nfl;
 };
@@ -90,6 +95,7 @@ struct relay_loop {
     struct throttle *throttle;
     struct conn **conns;
     int nconns;
+    int rr; /* the connection free_conn found last */
     struct relay_state *rs;
     struct relay_msg held[HELD_MAX];
     int nheld;
@@ -419,7 +425,11 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
     }
     if (r->outcome == SMTP_TEMPFAIL &&
         throttle_is_throttling(r->code, r->status, r->text)) {
-        throttle_slow(l->throttle, domain, relay_now_ms());
+        if (throttle_slow(l->throttle, domain, k->relay, relay_now_ms()))
+            log_info("relay %s: %d%s%s %s: sending slower",
+                     relay_name(l, k->relay), r->code, r->status[0] ? " " : "",
+                     r->status, r->text);
+        k->throttled = 1;
         l->stats->throttled++;
     }
     if (r->outcome == SMTP_PERMFAIL) {
@@ -465,7 +475,7 @@ on_closed(struct smtp_client *c, enum smtp_fail fail, const struct err *e,
                 e && e->msg[0] ? e->msg : smtp_fail_str(fail));
         return;
     }
-    if (!k->succeeded) {
+    if (!k->succeeded && !k->throttled) {
         l->stats->conn_failures++;
         rs->fails++;
         rs->down_until =
@@ -493,6 +503,11 @@ pick_relay(struct relay_loop *l, int64_t now)
          * every message is found out (RELAY_MAX_FAILS) before the
          * messages have made the rounds of many connections. */
         if (!rs->proven && rs->conns > 0)
+            continue;
+        if (r->max_connections > 0 && rs->conns >= r->max_connections)
+            continue;
+        /* at its own rate: another connection would not send more */
+        if (throttle_relay_wait(l->throttle, i, now) > 0)
             continue;
         double load = (double)rs->conns / r->weight;
         if (best == -1 || load < best_load) {
@@ -573,9 +588,29 @@ reap(struct relay_loop *l)
 }
 
 /*
+ * rate_wait - ms until the rates let a message go through some relay: the
+ * global rate's wait, or the shortest of the usable relays' own.
+ */
+static int64_t
+rate_wait(struct relay_loop *l, int64_t now)
+{
+    int64_t g = throttle_global_wait(l->throttle, now), r = -1;
+
+    for (size_t i = 0; i < l->p->nrelays && r != 0; i++) {
+        int64_t w;
+        if (!usable(l, i))
+            continue;
+        w = throttle_relay_wait(l->throttle, i, now);
+        if (r < 0 || w < r)
+            r = w;
+    }
+    return r > g ? r : g;
+}
+
+/*
  * fetch - make sure a message is pending, if the source has one.  Nothing
- * is taken from the source while the global rate says wait: a message
- * taken early would sit here where the source can no longer stop it (a
+ * is taken from the source while the rates say wait: a message taken
+ * early would sit here where the source can no longer stop it (a
  * suppression that lands meanwhile, a pause).
  */
 static void
@@ -585,7 +620,7 @@ fetch(struct relay_loop *l, int64_t now)
 
     if (l->have_pending || l->drained || l->stopping || l->fatal)
         return;
-    if (throttle_global_wait(l->throttle, now) > 0) {
+    if (rate_wait(l, now) > 0) {
         /* nothing taken early; but a source with nothing more to give
          * ends the run now, not when the rate would let one go */
         rn = l->src->peek ? l->src->peek(l->src->arg) : RELAY_NONE_NOW;
@@ -632,16 +667,43 @@ submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
     l->inflight++;
 }
 
-/* free_conn - a ready connection with room for one more message. */
-static struct conn *
-free_conn(struct relay_loop *l)
+/* waiting - messages that need a connection */
+static int
+waiting(const struct relay_loop *l)
 {
-    for (int i = 0; i < l->nconns; i++) {
+    return l->have_pending || l->nheld > 0;
+}
+
+/*
+ * free_conn - a ready connection with room for one more message whose
+ * relay's own rate lets one go now; NULL when none, with *wait (if not
+ * NULL) the ms until the relay of a free one would (0: none is free).
+ * The search starts after the connection found last, so that a paced
+ * send spreads over the connections it opened instead of leaving all
+ * but the first idle.
+ */
+static struct conn *
+free_conn(struct relay_loop *l, int64_t now, int64_t *wait)
+{
+    int64_t soonest = 0;
+
+    for (int j = 0; j < l->nconns; j++) {
+        int i = (l->rr + 1 + j) % l->nconns;
         struct conn *k = l->conns[i];
-        if (k->ready && !k->dead && !k->quitting && !k->retire &&
-            k->nfl < SMTP_PIPELINE_MAX && smtp_client_capacity(k->c) > 0)
+        int64_t w;
+        if (!k->ready || k->dead || k->quitting || k->retire ||
+            k->nfl >= SMTP_PIPELINE_MAX || smtp_client_capacity(k->c) <= 0)
+            continue;
+        w = throttle_relay_wait(l->throttle, k->relay, now);
+        if (w == 0) {
+            l->rr = i;
             return k;
+        }
+        if (soonest == 0 || w < soonest)
+            soonest = w;
     }
+    if (wait != NULL)
+        *wait = soonest;
     return NULL;
 }
 
@@ -653,15 +715,24 @@ dispatch(struct relay_loop *l, int64_t now)
     int64_t wait = 0;
 
     for (;;) {
-        struct conn *k = free_conn(l);
+        int64_t rw;
+        struct conn *k = free_conn(l, now, &rw);
         int placed = 0;
 
-        if (k == NULL)
+        if (k == NULL) {
+            /* none free: when a relay's token comes (a connection of
+             * its may be free, or one may be opened to it) */
+            if (rw == 0 && waiting(l))
+                rw = rate_wait(l, now);
+            if (rw > 0 && (wait == 0 || rw < wait))
+                wait = rw;
             break;
+        }
         /* held messages first, oldest first */
         for (int i = 0; i < l->nheld; i++) {
-            int64_t w = throttle_take_provider(l->throttle, l->held[i].domain,
-                                               l->held[i].provider, now);
+            int64_t w =
+                throttle_take_provider(l->throttle, l->held[i].domain,
+                                       l->held[i].provider, k->relay, now);
             if (w == 0) {
                 struct relay_msg m = l->held[i];
                 memmove(&l->held[i], &l->held[i + 1],
@@ -678,13 +749,13 @@ dispatch(struct relay_loop *l, int64_t now)
             continue;
         fetch(l, now);
         if (!l->have_pending) {
-            int64_t g = throttle_global_wait(l->throttle, now);
+            int64_t g = rate_wait(l, now);
             if (g > 0 && (wait == 0 || g < wait))
                 wait = g;
             break;
         }
         int64_t w = throttle_take_provider(l->throttle, l->pending.domain,
-                                           l->pending.provider, now);
+                                           l->pending.provider, k->relay, now);
         if (w == 0) {
             l->have_pending = 0;
             submit(l, k, &l->pending);
@@ -706,13 +777,6 @@ dispatch(struct relay_loop *l, int64_t now)
     return wait;
 }
 
-/* waiting - messages that need a connection */
-static int
-waiting(const struct relay_loop *l)
-{
-    return l->have_pending || l->nheld > 0;
-}
-
 int
 relay_run(const struct relay_params *p, const struct relay_source *src,
           struct relay_stats *stats, struct err *e)
@@ -732,6 +796,7 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
                        "no [relay] in the configuration: set host (and "
                        "port, tls, username, password_env)");
     l.throttle = throttle_new(p->limits, now);
+    throttle_relays(l.throttle, p->relays, p->nrelays, now);
     l.conns = xcalloc((size_t)p->concurrency, sizeof *l.conns);
     l.rs = xcalloc(p->nrelays, sizeof *l.rs);
     /* the connections, and the source's wake-up descriptor last */
@@ -816,7 +881,7 @@ relay_run(const struct relay_params *p, const struct relay_source *src,
         if (!l.stopping &&
             (l.nconns > 0 || pick_relay(&l, now) >= 0 || all_given_up(&l)))
             fetch(&l, now);
-        if (!l.stopping && waiting(&l) && free_conn(&l) == NULL &&
+        if (!l.stopping && waiting(&l) && free_conn(&l, now, NULL) == NULL &&
             l.nconns < p->concurrency) {
             int before = l.nconns;
             open_conn(&l, now);

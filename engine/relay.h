@@ -3,11 +3,13 @@
  * relay.h - the event loop: N SMTP connections over a pool of relays.
  *
  * Owns: one poll() loop over the connections (smtp.h), how many to keep
- * open and to which relay (weights; a relay that cannot be reached, or
- * answers 421, is set aside for a while and the others take over), the
- * throttle (throttle.h: the global rate, per-domain rates, slowing down
- * on throttling replies), and the orderly stop: stop taking messages,
- * wait for in-flight replies (bounded), QUIT.
+ * open and to which relay (weights, each relay's max_connections; a
+ * relay that cannot be reached is set aside for a while and the others
+ * take over), the throttle (throttle.h: the global rate, per-domain
+ * rates, each relay's own rate, AIMD on throttling replies - a session
+ * a throttling 421 closed is no failure of the relay), and the orderly
+ * stop: stop taking messages, wait for in-flight replies (bounded),
+ * QUIT.
  *
  * Also decides whose fault a permanent refusal is (reply.h), because the
  * answer depends on the relay as much as on the reply: a refusal that is

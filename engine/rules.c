@@ -92,6 +92,7 @@ verdict(const char *v, size_t n, struct rule *r)
         if (n == strlen(cls[i]) && memcmp(v, cls[i], n) == 0) {
             r->fault = RULE_RECIPIENT;
             r->bounce_class = cls[i];
+            r->key = "";
             r->fix = NULL;
             r->config = 0;
             return 0;
@@ -102,6 +103,7 @@ verdict(const char *v, size_t n, struct rule *r)
             if (n - 7 == strlen(sender_keys[i].key) &&
                 memcmp(v + 7, sender_keys[i].key, n - 7) == 0) {
                 r->fault = RULE_SENDER;
+                r->key = sender_keys[i].key;
                 r->fix = sender_keys[i].fix;
                 r->config = sender_keys[i].config;
                 return 0;
@@ -112,6 +114,7 @@ verdict(const char *v, size_t n, struct rule *r)
             if (n - 8 == strlen(message_keys[i].key) &&
                 memcmp(v + 8, message_keys[i].key, n - 8) == 0) {
                 r->fault = RULE_MESSAGE;
+                r->key = message_keys[i].key;
                 r->fix = message_keys[i].fix;
                 r->config = 0;
                 return 0;

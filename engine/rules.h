@@ -31,6 +31,7 @@ enum rule_fault {
 struct rule {
     enum rule_fault fault;
     const char *bounce_class; /* recipient: "hard", "soft", "blocked"; "" */
+    const char *key;          /* KEY of sender.KEY, message.KEY; "" */
     const char *why;          /* the rule's words */
     const char *fix;          /* ours and the message's: what to change */
     int config;               /* 1: our configuration (EX_CONFIG) */

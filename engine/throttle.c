@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * throttle.c - token buckets (see throttle.h).
+ * throttle.c - token buckets, AIMD on throttling replies (see
+ * throttle.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "rules.h"
 #include "throttle.h"
 #include "xalloc.h"
-
-/* a slowed bucket regains 10% of its rate per minute without throttling */
-#define RECOVER_MS 60000
-#define MIN_RATE (1.0 / 60)
 
 double
 bucket_default_burst(double rate)
@@ -30,27 +29,46 @@ bucket_init(struct bucket *b, double rate, double burst, int64_t now)
     b->burst = burst > 0 ? burst : bucket_default_burst(rate);
     b->tokens = b->burst;
     b->last_ms = now;
-    b->slowed_ms = 0;
+    b->quiet_ms = now;
+    b->cut_ms = 0;
+    b->cut = 0;
 }
 
+/* accrue - the tokens the rate brings from last_ms to `to` */
 static void
-refill(struct bucket *b, int64_t now)
+accrue(struct bucket *b, int64_t to)
 {
-    if (now <= b->last_ms)
+    if (to <= b->last_ms)
         return;
-    if (b->rate < b->base && b->slowed_ms && now - b->slowed_ms >= RECOVER_MS) {
-        b->rate *= 1.1;
-        if (b->rate > b->base)
-            b->rate = b->base;
-        b->slowed_ms = now;
-    }
-    b->tokens += b->rate * (double)(now - b->last_ms) / 1000.0;
+    b->tokens += b->rate * (double)(to - b->last_ms) / 1000.0;
     /* full: the capacity, plus what one millisecond brings - the clock
      * ticks in ms, and a token that comes due between two ticks would
      * otherwise lose its overshoot (0.8% of the rate at 14/s, burst 1) */
     if (b->tokens > b->burst + b->rate / 1000.0)
         b->tokens = b->burst + b->rate / 1000.0;
-    b->last_ms = now;
+    b->last_ms = to;
+}
+
+/*
+ * refill - the tokens up to now, and the steps back a slowed bucket has
+ * earned meanwhile, each at its own time (the tokens before a step come
+ * at the rate before it).  At most 1 / THROTTLE_RECOVER_STEP + 1 steps:
+ * each adds that much of the configured rate.
+ */
+static void
+refill(struct bucket *b, int64_t now)
+{
+    if (now <= b->last_ms)
+        return;
+    while (b->rate < b->base && b->quiet_ms + THROTTLE_RECOVER_MS <= now) {
+        int64_t at = b->quiet_ms + THROTTLE_RECOVER_MS;
+        accrue(b, at);
+        b->rate += b->base * THROTTLE_RECOVER_STEP;
+        if (b->rate > b->base)
+            b->rate = b->base;
+        b->quiet_ms = at;
+    }
+    accrue(b, now);
 }
 
 int64_t
@@ -75,7 +93,7 @@ bucket_take(struct bucket *b, int64_t now)
     return 1;
 }
 
-void
+int
 bucket_slow(struct bucket *b, int64_t now)
 {
     if (b->rate <= 0) {
@@ -86,12 +104,17 @@ bucket_slow(struct bucket *b, int64_t now)
         b->last_ms = now;
     }
     refill(b, now);
-    b->rate /= 2;
-    if (b->rate < MIN_RATE)
-        b->rate = MIN_RATE;
+    b->quiet_ms = now > b->last_ms ? now : b->last_ms;
+    if (b->cut && now - b->cut_ms < THROTTLE_HOLD_MS)
+        return 0;
+    b->cut = 1;
+    b->cut_ms = now;
+    b->rate *= THROTTLE_CUT;
+    if (b->rate < THROTTLE_MIN_RATE)
+        b->rate = THROTTLE_MIN_RATE;
     if (b->tokens > 0)
         b->tokens = 0;
-    b->slowed_ms = now;
+    return 1;
 }
 
 struct domain_bucket {
@@ -105,6 +128,8 @@ struct throttle {
     struct bucket global;
     struct domain_bucket *dom;
     size_t ndom;
+    struct bucket *relay; /* rate 0: the relay has none of its own */
+    size_t nrelay;
 };
 
 struct throttle *
@@ -130,6 +155,17 @@ throttle_new(const struct config_limits *l, int64_t now)
 }
 
 void
+throttle_relays(struct throttle *t, const struct config_relay *r, size_t n,
+                int64_t now)
+{
+    free(t->relay);
+    t->relay = xcalloc(n ? n : 1, sizeof *t->relay);
+    for (size_t i = 0; i < n; i++)
+        bucket_init(&t->relay[i], r[i].rate.per_second, 0, now);
+    t->nrelay = n;
+}
+
+void
 throttle_free(struct throttle *t)
 {
     if (t == NULL)
@@ -140,12 +176,15 @@ throttle_free(struct throttle *t)
     for (size_t i = 0; i < t->ndom; i++)
         free(t->dom[i].domain);
     free(t->dom);
+    free(t->relay);
     free(t);
 }
 
 static struct bucket *
 domain_bucket(struct throttle *t, const char *domain)
 {
+    if (domain == NULL)
+        return NULL;
     for (size_t i = 0; i < t->ndom; i++)
         if (strcasecmp(t->dom[i].domain, domain) == 0)
             return &t->dom[i].b;
@@ -161,34 +200,46 @@ provider_bucket(struct throttle *t, const char *provider)
     return NULL;
 }
 
+static struct bucket *
+relay_bucket(struct throttle *t, size_t relay)
+{
+    return relay < t->nrelay ? &t->relay[relay] : NULL;
+}
+
 int64_t
 throttle_take_provider(struct throttle *t, const char *domain,
-                       const char *provider, int64_t now)
+                       const char *provider, size_t relay, int64_t now)
 {
-    struct bucket *d = domain ? domain_bucket(t, domain) : NULL;
-    struct bucket *pv = provider ? provider_bucket(t, provider) : NULL;
-    int64_t wg = bucket_wait(&t->global, now);
-    int64_t wd = d ? bucket_wait(d, now) : 0;
-    int64_t wp = pv ? bucket_wait(pv, now) : 0;
+    struct bucket *b[4] = {&t->global, domain_bucket(t, domain),
+                           relay_bucket(t, relay),
+                           provider ? provider_bucket(t, provider) : NULL};
+    int64_t wait = 0;
 
-    if (wd > wg)
-        wg = wd;
-    if (wp > wg)
-        wg = wp;
-    if (wg > 0)
-        return wg;
-    bucket_take(&t->global, now);
-    if (d)
-        bucket_take(d, now);
-    if (pv)
-        bucket_take(pv, now);
+    for (size_t i = 0; i < 4; i++) {
+        int64_t w = b[i] ? bucket_wait(b[i], now) : 0;
+        if (w > wait)
+            wait = w;
+    }
+    if (wait > 0)
+        return wait;
+    for (size_t i = 0; i < 4; i++)
+        if (b[i])
+            bucket_take(b[i], now);
     return 0;
 }
 
 int64_t
-throttle_take(struct throttle *t, const char *domain, int64_t now)
+throttle_take(struct throttle *t, const char *domain, size_t relay, int64_t now)
 {
-    return throttle_take_provider(t, domain, NULL, now);
+    return throttle_take_provider(t, domain, NULL, relay, now);
+}
+
+int64_t
+throttle_relay_wait(struct throttle *t, size_t relay, int64_t now)
+{
+    struct bucket *r = relay_bucket(t, relay);
+
+    return r ? bucket_wait(r, now) : 0;
 }
 
 int64_t
@@ -197,25 +248,35 @@ throttle_global_wait(struct throttle *t, int64_t now)
     return bucket_wait(&t->global, now);
 }
 
-void
-throttle_slow(struct throttle *t, const char *domain, int64_t now)
+int
+throttle_slow(struct throttle *t, const char *domain, size_t relay, int64_t now)
 {
-    struct bucket *d = domain ? domain_bucket(t, domain) : NULL;
+    struct bucket *d = domain_bucket(t, domain);
+    struct bucket *r = relay_bucket(t, relay);
 
-    bucket_slow(d ? d : &t->global, now);
+    if (d == NULL && r != NULL && r->base > 0)
+        d = r;
+    return bucket_slow(d ? d : &t->global, now);
 }
 
 int
 throttle_is_throttling(int code, const char *status, const char *text)
 {
+    char both[16 + RULES_TEXT_MAX];
+    const struct rule *r;
+    int n;
+
     if (code == 421)
         return 1;
-    if ((code == 451 || code == 454 || code == 450) && status &&
-        strncmp(status, "4.7.", 4) == 0)
-        return 1;
-    if (code >= 400 && code < 500 && text &&
-        (strcasestr(text, "rate") || strcasestr(text, "throttl") ||
-         strcasestr(text, "too many") || strcasestr(text, "slow down")))
-        return 1;
-    return 0;
+    if (code < 400 || code >= 500)
+        return 0;
+    /* the status with the text: "4.7.28" alone says rate at Gmail */
+    n = snprintf(both, sizeof both, "%s %s", status ? status : "",
+                 text ? text : "");
+    if (n < 0)
+        return 0;
+    if ((size_t)n >= sizeof both)
+        n = (int)sizeof both - 1;
+    r = rules_match(both, (size_t)n);
+    return r != NULL && r->fault == RULE_SENDER && strcmp(r->key, "rate") == 0;
 }

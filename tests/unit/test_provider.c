@@ -479,7 +479,8 @@ taken(struct throttle *t, const char *const *dom, const char *const *prov,
     int got = 0, k = 0;
 
     for (int64_t ms = from; ms < to; ms++)
-        if (throttle_take_provider(t, dom[k % n], prov[k % n], ms) == 0) {
+        if (throttle_take_provider(t, dom[k % n], prov[k % n],
+                                   THROTTLE_NO_RELAY, ms) == 0) {
             got++;
             k++;
         }

@@ -183,11 +183,13 @@ const struct command commands[] = {
      "(send --at), recipients left queued by a stopped run, deferrals whose\n"
      "retry is due (those past their last attempt expire) - each by\n"
      "`send` in its own process, one summary line each, at most [limits]\n"
-     "campaigns at once.  A campaign whose send is still running is left\n"
-     "to it.  Nothing to do, outside the sending window, or the day's\n"
-     "allowance spent: it exits 0 and prints nothing.  A schedule more than\n"
-     "[limits] grace (default 2 h) overdue - the machine was off - is not\n"
-     "started but said, every run, until --force or campaign resume NAME.\n"
+     "campaigns at once (sharing every rate).  A campaign whose send is\n"
+     "still running is left to it, and while another run-due runs this one\n"
+     "exits at once.  Nothing to do, outside the sending window, or the\n"
+     "day's allowance spent: it exits 0 and prints nothing.  A schedule\n"
+     "more than [limits] grace (default 2 h) past its time and past\n"
+     "run-due's last run - the machine was off - is not started but said,\n"
+     "every run, until --force or campaign resume NAME.\n"
      "The exit code is the first failed send's.\n"},
     {"resend", cmd_resend,
      "campaign resend NAME [--deferred] [--failed] [--uncertain] [--expired]",
@@ -397,6 +399,9 @@ main(int argc, char **argv)
         err_clear(&e);
         if (clock_init(&e) == -1)
             return cmd_fail(&e);
+        if (clock_is_fake())
+            log_warnx("%s is set: the clock is moved (for the tests only)",
+                      CLOCK_TEST_ENV);
     }
     if (want_version) {
         printf("campaign %s\n", CAMPAIGN_VERSION);

@@ -20,8 +20,10 @@ struct ctx {
     const char *templates_dir;
     int verbose;
     int quiet;
-    int run_due; /* send called by run-due: a campaign it found due, and
-                    one summary line */
+    int run_due;    /* send called by run-due: a campaign it found due, and
+                       one summary line */
+    int rate_share; /* run-due sends this many at once: each takes this
+                       share of every rate (0, 1: all) */
 };
 
 struct command {

@@ -10,17 +10,28 @@
  * is due.  Each is sent by `send` in a child process of its own (one
  * summary line each), at most [limits] campaigns at once; a campaign
  * whose send lock is held (a send still running from the last cron run)
- * is left to it.  Outside the sending window, or with the day's
+ * is left to it, and so is everything while another run-due runs (its
+ * lock, DB.run-due.lock: a crontab line every five minutes and a send of
+ * an hour overlap).  Outside the sending window, or with the day's
  * allowance spent, it sends nothing and says nothing: cron mails what a
- * command prints, and those are not news.  A schedule found more than
- * [limits] grace overdue (the machine was off) is not started without
- * --force or `campaign resume NAME`: it is said, every run, until then.
+ * command prints, and those are not news.
+ *
+ * A schedule the machine slept through - more than [limits] grace past
+ * its time and past run-due's last run (meta run_due_at, recorded at each
+ * run's start and end) - is not started without --force or `campaign
+ * resume NAME`: it is said, every run, until then.  One held back while
+ * run-due ran (by the window, the daily cap, a long send) is not late.
+ *
+ * Each send of a run-due that sends several campaigns at once takes
+ * 1/[limits] campaigns of every rate, so that together they keep them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,10 +49,12 @@ struct due {
     const struct config_limits *l;
     const char *tz;
     int64_t now;
+    int64_t last; /* run-due's last run before this one (0: never) */
     int force;
-    int overdue;
     char **names;
     size_t n, cap;
+    int64_t *late; /* schedules found overdue now: marked after the scan */
+    size_t nlate;
     struct err e;
     int failed;
 };
@@ -83,12 +96,25 @@ due_cb(const struct store_due *d, void *arg)
     struct due *u = arg;
     int go = 0;
 
-    if (strcmp(d->status, "scheduled") == 0) {
+    if (strcmp(d->status, "overdue") == 0) {
+        /* found overdue by an earlier run: said until resumed or forced */
+        if (!u->force) {
+            say_overdue(u, d);
+            return 0;
+        }
+        go = 1;
+    } else if (strcmp(d->status, "scheduled") == 0) {
         if (d->scheduled_at > u->now)
             return 0;
-        if (u->now - d->scheduled_at > u->l->grace && !u->force) {
+        /* late: since its time, or since run-due last ran after it - a
+         * schedule held back while run-due ran is not one the machine
+         * slept through */
+        if (u->now - (d->scheduled_at > u->last ? d->scheduled_at : u->last) >
+                u->l->grace &&
+            !u->force) {
             say_overdue(u, d);
-            u->overdue++;
+            u->late = xreallocarray(u->late, u->nlate + 1, sizeof *u->late);
+            u->late[u->nlate++] = d->id;
             return 0;
         }
         go = 1;
@@ -101,8 +127,13 @@ due_cb(const struct store_due *d, void *arg)
         /* a send still running (the last cron run's) keeps it */
         struct err e;
         int fd = queue_lock(u->ctx->db_path, d->id, &e);
-        if (fd == -1)
+        if (fd == -1 && e.kind == EX_TEMPFAIL)
             return 0;
+        if (fd == -1) {
+            u->e = e;
+            u->failed = 1;
+            return 1;
+        }
         queue_unlock(fd);
     }
     if (u->n == u->cap) {
@@ -113,9 +144,10 @@ due_cb(const struct store_due *d, void *arg)
     return 0;
 }
 
-/* send_one - `campaign send --campaign NAME` in a child; its pid */
+/* send_one - `campaign send --campaign NAME` in a child, its messages
+ * tagged "campaign NAME" and its rates shared by share sends; its pid */
 static pid_t
-send_one(struct ctx *ctx, const char *name)
+send_one(struct ctx *ctx, const char *name, int share)
 {
     pid_t pid;
 
@@ -127,8 +159,12 @@ send_one(struct ctx *ctx, const char *name)
     }
     if (pid == 0) {
         char *argv[] = {"send", "--campaign", (char *)name, NULL};
+        static char tag[300];
+        snprintf(tag, sizeof tag, "campaign %s", name);
+        log_init(tag, log_get_level());
         setvbuf(stdout, NULL, _IOLBF, 0);
         ctx->run_due = 1;
+        ctx->rate_share = share;
         int code = cmd_send(ctx, 3, argv);
         fflush(stdout);
         fflush(stderr);
@@ -154,6 +190,45 @@ reap(void)
     return EX_SOFTWARE;
 }
 
+/* run_due_lock - one run-due at a time: the fd, or -1 when another has
+ * it (EX_TEMPFAIL) or the lock cannot be made */
+static int
+run_due_lock(const char *db_path, struct err *e)
+{
+    char path[4096];
+    int fd;
+
+    if (snprintf(path, sizeof path, "%s.run-due.lock", db_path) >=
+        (int)sizeof path)
+        return err_set(e, EX_CANTCREAT, "%s: name too long", db_path);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+        return err_set(e, EX_CANTCREAT, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        int busy = errno == EWOULDBLOCK;
+        close(fd);
+        return err_set(e, busy ? EX_TEMPFAIL : EX_CANTCREAT, "%s: %s", path,
+                       strerror(errno));
+    }
+    return fd;
+}
+
+/* tick - record this run-due's end, so that the next one knows it ran */
+static void
+tick(struct ctx *ctx)
+{
+    struct store *st;
+    struct err e;
+    int64_t prev;
+    int code;
+
+    err_clear(&e);
+    if ((st = cmd_open(ctx, &code)) == NULL)
+        return;
+    if (store_run_due_tick(st, clock_now(), &prev, &e) == -1)
+        cmd_fail(&e);
+    store_close(st);
+}
+
 int
 cmd_run_due(struct ctx *ctx, int argc, char **argv)
 {
@@ -164,7 +239,7 @@ cmd_run_due(struct ctx *ctx, int argc, char **argv)
     };
     struct config cfg;
     struct due u;
-    int c, code = 0, running = 0;
+    int c, code = 0, running = 0, lock = -1;
     int64_t change;
     size_t next = 0;
 
@@ -189,14 +264,28 @@ cmd_run_due(struct ctx *ctx, int argc, char **argv)
         config_free(&cfg);
         return code;
     }
+    /* another run-due still at work (a long send): it is doing the job */
+    if ((lock = run_due_lock(ctx->db_path, &u.e)) == -1) {
+        if (u.e.kind != EX_TEMPFAIL)
+            code = cmd_fail(&u.e);
+        goto out;
+    }
     u.ctx = ctx;
     u.l = &cfg.limits;
     u.tz = cfg.limits.timezone ? cfg.limits.timezone : "";
     u.now = clock_now();
-    if (store_campaigns_due(u.st, 0, due_cb, &u, &u.e) == -1 || u.failed) {
+    if (store_run_due_tick(u.st, u.now, &u.last, &u.e) == -1 ||
+        store_campaigns_due(u.st, 0, due_cb, &u, &u.e) == -1 || u.failed) {
         code = cmd_fail(&u.e);
         goto out;
     }
+    /* overdue stays overdue: the next run, minutes later, must not take
+     * it for a fresh schedule */
+    for (size_t i = 0; i < u.nlate; i++)
+        if (store_campaign_overdue(u.st, u.late[i], &u.e) == -1) {
+            code = cmd_fail(&u.e);
+            goto out;
+        }
     store_close(u.st);
     u.st = NULL;
     /* outside the window nothing is due: quiet */
@@ -209,7 +298,10 @@ cmd_run_due(struct ctx *ctx, int argc, char **argv)
     while (next < u.n || running > 0) {
         int rc;
         if (next < u.n && running < cfg.limits.campaigns) {
-            if (send_one(ctx, u.names[next++]) == -1) {
+            int share = (int)(u.n < (size_t)cfg.limits.campaigns
+                                  ? u.n
+                                  : (size_t)cfg.limits.campaigns);
+            if (send_one(ctx, u.names[next++], share) == -1) {
                 if (code == 0)
                     code = EX_OSERR;
                 continue;
@@ -223,12 +315,17 @@ cmd_run_due(struct ctx *ctx, int argc, char **argv)
         if (rc != 0 && code == 0)
             code = rc;
     }
+    if (u.n > 0)
+        tick(ctx);
 out:
     for (size_t i = 0; i < u.n; i++)
         free(u.names[i]);
     free(u.names);
+    free(u.late);
     store_close(u.st);
     config_free(&cfg);
+    if (lock != -1)
+        close(lock);
     return code;
 }
 
@@ -264,7 +361,7 @@ cmd_resend(struct ctx *ctx, int argc, char **argv)
     struct store_resent n;
     struct store *st;
     struct err e;
-    int c, which = 0, code = 0, rc;
+    int c, which = 0, code = 0, rc, lock = -1;
     long total;
 
     cmd_opt_reset();
@@ -312,6 +409,13 @@ cmd_resend(struct ctx *ctx, int argc, char **argv)
         code = EX_DATAERR;
         goto out;
     }
+    /* not under a running send, which could call the campaign done
+     * with the rows this puts back unseen (75 names its pid) */
+    if ((lock = queue_lock(ctx->db_path, k.id, &e)) == -1) {
+        store_rollback(st);
+        code = cmd_fail(&e);
+        goto out;
+    }
     if (store_ledger_resend(st, k.id, which, &n, &e) == -1 ||
         store_commit(st, &e) == -1) {
         store_rollback(st);
@@ -343,6 +447,7 @@ cmd_resend(struct ctx *ctx, int argc, char **argv)
                           "suppressed since are skipped"
                         : "");
 out:
+    queue_unlock(lock);
     store_close(st);
     return code;
 }

@@ -624,28 +624,60 @@ precheck(struct store *st, struct mailjob *j, const struct tmpl *t,
     return code;
 }
 
+/* share_rates - run-due sends n campaigns at once: each takes 1/n of
+ * every rate, so that together they keep it (a relay sold at 14/s gets
+ * 14/s) */
+static void
+share_rates(struct config *cfg, int n)
+{
+    struct config_limits *l = &cfg->limits;
+
+    l->rate.per_second /= n;
+    for (size_t i = 0; i < l->ndomain; i++)
+        l->domain[i].rate.per_second /= n;
+    for (size_t i = 0; i < l->nprovider_rate; i++)
+        l->provider_rate[i].rate.per_second /= n;
+    for (size_t i = 0; i < cfg->nrelay; i++)
+        cfg->relay[i].rate.per_second /= n;
+}
+
+/* sending_domain - the domain a campaign's daily cap counts on */
+static const char *
+sending_domain(const struct composer *c)
+{
+    const char *d = composer_sender_domain(c);
+
+    return *d ? d : "(no domain)";
+}
+
 /* schedule - send --at: the campaign waits for run-due (its recipients
  * are frozen when it starts, not now) */
 static int
-schedule(struct store *st, int64_t cid, const char *campaign, int64_t at,
-         const char *tz, json_t *data, const char *from)
+schedule(struct store *st, const char *db_path, int64_t cid,
+         const char *campaign, int64_t at, const char *tz, json_t *data,
+         const char *from)
 {
-    char *dj = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    char *dj;
     char t[64], u[40];
     struct err e;
-    int ok = 0;
+    int ok = 0, lock;
 
     err_clear(&e);
+    /* not while a send of it starts (run-due's, now due) */
+    if ((lock = queue_lock(db_path, cid, &e)) == -1)
+        return cmd_fail(&e);
+    dj = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (store_begin(st, &e) == -1 ||
         (ok = store_campaign_schedule(st, cid, at, dj, &e)) == -1 ||
-        (ok &&
-         store_campaign_set_sender(st, cid, *from ? from : "", &e) == -1) ||
+        (ok && store_campaign_set_sender(st, cid, from, &e) == -1) ||
         store_commit(st, &e) == -1) {
         store_rollback(st);
         free(dj);
+        queue_unlock(lock);
         return cmd_fail(&e);
     }
     free(dj);
+    queue_unlock(lock);
     if (!ok) {
         log_warnx("campaign %s cannot be scheduled: it has started or is over",
                   campaign);
@@ -681,10 +713,10 @@ allowance_take(struct store *st, const struct config_limits *l, const char *tz,
     a->allowed = sched_allowance(&l->cap, a->day = sched_day(tz, clock_now()));
     if ((a->on = a->allowed != -1) == 0)
         return 1;
-    if (store_ledger_counts(st, cid, &c, e) == -1)
+    /* what could go now: deferrals not yet due take nothing of the day
+     * (another campaign of the domain may use it meanwhile) */
+    if (store_ledger_sendable(st, cid, clock_now(), &pending, e) == -1)
         return -1;
-    pending = c.queued + c.sending + c.deferred + c.uncertain_retry +
-              c.unbuildable + c.held;
     if (pending == 0) { /* nothing to send: nothing to count */
         a->on = 0;
         return 1;
@@ -697,9 +729,13 @@ allowance_take(struct store *st, const struct config_limits *l, const char *tz,
     if (a->used >= a->allowed) {
         store_rollback(st);
         a->on = 0;
+        if (store_ledger_counts(st, cid, &c, e) == -1)
+            return -1;
         printf("campaign %s: daily limit reached (%ld of %ld today from "
                "%s), %ld left for tomorrow\n",
-               campaign, a->used, a->allowed, a->domain, pending);
+               campaign, a->used, a->allowed, a->domain,
+               c.queued + c.sending + c.deferred + c.uncertain_retry +
+                   c.unbuildable + c.held);
         return 0;
     }
     want = a->allowed - a->used;
@@ -907,6 +943,13 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         code = EX_USAGE;
         goto out;
     }
+    if (at != NULL && k.found &&
+        (strcmp(k.status, "done") == 0 || strcmp(k.status, "cancelled") == 0)) {
+        log_warnx("campaign %s is %s: it cannot be scheduled", campaign,
+                  strcmp(k.status, "done") == 0 ? "finished" : "cancelled");
+        code = EX_DATAERR;
+        goto out;
+    }
     if (!dry && !testing && k.found &&
         (strcmp(k.status, "done") == 0 || strcmp(k.status, "cancelled") == 0)) {
         printf("campaign %s is %s: nothing to send\n", campaign,
@@ -1019,8 +1062,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (at != NULL) {
-        code = schedule(st, cid, campaign, at_t, tz, j.data,
-                        composer_sender_domain(d.comp));
+        code = schedule(st, ctx->db_path, cid, campaign, at_t, tz, j.data,
+                        sending_domain(d.comp));
         goto out;
     }
 
@@ -1104,8 +1147,9 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
             printf("campaign %s: outside the sending window (", campaign);
             for (size_t i = 0; i < j.cfg.limits.nwindow; i++)
                 printf("%s%s", i ? "; " : "", j.cfg.limits.window[i].text);
-            printf("): it opens %s%s; nothing sent\n", stop_at > 0 ? "at " : "",
-                   t);
+            printf("): it opens %s%s; nothing sent (run it again then, or "
+                   "schedule it with --at for campaign run-due)\n",
+                   stop_at > 0 ? "at " : "", t);
             goto out;
         }
     }
@@ -1116,6 +1160,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
     rp.trust_refusals = trust;
     if (rate != NULL)
         j.cfg.limits.rate = rate_v;
+    if (ctx->rate_share > 1)
+        share_rates(&j.cfg, ctx->rate_share);
     if ((lock = queue_lock(ctx->db_path, cid, &e)) == -1) {
         code = cmd_fail(&e);
         goto out;
@@ -1248,9 +1294,7 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
 
         /* the daily cap and warm-up of the sending domain */
         memset(&allow, 0, sizeof allow);
-        allow.domain = *composer_sender_domain(d.comp)
-                           ? composer_sender_domain(d.comp)
-                           : "(no domain)";
+        allow.domain = sending_domain(d.comp);
         if (store_campaign_set_sender(st, cid, allow.domain, &e) == -1 ||
             (rc = allowance_take(st, &j.cfg.limits, tz, cid, campaign, max,
                                  &allow, &e)) == -1) {
@@ -1259,8 +1303,10 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         }
         if (rc == 0)
             goto out;
+        /* never more than reserved: a message tried twice in the run (a
+         * connection lost before its reply) counts twice */
         if (allow.on)
-            qp.max = allow.binding || max > 0 ? allow.reserved : 0;
+            qp.max = allow.reserved;
 
         catch_signals();
         rc = queue_send(&qp, &sum, &e);
@@ -1309,6 +1355,8 @@ cmd_send(struct ctx *ctx, int argc, char **argv)
         stopped = stop_words[sum.stop];
         if (sum.stop == QUEUE_MAXED && allow.on && allow.binding)
             stopped = " (daily limit reached)";
+        else if (sum.stop == QUEUE_MAXED && allow.on && max == 0)
+            stopped = ""; /* all it had reserved: what was there */
         printf("campaign %s: sent %ld, deferred %ld, bounced %ld, failed "
                "%ld, skipped %ld, uncertain %ld%s%s%s in %.1f s (%.0f "
                "msg/s)%s\n",

@@ -641,5 +641,18 @@ struct store_resent {
 };
 int store_ledger_resend(struct store *st, int64_t campaign, int which,
                         struct store_resent *n, struct err *e);
+/* store_run_due_tick - when run-due last ran (meta run_due_at; 0: never)
+ * into *prev, and now recorded: a schedule missed while run-due ran is
+ * not one the machine slept through (cmd_cron.c) */
+int store_run_due_tick(struct store *st, int64_t now, int64_t *prev,
+                       struct err *e);
+/* store_campaign_overdue - a schedule the machine slept through: status
+ * overdue, which run-due does not start on its own (resume reschedules,
+ * send and run-due --force start it) */
+int store_campaign_overdue(struct store *st, int64_t id, struct err *e);
+/* store_ledger_sendable - the campaign's rows a send could hand out at
+ * now (deferred ones only when due) */
+int store_ledger_sendable(struct store *st, int64_t campaign, int64_t now,
+                          long *n, struct err *e);
 
 #endif

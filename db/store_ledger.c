@@ -104,7 +104,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "UPDATE campaigns SET status = 'sending', "
         "  started_at = COALESCE(started_at, ?2), "
         "  data = COALESCE(data, ?3), control = NULL "
-        "WHERE id = ?1 AND status NOT IN ('paused', 'cancelled')",
+        "WHERE id = ?1 AND status NOT IN ('paused', 'cancelled') "
+        "  AND (status <> 'scheduled' OR scheduled_at <= ?2)",
     [S_CAMPAIGN_FINISH - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET status = ?2, "
         "  finished_at = ?3 WHERE id = ?1",

@@ -24,6 +24,10 @@ enum stmt_id {
     S_DAILY_ADD,
     S_RESEND,
     S_RESEND_REOPEN,
+    S_TICK_GET,
+    S_TICK_SET,
+    S_SENDABLE,
+    S_OVERDUE,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
@@ -35,11 +39,11 @@ static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
         "UPDATE campaigns SET status = 'scheduled', scheduled_at = ?2, "
         "  data = COALESCE(?3, data), control = NULL "
         "WHERE id = ?1 AND frozen_at IS NULL "
-        "  AND status IN ('draft', 'scheduled', 'paused')",
+        "  AND status IN ('draft', 'scheduled', 'overdue', 'paused')",
     [S_SET_SENDER - STORE_SLOT_SCHEDULE] =
         "UPDATE campaigns SET sender_domain = ?2 WHERE id = ?1",
-    /* a resume of a schedule that has not started: due now if its time
-     * passed (an overdue one the machine missed), else at its time */
+    /* a resume of a schedule that has not started (scheduled, overdue,
+     * paused): due now if its time passed, else at its time */
     [S_RESCHEDULE - STORE_SLOT_SCHEDULE] =
         "UPDATE campaigns SET status = 'scheduled', "
         "  scheduled_at = max(scheduled_at, ?2) "
@@ -71,6 +75,22 @@ static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
     [S_RESEND_REOPEN - STORE_SLOT_SCHEDULE] =
         "UPDATE campaigns SET status = 'sending', finished_at = NULL "
         "WHERE id = ?1 AND status = 'done'",
+    [S_TICK_GET - STORE_SLOT_SCHEDULE] =
+        "SELECT value FROM meta WHERE key = 'run_due_at'",
+    [S_TICK_SET - STORE_SLOT_SCHEDULE] =
+        "INSERT INTO meta(key, value) VALUES ('run_due_at', ?1) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    /* what a send could hand out now: queued, left sending by a crash,
+     * owed their uncertain retry, deferred and due, unbuildable and held
+     * (queued again by the next send) */
+    [S_SENDABLE - STORE_SLOT_SCHEDULE] =
+        "SELECT count(*) FROM sends WHERE campaign_id = ?1 AND ("
+        "  state IN ('queued', 'sending', 'unbuildable', 'held') "
+        "  OR (state = 'uncertain' AND was_uncertain = 1) "
+        "  OR (state = 'deferred' AND next_attempt_at <= ?2))",
+    [S_OVERDUE - STORE_SLOT_SCHEDULE] =
+        "UPDATE campaigns SET status = 'overdue' "
+        "WHERE id = ?1 AND status = 'scheduled'",
 };
 
 static sqlite3_stmt *
@@ -239,4 +259,59 @@ store_ledger_resend(struct store *st, int64_t campaign, int which,
             return -1;
     }
     return 0;
+}
+
+int
+store_run_due_tick(struct store *st, int64_t now, int64_t *prev, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_TICK_GET, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    *prev = 0;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *prev = sqlite3_column_int64(s, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, e, "read run-due's last run");
+    if ((s = stmt(st, S_TICK_SET, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, now);
+    return store_stmt_done(st, s, e, "record run-due's run");
+}
+
+int
+store_ledger_sendable(struct store *st, int64_t campaign, int64_t now, long *n,
+                      struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_SENDABLE, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, now);
+    *n = 0;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *n = (long)sqlite3_column_int64(s, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, e, "count what can be sent");
+    return 0;
+}
+
+int
+store_campaign_overdue(struct store *st, int64_t id, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_OVERDUE, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return store_stmt_done(st, s, e, "mark the schedule overdue");
 }

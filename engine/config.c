@@ -640,8 +640,10 @@ set_limits_when(struct parse *p, const char *key, const char *v)
         if (parse_int(v, 1, 64, &l->campaigns) == -1)
             return BAD("campaigns: 1 to 64 (got \"%s\")", v);
     } else if (strcmp(key, "grace") == 0) {
-        if (parse_duration(v, &l->grace) == -1)
-            return BAD("grace: a duration like 2h, 90m or 0 (got \"%s\")", v);
+        if (parse_duration(v, &l->grace) == -1 || l->grace < 600)
+            return BAD("grace: a duration from 10m (two ticks of run-due) "
+                       "to 30d, like 2h or 90m (got \"%s\")",
+                       v);
     } else
         return BAD("unknown key \"%s\" in [limits]", key);
     return 1;
@@ -982,6 +984,9 @@ env_overrides(struct parse *p, struct err *e)
             *c = (char)toupper((unsigned char)*c);
         if ((v = getenv(var)) == NULL)
             continue;
+        /* the environment's window replaces the file's, not adds one */
+        if (strcmp(keys[i][1], "window") == 0)
+            p->cfg->limits.nwindow = 0;
         if (!handler(p, keys[i][0], keys[i][1], v))
             return err_set(e, EX_CONFIG, "environment %s: %s", var, p->msg);
     }

@@ -311,6 +311,11 @@ one_window(const struct sched_window *w, int64_t now, int64_t *open,
             continue;
         o = local_at(&day, 0, w->start);
         c = local_at(&day, w->end <= w->start ? 1 : 0, w->end);
+        /* a start the clocks skip (02:30 when 02:00 becomes 03:00):
+         * mktime moves it past the gap, the window opens when the clocks
+         * resume - the start of the hour */
+        if (o >= c)
+            o = local_at(&day, 0, w->start - w->start % 60);
         if (o <= now && now < c) {
             *close = c;
             return 1;
@@ -469,6 +474,17 @@ sched_at_parse(const char *s, const char *tz, int64_t *t, char *why,
     tt = mktime(&tm);
     localtime_r(&tt, &back);
     zone_leave(&z);
+    {
+        static const int mdays[12] = {31, 29, 31, 30, 31, 30,
+                                      31, 31, 30, 31, 30, 31};
+        int y = want.tm_year + 1900;
+        if (want.tm_mday > mdays[want.tm_mon] ||
+            (want.tm_mon == 1 && want.tm_mday == 29 &&
+             !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
+            snprintf(why, whylen, "\"%s\": no such date", s);
+            return -1;
+        }
+    }
     if (back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
         back.tm_mday != want.tm_mday) {
         snprintf(why, whylen,

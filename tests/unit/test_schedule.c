@@ -115,6 +115,13 @@ main(void)
     TH_CHECK(check("01:00-04:00 Europe/Rome", NULL, "", 1774744200, &ch) == 1 &&
                  ch == 1774749600,
              "spring forward: 01:00-04:00 lasts two hours (closes 02:00 UTC)");
+    TH_CHECK(check("02:30-03:15 Europe/Rome", NULL, "", 1774746300, &ch) == 1 &&
+                 ch == 1774746900,
+             "spring forward: 02:30-03:15 opens when the clocks resume (03:00 "
+             "CEST) and closes at 03:15");
+    TH_CHECK(check("02:30-03:15 Europe/Rome", NULL, "", 1774742400, &ch) == 0 &&
+                 ch == 1774746000,
+             "spring forward: before it, 02:30-03:15 opens at 03:00 CEST");
     TH_CHECK(check("00:00-06:00 Europe/Rome", NULL, "", 1792882800, &ch) == 1 &&
                  ch == 1792904400 && ch - 1792879200 == 7 * H,
              "fall back: 00:00-06:00 lasts seven hours");
@@ -186,6 +193,10 @@ main(void)
                  sched_at_parse("tomorrow", "", &t, why, sizeof why) == -1 &&
                  sched_at_parse("2026-12-24", "", &t, why, sizeof why) == -1,
              "at refused: unknown zone, words, no time");
+    TH_CHECK(sched_at_parse("2027-02-30 09:00", rome, &t, why, sizeof why) ==
+                     -1 &&
+                 strstr(why, "no such date") != NULL,
+             "at: 2027-02-30 is no such date (not a DST gap)");
     sched_format(1798099200, rome, buf, sizeof buf);
     TH_STREQ(buf, "2026-12-24 09:00 CET", "format in Rome");
     TH_CHECK(strcmp(getenv("TZ"), "UTC") == 0, "TZ is as it was");

@@ -53,6 +53,7 @@
 struct inflight {
     uint64_t cookie;
     const char *domain;
+    const char *provider;
 };
 
 struct conn {
@@ -405,12 +406,13 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
 {
     struct conn *k = arg;
     struct relay_loop *l = k->loop;
-    const char *domain = NULL;
+    const char *domain = NULL, *provider = NULL;
 
     (void)c;
     for (int i = 0; i < k->nfl; i++) {
         if (k->fl[i].cookie == r->cookie) {
             domain = k->fl[i].domain;
+            provider = k->fl[i].provider;
             k->fl[i] = k->fl[--k->nfl];
             break;
         }
@@ -425,7 +427,8 @@ on_result(struct smtp_client *c, const struct smtp_result *r, void *arg)
     }
     if (r->outcome == SMTP_TEMPFAIL &&
         throttle_is_throttling(r->code, r->status, r->text)) {
-        if (throttle_slow(l->throttle, domain, k->relay, relay_now_ms()))
+        if (throttle_slow_provider(l->throttle, domain, provider, k->relay,
+                                   relay_now_ms()))
             log_info("relay %s: %d%s%s %s: sending slower",
                      relay_name(l, k->relay), r->code, r->status[0] ? " " : "",
                      r->status, r->text);
@@ -663,6 +666,7 @@ submit(struct relay_loop *l, struct conn *k, const struct relay_msg *m)
     }
     k->fl[k->nfl].cookie = m->cookie;
     k->fl[k->nfl].domain = m->domain;
+    k->fl[k->nfl].provider = m->provider;
     k->nfl++;
     l->inflight++;
 }

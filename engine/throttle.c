@@ -249,14 +249,23 @@ throttle_global_wait(struct throttle *t, int64_t now)
 }
 
 int
-throttle_slow(struct throttle *t, const char *domain, size_t relay, int64_t now)
+throttle_slow_provider(struct throttle *t, const char *domain,
+                       const char *provider, size_t relay, int64_t now)
 {
-    struct bucket *d = domain_bucket(t, domain);
+    struct bucket *d = provider ? provider_bucket(t, provider) : NULL;
     struct bucket *r = relay_bucket(t, relay);
 
+    if (d == NULL)
+        d = domain_bucket(t, domain);
     if (d == NULL && r != NULL && r->base > 0)
         d = r;
     return bucket_slow(d ? d : &t->global, now);
+}
+
+int
+throttle_slow(struct throttle *t, const char *domain, size_t relay, int64_t now)
+{
+    return throttle_slow_provider(t, domain, NULL, relay, now);
 }
 
 int

@@ -113,6 +113,11 @@ int64_t throttle_global_wait(struct throttle *t, int64_t now);
  */
 int throttle_slow(struct throttle *t, const char *domain, size_t relay,
                   int64_t now);
+/* throttle_slow_provider - throttle_slow, where the provider's bucket
+ * (a provider with [limits] provider.NAME) is the one concerned first:
+ * Gmail's "421 4.7.28" is about all of Google's recipients */
+int throttle_slow_provider(struct throttle *t, const char *domain,
+                           const char *provider, size_t relay, int64_t now);
 /* throttle_is_throttling - does this reply ask us to slow down?  A 421
  * (RFC 5321 3.8: the server closes; what it sent is deferred), or a 4xx
  * whose status and text the rule table calls sender.rate (rules.h).  A

@@ -527,6 +527,28 @@ test_throttle(void)
     n = taken(t, dom, google, 3, 1000000, 1010000);
     TH_CHECK(n >= 10 && n <= 11, "global 1/s under google's 5/s: %d", n);
     throttle_free(t);
+
+    /* a throttling reply about a Google recipient cuts Google's rate,
+     * not the others' */
+    memset(&l, 0, sizeof l);
+    l.provider_rate[0].name = (char *)"google";
+    l.provider_rate[0].rate.per_second = 10;
+    l.nprovider_rate = 1;
+    l.domain[0].domain = (char *)"other.example";
+    l.domain[0].rate.per_second = 10;
+    l.ndomain = 1;
+    t = throttle_new(&l, 1000000);
+    throttle_slow_provider(t, "corp-a.test", "google", THROTTLE_NO_RELAY,
+                           1000000);
+    n = taken(t, dom + 2, google, 1, 1000000, 1004000);
+    TH_CHECK(n >= 19 && n <= 21,
+             "google after a slow-down: 5/s for 4 s, not 10/s (%d)", n);
+    {
+        const char *od[] = {"other.example"};
+        n = taken(t, od, none, 1, 1004000, 1008000);
+        TH_CHECK(n >= 40 && n <= 42, "other.example keeps its 10/s (%d)", n);
+    }
+    throttle_free(t);
 }
 
 int

@@ -205,13 +205,27 @@ const struct command commands[] = {
      "Cancel a campaign: a running send stops within a second, and nothing\n"
      "more is ever sent for it.\n"},
     {"report", cmd_report,
-     "campaign report [NAME [--undelivered]] [--format table|json]",
-     "Without NAME: every campaign, a row each.  With NAME: the ledger's\n"
-     "counts (recipients, queued, sent, deferred, failed, held, bounced,\n"
-     "suppressed, uncertain) and its times, the uncertain recipients, and\n"
-     "the recipients not delivered grouped by the relay's last reply (the\n"
-     "20 most frequent).  --undelivered: each recipient not delivered with\n"
-     "its state and the relay's last reply, one per line.\n"},
+     "campaign report [NAME [--undelivered]] [--format table|json|csv] "
+     "[--out FILE]",
+     "Without NAME: every campaign, a row each: status, started, finished,\n"
+     "recipients, sent, bounced and the bounce, complaint, unsubscribe,\n"
+     "open and click rates.  With NAME: the ledger's counts (recipients,\n"
+     "queued, sent, deferred, failed, held, bounced, suppressed,\n"
+     "uncertain), its times, what came back, the same rates, the\n"
+     "uncertain recipients, and the recipients not delivered grouped by\n"
+     "the relay's last reply (the 20 most frequent).  Every rate says what\n"
+     "it is of: the bounce rate of delivered+bounced, the others of\n"
+     "delivered (accepted by the relay, no bounce since), counting people,\n"
+     "opens and clicks by people, not machines.\n"
+     "\n"
+     "  --undelivered     each recipient not delivered with its state and\n"
+     "                    the relay's last reply, one per line\n"
+     "  --format csv      NAME's recipients, one row each (with --out):\n"
+     "                    address, state, last reply, bounce class, first\n"
+     "                    open, clicks, unsubscribed; cells a spreadsheet\n"
+     "                    would run as a formula are neutralised\n"
+     "  --out FILE        where the CSV goes: written beside it and renamed\n"
+     "                    over it once complete (mode 0600)\n"},
     {"doctor", cmd_doctor, "campaign doctor",
      "Check the configuration; connect to each relay (TLS, capabilities,\n"
      "AUTH, SMTPUTF8 when contacts need it); load the DKIM keys and check\n"

@@ -1,15 +1,48 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_report.c - campaign report [NAME] [--format table|json]: the
- * ledger's counts per campaign.
+ * cmd_report.c - campaign report [NAME] [--format table|json|csv]: the
+ * ledger's counts per campaign and the rates of engine/report.h, each
+ * with its denominator; a campaign's recipients one a row as CSV.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "../engine/fsutil.h"
 #include "../engine/log.h"
+#include "../engine/report.h"
 #include "cmd.h"
+
+/* JSON as printed: the rates' values as the decimals they were rounded
+ * to (0.1429, not 0.14290000000000000) */
+#define REPORT_JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(10))
+
+/* table_time - "YYYY-MM-DDTHH:MMZ" (UTC, no blank), "-" for none */
+static const char *
+table_time(int64_t t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+        strftime(buf, n, "%Y-%m-%dT%H:%MZ", &tm) == 0)
+        snprintf(buf, n, "-");
+    return buf;
+}
+
+/* The table's legend: what each rate is of (engine/report.h). */
+static void
+table_legend(void)
+{
+    printf("BOUNCE%% of %s: BOUNCED / (SENT + BOUNCED)\n"
+           "COMPLAINT%% UNSUB%% OPEN%% CLICK%% of %s: people among SENT (the "
+           "relay accepted, no bounce since); opens and clicks by people, "
+           "not machines\n",
+           REPORT_OF_ANSWERED, REPORT_OF_DELIVERED);
+}
 
 struct rep {
     struct store *st;
@@ -23,6 +56,7 @@ struct rep {
 struct campinfo {
     struct store_campaign c;
     char name[256], template[128], status[16], list[256], breaker[256];
+    struct report_rates rates;
 };
 
 static int
@@ -48,6 +82,35 @@ time_json(int64_t t)
     return t > 0 ? json_string(cmd_time(t, b, sizeof b)) : json_null();
 }
 
+/* rate_json - a rate with what it is of: {"value", "numerator",
+ * "denominator", "of"}; value null when there is nothing to divide by */
+static json_t *
+rate_json(const struct report_rate *r)
+{
+    double v = report_rate_value(r);
+
+    return json_pack("{s:o, s:I, s:I, s:s}", "value",
+                     v < 0 ? json_null() : json_real(v), "numerator",
+                     (json_int_t)r->numerator, "denominator",
+                     (json_int_t)r->denominator, "of", r->of);
+}
+
+/* rate_line - a rate in report NAME's table: "12.5% (1 of 8 delivered)" */
+static void
+rate_line(const char *key, json_t *v)
+{
+    json_int_t n = json_integer_value(json_object_get(v, "numerator"));
+    json_int_t d = json_integer_value(json_object_get(v, "denominator"));
+    const char *of = json_string_value(json_object_get(v, "of"));
+
+    printf("%-22s ", key);
+    if (d > 0)
+        printf("%.1f%%", 100.0 * (double)n / (double)d);
+    else
+        printf("-");
+    printf(" (%lld of %lld %s)\n", (long long)n, (long long)d, of ? of : "");
+}
+
 /* figures - one campaign's document. */
 static json_t *
 figures(struct rep *r, const char *name, struct store_counts *cnt,
@@ -58,7 +121,8 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
 
     if (store_campaign_get(r->st, name, info_cb, ci, r->e) != 1 ||
         store_ledger_counts(r->st, ci->c.id, cnt, r->e) == -1 ||
-        store_event_counts(r->st, ci->c.id, &ev, r->e) == -1)
+        store_event_counts(r->st, ci->c.id, &ev, r->e) == -1 ||
+        report_rates(r->st, ci->c.id, &ci->rates, r->e) == -1)
         return NULL;
     doc = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
@@ -96,6 +160,10 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
     if (ci->breaker[0] != '\0')
         json_object_set_new(doc, "paused_by_breaker", json_string(ci->breaker));
     json_object_set_new(doc, "views", json_integer(ev.views));
+    /* the rates, each with its numerator and what it is of */
+    for (int i = 0; i < REPORT_RATE_N; i++)
+        json_object_set_new(doc, ci->rates.rate[i].key,
+                            rate_json(&ci->rates.rate[i]));
     return doc;
 }
 
@@ -115,21 +183,38 @@ row_cb(const char *name, void *arg)
         json_array_append_new(r->arr, doc);
     } else {
         long bounced = cnt.bounced_hard + cnt.bounced_soft + cnt.blocked;
-        double done = (double)(cnt.sent + bounced);
+        char t0[24], t1[24];
         /* queued: what is left to send (a refusal of us leaves it so);
          * failed: what could not be sent for a reason of ours; held:
-         * what the client did not hand to the relay (SMTPUTF8, SIZE) */
-        if (r->rows++ == 0)
-            printf("%-24s %-10s %10s %10s %8s %8s %8s %8s %11s %6s %8s\n",
-                   "CAMPAIGN", "STATUS", "RECIPIENTS", "SENT", "QUEUED",
-                   "DEFERRED", "BOUNCED", "FAILED", "UNBUILDABLE", "HELD",
-                   "BOUNCE%");
-        printf("%-24s %-10s %10ld %10ld %8ld %8ld %8ld %8ld %11ld %6ld "
-               "%7.1f%%\n",
-               cmd_safe(ci.name), ci.status, cnt.recipients, cnt.sent,
-               cnt.queued + cnt.sending, cnt.deferred, bounced, cnt.failed,
-               cnt.unbuildable, cnt.held,
-               done > 0 ? 100.0 * (double)bounced / done : 0.0);
+         * what the client did not hand to the relay (SMTPUTF8, SIZE).
+         * Every cell without a space: scripts split the row on blanks */
+        if (r->rows++ == 0) {
+            printf("%-24s %-10s %-17s %-17s %10s %10s %8s %8s %8s %8s %11s "
+                   "%6s",
+                   "CAMPAIGN", "STATUS", "STARTED", "FINISHED", "RECIPIENTS",
+                   "SENT", "QUEUED", "DEFERRED", "BOUNCED", "FAILED",
+                   "UNBUILDABLE", "HELD");
+            for (int i = 0; i < REPORT_RATE_N; i++)
+                printf(" %10s", ci.rates.rate[i].label);
+            putchar('\n');
+        }
+        printf("%-24s %-10s %-17s %-17s %10ld %10ld %8ld %8ld %8ld %8ld "
+               "%11ld %6ld",
+               cmd_safe(ci.name), ci.status,
+               table_time(ci.c.started_at, t0, sizeof t0),
+               table_time(ci.c.finished_at, t1, sizeof t1), cnt.recipients,
+               cnt.sent, cnt.queued + cnt.sending, cnt.deferred, bounced,
+               cnt.failed, cnt.unbuildable, cnt.held);
+        for (int i = 0; i < REPORT_RATE_N; i++) {
+            double p = report_rate_percent(&ci.rates.rate[i]);
+            char cell[32];
+            if (p < 0)
+                snprintf(cell, sizeof cell, "-");
+            else
+                snprintf(cell, sizeof cell, "%.1f%%", p);
+            printf(" %10s", cell);
+        }
+        putchar('\n');
         json_decref(doc);
     }
     return 0;
@@ -239,30 +324,134 @@ each_cb(const struct store_reply *x, void *arg)
     return 0;
 }
 
+/* The columns of report NAME --format csv (README "campaign report"). */
+static const char *const csv_columns[] = {
+    "email",        "state",      "reply_code", "reply_status", "reply_text",
+    "bounce_class", "first_open", "clicks",     "unsubscribed",
+};
+
+struct csv_out {
+    FILE *f;
+    long n;    /* rows written */
+    int error; /* errno of the first write that failed, 0: none */
+};
+
+/* csv_row - one recipient as a CSV row, every cell through cmd_csv_cell
+ * (formula prefixes neutralised); non-zero stops the query when the
+ * file cannot be written. */
+static int
+csv_row(const struct store_recipient *x, void *arg)
+{
+    struct csv_out *o = arg;
+    FILE *f = o->f;
+    char code[16] = "", at[32] = "", clicks[24];
+    const char *cell[9];
+
+    if (x->code > 0)
+        snprintf(code, sizeof code, "%d", x->code);
+    if (x->first_open_ms > 0) {
+        time_t t = (time_t)(x->first_open_ms / 1000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm) == NULL ||
+            strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            snprintf(at, sizeof at, "%lld", (long long)x->first_open_ms);
+    }
+    snprintf(clicks, sizeof clicks, "%ld", x->clicks);
+    /* a forgotten recipient: no address (the row stays, counted) */
+    cell[0] = x->email ? x->email : "";
+    cell[1] = x->state;
+    cell[2] = code;
+    cell[3] = x->status ? x->status : "";
+    cell[4] = x->text ? x->text : "";
+    cell[5] = x->bounce_class ? x->bounce_class : "";
+    cell[6] = at;
+    cell[7] = clicks;
+    cell[8] = x->unsubscribed ? "yes" : "no";
+    for (size_t i = 0; i < 9; i++) {
+        if (i > 0)
+            fputc(',', f);
+        cmd_csv_cell(f, cell[i]);
+    }
+    fputs("\r\n", f);
+    o->n++;
+    if (ferror(f)) {
+        o->error = errno;
+        return 1;
+    }
+    return 0;
+}
+
+/* write_csv - the campaign's recipients into path: written to a
+ * temporary file beside it and renamed over it once complete, so that
+ * path is either the whole new file or what it was before.  Mode 0600:
+ * it holds addresses.  *rows counts the recipients. */
+static int
+write_csv(struct ctx *ctx, struct store *st, int64_t id, const char *path,
+          long *rows, struct err *e)
+{
+    const char *inputs[] = {ctx->db_path};
+    struct fs_out o;
+    struct csv_out out;
+    int rc;
+
+    *rows = 0;
+    /* force: an existing file is replaced (only when complete) - but never
+     * the database itself */
+    if (fs_out_new(&o, path, 0600, 1, inputs, 1, e) == -1)
+        return -1;
+    for (size_t i = 0; i < sizeof csv_columns / sizeof *csv_columns; i++)
+        fprintf(o.f, "%s%s", i ? "," : "", csv_columns[i]);
+    fputs("\r\n", o.f);
+    out.f = o.f;
+    out.n = 0;
+    out.error = ferror(o.f) ? errno : 0;
+    rc = out.error ? 1 : store_report_recipients(st, id, csv_row, &out, e);
+    if (rc != 0) {
+        /* nothing of it stays: path is as it was */
+        if (rc == 1)
+            err_set(e, EX_CANTCREAT, "%s: %s (not written)", path,
+                    strerror(out.error ? out.error : EIO));
+        fs_out_abort(&o);
+        return -1;
+    }
+    if (fs_out_commit(&o, e) == -1)
+        return -1;
+    *rows = out.n;
+    return 0;
+}
+
 int
 cmd_report(struct ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"undelivered", no_argument, NULL, 'u'},
+        {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct rep r;
     struct err e;
-    int c, code = 0, undelivered = 0;
+    int c, code = 0, undelivered = 0, csv = 0;
+    const char *out = NULL;
 
     memset(&r, 0, sizeof r);
     cmd_opt_reset();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
+            r.json = csv = 0;
             if (strcmp(optarg, "json") == 0)
                 r.json = 1;
+            else if (strcmp(optarg, "csv") == 0)
+                csv = 1;
             else if (strcmp(optarg, "table") != 0) {
-                log_warnx("--format: table or json (got \"%s\")", optarg);
+                log_warnx("--format: table, json or csv (got \"%s\")", optarg);
                 return EX_USAGE;
             }
+            break;
+        case 'o':
+            out = optarg;
             break;
         case 'u':
             undelivered = 1;
@@ -275,6 +464,17 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     }
     if (optind + 1 < argc || (undelivered && optind + 1 != argc))
         return cmd_usage("report", stderr, EX_USAGE);
+    /* the CSV is one campaign's recipients, into a file */
+    if (csv && (optind == argc || out == NULL || undelivered)) {
+        log_warnx("--format csv: one campaign's recipients into a file "
+                  "(report NAME --format csv --out FILE)%s",
+                  undelivered ? ", without --undelivered" : "");
+        return EX_USAGE;
+    }
+    if (out != NULL && !csv) {
+        log_warnx("--out %s: only with --format csv", out);
+        return EX_USAGE;
+    }
     if ((r.st = cmd_open(ctx, &code)) == NULL)
         return code;
     err_clear(&e);
@@ -284,10 +484,12 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         if (store_campaign_names(r.st, row_cb, &r, &e) == -1 || r.failed)
             code = cmd_fail(&e);
         else if (r.json) {
-            json_dumpf(r.arr, stdout, JSON_INDENT(2));
+            json_dumpf(r.arr, stdout, REPORT_JSON_FLAGS);
             putchar('\n');
         } else if (r.rows == 0)
             printf("no campaigns yet\n");
+        else
+            table_legend();
         json_decref(r.arr);
     } else {
         struct store_counts cnt;
@@ -299,6 +501,15 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
             if (rc == 0)
                 log_warnx("no campaign \"%s\"", argv[optind]);
             code = rc == 0 ? EX_NOINPUT : cmd_fail(&e);
+            goto out;
+        }
+        if (csv) {
+            long rows;
+            if (write_csv(ctx, r.st, id, out, &rows, &e) == -1)
+                code = cmd_fail(&e);
+            else if (!ctx->quiet)
+                printf("%ld recipient%s of %s written to %s\n", rows,
+                       rows == 1 ? "" : "s", argv[optind], out);
             goto out;
         }
         if (undelivered) {
@@ -332,7 +543,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         json_object_set_new(doc, "uncertain_recipients", unc);
         json_object_set_new(doc, "undelivered", rep);
         if (r.json) {
-            json_dumpf(doc, stdout, JSON_INDENT(2));
+            json_dumpf(doc, stdout, REPORT_JSON_FLAGS);
             putchar('\n');
         } else {
             const char *k;
@@ -341,7 +552,9 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
             {
                 if (json_is_array(v))
                     continue;
-                if (json_is_integer(v))
+                if (json_is_object(v)) /* a rate */
+                    rate_line(k, v);
+                else if (json_is_integer(v))
                     printf("%-22s %lld\n", k, (long long)json_integer_value(v));
                 else
                     printf("%-22s %s\n", k,

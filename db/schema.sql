@@ -169,6 +169,9 @@ CREATE TABLE "events" (
     detail         TEXT
 );
 CREATE INDEX events_contact ON events(contact_id, campaign_id, kind, at_ms);
+-- 010_report: one campaign's events of one kind, people's apart from
+-- machines', in contact order (`campaign report`).
+CREATE INDEX events_campaign ON events(campaign_id, kind, machine, contact_id);
 
 -- 008_bounces: one row per inbound message read, keyed by the SHA-256 of
 -- its identity: the same message ingested twice counts once.

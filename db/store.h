@@ -655,4 +655,43 @@ int store_campaign_overdue(struct store *st, int64_t id, struct err *e);
 int store_ledger_sendable(struct store *st, int64_t campaign, int64_t now,
                           long *n, struct err *e);
 
+/* ---- what `campaign report` asks (010_report.sql, store_report.c) ---- */
+
+/* The people behind a campaign's rates (engine/report.h defines the
+ * rates): delivered - ledger rows `sent` (the relay accepted the message
+ * and no bounce came back since: a DSN moves the row to `bounced`);
+ * bounced - rows `bounced`, of every class, refused during the session
+ * or by a DSN later; then, among the delivered only, the people who
+ * complained (not a machine's report), unsubscribed (by link or by
+ * mail), opened (a person's open, not a proxy's or a scanner's) and
+ * clicked (a person's click). */
+struct store_rate_counts {
+    long delivered, bounced;
+    long complained, unsubscribed, opened, clicked;
+};
+/* store_report_counts - *c for the campaign, each an aggregate in SQL
+ * (no row is read into memory). */
+int store_report_counts(struct store *st, int64_t campaign,
+                        struct store_rate_counts *c, struct err *e);
+
+/* One recipient of a campaign and what came of it. */
+struct store_recipient {
+    const char *email;        /* NULL once forgotten (a tombstone id) */
+    const char *state;        /* the ledger state */
+    int code;                 /* the relay's last reply code, 0: none */
+    const char *status;       /* its enhanced status, NULL: none */
+    const char *text;         /* its text, NULL: none */
+    const char *bounce_class; /* NULL unless bounced */
+    int64_t first_open_ms;    /* the first open by a person, 0: none */
+    long clicks;              /* clicks by a person */
+    int unsubscribed;         /* unsubscribed through this campaign */
+};
+typedef int (*store_recipient_cb)(const struct store_recipient *r, void *arg);
+/* store_report_recipients - cb for every recipient of the campaign (every
+ * ledger row, forgotten ones too), in contact id order, from one query,
+ * streamed: memory stays flat.  cb must not use the store; non-zero stops
+ * (returned). */
+int store_report_recipients(struct store *st, int64_t campaign,
+                            store_recipient_cb cb, void *arg, struct err *e);
+
 #endif

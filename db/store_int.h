@@ -8,7 +8,8 @@
  * statement table: store_contacts.c (imports, contacts, lists,
  * memberships, suppressions), store_ledger.c (campaigns and the send
  * ledger), store_events.c (opens, clicks, unsubscribes, views),
- * store_schedule.c (when campaigns go: schedules, daily counts, resends).  A
+ * store_schedule.c (when campaigns go: schedules, daily counts, resends),
+ * store_report.c (what `campaign report` asks of the ledger and events).  A
  * family's statements take the slots from its STORE_SLOT_* on.
  */
 #ifndef CAMPAIGN_STORE_INT_H
@@ -25,7 +26,8 @@ enum {
     STORE_SLOT_LEDGER = 40,
     STORE_SLOT_EVENTS = 80,
     STORE_SLOT_SCHEDULE = 120,
-    STORE_STMT_MAX = 140,
+    STORE_SLOT_REPORT = 140,
+    STORE_STMT_MAX = 150,
 };
 
 struct store {

@@ -30,7 +30,8 @@ enum stmt_id {
     S_OVERDUE,
     S_END
 };
-_Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
+_Static_assert((int)S_END <= (int)STORE_SLOT_REPORT,
+               "more statements than slots");
 
 static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
     /* only a campaign that has not started: its recipients are frozen

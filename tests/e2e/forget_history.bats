@@ -303,7 +303,7 @@ EOF
     assert_not_contains "$(q "SELECT group_concat(sql) FROM sqlite_master WHERE name IN ('sends', 'events');")" \
         "REFERENCES contacts"
     assert_eq "$(q "SELECT name FROM sqlite_master WHERE tbl_name IN ('sends', 'events') ORDER BY name;")" \
-        "$(printf 'events\nevents_contact\nsends\nsends_state')"
+        "$(printf 'events\nevents_campaign\nevents_contact\nsends\nsends_state')"
     assert_eq "$(q 'PRAGMA foreign_key_check;')" ""
     integrity
     local k got=

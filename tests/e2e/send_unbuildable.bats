@@ -148,7 +148,7 @@ half_sent() {
     assert_contains "$output" "the subject contains a line break"
     crun 0 report
     assert_contains "$output" "FAILED UNBUILDABLE"
-    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "hi" { print $2, $3, $4, $8, $9 }')" "sending 3 2 0 1"
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "hi" { print $2, $5, $6, $10, $11 }')" "sending 3 2 0 1"
     # still broken: retried, unbuildable again, still 65
     crun 65 send --template hi --list G
     assert_contains "$stderr" "1 recipient whose message could not be built is queued again"

@@ -100,6 +100,25 @@ stmt(struct store *st, enum stmt_id id, struct err *e)
     return store_stmt(st, (int)id, stmt_sql[id - STORE_SLOT_SCHEDULE], e);
 }
 
+/* one_number - run s (bound) for its one number into *n (0 without a
+ * row) */
+static int
+one_number(struct store *st, sqlite3_stmt *s, int64_t *n, const char *what,
+           struct err *e)
+{
+    int rc;
+
+    *n = 0;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(s, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_fail(st, e, what);
+    return 0;
+}
+
 int
 store_campaign_schedule(struct store *st, int64_t id, int64_t at,
                         const char *data, struct err *e)
@@ -193,20 +212,15 @@ store_daily_get(struct store *st, const char *domain, int64_t day, long *n,
                 struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_DAILY_GET, e);
-    int rc;
+    int64_t v;
 
     if (s == NULL)
         return -1;
     sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, day);
-    *n = 0;
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        *n = (long)sqlite3_column_int64(s, 0);
-        rc = SQLITE_DONE;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return store_fail(st, e, "read the day's count");
+    if (one_number(st, s, &v, "read the day's count", e) == -1)
+        return -1;
+    *n = (long)v;
     return 0;
 }
 
@@ -266,19 +280,10 @@ int
 store_run_due_tick(struct store *st, int64_t now, int64_t *prev, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_TICK_GET, e);
-    int rc;
 
-    if (s == NULL)
-        return -1;
-    *prev = 0;
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        *prev = sqlite3_column_int64(s, 0);
-        rc = SQLITE_DONE;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return store_fail(st, e, "read run-due's last run");
-    if ((s = stmt(st, S_TICK_SET, e)) == NULL)
+    if (s == NULL ||
+        one_number(st, s, prev, "read run-due's last run", e) == -1 ||
+        (s = stmt(st, S_TICK_SET, e)) == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, now);
     return store_stmt_done(st, s, e, "record run-due's run");
@@ -289,20 +294,15 @@ store_ledger_sendable(struct store *st, int64_t campaign, int64_t now, long *n,
                       struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_SENDABLE, e);
-    int rc;
+    int64_t v;
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, now);
-    *n = 0;
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        *n = (long)sqlite3_column_int64(s, 0);
-        rc = SQLITE_DONE;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return store_fail(st, e, "count what can be sent");
+    if (one_number(st, s, &v, "count what can be sent", e) == -1)
+        return -1;
+    *n = (long)v;
     return 0;
 }
 

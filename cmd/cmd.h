@@ -81,6 +81,14 @@ const char *cmd_time(int64_t t, char *buf, size_t n);
  * injection (a leading = + - @ TAB or CR gets a ' in front). */
 void cmd_csv_cell(FILE *f, const char *s);
 
+/* report_csv_write - campaign report NAME --format csv --out path
+ * (cmd/report_csv.c): the campaign's recipients one a row, into a
+ * temporary file renamed over path once complete (mode 0600); *rows
+ * counts them.  -1 with e filled (EX_CANTCREAT: path not written whole,
+ * left as it was). */
+int report_csv_write(struct ctx *ctx, struct store *st, int64_t id,
+                     const char *path, long *rows, struct err *e);
+
 /* cmd_safe - s for a terminal: every control character (ESC, CR, LF,
  * TAB, ... and DEL) as \xHH, so that a value from a CSV file cannot
  * drive it; s itself when it has none.  Valid until the eighth call

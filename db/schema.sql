@@ -170,8 +170,9 @@ CREATE TABLE "events" (
 );
 CREATE INDEX events_contact ON events(contact_id, campaign_id, kind, at_ms);
 -- 010_report: one campaign's events of one kind, people's apart from
--- machines', in contact order (`campaign report`).
-CREATE INDEX events_campaign ON events(campaign_id, kind, machine, contact_id);
+-- machines', in contact order (`campaign report`); 011_report_time added
+-- at_ms, so that first opens and opens over time come from the index.
+CREATE INDEX events_campaign ON events(campaign_id, kind, machine, contact_id, at_ms);
 
 -- 008_bounces: one row per inbound message read, keyed by the SHA-256 of
 -- its identity: the same message ingested twice counts once.

@@ -9,7 +9,8 @@
  * memberships, suppressions), store_ledger.c (campaigns and the send
  * ledger), store_events.c (opens, clicks, unsubscribes, views),
  * store_schedule.c (when campaigns go: schedules, daily counts, resends),
- * store_report.c (what `campaign report` asks of the ledger and events).  A
+ * store_report.c (what `campaign report` asks of the ledger and events),
+ * store_export.c (a campaign's recipients one a row, for the CSV).  A
  * family's statements take the slots from its STORE_SLOT_* on.
  */
 #ifndef CAMPAIGN_STORE_INT_H
@@ -27,7 +28,8 @@ enum {
     STORE_SLOT_EVENTS = 80,
     STORE_SLOT_SCHEDULE = 120,
     STORE_SLOT_REPORT = 140,
-    STORE_STMT_MAX = 150,
+    STORE_SLOT_EXPORT = 165,
+    STORE_STMT_MAX = 175,
 };
 
 struct store {

@@ -139,7 +139,9 @@ CREATE TABLE "sends" (
     done_at         INTEGER,
     PRIMARY KEY (campaign_id, contact_id)
 ) WITHOUT ROWID;
-CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at);
+-- 011_report_cover added bounce_class and was_uncertain: the ledger's
+-- counts (`campaign report`) from the index alone.
+CREATE INDEX sends_state ON sends(campaign_id, state, next_attempt_at, bounce_class, was_uncertain);
 
 -- 004_events: opens, clicks, unsubscribes and web views (engine/serve.c);
 -- 006_history rebuilt it with contact_id without a reference, as sends;
@@ -170,7 +172,7 @@ CREATE TABLE "events" (
 );
 CREATE INDEX events_contact ON events(contact_id, campaign_id, kind, at_ms);
 -- 010_report: one campaign's events of one kind, people's apart from
--- machines', in contact order (`campaign report`); 011_report_time added
+-- machines', in contact order (`campaign report`); 011_report_cover added
 -- at_ms, so that first opens and opens over time come from the index.
 CREATE INDEX events_campaign ON events(campaign_id, kind, machine, contact_id, at_ms);
 

@@ -674,6 +674,60 @@ struct store_rate_counts {
 int store_report_counts(struct store *st, int64_t campaign,
                         struct store_rate_counts *c, struct err *e);
 
+/* store_report_attempted - *n: the campaign's recipients whose message
+ * was handed to a relay at least once (the funnel's "sent"). */
+int store_report_attempted(struct store *st, int64_t campaign, long *n,
+                           struct err *e);
+/* store_report_bounce_status - cb for the campaign's bounced recipients
+ * grouped by class and enhanced status (r->bounce_class, r->status: ""
+ * when none, r->count), every group, the largest first. */
+int store_report_bounce_status(struct store *st, int64_t campaign,
+                               store_reply_cb cb, void *arg, struct err *e);
+/* store_report_bounce_top - cb for the campaign's bounced recipients
+ * grouped by class and last reply (code, status, text; one address of
+ * each), the largest first, at most limit (0: all). */
+int store_report_bounce_top(struct store *st, int64_t campaign, long limit,
+                            store_reply_cb cb, void *arg, struct err *e);
+
+/* A receiving provider's recipients and what came of them: attempted -
+ * handed to a relay at least once; deferred - waited at least once (tried
+ * again, or waiting); opened, clicked - people among the delivered. */
+struct store_provider_row {
+    const char *provider; /* the grouping's name; NULL: forgotten */
+    long recipients, attempted, delivered, deferred, bounced;
+    long opened, clicked;
+};
+/* store_provider_fn - the provider of a recipient domain (as stored:
+ * lower case), or NULL when it is its own group */
+typedef const char *(*store_provider_fn)(const char *domain, void *arg);
+typedef int (*store_provider_cb)(const struct store_provider_row *r, void *arg);
+/* store_report_providers - cb for the campaign's recipients grouped by
+ * fn of their domain (an SQL function; the groups are SQLite's, in its
+ * page cache, so memory stays bounded), the largest group first. */
+int store_report_providers(struct store *st, int64_t campaign,
+                           store_provider_fn fn, void *fnarg,
+                           store_provider_cb cb, void *arg, struct err *e);
+
+/* store_event_time_cb - one open (click 0) or click, by a person or a
+ * machine, at at_ms */
+typedef int (*store_event_time_cb)(int64_t at_ms, int click, int machine,
+                                   void *arg);
+/* store_report_event_times - cb for each of the campaign's opens and
+ * clicks, in index order (not by time), streamed. */
+int store_report_event_times(struct store *st, int64_t campaign,
+                             store_event_time_cb cb, void *arg, struct err *e);
+/* store_report_first_event - *at_ms: the campaign's first open or click,
+ * 0 when none. */
+int store_report_first_event(struct store *st, int64_t campaign, int64_t *at_ms,
+                             struct err *e);
+typedef int (*store_link_cb)(const char *url, long clicks, long people,
+                             void *arg);
+/* store_report_links - cb for the links people clicked, with their
+ * clicks and the people who clicked, the most clicked first, at most
+ * limit (0: all). */
+int store_report_links(struct store *st, int64_t campaign, long limit,
+                       store_link_cb cb, void *arg, struct err *e);
+
 /* One recipient of a campaign and what came of it. */
 struct store_recipient {
     const char *email;        /* NULL once forgotten (a tombstone id) */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * store_report.c - the report family (see store.h and
- * db/migrations/010_report.sql): what `campaign report` asks of the
- * ledger and the events beyond the ledger's counts.  The people behind
- * a campaign's rates, each an aggregate answered by SQLite through an
- * index (sends' primary key and sends_state, events_campaign).  Nothing
- * here loads rows into memory: a campaign of a million recipients costs
- * what one of ten does, in memory.
+ * db/migrations/010_report.sql, 011_report_cover.sql): what `campaign
+ * report` asks of the ledger and the events beyond the ledger's counts -
+ * the people behind a campaign's rates, the funnel, the bounces by class,
+ * status and reply, the receiving providers, the opens and clicks over
+ * time, the links clicked.  Each is an aggregate answered by SQLite from
+ * an index (sends' primary key, sends_state and events_campaign, which
+ * cover what is asked), or a stream of index entries the caller folds
+ * into a bounded number of buckets.  Nothing here loads rows into memory:
+ * a campaign of a million recipients costs what one of ten does, in
+ * memory.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -16,45 +20,108 @@
 #include "store.h"
 #include "store_int.h"
 
-enum stmt_id { S_RATE_COUNTS = STORE_SLOT_REPORT, S_END };
+enum stmt_id {
+    S_RATE_COUNTS = STORE_SLOT_REPORT,
+    S_ATTEMPTED,
+    S_BOUNCE_STATUS,
+    S_BOUNCE_TOP,
+    S_PROVIDERS,
+    S_EVENT_TIMES,
+    S_FIRST_EVENT,
+    S_LINKS,
+    S_END
+};
 _Static_assert((int)S_END <= (int)STORE_SLOT_EXPORT,
                "more statements than slots");
 
-/* S_RATE_COUNTS's people: those among the campaign's (?1) delivered
- * recipients (rows `sent`) with an event of a kind.  Driven from the
- * events (CROSS JOIN keeps that order): events_campaign gives the
- * campaign's events of the kind in contact order, and each person is one
- * look-up of sends' primary key.  Complaints as the ledger's other
- * readers count them (not a machine's: one matched by address alone,
- * unverified), unsubscribes by link or by mail, opens and clicks by
- * people. */
-static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
-    [S_RATE_COUNTS - STORE_SLOT_REPORT] =
-        "SELECT "
-        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-        "     AND state = 'sent'), "
-        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-        "     AND state = 'bounced'), "
-        "  (SELECT count(DISTINCT e.contact_id) FROM events e "
-        "     CROSS JOIN sends s WHERE e.campaign_id = ?1 "
-        "     AND e.kind = 'complaint' AND e.machine = 0 "
-        "     AND s.campaign_id = ?1 AND s.contact_id = e.contact_id "
-        "     AND s.state = 'sent'), "
-        "  (SELECT count(DISTINCT e.contact_id) FROM events e "
-        "     CROSS JOIN sends s WHERE e.campaign_id = ?1 "
-        "     AND e.kind = 'unsubscribe' "
-        "     AND s.campaign_id = ?1 AND s.contact_id = e.contact_id "
-        "     AND s.state = 'sent'), "
-        "  (SELECT count(DISTINCT e.contact_id) FROM events e "
-        "     CROSS JOIN sends s WHERE e.campaign_id = ?1 "
-        "     AND e.kind = 'open' AND e.machine = 0 "
-        "     AND s.campaign_id = ?1 AND s.contact_id = e.contact_id "
-        "     AND s.state = 'sent'), "
-        "  (SELECT count(DISTINCT e.contact_id) FROM events e "
-        "     CROSS JOIN sends s WHERE e.campaign_id = ?1 "
-        "     AND e.kind = 'click' AND e.machine = 0 "
-        "     AND s.campaign_id = ?1 AND s.contact_id = e.contact_id "
-        "     AND s.state = 'sent')",
+/* The ledger states other than sent, as an SQL list: a person counted
+ * among the delivered is one whose row is sent, so the people of a kind
+ * among the delivered are all the people of that kind (one walk of
+ * events_campaign, in contact order: a distinct count without a sort)
+ * less those whose row is in one of these states (a few look-ups). */
+#define NOT_SENT                                                               \
+    "('queued', 'sending', 'deferred', 'bounced', 'failed', 'skipped', "       \
+    "'expired', 'uncertain', 'cancelled', 'unbuildable', 'held')"
+
+/* PEOPLE(kind, machine) - the people among the campaign's (?1) delivered
+ * recipients with an event of kind (machine: an SQL condition on
+ * e.machine): complaints as the ledger's other readers count them (not a
+ * machine's: one matched by address alone, unverified), unsubscribes by
+ * link or by mail, opens and clicks by people. */
+#define PEOPLE(kind, machine)                                                  \
+    "(SELECT count(DISTINCT e.contact_id) FROM events e "                      \
+    "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine ") - "  \
+    "(SELECT count(*) FROM sends s WHERE s.campaign_id = ?1 "                  \
+    "   AND s.state IN " NOT_SENT " AND EXISTS (SELECT 1 FROM events e "       \
+    "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine         \
+    "   AND e.contact_id = s.contact_id))"
+
+/* PERSON(kind) - the recipient s has a person's event of kind */
+#define PERSON(kind)                                                           \
+    "EXISTS (SELECT 1 FROM events e WHERE e.campaign_id = ?1 "                 \
+    "  AND e.kind = '" kind "' AND e.machine = 0 "                             \
+    "  AND e.contact_id = s.contact_id)"
+
+static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] =
+    {
+        [S_RATE_COUNTS - STORE_SLOT_REPORT] =
+            "SELECT "
+            "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+            "     AND state = 'sent'), "
+            "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+            "     AND state = 'bounced'), " PEOPLE("complaint", "e.machine = 0") ", " PEOPLE(
+                "unsubscribe",
+                "e.machine IN (0, 1)") ", " PEOPLE("open",
+                                                   "e.machine = 0") ", " PEOPLE("click",
+                                                                                "e.machine = 0"),
+        /* the recipients whose message was handed to a relay at least once
+         * (its first attempt is recorded with the relay's first answer) */
+        [S_ATTEMPTED - STORE_SLOT_REPORT] =
+            "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+            "  AND first_attempt_at IS NOT NULL",
+        /* bounced recipients by class and enhanced status, the largest first */
+        [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
+            "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
+            "FROM sends WHERE campaign_id = ?1 AND state = 'bounced' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        /* bounced recipients by their last reply (the relay's, or the DSN's
+         * once one came back), with one address of each */
+        [S_BOUNCE_TOP - STORE_SLOT_REPORT] =
+            "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
+            "  s.last_text, count(*), min(c.email) "
+            "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+            "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
+            "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
+        /* the recipients by receiving provider (provider_of: the caller's
+         * grouping of the address's domain), the largest first; deferred: a
+         * message that waited at least once (tried again, or waiting) */
+        [S_PROVIDERS - STORE_SLOT_REPORT] =
+            "SELECT campaign_provider_of(substr(c.email, "
+            "    instr(c.email, '@') + 1)) AS p, count(*), "
+            "  sum(s.first_attempt_at IS NOT NULL), sum(s.state = 'sent'), "
+            "  sum(s.attempts > 1 OR s.state IN ('deferred', 'expired')), "
+            "  sum(s.state = 'bounced'), "
+            "  sum(s.state = 'sent' AND " PERSON(
+                "open") "), "
+                        "  sum(s.state = 'sent' AND " PERSON(
+                            "click") ") "
+                                     "FROM sends s LEFT JOIN contacts c ON "
+                                     "c.id = s.contact_id "
+                                     "WHERE s.campaign_id = ?1 GROUP BY p "
+                                     "ORDER BY 2 DESC, 1",
+        /* the campaign's opens and clicks with their instants, from the index
+         * alone (events_campaign holds at_ms) */
+        [S_EVENT_TIMES - STORE_SLOT_REPORT] =
+            "SELECT kind = 'click', machine, at_ms FROM events "
+            "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+        [S_FIRST_EVENT - STORE_SLOT_REPORT] =
+            "SELECT min(at_ms) FROM events "
+            "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+        /* people's clicks by link, the most clicked first */
+        [S_LINKS - STORE_SLOT_REPORT] =
+            "SELECT COALESCE(url, ''), count(*), count(DISTINCT contact_id) "
+            "FROM events WHERE campaign_id = ?1 AND kind = 'click' "
+            "  AND machine = 0 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -62,6 +129,17 @@ static sqlite3_stmt *
 stmt(struct store *st, enum stmt_id id, struct err *e)
 {
     return store_stmt(st, (int)id, stmt_sql[id - STORE_SLOT_REPORT], e);
+}
+
+/* done - reset s after its last step rc; -1 (e filled) unless the query
+ * ran to its end or was stopped by a callback. */
+static int
+done(struct store *st, sqlite3_stmt *s, int rc, const char *what, struct err *e)
+{
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, what);
+    return 0;
 }
 
 int
@@ -84,8 +162,181 @@ store_report_counts(struct store *st, int64_t campaign,
         c->opened = (long)sqlite3_column_int64(s, 4);
         c->clicked = (long)sqlite3_column_int64(s, 5);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(st, e, "count the campaign's rates");
-    return 0;
+    return done(st, s, rc, "count the campaign's rates", e);
+}
+
+int
+store_report_attempted(struct store *st, int64_t campaign, long *n,
+                       struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_ATTEMPTED, e);
+    int rc;
+
+    *n = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        *n = (long)sqlite3_column_int64(s, 0);
+    return done(st, s, rc, "count the campaign's attempts", e);
+}
+
+int
+store_report_bounce_status(struct store *st, int64_t campaign,
+                           store_reply_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_BOUNCE_STATUS, e);
+    struct store_reply r;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&r, 0, sizeof r);
+        r.state = "bounced";
+        r.bounce_class = (const char *)sqlite3_column_text(s, 0);
+        r.status = (const char *)sqlite3_column_text(s, 1);
+        r.count = (long)sqlite3_column_int64(s, 2);
+        if (cb(&r, arg) != 0)
+            break;
+    }
+    return done(st, s, rc, "count the campaign's bounces", e);
+}
+
+int
+store_report_bounce_top(struct store *st, int64_t campaign, long limit,
+                        store_reply_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_BOUNCE_TOP, e);
+    struct store_reply r;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.state = (const char *)sqlite3_column_text(s, 0);
+        r.bounce_class = (const char *)sqlite3_column_text(s, 1);
+        r.code = sqlite3_column_int(s, 2);
+        r.status = (const char *)sqlite3_column_text(s, 3);
+        r.text = (const char *)sqlite3_column_text(s, 4);
+        r.count = (long)sqlite3_column_int64(s, 5);
+        r.email = (const char *)sqlite3_column_text(s, 6);
+        if (cb(&r, arg) != 0)
+            break;
+    }
+    return done(st, s, rc, "read the campaign's bounce replies", e);
+}
+
+/* provider_of - the SQL function campaign_provider_of(domain): the
+ * grouping the running store_report_providers call was given (NULL for
+ * a forgotten recipient, who has no address). */
+static void
+provider_of(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    struct store *st = sqlite3_user_data(cx);
+    const char *d = (const char *)sqlite3_value_text(argv[0]);
+    const char *p;
+
+    (void)argc;
+    if (d == NULL || st->provider_fn == NULL) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    p = st->provider_fn(d, st->provider_arg);
+    sqlite3_result_text(cx, p ? p : d, -1, SQLITE_TRANSIENT);
+}
+
+int
+store_report_providers(struct store *st, int64_t campaign, store_provider_fn fn,
+                       void *fnarg, store_provider_cb cb, void *arg,
+                       struct err *e)
+{
+    struct store_provider_row r;
+    sqlite3_stmt *s;
+    int rc;
+
+    /* registered once, before the statement that calls it is prepared;
+     * deterministic: SQLite may call it once per distinct domain */
+    if (!st->provider_registered) {
+        if (sqlite3_create_function(st->db, "campaign_provider_of", 1,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC, st,
+                                    provider_of, NULL, NULL) != SQLITE_OK)
+            return store_fail(st, e, "register the provider grouping");
+        st->provider_registered = 1;
+    }
+    if ((s = stmt(st, S_PROVIDERS, e)) == NULL)
+        return -1;
+    st->provider_fn = fn;
+    st->provider_arg = fnarg;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r.provider = (const char *)sqlite3_column_text(s, 0);
+        r.recipients = (long)sqlite3_column_int64(s, 1);
+        r.attempted = (long)sqlite3_column_int64(s, 2);
+        r.delivered = (long)sqlite3_column_int64(s, 3);
+        r.deferred = (long)sqlite3_column_int64(s, 4);
+        r.bounced = (long)sqlite3_column_int64(s, 5);
+        r.opened = (long)sqlite3_column_int64(s, 6);
+        r.clicked = (long)sqlite3_column_int64(s, 7);
+        if (cb(&r, arg) != 0)
+            break;
+    }
+    st->provider_fn = NULL;
+    st->provider_arg = NULL;
+    return done(st, s, rc, "count the campaign's providers", e);
+}
+
+int
+store_report_event_times(struct store *st, int64_t campaign,
+                         store_event_time_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_EVENT_TIMES, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(sqlite3_column_int64(s, 2), sqlite3_column_int(s, 0),
+               sqlite3_column_int(s, 1), arg) != 0)
+            break;
+    return done(st, s, rc, "read the campaign's opens and clicks", e);
+}
+
+int
+store_report_first_event(struct store *st, int64_t campaign, int64_t *at_ms,
+                         struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_FIRST_EVENT, e);
+    int rc;
+
+    *at_ms = 0;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        *at_ms = sqlite3_column_int64(s, 0);
+    return done(st, s, rc, "read the campaign's first open", e);
+}
+
+int
+store_report_links(struct store *st, int64_t campaign, long limit,
+                   store_link_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_LINKS, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb((const char *)sqlite3_column_text(s, 0),
+               (long)sqlite3_column_int64(s, 1),
+               (long)sqlite3_column_int64(s, 2), arg) != 0)
+            break;
+    return done(st, s, rc, "count the campaign's links", e);
 }

@@ -35,19 +35,43 @@ raw(unsigned char c, int keep_lines)
     return (c < ' ' && !(keep_lines && (c == '\n' || c == '\t'))) || c == 0x7f;
 }
 
+/* bidi - the code point of the Unicode bidirectional control (U+202A to
+ * U+202E, U+2066 to U+2069: embeddings, overrides, isolates) that s
+ * starts with, in UTF-8, else 0.  Shown, they reorder the text around
+ * them ("Trojan Source", CVE-2021-42574). */
+static unsigned
+bidi(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    if (u[0] != 0xe2 || (u[1] != 0x80 && u[1] != 0x81) || u[2] == 0)
+        return 0;
+    if (u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae)
+        return 0x2000u + 0x2au + (u[2] - 0xaau);
+    if (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)
+        return 0x2066u + (u[2] - 0xa6u);
+    return 0;
+}
+
 char *
 log_unraw(const char *s, int keep_lines)
 {
     size_t n = 0, bad = 0;
     char *o, *p;
 
-    for (; s[n]; n++)
+    for (; s[n]; n++) {
         bad += raw((unsigned char)s[n], keep_lines);
+        bad += bidi(s + n) ? 2 : 0; /* 3 bytes become 6 */
+    }
     if (bad == 0)
         return NULL;
     o = p = xmalloc(n + 3 * bad + 1);
     for (size_t i = 0; i < n; i++) {
-        if (raw((unsigned char)s[i], keep_lines))
+        unsigned b = bidi(s + i);
+        if (b != 0) {
+            p += sprintf(p, "\\u%04X", b);
+            i += 2;
+        } else if (raw((unsigned char)s[i], keep_lines))
             p += sprintf(p, "\\x%02x", (unsigned char)s[i]);
         else
             *p++ = s[i];

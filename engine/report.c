@@ -3,13 +3,13 @@
  * report.c - a campaign's rates and their denominators (see report.h).
  */
 #include <math.h>
+#include <string.h>
 
 #include "report.h"
 
-/* set - one rate */
-static void
-set(struct report_rate *r, const char *key, const char *label, const char *of,
-    long numerator, long denominator)
+void
+report_rate_set(struct report_rate *r, const char *key, const char *label,
+                const char *of, long numerator, long denominator)
 {
     r->key = key;
     r->label = label;
@@ -21,16 +21,18 @@ set(struct report_rate *r, const char *key, const char *label, const char *of,
 void
 report_rates_from(const struct store_rate_counts *c, struct report_rates *r)
 {
-    set(&r->rate[REPORT_RATE_BOUNCE], "bounce_rate", "BOUNCE%",
-        REPORT_OF_ANSWERED, c->bounced, c->delivered + c->bounced);
-    set(&r->rate[REPORT_RATE_COMPLAINT], "complaint_rate", "COMPLAINT%",
-        REPORT_OF_DELIVERED, c->complained, c->delivered);
-    set(&r->rate[REPORT_RATE_UNSUBSCRIBE], "unsubscribe_rate", "UNSUB%",
-        REPORT_OF_DELIVERED, c->unsubscribed, c->delivered);
-    set(&r->rate[REPORT_RATE_OPEN], "open_rate", "OPEN%", REPORT_OF_DELIVERED,
-        c->opened, c->delivered);
-    set(&r->rate[REPORT_RATE_CLICK], "click_rate", "CLICK%",
-        REPORT_OF_DELIVERED, c->clicked, c->delivered);
+    report_rate_set(&r->rate[REPORT_RATE_BOUNCE], "bounce_rate", "BOUNCE%",
+                    REPORT_OF_ANSWERED, c->bounced, c->delivered + c->bounced);
+    report_rate_set(&r->rate[REPORT_RATE_COMPLAINT], "complaint_rate",
+                    "COMPLAINT%", REPORT_OF_DELIVERED, c->complained,
+                    c->delivered);
+    report_rate_set(&r->rate[REPORT_RATE_UNSUBSCRIBE], "unsubscribe_rate",
+                    "UNSUB%", REPORT_OF_DELIVERED, c->unsubscribed,
+                    c->delivered);
+    report_rate_set(&r->rate[REPORT_RATE_OPEN], "open_rate", "OPEN%",
+                    REPORT_OF_DELIVERED, c->opened, c->delivered);
+    report_rate_set(&r->rate[REPORT_RATE_CLICK], "click_rate", "CLICK%",
+                    REPORT_OF_DELIVERED, c->clicked, c->delivered);
 }
 
 int
@@ -61,4 +63,111 @@ report_rate_percent(const struct report_rate *r)
     if (r->denominator <= 0)
         return -1;
     return 100.0 * (double)r->numerator / (double)r->denominator;
+}
+
+void
+report_funnel_from(long recipients, long attempted,
+                   const struct store_rate_counts *c, struct report_funnel *f)
+{
+    struct report_rate *s = f->step;
+
+    report_rate_set(&s[REPORT_STEP_RECIPIENTS], "recipients", "RECIPIENTS",
+                    NULL, recipients, recipients);
+    report_rate_set(&s[REPORT_STEP_SENT], "sent", "SENT", "recipients",
+                    attempted, recipients);
+    report_rate_set(&s[REPORT_STEP_ACCEPTED], "accepted", "ACCEPTED", "sent",
+                    c->delivered, attempted);
+    report_rate_set(&s[REPORT_STEP_OPENED], "opened", "OPENED", "accepted",
+                    c->opened, c->delivered);
+    report_rate_set(&s[REPORT_STEP_CLICKED], "clicked", "CLICKED", "accepted",
+                    c->clicked, c->delivered);
+}
+
+void
+report_provider_rates(const struct store_provider_row *p,
+                      struct report_rate r[REPORT_PRATE_N])
+{
+    report_rate_set(&r[REPORT_PRATE_DELIVERY], "delivery_rate", "DELIVERED%",
+                    REPORT_OF_SENT, p->delivered, p->attempted);
+    report_rate_set(&r[REPORT_PRATE_DEFERRAL], "deferral_rate", "DEFERRED%",
+                    REPORT_OF_SENT, p->deferred, p->attempted);
+    report_rate_set(&r[REPORT_PRATE_BOUNCE], "bounce_rate", "BOUNCE%",
+                    REPORT_OF_ANSWERED, p->bounced, p->delivered + p->bounced);
+    report_rate_set(&r[REPORT_PRATE_OPEN], "open_rate", "OPEN%",
+                    REPORT_OF_DELIVERED, p->opened, p->delivered);
+    report_rate_set(&r[REPORT_PRATE_CLICK], "click_rate", "CLICK%",
+                    REPORT_OF_DELIVERED, p->clicked, p->delivered);
+}
+
+#define HOUR 3600
+#define DAY 86400
+#define BUCKETS (REPORT_HOURLY + REPORT_DAYS)
+
+/* bucket_start - the start of bucket i of a timeline from start */
+static int64_t
+bucket_start(int64_t start, size_t i)
+{
+    if (i < REPORT_HOURLY)
+        return start + (int64_t)i * HOUR;
+    return start + (int64_t)REPORT_HOURLY * HOUR +
+           (int64_t)(i - REPORT_HOURLY) * DAY;
+}
+
+void
+report_timeline_init(struct report_timeline *t, int64_t start_s)
+{
+    memset(t, 0, sizeof *t);
+    t->start = start_s > 0 ? start_s - start_s % HOUR : 0;
+}
+
+void
+report_timeline_add(struct report_timeline *t, int64_t at_ms, int click,
+                    int machine)
+{
+    int64_t d = at_ms / 1000 - t->start;
+    struct report_bucket *b;
+    size_t i;
+
+    if (d < 0)
+        i = 0; /* before the start: a clock's skew */
+    else if (d < (int64_t)REPORT_HOURLY * HOUR)
+        i = (size_t)(d / HOUR);
+    else if ((d - (int64_t)REPORT_HOURLY * HOUR) / DAY < REPORT_DAYS)
+        i = REPORT_HOURLY + (size_t)((d - (int64_t)REPORT_HOURLY * HOUR) / DAY);
+    else
+        i = BUCKETS - 1; /* later than the last day: counted in it */
+    /* the buckets up to i exist, the empty ones too */
+    for (; t->n <= i; t->n++) {
+        t->b[t->n].at = bucket_start(t->start, t->n);
+        t->b[t->n].hours = t->n < REPORT_HOURLY ? 1 : 24;
+    }
+    b = &t->b[i];
+    if (click)
+        *(machine ? &b->machine_clicks : &b->clicks) += 1;
+    else
+        *(machine ? &b->machine_opens : &b->opens) += 1;
+}
+
+/* timeline_cb - store_report_event_times into the timeline */
+static int
+timeline_cb(int64_t at_ms, int click, int machine, void *arg)
+{
+    report_timeline_add(arg, at_ms, click, machine);
+    return 0;
+}
+
+int
+report_timeline(struct store *st, int64_t campaign, int64_t started_s,
+                struct report_timeline *t, struct err *e)
+{
+    if (started_s <= 0) {
+        int64_t first;
+        if (store_report_first_event(st, campaign, &first, e) == -1)
+            return -1;
+        started_s = first / 1000;
+    }
+    report_timeline_init(t, started_s);
+    if (started_s <= 0)
+        return 0; /* no event */
+    return store_report_event_times(st, campaign, timeline_cb, t, e);
 }

@@ -35,6 +35,7 @@
 #ifndef CAMPAIGN_REPORT_H
 #define CAMPAIGN_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../db/store.h"
@@ -80,5 +81,88 @@ double report_rate_value(const struct report_rate *r);
 /* report_rate_percent - 100 * numerator / denominator, unrounded; -1
  * when the denominator is 0. */
 double report_rate_percent(const struct report_rate *r);
+
+/* report_rate_set - one rate: key and label as the outputs name it, of
+ * the denominator's name (REPORT_OF_* or a funnel step's). */
+void report_rate_set(struct report_rate *r, const char *key, const char *label,
+                     const char *of, long numerator, long denominator);
+
+/*
+ * The funnel: recipients (ledger rows) -> sent (handed to a relay at
+ * least once) -> accepted (delivered: rows `sent`) -> opened and clicked
+ * (people among the accepted).  Each step's rate is of the step it
+ * names: sent of recipients, accepted of sent, opened and clicked of
+ * accepted.
+ */
+enum report_step_id {
+    REPORT_STEP_RECIPIENTS,
+    REPORT_STEP_SENT,
+    REPORT_STEP_ACCEPTED,
+    REPORT_STEP_OPENED,
+    REPORT_STEP_CLICKED,
+    REPORT_STEP_N
+};
+struct report_funnel {
+    /* key: the step's name; of: the step it is a rate of (NULL for the
+     * first) */
+    struct report_rate step[REPORT_STEP_N];
+};
+/* report_funnel_from - the funnel of recipients and attempted (ledger
+ * counts) and the rates' counts c. */
+void report_funnel_from(long recipients, long attempted,
+                        const struct store_rate_counts *c,
+                        struct report_funnel *f);
+
+/*
+ * A receiving provider's rates: delivered and deferred of the recipients
+ * handed to a relay (sent), bounced of delivered+bounced, opened and
+ * clicked of delivered.
+ */
+enum report_prate_id {
+    REPORT_PRATE_DELIVERY,
+    REPORT_PRATE_DEFERRAL,
+    REPORT_PRATE_BOUNCE,
+    REPORT_PRATE_OPEN,
+    REPORT_PRATE_CLICK,
+    REPORT_PRATE_N
+};
+#define REPORT_OF_SENT "sent"
+void report_provider_rates(const struct store_provider_row *p,
+                           struct report_rate r[REPORT_PRATE_N]);
+
+/*
+ * Opens and clicks over time: an hour a bucket for the first
+ * REPORT_HOURLY hours from the hour the campaign started, then a day a
+ * bucket, at most REPORT_DAYS of them (an event later than that counts
+ * in the last); an event before the start (a clock's skew) counts in the
+ * first.  The buckets run from the start to the last event's, the empty
+ * ones included, so memory is bounded by REPORT_HOURLY + REPORT_DAYS
+ * whatever the number of events.
+ */
+#define REPORT_HOURLY 48
+#define REPORT_DAYS 400
+struct report_bucket {
+    int64_t at;         /* its start, seconds since the epoch (UTC) */
+    int hours;          /* 1 or 24 */
+    long opens, clicks; /* people's */
+    long machine_opens; /* machines' (proxies, scanners) */
+    long machine_clicks;
+};
+struct report_timeline {
+    int64_t start; /* the first bucket's start; 0: no event */
+    size_t n;      /* buckets in use */
+    struct report_bucket b[REPORT_HOURLY + REPORT_DAYS];
+};
+/* report_timeline_init - empty, its hours counted from start_s (seconds,
+ * rounded down to the hour). */
+void report_timeline_init(struct report_timeline *t, int64_t start_s);
+/* report_timeline_add - one open (click 0) or click at at_ms. */
+void report_timeline_add(struct report_timeline *t, int64_t at_ms, int click,
+                         int machine);
+/* report_timeline - the campaign's timeline from the database, from
+ * started_s (0: from its first open or click); -1 (e filled) when it
+ * cannot be read. */
+int report_timeline(struct store *st, int64_t campaign, int64_t started_s,
+                    struct report_timeline *t, struct err *e);
 
 #endif

@@ -49,14 +49,30 @@ d["undelivered"] = sorted(
                                   "recipients")}, sort_keys=True)
     for g in d["undelivered"])
 d["uncertain_recipients"] = sorted(u["state"] for u in d["uncertain_recipients"])
+# the same for the bounced ones'"'"' replies; the providers are the
+# recipients'"'"' domains, which a forgotten recipient no longer has: their
+# totals stay
+if "bounces" in d:
+    d["bounces"]["top_diagnostics"] = sorted(
+        json.dumps({k: g[k] for k in ("class", "code", "status", "recipients")},
+                   sort_keys=True)
+        for g in d["bounces"]["top_diagnostics"])
+if "providers" in d:
+    d["providers"] = {k: sum(p[k] for p in d["providers"])
+                      for k in ("recipients", "sent", "delivered", "deferred",
+                                "bounced", "opened", "clicked")}
 print(json.dumps(d, indent=1, sort_keys=True))'
 }
 
 # table_counts - the lines of `report promo` (table) before the groups of
 # undelivered recipients, each uncertain one's address and Message-ID cut
-# (the state kept), and each group's count and state.
+# (the state kept), and each group's count and state; the bounces' replies
+# and the providers (the domains of the forgotten are gone) left out.
 table_counts() {
     printf '%s\n' "$output" | awk '
+        /^  the most frequent replies/ || /^providers/ { skip = 1; next }
+        /^[a-z]/ { skip = 0 }
+        skip { next }
         /^uncertain recipients/ { u = 1; print; next }
         /^not delivered/ { u = 0; g = 1; print; next }
         g { print $1, $2; next }

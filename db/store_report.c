@@ -62,66 +62,68 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EXPORT,
     "  AND e.kind = '" kind "' AND e.machine = 0 "                             \
     "  AND e.contact_id = s.contact_id)"
 
-static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] =
-    {
-        [S_RATE_COUNTS - STORE_SLOT_REPORT] =
-            "SELECT "
-            "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-            "     AND state = 'sent'), "
-            "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-            "     AND state = 'bounced'), " PEOPLE("complaint", "e.machine = 0") ", " PEOPLE(
-                "unsubscribe",
-                "e.machine IN (0, 1)") ", " PEOPLE("open",
-                                                   "e.machine = 0") ", " PEOPLE("click",
-                                                                                "e.machine = 0"),
-        /* the recipients whose message was handed to a relay at least once
-         * (its first attempt is recorded with the relay's first answer) */
-        [S_ATTEMPTED - STORE_SLOT_REPORT] =
-            "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-            "  AND first_attempt_at IS NOT NULL",
-        /* bounced recipients by class and enhanced status, the largest first */
-        [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
-            "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
-            "FROM sends WHERE campaign_id = ?1 AND state = 'bounced' "
-            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
-        /* bounced recipients by their last reply (the relay's, or the DSN's
-         * once one came back), with one address of each */
-        [S_BOUNCE_TOP - STORE_SLOT_REPORT] =
-            "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
-            "  s.last_text, count(*), min(c.email) "
-            "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-            "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
-            "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
-        /* the recipients by receiving provider (provider_of: the caller's
-         * grouping of the address's domain), the largest first; deferred: a
-         * message that waited at least once (tried again, or waiting) */
-        [S_PROVIDERS - STORE_SLOT_REPORT] =
-            "SELECT campaign_provider_of(substr(c.email, "
-            "    instr(c.email, '@') + 1)) AS p, count(*), "
-            "  sum(s.first_attempt_at IS NOT NULL), sum(s.state = 'sent'), "
-            "  sum(s.attempts > 1 OR s.state IN ('deferred', 'expired')), "
-            "  sum(s.state = 'bounced'), "
-            "  sum(s.state = 'sent' AND " PERSON(
-                "open") "), "
-                        "  sum(s.state = 'sent' AND " PERSON(
-                            "click") ") "
-                                     "FROM sends s LEFT JOIN contacts c ON "
-                                     "c.id = s.contact_id "
-                                     "WHERE s.campaign_id = ?1 GROUP BY p "
-                                     "ORDER BY 2 DESC, 1",
-        /* the campaign's opens and clicks with their instants, from the index
-         * alone (events_campaign holds at_ms) */
-        [S_EVENT_TIMES - STORE_SLOT_REPORT] =
-            "SELECT kind = 'click', machine, at_ms FROM events "
-            "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
-        [S_FIRST_EVENT - STORE_SLOT_REPORT] =
-            "SELECT min(at_ms) FROM events "
-            "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
-        /* people's clicks by link, the most clicked first */
-        [S_LINKS - STORE_SLOT_REPORT] =
-            "SELECT COALESCE(url, ''), count(*), count(DISTINCT contact_id) "
-            "FROM events WHERE campaign_id = ?1 AND kind = 'click' "
-            "  AND machine = 0 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
+/* the people of each kind among the delivered, as S_RATE_COUNTS asks */
+#define COMPLAINED PEOPLE("complaint", "e.machine = 0")
+#define UNSUBSCRIBED PEOPLE("unsubscribe", "e.machine IN (0, 1)")
+#define OPENED PEOPLE("open", "e.machine = 0")
+#define CLICKED PEOPLE("click", "e.machine = 0")
+
+static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
+    [S_RATE_COUNTS - STORE_SLOT_REPORT] =
+        "SELECT "
+        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state = 'sent'), "
+        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "     AND state = 'bounced'), " COMPLAINED ", " UNSUBSCRIBED ", " OPENED
+        ", " CLICKED,
+    /* the recipients whose message was handed to a relay at least once
+     * (its first attempt is recorded with the relay's first answer) */
+    [S_ATTEMPTED - STORE_SLOT_REPORT] =
+        "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "  AND first_attempt_at IS NOT NULL",
+    /* bounced recipients by class and enhanced status, the largest first */
+    [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
+        "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
+        "FROM sends WHERE campaign_id = ?1 AND state = 'bounced' "
+        "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+    /* bounced recipients by their last reply (the relay's, or the DSN's
+     * once one came back), with one address of each */
+    [S_BOUNCE_TOP - STORE_SLOT_REPORT] =
+        "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
+        "  s.last_text, count(*), min(c.email) "
+        "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
+        "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
+    /* the recipients by receiving provider (provider_of: the caller's
+     * grouping of the address's domain), the largest first; deferred: a
+     * message that waited at least once (tried again, or waiting) */
+    [S_PROVIDERS - STORE_SLOT_REPORT] =
+        "SELECT campaign_provider_of(substr(c.email, "
+        "    instr(c.email, '@') + 1)) AS p, count(*), "
+        "  sum(s.first_attempt_at IS NOT NULL), sum(s.state = 'sent'), "
+        "  sum(s.attempts > 1 OR s.state IN ('deferred', 'expired')), "
+        "  sum(s.state = 'bounced'), "
+        "  sum(s.state = 'sent' AND " PERSON(
+            "open") "), "
+                    "  sum(s.state = 'sent' AND " PERSON(
+                        "click") ") "
+                                 "FROM sends s LEFT JOIN contacts c ON "
+                                 "c.id = s.contact_id "
+                                 "WHERE s.campaign_id = ?1 GROUP BY p "
+                                 "ORDER BY 2 DESC, 1",
+    /* the campaign's opens and clicks with their instants, from the index
+     * alone (events_campaign holds at_ms) */
+    [S_EVENT_TIMES - STORE_SLOT_REPORT] =
+        "SELECT kind = 'click', machine, at_ms FROM events "
+        "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+    [S_FIRST_EVENT - STORE_SLOT_REPORT] =
+        "SELECT min(at_ms) FROM events "
+        "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+    /* people's clicks by link, the most clicked first */
+    [S_LINKS - STORE_SLOT_REPORT] =
+        "SELECT COALESCE(url, ''), count(*), count(DISTINCT contact_id) "
+        "FROM events WHERE campaign_id = ?1 AND kind = 'click' "
+        "  AND machine = 0 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_report_views.c - what `campaign report NAME` shows beyond the
+ * rates (engine/report.c, db/store_report.c): the funnel and what each
+ * step is of, a provider's rates, the opens and clicks bucketed by hour
+ * then by day (boundaries, a clock's skew, the last day), and the
+ * aggregates behind them held to a hand-made ledger: people among the
+ * delivered counted by the subtraction the rates use, bounces by class
+ * and status, the top replies, providers through the caller's grouping,
+ * links.  And the terminal's escaping of bidirectional controls
+ * (log_unraw), which the report's table relies on.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "th.h"
+
+#include "log.h"
+#include "report.h"
+#include "store.h"
+
+static char dir[] = "/tmp/test_report_views.XXXXXX";
+
+static void
+sql(const char *db, const char *q)
+{
+    sqlite3 *h;
+
+    sqlite3_open(db, &h);
+    if (sqlite3_exec(h, q, NULL, NULL, NULL) != SQLITE_OK)
+        printf("# sql: %s\n", sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+static void
+test_funnel(void)
+{
+    struct store_rate_counts c = {7, 1, 1, 2, 3, 1};
+    struct report_funnel f;
+    static const struct {
+        const char *key, *of;
+        long n, d;
+    } want[REPORT_STEP_N] = {
+        {"recipients", NULL, 10, 10},  {"sent", "recipients", 9, 10},
+        {"accepted", "sent", 7, 9},    {"opened", "accepted", 3, 7},
+        {"clicked", "accepted", 1, 7},
+    };
+
+    report_funnel_from(10, 9, &c, &f);
+    for (int i = 0; i < REPORT_STEP_N; i++) {
+        TH_STREQ(f.step[i].key, want[i].key, "funnel: step %d", i);
+        TH_CHECK((f.step[i].of == NULL && want[i].of == NULL) ||
+                     (f.step[i].of && want[i].of &&
+                      strcmp(f.step[i].of, want[i].of) == 0),
+                 "funnel: %s is of %s", want[i].key,
+                 want[i].of ? want[i].of : "nothing");
+        TH_CHECK(f.step[i].numerator == want[i].n &&
+                     f.step[i].denominator == want[i].d,
+                 "funnel: %s %ld of %ld (got %ld of %ld)", want[i].key,
+                 want[i].n, want[i].d, f.step[i].numerator,
+                 f.step[i].denominator);
+    }
+}
+
+static void
+test_provider_rates(void)
+{
+    struct store_provider_row p = {"google", 10, 9, 6, 2, 2, 3, 1};
+    struct report_rate r[REPORT_PRATE_N];
+
+    report_provider_rates(&p, r);
+    TH_CHECK(r[REPORT_PRATE_DELIVERY].numerator == 6 &&
+                 r[REPORT_PRATE_DELIVERY].denominator == 9 &&
+                 strcmp(r[REPORT_PRATE_DELIVERY].of, "sent") == 0,
+             "provider: delivered of sent");
+    TH_CHECK(r[REPORT_PRATE_DEFERRAL].numerator == 2 &&
+                 r[REPORT_PRATE_DEFERRAL].denominator == 9,
+             "provider: deferred of sent");
+    TH_CHECK(r[REPORT_PRATE_BOUNCE].numerator == 2 &&
+                 r[REPORT_PRATE_BOUNCE].denominator == 8 &&
+                 strcmp(r[REPORT_PRATE_BOUNCE].of, "delivered+bounced") == 0,
+             "provider: bounced of delivered+bounced");
+    TH_CHECK(r[REPORT_PRATE_OPEN].numerator == 3 &&
+                 r[REPORT_PRATE_OPEN].denominator == 6 &&
+                 r[REPORT_PRATE_CLICK].numerator == 1 &&
+                 r[REPORT_PRATE_CLICK].denominator == 6,
+             "provider: opened and clicked of delivered");
+    TH_STREQ(r[REPORT_PRATE_DEFERRAL].key, "deferral_rate",
+             "provider: the deferral rate's key");
+}
+
+#define H 3600LL
+#define D 86400LL
+/* a start that is not on the hour: 2026-03-02T09:20:00Z */
+#define T0 1772443200LL
+
+static void
+test_timeline(void)
+{
+    static struct report_timeline t;
+
+    report_timeline_init(&t, T0);
+    TH_CHECK(t.start == T0 - 20 * 60, "timeline: starts on the hour");
+    TH_CHECK(t.n == 0, "timeline: empty");
+    report_timeline_add(&t, (T0 + 5) * 1000, 0, 0);          /* hour 0 */
+    report_timeline_add(&t, (T0 - 3 * H) * 1000, 0, 0);      /* skew: 0 */
+    report_timeline_add(&t, (t.start + 2 * H) * 1000, 1, 0); /* hour 2 */
+    report_timeline_add(&t, (t.start + 2 * H - 1) * 1000, 0, 1);
+    TH_CHECK(t.n == 3,
+             "timeline: buckets up to the last, empty ones too "
+             "(got %zu)",
+             t.n);
+    TH_CHECK(t.b[0].opens == 2 && t.b[1].opens == 0 && t.b[2].clicks == 1 &&
+                 t.b[1].machine_opens == 1,
+             "timeline: hours counted (%ld %ld %ld %ld)", t.b[0].opens,
+             t.b[1].opens, t.b[2].clicks, t.b[1].machine_opens);
+    TH_CHECK(t.b[1].at == t.start + H && t.b[1].hours == 1,
+             "timeline: an hour's start");
+    /* the last hour and the first day */
+    report_timeline_add(&t, (t.start + 48 * H - 1) * 1000, 0, 0);
+    report_timeline_add(&t, (t.start + 48 * H) * 1000, 0, 0);
+    report_timeline_add(&t, (t.start + 48 * H + D - 1) * 1000, 1, 1);
+    report_timeline_add(&t, (t.start + 48 * H + D) * 1000, 0, 0);
+    TH_CHECK(t.n == 50, "timeline: 48 hours and two days (got %zu)", t.n);
+    TH_CHECK(t.b[47].opens == 1 && t.b[47].hours == 1,
+             "timeline: the 48th hour");
+    TH_CHECK(t.b[48].opens == 1 && t.b[48].machine_clicks == 1 &&
+                 t.b[48].hours == 24 && t.b[48].at == t.start + 48 * H,
+             "timeline: the first day");
+    TH_CHECK(t.b[49].opens == 1 && t.b[49].at == t.start + 48 * H + D,
+             "timeline: the second day");
+    /* years later: the last day holds it, memory stays bounded */
+    report_timeline_add(&t, (t.start + 5000 * D) * 1000, 1, 0);
+    TH_CHECK(t.n == REPORT_HOURLY + REPORT_DAYS && t.b[t.n - 1].clicks == 1,
+             "timeline: a late click in the last day (n %zu)", t.n);
+}
+
+static void
+test_bidi(void)
+{
+    char *o = log_unraw("a\xe2\x80\xae"
+                        "b\xe2\x81\xa6"
+                        "c\x1b[31m\xe2\x80\x8b",
+                        0);
+
+    TH_STREQ(o ? o : "(none)", "a\\u202Eb\\u2066c\\x1b[31m\xe2\x80\x8b",
+             "unraw: bidi controls escaped, ESC escaped, a zero-width "
+             "space kept");
+    free(o);
+    o = log_unraw("caf\xc3\xa9 \xe2\x80\xa9", 0);
+    TH_CHECK(o == NULL, "unraw: other UTF-8 left alone");
+    free(o);
+}
+
+struct text {
+    char b[2048];
+};
+
+static int
+reply_cb(const struct store_reply *x, void *arg)
+{
+    struct text *t = arg;
+    size_t n = strlen(t->b);
+
+    snprintf(t->b + n, sizeof t->b - n, "%s|%s|%d|%s|%ld|%s;",
+             x->bounce_class ? x->bounce_class : "-",
+             x->status ? x->status : "-", x->code, x->text ? x->text : "-",
+             x->count, x->email ? x->email : "-");
+    return 0;
+}
+
+static const char *
+group(const char *domain, void *arg)
+{
+    (void)arg;
+    if (strcmp(domain, "gmail.com") == 0 || strcmp(domain, "g.test") == 0)
+        return "google";
+    return NULL;
+}
+
+static int
+provider_cb(const struct store_provider_row *p, void *arg)
+{
+    struct text *t = arg;
+    size_t n = strlen(t->b);
+
+    snprintf(t->b + n, sizeof t->b - n, "%s %ld %ld %ld %ld %ld %ld %ld;",
+             p->provider ? p->provider : "-", p->recipients, p->attempted,
+             p->delivered, p->deferred, p->bounced, p->opened, p->clicked);
+    return 0;
+}
+
+static int
+link_cb(const char *url, long clicks, long people, void *arg)
+{
+    struct text *t = arg;
+    size_t n = strlen(t->b);
+
+    snprintf(t->b + n, sizeof t->b - n, "%s %ld %ld;", url, clicks, people);
+    return 0;
+}
+
+static int
+time_cb(int64_t at_ms, int click, int machine, void *arg)
+{
+    long *n = arg;
+
+    n[0]++;
+    n[1] += click;
+    n[2] += machine;
+    n[3] += (long)(at_ms / 1000);
+    return 0;
+}
+
+static void
+test_store(void)
+{
+    char db[256];
+    struct store *st;
+    struct err e;
+    struct store_rate_counts c;
+    struct text t;
+    long n, tm[4] = {0, 0, 0, 0};
+    int64_t first;
+
+    snprintf(db, sizeof db, "%s/v.db", dir);
+    err_clear(&e);
+    st = store_open(db, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "store: created (%s)", e.msg);
+    if (st == NULL)
+        return;
+    sql(db,
+        "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
+        "(1, 'a@gmail.com', 0, 0), (2, 'b@g.test', 0, 0), "
+        "(3, 'c@x.test', 0, 0), (4, 'd@x.test', 0, 0), "
+        "(5, 'e@x.test', 0, 0), (6, 'f@y.test', 0, 0), "
+        "(7, 'g@y.test', 0, 0);"
+        "INSERT INTO campaigns(id, name, template, created_at) VALUES "
+        "(1, 'one', 't', 0), (2, 'two', 't', 0);"
+        "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
+        "  attempts, first_attempt_at, last_code, last_status, last_text, "
+        "  bounce_class) VALUES "
+        "(1, 1, 'sent', 0, 1, 5, 250, NULL, 'ok', NULL),"
+        "(1, 2, 'sent', 0, 2, 5, 250, NULL, 'ok', NULL),"
+        "(1, 3, 'bounced', 0, 1, 5, 550, '5.1.1', 'no such user', 'hard'),"
+        "(1, 4, 'bounced', 0, 1, 5, 550, '5.1.1', 'no such user', 'hard'),"
+        "(1, 5, 'bounced', 0, 1, 5, 554, '5.7.1', 'spam', 'blocked'),"
+        "(1, 6, 'deferred', 0, 1, 5, 451, '4.7.0', 'later', NULL),"
+        "(1, 7, 'skipped', 0, 0, NULL, NULL, NULL, NULL, NULL),"
+        "(1, -1, 'sent', 0, 1, 5, NULL, NULL, NULL, NULL),"
+        "(2, 1, 'sent', 0, 1, 5, 250, NULL, 'ok', NULL);"
+        "INSERT INTO events(campaign_id, contact_id, kind, at_ms, machine, "
+        "  url) VALUES "
+        /* a: two opens, two clicks on two links; b: a proxy's open, a
+         * click; c bounced: its open and click are not among the
+         * delivered; the forgotten one opened; another campaign's */
+        "(1, 1, 'open', 3600000, 0, NULL), (1, 1, 'open', 7200000, 0, NULL),"
+        "(1, 1, 'click', 3700000, 0, 'https://a.test/1'),"
+        "(1, 1, 'click', 3800000, 0, 'https://a.test/2'),"
+        "(1, 2, 'open', 1000, 1, NULL),"
+        "(1, 2, 'click', 3900000, 0, 'https://a.test/1'),"
+        "(1, 2, 'click', 3950000, 1, 'https://a.test/9'),"
+        "(1, 3, 'open', 1000, 0, NULL),"
+        "(1, 3, 'click', 1000, 0, 'https://a.test/1'),"
+        "(1, -1, 'open', 9000000, 0, NULL),"
+        "(2, 1, 'open', 1000, 0, NULL), (2, 1, 'click', 1000, 0, 'x');");
+
+    TH_CHECK(store_report_counts(st, 1, &c, &e) == 0 && c.delivered == 3 &&
+                 c.bounced == 3 && c.opened == 2 && c.clicked == 2,
+             "counts: people among the delivered (%ld %ld %ld %ld)",
+             c.delivered, c.bounced, c.opened, c.clicked);
+    TH_CHECK(store_report_attempted(st, 1, &n, &e) == 0 && n == 7,
+             "attempted: every row with a first attempt (got %ld)", n);
+
+    memset(&t, 0, sizeof t);
+    TH_CHECK(store_report_bounce_status(st, 1, reply_cb, &t, &e) == 0,
+             "bounce status: ok (%s)", e.msg);
+    TH_STREQ(t.b, "hard|5.1.1|0|-|2|-;blocked|5.7.1|0|-|1|-;",
+             "bounce status: by class and status, the largest first");
+    memset(&t, 0, sizeof t);
+    TH_CHECK(store_report_bounce_top(st, 1, 1, reply_cb, &t, &e) == 0,
+             "bounce top: ok (%s)", e.msg);
+    TH_STREQ(t.b, "hard|5.1.1|550|no such user|2|c@x.test;",
+             "bounce top: the largest reply, with an address, at most the "
+             "limit");
+
+    memset(&t, 0, sizeof t);
+    TH_CHECK(store_report_providers(st, 1, group, NULL, provider_cb, &t, &e) ==
+                 0,
+             "providers: ok (%s)", e.msg);
+    /* x.test: 3 bounced; google: a and b delivered, b deferred once
+     * (attempts 2), both opened (b's open a proxy's: not counted), both
+     * clicked; y.test: one deferred, one skipped (no attempt); the
+     * forgotten one: no domain */
+    TH_STREQ(t.b,
+             "x.test 3 3 0 0 3 0 0;google 2 2 2 1 0 1 2;y.test 2 1 0 1 0 0 0;"
+             "- 1 1 1 0 0 1 0;",
+             "providers: grouped by the caller, largest first, with counts");
+
+    memset(&t, 0, sizeof t);
+    TH_CHECK(store_report_links(st, 1, 10, link_cb, &t, &e) == 0,
+             "links: ok (%s)", e.msg);
+    TH_STREQ(t.b, "https://a.test/1 3 3;https://a.test/2 1 1;",
+             "links: people's clicks by link, most clicked first");
+    memset(&t, 0, sizeof t);
+    store_report_links(st, 1, 1, link_cb, &t, &e);
+    TH_STREQ(t.b, "https://a.test/1 3 3;", "links: at most the limit");
+
+    TH_CHECK(store_report_event_times(st, 1, time_cb, tm, &e) == 0 &&
+                 tm[0] == 10 && tm[1] == 5 && tm[2] == 2,
+             "event times: this campaign's opens and clicks (%ld, %ld "
+             "clicks, %ld machines')",
+             tm[0], tm[1], tm[2]);
+    TH_CHECK(store_report_first_event(st, 1, &first, &e) == 0 && first == 1000,
+             "first event: the earliest (got %lld)", (long long)first);
+    TH_CHECK(store_report_first_event(st, 99, &first, &e) == 0 && first == 0,
+             "first event: none");
+    {
+        static struct report_timeline tl;
+        TH_CHECK(report_timeline(st, 1, 0, &tl, &e) == 0 && tl.start == 0 &&
+                     tl.n == 3 && tl.b[0].opens == 1 && tl.b[0].clicks == 1 &&
+                     tl.b[0].machine_opens == 1 && tl.b[1].opens == 1 &&
+                     tl.b[1].clicks == 3 && tl.b[1].machine_clicks == 1 &&
+                     tl.b[2].opens == 2,
+                 "timeline: from the first event when not started (n %zu)",
+                 tl.n);
+    }
+    store_close(st);
+    unlink(db);
+}
+
+int
+main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    test_funnel();
+    test_provider_rates();
+    test_timeline();
+    test_bidi();
+    test_store();
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", dir);
+    }
+    return TH_DONE();
+}

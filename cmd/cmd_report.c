@@ -28,6 +28,9 @@
 #include "../engine/report.h"
 #include "cmd.h"
 
+/* The page cache of a report's connection, KiB (store.h store_cache). */
+#define REPORT_CACHE_KIB 2048
+
 /* JSON as printed: the rates' values as the decimals they were rounded
  * to (0.1429, not 0.14290000000000000) */
 #define REPORT_JSON_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(10))
@@ -287,10 +290,6 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
 #define REPORT_BOUNCE_REPLIES 10
 #define REPORT_PROVIDERS 10
 #define REPORT_LINKS 10
-/* the provider row of a forgotten recipient (no address, no domain), and
- * of the providers past the REPORT_PROVIDERS largest */
-#define REPORT_PROVIDER_FORGOTTEN "(forgotten)"
-#define REPORT_PROVIDER_OTHER "(other)"
 
 /* bounce_status_cb - one class and status group: into by_status (the
  * largest REPORT_BOUNCE_STATUSES) and the class's total */
@@ -367,37 +366,17 @@ provider_json(const struct store_provider_row *p, const char *name)
     return o;
 }
 
-/* the providers: the largest REPORT_PROVIDERS rows, the rest summed */
-struct provider_fold {
-    json_t *arr;
-    struct store_provider_row other;
-    int others;
-};
-
+/* provider_cb - one group of report_providers into the array */
 static int
 provider_cb(const struct store_provider_row *p, void *arg)
 {
-    struct provider_fold *f = arg;
-    json_t *j;
+    json_t *j = provider_json(p, p->provider);
 
-    if (json_array_size(f->arr) < REPORT_PROVIDERS) {
-        if ((j = provider_json(p, p->provider ? p->provider
-                                              : REPORT_PROVIDER_FORGOTTEN)) ==
-            NULL) {
-            log_warnx("report: a recipient domain that is not UTF-8");
-            return 0;
-        }
-        json_array_append_new(f->arr, j);
-        return 0;
+    if (j == NULL) {
+        log_warnx("report: a recipient domain that is not UTF-8");
+        return 0; /* left out, said */
     }
-    f->others++;
-    f->other.recipients += p->recipients;
-    f->other.attempted += p->attempted;
-    f->other.delivered += p->delivered;
-    f->other.deferred += p->deferred;
-    f->other.bounced += p->bounced;
-    f->other.opened += p->opened;
-    f->other.clicked += p->clicked;
+    json_array_append_new(arg, j);
     return 0;
 }
 
@@ -448,8 +427,7 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
     struct report_funnel f;
     struct report_timeline *t;
     struct bounce_fold bf;
-    struct provider_fold pf;
-    json_t *funnel, *top, *bounces, *links;
+    json_t *funnel, *top, *bounces, *links, *providers;
     long attempted;
 
     if (store_report_counts(r->st, ci->c.id, &rc, r->e) == -1 ||
@@ -489,15 +467,11 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
                                 "recipients", (json_int_t)bf.cls[i]));
     json_object_set_new(bounces, "by_class", by_class);
 
-    memset(&pf, 0, sizeof pf);
-    pf.arr = json_array();
-    json_object_set_new(doc, "providers", pf.arr);
-    if (store_report_providers(r->st, ci->c.id, provider_name, r->prov,
-                               provider_cb, &pf, r->e) == -1)
+    providers = json_array();
+    json_object_set_new(doc, "providers", providers);
+    if (report_providers(r->st, ci->c.id, provider_name, r->prov,
+                         REPORT_PROVIDERS, provider_cb, providers, r->e) == -1)
         return -1;
-    if (pf.others > 0)
-        json_array_append_new(pf.arr,
-                              provider_json(&pf.other, REPORT_PROVIDER_OTHER));
 
     if ((t = malloc(sizeof *t)) == NULL) {
         err_set(r->e, EX_OSERR, "out of memory");
@@ -1101,10 +1075,10 @@ uncertain_each(const char *email, const char *mid, const char *state, void *arg)
     return 0;
 }
 
-/* report_providers - the provider table for the report: shipped, and
+/* provider_table - the provider table for the report: shipped, and
  * the configuration's [provider NAME] domains; never a DNS lookup */
 static struct providers *
-report_providers(struct ctx *ctx, int *code)
+provider_table(struct ctx *ctx, int *code)
 {
     static char off[] = "off";
     struct config cfg;
@@ -1200,6 +1174,13 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         return code;
     err_clear(&e);
     r.e = &e;
+    /* a report walks each index page once: a small page cache, and sorts
+     * that spill to files, keep its memory the same on a list of ten
+     * thousand and of ten million */
+    if (store_lean(r.st, REPORT_CACHE_KIB, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
     if (optind == argc) {
         r.arr = json_array();
         if (store_campaign_names(r.st, row_cb, &r, &e) == -1 || r.failed)
@@ -1261,7 +1242,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                    cmd_safe(argv[optind]));
         goto out;
     }
-    if ((r.prov = report_providers(ctx, &code)) == NULL)
+    if ((r.prov = provider_table(ctx, &code)) == NULL)
         goto out;
     json_t *doc = campaign_doc(&r, argv[optind]), *doc2 = NULL;
     if (doc == NULL ||

@@ -524,6 +524,18 @@ store_open(const char *path, enum store_open_mode mode, int *created,
 }
 
 int
+store_lean(struct store *st, int kib, struct err *e)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof sql,
+             "PRAGMA cache_size = -%d; PRAGMA temp_store = FILE; "
+             "PRAGMA shrink_memory;",
+             kib);
+    return exec(st, sql, e, "cache size");
+}
+
+int
 store_cache(struct store *st, int kib, struct err *e)
 {
     char sql[96];

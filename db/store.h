@@ -40,6 +40,11 @@ void store_close(struct store *st);
  * wants a large one, a send's second connection a small one), releasing
  * what it holds above that. */
 int store_cache(struct store *st, int kib, struct err *e);
+/* store_lean - as store_cache, and the temporary tables and sorts of
+ * aggregates in files (SQLite's, deleted when closed) once they outgrow
+ * that cache, instead of in memory: a reader's memory then stays the
+ * same whatever the size of what it aggregates. */
+int store_lean(struct store *st, int kib, struct err *e);
 /* store_schema_version - the schema version now in force. */
 int store_schema_version(struct store *st);
 /* store_latest_version - the newest schema version this binary carries. */
@@ -689,24 +694,22 @@ int store_report_bounce_status(struct store *st, int64_t campaign,
 int store_report_bounce_top(struct store *st, int64_t campaign, long limit,
                             store_reply_cb cb, void *arg, struct err *e);
 
-/* A receiving provider's recipients and what came of them: attempted -
- * handed to a relay at least once; deferred - waited at least once (tried
- * again, or waiting); opened, clicked - people among the delivered. */
+/* A receiving provider's (or domain's) recipients and what came of them:
+ * attempted - handed to a relay at least once; deferred - waited at least
+ * once (tried again, or waiting); opened, clicked - people among the
+ * delivered. */
 struct store_provider_row {
-    const char *provider; /* the grouping's name; NULL: forgotten */
+    const char *provider; /* its name; NULL: forgotten (no address) */
     long recipients, attempted, delivered, deferred, bounced;
     long opened, clicked;
 };
-/* store_provider_fn - the provider of a recipient domain (as stored:
- * lower case), or NULL when it is its own group */
-typedef const char *(*store_provider_fn)(const char *domain, void *arg);
-typedef int (*store_provider_cb)(const struct store_provider_row *r, void *arg);
-/* store_report_providers - cb for the campaign's recipients grouped by
- * fn of their domain (an SQL function; the groups are SQLite's, in its
- * page cache, so memory stays bounded), the largest group first. */
-int store_report_providers(struct store *st, int64_t campaign,
-                           store_provider_fn fn, void *fnarg,
-                           store_provider_cb cb, void *arg, struct err *e);
+/* store_domain_cb - one recipient: r->provider its domain as stored
+ * (lower case; NULL once forgotten), every count 0 or 1 */
+typedef int (*store_domain_cb)(const struct store_provider_row *r, void *arg);
+/* store_report_domains - cb for each of the campaign's recipients, in
+ * contact order (no sort: memory stays flat), streamed. */
+int store_report_domains(struct store *st, int64_t campaign, store_domain_cb cb,
+                         void *arg, struct err *e);
 
 /* store_event_time_cb - one open (click 0) or click, by a person or a
  * machine, at at_ms */

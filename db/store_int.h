@@ -21,7 +21,6 @@
 
 #include "../engine/buf.h"
 #include "../engine/err.h"
-#include "store.h"
 
 enum {
     STORE_SLOT_CONTACTS = 0,
@@ -45,11 +44,6 @@ struct store {
     struct buf ids;        /* store_memberships_add: the ids as JSON */
     int import_checks_off; /* inside an import run: see store_import_begin */
     int readonly;          /* opened read-only (store.c, readonly_uri) */
-    /* store_report_providers: the SQL function campaign_provider_of, and
-     * the grouping it answers with during a call */
-    int provider_registered;
-    store_provider_fn provider_fn;
-    void *provider_arg;
 };
 
 /* The ledger states that are not final: a row still to be sent, being

@@ -4,13 +4,13 @@
  * db/migrations/010_report.sql, 011_report_cover.sql): what `campaign
  * report` asks of the ledger and the events beyond the ledger's counts -
  * the people behind a campaign's rates, the funnel, the bounces by class,
- * status and reply, the receiving providers, the opens and clicks over
- * time, the links clicked.  Each is an aggregate answered by SQLite from
- * an index (sends' primary key, sends_state and events_campaign, which
- * cover what is asked), or a stream of index entries the caller folds
- * into a bounded number of buckets.  Nothing here loads rows into memory:
- * a campaign of a million recipients costs what one of ten does, in
- * memory.
+ * status and reply, the recipients' domains (engine/report.c groups them
+ * by provider), the opens and clicks over time, the links clicked.  Each is an
+ * aggregate answered by SQLite from an index (sends' primary key, sends_state
+ * and events_campaign, which cover what is asked), or a stream of index entries
+ * the caller folds into a bounded number of buckets.  Nothing here loads rows
+ * into memory: a campaign of a million recipients costs what one of ten does,
+ * in memory.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@ enum stmt_id {
     S_ATTEMPTED,
     S_BOUNCE_STATUS,
     S_BOUNCE_TOP,
-    S_PROVIDERS,
+    S_DOMAINS,
     S_EVENT_TIMES,
     S_FIRST_EVENT,
     S_LINKS,
@@ -94,23 +94,21 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
         "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
         "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
-    /* the recipients by receiving provider (provider_of: the caller's
-     * grouping of the address's domain), the largest first; deferred: a
-     * message that waited at least once (tried again, or waiting) */
-    [S_PROVIDERS - STORE_SLOT_REPORT] =
-        "SELECT campaign_provider_of(substr(c.email, "
-        "    instr(c.email, '@') + 1)) AS p, count(*), "
-        "  sum(s.first_attempt_at IS NOT NULL), sum(s.state = 'sent'), "
-        "  sum(s.attempts > 1 OR s.state IN ('deferred', 'expired')), "
-        "  sum(s.state = 'bounced'), "
-        "  sum(s.state = 'sent' AND " PERSON(
-            "open") "), "
-                    "  sum(s.state = 'sent' AND " PERSON(
-                        "click") ") "
-                                 "FROM sends s LEFT JOIN contacts c ON "
-                                 "c.id = s.contact_id "
-                                 "WHERE s.campaign_id = ?1 GROUP BY p "
-                                 "ORDER BY 2 DESC, 1",
+    /* each recipient's domain and what came of them, in the primary
+     * key's order (no sort); deferred: a message that waited at least
+     * once (tried again, or waiting); opened, clicked: a person's */
+    [S_DOMAINS - STORE_SLOT_REPORT] =
+        "SELECT substr(c.email, instr(c.email, '@') + 1), "
+        "  s.first_attempt_at IS NOT NULL, s.state = 'sent', "
+        "  s.attempts > 1 OR s.state IN ('deferred', 'expired'), "
+        "  s.state = 'bounced', "
+        "  s.state = 'sent' AND " PERSON(
+            "open") ", "
+                    "  s.state = 'sent' AND " PERSON(
+                        "click") " "
+                                 "FROM sends s LEFT JOIN contacts c ON c.id = "
+                                 "s.contact_id "
+                                 "WHERE s.campaign_id = ?1",
     /* the campaign's opens and clicks with their instants, from the index
      * alone (events_campaign holds at_ms) */
     [S_EVENT_TIMES - STORE_SLOT_REPORT] =
@@ -232,63 +230,30 @@ store_report_bounce_top(struct store *st, int64_t campaign, long limit,
     return done(st, s, rc, "read the campaign's bounce replies", e);
 }
 
-/* provider_of - the SQL function campaign_provider_of(domain): the
- * grouping the running store_report_providers call was given (NULL for
- * a forgotten recipient, who has no address). */
-static void
-provider_of(sqlite3_context *cx, int argc, sqlite3_value **argv)
-{
-    struct store *st = sqlite3_user_data(cx);
-    const char *d = (const char *)sqlite3_value_text(argv[0]);
-    const char *p;
-
-    (void)argc;
-    if (d == NULL || st->provider_fn == NULL) {
-        sqlite3_result_null(cx);
-        return;
-    }
-    p = st->provider_fn(d, st->provider_arg);
-    sqlite3_result_text(cx, p ? p : d, -1, SQLITE_TRANSIENT);
-}
-
 int
-store_report_providers(struct store *st, int64_t campaign, store_provider_fn fn,
-                       void *fnarg, store_provider_cb cb, void *arg,
-                       struct err *e)
+store_report_domains(struct store *st, int64_t campaign, store_domain_cb cb,
+                     void *arg, struct err *e)
 {
+    sqlite3_stmt *s = stmt(st, S_DOMAINS, e);
     struct store_provider_row r;
-    sqlite3_stmt *s;
     int rc;
 
-    /* registered once, before the statement that calls it is prepared;
-     * deterministic: SQLite may call it once per distinct domain */
-    if (!st->provider_registered) {
-        if (sqlite3_create_function(st->db, "campaign_provider_of", 1,
-                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC, st,
-                                    provider_of, NULL, NULL) != SQLITE_OK)
-            return store_fail(st, e, "register the provider grouping");
-        st->provider_registered = 1;
-    }
-    if ((s = stmt(st, S_PROVIDERS, e)) == NULL)
+    if (s == NULL)
         return -1;
-    st->provider_fn = fn;
-    st->provider_arg = fnarg;
     sqlite3_bind_int64(s, 1, campaign);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         r.provider = (const char *)sqlite3_column_text(s, 0);
-        r.recipients = (long)sqlite3_column_int64(s, 1);
-        r.attempted = (long)sqlite3_column_int64(s, 2);
-        r.delivered = (long)sqlite3_column_int64(s, 3);
-        r.deferred = (long)sqlite3_column_int64(s, 4);
-        r.bounced = (long)sqlite3_column_int64(s, 5);
-        r.opened = (long)sqlite3_column_int64(s, 6);
-        r.clicked = (long)sqlite3_column_int64(s, 7);
+        r.recipients = 1;
+        r.attempted = sqlite3_column_int(s, 1);
+        r.delivered = sqlite3_column_int(s, 2);
+        r.deferred = sqlite3_column_int(s, 3);
+        r.bounced = sqlite3_column_int(s, 4);
+        r.opened = sqlite3_column_int(s, 5);
+        r.clicked = sqlite3_column_int(s, 6);
         if (cb(&r, arg) != 0)
             break;
     }
-    st->provider_fn = NULL;
-    st->provider_arg = NULL;
-    return done(st, s, rc, "count the campaign's providers", e);
+    return done(st, s, rc, "read the campaign's recipient domains", e);
 }
 
 int

@@ -3,7 +3,10 @@
  * report.c - a campaign's rates and their denominators (see report.h).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 #include "report.h"
 
@@ -170,4 +173,139 @@ report_timeline(struct store *st, int64_t campaign, int64_t started_s,
     if (started_s <= 0)
         return 0; /* no event */
     return store_report_event_times(st, campaign, timeline_cb, t, e);
+}
+
+/* The groups of report_providers: an open-addressing table of names. */
+struct group {
+    char *name;
+    struct store_provider_row n;
+};
+struct groups {
+    struct group *g; /* cap slots, NULL name: free */
+    size_t cap, n;
+    struct store_provider_row rest; /* past REPORT_GROUPS_MAX */
+    report_provider_fn fn;
+    void *fnarg;
+};
+
+/* hash - FNV-1a */
+static size_t
+hash(const char *s)
+{
+    size_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void
+sum(struct store_provider_row *to, const struct store_provider_row *r)
+{
+    to->recipients += r->recipients;
+    to->attempted += r->attempted;
+    to->delivered += r->delivered;
+    to->deferred += r->deferred;
+    to->bounced += r->bounced;
+    to->opened += r->opened;
+    to->clicked += r->clicked;
+}
+
+/* slot - name's slot in g (its own, or the free one it would take) */
+static struct group *
+slot(struct group *g, size_t cap, const char *name)
+{
+    size_t i = hash(name) & (cap - 1);
+
+    while (g[i].name != NULL && strcmp(g[i].name, name) != 0)
+        i = (i + 1) & (cap - 1);
+    return &g[i];
+}
+
+static int
+group_cb(const struct store_provider_row *r, void *arg)
+{
+    struct groups *gs = arg;
+    const char *name = REPORT_GROUP_FORGOTTEN, *p;
+    struct group *g;
+
+    if (r->provider != NULL)
+        name = (p = gs->fn(r->provider, gs->fnarg)) != NULL ? p : r->provider;
+    g = slot(gs->g, gs->cap, name);
+    if (g->name == NULL) {
+        if (gs->n >= REPORT_GROUPS_MAX) {
+            sum(&gs->rest, r); /* bounded: the rest */
+            return 0;
+        }
+        if (2 * (gs->n + 1) > gs->cap) { /* at most half full */
+            size_t cap = gs->cap * 2;
+            struct group *ng = xcalloc(cap, sizeof *ng);
+            for (size_t i = 0; i < gs->cap; i++)
+                if (gs->g[i].name != NULL)
+                    *slot(ng, cap, gs->g[i].name) = gs->g[i];
+            free(gs->g);
+            gs->g = ng;
+            gs->cap = cap;
+            g = slot(gs->g, gs->cap, name);
+        }
+        g->name = xstrdup(name);
+        gs->n++;
+    }
+    sum(&g->n, r);
+    return 0;
+}
+
+/* larger - the larger group first, then by name */
+static int
+larger(const void *a, const void *b)
+{
+    const struct group *x = *(const struct group *const *)a;
+    const struct group *y = *(const struct group *const *)b;
+
+    if (x->n.recipients != y->n.recipients)
+        return x->n.recipients > y->n.recipients ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int
+report_providers(struct store *st, int64_t campaign, report_provider_fn fn,
+                 void *fnarg, size_t k, report_group_cb cb, void *arg,
+                 struct err *e)
+{
+    struct groups gs;
+    struct group **order;
+    size_t n = 0;
+    int rc = 0, others = 0;
+
+    memset(&gs, 0, sizeof gs);
+    gs.cap = 64;
+    gs.g = xcalloc(gs.cap, sizeof *gs.g);
+    gs.fn = fn;
+    gs.fnarg = fnarg;
+    if (store_report_domains(st, campaign, group_cb, &gs, e) == -1)
+        rc = -1;
+    order = xcalloc(gs.n + 1, sizeof *order);
+    for (size_t i = 0; i < gs.cap; i++)
+        if (gs.g[i].name != NULL)
+            order[n++] = &gs.g[i];
+    qsort(order, n, sizeof *order, larger);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i < k) {
+            order[i]->n.provider = order[i]->name;
+            if (cb(&order[i]->n, arg) != 0)
+                break;
+        } else {
+            sum(&gs.rest, &order[i]->n);
+            others = 1;
+        }
+    }
+    if (rc == 0 && (others || gs.rest.recipients > 0)) {
+        gs.rest.provider = REPORT_GROUP_OTHER;
+        cb(&gs.rest, arg);
+    }
+    for (size_t i = 0; i < gs.cap; i++)
+        free(gs.g[i].name);
+    free(gs.g);
+    free(order);
+    return rc;
 }

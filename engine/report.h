@@ -131,6 +131,25 @@ void report_provider_rates(const struct store_provider_row *p,
                            struct report_rate r[REPORT_PRATE_N]);
 
 /*
+ * The recipients by receiving provider: report_providers groups each
+ * recipient's domain (db/store.h store_report_domains, streamed) under
+ * fn(domain, fnarg) - its provider's name, or NULL for a domain that is
+ * its own group - and under REPORT_GROUP_FORGOTTEN when forgotten, and
+ * calls cb for the k largest groups (recipients, then name), then once
+ * for REPORT_GROUP_OTHER with the rest summed, if any.  Memory is bounded
+ * by the groups, never the recipients: at most REPORT_GROUPS_MAX groups
+ * are kept, and a recipient of any further name counts in the rest.
+ */
+#define REPORT_GROUPS_MAX 65536
+#define REPORT_GROUP_FORGOTTEN "(forgotten)"
+#define REPORT_GROUP_OTHER "(other)"
+typedef const char *(*report_provider_fn)(const char *domain, void *arg);
+typedef int (*report_group_cb)(const struct store_provider_row *g, void *arg);
+int report_providers(struct store *st, int64_t campaign, report_provider_fn fn,
+                     void *fnarg, size_t k, report_group_cb cb, void *arg,
+                     struct err *e);
+
+/*
  * Opens and clicks over time: an hour a bucket for the first
  * REPORT_HOURLY hours from the hour the campaign started, then a day a
  * bucket, at most REPORT_DAYS of them (an event later than that counts

@@ -288,8 +288,7 @@ test_store(void)
              "limit");
 
     memset(&t, 0, sizeof t);
-    TH_CHECK(store_report_providers(st, 1, group, NULL, provider_cb, &t, &e) ==
-                 0,
+    TH_CHECK(report_providers(st, 1, group, NULL, 10, provider_cb, &t, &e) == 0,
              "providers: ok (%s)", e.msg);
     /* x.test: 3 bounced; google: a and b delivered, b deferred once
      * (attempts 2), both opened (b's open a proxy's: not counted), both
@@ -297,8 +296,13 @@ test_store(void)
      * forgotten one: no domain */
     TH_STREQ(t.b,
              "x.test 3 3 0 0 3 0 0;google 2 2 2 1 0 1 2;y.test 2 1 0 1 0 0 0;"
-             "- 1 1 1 0 0 1 0;",
+             "(forgotten) 1 1 1 0 0 1 0;",
              "providers: grouped by the caller, largest first, with counts");
+    memset(&t, 0, sizeof t);
+    TH_CHECK(report_providers(st, 1, group, NULL, 1, provider_cb, &t, &e) == 0,
+             "providers: ok (%s)", e.msg);
+    TH_STREQ(t.b, "x.test 3 3 0 0 3 0 0;(other) 5 4 3 2 0 2 2;",
+             "providers: the k largest, then the rest summed");
 
     memset(&t, 0, sizeof t);
     TH_CHECK(store_report_links(st, 1, 10, link_cb, &t, &e) == 0,

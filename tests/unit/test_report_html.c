@@ -475,6 +475,19 @@ test_empty(void)
              "empty: links, undelivered, by status, diagnostics say none");
     TH_CHECK(strstr(html, "<dd id=\"started_at\">\u2013</dd>") != NULL,
              "empty: a time that is null shows as none");
+    /* buckets that are all 0: no chart of nothing either */
+    free(html);
+    html = NULL;
+    json_object_set_new(doc, "timeline",
+                        json_pack("{s:s, s:[{s:s, s:i, s:i, s:i, s:i}]}",
+                                  "start", "2026-03-02T09:00Z", "buckets", "at",
+                                  "2026-03-02T09:00Z", "hours", 1, "opens", 0,
+                                  "clicks", 0, "machine_opens", 0));
+    rc = render(doc, &html);
+    TH_CHECK(rc == 0 && html != NULL &&
+                 strstr(html, "no opens or clicks yet") != NULL &&
+                 strstr(html, "data-series") == NULL,
+             "empty: buckets of nothing: \"no opens or clicks yet\"");
 out:
     free(html);
     json_decref(doc);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_report.c - campaign report [NAME] [--format table|json|csv]: the
- * ledger's counts per campaign and the rates of engine/report.h, each
- * with its denominator; a campaign's recipients one a row as CSV.
+ * cmd_report.c - campaign report [NAME] [--format table|json|csv|html]:
+ * the ledger's counts per campaign and the rates of engine/report.h, each
+ * with its denominator; a campaign's recipients one a row as CSV; one
+ * campaign's page as HTML (engine/report_html.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -335,7 +336,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     };
     struct rep r;
     struct err e;
-    int c, code = 0, undelivered = 0, csv = 0;
+    int c, code = 0, undelivered = 0, csv = 0, html = 0;
     const char *out = NULL;
 
     memset(&r, 0, sizeof r);
@@ -343,13 +344,16 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            r.json = csv = 0;
+            r.json = csv = html = 0;
             if (strcmp(optarg, "json") == 0)
                 r.json = 1;
             else if (strcmp(optarg, "csv") == 0)
                 csv = 1;
+            else if (strcmp(optarg, "html") == 0)
+                html = 1;
             else if (strcmp(optarg, "table") != 0) {
-                log_warnx("--format: table, json or csv (got \"%s\")", optarg);
+                log_warnx("--format: table, json or csv; html (got \"%s\")",
+                          optarg);
                 return EX_USAGE;
             }
             break;
@@ -374,8 +378,15 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                   undelivered ? ", without --undelivered" : "");
         return EX_USAGE;
     }
-    if (out != NULL && !csv) {
-        log_warnx("--out %s: only with --format csv", out);
+    /* the HTML page is one campaign's report, into a file */
+    if (html && (optind == argc || out == NULL || undelivered)) {
+        log_warnx("--format html: one campaign's page into a file "
+                  "(report NAME --format html --out FILE)%s",
+                  undelivered ? ", without --undelivered" : "");
+        return EX_USAGE;
+    }
+    if (out != NULL && !csv && !html) {
+        log_warnx("--out %s: only with --format csv or html", out);
         return EX_USAGE;
     }
     if ((r.st = cmd_open(ctx, &code)) == NULL)
@@ -445,7 +456,12 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         }
         json_object_set_new(doc, "uncertain_recipients", unc);
         json_object_set_new(doc, "undelivered", rep);
-        if (r.json) {
+        if (html) {
+            if (report_html_file(ctx, doc, out, &e) == -1)
+                code = cmd_fail(&e);
+            else if (!ctx->quiet)
+                printf("report of %s written to %s\n", argv[optind], out);
+        } else if (r.json) {
             json_dumpf(doc, stdout, REPORT_JSON_FLAGS);
             putchar('\n');
         } else {

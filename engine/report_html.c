@@ -30,6 +30,7 @@
 #define RH_PLOT 120      /* height of the people's opens and clicks */
 #define RH_MPLOT 40      /* height of the machines' opens, drawn apart */
 #define RH_XLABELS 8     /* at most this many times under the timeline */
+#define RH_STEPS 10      /* funnel steps drawn at most (the contract: 5) */
 #define RH_MIN_SCALE 0.6 /* the timeline never narrower than this much */
 
 /* The colours (each series also has a name in the legend and the
@@ -347,7 +348,7 @@ head(FILE *f, const json_t *doc)
 {
     static const struct {
         const char *key, *label;
-    } rows_[] = {
+    } field[] = {
         {"status", "Status"},
         {"scheduled_at", "Scheduled"},
         {"started_at", "Started"},
@@ -360,14 +361,14 @@ head(FILE *f, const json_t *doc)
     fputs("<header><h1>", f);
     put_str(f, doc, "campaign", "(unnamed campaign)");
     fputs("</h1><dl class=\"head\">", f);
-    for (size_t i = 0; i < sizeof rows_ / sizeof *rows_; i++) {
+    for (size_t i = 0; i < sizeof field / sizeof *field; i++) {
         /* scheduled_at and paused_by_breaker only when the doc has them */
-        if (get(doc, rows_[i].key) == NULL &&
-            (strcmp(rows_[i].key, "scheduled_at") == 0 ||
-             strcmp(rows_[i].key, "paused_by_breaker") == 0))
+        if (get(doc, field[i].key) == NULL &&
+            (strcmp(field[i].key, "scheduled_at") == 0 ||
+             strcmp(field[i].key, "paused_by_breaker") == 0))
             continue;
-        fprintf(f, "<dt>%s</dt><dd id=\"%s\">", rows_[i].label, rows_[i].key);
-        put_str(f, doc, rows_[i].key, RH_NONE);
+        fprintf(f, "<dt>%s</dt><dd id=\"%s\">", field[i].label, field[i].key);
+        put_str(f, doc, field[i].key, RH_NONE);
         fputs("</dd>", f);
     }
     fputs("</dl></header>\n", f);
@@ -385,17 +386,15 @@ funnel(FILE *f, const json_t *doc)
 
     if (!json_is_array(a))
         return;
-    n = rows(a, 10);
+    n = rows(a, RH_STEPS);
     fputs("<section id=\"funnel\"><h2>Funnel</h2>", f);
     if (n == 0) {
         fputs("<p class=\"empty\">no recipients yet</p></section>\n", f);
         return;
     }
-    json_array_foreach(a, i, s)
-    {
-        json_int_t v = int_or0(s, "count");
-        if (i < n && v > max)
-            max = v;
+    for (i = 0; i < n; i++) {
+        json_int_t v = int_or0(json_array_get(a, i), "count");
+        max = v > max ? v : max;
     }
     fprintf(f,
             "<svg class=\"chart\" style=\"max-width:%dpx\" "

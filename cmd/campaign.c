@@ -206,7 +206,7 @@ const struct command commands[] = {
      "more is ever sent for it.\n"},
     {"report", cmd_report,
      "campaign report [NAME [--undelivered | --uncertain] | --compare A B] "
-     "[--format table|json|csv] [--out FILE]",
+     "[--format table|json|csv|html] [--out FILE]",
      "Without NAME: every campaign, a row each: status, started, finished,\n"
      "recipients, sent, bounced and the bounce, complaint, unsubscribe,\n"
      "open and click rates.  With NAME: the ledger's counts, its times,\n"
@@ -231,8 +231,12 @@ const struct command commands[] = {
      "                    address, state, last reply, bounce class, first\n"
      "                    open, clicks, unsubscribed; cells a spreadsheet\n"
      "                    would run as a formula are neutralised\n"
-     "  --out FILE        where the CSV goes: written beside it and renamed\n"
-     "                    over it once complete (mode 0600)\n"},
+     "  --format html     NAME's report as one self-contained page (with\n"
+     "                    --out): funnel, rates, opens and clicks over\n"
+     "                    time, bounces, providers, top links, inline SVG\n"
+     "                    charts, no request and no script\n"
+     "  --out FILE        where the CSV or the page goes: written beside it\n"
+     "                    and renamed over it once complete (mode 0600)\n"},
     {"doctor", cmd_doctor, "campaign doctor",
      "Check the configuration; connect to each relay (TLS, capabilities,\n"
      "AUTH, SMTPUTF8 when contacts need it); load the DKIM keys and check\n"

@@ -7,6 +7,7 @@
 #ifndef CAMPAIGN_CMD_H
 #define CAMPAIGN_CMD_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -88,6 +89,13 @@ void cmd_csv_cell(FILE *f, const char *s);
  * left as it was). */
 int report_csv_write(struct ctx *ctx, struct store *st, int64_t id,
                      const char *path, long *rows, struct err *e);
+
+/* report_html_file - campaign report NAME --format html --out path
+ * (cmd/report_html.c): the page of doc (engine/report_html.h) into a
+ * temporary file renamed over path once complete (mode 0600).  -1 with
+ * e filled (EX_CANTCREAT: path not written whole, left as it was). */
+int report_html_file(struct ctx *ctx, const json_t *doc, const char *path,
+                     struct err *e);
 
 /* cmd_safe - s for a terminal: every control character (ESC, CR, LF,
  * TAB, ... and DEL) as \xHH, so that a value from a CSV file cannot

@@ -4,7 +4,8 @@
  * table|json|csv|html]: the ledger's counts per campaign and the rates of
  * engine/report.h, each with its denominator; one campaign's funnel,
  * bounces, receiving providers, opens and clicks over time and links; a
- * campaign's recipients one a row as CSV (report_csv.c).
+ * campaign's recipients one a row as CSV (report_csv.c); one campaign's
+ * page as HTML (engine/report_html.h, report_html.c).
  *
  * The table is for people: numbers with thousands separators, sized to
  * the terminal (columns that do not fit are left out, least useful
@@ -1115,6 +1116,7 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     struct rep r;
     struct err e;
     int c, code = 0, undelivered = 0, uncertain = 0, compare = 0, csv = 0;
+    int html = 0;
     const char *out = NULL;
 
     memset(&r, 0, sizeof r);
@@ -1122,13 +1124,16 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            r.json = csv = 0;
+            r.json = csv = html = 0;
             if (strcmp(optarg, "json") == 0)
                 r.json = 1;
             else if (strcmp(optarg, "csv") == 0)
                 csv = 1;
+            else if (strcmp(optarg, "html") == 0)
+                html = 1;
             else if (strcmp(optarg, "table") != 0) {
-                log_warnx("--format: table, json or csv (got \"%s\")", optarg);
+                log_warnx("--format: table, json, csv or html (got \"%s\")",
+                          optarg);
                 return EX_USAGE;
             }
             break;
@@ -1151,7 +1156,8 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         }
     }
     /* --compare A B; --undelivered and --uncertain: one NAME, one of them */
-    if ((compare && (optind + 2 != argc || undelivered || uncertain || csv)) ||
+    if ((compare &&
+         (optind + 2 != argc || undelivered || uncertain || csv || html)) ||
         (!compare && optind + 1 < argc) ||
         ((undelivered || uncertain) && optind + 1 != argc) ||
         (undelivered && uncertain))
@@ -1165,8 +1171,17 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
                       : "");
         return EX_USAGE;
     }
-    if (out != NULL && !csv) {
-        log_warnx("--out %s: only with --format csv", out);
+    /* the HTML page is one campaign's report, into a file */
+    if (html && (optind == argc || out == NULL || undelivered || uncertain)) {
+        log_warnx("--format html: one campaign's page into a file "
+                  "(report NAME --format html --out FILE)%s",
+                  undelivered || uncertain
+                      ? ", without --undelivered or --uncertain"
+                      : "");
+        return EX_USAGE;
+    }
+    if (out != NULL && !csv && !html) {
+        log_warnx("--out %s: only with --format csv or html", out);
         return EX_USAGE;
     }
     look_init(&r.look);
@@ -1260,6 +1275,12 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         print_compare(&r.look, doc, doc2);
         json_decref(doc);
         json_decref(doc2);
+    } else if (html) {
+        if (report_html_file(ctx, doc, out, &e) == -1)
+            code = cmd_fail(&e);
+        else if (!ctx->quiet)
+            printf("report of %s written to %s\n", argv[optind], out);
+        json_decref(doc);
     } else if (r.json) {
         json_dumpf(doc, stdout, REPORT_JSON_FLAGS);
         putchar('\n');

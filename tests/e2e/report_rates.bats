@@ -323,7 +323,7 @@ assert rows[5][2:5] == ["550", "5.1.1", "'"'"'=HYPERLINK(\"http://evil.example/b
     crun 64 report promo --format json --out x.csv
     assert_contains "$stderr" "--out x.csv: only with --format csv"
     crun 64 report promo --format yaml
-    assert_contains "$stderr" "table, json or csv"
+    assert_contains "$stderr" "table, json, csv or html"
     q "INSERT INTO campaigns(name, template, created_at) VALUES ('promo', 'promo', 0);"
     crun 64 report promo --format csv --out "$DB"
     assert_contains "$stderr" "is also an input"

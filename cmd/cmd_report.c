@@ -367,10 +367,11 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
     }
     if (optind + 1 < argc || (undelivered && optind + 1 != argc))
         return cmd_usage("report", stderr, EX_USAGE);
-    /* the CSV is one campaign's recipients, into a file */
-    if (csv && (optind == argc || out == NULL || undelivered)) {
-        log_warnx("--format csv: one campaign's recipients into a file "
-                  "(report NAME --format csv --out FILE)%s",
+    /* the CSV is the recipients (of NAME, or of every campaign), into a
+     * file */
+    if (csv && (out == NULL || undelivered)) {
+        log_warnx("--format csv: the recipients into a file "
+                  "(report [NAME] --format csv --out FILE)%s",
                   undelivered ? ", without --undelivered" : "");
         return EX_USAGE;
     }
@@ -382,7 +383,14 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         return code;
     err_clear(&e);
     r.e = &e;
-    if (optind == argc) {
+    if (optind == argc && csv) {
+        long rows;
+        if (report_csv_write_all(ctx, r.st, out, &rows, &e) == -1)
+            code = cmd_fail(&e);
+        else if (!ctx->quiet)
+            printf("%ld recipient%s of every campaign written to %s\n", rows,
+                   rows == 1 ? "" : "s", out);
+    } else if (optind == argc) {
         r.arr = json_array();
         if (store_campaign_names(r.st, row_cb, &r, &e) == -1 || r.failed)
             code = cmd_fail(&e);

@@ -81,6 +81,10 @@ const char *cmd_time(int64_t t, char *buf, size_t n);
 /* cmd_csv_cell - one CSV cell, quoted, and neutralised against formula
  * injection (a leading = + - @ TAB or CR gets a ' in front). */
 void cmd_csv_cell(FILE *f, const char *s);
+/* cmd_csv_quote - the cell cmd_csv_cell writes, of the n bytes at s, into
+ * dst, which has room for CMD_CSV_QUOTED_MAX(n) bytes; its length. */
+#define CMD_CSV_QUOTED_MAX(n) (2 * (size_t)(n) + 3)
+size_t cmd_csv_quote(char *dst, const char *s, size_t n);
 
 /* report_csv_write - campaign report NAME --format csv --out path
  * (cmd/report_csv.c): the campaign's recipients one a row, into a
@@ -89,6 +93,10 @@ void cmd_csv_cell(FILE *f, const char *s);
  * left as it was). */
 int report_csv_write(struct ctx *ctx, struct store *st, int64_t id,
                      const char *path, long *rows, struct err *e);
+/* report_csv_write_all - campaign report --format csv --out path: the
+ * same for every campaign (in id order), a first column naming it. */
+int report_csv_write_all(struct ctx *ctx, struct store *st, const char *path,
+                         long *rows, struct err *e);
 
 /* report_html_file - campaign report NAME --format html --out path
  * (cmd/report_html.c): the page of doc (engine/report_html.h) into a

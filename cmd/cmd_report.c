@@ -1162,10 +1162,11 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         ((undelivered || uncertain) && optind + 1 != argc) ||
         (undelivered && uncertain))
         return cmd_usage("report", stderr, EX_USAGE);
-    /* the CSV is one campaign's recipients, into a file */
-    if (csv && (optind == argc || out == NULL || undelivered || uncertain)) {
-        log_warnx("--format csv: one campaign's recipients into a file "
-                  "(report NAME --format csv --out FILE)%s",
+    /* the CSV is the recipients (of NAME, or of every campaign), into a
+     * file */
+    if (csv && (out == NULL || undelivered || uncertain)) {
+        log_warnx("--format csv: the recipients into a file "
+                  "(report [NAME] --format csv --out FILE)%s",
                   undelivered || uncertain
                       ? ", without --undelivered or --uncertain"
                       : "");
@@ -1194,6 +1195,15 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
      * thousand and of ten million */
     if (store_lean(r.st, REPORT_CACHE_KIB, &e) == -1) {
         code = cmd_fail(&e);
+        goto out;
+    }
+    if (optind == argc && csv) {
+        long rows;
+        if (report_csv_write_all(ctx, r.st, out, &rows, &e) == -1)
+            code = cmd_fail(&e);
+        else if (!ctx->quiet)
+            printf("%ld recipient%s of every campaign written to %s\n", rows,
+                   rows == 1 ? "" : "s", out);
         goto out;
     }
     if (optind == argc) {

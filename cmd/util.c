@@ -8,11 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <csv.h>
-
 #include "../engine/bounds.h"
 #include "../engine/config.h"
-#include "../engine/csv_import.h"
 #include "../engine/log.h"
 #include "../engine/xalloc.h"
 #include "cmd.h"
@@ -56,10 +53,45 @@ cmd_time(int64_t t, char *buf, size_t n)
     return buf;
 }
 
+size_t
+cmd_csv_quote(char *dst, const char *s, size_t n)
+{
+    char *p = dst;
+    const char *q;
+
+    *p++ = '"';
+    /* OWASP CSV injection: shown as text, never run as a formula */
+    if (n > 0 && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
+                  s[0] == '\t' || s[0] == '\r'))
+        *p++ = '\'';
+    /* RFC 4180 2.7: a quote is doubled; everything else, CR and LF too,
+     * stands as it is between the quotes: the spans between quotes are
+     * copied at once */
+    while ((q = memchr(s, '"', n)) != NULL) {
+        size_t k = (size_t)(q - s) + 1;
+        memcpy(p, s, k);
+        p += k;
+        *p++ = '"';
+        s += k;
+        n -= k;
+    }
+    memcpy(p, s, n);
+    p += n;
+    *p++ = '"';
+    return (size_t)(p - dst);
+}
+
 void
 cmd_csv_cell(FILE *f, const char *s)
 {
-    csv_write_cell(f, s, strlen(s));
+    size_t n = strlen(s);
+    char small[256], *b = small;
+
+    if (CMD_CSV_QUOTED_MAX(n) > sizeof small)
+        b = xmalloc(CMD_CSV_QUOTED_MAX(n));
+    fwrite(b, 1, cmd_csv_quote(b, s, n), f);
+    if (b != small)
+        free(b);
 }
 
 int

@@ -733,6 +733,8 @@ int store_report_links(struct store *st, int64_t campaign, long limit,
 
 /* One recipient of a campaign and what came of it. */
 struct store_recipient {
+    int64_t campaign_id;      /* the campaign */
+    const char *campaign;     /* and its name */
     const char *email;        /* NULL once forgotten (a tombstone id) */
     const char *state;        /* the ledger state */
     int code;                 /* the relay's last reply code, 0: none */
@@ -745,10 +747,15 @@ struct store_recipient {
 };
 typedef int (*store_recipient_cb)(const struct store_recipient *r, void *arg);
 /* store_report_recipients - cb for every recipient of the campaign (every
- * ledger row, forgotten ones too), in contact id order, from one query,
- * streamed: memory stays flat.  cb must not use the store; non-zero stops
- * (returned). */
+ * ledger row, forgotten ones too), in contact id order, streamed from the
+ * ledger merged with the campaign's events (store_export.c): memory stays
+ * flat.  The strings are valid during the call only.  cb must not use the
+ * store; non-zero stops (returned). */
 int store_report_recipients(struct store *st, int64_t campaign,
                             store_recipient_cb cb, void *arg, struct err *e);
+/* store_report_recipients_all - the same for every campaign, campaigns in
+ * id order, from one snapshot of the database. */
+int store_report_recipients_all(struct store *st, store_recipient_cb cb,
+                                void *arg, struct err *e);
 
 #endif

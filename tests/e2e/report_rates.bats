@@ -275,6 +275,96 @@ assert rows[5][2:5] == ["550", "5.1.1", "'"'"'=HYPERLINK(\"http://evil.example/b
     assert_eq "$(grep -c '^"",' "$f")" 1 "rows without an address"
 }
 
+@test "report rates: --format csv --out without NAME writes every campaign's recipients after a first column naming it (neutralised), campaigns in id order, each as its own CSV" {
+    rates_campaign
+    local f="$BATS_TEST_TMPDIR/all.csv" one="$BATS_TEST_TMPDIR/one.csv" name='=SUM(1+1)'
+    # a second campaign to the same list, named as a formula (a name may
+    # start with =: cmd_name_check), and a third with no recipient yet
+    send_status 0 --campaign "$name"
+    q "INSERT INTO campaigns(name, template, created_at, status) VALUES ('later', 'promo', 0, 'scheduled');"
+    local n1 n2
+    n1=$(q "SELECT count(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id WHERE k.name = 'promo';")
+    n2=$(q "SELECT count(*) FROM sends s JOIN campaigns k ON k.id = s.campaign_id WHERE k.name = '$name';")
+    assert_eq "$n1 $n2" "8 8" "the ledgers"
+    crun 0 report --format csv --out "$f"
+    assert_output "16 recipients of every campaign written to $f"
+    assert_eq "$(stat -c %a "$f")" 600 "the file's mode"
+    assert_eq "$(head -1 "$f")" $'campaign,email,state,reply_code,reply_status,reply_text,bounce_class,first_open,clicks,unsubscribed\r' "the header"
+    assert_eq "$(wc -l <"$f")" 17 "lines: the header and 16 rows"
+    # each campaign's rows are its own CSV's, byte for byte, after a cell
+    # naming it; promo (the older) first; the formula's name neutralised
+    local want
+    crun 0 report promo --format csv --out "$one"
+    want=$(tail -n +2 "$one" | sed 's/^/"promo",/')
+    assert_eq "$(head -1 "$one")" "$(head -1 "$f" | sed 's/^campaign,//')" "one campaign's header: the nine columns"
+    crun 0 report "$name" --format csv --out "$one"
+    want+=$'\n'$(tail -n +2 "$one" | sed "s/^/\"'=SUM(1+1)\",/")
+    assert_eq "$(tail -n +2 "$f")" "$want" "the rows"
+    assert_eq "$(grep -c $'^"\'=SUM(1+1)",' "$f")" 8 "rows naming the formula campaign, neutralised"
+    # read back by Python's csv module: ten columns, the campaign first
+    py 'import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert rows[0][0] == "campaign" and len(rows[0]) == 10, rows[0]
+assert all(len(r) == 10 for r in rows), [r for r in rows if len(r) != 10]
+names = [r[0] for r in rows[1:]]
+assert names == ["promo"] * 8 + ["'"'"'=SUM(1+1)"] * 8, names
+' "$f"
+    # no campaign at all: the header alone
+    q "DELETE FROM campaigns;"
+    crun 0 report --format csv --out "$f"
+    assert_output "0 recipients of every campaign written to $f"
+    assert_eq "$(cat "$f")" $'campaign,email,state,reply_code,reply_status,reply_text,bounce_class,first_open,clicks,unsubscribed\r' "the file of no campaign"
+}
+
+@test "report rates: the CSV's cells as RFC 4180 has them (quotes doubled, commas, CR and LF kept), each of = + - @ TAB CR first gets a ' in front, one campaign or every one" {
+    local f="$BATS_TEST_TMPDIR/cells.csv"
+    # forgotten recipients (no contact needed), one reply text each, of a
+    # campaign whose id is 0
+    q "INSERT INTO campaigns(id, name, template, created_at) VALUES (0, '+x', 'promo', 0);
+       INSERT INTO sends(campaign_id, contact_id, state, queued_at, last_code, last_text) VALUES
+       (0, -1, 'deferred', 0, 451, '=1+2'), (0, -2, 'deferred', 0, 451, '+1'),
+       (0, -3, 'deferred', 0, 451, '-1'), (0, -4, 'deferred', 0, 451, '@SUM(A1)'),
+       (0, -5, 'deferred', 0, 451, char(9) || 'tab'), (0, -6, 'deferred', 0, 451, char(13) || 'cr'),
+       (0, -7, 'deferred', 0, 451, 'say \"hi\", ' || char(13, 10) || 'then \"\"'),
+       (0, -8, 'deferred', 0, 451, 'a=b'), (0, -9, 'deferred', 0, 451, '\"=quoted');
+       INSERT INTO events(campaign_id, contact_id, kind, at_ms, machine) VALUES
+       (0, -9, 'open', 1000, 0), (0, -8, 'open', 86399999, 0), (0, -7, 'open', 86400000, 0),
+       (0, -6, 'open', 1764000000123, 0), (0, -5, 'open', 1764259200999, 0),
+       (0, -4, 'open', 253402300799000, 0), (0, -3, 'open', 951782400000, 0),
+       (0, -2, 'open', 999, 0), (0, -1, 'open', 5000, 1);"
+    # the first opens as SQLite writes them: a day, its last second, the
+    # next day, today's, years on, day 0 again (the date is cached a day)
+    local t opens
+    opens=$(q "SELECT group_concat(coalesce(t, ''), '|') FROM (SELECT
+                 (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(at_ms) / 1000, 'unixepoch') FROM events e
+                   WHERE e.contact_id = s.contact_id AND kind = 'open' AND machine = 0) AS t
+               FROM sends s WHERE campaign_id = 0 ORDER BY contact_id);")
+    assert_eq "$opens" "1970-01-01T00:00:01Z|1970-01-01T23:59:59Z|1970-01-02T00:00:00Z|2025-11-24T16:00:00Z|2025-11-27T16:00:00Z|9999-12-31T23:59:59Z|2000-02-29T00:00:00Z|1970-01-01T00:00:00Z|" "the first opens"
+    for t in one all; do
+        if [ $t = one ]; then
+            crun 0 report +x --format csv --out "$f"
+        else
+            crun 0 report --format csv --out "$f"
+        fi
+        py 'import csv, sys
+f, t = sys.argv[1:3]
+rows = list(csv.reader(open(f, newline="")))
+off = 1 if t == "all" else 0
+texts = [r[4 + off] for r in rows[1:]]
+want = ["\"=quoted", "a=b", "say \"hi\", \r\nthen \"\"", "'"'"'\rcr", "'"'"'\ttab",
+        "'"'"'@SUM(A1)", "'"'"'-1", "'"'"'+1", "'"'"'=1+2"]
+assert texts == want, (texts, want)
+opens = [r[6 + off] for r in rows[1:]]
+assert opens == sys.argv[3].split("|"), opens
+if t == "all":
+    assert [r[0] for r in rows[1:]] == ["'"'"'+x"] * 9, rows
+' "$f" $t "$opens"
+    done
+    # the bytes (of every campaign's): every cell between quotes, a quote
+    # doubled
+    assert_eq "$(sed -n 2p "$f")" $'"\'+x","","deferred","451","","""=quoted","","1970-01-01T00:00:01Z","0","no"\r' "the first row"
+}
+
 @test "report rates: the CSV replaces FILE only when complete; a write that fails leaves FILE as it was and nothing beside it (73, naming it)" {
     rates_campaign
     local f="$BATS_TEST_TMPDIR/out/r.csv"
@@ -313,19 +403,34 @@ assert rows[5][2:5] == ["550", "5.1.1", "'"'"'=HYPERLINK(\"http://evil.example/b
     crun 0 report big --format csv --out "$f"
     assert_output "2000 recipients of big written to $f"
     assert_eq "$(wc -l <"$f")" 2001 "lines of the big export"
+    # a cell larger than the writer's buffer (256 KiB), quotes in it
+    q "UPDATE sends SET last_text = '\"' || replace(hex(zeroblob(300000)), '0', 'y') || '\"'
+       WHERE campaign_id = 50 AND contact_id = -1000;"
+    crun 0 report big --format csv --out "$f"
+    py 'import csv, sys
+csv.field_size_limit(1 << 20)
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert len(rows) == 2001 and all(len(r) == 9 for r in rows), len(rows)
+big = [r[4] for r in rows if len(r[4]) > 1000]
+assert big == ["\"" + "y" * 600000 + "\""], [len(b) for b in big]
+' "$f"
 }
 
-@test "report rates: --format csv takes NAME and --out, --out only csv, never the database itself (64)" {
-    crun 64 report --format csv --out x.csv
-    assert_contains "$stderr" "report NAME --format csv --out FILE"
+@test "report rates: --format csv takes --out (and NAME or not), --out only csv, never the database itself (64)" {
+    crun 64 report --format csv
+    assert_contains "$stderr" "report [NAME] --format csv --out FILE"
     crun 64 report promo --format csv
-    assert_contains "$stderr" "report NAME --format csv --out FILE"
+    assert_contains "$stderr" "report [NAME] --format csv --out FILE"
+    crun 64 report promo --format csv --out x.csv --undelivered
+    assert_contains "$stderr" "without --undelivered"
     crun 64 report promo --format json --out x.csv
     assert_contains "$stderr" "--out x.csv: only with --format csv"
     crun 64 report promo --format yaml
     assert_contains "$stderr" "table, json, csv or html"
     q "INSERT INTO campaigns(name, template, created_at) VALUES ('promo', 'promo', 0);"
     crun 64 report promo --format csv --out "$DB"
+    assert_contains "$stderr" "is also an input"
+    crun 64 report --format csv --out "$DB"
     assert_contains "$stderr" "is also an input"
     assert_eq "$(q "SELECT name FROM campaigns;")" promo "the database after --out naming it"
     [ ! -e x.csv ] || fail "x.csv was written"

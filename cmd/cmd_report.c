@@ -27,6 +27,8 @@
 #include "../engine/log.h"
 #include "../engine/provider.h"
 #include "../engine/report.h"
+#include "../engine/utf8.h"
+#include "../engine/xalloc.h"
 #include "cmd.h"
 
 /* The page cache of a report's connection, KiB (store.h store_cache). */
@@ -192,6 +194,38 @@ time_json(int64_t t)
     return t > 0 ? json_string(cmd_time(t, b, sizeof b)) : json_null();
 }
 
+/* jstr - s as a JSON string, NULL as null.  A byte that is not UTF-8 (a
+ * relay's reply in Latin-1, an address from an old import) becomes the
+ * text \xHH: JSON holds only text, and nothing is left out for it. */
+static json_t *
+jstr(const char *s)
+{
+    size_t n, i = 0, at;
+    char *b, *p;
+    json_t *j;
+
+    if (s == NULL)
+        return json_null();
+    n = strlen(s);
+    if (utf8_check(s, n) == UTF8_VALID)
+        return json_string(s);
+    p = b = xmalloc(4 * n + 1);
+    while (i < n) {
+        at = utf8_check(s + i, n - i);
+        if (at == UTF8_VALID)
+            at = n - i;
+        memcpy(p, s + i, at);
+        p += at;
+        i += at;
+        if (i < n)
+            p += sprintf(p, "\\x%02x", (unsigned char)s[i++]);
+    }
+    *p = '\0';
+    j = json_string(b);
+    free(b);
+    return j;
+}
+
 /* rate_json - a rate with what it is of: {"value", "numerator",
  * "denominator", "of"}; value null when there is nothing to divide by */
 static json_t *
@@ -236,10 +270,11 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         report_rates(r->st, ci->c.id, &ci->rates, r->e) == -1)
         return NULL;
     doc = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "{s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
-        "campaign", ci->name, "template", ci->template, "status", ci->status,
-        "list", ci->list, "recipients", (json_int_t)cnt->recipients, "queued",
+        "campaign", jstr(ci->name), "template", jstr(ci->template), "status",
+        ci->status, "list", jstr(ci->list), "recipients",
+        (json_int_t)cnt->recipients, "queued",
         (json_int_t)(cnt->queued + cnt->sending), "sent", (json_int_t)cnt->sent,
         "deferred", (json_int_t)cnt->deferred, "failed",
         (json_int_t)cnt->failed, "unbuildable", (json_int_t)cnt->unbuildable,
@@ -252,8 +287,11 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         time_json(ci->c.scheduled_at), "started_at",
         time_json(ci->c.started_at), "finished_at",
         time_json(ci->c.finished_at));
-    if (doc == NULL)
+    if (doc == NULL) {
+        err_set(r->e, EX_SOFTWARE, "campaign %s: cannot be written as JSON",
+                cmd_safe(name));
         return NULL;
+    }
     if (events) {
         /* what came back through `campaign serve`: people's opens and
          * clicks apart from machines' (mail-privacy proxies, scanners) */
@@ -275,8 +313,7 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
         json_object_set_new(doc, "auto_replies", json_integer(ev.auto_replies));
         json_object_set_new(doc, "delayed", json_integer(ev.delayed));
         if (ci->breaker[0] != '\0')
-            json_object_set_new(doc, "paused_by_breaker",
-                                json_string(ci->breaker));
+            json_object_set_new(doc, "paused_by_breaker", jstr(ci->breaker));
         json_object_set_new(doc, "views", json_integer(ev.views));
     }
     /* the rates, each with its numerator and what it is of */
@@ -312,9 +349,9 @@ bounce_status_cb(const struct store_reply *x, void *arg)
             b->cls[i] += x->count;
     if (json_array_size(b->by_status) < REPORT_BOUNCE_STATUSES)
         json_array_append_new(b->by_status,
-                              json_pack("{s:s?, s:s, s:I}", "class",
-                                        x->bounce_class, "status",
-                                        x->status ? x->status : "",
+                              json_pack("{s:o, s:o, s:I}", "class",
+                                        jstr(x->bounce_class), "status",
+                                        jstr(x->status ? x->status : ""),
                                         "recipients", (json_int_t)x->count));
     return 0;
 }
@@ -322,11 +359,11 @@ bounce_status_cb(const struct store_reply *x, void *arg)
 static int
 bounce_top_cb(const struct store_reply *x, void *arg)
 {
-    json_t *j =
-        json_pack("{s:s?, s:s, s:i, s:s, s:I, s:o}", "class", x->bounce_class,
-                  "status", x->status ? x->status : "", "code", x->code, "text",
-                  x->text ? x->text : "", "recipients", (json_int_t)x->count,
-                  "example", x->email ? json_string(x->email) : json_null());
+    json_t *j = json_pack("{s:o, s:o, s:i, s:o, s:I, s:o}", "class",
+                          jstr(x->bounce_class), "status",
+                          jstr(x->status ? x->status : ""), "code", x->code,
+                          "text", jstr(x->text ? x->text : ""), "recipients",
+                          (json_int_t)x->count, "example", jstr(x->email));
 
     if (j == NULL) {
         log_warnx("report: a bounce reply that is not UTF-8 in the ledger "
@@ -353,7 +390,7 @@ provider_json(const struct store_provider_row *p, const char *name)
 {
     struct report_rate rr[REPORT_PRATE_N];
     json_t *o = json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "provider", name,
+        "{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "provider", jstr(name),
         "recipients", (json_int_t)p->recipients, "sent",
         (json_int_t)p->attempted, "delivered", (json_int_t)p->delivered,
         "deferred", (json_int_t)p->deferred, "bounced", (json_int_t)p->bounced,
@@ -385,8 +422,8 @@ static int
 link_cb(const char *url, long clicks, long people, void *arg)
 {
     json_t *j =
-        json_pack("{s:s, s:I, s:I}", "url", url, "clicks", (json_int_t)clicks,
-                  "clicked_unique", (json_int_t)people);
+        json_pack("{s:o, s:I, s:I}", "url", jstr(url), "clicks",
+                  (json_int_t)clicks, "clicked_unique", (json_int_t)people);
 
     if (j == NULL) {
         log_warnx("report: a link that is not UTF-8");
@@ -474,10 +511,7 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
                          REPORT_PROVIDERS, provider_cb, providers, r->e) == -1)
         return -1;
 
-    if ((t = malloc(sizeof *t)) == NULL) {
-        err_set(r->e, EX_OSERR, "out of memory");
-        return -1;
-    }
+    t = xmalloc(sizeof *t);
     if (report_timeline(r->st, ci->c.id, ci->c.started_at, t, r->e) == -1) {
         free(t);
         return -1;
@@ -534,18 +568,21 @@ static const struct {
     [LC_RATE0 + REPORT_RATE_CLICK] = {"CLICK%", 10, 0, 8},
 };
 
-/* list_cols - which columns fit in width (0: all), by priority */
+/* list_cols - which columns fit in width (0: all): by priority, up to
+ * the first that does not fit (a narrower one of less use after it is
+ * left out too) */
 static void
 list_cols(int width, int shown[LC_N])
 {
-    int used = 0;
+    int used = 0, full = 0;
 
     for (int p = 0; p < LC_N; p++)
         for (int c = 0; c < LC_N; c++) {
             if (list_col[c].prio != p)
                 continue;
-            shown[c] =
-                p == 0 || width <= 0 || used + 1 + list_col[c].width <= width;
+            if (p > 0 && width > 0 && used + 1 + list_col[c].width > width)
+                full = 1;
+            shown[c] = p == 0 || !full;
             if (shown[c])
                 used += list_col[c].width + (p > 0);
         }
@@ -644,8 +681,9 @@ uncertain_cb(const char *email, const char *mid, const char *state, void *arg)
     json_t *arr = arg;
 
     /* email NULL: a forgotten recipient (JSON null, "(forgotten)") */
-    json_array_append_new(arr, json_pack("{s:s?, s:s?, s:s}", "email", email,
-                                         "message_id", mid, "state", state));
+    json_array_append_new(arr,
+                          json_pack("{s:o, s:o, s:s}", "email", jstr(email),
+                                    "message_id", jstr(mid), "state", state));
     return 0;
 }
 
@@ -661,20 +699,18 @@ uncertain_cb(const char *email, const char *mid, const char *state, void *arg)
 static json_t *
 reply_json(const struct store_reply *x, int each)
 {
-    json_t *o =
-        json_pack("{s:s, s:s?, s:i, s:s, s:s}", "state", x->state,
-                  "bounce_class", x->bounce_class, "code", x->code, "status",
-                  x->status ? x->status : "", "text", x->text ? x->text : "");
+    json_t *o = json_pack("{s:s, s:o, s:i, s:o, s:o}", "state", x->state,
+                          "bounce_class", jstr(x->bounce_class), "code",
+                          x->code, "status", jstr(x->status ? x->status : ""),
+                          "text", jstr(x->text ? x->text : ""));
 
     if (o == NULL)
         return NULL;
     if (each)
-        json_object_set_new(o, "email",
-                            x->email ? json_string(x->email) : json_null());
+        json_object_set_new(o, "email", jstr(x->email));
     else {
         json_object_set_new(o, "recipients", json_integer(x->count));
-        json_object_set_new(o, "example",
-                            x->email ? json_string(x->email) : json_null());
+        json_object_set_new(o, "example", jstr(x->email));
     }
     return o;
 }
@@ -1064,8 +1100,12 @@ uncertain_each(const char *email, const char *mid, const char *state, void *arg)
     struct unc_out *o = arg;
 
     if (o->json) {
-        json_t *j = json_pack("{s:s?, s:s?, s:s}", "email", email, "message_id",
-                              mid, "state", state);
+        json_t *j = json_pack("{s:o, s:o, s:s}", "email", jstr(email),
+                              "message_id", jstr(mid), "state", state);
+        if (j == NULL) {
+            log_warnx("report: out of memory");
+            return 1;
+        }
         printf("%s\n  ", o->n ? "," : "[");
         json_dumpf(j, stdout, JSON_COMPACT);
         json_decref(j);

@@ -12,6 +12,7 @@
 #include "../engine/config.h"
 #include "../engine/log.h"
 #include "../engine/xalloc.h"
+#include "../engine/utf8.h"
 #include "cmd.h"
 
 void
@@ -129,6 +130,13 @@ cmd_name_check(const char *what, const char *s)
                       what, s);
             return -1;
         }
+    /* a name is shown and written as JSON: text, not bytes */
+    if (utf8_check(s, n) != UTF8_VALID) {
+        char shown[256];
+        log_warnx("%s: a name in UTF-8 (got \"%s\")", what,
+                  log_printable(shown, sizeof shown, s, n));
+        return -1;
+    }
     return 0;
 }
 

@@ -56,11 +56,28 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EXPORT,
     "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine         \
     "   AND e.contact_id = s.contact_id))"
 
+/* HANDED(s) - the recipient's message was handed to a relay and answered
+ * for at least once: delivered, bounced, deferred or expired, or sent
+ * without a known answer (uncertain, now or once), or failed or
+ * cancelled after a reply.  Not a row only claimed: the claim records a
+ * first attempt before the message is built or a relay reached
+ * (unbuildable, held, a relay that refused us or could not be reached
+ * put the row back). */
+#define HANDED(s)                                                              \
+    "(" s "state IN ('sent', 'bounced', 'deferred', 'expired', "               \
+    "'uncertain') OR " s "was_uncertain > 0 OR (" s "state IN ('failed', "     \
+    "'cancelled') AND " s "last_code > 0))"
+
 /* PERSON(kind) - the recipient s has a person's event of kind */
 #define PERSON(kind)                                                           \
     "EXISTS (SELECT 1 FROM events e WHERE e.campaign_id = ?1 "                 \
     "  AND e.kind = '" kind "' AND e.machine = 0 "                             \
     "  AND e.contact_id = s.contact_id)"
+
+/* the recipient s handed to a relay; s opened, clicked (a person) */
+#define S_HANDED HANDED("s.")
+#define S_OPENED PERSON("open")
+#define S_CLICKED PERSON("click")
 
 /* the people of each kind among the delivered, as S_RATE_COUNTS asks */
 #define COMPLAINED PEOPLE("complaint", "e.machine = 0")
@@ -76,11 +93,10 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
         "     AND state = 'bounced'), " COMPLAINED ", " UNSUBSCRIBED ", " OPENED
         ", " CLICKED,
-    /* the recipients whose message was handed to a relay at least once
-     * (its first attempt is recorded with the relay's first answer) */
+    /* the recipients whose message was handed to a relay */
     [S_ATTEMPTED - STORE_SLOT_REPORT] =
         "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-        "  AND first_attempt_at IS NOT NULL",
+        "  AND " HANDED(""),
     /* bounced recipients by class and enhanced status, the largest first */
     [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
         "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
@@ -98,17 +114,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
      * key's order (no sort); deferred: a message that waited at least
      * once (tried again, or waiting); opened, clicked: a person's */
     [S_DOMAINS - STORE_SLOT_REPORT] =
-        "SELECT substr(c.email, instr(c.email, '@') + 1), "
-        "  s.first_attempt_at IS NOT NULL, s.state = 'sent', "
-        "  s.attempts > 1 OR s.state IN ('deferred', 'expired'), "
-        "  s.state = 'bounced', "
-        "  s.state = 'sent' AND " PERSON(
-            "open") ", "
-                    "  s.state = 'sent' AND " PERSON(
-                        "click") " "
-                                 "FROM sends s LEFT JOIN contacts c ON c.id = "
-                                 "s.contact_id "
-                                 "WHERE s.campaign_id = ?1",
+        "SELECT substr(c.email, instr(c.email, '@') + 1), " S_HANDED
+        ", s.state = 'sent', "
+        "  s.state IN ('deferred', 'expired') OR (s.attempts > 1 AND " S_HANDED
+        "), s.state = 'bounced', s.state = 'sent' AND " S_OPENED
+        ", s.state = 'sent' AND " S_CLICKED
+        " FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "WHERE s.campaign_id = ?1",
     /* the campaign's opens and clicks with their instants, from the index
      * alone (events_campaign holds at_ms) */
     [S_EVENT_TIMES - STORE_SLOT_REPORT] =

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * report.c - a campaign's rates and their denominators (see report.h).
+ * report.c - what `campaign report` computes of the database's counts
+ * (see report.h): the rates and their denominators, the funnel, the
+ * receiving providers' groups and rates, the opens and clicks by hour
+ * and by day.
  */
 #include <math.h>
 #include <stdlib.h>

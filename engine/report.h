@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * report.h - a campaign's rates, each with the denominator it is of.
+ * report.h - a campaign's rates, each with the denominator it is of; its
+ * funnel, its recipients grouped by receiving provider, its opens and
+ * clicks over time.
  *
- * Owns what the rates of `campaign report` mean.  A rate is a numerator
+ * Owns what the figures of `campaign report` mean (the outputs -
+ * cmd/cmd_report.c, engine/report_html.c - only format them), and how
+ * they are computed from the database's aggregates (db/store_report.c)
+ * with bounded memory.  The rates:  A rate is a numerator
  * of people (or of messages, for bounces) over a named denominator, and
  * every output says which (the table's legend, the JSON's "of"):
  *

@@ -30,7 +30,7 @@
 #define RH_PLOT 120      /* height of the people's opens and clicks */
 #define RH_MPLOT 40      /* height of the machines' opens, drawn apart */
 #define RH_XLABELS 8     /* at most this many times under the timeline */
-#define RH_STEPS 10      /* funnel steps drawn at most (the contract: 5) */
+#define RH_STEPS 10      /* funnel steps drawn at most (the report has 5) */
 #define RH_MIN_SCALE 0.6 /* the timeline never narrower than this much */
 
 /* The colours (each series also has a name in the legend and the

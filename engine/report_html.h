@@ -3,8 +3,8 @@
  * report_html.h - one campaign's report as one self-contained HTML page
  * (`campaign report NAME --format html --out FILE`, issue 16).
  *
- * Owns the page: what it shows of the report's JSON document
- * (/work/contract/report16.md; cmd/cmd_report.c builds it) and how.  It
+ * Owns the page: what it shows of the report's JSON document (README
+ * "campaign report" lists its keys; cmd/cmd_report.c builds it) and how.  It
  * does not own the figures (db/store_report.c, engine/report.c) nor the
  * file (cmd/report_html.c writes it beside its path and renames it).
  *

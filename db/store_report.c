@@ -74,11 +74,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] =
                 "e.machine IN (0, 1)") ", " PEOPLE("open",
                                                    "e.machine = 0") ", " PEOPLE("click",
                                                                                 "e.machine = 0"),
-        /* the recipients whose message was handed to a relay at least once
-         * (its first attempt is recorded with the relay's first answer) */
+        /* the recipients whose message was handed to a relay at least once:
+         * the claim records first_attempt_at and counts an attempt; a claim
+         * the run undid, and a message the client held, take the attempt
+         * back but keep first_attempt_at */
         [S_ATTEMPTED - STORE_SLOT_REPORT] =
             "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-            "  AND first_attempt_at IS NOT NULL",
+            "  AND first_attempt_at IS NOT NULL AND attempts > 0",
         /* bounced recipients by class and enhanced status, the largest first */
         [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
             "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
@@ -98,7 +100,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] =
         [S_PROVIDERS - STORE_SLOT_REPORT] =
             "SELECT campaign_provider_of(substr(c.email, "
             "    instr(c.email, '@') + 1)) AS p, count(*), "
-            "  sum(s.first_attempt_at IS NOT NULL), sum(s.state = 'sent'), "
+            "  sum(s.first_attempt_at IS NOT NULL AND s.attempts > 0), "
+            "  sum(s.state = 'sent'), "
             "  sum(s.attempts > 1 OR s.state IN ('deferred', 'expired')), "
             "  sum(s.state = 'bounced'), "
             "  sum(s.state = 'sent' AND " PERSON(

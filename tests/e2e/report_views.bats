@@ -189,7 +189,8 @@ sent 8" "the ledger" || return 1
 # ledger_json NAME - the campaign's figures from the ledger and the
 # events as sqlite3 reads them, one JSON object (report_views.py agree)
 ledger_json() {
-    local k="(SELECT id FROM campaigns WHERE name = $(sqlstr "$1"))"
+    local k
+    k="(SELECT id FROM campaigns WHERE name = $(sqlstr "$1"))"
     q "WITH s AS (SELECT * FROM sends WHERE campaign_id = $k),
             e AS (SELECT * FROM events WHERE campaign_id = $k),
             d AS (SELECT contact_id FROM sends WHERE campaign_id = $k AND state = 'sent'),
@@ -444,7 +445,7 @@ sent 2" "the ledger"
         $'\u202Eevil \u2066iso'
 
     # the terminal: nothing raw in any table, the values there, escaped
-    local all="" esc_url
+    local esc_url
     esc_url=$'https://shop.acme.example/for?n=<script>alert(1)</script> =HYPERLINK("http://evil.example/n","x") \\x1b[31mred\\x1b[0m \\u202Eevil\\u202C \\u2066iso\\u2069 cr\\x0dlf\\x0aend'
     crun 0 report "$CAMP"
     no_raw "$output" "report NAME"
@@ -610,6 +611,17 @@ rows_fit() {
     rows_fit 80
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "big"' | tr -s ' ')" "big done 1,200 1,170 30 2.5%" "big in 80 columns"
     assert_not_contains "$output" $'\e' "report into a pipe, COLUMNS=80"
+    # at the edge: BOUNCE% (10 wide, a blank before) fits in 77; in 76
+    # it does not, and QUEUED (8), further down, does
+    export COLUMNS=77
+    crun 0 report
+    assert_eq "$(printf '%s\n' "$output" | head -1 | tr -s ' ')" "$w80" "the header in 77 columns"
+    assert_eq "$(printf '%s\n' "$output" | head -1 | wc -L)" 77 "the header's width in 77 columns"
+    rows_fit 77
+    export COLUMNS=76
+    crun 0 report
+    assert_eq "$(printf '%s\n' "$output" | head -1 | tr -s ' ')" "CAMPAIGN STATUS RECIPIENTS SENT QUEUED BOUNCED" "the header in 76 columns"
+    rows_fit 76
     export COLUMNS=100
     crun 0 report
     assert_eq "$(printf '%s\n' "$output" | head -1 | tr -s ' ')" "$w80 COMPLAINT% OPEN%" "the header in 100 columns"

@@ -527,7 +527,8 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
 
 /* The list's columns, in the order shown; prio: the order they are
  * given room in when the terminal is narrower than all of them (the
- * name, status, sent and the rates first; the counts of rare states
+ * name, status, sent, recipients, bounced and the rates a sender watches
+ * first; the times, the counts of rare states and the unsubscribe rate
  * last). */
 enum list_col {
     LC_NAME,

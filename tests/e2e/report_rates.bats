@@ -435,3 +435,26 @@ assert big == ["\"" + "y" * 600000 + "\""], [len(b) for b in big]
     assert_eq "$(q "SELECT name FROM campaigns;")" promo "the database after --out naming it"
     [ ! -e x.csv ] || fail "x.csv was written"
 }
+
+@test "report rates: a byte that is not UTF-8 in the ledger is written as \\xHH in the JSON, nothing left out; names must be UTF-8 (64)" {
+    rates_campaign
+    # a relay's reply in Latin-1, kept as it came
+    q "UPDATE sends SET last_text = 'caf' || X'E9' || ' full' WHERE contact_id = (SELECT id FROM contacts WHERE email = 'eve@example.com');"
+    crun 0 report promo --format json
+    assert_eq "$(printf '%s' "$output" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["bounces"]["top_diagnostics"][0]["text"])
+print(len(d["bounces"]["top_diagnostics"]), d["bounces"]["by_class"][0]["recipients"])
+print([g["text"] for g in d["undelivered"]])')" 'caf\xe9 full
+1 1
+['"'"'caf\\xe9 full'"'"']' "the reply in the JSON, as text"
+    crun 0 report promo --undelivered --format json
+    assert_eq "$(printf '%s' "$output" | "$PY" -c '
+import json, sys
+print([g["text"] for g in json.load(sys.stdin)])')" "['caf\\\\xe9 full']" "--undelivered"
+    crun 64 send --campaign $'bad\xff' --template promo --list news
+    assert_contains "$stderr" "a name in UTF-8"
+    crun 64 import "$BATS_TEST_TMPDIR/people.csv" --list $'n\xe9ws'
+    assert_contains "$stderr" "a name in UTF-8"
+}

@@ -340,6 +340,49 @@ put_more(FILE *f, const json_t *a, size_t max)
     }
 }
 
+/* table_open - a table of the rows of array a drawn (at most
+ * REPORT_HTML_ROWS_MAX): none, the text empty in its paragraph; else a
+ * box that scrolls, the table (with id when not NULL), the header cells
+ * head, and its body opened.  Returns the rows to draw. */
+static size_t
+table_open(FILE *f, const json_t *a, const char *id, const char *head,
+           const char *empty)
+{
+    size_t n = rows(a, REPORT_HTML_ROWS_MAX);
+
+    if (n == 0) {
+        fprintf(f, "<p class=\"empty\">%s</p>", empty);
+        return 0;
+    }
+    fputs("<div class=\"scroll\"><table", f);
+    if (id != NULL)
+        fprintf(f, " id=\"%s\"", id);
+    fprintf(f, "><thead><tr>%s</tr></thead><tbody>", head);
+    return n;
+}
+
+/* table_close - the end of table_open's table, and how many rows of a
+ * were not drawn */
+static void
+table_close(FILE *f, const json_t *a)
+{
+    fputs("</tbody></table></div>", f);
+    put_more(f, a, REPORT_HTML_ROWS_MAX);
+}
+
+/* put_reply - a reply as text: "CODE STATUS TEXT" */
+static void
+put_reply(FILE *f, const json_t *x)
+{
+    json_int_t code;
+
+    if (get_int(x, "code", &code) && code > 0)
+        fprintf(f, "%lld ", (long long)code);
+    put_str(f, x, "status", "");
+    fputc(' ', f);
+    put_str(f, x, "text", "");
+}
+
 /* ---- the sections ---- */
 
 /* head - the campaign, its status, times, template and list */
@@ -766,13 +809,10 @@ bounces(FILE *f, const json_t *doc)
         bounce_classes(f, a);
     if (json_is_array(a = get(bo, "by_status"))) {
         fputs("<h3>By status</h3>", f);
-        if ((n = rows(a, REPORT_HTML_ROWS_MAX)) == 0)
-            fputs("<p class=\"empty\">none</p>", f);
-        else
-            fputs("<div class=\"scroll\"><table id=\"by-status\"><thead><tr>"
-                  "<th>class</th><th>status</th><th class=\"n\">recipients"
-                  "</th></tr></thead><tbody>",
-                  f);
+        n = table_open(f, a, "by-status",
+                       "<th>class</th><th>status</th><th class=\"n\">"
+                       "recipients</th>",
+                       "none");
         for (i = 0; i < n; i++) {
             x = json_array_get(a, i);
             fputs("<tr>", f);
@@ -782,37 +822,27 @@ bounces(FILE *f, const json_t *doc)
             fputs("</tr>", f);
         }
         if (n > 0)
-            fputs("</tbody></table></div>", f);
-        put_more(f, a, REPORT_HTML_ROWS_MAX);
+            table_close(f, a);
     }
     if (json_is_array(a = get(bo, "top_diagnostics"))) {
         fputs("<h3>Top diagnostics</h3>", f);
-        if ((n = rows(a, REPORT_HTML_ROWS_MAX)) == 0)
-            fputs("<p class=\"empty\">none</p>", f);
-        else
-            fputs("<div class=\"scroll\"><table id=\"diagnostics\"><thead>"
-                  "<tr><th class=\"n\">recipients</th><th>class</th>"
-                  "<th>reply</th><th>e.g.</th></tr></thead><tbody>",
-                  f);
+        n = table_open(f, a, "diagnostics",
+                       "<th class=\"n\">recipients</th><th>class</th>"
+                       "<th>reply</th><th>e.g.</th>",
+                       "none");
         for (i = 0; i < n; i++) {
-            json_int_t code;
             x = json_array_get(a, i);
             fputs("<tr>", f);
             put_td_num(f, x, "recipients");
             put_td(f, x, "class", NULL);
             fputs("<td class=\"t\">", f);
-            if (get_int(x, "code", &code) && code > 0)
-                fprintf(f, "%lld ", (long long)code);
-            put_str(f, x, "status", "");
-            fputc(' ', f);
-            put_str(f, x, "text", "");
+            put_reply(f, x);
             fputs("</td>", f);
             put_td(f, x, "example", NULL);
             fputs("</tr>", f);
         }
         if (n > 0)
-            fputs("</tbody></table></div>", f);
-        put_more(f, a, REPORT_HTML_ROWS_MAX);
+            table_close(f, a);
     }
     fputs("</section>\n", f);
 }
@@ -829,19 +859,15 @@ providers(FILE *f, const json_t *doc)
     if (!json_is_array(a))
         return;
     fputs("<section id=\"providers\"><h2>Providers</h2>", f);
-    if ((n = rows(a, REPORT_HTML_ROWS_MAX)) == 0) {
-        fputs("<p class=\"empty\">no recipients yet</p></section>\n", f);
-        return;
-    }
-    fputs("<div class=\"scroll\"><table id=\"providers-table\"><thead><tr>"
-          "<th>provider</th><th class=\"n\">recipients</th>"
-          "<th class=\"n\">delivered<br><small>of sent</small></th>"
-          "<th class=\"n\">deferred<br><small>of sent</small></th>"
-          "<th class=\"n\">bounced<br><small>of delivered+bounced</small></th>"
-          "<th class=\"n\">opened<br><small>of delivered</small></th>"
-          "<th class=\"n\">clicked<br><small>of delivered</small></th>"
-          "</tr></thead><tbody>",
-          f);
+    n = table_open(
+        f, a, "providers-table",
+        "<th>provider</th><th class=\"n\">recipients</th>"
+        "<th class=\"n\">delivered<br><small>of sent</small></th>"
+        "<th class=\"n\">deferred<br><small>of sent</small></th>"
+        "<th class=\"n\">bounced<br><small>of delivered+bounced</small></th>"
+        "<th class=\"n\">opened<br><small>of delivered</small></th>"
+        "<th class=\"n\">clicked<br><small>of delivered</small></th>",
+        "no recipients yet");
     for (i = 0; i < n; i++) {
         const json_t *x = json_array_get(a, i);
         fputs("<tr>", f);
@@ -851,8 +877,8 @@ providers(FILE *f, const json_t *doc)
             put_rate_cell(f, get(x, rk[k]));
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
-    put_more(f, a, REPORT_HTML_ROWS_MAX);
+    if (n > 0)
+        table_close(f, a);
     fputs("</section>\n", f);
 }
 
@@ -866,14 +892,10 @@ links(FILE *f, const json_t *doc)
     if (!json_is_array(a))
         return;
     fputs("<section id=\"links\"><h2>Top links</h2>", f);
-    if ((n = rows(a, REPORT_HTML_ROWS_MAX)) == 0) {
-        fputs("<p class=\"empty\">no clicks yet</p></section>\n", f);
-        return;
-    }
-    fputs("<div class=\"scroll\"><table id=\"links-table\"><thead><tr>"
-          "<th>link</th><th class=\"n\">clicks</th><th class=\"n\">people"
-          "</th></tr></thead><tbody>",
-          f);
+    n = table_open(f, a, "links-table",
+                   "<th>link</th><th class=\"n\">clicks</th>"
+                   "<th class=\"n\">people</th>",
+                   "no clicks yet");
     for (i = 0; i < n; i++) {
         const json_t *x = json_array_get(a, i);
         fputs("<tr>", f);
@@ -882,8 +904,8 @@ links(FILE *f, const json_t *doc)
         put_td_num(f, x, "clicked_unique");
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
-    put_more(f, a, REPORT_HTML_ROWS_MAX);
+    if (n > 0)
+        table_close(f, a);
     fputs("</section>\n", f);
 }
 
@@ -898,20 +920,16 @@ undelivered(FILE *f, const json_t *doc)
     if (!json_is_array(a))
         return;
     fputs("<section id=\"undelivered\"><h2>Not delivered</h2>", f);
-    if ((n = rows(a, REPORT_HTML_ROWS_MAX)) == 0) {
-        fputs("<p class=\"empty\">no undelivered recipient has a reply</p>"
-              "</section>\n",
+    if (rows(a, REPORT_HTML_ROWS_MAX) > 0)
+        fputs("<p><small>By the relay's last reply, the most frequent first."
+              "</small></p>",
               f);
-        return;
-    }
-    fputs("<p><small>By the relay's last reply, the most frequent first."
-          "</small></p><div class=\"scroll\"><table id=\"undelivered-table\">"
-          "<thead><tr><th class=\"n\">recipients</th><th>state</th>"
-          "<th>reply</th><th>e.g.</th></tr></thead><tbody>",
-          f);
+    n = table_open(f, a, "undelivered-table",
+                   "<th class=\"n\">recipients</th><th>state</th>"
+                   "<th>reply</th><th>e.g.</th>",
+                   "no undelivered recipient has a reply");
     for (i = 0; i < n; i++) {
         const json_t *x = json_array_get(a, i);
-        json_int_t code;
         fputs("<tr>", f);
         put_td_num(f, x, "recipients");
         fputs("<td>", f);
@@ -922,17 +940,13 @@ undelivered(FILE *f, const json_t *doc)
             fputc(')', f);
         }
         fputs("</td><td class=\"t\">", f);
-        if (get_int(x, "code", &code) && code > 0)
-            fprintf(f, "%lld ", (long long)code);
-        put_str(f, x, "status", "");
-        fputc(' ', f);
-        put_str(f, x, "text", "");
+        put_reply(f, x);
         fputs("</td>", f);
         put_td(f, x, "example", NULL);
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
-    put_more(f, a, REPORT_HTML_ROWS_MAX);
+    if (n > 0)
+        table_close(f, a);
     fputs("</section>\n", f);
 }
 
@@ -947,9 +961,10 @@ uncertain(FILE *f, const json_t *doc)
         return;
     fputs("<section id=\"uncertain\"><h2>Uncertain recipients</h2><p><small>"
           "May have received the message twice, with the same Message-ID."
-          "</small></p><div class=\"scroll\"><table><thead><tr><th>address"
-          "</th><th>Message-ID</th><th>state</th></tr></thead><tbody>",
+          "</small></p>",
           f);
+    table_open(f, a, NULL, "<th>address</th><th>Message-ID</th><th>state</th>",
+               "");
     for (i = 0; i < n; i++) {
         const json_t *x = json_array_get(a, i);
         fputs("<tr>", f);
@@ -960,8 +975,7 @@ uncertain(FILE *f, const json_t *doc)
         put_td(f, x, "state", NULL);
         fputs("</tr>", f);
     }
-    fputs("</tbody></table></div>", f);
-    put_more(f, a, REPORT_HTML_ROWS_MAX);
+    table_close(f, a);
     fputs("</section>\n", f);
 }
 

@@ -98,6 +98,11 @@ int store_import_checks(struct store *st, int on, struct err *e);
  * the message). */
 int store_member_rows(struct store *st, sqlite3_stmt *s, store_member_cb cb,
                       void *arg, const char *what, struct err *e);
+/* store_reply_rows - run s (its parameters bound), whose rows are (state,
+ * bounce_class, code, status, text, count, email): cb for each reply
+ * until it returns non-zero; 0, or -1 (what failed in the message). */
+int store_reply_rows(struct store *st, sqlite3_stmt *s, store_reply_cb cb,
+                     void *arg, const char *what, struct err *e);
 /* store_find_id - run a one-column id lookup s (NULL: prepare failed) by
  * the text key; 1 and *out when found, 0 when not, -1. */
 int store_find_id(struct store *st, sqlite3_stmt *s, const char *key,

@@ -873,17 +873,12 @@ store_ledger_uncertain(struct store *st, int64_t campaign,
 }
 
 int
-store_ledger_replies(struct store *st, int64_t campaign, int each, long limit,
-                     store_reply_cb cb, void *arg, struct err *e)
+store_reply_rows(struct store *st, sqlite3_stmt *s, store_reply_cb cb,
+                 void *arg, const char *what, struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, each ? S_REPLIES_EACH : S_REPLIES_GROUPED, e);
     struct store_reply r;
     int rc;
 
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, campaign);
-    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         r.state = (const char *)sqlite3_column_text(s, 0);
         r.bounce_class = (const char *)sqlite3_column_text(s, 1);
@@ -897,8 +892,21 @@ store_ledger_replies(struct store *st, int64_t campaign, int each, long limit,
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_fail(st, e, "read ledger");
+        return store_fail(st, e, what);
     return 0;
+}
+
+int
+store_ledger_replies(struct store *st, int64_t campaign, int each, long limit,
+                     store_reply_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, each ? S_REPLIES_EACH : S_REPLIES_GROUPED, e);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    return store_reply_rows(st, s, cb, arg, "read ledger", e);
 }
 
 int

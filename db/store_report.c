@@ -166,25 +166,13 @@ store_report_bounce_top(struct store *st, int64_t campaign, long limit,
                         store_reply_cb cb, void *arg, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_BOUNCE_TOP, e);
-    struct store_reply r;
-    int rc;
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        r.state = (const char *)sqlite3_column_text(s, 0);
-        r.bounce_class = (const char *)sqlite3_column_text(s, 1);
-        r.code = sqlite3_column_int(s, 2);
-        r.status = (const char *)sqlite3_column_text(s, 3);
-        r.text = (const char *)sqlite3_column_text(s, 4);
-        r.count = (long)sqlite3_column_int64(s, 5);
-        r.email = (const char *)sqlite3_column_text(s, 6);
-        if (cb(&r, arg) != 0)
-            break;
-    }
-    return done(st, s, rc, "read the campaign's bounce replies", e);
+    return store_reply_rows(st, s, cb, arg,
+                            "read the campaign's bounce replies", e);
 }
 
 int

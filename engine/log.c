@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 static const char *log_prog = "campaign";
@@ -35,50 +36,24 @@ raw(unsigned char c, int keep_lines)
     return (c < ' ' && !(keep_lines && (c == '\n' || c == '\t'))) || c == 0x7f;
 }
 
-/* bidi - the code point of a character that s starts with (UTF-8) and
- * that must not reach a terminal raw, else 0: the C1 controls (U+0080 to
- * U+009F: U+009B is a CSI that terminals act on) and the bidirectional
- * controls and marks (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066
- * to U+2069: shown, they reorder the text around them, "Trojan Source",
- * CVE-2021-42574).  Each is 2 or 3 bytes: *len says which. */
-static unsigned
-bidi(const char *s, size_t *len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-
-    *len = 2;
-    if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
-        return u[1];
-    if (u[0] == 0xd8 && u[1] == 0x9c)
-        return 0x061c;
-    *len = 3;
-    if (u[0] != 0xe2 || (u[1] != 0x80 && u[1] != 0x81) || u[2] == 0)
-        return 0;
-    if (u[1] == 0x80 &&
-        (u[2] == 0x8e || u[2] == 0x8f || (u[2] >= 0xaa && u[2] <= 0xae)))
-        return 0x2000u + (u[2] - 0x80u);
-    if (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)
-        return 0x2066u + (u[2] - 0xa6u);
-    return 0;
-}
-
 char *
 log_unraw(const char *s, int keep_lines)
 {
     size_t n = 0, bad = 0, k;
+    uint32_t c;
     char *o, *p;
 
-    for (; s[n]; n++) {
-        bad += raw((unsigned char)s[n], keep_lines);
-        bad += bidi(s + n, &k) ? 2 : 0; /* 2 or 3 bytes become 6 */
-    }
+    for (; s[n]; n++)
+        bad += raw((unsigned char)s[n], keep_lines) ||
+               ((unsigned char)s[n] >= 0x80 && utf8_next(s + n, &c) > 0 &&
+                utf8_hidden(c));
     if (bad == 0)
         return NULL;
-    o = p = xmalloc(n + 3 * bad + 1);
+    o = p = xmalloc(4 * n + 1); /* \xHH for a byte, \uXXXX for 2 or more */
     for (size_t i = 0; i < n; i++) {
-        unsigned b = bidi(s + i, &k);
-        if (b != 0) {
-            p += sprintf(p, "\\u%04X", b);
+        if ((unsigned char)s[i] >= 0x80 && (k = utf8_next(s + i, &c)) > 0 &&
+            utf8_hidden(c)) {
+            p += sprintf(p, "\\u%04X", (unsigned)c);
             i += k - 1;
         } else if (raw((unsigned char)s[i], keep_lines))
             p += sprintf(p, "\\x%02x", (unsigned char)s[i]);

@@ -26,10 +26,9 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *log_printable(char *out, size_t outsz, const char *s, size_t n);
 /*
  * log_unraw - s with the control characters that drive a terminal (ESC,
- * CR, BEL, ... and DEL) as \xHH, and the C1 controls (U+0080-U+009F)
- * and the bidirectional controls and marks that reorder what is shown
- * (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) as \uXXXX, line
- * feeds and tabs too unless
+ * CR, BEL, ... and DEL) as \xHH, and the other code points utf8_hidden
+ * names (C1 controls, bidirectional controls and marks, the line and
+ * paragraph separators) as \uXXXX, line feeds and tabs too unless
  * keep_lines, in a new string (free it); NULL when s has none, so the
  * caller prints s itself.  Unlike log_printable, whole and unbounded:
  * for text that is shown, not for text that is logged.

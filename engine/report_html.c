@@ -119,50 +119,6 @@ rows(const json_t *a, size_t max)
 
 /* ---- text out ---- */
 
-/* hidden - a code point that would hide or reorder what is shown: C0
- * and C1 controls, DEL, bidi controls, line and paragraph separators */
-static int
-hidden(uint32_t c)
-{
-    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e ||
-           c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
-           (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
-}
-
-/* utf8_next - the code point starting at p into *c and its length; 0
- * when p starts no valid sequence (RFC 3629) */
-static size_t
-utf8_next(const unsigned char *p, uint32_t *c)
-{
-    size_t n;
-    uint32_t v;
-
-    if (p[0] < 0x80) {
-        *c = p[0];
-        return 1;
-    }
-    if ((p[0] & 0xe0) == 0xc0) {
-        n = 2;
-        v = p[0] & 0x1f;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        n = 3;
-        v = p[0] & 0x0f;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        n = 4;
-        v = p[0] & 0x07;
-    } else
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((p[k] & 0xc0) != 0x80) /* the NUL that ends s, too */
-            return 0;
-        v = v << 6 | (p[k] & 0x3f);
-    }
-    if (utf8_check((const char *)p, n) != UTF8_VALID)
-        return 0;
-    *c = v;
-    return n;
-}
-
 /* put_text - untrusted s as HTML text or attribute value: & < > " '
  * escaped, hidden code points as \uXXXX, bytes that are no UTF-8 as
  * \xHH, cut after REPORT_HTML_TEXT_MAX bytes saying so */
@@ -180,7 +136,7 @@ put_text(FILE *f, const char *s)
             fprintf(f, "\u2026 (%zu more bytes)", strlen(s + i));
             return;
         }
-        if ((n = utf8_next(p + i, &c)) == 0) {
+        if ((n = utf8_next((const char *)p + i, &c)) == 0) {
             fprintf(f, "\\x%02X", p[i]);
             i++;
             continue;
@@ -202,7 +158,7 @@ put_text(FILE *f, const char *s)
             fputs("&#39;", f);
             break;
         default:
-            if (hidden(c))
+            if (utf8_hidden(c))
                 fprintf(f, "\\u%04X", (unsigned)c);
             else
                 fwrite(p + i, 1, n, f);

@@ -2,7 +2,7 @@
 /*
  * utf8.c - UTF-8 validation per RFC 3629 section 4 (the byte-sequence
  * table), with an 8-bytes-at-a-time ASCII fast path since contact data is
- * mostly ASCII.
+ * mostly ASCII; decoding one code point; the code points not to show raw.
  */
 #include <stdint.h>
 #include <string.h>
@@ -58,4 +58,45 @@ utf8_check(const char *s, size_t n)
         i += len;
     }
     return UTF8_VALID;
+}
+
+size_t
+utf8_next(const char *s, uint32_t *c)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+    uint32_t v;
+
+    if (p[0] < 0x80) {
+        *c = p[0];
+        return 1;
+    }
+    if ((p[0] & 0xe0) == 0xc0) {
+        n = 2;
+        v = p[0] & 0x1f;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        n = 3;
+        v = p[0] & 0x0f;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        n = 4;
+        v = p[0] & 0x07;
+    } else
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80) /* the NUL that ends s, too */
+            return 0;
+        v = v << 6 | (p[k] & 0x3f);
+    }
+    if (utf8_check(s, n) != UTF8_VALID)
+        return 0;
+    *c = v;
+    return n;
+}
+
+int
+utf8_hidden(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e ||
+           c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+           (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
 }

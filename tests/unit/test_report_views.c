@@ -166,7 +166,13 @@ test_bidi(void)
              "unraw: a C1 CSI and the bidi marks escaped, a no-break space "
              "kept");
     free(o);
-    o = log_unraw("caf\xc3\xa9 \xe2\x80\xa9", 0);
+    o = log_unraw("a\xe2\x80\xa8"
+                  "b",
+                  0);
+    TH_STREQ(o ? o : "(none)", "a\\u2028b",
+             "unraw: a line separator escaped, as on the HTML page");
+    free(o);
+    o = log_unraw("caf\xc3\xa9 \xe2\x82\xac", 0);
     TH_CHECK(o == NULL, "unraw: other UTF-8 left alone");
     free(o);
 }

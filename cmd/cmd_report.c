@@ -168,6 +168,7 @@ struct rep {
 struct campinfo {
     struct store_campaign c;
     char name[256], template[128], status[16], list[256], breaker[256];
+    struct store_rate_counts counts; /* the people behind the rates */
     struct report_rates rates;
 };
 
@@ -267,8 +268,9 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
     if (store_campaign_get(r->st, name, info_cb, ci, r->e) != 1 ||
         store_ledger_counts(r->st, ci->c.id, cnt, r->e) == -1 ||
         (events && store_event_counts(r->st, ci->c.id, &ev, r->e) == -1) ||
-        report_rates(r->st, ci->c.id, &ci->rates, r->e) == -1)
+        store_report_counts(r->st, ci->c.id, &ci->counts, r->e) == -1)
         return NULL;
+    report_rates_from(&ci->counts, &ci->rates);
     doc = json_pack(
         "{s:o, s:o, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
@@ -488,7 +490,6 @@ static int
 breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
            const struct store_counts *cnt)
 {
-    struct store_rate_counts rc;
     struct report_funnel f;
     struct report_timeline *t;
     struct bounce_fold bf;
@@ -502,12 +503,11 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
     go.domains = json_array();
     json_object_set_new(doc, "providers", go.providers);
     json_object_set_new(doc, "by_domain", go.domains);
-    if (store_report_counts(r->st, ci->c.id, &rc, r->e) == -1 ||
-        report_groups(r->st, ci->c.id, provider_name, r->prov, REPORT_PROVIDERS,
+    if (report_groups(r->st, ci->c.id, provider_name, r->prov, REPORT_PROVIDERS,
                       provider_cb, REPORT_DOMAINS, domain_cb, &go, &attempted,
                       r->e) == -1)
         return -1;
-    report_funnel_from(cnt->recipients, attempted, &rc, &f);
+    report_funnel_from(cnt->recipients, attempted, &ci->counts, &f);
     funnel = json_array();
     for (int i = 0; i < REPORT_STEP_N; i++) {
         const struct report_rate *s = &f.step[i];

@@ -41,18 +41,6 @@ report_rates_from(const struct store_rate_counts *c, struct report_rates *r)
                     REPORT_OF_DELIVERED, c->clicked, c->delivered);
 }
 
-int
-report_rates(struct store *st, int64_t campaign, struct report_rates *r,
-             struct err *e)
-{
-    struct store_rate_counts c;
-
-    if (store_report_counts(st, campaign, &c, e) == -1)
-        return -1;
-    report_rates_from(&c, r);
-    return 0;
-}
-
 double
 report_rate_value(const struct report_rate *r)
 {

@@ -76,10 +76,6 @@ struct report_rates {
 /* report_rates_from - the rates of the counts c (no I/O). */
 void report_rates_from(const struct store_rate_counts *c,
                        struct report_rates *r);
-/* report_rates - the campaign's rates from the database; -1 (e filled)
- * when it cannot be read. */
-int report_rates(struct store *st, int64_t campaign, struct report_rates *r,
-                 struct err *e);
 /* report_rate_value - numerator / denominator rounded to
  * REPORT_RATE_DIGITS decimals; -1 when the denominator is 0 (no rate). */
 double report_rate_value(const struct report_rate *r);

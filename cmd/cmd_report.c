@@ -327,6 +327,7 @@ figures(struct rep *r, const char *name, struct store_counts *cnt,
 #define REPORT_BOUNCE_STATUSES 20
 #define REPORT_BOUNCE_REPLIES 10
 #define REPORT_PROVIDERS 10
+#define REPORT_DOMAINS 50
 #define REPORT_LINKS 10
 
 /* bounce_status_cb - one class and status group: into by_status (the
@@ -386,7 +387,7 @@ provider_name(const char *domain, void *arg)
 
 /* provider_json - a provider's row with its rates */
 static json_t *
-provider_json(const struct store_provider_row *p, const char *name)
+provider_json(const struct report_group *p, const char *name)
 {
     struct report_rate rr[REPORT_PRATE_N];
     json_t *o = json_pack(
@@ -404,17 +405,43 @@ provider_json(const struct store_provider_row *p, const char *name)
     return o;
 }
 
-/* provider_cb - one group of report_providers into the array */
-static int
-provider_cb(const struct store_provider_row *p, void *arg)
-{
-    json_t *j = provider_json(p, p->provider);
+/* the providers and the domains of report_groups, as JSON */
+struct group_out {
+    json_t *providers, *domains;
+};
 
-    if (j == NULL) {
-        log_warnx("report: a recipient domain that is not UTF-8");
-        return 0; /* left out, said */
-    }
-    json_array_append_new(arg, j);
+static int
+provider_cb(const struct report_group *p, void *arg)
+{
+    struct group_out *o = arg;
+
+    json_array_append_new(o->providers, provider_json(p, p->name));
+    return 0;
+}
+
+/* domain_cb - a domain's row of by_domain: the counts of report NAME's
+ * document (PRODUCT.md), for its recipients */
+static int
+domain_cb(const struct report_group *d, void *arg)
+{
+    struct group_out *o = arg;
+
+    json_array_append_new(
+        o->domains,
+        json_pack(
+            "{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+            "s:I, s:I, s:I, s:I, s:I}",
+            "domain", jstr(d->name), "recipients", (json_int_t)d->recipients,
+            "queued", (json_int_t)d->queued, "sent", (json_int_t)d->delivered,
+            "deferred", (json_int_t)d->waiting, "failed", (json_int_t)d->failed,
+            "bounced_hard", (json_int_t)d->bounced_hard, "bounced_soft",
+            (json_int_t)d->bounced_soft, "blocked", (json_int_t)d->blocked,
+            "suppressed", (json_int_t)d->suppressed, "complained",
+            (json_int_t)d->complained, "unsubscribed",
+            (json_int_t)d->unsubscribed, "opened_unique",
+            (json_int_t)d->opened_unique, "opens", (json_int_t)d->opens,
+            "clicked_unique", (json_int_t)d->clicked_unique, "clicks",
+            (json_int_t)d->clicks));
     return 0;
 }
 
@@ -465,11 +492,20 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
     struct report_funnel f;
     struct report_timeline *t;
     struct bounce_fold bf;
-    json_t *funnel, *top, *bounces, *links, *providers;
+    struct group_out go;
+    json_t *funnel, *top, *bounces, *links;
     long attempted;
 
+    /* the providers and domains, and the recipients handed to a relay,
+     * in one pass over the recipients */
+    go.providers = json_array();
+    go.domains = json_array();
+    json_object_set_new(doc, "providers", go.providers);
+    json_object_set_new(doc, "by_domain", go.domains);
     if (store_report_counts(r->st, ci->c.id, &rc, r->e) == -1 ||
-        store_report_attempted(r->st, ci->c.id, &attempted, r->e) == -1)
+        report_groups(r->st, ci->c.id, provider_name, r->prov, REPORT_PROVIDERS,
+                      provider_cb, REPORT_DOMAINS, domain_cb, &go, &attempted,
+                      r->e) == -1)
         return -1;
     report_funnel_from(cnt->recipients, attempted, &rc, &f);
     funnel = json_array();
@@ -504,12 +540,6 @@ breakdowns(struct rep *r, json_t *doc, struct campinfo *ci,
             by_class, json_pack("{s:s, s:I}", "class", bounce_classes[i],
                                 "recipients", (json_int_t)bf.cls[i]));
     json_object_set_new(bounces, "by_class", by_class);
-
-    providers = json_array();
-    json_object_set_new(doc, "providers", providers);
-    if (report_providers(r->st, ci->c.id, provider_name, r->prov,
-                         REPORT_PROVIDERS, provider_cb, providers, r->e) == -1)
-        return -1;
 
     t = xmalloc(sizeof *t);
     if (report_timeline(r->st, ci->c.id, ci->c.started_at, t, r->e) == -1) {

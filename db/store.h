@@ -679,10 +679,6 @@ struct store_rate_counts {
 int store_report_counts(struct store *st, int64_t campaign,
                         struct store_rate_counts *c, struct err *e);
 
-/* store_report_attempted - *n: the campaign's recipients whose message
- * was handed to a relay at least once (the funnel's "sent"). */
-int store_report_attempted(struct store *st, int64_t campaign, long *n,
-                           struct err *e);
 /* store_report_bounce_status - cb for the campaign's bounced recipients
  * grouped by class and enhanced status (r->bounce_class, r->status: ""
  * when none, r->count), every group, the largest first. */
@@ -693,23 +689,6 @@ int store_report_bounce_status(struct store *st, int64_t campaign,
  * each), the largest first, at most limit (0: all). */
 int store_report_bounce_top(struct store *st, int64_t campaign, long limit,
                             store_reply_cb cb, void *arg, struct err *e);
-
-/* A receiving provider's (or domain's) recipients and what came of them:
- * attempted - handed to a relay at least once; deferred - waited at least
- * once (tried again, or waiting); opened, clicked - people among the
- * delivered. */
-struct store_provider_row {
-    const char *provider; /* its name; NULL: forgotten (no address) */
-    long recipients, attempted, delivered, deferred, bounced;
-    long opened, clicked;
-};
-/* store_domain_cb - one recipient: r->provider its domain as stored
- * (lower case; NULL once forgotten), every count 0 or 1 */
-typedef int (*store_domain_cb)(const struct store_provider_row *r, void *arg);
-/* store_report_domains - cb for each of the campaign's recipients, in
- * contact order (no sort: memory stays flat), streamed. */
-int store_report_domains(struct store *st, int64_t campaign, store_domain_cb cb,
-                         void *arg, struct err *e);
 
 /* store_event_time_cb - one open (click 0) or click, by a person or a
  * machine, at at_ms */
@@ -742,8 +721,12 @@ struct store_recipient {
     const char *text;         /* its text, NULL: none */
     const char *bounce_class; /* NULL unless bounced */
     int64_t first_open_ms;    /* the first open by a person, 0: none */
+    long opens;               /* opens by a person */
     long clicks;              /* clicks by a person */
     int unsubscribed;         /* unsubscribed through this campaign */
+    int complained;           /* complained (a verified report, ARF) */
+    long attempts;            /* the ledger's attempts */
+    int was_uncertain;        /* the ledger's was_uncertain (0, 1, 2) */
 };
 typedef int (*store_recipient_cb)(const struct store_recipient *r, void *arg);
 /* store_report_recipients - cb for every recipient of the campaign (every

@@ -2,14 +2,16 @@
 /*
  * store_export.c - the export family (see store.h): a campaign's
  * recipients one a row with what came of them, for `campaign report
- * [NAME] --format csv`.  Owns the SQL of that export and nothing else.
+ * [NAME] --format csv`, and what `report NAME` groups by provider and by
+ * domain (engine/report.c).  Owns the SQL of that stream and nothing else.
  *
  * A merge join, done here in C: the ledger's rows (sends LEFT JOIN
  * contacts) stream in contact order, the primary key's, and beside them
- * four feeds of the campaign's events, each a row per contact in contact
+ * five feeds of the campaign's events, each a row per contact in contact
  * order from the covering index events_campaign (migration 011): a
- * person's first open, a person's clicks, and the unsubscribes, a
- * person's and the unverified ones by mail (machine 1).  Each feed moves
+ * person's opens (the first one's time), a person's clicks, the
+ * unsubscribes, a person's and the unverified ones by mail (machine 1),
+ * and the complaints (verified ones).  Each feed moves
  * forward only, in step with the ledger, so every row of the ledger and of
  * the index is read once and nothing is held in memory: no look-up per
  * recipient, no sort.  Events of a contact without a ledger row in the
@@ -36,6 +38,7 @@ enum stmt_id {
     S_CLICKS,
     S_UNSUBSCRIBES,
     S_UNSUBSCRIBES_MACHINE,
+    S_COMPLAINTS,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_STMT_MAX, "more statements than slots");
@@ -61,7 +64,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EXPORT] = {
      * without an address; in contact order, which is the primary key's */
     [S_LEDGER - STORE_SLOT_EXPORT] =
         "SELECT s.contact_id, c.email, s.state, s.last_code, s.last_status, "
-        "  s.last_text, s.bounce_class "
+        "  s.last_text, s.bounce_class, s.attempts, s.was_uncertain "
         "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 ORDER BY s.contact_id",
     [S_OPENS - STORE_SLOT_EXPORT] = FEED("contact_id, at_ms", "open", "0"),
@@ -70,6 +73,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EXPORT] = {
         FEED("contact_id", "unsubscribe", "0"),
     [S_UNSUBSCRIBES_MACHINE - STORE_SLOT_EXPORT] =
         FEED("contact_id", "unsubscribe", "1"),
+    [S_COMPLAINTS - STORE_SLOT_EXPORT] = FEED("contact_id", "complaint", "0"),
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -124,12 +128,10 @@ static int
 campaign_rows(struct store *st, struct store_recipient *r,
               store_recipient_cb cb, void *arg, struct err *e)
 {
-    /* f[0] the opens, f[1] the clicks, f[2] and f[3] the unsubscribes */
+    /* f[0] the opens, f[1] the clicks, f[2] and f[3] the unsubscribes,
+     * f[4] the complaints */
     static const enum stmt_id feed_id[] = {
-        S_OPENS,
-        S_CLICKS,
-        S_UNSUBSCRIBES,
-        S_UNSUBSCRIBES_MACHINE,
+        S_OPENS, S_CLICKS, S_UNSUBSCRIBES, S_UNSUBSCRIBES_MACHINE, S_COMPLAINTS,
     };
     enum { N_FEEDS = sizeof feed_id / sizeof *feed_id };
     struct feed f[N_FEEDS];
@@ -157,11 +159,15 @@ campaign_rows(struct store *st, struct store_recipient *r,
         r->status = (const char *)sqlite3_column_text(s, 4);
         r->text = (const char *)sqlite3_column_text(s, 5);
         r->bounce_class = (const char *)sqlite3_column_text(s, 6);
+        r->attempts = (long)sqlite3_column_int64(s, 7);
+        r->was_uncertain = sqlite3_column_int(s, 8);
         r->first_open_ms = 0;
-        feed_at(&f[0], who, &r->first_open_ms);
+        r->opens = feed_at(&f[0], who, &r->first_open_ms);
         r->clicks = feed_at(&f[1], who, NULL);
-        r->unsubscribed =
-            feed_at(&f[2], who, NULL) > 0 || feed_at(&f[3], who, NULL) > 0;
+        /* both feeds are passed: each moves only forward */
+        r->unsubscribed = feed_at(&f[2], who, NULL) > 0;
+        r->unsubscribed |= feed_at(&f[3], who, NULL) > 0;
+        r->complained = feed_at(&f[4], who, NULL) > 0;
         for (size_t i = 0; i < N_FEEDS; i++)
             failed |= f[i].live == -1;
         if (failed || (stop = cb(r, arg)) != 0)

@@ -4,8 +4,9 @@
  * db/migrations/010_report.sql, 011_report_cover.sql): what `campaign
  * report` asks of the ledger and the events beyond the ledger's counts -
  * the people behind a campaign's rates, the funnel, the bounces by class,
- * status and reply, the recipients' domains (engine/report.c groups them
- * by provider), the opens and clicks over time, the links clicked.  Each is an
+ * status and reply, the opens and clicks over time, the links clicked
+ * (the recipients one by one, which engine/report.c groups by provider
+ * and domain, come from store_export.c).  Each is an
  * aggregate answered by SQLite from an index (sends' primary key, sends_state
  * and events_campaign, which cover what is asked), or a stream of index entries
  * the caller folds into a bounded number of buckets.  Nothing here loads rows
@@ -22,10 +23,8 @@
 
 enum stmt_id {
     S_RATE_COUNTS = STORE_SLOT_REPORT,
-    S_ATTEMPTED,
     S_BOUNCE_STATUS,
     S_BOUNCE_TOP,
-    S_DOMAINS,
     S_EVENT_TIMES,
     S_FIRST_EVENT,
     S_LINKS,
@@ -56,29 +55,6 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_EXPORT,
     "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine         \
     "   AND e.contact_id = s.contact_id))"
 
-/* HANDED(s) - the recipient's message was handed to a relay and answered
- * for at least once: delivered, bounced, deferred or expired, or sent
- * without a known answer (uncertain, now or once), or failed or
- * cancelled after a reply.  Not a row only claimed: the claim records a
- * first attempt before the message is built or a relay reached
- * (unbuildable, held, a relay that refused us or could not be reached
- * put the row back). */
-#define HANDED(s)                                                              \
-    "(" s "state IN ('sent', 'bounced', 'deferred', 'expired', "               \
-    "'uncertain') OR " s "was_uncertain > 0 OR (" s "state IN ('failed', "     \
-    "'cancelled') AND " s "last_code > 0))"
-
-/* PERSON(kind) - the recipient s has a person's event of kind */
-#define PERSON(kind)                                                           \
-    "EXISTS (SELECT 1 FROM events e WHERE e.campaign_id = ?1 "                 \
-    "  AND e.kind = '" kind "' AND e.machine = 0 "                             \
-    "  AND e.contact_id = s.contact_id)"
-
-/* the recipient s handed to a relay; s opened, clicked (a person) */
-#define S_HANDED HANDED("s.")
-#define S_OPENED PERSON("open")
-#define S_CLICKED PERSON("click")
-
 /* the people of each kind among the delivered, as S_RATE_COUNTS asks */
 #define COMPLAINED PEOPLE("complaint", "e.machine = 0")
 #define UNSUBSCRIBED PEOPLE("unsubscribe", "e.machine IN (0, 1)")
@@ -93,10 +69,6 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
         "  (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
         "     AND state = 'bounced'), " COMPLAINED ", " UNSUBSCRIBED ", " OPENED
         ", " CLICKED,
-    /* the recipients whose message was handed to a relay */
-    [S_ATTEMPTED - STORE_SLOT_REPORT] =
-        "SELECT count(*) FROM sends WHERE campaign_id = ?1 "
-        "  AND " HANDED(""),
     /* bounced recipients by class and enhanced status, the largest first */
     [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
         "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
@@ -110,17 +82,6 @@ static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
         "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
         "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
-    /* each recipient's domain and what came of them, in the primary
-     * key's order (no sort); deferred: a message that waited at least
-     * once (tried again, or waiting); opened, clicked: a person's */
-    [S_DOMAINS - STORE_SLOT_REPORT] =
-        "SELECT substr(c.email, instr(c.email, '@') + 1), " S_HANDED
-        ", s.state = 'sent', "
-        "  s.state IN ('deferred', 'expired') OR (s.attempts > 1 AND " S_HANDED
-        "), s.state = 'bounced', s.state = 'sent' AND " S_OPENED
-        ", s.state = 'sent' AND " S_CLICKED
-        " FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.campaign_id = ?1",
     /* the campaign's opens and clicks with their instants, from the index
      * alone (events_campaign holds at_ms) */
     [S_EVENT_TIMES - STORE_SLOT_REPORT] =
@@ -178,22 +139,6 @@ store_report_counts(struct store *st, int64_t campaign,
 }
 
 int
-store_report_attempted(struct store *st, int64_t campaign, long *n,
-                       struct err *e)
-{
-    sqlite3_stmt *s = stmt(st, S_ATTEMPTED, e);
-    int rc;
-
-    *n = 0;
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, campaign);
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        *n = (long)sqlite3_column_int64(s, 0);
-    return done(st, s, rc, "count the campaign's attempts", e);
-}
-
-int
 store_report_bounce_status(struct store *st, int64_t campaign,
                            store_reply_cb cb, void *arg, struct err *e)
 {
@@ -240,32 +185,6 @@ store_report_bounce_top(struct store *st, int64_t campaign, long limit,
             break;
     }
     return done(st, s, rc, "read the campaign's bounce replies", e);
-}
-
-int
-store_report_domains(struct store *st, int64_t campaign, store_domain_cb cb,
-                     void *arg, struct err *e)
-{
-    sqlite3_stmt *s = stmt(st, S_DOMAINS, e);
-    struct store_provider_row r;
-    int rc;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, campaign);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        r.provider = (const char *)sqlite3_column_text(s, 0);
-        r.recipients = 1;
-        r.attempted = sqlite3_column_int(s, 1);
-        r.delivered = sqlite3_column_int(s, 2);
-        r.deferred = sqlite3_column_int(s, 3);
-        r.bounced = sqlite3_column_int(s, 4);
-        r.opened = sqlite3_column_int(s, 5);
-        r.clicked = sqlite3_column_int(s, 6);
-        if (cb(&r, arg) != 0)
-            break;
-    }
-    return done(st, s, rc, "read the campaign's recipient domains", e);
 }
 
 int

@@ -90,7 +90,7 @@ report_funnel_from(long recipients, long attempted,
 }
 
 void
-report_provider_rates(const struct store_provider_row *p,
+report_provider_rates(const struct report_group *p,
                       struct report_rate r[REPORT_PRATE_N])
 {
     report_rate_set(&r[REPORT_PRATE_DELIVERY], "delivery_rate", "DELIVERED%",
@@ -178,17 +178,31 @@ report_timeline(struct store *st, int64_t campaign, int64_t started_s,
     return store_report_event_times(st, campaign, timeline_cb, t, e);
 }
 
-/* The groups of report_providers: an open-addressing table of names. */
-struct group {
+int
+report_handed(const struct store_recipient *r)
+{
+    static const char *const answered[] = {"sent", "bounced", "deferred",
+                                           "expired", "uncertain"};
+
+    for (size_t i = 0; i < sizeof answered / sizeof *answered; i++)
+        if (strcmp(r->state, answered[i]) == 0)
+            return 1;
+    if (r->was_uncertain > 0)
+        return 1;
+    return (strcmp(r->state, "failed") == 0 ||
+            strcmp(r->state, "cancelled") == 0) &&
+           r->code > 0;
+}
+
+/* A grouping of report_groups: an open-addressing table of names. */
+struct slot {
     char *name;
-    struct store_provider_row n;
+    struct report_group n;
 };
 struct groups {
-    struct group *g; /* cap slots, NULL name: free */
+    struct slot *g; /* cap slots, NULL name: free */
     size_t cap, n;
-    struct store_provider_row rest; /* past REPORT_GROUPS_MAX */
-    report_provider_fn fn;
-    void *fnarg;
+    struct report_group rest; /* past REPORT_GROUPS_MAX */
 };
 
 /* hash - FNV-1a */
@@ -203,20 +217,33 @@ hash(const char *s)
 }
 
 static void
-sum(struct store_provider_row *to, const struct store_provider_row *r)
+sum(struct report_group *to, const struct report_group *r)
 {
     to->recipients += r->recipients;
     to->attempted += r->attempted;
     to->delivered += r->delivered;
     to->deferred += r->deferred;
     to->bounced += r->bounced;
+    to->bounced_hard += r->bounced_hard;
+    to->bounced_soft += r->bounced_soft;
+    to->blocked += r->blocked;
+    to->queued += r->queued;
+    to->failed += r->failed;
+    to->suppressed += r->suppressed;
+    to->waiting += r->waiting;
     to->opened += r->opened;
     to->clicked += r->clicked;
+    to->opened_unique += r->opened_unique;
+    to->clicked_unique += r->clicked_unique;
+    to->opens += r->opens;
+    to->clicks += r->clicks;
+    to->complained += r->complained;
+    to->unsubscribed += r->unsubscribed;
 }
 
-/* slot - name's slot in g (its own, or the free one it would take) */
-static struct group *
-slot(struct group *g, size_t cap, const char *name)
+/* find - name's slot in g (its own, or the free one it would take) */
+static struct slot *
+find(struct slot *g, size_t cap, const char *name)
 {
     size_t i = hash(name) & (cap - 1);
 
@@ -225,90 +252,166 @@ slot(struct group *g, size_t cap, const char *name)
     return &g[i];
 }
 
-static int
-group_cb(const struct store_provider_row *r, void *arg)
+static void
+groups_init(struct groups *gs)
 {
-    struct groups *gs = arg;
-    const char *name = REPORT_GROUP_FORGOTTEN, *p;
-    struct group *g;
+    memset(gs, 0, sizeof *gs);
+    gs->cap = 64;
+    gs->g = xcalloc(gs->cap, sizeof *gs->g);
+}
 
-    if (r->provider != NULL)
-        name = (p = gs->fn(r->provider, gs->fnarg)) != NULL ? p : r->provider;
-    g = slot(gs->g, gs->cap, name);
+/* groups_add - one recipient's counts r into name's group */
+static void
+groups_add(struct groups *gs, const char *name, const struct report_group *r)
+{
+    struct slot *g = find(gs->g, gs->cap, name);
+
     if (g->name == NULL) {
         if (gs->n >= REPORT_GROUPS_MAX) {
             sum(&gs->rest, r); /* bounded: the rest */
-            return 0;
+            return;
         }
         if (2 * (gs->n + 1) > gs->cap) { /* at most half full */
             size_t cap = gs->cap * 2;
-            struct group *ng = xcalloc(cap, sizeof *ng);
+            struct slot *ng = xcalloc(cap, sizeof *ng);
             for (size_t i = 0; i < gs->cap; i++)
                 if (gs->g[i].name != NULL)
-                    *slot(ng, cap, gs->g[i].name) = gs->g[i];
+                    *find(ng, cap, gs->g[i].name) = gs->g[i];
             free(gs->g);
             gs->g = ng;
             gs->cap = cap;
-            g = slot(gs->g, gs->cap, name);
+            g = find(gs->g, gs->cap, name);
         }
         g->name = xstrdup(name);
         gs->n++;
     }
     sum(&g->n, r);
-    return 0;
 }
 
 /* larger - the larger group first, then by name */
 static int
 larger(const void *a, const void *b)
 {
-    const struct group *x = *(const struct group *const *)a;
-    const struct group *y = *(const struct group *const *)b;
+    const struct slot *x = *(const struct slot *const *)a;
+    const struct slot *y = *(const struct slot *const *)b;
 
     if (x->n.recipients != y->n.recipients)
         return x->n.recipients > y->n.recipients ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 
-int
-report_providers(struct store *st, int64_t campaign, report_provider_fn fn,
-                 void *fnarg, size_t k, report_group_cb cb, void *arg,
-                 struct err *e)
+/* groups_done - cb for the k largest groups, then the rest; frees gs */
+static void
+groups_done(struct groups *gs, size_t k, report_group_cb cb, void *arg)
 {
-    struct groups gs;
-    struct group **order;
+    struct slot **order = xcalloc(gs->n + 1, sizeof *order);
     size_t n = 0;
-    int rc = 0, others = 0;
+    int others = 0, stop = cb == NULL; /* NULL: only freed */
 
-    memset(&gs, 0, sizeof gs);
-    gs.cap = 64;
-    gs.g = xcalloc(gs.cap, sizeof *gs.g);
-    gs.fn = fn;
-    gs.fnarg = fnarg;
-    if (store_report_domains(st, campaign, group_cb, &gs, e) == -1)
-        rc = -1;
-    order = xcalloc(gs.n + 1, sizeof *order);
-    for (size_t i = 0; i < gs.cap; i++)
-        if (gs.g[i].name != NULL)
-            order[n++] = &gs.g[i];
+    for (size_t i = 0; i < gs->cap; i++)
+        if (gs->g[i].name != NULL)
+            order[n++] = &gs->g[i];
     qsort(order, n, sizeof *order, larger);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (i < k) {
-            order[i]->n.provider = order[i]->name;
-            if (cb(&order[i]->n, arg) != 0)
-                break;
-        } else {
-            sum(&gs.rest, &order[i]->n);
+    for (size_t i = 0; i < n; i++) {
+        if (i < k && !stop) {
+            order[i]->n.name = order[i]->name;
+            stop = cb(&order[i]->n, arg) != 0;
+        } else if (i >= k) {
+            sum(&gs->rest, &order[i]->n);
             others = 1;
         }
     }
-    if (rc == 0 && (others || gs.rest.recipients > 0)) {
-        gs.rest.provider = REPORT_GROUP_OTHER;
-        cb(&gs.rest, arg);
+    if (cb != NULL && !stop && (others || gs->rest.recipients > 0)) {
+        gs->rest.name = REPORT_GROUP_OTHER;
+        cb(&gs->rest, arg);
     }
-    for (size_t i = 0; i < gs.cap; i++)
-        free(gs.g[i].name);
-    free(gs.g);
+    for (size_t i = 0; i < gs->cap; i++)
+        free(gs->g[i].name);
+    free(gs->g);
     free(order);
+}
+
+struct grouping {
+    struct groups providers, domains;
+    report_provider_fn fn;
+    void *fnarg;
+    long attempted;
+};
+
+/* one - a recipient's counts, each 0 or 1 (opens and clicks: events) */
+static void
+one(const struct store_recipient *r, struct report_group *g)
+{
+    int sent = strcmp(r->state, "sent") == 0;
+    int bounced = strcmp(r->state, "bounced") == 0;
+    const char *c = r->bounce_class ? r->bounce_class : "";
+
+    memset(g, 0, sizeof *g);
+    g->recipients = 1;
+    g->attempted = report_handed(r);
+    g->delivered = sent;
+    g->deferred = strcmp(r->state, "deferred") == 0 ||
+                  strcmp(r->state, "expired") == 0 ||
+                  (r->attempts > 1 && g->attempted);
+    g->bounced = bounced;
+    g->bounced_hard = bounced && strcmp(c, "hard") == 0;
+    g->blocked = bounced && strcmp(c, "blocked") == 0;
+    g->bounced_soft = bounced && !g->bounced_hard && !g->blocked;
+    g->queued =
+        strcmp(r->state, "queued") == 0 || strcmp(r->state, "sending") == 0;
+    g->failed = strcmp(r->state, "failed") == 0;
+    g->suppressed = strcmp(r->state, "skipped") == 0;
+    g->waiting = strcmp(r->state, "deferred") == 0;
+    g->opened_unique = r->opens > 0;
+    g->clicked_unique = r->clicks > 0;
+    g->opened = sent && r->opens > 0;
+    g->clicked = sent && r->clicks > 0;
+    g->opens = r->opens;
+    g->clicks = r->clicks;
+    g->complained = r->complained;
+    g->unsubscribed = r->unsubscribed;
+}
+
+static int
+grouping_cb(const struct store_recipient *r, void *arg)
+{
+    struct grouping *gr = arg;
+    const char *domain = NULL, *at, *p;
+    struct report_group g;
+
+    one(r, &g);
+    gr->attempted += g.attempted;
+    if (r->email != NULL && (at = strrchr(r->email, '@')) != NULL)
+        domain = at + 1;
+    if (domain == NULL) {
+        groups_add(&gr->providers, REPORT_GROUP_FORGOTTEN, &g);
+        groups_add(&gr->domains, REPORT_GROUP_FORGOTTEN, &g);
+        return 0;
+    }
+    p = gr->fn(domain, gr->fnarg);
+    groups_add(&gr->providers, p != NULL ? p : domain, &g);
+    groups_add(&gr->domains, domain, &g);
+    return 0;
+}
+
+int
+report_groups(struct store *st, int64_t campaign, report_provider_fn fn,
+              void *fnarg, size_t kp, report_group_cb pcb, size_t kd,
+              report_group_cb dcb, void *arg, long *attempted, struct err *e)
+{
+    struct grouping gr;
+    int rc;
+
+    memset(&gr, 0, sizeof gr);
+    groups_init(&gr.providers);
+    groups_init(&gr.domains);
+    gr.fn = fn;
+    gr.fnarg = fnarg;
+    rc = store_report_recipients(st, campaign, grouping_cb, &gr, e) == -1 ? -1
+                                                                          : 0;
+    /* the groups are freed either way; reported only when read whole */
+    groups_done(&gr.providers, rc == 0 ? kp : 0, rc == 0 ? pcb : NULL, arg);
+    groups_done(&gr.domains, rc == 0 ? kd : 0, rc == 0 ? dcb : NULL, arg);
+    *attempted = gr.attempted;
     return rc;
 }

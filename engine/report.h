@@ -119,6 +119,38 @@ void report_funnel_from(long recipients, long attempted,
                         struct report_funnel *f);
 
 /*
+ * The recipients grouped by receiving provider and by domain.  A group
+ * counts its recipients and what came of them:
+ *   attempted   handed to a relay and answered for at least once
+ *               (report_handed: the funnel's "sent")
+ *   delivered   the ledger's sent; deferred: waited at least once (tried
+ *               again, or waiting); bounced, and by class
+ *   queued      left to send (queued, or being sent); failed; suppressed
+ *               (skipped at the freeze or the claim); waiting: the
+ *               ledger's deferred (a retry to come)
+ *   opened, clicked   people among the delivered (the provider's rates)
+ *   opened_unique, clicked_unique, opens, clicks, complained,
+ *   unsubscribed      people (and their events) among all recipients
+ */
+struct report_group {
+    const char *name; /* the provider, the domain, or REPORT_GROUP_* */
+    long recipients, attempted, delivered, deferred, bounced;
+    long bounced_hard, bounced_soft, blocked, queued, failed, suppressed;
+    long waiting; /* the ledger's deferred: waiting for a retry now */
+    long opened, clicked;
+    long opened_unique, clicked_unique, opens, clicks, complained, unsubscribed;
+};
+
+/* report_handed - was the recipient's message handed to a relay and
+ * answered for: delivered, bounced, deferred or expired, or sent without
+ * a known answer (uncertain, now or once), or failed or cancelled after
+ * a reply.  Not a row only claimed: the ledger records a first attempt
+ * at the claim, before the message is built or a relay reached
+ * (unbuildable, held, a relay that refused us or could not be reached
+ * put the row back). */
+int report_handed(const struct store_recipient *r);
+
+/*
  * A receiving provider's rates: delivered and deferred of the recipients
  * handed to a relay (sent), bounced of delivered+bounced, opened and
  * clicked of delivered.
@@ -132,27 +164,30 @@ enum report_prate_id {
     REPORT_PRATE_N
 };
 #define REPORT_OF_SENT "sent"
-void report_provider_rates(const struct store_provider_row *p,
+void report_provider_rates(const struct report_group *p,
                            struct report_rate r[REPORT_PRATE_N]);
 
 /*
- * The recipients by receiving provider: report_providers groups each
- * recipient's domain (db/store.h store_report_domains, streamed) under
- * fn(domain, fnarg) - its provider's name, or NULL for a domain that is
- * its own group - and under REPORT_GROUP_FORGOTTEN when forgotten, and
- * calls cb for the k largest groups (recipients, then name), then once
- * for REPORT_GROUP_OTHER with the rest summed, if any.  Memory is bounded
- * by the groups, never the recipients: at most REPORT_GROUPS_MAX groups
- * are kept, and a recipient of any further name counts in the rest.
+ * report_groups - one pass over the campaign's recipients (db/store.h
+ * store_report_recipients, streamed in key order): each is counted in
+ * its provider's group - fn(domain, fnarg), NULL for a domain that is
+ * its own group - and in its domain's (REPORT_GROUP_FORGOTTEN for both
+ * once forgotten).  Then pcb for the kp largest provider groups
+ * (recipients, then name) and once for REPORT_GROUP_OTHER with the rest
+ * summed, if any; dcb the same for the kd largest domains.  *attempted:
+ * the recipients handed to a relay.  Memory is bounded by the groups,
+ * never the recipients: at most REPORT_GROUPS_MAX groups of each are
+ * kept, and a recipient of any further name counts in the rest.
  */
 #define REPORT_GROUPS_MAX 65536
 #define REPORT_GROUP_FORGOTTEN "(forgotten)"
 #define REPORT_GROUP_OTHER "(other)"
 typedef const char *(*report_provider_fn)(const char *domain, void *arg);
-typedef int (*report_group_cb)(const struct store_provider_row *g, void *arg);
-int report_providers(struct store *st, int64_t campaign, report_provider_fn fn,
-                     void *fnarg, size_t k, report_group_cb cb, void *arg,
-                     struct err *e);
+typedef int (*report_group_cb)(const struct report_group *g, void *arg);
+int report_groups(struct store *st, int64_t campaign, report_provider_fn fn,
+                  void *fnarg, size_t kp, report_group_cb pcb, size_t kd,
+                  report_group_cb dcb, void *arg, long *attempted,
+                  struct err *e);
 
 /*
  * Opens and clicks over time: an hour a bucket for the first

@@ -132,7 +132,8 @@ inbox_uids() {
 # fetch (processed = PROCESSED) exits 75 having recorded nothing and
 # moved nothing: every message is still in the INBOX (with processed =
 # seen: still unseen) for the next fetch, which (the database free)
-# records all three.
+# records all three.  The holder waits for the lock (.timeout): the probe
+# `locked` takes it for an instant, and under load the two can meet.
 busy_then_free() {
     imap_conf "$(imaps)" "processed = $1"
     three_messages
@@ -144,7 +145,7 @@ busy_then_free() {
             sleep 0.1
         done
         printf 'COMMIT;\n'
-    ) | sqlite3 -batch "$DB" >/dev/null &
+    ) | sqlite3 -batch -cmd '.timeout 5000' "$DB" >/dev/null &
     holder=$!
     track_pid "$holder"
     wait_for 10 locked

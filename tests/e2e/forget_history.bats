@@ -61,6 +61,10 @@ if "providers" in d:
     d["providers"] = {k: sum(p[k] for p in d["providers"])
                       for k in ("recipients", "sent", "delivered", "deferred",
                                 "bounced", "opened", "clicked")}
+if "by_domain" in d:
+    d["by_domain"] = {k: sum(x[k] for x in d["by_domain"])
+                      for k in d["by_domain"][0] if k != "domain"} \
+        if d["by_domain"] else {}
 print(json.dumps(d, indent=1, sort_keys=True))'
 }
 

@@ -216,6 +216,9 @@ ledger_json() {
          'uncertain', (SELECT count(*) FROM s WHERE was_uncertain > 0),
          'attempted', (SELECT count(*) FROM s WHERE first_attempt_at IS NOT NULL AND attempts > 0),
          'waited', (SELECT count(*) FROM s WHERE attempts > 1 OR state IN ('deferred', 'expired')),
+         'domains', (SELECT json_group_array(d) FROM
+                      (SELECT DISTINCT substr(c.email, instr(c.email, '@') + 1) AS d
+                         FROM s JOIN contacts c ON c.id = s.contact_id ORDER BY d)),
          'states', (SELECT json_group_object(state, n) FROM
                       (SELECT state, count(*) AS n FROM s GROUP BY state ORDER BY state)),
          'bounce_status', (SELECT json_group_array(json_array(bounce_class, last_status, n)) FROM
@@ -324,7 +327,8 @@ keys("report NAME", top,
      "opened_unique machine_opens machine_opened_unique clicks clicked_unique "
      "machine_clicks unsubscribed complained auto_replies delayed views "
      "bounce_rate complaint_rate unsubscribe_rate open_rate click_rate "
-     "uncertain_recipients undelivered funnel bounces providers timeline links")
+     "uncertain_recipients undelivered funnel bounces providers by_domain "
+     "timeline links")
 for k in ("bounce_rate", "complaint_rate", "unsubscribe_rate", "open_rate", "click_rate"):
     keys("report NAME " + k, doc[k], RATE)
 keys("the first funnel step", doc["funnel"][0], "step count")
@@ -343,6 +347,14 @@ for p in doc["providers"]:
          "delivery_rate deferral_rate bounce_rate open_rate click_rate")
     for k in ("delivery_rate", "deferral_rate", "bounce_rate", "open_rate", "click_rate"):
         keys("provider rate " + k, p[k], RATE)
+check_by_domain = doc["by_domain"]
+if not check_by_domain:
+    bad.append("by_domain: empty")
+for x in check_by_domain:
+    keys("by_domain " + x["domain"], x,
+         "domain recipients queued sent deferred failed bounced_hard "
+         "bounced_soft blocked suppressed complained unsubscribed "
+         "opened_unique opens clicked_unique clicks")
 keys("timeline", doc["timeline"], "start buckets")
 for b in doc["timeline"]["buckets"]:
     keys("timeline bucket", b, "at hours opens clicks machine_opens machine_clicks")

@@ -142,6 +142,20 @@ def agree(ledger_f, report_f, table_f, csv_f, list_f, list_json_f):
            J["bounced_" + c if c != "blocked" else "blocked"],
            "bounces.by_status of class %s" % c)
 
+    # -- by_domain (PRODUCT.md): the document's counts per recipient
+    # domain, which add up to the document's own (fewer than 50 domains
+    # here: none in "(other)")
+    D = J.get("by_domain", [])
+    check(D and all(d["domain"] != "(other)" for d in D),
+          "by_domain: every domain its own row")
+    for k in ("recipients", "queued", "sent", "deferred", "failed",
+              "bounced_hard", "bounced_soft", "blocked", "suppressed",
+              "complained", "unsubscribed", "opened_unique", "opens",
+              "clicked_unique", "clicks"):
+        eq(sum(d[k] for d in D), J[k], "by_domain's %s summed" % k)
+    eq(sorted(d["domain"] for d in D), sorted(L["domains"]),
+       "by_domain's domains, each recipient's")
+
     # -- providers: every recipient in one row; each row's rates of its
     # own counts
     P = J.get("providers", [])

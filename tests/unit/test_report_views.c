@@ -68,7 +68,14 @@ test_funnel(void)
 static void
 test_provider_rates(void)
 {
-    struct store_provider_row p = {"google", 10, 9, 6, 2, 2, 3, 1};
+    struct report_group p = {.name = "google",
+                             .recipients = 10,
+                             .attempted = 9,
+                             .delivered = 6,
+                             .deferred = 2,
+                             .bounced = 2,
+                             .opened = 3,
+                             .clicked = 1};
     struct report_rate r[REPORT_PRATE_N];
 
     report_provider_rates(&p, r);
@@ -190,15 +197,34 @@ group(const char *domain, void *arg)
     return NULL;
 }
 
+struct two {
+    struct text p, d;
+};
+
 static int
-provider_cb(const struct store_provider_row *p, void *arg)
+provider_cb(const struct report_group *p, void *arg)
 {
-    struct text *t = arg;
+    struct text *t = &((struct two *)arg)->p;
     size_t n = strlen(t->b);
 
     snprintf(t->b + n, sizeof t->b - n, "%s %ld %ld %ld %ld %ld %ld %ld;",
-             p->provider ? p->provider : "-", p->recipients, p->attempted,
-             p->delivered, p->deferred, p->bounced, p->opened, p->clicked);
+             p->name, p->recipients, p->attempted, p->delivered, p->deferred,
+             p->bounced, p->opened, p->clicked);
+    return 0;
+}
+
+static int
+domain_cb(const struct report_group *d, void *arg)
+{
+    struct text *t = &((struct two *)arg)->d;
+    size_t n = strlen(t->b);
+
+    snprintf(t->b + n, sizeof t->b - n,
+             "%s %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld;",
+             d->name, d->recipients, d->queued, d->delivered, d->waiting,
+             d->failed, d->bounced_hard, d->bounced_soft, d->blocked,
+             d->suppressed, d->complained, d->unsubscribed, d->opened_unique,
+             d->opens, d->clicked_unique, d->clicks);
     return 0;
 }
 
@@ -232,6 +258,7 @@ test_store(void)
     struct err e;
     struct store_rate_counts c;
     struct text t;
+    struct two tw;
     long n, tm[4] = {0, 0, 0, 0};
     int64_t first;
 
@@ -278,16 +305,15 @@ test_store(void)
         "(1, 3, 'open', 1000, 0, NULL),"
         "(1, 3, 'click', 1000, 0, 'https://a.test/1'),"
         "(1, -1, 'open', 9000000, 0, NULL),"
+        /* a complained; f unsubscribed by mail (matched by address) */
+        "(1, 1, 'complaint', 5000, 0, NULL),"
+        "(1, 6, 'unsubscribe', 5000, 1, NULL),"
         "(2, 1, 'open', 1000, 0, NULL), (2, 1, 'click', 1000, 0, 'x');");
 
     TH_CHECK(store_report_counts(st, 1, &c, &e) == 0 && c.delivered == 3 &&
                  c.bounced == 3 && c.opened == 2 && c.clicked == 2,
              "counts: people among the delivered (%ld %ld %ld %ld)",
              c.delivered, c.bounced, c.opened, c.clicked);
-    TH_CHECK(store_report_attempted(st, 1, &n, &e) == 0 && n == 7,
-             "attempted: every row a relay answered for, not one only "
-             "claimed (got %ld)",
-             n);
 
     memset(&t, 0, sizeof t);
     TH_CHECK(store_report_bounce_status(st, 1, reply_cb, &t, &e) == 0,
@@ -301,23 +327,43 @@ test_store(void)
              "bounce top: the largest reply, with an address, at most the "
              "limit");
 
-    memset(&t, 0, sizeof t);
-    TH_CHECK(report_providers(st, 1, group, NULL, 10, provider_cb, &t, &e) == 0,
-             "providers: ok (%s)", e.msg);
+    memset(&tw, 0, sizeof tw);
+    TH_CHECK(report_groups(st, 1, group, NULL, 10, provider_cb, 10, domain_cb,
+                           &tw, &n, &e) == 0,
+             "groups: ok (%s)", e.msg);
+    TH_CHECK(n == 7,
+             "groups: the recipients a relay answered for, not one only "
+             "claimed (got %ld)",
+             n);
     /* x.test: 3 bounced; google: a and b delivered, b deferred once
      * (attempts 2), both opened (b's open a proxy's: not counted), both
      * clicked; y.test: one deferred, one skipped (no attempt), one
      * claimed and put back (not handed over, not deferred); the
      * forgotten one: no domain */
-    TH_STREQ(t.b,
+    TH_STREQ(tw.p.b,
              "x.test 3 3 0 0 3 0 0;y.test 3 1 0 1 0 0 0;google 2 2 2 1 0 1 2;"
              "(forgotten) 1 1 1 0 0 1 0;",
              "providers: grouped by the caller, largest first, with counts");
-    memset(&t, 0, sizeof t);
-    TH_CHECK(report_providers(st, 1, group, NULL, 1, provider_cb, &t, &e) == 0,
-             "providers: ok (%s)", e.msg);
-    TH_STREQ(t.b, "x.test 3 3 0 0 3 0 0;(other) 6 4 3 2 0 2 2;",
+    /* by domain: recipients queued sent deferred failed hard soft blocked
+     * suppressed complained unsubscribed opened opens clicked clicks */
+    TH_STREQ(tw.d.b,
+             "x.test 3 0 0 0 0 2 0 1 0 0 0 1 1 1 1;"
+             "y.test 3 1 0 1 0 0 0 0 1 0 1 0 0 0 0;"
+             "(forgotten) 1 0 1 0 0 0 0 0 0 0 0 1 1 0 0;"
+             "g.test 1 0 1 0 0 0 0 0 0 0 0 0 0 1 1;"
+             "gmail.com 1 0 1 0 0 0 0 0 0 1 0 1 2 1 2;",
+             "domains: each its own, the counts of report NAME");
+    memset(&tw, 0, sizeof tw);
+    TH_CHECK(report_groups(st, 1, group, NULL, 1, provider_cb, 2, domain_cb,
+                           &tw, &n, &e) == 0,
+             "groups: ok (%s)", e.msg);
+    TH_STREQ(tw.p.b, "x.test 3 3 0 0 3 0 0;(other) 6 4 3 2 0 2 2;",
              "providers: the k largest, then the rest summed");
+    TH_STREQ(tw.d.b,
+             "x.test 3 0 0 0 0 2 0 1 0 0 0 1 1 1 1;"
+             "y.test 3 1 0 1 0 0 0 0 1 0 1 0 0 0 0;"
+             "(other) 3 0 3 0 0 0 0 0 0 1 0 2 3 2 3;",
+             "domains: the k largest, then the rest summed");
 
     memset(&t, 0, sizeof t);
     TH_CHECK(store_report_links(st, 1, 10, link_cb, &t, &e) == 0,

@@ -196,3 +196,45 @@ CREATE TABLE daily_sent (
     sent    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (domain, day)
 ) WITHOUT ROWID;
+
+-- 012_ledger_counts: each campaign's ledger rows counted by state, bounce
+-- class and was_uncertain, kept by the triggers on sends in the same
+-- transaction as the change (store_ledger_counts reads a few rows).
+CREATE TABLE ledger_counts (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    state       TEXT NOT NULL,
+    class       TEXT NOT NULL,
+    uncertain   INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, state, class, uncertain)
+) WITHOUT ROWID;
+
+CREATE TRIGGER sends_count_insert AFTER INSERT ON sends BEGIN
+    INSERT INTO ledger_counts(campaign_id, state, class, uncertain, n)
+    VALUES (new.campaign_id, new.state, COALESCE(new.bounce_class, ''),
+            new.was_uncertain, 1)
+    ON CONFLICT(campaign_id, state, class, uncertain) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER sends_count_delete AFTER DELETE ON sends BEGIN
+    UPDATE ledger_counts SET n = n - 1
+    WHERE campaign_id = old.campaign_id AND state = old.state
+      AND class = COALESCE(old.bounce_class, '')
+      AND uncertain = old.was_uncertain;
+END;
+
+CREATE TRIGGER sends_count_update
+AFTER UPDATE OF campaign_id, state, bounce_class, was_uncertain ON sends
+WHEN old.campaign_id IS NOT new.campaign_id OR old.state IS NOT new.state
+  OR old.bounce_class IS NOT new.bounce_class
+  OR old.was_uncertain IS NOT new.was_uncertain
+BEGIN
+    UPDATE ledger_counts SET n = n - 1
+    WHERE campaign_id = old.campaign_id AND state = old.state
+      AND class = COALESCE(old.bounce_class, '')
+      AND uncertain = old.was_uncertain;
+    INSERT INTO ledger_counts(campaign_id, state, class, uncertain, n)
+    VALUES (new.campaign_id, new.state, COALESCE(new.bounce_class, ''),
+            new.was_uncertain, 1)
+    ON CONFLICT(campaign_id, state, class, uncertain) DO UPDATE SET n = n + 1;
+END;

@@ -323,7 +323,11 @@ EOF
     assert_not_contains "$(q "SELECT group_concat(sql) FROM sqlite_master WHERE name IN ('sends', 'events');")" \
         "REFERENCES contacts"
     assert_eq "$(q "SELECT name FROM sqlite_master WHERE tbl_name IN ('sends', 'events') ORDER BY name;")" \
-        "$(printf 'events\nevents_campaign\nevents_contact\nsends\nsends_state')"
+        "$(printf 'events\nevents_campaign\nevents_contact\nsends\nsends_count_delete\nsends_count_insert\nsends_count_update\nsends_state')"
+    # the counts 012 built from the migrated ledger, and kept since
+    assert_eq "$(q "SELECT campaign_id, state, class, uncertain, n FROM ledger_counts WHERE n != 0 ORDER BY 1, 2, 3, 4;")" \
+        "$(q "SELECT campaign_id, state, COALESCE(bounce_class, ''), was_uncertain, count(*) FROM sends GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;")" \
+        "the ledger's counts after the migration"
     assert_eq "$(q 'PRAGMA foreign_key_check;')" ""
     integrity
     local k got=

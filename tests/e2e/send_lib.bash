@@ -55,11 +55,29 @@ stop_pid() {
 # send_teardown - stop every server this test started.
 send_teardown() {
     local pid
-    [ -f "$BATS_TEST_TMPDIR/servers.pids" ] || return 0
-    while read -r pid; do
-        stop_pid "$pid"
-    done <"$BATS_TEST_TMPDIR/servers.pids"
-    rm -f "$BATS_TEST_TMPDIR/servers.pids"
+    if [ -f "$BATS_TEST_TMPDIR/servers.pids" ]; then
+        while read -r pid; do
+            stop_pid "$pid"
+        done <"$BATS_TEST_TMPDIR/servers.pids"
+        rm -f "$BATS_TEST_TMPDIR/servers.pids"
+    fi
+    ledger_counts_agree
+}
+
+# ledger_counts_agree - the counts the triggers of 012_ledger_counts kept
+# equal a full count of the ledger, whatever the test did to it (sends,
+# crashes, cancels, bounces, forgets, resends): run after every test that
+# tears its servers down.  A database that is not there, cannot be read
+# (a test made it so) or predates the counts says nothing.
+ledger_counts_agree() {
+    local kept full
+    [ -n "${DB:-}" ] && [ -f "$DB" ] || return 0
+    kept=$(sqlite3 -batch "$DB" "SELECT campaign_id, state, class, uncertain, n FROM ledger_counts WHERE n != 0 ORDER BY 1, 2, 3, 4;" 2>/dev/null) || return 0
+    full=$(sqlite3 -batch "$DB" "SELECT campaign_id, state, COALESCE(bounce_class, ''), was_uncertain, count(*) FROM sends GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;" 2>/dev/null) || return 0
+    [ "$kept" = "$full" ] || {
+        printf 'ledger_counts differ from a full count of the ledger:\n  kept: %s\n  full: %s\n' "$kept" "$full" >&2
+        return 1
+    }
 }
 
 # start_sink [PORT] [SINK OPTIONS...] - Postfix smtp-sink on 127.0.0.1,

@@ -559,6 +559,102 @@ test_unbuildable(const char *dir)
     unlink(path);
 }
 
+/* counts - "state/class/uncertain=n ..." of campaign 1: from the counts
+ * the triggers keep (kept 1) or from a full count of the ledger */
+static char *
+counts(sqlite3 *db, int kept)
+{
+    static char out[1024];
+    sqlite3_stmt *s;
+    size_t o = 0;
+
+    sqlite3_prepare_v2(
+        db,
+        kept ? "SELECT state, class, uncertain, n FROM ledger_counts "
+               "WHERE campaign_id = 1 AND n != 0 ORDER BY 1, 2, 3"
+             : "SELECT state, COALESCE(bounce_class, ''), was_uncertain, "
+               "count(*) FROM sends WHERE campaign_id = 1 "
+               "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        -1, &s, NULL);
+    out[0] = '\0';
+    while (s != NULL && sqlite3_step(s) == SQLITE_ROW && o < sizeof out - 80)
+        o += (size_t)snprintf(
+            out + o, sizeof out - o, "%s/%s/%d=%d ", sqlite3_column_text(s, 0),
+            sqlite3_column_text(s, 1), sqlite3_column_int(s, 2),
+            sqlite3_column_int(s, 3));
+    sqlite3_finalize(s);
+    return out;
+}
+
+/* ledger_counts - 012_ledger_counts's triggers keep each campaign's
+ * counts through inserts, state changes, bounces, uncertainty, deletes
+ * and a campaign's deletion; store_ledger_counts reads them */
+static void
+test_ledger_counts(const char *dir)
+{
+    char path[256], full[1024];
+    struct store *st;
+    struct store_counts c;
+    struct err e;
+    sqlite3 *db;
+
+    snprintf(path, sizeof path, "%s/counts.db", dir);
+    err_clear(&e);
+    st = store_open(path, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "counts: created (%s)", e.msg);
+    if (st == NULL)
+        return;
+    sqlite3_open(path, &db);
+    sqlite3_exec(
+        db,
+        "INSERT INTO campaigns(id, name, template, created_at) VALUES "
+        "(1, 'one', 't', 0), (2, 'two', 't', 0);"
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k "
+        "  WHERE i < 50) "
+        "INSERT INTO sends(campaign_id, contact_id, queued_at) "
+        "SELECT 1, i, 0 FROM k UNION ALL SELECT 2, i, 0 FROM k;"
+        "UPDATE sends SET state = 'sending', attempts = 1 "
+        "  WHERE campaign_id = 1 AND contact_id <= 30;"
+        "UPDATE sends SET state = 'sent' WHERE campaign_id = 1 "
+        "  AND contact_id <= 20;"
+        "UPDATE sends SET state = 'bounced', bounce_class = 'hard' "
+        "  WHERE campaign_id = 1 AND contact_id <= 3;"
+        "UPDATE sends SET state = 'bounced', bounce_class = 'soft' "
+        "  WHERE campaign_id = 1 AND contact_id = 4;"
+        "UPDATE sends SET state = 'uncertain', was_uncertain = 1 "
+        "  WHERE campaign_id = 1 AND contact_id BETWEEN 21 AND 24;"
+        "UPDATE sends SET was_uncertain = 2 "
+        "  WHERE campaign_id = 1 AND contact_id = 21;"
+        "UPDATE sends SET last_text = 'no change counted' "
+        "  WHERE campaign_id = 1;"
+        "DELETE FROM sends WHERE campaign_id = 1 AND contact_id = 50;",
+        NULL, NULL, NULL);
+    snprintf(full, sizeof full, "%s", counts(db, 0));
+    TH_STREQ(counts(db, 1), full, "counts: kept equal a full count");
+    TH_STREQ(full,
+             "bounced/hard/0=3 bounced/soft/0=1 queued//0=19 sending//0=6 "
+             "sent//0=16 uncertain//1=3 uncertain//2=1 ",
+             "counts: the full count is what the changes made");
+    TH_CHECK(store_ledger_counts(st, 1, &c, &e) == 0 && c.recipients == 49 &&
+                 c.sent == 16 && c.bounced_hard == 3 && c.bounced_soft == 1 &&
+                 c.queued == 19 && c.sending == 6 && c.uncertain == 4 &&
+                 c.was_uncertain == 4 && c.uncertain_retry == 3,
+             "counts: store_ledger_counts reads them (%ld recipients, %ld "
+             "sent, %ld uncertain, %ld to retry)",
+             c.recipients, c.sent, c.uncertain, c.uncertain_retry);
+    TH_CHECK(store_ledger_counts(st, 2, &c, &e) == 0 && c.recipients == 50 &&
+                 c.queued == 50,
+             "counts: the other campaign's are its own");
+    sqlite3_exec(
+        db, "PRAGMA foreign_keys = ON; DELETE FROM campaigns WHERE id = 2;",
+        NULL, NULL, NULL);
+    TH_CHECK(store_ledger_counts(st, 2, &c, &e) == 0 && c.recipients == 0,
+             "counts: a deleted campaign's go with it");
+    sqlite3_close(db);
+    store_close(st);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -631,6 +727,7 @@ main(void)
     test_suppressions(dir);
     test_cancel(dir);
     test_unbuildable(dir);
+    test_ledger_counts(dir);
     unlink(a);
     unlink(b);
     snprintf(a, sizeof a, "%s/migrated.db-wal", dir);

@@ -130,7 +130,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "ON CONFLICT DO NOTHING",
     [S_FREEZE_COUNT - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET frozen_at = ?2, recipients = "
-        "  (SELECT count(*) FROM sends WHERE campaign_id = ?1) WHERE id = ?1",
+        "  (SELECT COALESCE(sum(n), 0) FROM ledger_counts "
+        "   WHERE campaign_id = ?1) WHERE id = ?1",
     /* a crash left these claimed, with no journal to say more: the dot
      * may have gone out */
     [S_RECOVER - STORE_SLOT_LEDGER] =
@@ -223,8 +224,9 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "WHERE id = ?1",
     [S_CAMPAIGN_THAW - STORE_SLOT_LEDGER] =
         "UPDATE campaigns SET template_src = NULL WHERE id = ?1 AND "
-        "  NOT EXISTS (SELECT 1 FROM sends WHERE campaign_id = ?1 AND "
-        "    (state = 'sent' OR state = 'uncertain' OR was_uncertain > 0))",
+        "  NOT EXISTS (SELECT 1 FROM ledger_counts WHERE campaign_id = ?1 "
+        "    AND n > 0 AND (state = 'sent' OR state = 'uncertain' "
+        "      OR uncertain > 0))",
     [S_CONTACT_SENDS - STORE_SLOT_LEDGER] =
         "SELECT k.name, s.state, s.attempts, s.last_code, s.last_status, "
         "  s.last_text, s.bounce_class, s.done_at "

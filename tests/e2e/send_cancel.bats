@@ -190,7 +190,7 @@ EOF
     assert_eq "$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")" "$rows" "ledger rows after the migration"
     assert_eq "$(q "PRAGMA table_info(sends);")" "$cols" "columns after the migration"
     assert_eq "$(q "SELECT name FROM sqlite_master WHERE tbl_name = 'sends' ORDER BY name;")" \
-        "$(printf 'sends\nsends_state')"
+        "$(printf 'sends\nsends_count_delete\nsends_count_insert\nsends_count_update\nsends_state')"
     assert_eq "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'sends_new';")" 0
     assert_contains "$(q "SELECT sql FROM sqlite_master WHERE name = 'sends';")" "WITHOUT ROWID"
     assert_eq "$(q 'PRAGMA foreign_key_check;')" ""

@@ -72,7 +72,7 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
     struct store *st;
     struct err e;
     struct now now = {0, ""};
-    long cancelled = 0;
+    long cancelled = 0, unfrozen = 0;
     int c, code = 0, rc, lock = -1, rebased = 0, resched = 0;
     int64_t cid, at = 0;
 
@@ -134,7 +134,8 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
              store_campaign_reschedule(st, now.id, clock_now(), &at, &e)) == -1)
         rc = -1;
     if (rc == 1 && ctl != NULL && strcmp(ctl, "cancel") == 0 &&
-        store_ledger_cancel(st, now.id, clock_now(), &cancelled, &e) == -1)
+        store_ledger_cancel(st, now.id, clock_now(), &cancelled, &unfrozen,
+                            &e) == -1)
         rc = -1;
     if (rc == 1 && store_commit(st, &e) == -1)
         rc = -1;
@@ -146,8 +147,13 @@ control(struct ctx *ctx, int argc, char **argv, const char *name,
         log_warnx("no campaign \"%s\" (see campaign report)", argv[optind]);
         code = EX_NOINPUT;
     } else if (ctl != NULL && strcmp(ctl, "cancel") == 0) {
-        printf("campaign %s %s; %ld recipients left to send are cancelled\n",
-               argv[optind], said, cancelled);
+        printf("campaign %s %s; %ld recipients left to send are cancelled",
+               argv[optind], said, cancelled + unfrozen);
+        if (unfrozen > 0)
+            printf(" (%ld of them members not frozen yet, which the "
+                   "campaign's recipients no longer count)",
+                   unfrozen);
+        putchar('\n');
     } else if (resched) {
         char t[40];
         printf("campaign %s %s: scheduled for %s; the next campaign run-due "

@@ -213,6 +213,10 @@ mailjob_check_one(const struct store_member *m, void *arg)
 
     if (m->status != NULL && strcmp(m->status, "active") != 0)
         return 0;
+    if (k->limit > 0 && k->checked >= k->limit) {
+        k->more = 1;
+        return 1;
+    }
     k->checked++;
     if (email_smtputf8(m->email) && k->smtputf8++ == 0)
         snprintf(k->smtputf8_example, sizeof k->smtputf8_example, "%s",
@@ -247,7 +251,7 @@ mailjob_check_report(const struct mailjob_check *k)
 {
     char who[MAILJOB_CHECK_EXAMPLES * (EMAIL_MAX + 2) + 64];
 
-    mailjob_smtputf8_note(k->smtputf8, k->smtputf8_example);
+    mailjob_smtputf8_note(k->smtputf8, k->more, k->smtputf8_example);
     for (size_t i = 0; i < k->nprob; i++) {
         const struct mailjob_problem *p = &k->prob[i];
         size_t n = 0;
@@ -277,14 +281,15 @@ mailjob_check_report(const struct mailjob_check *k)
 }
 
 void
-mailjob_smtputf8_note(long n, const char *example)
+mailjob_smtputf8_note(long n, int more, const char *example)
 {
     if (n <= 0)
         return;
-    log_warnx("note: %ld recipient%s SMTPUTF8 (a UTF-8 address, e.g. %s): "
+    log_warnx("note: %s%ld recipient%s SMTPUTF8 (a UTF-8 address, e.g. %s): "
               "sent only through a relay that offers it (RFC 6531), held "
               "otherwise - campaign doctor says whether yours does",
-              n, n == 1 ? " needs" : "s need", example);
+              more ? "at least " : "", n, n == 1 ? " needs" : "s need",
+              example);
 }
 
 int

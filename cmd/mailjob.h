@@ -90,6 +90,8 @@ void mailjob_dmarc_warn(const struct mailjob *j, const char *from);
 struct mailjob_check {
     struct composer *comp;
     int64_t now;
+    long limit;    /* check at most this many (0: every one) */
+    int more;      /* the limit stopped it: recipients are left unchecked */
     long checked;  /* mailable recipients checked */
     long failed;   /* of them, whose message cannot be built */
     long unnamed;  /* failed for a problem past MAILJOB_CHECK_PROBLEMS */
@@ -118,9 +120,10 @@ int mailjob_check_one(const struct store_member *m, void *arg);
  * else the exit code (k->kind). */
 int mailjob_check_report(const struct mailjob_check *k);
 
-/* mailjob_smtputf8_note - say on stderr that n recipients (example one of
- * them) have a UTF-8 address, which only a relay offering SMTPUTF8 (RFC
- * 6531) takes: held otherwise.  Nothing when n is 0. */
-void mailjob_smtputf8_note(long n, const char *example);
+/* mailjob_smtputf8_note - say on stderr that n recipients (at least n,
+ * with more: a check that stopped at its limit; example one of them) have
+ * a UTF-8 address, which only a relay offering SMTPUTF8 (RFC 6531) takes:
+ * held otherwise.  Nothing when n is 0. */
+void mailjob_smtputf8_note(long n, int more, const char *example);
 
 #endif

@@ -50,16 +50,21 @@ CREATE TABLE contact_merged (
     into_id INTEGER NOT NULL
 );
 
+-- 013_freeze_chunks added gen to lists and memberships: a campaign
+-- freezes the members whose gen is at most the list's gen when it started
+-- (which then moves on), however long its freeze takes.
 CREATE TABLE lists (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    gen        INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE memberships (
     list_id    INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
     contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
     added_at   INTEGER NOT NULL,
+    gen        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (list_id, contact_id)
 ) WITHOUT ROWID;
 CREATE INDEX memberships_contact ON memberships(contact_id);
@@ -89,6 +94,9 @@ CREATE INDEX suppressions_email ON suppressions(email) WHERE email IS NOT NULL;
 -- the counts at the last resume; scheduled_at and sender_domain from
 -- 009_schedule: the instant `send --at` set, and the From domain whose
 -- daily cap the campaign counts against.
+-- 013_freeze_chunks added freeze_gen (the list's gen the campaign
+-- freezes) and freeze_after (the freeze goes on with the members after
+-- this contact id; NULL once complete).
 CREATE TABLE campaigns (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -108,7 +116,9 @@ CREATE TABLE campaigns (
     breaker_hard INTEGER NOT NULL DEFAULT 0,
     breaker_complaints INTEGER NOT NULL DEFAULT 0,
     scheduled_at INTEGER,
-    sender_domain TEXT
+    sender_domain TEXT,
+    freeze_gen  INTEGER,
+    freeze_after INTEGER
 );
 
 -- 005_cancelled rebuilt sends to add the state cancelled (SQLite cannot

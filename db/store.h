@@ -330,22 +330,37 @@ int store_campaign_set_control(struct store *st, const char *name,
                                const char *control, const char *status,
                                struct err *e);
 
-/* store_ledger_freeze - add the list's members not yet in the ledger:
- * mailable ones queued, the others skipped; count the recipients. */
+/* store_ledger_freeze - start the campaign's freeze (in the transaction
+ * that starts it): its recipients are the list's members now, and the
+ * members added from now on are not (013_freeze_chunks.sql); none is in
+ * the ledger yet: store_ledger_freeze_more adds them. */
 int store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                         int64_t now, struct err *e);
+/* store_ledger_freeze_more - add the next n of those members (in contact
+ * order) not yet in the ledger: mailable ones queued, the others skipped.
+ * *left 1 while members remain to freeze; 0 once the freeze is complete
+ * (at once for a campaign that froze in one statement before 013). */
+int store_ledger_freeze_more(struct store *st, int64_t campaign, int64_t now,
+                             int n, int *left, struct err *e);
+/* store_ledger_unfrozen - 1 when contact, not in the campaign's ledger, is
+ * one of its recipients that the freeze under way has yet to add; 0 when
+ * not (it joined the list after the campaign started), -1. */
+int store_ledger_unfrozen(struct store *st, int64_t campaign, int64_t contact,
+                          struct err *e);
 /* store_ledger_cancel - `campaign cancel`: the campaign's rows left to
  * send (queued, deferred, unbuildable, held, uncertain still owed their
- * retry)
- * become cancelled; rows sending are left to the send that claimed them (its
- * results cancel a row that would wait for another attempt, once the
- * campaign's control is "cancel").  *n is how many.  The caller holds the
+ * retry) become cancelled; rows sending are left to the send that claimed
+ * them (its results cancel a row that would wait for another attempt,
+ * once the campaign's control is "cancel").  *n is how many.  A freeze
+ * under way ends: *unfrozen members were not frozen yet, and are no
+ * longer among the campaign's recipients.  The caller holds the
  * transaction that also sets the control. */
 int store_ledger_cancel(struct store *st, int64_t campaign, int64_t now,
-                        long *n, struct err *e);
+                        long *n, long *unfrozen, struct err *e);
 /* store_ledger_pending - the recipients left to send (queued, sending,
- * deferred, uncertain, unbuildable, held) as members, in contact id order,
- * streamed; returns as store_members. */
+ * deferred, uncertain, unbuildable, held), then the members a freeze
+ * under way has yet to add, as members, in contact id order, streamed;
+ * returns as store_members. */
 int store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
                          void *arg, struct err *e);
 /* store_ledger_requeue_unbuildable - the rows whose message could not be
@@ -425,7 +440,9 @@ struct store_counts {
         unbuildable,     /* the message could not be built: retried later */
         held,            /* the client held it (SMTPUTF8, SIZE): retried */
         was_uncertain,   /* rows that were ever uncertain */
-        uncertain_retry; /* uncertain rows still owed their one retry */
+        uncertain_retry, /* uncertain rows still owed their one retry */
+        unfrozen;        /* members not in the ledger yet (a freeze under
+                            way): counted in recipients and queued too */
 };
 int store_ledger_counts(struct store *st, int64_t campaign,
                         struct store_counts *c, struct err *e);

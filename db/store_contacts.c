@@ -107,10 +107,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
     [S_LIST_ADD - STORE_SLOT_CONTACTS] =
         "INSERT INTO lists(name, created_at) VALUES (?1, ?2)",
     /* many at once: ?3 is a JSON array of contact ids; "WHERE true" tells
-     * the parser that ON CONFLICT belongs to the INSERT */
+     * the parser that ON CONFLICT belongs to the INSERT.  A new member
+     * has the list's gen: a campaign that started before is not frozen
+     * with it (013_freeze_chunks.sql) */
     [S_MEMBER_ADD - STORE_SLOT_CONTACTS] =
-        "INSERT INTO memberships(list_id, contact_id, added_at) "
-        "SELECT ?1, value, ?2 FROM json_each(?3) WHERE true "
+        "INSERT INTO memberships(list_id, contact_id, added_at, gen) "
+        "SELECT ?1, value, ?2, (SELECT gen FROM lists WHERE id = ?1) "
+        "FROM json_each(?3) WHERE true "
         "ON CONFLICT DO NOTHING",
     [S_LISTS - STORE_SLOT_CONTACTS] =
         "SELECT l.name, l.created_at, count(m.contact_id), "

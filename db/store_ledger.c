@@ -23,6 +23,12 @@ enum stmt_id {
     S_CAMPAIGN_CONTROL_SET,
     S_FREEZE,
     S_FREEZE_COUNT,
+    S_FREEZE_BEGIN,
+    S_FREEZE_GEN,
+    S_FREEZE_UPPER,
+    S_FREEZE_STATE,
+    S_FREEZE_PENDING,
+    S_PENDING_UNFROZEN,
     S_RECOVER,
     S_RELEASE,
     S_CLAIM_QUEUED,
@@ -115,8 +121,10 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "UPDATE campaigns SET control = ?2, "
         "  status = CASE WHEN ?3 IS NULL THEN status "
         "    ELSE ?3 END WHERE name = ?1",
-    /* members minus suppressed minus already in the ledger: the mailable
-     * ones queued, the others recorded as skipped (the report's
+    /* one chunk of the freeze (013_freeze_chunks.sql): the members in
+     * (?4, ?5] of contact ids that were members when the campaign
+     * started (gen ?6), minus already in the ledger: the mailable ones
+     * queued, the others recorded as skipped (the report's
      * "suppressed") */
     [S_FREEZE - STORE_SLOT_LEDGER] =
         "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
@@ -126,12 +134,50 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "  CASE WHEN c.status = 'active' THEN NULL "
         "    ELSE 'suppressed: ' || c.status END "
         "FROM memberships m JOIN contacts c ON c.id = m.contact_id "
-        "WHERE m.list_id = ?3 "
+        "WHERE m.list_id = ?3 AND m.contact_id > ?4 AND m.contact_id <= ?5 "
+        "  AND m.gen <= ?6 "
         "ON CONFLICT DO NOTHING",
+    /* where the freeze has got to (NULL: complete); once complete, the
+     * recipients are the ledger's rows */
     [S_FREEZE_COUNT - STORE_SLOT_LEDGER] =
-        "UPDATE campaigns SET frozen_at = ?2, recipients = "
-        "  (SELECT COALESCE(sum(n), 0) FROM ledger_counts "
-        "   WHERE campaign_id = ?1) WHERE id = ?1",
+        "UPDATE campaigns SET freeze_after = ?2, recipients = CASE "
+        "  WHEN ?2 IS NULL THEN (SELECT COALESCE(sum(n), 0) "
+        "    FROM ledger_counts WHERE campaign_id = ?1) "
+        "  ELSE recipients END WHERE id = ?1",
+    /* the start of the freeze: the list's members now (their gen), and
+     * how many (the recipients until the freeze completes) */
+    [S_FREEZE_BEGIN - STORE_SLOT_LEDGER] =
+        "UPDATE campaigns SET frozen_at = ?2, freeze_after = 0, "
+        "  freeze_gen = (SELECT gen FROM lists WHERE id = ?3), "
+        "  recipients = (SELECT count(*) FROM memberships "
+        "    WHERE list_id = ?3) "
+        "WHERE id = ?1",
+    /* ... after which the list's new members have a greater gen */
+    [S_FREEZE_GEN - STORE_SLOT_LEDGER] =
+        "UPDATE lists SET gen = gen + 1 WHERE id = ?1",
+    /* the ?3rd member after contact id ?2: the end of the next chunk */
+    [S_FREEZE_UPPER - STORE_SLOT_LEDGER] =
+        "SELECT contact_id FROM memberships "
+        "WHERE list_id = ?1 AND contact_id > ?2 "
+        "ORDER BY contact_id LIMIT 1 OFFSET ?3 - 1",
+    /* a member not in the ledger that its freeze under way will add */
+    [S_FREEZE_PENDING - STORE_SLOT_LEDGER] =
+        "SELECT 1 FROM campaigns k JOIN memberships m "
+        "  ON m.list_id = k.list_id AND m.contact_id = ?2 "
+        "WHERE k.id = ?1 AND k.freeze_after IS NOT NULL "
+        "  AND ?2 > k.freeze_after AND m.gen <= k.freeze_gen",
+    /* the members its freeze under way has yet to add, after the ledger's
+     * rows left to send (S_PENDING) */
+    [S_PENDING_UNFROZEN - STORE_SLOT_LEDGER] =
+        "SELECT c.id, c.email, c.attrs, c.status "
+        "FROM campaigns k JOIN memberships m ON m.list_id = k.list_id "
+        "JOIN contacts c ON c.id = m.contact_id "
+        "WHERE k.id = ?1 AND k.freeze_after IS NOT NULL "
+        "  AND m.contact_id > k.freeze_after AND m.gen <= k.freeze_gen "
+        "ORDER BY m.contact_id",
+    [S_FREEZE_STATE - STORE_SLOT_LEDGER] =
+        "SELECT list_id, freeze_gen, freeze_after, recipients "
+        "FROM campaigns WHERE id = ?1",
     /* a crash left these claimed, with no journal to say more: the dot
      * may have gone out */
     [S_RECOVER - STORE_SLOT_LEDGER] =
@@ -556,7 +602,7 @@ store_campaign_set_control(struct store *st, const char *name,
 
 int
 store_ledger_cancel(struct store *st, int64_t campaign, int64_t now, long *n,
-                    struct err *e)
+                    long *unfrozen, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_CANCEL, e);
 
@@ -567,26 +613,101 @@ store_ledger_cancel(struct store *st, int64_t campaign, int64_t now, long *n,
     if (store_stmt_done(st, s, e, "cancel recipients") == -1)
         return -1;
     *n = sqlite3_changes(st->db);
-    return 0;
+    /* a freeze under way ends: the members not frozen yet are never
+     * sent (*unfrozen), and the recipients are the ledger's */
+    struct store_counts c;
+    memset(&c, 0, sizeof c);
+    if (store_ledger_counts(st, campaign, &c, e) == -1 ||
+        (s = stmt(st, S_FREEZE_COUNT, e)) == NULL)
+        return -1;
+    *unfrozen = c.unfrozen;
+    sqlite3_bind_int64(s, 1, campaign);
+    return store_stmt_done(st, s, e, "end the freeze");
 }
 
 int
 store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
                     int64_t now, struct err *e)
 {
-    sqlite3_stmt *s = stmt(st, S_FREEZE, e);
+    sqlite3_stmt *s = stmt(st, S_FREEZE_BEGIN, e);
 
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, list_id);
-    if (store_stmt_done(st, s, e, "freeze recipients") == -1)
+    if (store_stmt_done(st, s, e, "freeze recipients") == -1 ||
+        (s = stmt(st, S_FREEZE_GEN, e)) == NULL)
         return -1;
-    if ((s = stmt(st, S_FREEZE_COUNT, e)) == NULL)
+    sqlite3_bind_int64(s, 1, list_id);
+    return store_stmt_done(st, s, e, "freeze recipients");
+}
+
+/* freeze_state - the campaign's list, gen and cursor; *after -1 when the
+ * freeze is complete (or the campaign froze before 013). */
+static int
+freeze_state(struct store *st, int64_t campaign, int64_t *list_id, int64_t *gen,
+             int64_t *after, int64_t *members, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_FREEZE_STATE, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    *after = -1;
+    *list_id = *gen = *members = 0;
+    sqlite3_bind_int64(s, 1, campaign);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+        sqlite3_column_type(s, 2) != SQLITE_NULL) {
+        *list_id = sqlite3_column_int64(s, 0);
+        *gen = sqlite3_column_int64(s, 1);
+        *after = sqlite3_column_int64(s, 2);
+        *members = sqlite3_column_int64(s, 3);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read the freeze");
+    return 0;
+}
+
+int
+store_ledger_freeze_more(struct store *st, int64_t campaign, int64_t now, int n,
+                         int *left, struct err *e)
+{
+    sqlite3_stmt *s;
+    int64_t list_id, gen, after, upper = INT64_MAX, members;
+    int rc;
+
+    *left = 0;
+    if (freeze_state(st, campaign, &list_id, &gen, &after, &members, e) == -1)
+        return -1;
+    if (after < 0)
+        return 0;
+    if ((s = stmt(st, S_FREEZE_UPPER, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, list_id);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int(s, 3, n > 0 ? n : 1);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        upper = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "freeze recipients");
+    if ((s = stmt(st, S_FREEZE, e)) == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
     sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, list_id);
+    sqlite3_bind_int64(s, 4, after);
+    sqlite3_bind_int64(s, 5, upper);
+    sqlite3_bind_int64(s, 6, gen);
+    if (store_stmt_done(st, s, e, "freeze recipients") == -1 ||
+        (s = stmt(st, S_FREEZE_COUNT, e)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    if (upper != INT64_MAX)
+        sqlite3_bind_int64(s, 2, upper);
+    *left = upper != INT64_MAX;
     return store_stmt_done(st, s, e, "freeze recipients");
 }
 
@@ -752,6 +873,42 @@ store_ledger_result(struct store *st, const struct store_result *r,
 }
 
 int
+store_ledger_unfrozen(struct store *st, int64_t campaign, int64_t contact,
+                      struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_FREEZE_PENDING, e);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    sqlite3_bind_int64(s, 2, contact);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, e, "read the freeze");
+    return rc == SQLITE_ROW;
+}
+
+/* unfrozen - a freeze under way: the members counted when the campaign
+ * started that are not in the ledger yet count as recipients, queued */
+static int
+unfrozen(struct store *st, int64_t campaign, struct store_counts *c,
+         struct err *e)
+{
+    int64_t list_id, gen, after, members;
+
+    if (freeze_state(st, campaign, &list_id, &gen, &after, &members, e) == -1)
+        return -1;
+    if (after >= 0 && members > c->recipients) {
+        c->unfrozen = (long)(members - c->recipients);
+        c->recipients += c->unfrozen;
+        c->queued += c->unfrozen;
+    }
+    return 0;
+}
+
+int
 store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
                     struct err *e)
 {
@@ -804,7 +961,7 @@ store_ledger_counts(struct store *st, int64_t campaign, struct store_counts *c,
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return store_fail(st, e, "count ledger");
-    return 0;
+    return unfrozen(st, campaign, c, e);
 }
 
 int
@@ -919,9 +1076,15 @@ store_ledger_pending(struct store *st, int64_t campaign, store_member_cb cb,
                      void *arg, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_PENDING, e);
+    int rc;
 
     if (s == NULL)
         return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    rc = store_member_rows(st, s, cb, arg, "read the recipients left to send",
+                           e);
+    if (rc != 0 || (s = stmt(st, S_PENDING_UNFROZEN, e)) == NULL)
+        return s == NULL ? -1 : rc;
     sqlite3_bind_int64(s, 1, campaign);
     return store_member_rows(st, s, cb, arg, "read the recipients left to send",
                              e);

@@ -57,7 +57,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
         "  EXISTS (SELECT 1 FROM sends WHERE campaign_id = c.id "
         "    AND state IN ('queued', 'sending')) "
         "  OR EXISTS (SELECT 1 FROM sends WHERE campaign_id = c.id "
-        "    AND state = 'uncertain' AND was_uncertain = 1), "
+        "    AND state = 'uncertain' AND was_uncertain = 1) "
+        "  OR c.freeze_after IS NOT NULL, "
         "  (SELECT min(next_attempt_at) FROM sends WHERE campaign_id = c.id "
         "    AND state = 'deferred') "
         "FROM campaigns c "
@@ -82,13 +83,20 @@ static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
         "INSERT INTO meta(key, value) VALUES ('run_due_at', ?1) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     /* what a send could hand out now: queued, left sending by a crash,
-     * owed their uncertain retry, deferred and due, unbuildable and held
-     * (queued again by the next send) */
+     * owed their uncertain retry, unbuildable and held (queued again by
+     * the next send) - from the ledger's counts (012_ledger_counts.sql) -,
+     * deferred and due, and the members a freeze under way has yet to add
+     * (013_freeze_chunks.sql) */
     [S_SENDABLE - STORE_SLOT_SCHEDULE] =
-        "SELECT count(*) FROM sends WHERE campaign_id = ?1 AND ("
-        "  state IN ('queued', 'sending', 'unbuildable', 'held') "
-        "  OR (state = 'uncertain' AND was_uncertain = 1) "
-        "  OR (state = 'deferred' AND next_attempt_at <= ?2))",
+        "SELECT (SELECT COALESCE(sum(n), 0) FROM ledger_counts "
+        "    WHERE campaign_id = ?1 AND (state IN ('queued', 'sending', "
+        "      'unbuildable', 'held') "
+        "      OR (state = 'uncertain' AND uncertain = 1))) "
+        "  + (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
+        "    AND state = 'deferred' AND next_attempt_at <= ?2) "
+        "  + COALESCE((SELECT max(recipients - (SELECT COALESCE(sum(n), 0) "
+        "      FROM ledger_counts WHERE campaign_id = ?1), 0) "
+        "    FROM campaigns WHERE id = ?1 AND freeze_after IS NOT NULL), 0)",
     [S_OVERDUE - STORE_SLOT_SCHEDULE] =
         "UPDATE campaigns SET status = 'overdue' "
         "WHERE id = ?1 AND status = 'scheduled'",

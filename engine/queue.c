@@ -226,6 +226,7 @@ struct run {
     struct item **ready; /* composed, in claim order: a ring */
     int rhead, rcount, rcap;
     int composing;        /* claimed and committed, not yet in ready */
+    int handing;          /* taken from ready, not yet handed out */
     struct pendlist pend; /* results for the feeder to write */
     int want_flush;       /* the loop's tick: write the results now */
     int starved;          /* the loop found nothing ready: wake it */
@@ -252,6 +253,7 @@ struct run {
     pthread_t feeder;
     int feeder_running;
     int claim_kind; /* which claim query is next */
+    int freezing;   /* the campaign's freeze is not complete */
     int fed;        /* claims in a row that the loop did not wait for */
     struct claimed_row rows[QUEUE_BATCH_MAX];
     int nrows;
@@ -506,7 +508,7 @@ claim(struct run *r, const struct pendlist *res, int room, long *skipped,
 {
     const struct queue_params *p = r->p;
     int64_t now = now_s();
-    int got = 0;
+    int got = 0, freezing = r->freezing, chunks = 0;
 
     *skipped = 0;
     if (store_begin(r->fst, e) == -1)
@@ -522,6 +524,19 @@ claim(struct run *r, const struct pendlist *res, int room, long *skipped,
                                    claim_cb, r, e);
         if (n == -1)
             goto fail;
+        if (n < want && r->claim_kind == STORE_CLAIM_QUEUED && freezing) {
+            /* the queued rows are used up, the freeze is not: the next
+             * chunk, then claim again - only when nothing is claimed yet
+             * (rows are marked sending below: claimed again, a row would
+             * be sent twice), and after a few chunks of suppressed
+             * members the next claim goes on */
+            if (r->nrows > 0 || chunks++ == QUEUE_FREEZE_CLAIM)
+                break;
+            if (store_ledger_freeze_more(r->fst, p->campaign_id, now,
+                                         QUEUE_FREEZE, &freezing, e) == -1)
+                goto fail;
+            continue;
+        }
         if (n < want)
             r->claim_kind++; /* this kind is used up for this run */
     }
@@ -550,6 +565,7 @@ claim(struct run *r, const struct pendlist *res, int room, long *skipped,
     /* durable before the first MAIL FROM */
     if (store_commit(r->fst, e) == -1)
         goto fail;
+    r->freezing = freezing;
     return got;
 fail:
     store_rollback(r->fst);
@@ -740,7 +756,7 @@ feeder(void *arg)
         room = 0;
         if (need_items(r)) {
             long left = r->p->max > 0 ? r->p->max - r->attempted - r->rcount -
-                                            r->composing
+                                            r->composing - r->handing
                                       : r->batch;
             room = left < r->batch ? (int)left : r->batch;
         }
@@ -862,6 +878,7 @@ queue_next(void *arg, struct relay_msg *m)
         it = r->ready[r->rhead];
         r->rhead = (r->rhead + 1) % r->rcap;
         r->rcount--;
+        r->handing++;
         if (need_items(r))
             pthread_cond_signal(&r->cv);
         pthread_mutex_unlock(&r->mu);
@@ -870,6 +887,7 @@ queue_next(void *arg, struct relay_msg *m)
         switch (still_mailable(r, it, &e)) {
         case -1:
             pthread_mutex_lock(&r->mu);
+            r->handing--;
             /* not handed out: back to the queue */
             pend_add(&r->pend, it->contact_id, "queued")->release = 1;
             released(r, it->contact_id);
@@ -882,6 +900,7 @@ queue_next(void *arg, struct relay_msg *m)
         case 0: {
             struct pending *q;
             pthread_mutex_lock(&r->mu);
+            r->handing--;
             q = pend_add(&r->pend, it->contact_id, "skipped");
             snprintf(q->text, sizeof q->text,
                      "suppressed after the campaign started");
@@ -896,6 +915,7 @@ queue_next(void *arg, struct relay_msg *m)
         break;
     }
     pthread_mutex_lock(&r->mu);
+    r->handing--;
     r->outstanding++;
     r->attempted++;
     r->s->attempted++;
@@ -1325,6 +1345,7 @@ queue_send(const struct queue_params *p, struct queue_summary *s, struct err *e)
     r.s = s;
     r.wake[0] = r.wake[1] = -1;
     r.batch = QUEUE_BATCH;
+    r.freezing = 1; /* until the first chunk says it is complete */
     buf_init(&r.msg, 0);
     if (queue_recover(p->st, p->db_path, p->campaign_id, p->campaign, &rec,
                       e) == -1)

@@ -31,7 +31,17 @@
  *    QUEUE_RECHECK_MS ago or more (a slow rate); the relay loop takes a
  *    message only when the rate lets it go;
  *  - a hard bounce suppresses the address in the same transaction that
- *    records it.
+ *    records it;
+ *  - the first message goes out at once whatever the size of the list:
+ *    the recipients are frozen in chunks (QUEUE_FREEZE members, in
+ *    contact order) by the feeder's claims, in the claim's transaction,
+ *    when the queued rows run out; a chunk's rows are claimed like any
+ *    other (a claim freezes a chunk only before it has claimed a row:
+ *    claimed rows are marked at its end, and the same query would return
+ *    them again).  A run that stops leaves the rest to the next.  The frozen
+ * set stays the list's members when the campaign started (the generations of
+ * db/migrations/013_freeze_chunks.sql), and the run is never done while members
+ * remain to freeze.
  */
 #ifndef CAMPAIGN_QUEUE_H
 #define CAMPAIGN_QUEUE_H
@@ -51,6 +61,10 @@
  * crash leaves about two claims `sending`, which the journal settles */
 #define QUEUE_BATCH 64
 #define QUEUE_BATCH_MAX 512
+/* members frozen at once (a chunk: 013_freeze_chunks.sql), and the
+ * chunks one claim may freeze before it returns what it has */
+#define QUEUE_FREEZE 4096
+#define QUEUE_FREEZE_CLAIM 4
 /* results that make the feeder write at once */
 #define QUEUE_RESULTS 64
 #define QUEUE_FLUSH_MS 200

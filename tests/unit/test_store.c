@@ -365,7 +365,7 @@ test_cancel(const char *dir)
     sqlite3 *db;
     sqlite3_stmt *q;
     int64_t k = 0;
-    long n = -1;
+    long n = -1, nu = -1;
     int claimable = 0;
 
     snprintf(path, sizeof path, "%s/cancel.db", dir);
@@ -395,7 +395,7 @@ test_cancel(const char *dir)
     TH_CHECK(store_begin(st, &e) == 0 &&
                  store_campaign_set_control(st, "promo", "cancel", "cancelled",
                                             &e) == 1 &&
-                 store_ledger_cancel(st, k, 200, &n, &e) == 0 &&
+                 store_ledger_cancel(st, k, 200, &n, &nu, &e) == 0 &&
                  store_commit(st, &e) == 0,
              "cancel: control and rows (%s)", e.msg);
     TH_CHECK(n == 2, "cancel: the queued and the deferred row (%ld)", n);
@@ -494,7 +494,7 @@ test_unbuildable(const char *dir)
     struct buf b;
     sqlite3 *db;
     int64_t k = 0;
-    long n = -1;
+    long n = -1, nu = -1;
     int claimable = 0;
 
     snprintf(path, sizeof path, "%s/unbuildable.db", dir);
@@ -547,7 +547,7 @@ test_unbuildable(const char *dir)
     TH_STREQ(src, "C", "unbuildable: a freeze again replaces it");
     (void)store_ledger_mark_sending(st, k, 2, 160, &e);
     TH_CHECK(result(st, k, 2, "unbuildable") == 0 &&
-                 store_ledger_cancel(st, k, 200, &n, &e) == 0 && n == 3,
+                 store_ledger_cancel(st, k, 200, &n, &nu, &e) == 0 && n == 3,
              "unbuildable: cancel takes it with the others (%ld)", n);
     TH_STREQ(state_of(st, k, 2), "cancelled",
              "unbuildable: cancelled by a cancel");

@@ -82,6 +82,21 @@ int store_read_salt(struct store *st, char **out, struct err *e);
 
 /* store_fail - fill e from the connection's last error; returns -1. */
 int store_fail(struct store *st, struct err *e, const char *what);
+
+/* The freeze in chunks (db/migrations/013_freeze_chunks.sql), as SQL:
+ * STORE_FREEZE_LATER(m, k) - membership m is one campaign k's freeze
+ * under way has yet to add (a member when k started, after its cursor);
+ * STORE_UNFROZEN(id) - how many members campaign id's freeze under way
+ * has yet to add (the members counted when it started less the ledger's
+ * rows, as 012_ledger_counts keeps them), 0 once it is complete. */
+#define STORE_FREEZE_LATER(m, k)                                               \
+    m ".list_id = " k ".list_id AND " k ".freeze_after IS NOT NULL "           \
+      "AND " m ".contact_id > " k ".freeze_after "                             \
+      "AND " m ".gen <= " k ".freeze_gen"
+#define STORE_UNFROZEN(id)                                                     \
+    "COALESCE((SELECT max(recipients - (SELECT COALESCE(sum(n), 0) "           \
+    "FROM ledger_counts WHERE campaign_id = " id "), 0) FROM campaigns "       \
+    "WHERE id = " id " AND freeze_after IS NOT NULL), 0)"
 /* store_stmt - statement slot id (its SQL text sql), prepared on first use
  * with SQLITE_PREPARE_PERSISTENT, else reset with bindings cleared. */
 sqlite3_stmt *store_stmt(struct store *st, int id, const char *sql,

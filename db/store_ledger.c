@@ -163,21 +163,22 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
     /* a member not in the ledger that its freeze under way will add */
     [S_FREEZE_PENDING - STORE_SLOT_LEDGER] =
         "SELECT 1 FROM campaigns k JOIN memberships m "
-        "  ON m.list_id = k.list_id AND m.contact_id = ?2 "
-        "WHERE k.id = ?1 AND k.freeze_after IS NOT NULL "
-        "  AND ?2 > k.freeze_after AND m.gen <= k.freeze_gen",
+        "  ON " STORE_FREEZE_LATER("m",
+                                   "k") " "
+                                        "WHERE k.id = ?1 AND m.contact_id = ?2",
     /* the members its freeze under way has yet to add, after the ledger's
      * rows left to send (S_PENDING) */
     [S_PENDING_UNFROZEN - STORE_SLOT_LEDGER] =
         "SELECT c.id, c.email, c.attrs, c.status "
-        "FROM campaigns k JOIN memberships m ON m.list_id = k.list_id "
-        "JOIN contacts c ON c.id = m.contact_id "
-        "WHERE k.id = ?1 AND k.freeze_after IS NOT NULL "
-        "  AND m.contact_id > k.freeze_after AND m.gen <= k.freeze_gen "
-        "ORDER BY m.contact_id",
+        "FROM campaigns k JOIN memberships m "
+        "  ON " STORE_FREEZE_LATER(
+            "m", "k") " "
+                      "JOIN contacts c ON c.id = m.contact_id "
+                      "WHERE k.id = ?1 ORDER BY m.contact_id",
     [S_FREEZE_STATE - STORE_SLOT_LEDGER] =
-        "SELECT list_id, freeze_gen, freeze_after, recipients "
-        "FROM campaigns WHERE id = ?1",
+        "SELECT list_id, freeze_gen, freeze_after, " STORE_UNFROZEN(
+            "?1") " "
+                  "FROM campaigns WHERE id = ?1",
     /* a crash left these claimed, with no journal to say more: the dot
      * may have gone out */
     [S_RECOVER - STORE_SLOT_LEDGER] =
@@ -643,11 +644,12 @@ store_ledger_freeze(struct store *st, int64_t campaign, int64_t list_id,
     return store_stmt_done(st, s, e, "freeze recipients");
 }
 
-/* freeze_state - the campaign's list, gen and cursor; *after -1 when the
- * freeze is complete (or the campaign froze before 013). */
+/* freeze_state - the campaign's list, gen and cursor, and the members
+ * still to freeze (STORE_UNFROZEN); *after -1 when the freeze is complete
+ * (or the campaign froze before 013). */
 static int
 freeze_state(struct store *st, int64_t campaign, int64_t *list_id, int64_t *gen,
-             int64_t *after, int64_t *members, struct err *e)
+             int64_t *after, int64_t *left, struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_FREEZE_STATE, e);
     int rc;
@@ -655,14 +657,14 @@ freeze_state(struct store *st, int64_t campaign, int64_t *list_id, int64_t *gen,
     if (s == NULL)
         return -1;
     *after = -1;
-    *list_id = *gen = *members = 0;
+    *list_id = *gen = *left = 0;
     sqlite3_bind_int64(s, 1, campaign);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW &&
         sqlite3_column_type(s, 2) != SQLITE_NULL) {
         *list_id = sqlite3_column_int64(s, 0);
         *gen = sqlite3_column_int64(s, 1);
         *after = sqlite3_column_int64(s, 2);
-        *members = sqlite3_column_int64(s, 3);
+        *left = sqlite3_column_int64(s, 3);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -675,11 +677,11 @@ store_ledger_freeze_more(struct store *st, int64_t campaign, int64_t now, int n,
                          int *left, struct err *e)
 {
     sqlite3_stmt *s;
-    int64_t list_id, gen, after, upper = INT64_MAX, members;
+    int64_t list_id, gen, after, upper = INT64_MAX, unfrozen;
     int rc;
 
     *left = 0;
-    if (freeze_state(st, campaign, &list_id, &gen, &after, &members, e) == -1)
+    if (freeze_state(st, campaign, &list_id, &gen, &after, &unfrozen, e) == -1)
         return -1;
     if (after < 0)
         return 0;
@@ -896,15 +898,13 @@ static int
 unfrozen(struct store *st, int64_t campaign, struct store_counts *c,
          struct err *e)
 {
-    int64_t list_id, gen, after, members;
+    int64_t list_id, gen, after, left;
 
-    if (freeze_state(st, campaign, &list_id, &gen, &after, &members, e) == -1)
+    if (freeze_state(st, campaign, &list_id, &gen, &after, &left, e) == -1)
         return -1;
-    if (after >= 0 && members > c->recipients) {
-        c->unfrozen = (long)(members - c->recipients);
-        c->recipients += c->unfrozen;
-        c->queued += c->unfrozen;
-    }
+    c->unfrozen = (long)left;
+    c->recipients += c->unfrozen;
+    c->queued += c->unfrozen;
     return 0;
 }
 

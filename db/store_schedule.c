@@ -94,9 +94,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_SCHEDULE] = {
         "      OR (state = 'uncertain' AND uncertain = 1))) "
         "  + (SELECT count(*) FROM sends WHERE campaign_id = ?1 "
         "    AND state = 'deferred' AND next_attempt_at <= ?2) "
-        "  + COALESCE((SELECT max(recipients - (SELECT COALESCE(sum(n), 0) "
-        "      FROM ledger_counts WHERE campaign_id = ?1), 0) "
-        "    FROM campaigns WHERE id = ?1 AND freeze_after IS NOT NULL), 0)",
+        "  + " STORE_UNFROZEN("?1"),
     [S_OVERDUE - STORE_SLOT_SCHEDULE] =
         "UPDATE campaigns SET status = 'overdue' "
         "WHERE id = ?1 AND status = 'scheduled'",

@@ -56,7 +56,7 @@ build/$(1)/%.o: %.c
 
 build/$(1)/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$($(1)_CFLAGS) -c $$< -o $$@
+	$$(CC) $$($(1)_CFLAGS) -Wno-overlength-strings -c $$< -o $$@
 
 build/$(1)/gen/rules.o: build/gen/rules.c
 	@mkdir -p $$(dir $$@)

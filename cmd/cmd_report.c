@@ -1268,6 +1268,12 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
+    /* the events recorded since the last report counted first (a batch,
+     * db/store.h store_events_fold); the CSV reads the events themselves */
+    if (!csv && store_events_fold(r.st, &e) == -1) {
+        code = cmd_fail(&e);
+        goto out;
+    }
     if (optind == argc && csv) {
         long rows;
         if (report_csv_write_all(ctx, r.st, out, &rows, &e) == -1)

@@ -42,6 +42,8 @@
  * no measurable difference to the import benchmark (scripts/bench/import).
  */
 #define STORE_CACHE_KIB 32768
+/* the page cache (and so the sorter's memory) while migrating */
+#define STORE_MIGRATE_CACHE_KIB 8192
 /*
  * Page size of a new database; an existing one keeps its own (SQLite fixes
  * it when the first table is created).  16 KiB rather than the default 4:
@@ -255,6 +257,7 @@ migrate(struct store *st, struct err *e)
     sqlite3_stmt *s = NULL;
     int current = 0, latest = store_latest_version();
     long rewritten = 0, merged = 0;
+    char sql[96];
     int rc = schema_current(st, &current, e);
 
     if (rc == -1)
@@ -275,7 +278,12 @@ migrate(struct store *st, struct err *e)
                        "be written",
                        st->path, current, latest);
     current = 0;
-    if (store_begin(st, e) == -1)
+    /* a migration's sorts and the keys of a whole table's UPDATE go to
+     * temporary files, not memory, and its sorter holds at most a cache
+     * (its size): a ledger of millions of rows migrates in the memory of
+     * one of thousands (both set back once done) */
+    if (store_lean(st, STORE_MIGRATE_CACHE_KIB, e) == -1 ||
+        store_begin(st, e) == -1)
         return -1;
     if (exec(st,
              "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -332,7 +340,10 @@ migrate(struct store *st, struct err *e)
         log_warnx("migrated addresses to IDNA2008 canonical form: %ld "
                   "rewritten, %ld merged",
                   rewritten, merged);
-    return 0;
+    snprintf(sql, sizeof sql,
+             "PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY;",
+             STORE_CACHE_KIB);
+    return exec(st, sql, e, "cache size");
 fail:
     sqlite3_finalize(s);
     store_rollback(st);

@@ -529,6 +529,18 @@ int store_event_has(struct store *st, int64_t campaign, int64_t contact,
 int store_event_other_clicks(struct store *st, int64_t campaign,
                              int64_t contact, const char *url, int64_t since_ms,
                              long *n, struct err *e);
+/*
+ * store_events_fold - count the events recorded since the last fold into
+ * what 014_report_groups keeps for `campaign report` (the people flags
+ * of the ledger, the events by kind, hour, link and domain), in one
+ * write transaction of a few GROUP BY statements, and record the last one
+ * counted (meta 'events_folded').  No trigger counts an event as it is
+ * recorded: at tens of thousands of opens a second, `campaign serve`'s
+ * writer has no microsecond to spare, and a batch costs less than the
+ * events one by one.  The readers of those counts fold first (`report`);
+ * on a database opened read-only nothing is folded (0).
+ */
+int store_events_fold(struct store *st, struct err *e);
 /* store_event_flag_machine - mark the contact's clicks and opens in the
  * campaign from since_ms on as a machine's, for reason. */
 int store_event_flag_machine(struct store *st, int64_t campaign,
@@ -696,6 +708,39 @@ struct store_rate_counts {
 int store_report_counts(struct store *st, int64_t campaign,
                         struct store_rate_counts *c, struct err *e);
 
+/* One row of a campaign's recipients counted by domain (the kept counts
+ * of 014_report_groups.sql): n recipients of the domain alike in what
+ * the report reads of them. */
+#define STORE_PEOPLE_OPENED 1
+#define STORE_PEOPLE_CLICKED 2
+#define STORE_PEOPLE_UNSUBSCRIBED 4
+#define STORE_PEOPLE_COMPLAINED 8
+struct store_group_row {
+    const char *domain;       /* "" once forgotten */
+    const char *state;        /* the ledger state; "sending" reads "queued" */
+    const char *bounce_class; /* NULL unless bounced */
+    int coded;                /* failed or cancelled after a relay's reply */
+    int retried;              /* attempted more than once */
+    int uncertain;            /* was_uncertain > 0 */
+    int people;               /* STORE_PEOPLE_* of each of them */
+    long n;                   /* how many */
+};
+typedef int (*store_group_cb)(const struct store_group_row *g, void *arg);
+/* store_report_groups - cb for each of the campaign's kept group rows
+ * (none with n 0), a domain's together: as many rows as the campaign
+ * has domains times the kinds of outcome, whatever its recipients.  The
+ * strings are valid during the call only; non-zero stops (returned). */
+int store_report_groups(struct store *st, int64_t campaign, store_group_cb cb,
+                        void *arg, struct err *e);
+typedef int (*store_domain_events_cb)(const char *domain, long opens,
+                                      long clicks, void *arg);
+/* store_report_domain_events - cb for each domain of the campaign's
+ * recipients with people's opens and clicks ("" for the forgotten), as
+ * 014_report_groups keeps them; non-zero stops (returned). */
+int store_report_domain_events(struct store *st, int64_t campaign,
+                               store_domain_events_cb cb, void *arg,
+                               struct err *e);
+
 /* store_report_bounce_status - cb for the campaign's bounced recipients
  * grouped by class and enhanced status (r->bounce_class, r->status: ""
  * when none, r->count), every group, the largest first. */
@@ -707,23 +752,26 @@ int store_report_bounce_status(struct store *st, int64_t campaign,
 int store_report_bounce_top(struct store *st, int64_t campaign, long limit,
                             store_reply_cb cb, void *arg, struct err *e);
 
-/* store_event_time_cb - one open (click 0) or click, by a person or a
- * machine, at at_ms */
+/* store_event_time_cb - n opens (click 0) or clicks, by people or by
+ * machines, within the hour that starts at at_ms */
 typedef int (*store_event_time_cb)(int64_t at_ms, int click, int machine,
-                                   void *arg);
-/* store_report_event_times - cb for each of the campaign's opens and
- * clicks, in index order (not by time), streamed. */
+                                   long n, void *arg);
+/* store_report_event_times - cb for the campaign's opens and clicks by
+ * the hour (014_report_groups.sql keeps them so), one call per hour and
+ * kind: as many as the hours with an event, whatever the events. */
 int store_report_event_times(struct store *st, int64_t campaign,
                              store_event_time_cb cb, void *arg, struct err *e);
-/* store_report_first_event - *at_ms: the campaign's first open or click,
- * 0 when none. */
+/* store_report_first_event - *at_ms: the start of the hour of the
+ * campaign's first open or click; 1 when it has one, 0 when none (*at_ms
+ * 0), -1 (e filled) on error. */
 int store_report_first_event(struct store *st, int64_t campaign, int64_t *at_ms,
                              struct err *e);
 typedef int (*store_link_cb)(const char *url, long clicks, long people,
                              void *arg);
 /* store_report_links - cb for the links people clicked, with their
  * clicks and the people who clicked, the most clicked first, at most
- * limit (0: all). */
+ * limit (0: all): from the counts kept per link (014_report_groups.sql),
+ * a walk of the campaign's links, not of its clicks. */
 int store_report_links(struct store *st, int64_t campaign, long limit,
                        store_link_cb cb, void *arg, struct err *e);
 

@@ -142,11 +142,11 @@ static const char *const stmt_sql[S_END - STORE_SLOT_CONTACTS] = {
         "WHERE key = 'tombstone' RETURNING CAST(value AS INTEGER)",
     /* the person's ledger rows move to the tombstone with their state,
      * attempts, codes and times; the reply text (it may quote the
-     * address) and the Message-ID go.  A row still to be sent, or being
-     * sent, is skipped: nobody is left to mail.  One primary-key probe
+     * address), the Message-ID and the domain go.  A row still to be sent, or
+     * being sent, is skipped: nobody is left to mail.  One primary-key probe
      * per campaign (sends has no index on contact_id alone). */
     [S_FORGET_SENDS - STORE_SLOT_CONTACTS] =
-        "UPDATE sends SET contact_id = ?2, message_id = NULL, "
+        "UPDATE sends SET contact_id = ?2, message_id = NULL, domain = '', "
         "  last_text = CASE "
         "    WHEN state IN " STORE_SENDS_NOT_FINAL " THEN 'skipped: forgotten' "
         "    WHEN last_text IS NULL THEN NULL "

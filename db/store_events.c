@@ -33,10 +33,34 @@ enum stmt_id {
     S_BREAKER_COUNTS,
     S_BREAKER_TRIP,
     S_BREAKER_REBASE,
+    S_FOLD_FROM,
+    S_FOLD_FLAGS,
+    S_FOLD_COUNTS,
+    S_FOLD_HOURS,
+    S_FOLD_LINKS,
+    S_FOLD_DOMAINS,
+    S_FOLD_MARK,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_SCHEDULE,
                "more statements than slots");
+
+/* The batch's events are read by their rowid's range (NOT INDEXED:
+ * without statistics the planner would walk events_campaign's entries of
+ * a kind, every event of the campaign, for each batch).
+ *
+ * FIRST_OF_KIND, FIRST_OF_LINK - the batch's event b (after ?1) is of a
+ * contact with no event of its kind and machine (a person's click of its
+ * link) before the batch: a person counted once, as the triggers do */
+#define FIRST_OF_KIND                                                          \
+    "NOT EXISTS (SELECT 1 FROM events o WHERE o.campaign_id = b.campaign_id "  \
+    "  AND o.kind = b.kind AND o.machine = b.machine "                         \
+    "  AND o.contact_id = b.contact_id AND o.id <= ?1)"
+#define FIRST_OF_LINK                                                          \
+    "NOT EXISTS (SELECT 1 FROM events o WHERE o.campaign_id = b.campaign_id "  \
+    "  AND o.kind = 'click' AND o.machine = 0 "                                \
+    "  AND o.contact_id = b.contact_id "                                       \
+    "  AND COALESCE(o.url, '') = COALESCE(b.url, '') AND o.id <= ?1)"
 
 static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
     [S_EVENT_ADD - STORE_SLOT_EVENTS] =
@@ -59,9 +83,70 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "WHERE campaign_id = ?1 AND contact_id = ?2 "
         "  AND (kind = 'click' OR kind = 'open') AND at_ms >= ?3 "
         "  AND machine = 0",
+    /* the campaign's events by kind and machine, and the people among
+     * them, as 014_report_groups keeps them: a few rows, not a walk */
+    /* the events after ?1 (the last counted) up to ?2 counted into what
+     * 014_report_groups keeps (store_events_fold), and ?2 recorded as the
+     * last counted */
+    [S_FOLD_FROM - STORE_SLOT_EVENTS] =
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta "
+        "  WHERE key = 'events_folded'), "
+        "  (SELECT COALESCE(max(id), 0) FROM events)",
+    [S_FOLD_FLAGS - STORE_SLOT_EVENTS] =
+        "UPDATE sends SET opened = opened OR x.o, clicked = clicked OR x.c, "
+        "  unsubscribed = unsubscribed OR x.u, complained = complained OR x.p "
+        "FROM (SELECT campaign_id AS k, contact_id AS who, "
+        "    max(kind = 'open' AND machine = 0) AS o, "
+        "    max(kind = 'click' AND machine = 0) AS c, "
+        "    max(kind = 'unsubscribe') AS u, "
+        "    max(kind = 'complaint' AND machine = 0) AS p "
+        "  FROM events NOT INDEXED WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2) "
+        "AS x "
+        "WHERE sends.campaign_id = x.k AND sends.contact_id = x.who "
+        "  AND ((x.o AND NOT opened) OR (x.c AND NOT clicked) "
+        "    OR (x.u AND NOT unsubscribed) OR (x.p AND NOT complained))",
+    [S_FOLD_COUNTS - STORE_SLOT_EVENTS] =
+        "INSERT INTO event_counts(campaign_id, kind, machine, n, people) "
+        "SELECT campaign_id, kind, machine, count(*), count(DISTINCT CASE "
+        "  WHEN " FIRST_OF_KIND " THEN contact_id END) "
+        "FROM events b NOT INDEXED WHERE b.id > ?1 AND b.id <= ?2 GROUP BY 1, "
+        "2, 3 "
+        "ON CONFLICT(campaign_id, kind, machine) "
+        "DO UPDATE SET n = n + excluded.n, people = people + excluded.people",
+    [S_FOLD_HOURS - STORE_SLOT_EVENTS] =
+        "INSERT INTO event_hours(campaign_id, hour, click, machine, n) "
+        "SELECT campaign_id, at_ms / 3600000, kind = 'click', machine, "
+        "  count(*) "
+        "FROM events NOT INDEXED "
+        "WHERE id > ?1 AND id <= ?2 AND (kind = 'open' OR kind = 'click') "
+        "GROUP BY 1, 2, 3, 4 "
+        "ON CONFLICT(campaign_id, hour, click, machine) "
+        "DO UPDATE SET n = n + excluded.n",
+    [S_FOLD_LINKS - STORE_SLOT_EVENTS] =
+        "INSERT INTO event_links(campaign_id, url, n, people) "
+        "SELECT campaign_id, COALESCE(url, ''), count(*), count(DISTINCT "
+        "  CASE WHEN " FIRST_OF_LINK " THEN contact_id END) "
+        "FROM events b NOT INDEXED WHERE b.id > ?1 AND b.id <= ?2 AND b.kind = "
+        "'click' "
+        "  AND b.machine = 0 GROUP BY 1, 2 "
+        "ON CONFLICT(campaign_id, url) "
+        "DO UPDATE SET n = n + excluded.n, people = people + excluded.people",
+    [S_FOLD_DOMAINS - STORE_SLOT_EVENTS] =
+        "INSERT INTO domain_events(campaign_id, domain, opens, clicks) "
+        "SELECT b.campaign_id, s.domain, sum(b.kind = 'open'), "
+        "  sum(b.kind = 'click') "
+        "FROM events b NOT INDEXED JOIN sends s "
+        "  ON s.campaign_id = b.campaign_id AND s.contact_id = b.contact_id "
+        "WHERE b.id > ?1 AND b.id <= ?2 AND b.machine = 0 "
+        "  AND (b.kind = 'open' OR b.kind = 'click') GROUP BY 1, 2 "
+        "ON CONFLICT(campaign_id, domain) "
+        "DO UPDATE SET opens = opens + excluded.opens, "
+        "  clicks = clicks + excluded.clicks",
+    [S_FOLD_MARK - STORE_SLOT_EVENTS] =
+        "UPDATE meta SET value = ?2 WHERE key = 'events_folded' AND ?1 < ?2",
     [S_EVENT_COUNTS - STORE_SLOT_EVENTS] =
-        "SELECT kind, machine, count(*), count(DISTINCT contact_id) "
-        "FROM events WHERE campaign_id = ?1 GROUP BY kind, machine",
+        "SELECT kind, machine, n, people FROM event_counts "
+        "WHERE campaign_id = ?1 AND n > 0",
     [S_INBOUND_SEEN - STORE_SLOT_EVENTS] =
         "SELECT 1 FROM inbound WHERE key = ?1",
     [S_INBOUND_ADD - STORE_SLOT_EVENTS] =
@@ -221,6 +306,45 @@ store_event_flag_machine(struct store *st, int64_t campaign, int64_t contact,
     sqlite3_bind_int64(s, 3, since_ms);
     sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
     return store_stmt_done(st, s, e, "flag events");
+}
+
+int
+store_events_fold(struct store *st, struct err *e)
+{
+    static const enum stmt_id fold[] = {S_FOLD_FLAGS,   S_FOLD_COUNTS,
+                                        S_FOLD_HOURS,   S_FOLD_LINKS,
+                                        S_FOLD_DOMAINS, S_FOLD_MARK};
+    sqlite3_stmt *s;
+    int64_t lo = 0, hi = 0;
+    int rc;
+
+    if (st->readonly)
+        return 0; /* counted by the next command that may write */
+    if (store_begin(st, e) == -1)
+        return -1;
+    if ((s = stmt(st, S_FOLD_FROM, e)) == NULL)
+        goto fail;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        lo = sqlite3_column_int64(s, 0);
+        hi = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        store_fail(st, e, "read the events counted");
+        goto fail;
+    }
+    for (size_t i = 0; hi > lo && i < sizeof fold / sizeof *fold; i++) {
+        if ((s = stmt(st, fold[i], e)) == NULL)
+            goto fail;
+        sqlite3_bind_int64(s, 1, lo);
+        sqlite3_bind_int64(s, 2, hi);
+        if (store_stmt_done(st, s, e, "count the events") == -1)
+            goto fail;
+    }
+    return store_commit(st, e);
+fail:
+    store_rollback(st);
+    return -1;
 }
 
 int

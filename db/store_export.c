@@ -2,8 +2,8 @@
 /*
  * store_export.c - the export family (see store.h): a campaign's
  * recipients one a row with what came of them, for `campaign report
- * [NAME] --format csv`, and what `report NAME` groups by provider and by
- * domain (engine/report.c).  Owns the SQL of that stream and nothing else.
+ * [NAME] --format csv`.  Owns the SQL of that stream and nothing else
+ * (`report NAME` reads its domains from kept counts, store_report.c).
  *
  * A merge join, done here in C: the ledger's rows (sends LEFT JOIN
  * contacts) stream in contact order, the primary key's, and beside them

@@ -135,4 +135,11 @@ int store_tombstone(struct store *st, int64_t *tomb, struct err *e);
 int store_idna_migrate(struct store *st, long *rewritten, long *merged,
                        struct err *e);
 
+/* STORE_SENDS_REPLIED - the ledger rows (alias s) not delivered (nor
+ * being sent) with a reply on record: the condition of the partial index
+ * sends_replied (014_report_groups.sql), written as the index writes it
+ * so that SQLite uses it (a walk of those rows, not of the campaign). */
+#define STORE_SENDS_REPLIED                                                    \
+    "s.state <> 'sent' AND s.state <> 'sending' AND s.last_text IS NOT NULL "
+
 #endif

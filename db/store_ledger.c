@@ -128,11 +128,12 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
      * "suppressed") */
     [S_FREEZE - STORE_SLOT_LEDGER] =
         "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
-        "  last_text) "
+        "  last_text, domain) "
         "SELECT ?1, c.id, CASE WHEN c.status = 'active' THEN 'queued' "
         "    ELSE 'skipped' END, ?2, "
         "  CASE WHEN c.status = 'active' THEN NULL "
-        "    ELSE 'suppressed: ' || c.status END "
+        "    ELSE 'suppressed: ' || c.status END, "
+        "  substr(c.email, instr(c.email, '@') + 1) "
         "FROM memberships m JOIN contacts c ON c.id = m.contact_id "
         "WHERE m.list_id = ?3 AND m.contact_id > ?4 AND m.contact_id <= ?5 "
         "  AND m.gen <= ?6 "
@@ -252,9 +253,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "SELECT min(next_attempt_at) FROM sends "
         "WHERE campaign_id = ?1 AND state = 'deferred'",
     /* a forgotten recipient's row (a tombstone id, no contact) is listed
-     * too, without an address, after the others (006_history.sql) */
+     * too, without an address, after the others (006_history.sql).  The
+     * partial index sends_uncertain holds only those rows; named, as the
+     * planner without statistics would walk the primary key (every row
+     * of the campaign) instead. */
     [S_UNCERTAIN_LIST - STORE_SLOT_LEDGER] =
-        "SELECT c.email, s.message_id, s.state FROM sends s "
+        "SELECT c.email, s.message_id, s.state "
+        "FROM sends s INDEXED BY sends_uncertain "
         "LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.was_uncertain > 0 "
         "ORDER BY c.email IS NULL, c.email, s.contact_id",
@@ -286,15 +291,13 @@ static const char *const stmt_sql[S_END - STORE_SLOT_LEDGER] = {
         "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
         "  s.last_text, count(*), min(c.email) "
         "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.campaign_id = ?1 AND s.state NOT IN ('sent', 'sending') "
-        "  AND s.last_text IS NOT NULL "
+        "WHERE s.campaign_id = ?1 AND " STORE_SENDS_REPLIED
         "GROUP BY 1, 2, 3, 4, 5 ORDER BY 6 DESC, 1, 5 LIMIT ?2",
     [S_REPLIES_EACH - STORE_SLOT_LEDGER] =
         "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
         "  s.last_text, 1, c.email "
         "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
-        "WHERE s.campaign_id = ?1 AND s.state NOT IN ('sent', 'sending') "
-        "  AND s.last_text IS NOT NULL "
+        "WHERE s.campaign_id = ?1 AND " STORE_SENDS_REPLIED
         "ORDER BY s.contact_id LIMIT ?2",
     /* campaign cancel: what is left to send, not sent - the rows
      * queued, deferred, and uncertain still owed their retry (which keep

@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * store_report.c - the report family (see store.h and
- * db/migrations/010_report.sql, 011_report_cover.sql): what `campaign
- * report` asks of the ledger and the events beyond the ledger's counts -
- * the people behind a campaign's rates, the funnel, the bounces by class,
- * status and reply, the opens and clicks over time, the links clicked
- * (the recipients one by one, which engine/report.c groups by provider
- * and domain, come from store_export.c).  Each is an
- * aggregate answered by SQLite from an index (sends' primary key, sends_state
- * and events_campaign, which cover what is asked), or a stream of index entries
- * the caller folds into a bounded number of buckets.  Nothing here loads rows
- * into memory: a campaign of a million recipients costs what one of ten does,
- * in memory.
+ * db/migrations/010_report.sql, 011_report_cover.sql,
+ * 014_report_groups.sql): what `campaign report NAME` asks of the
+ * database beyond the ledger's counts - the people behind a campaign's
+ * rates, its recipients by domain (which engine/report.c folds into
+ * providers and domains), the bounces by class, status and reply, the
+ * opens and clicks over time, the links clicked.
+ *
+ * None of it walks the campaign's recipients or its events: the rates,
+ * the domains, the hours and the links are read from the counts that the
+ * triggers of 012 and 014 keep in the transaction of each change (a few
+ * rows per campaign, per domain, per hour, per link), and the bounces
+ * from sends_state's range of the bounced (named with INDEXED BY: the
+ * planner has no statistics to prefer it).  So a report of a campaign of
+ * ten million costs what one of ten thousand does, in time as in memory;
+ * the recipients one by one (CSV) come from store_export.c.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -28,75 +32,68 @@ enum stmt_id {
     S_EVENT_TIMES,
     S_FIRST_EVENT,
     S_LINKS,
+    S_GROUPS,
+    S_DOMAIN_EVENTS,
     S_END
 };
 _Static_assert((int)S_END <= (int)STORE_SLOT_EXPORT,
                "more statements than slots");
 
-/* The ledger states other than sent, as an SQL list: a person counted
- * among the delivered is one whose row is sent, so the people of a kind
- * among the delivered are all the people of that kind (one walk of
- * events_campaign, in contact order: a distinct count without a sort)
- * less those whose row is in one of these states (a few look-ups). */
-#define NOT_SENT                                                               \
-    "('queued', 'sending', 'deferred', 'bounced', 'failed', 'skipped', "       \
-    "'expired', 'uncertain', 'cancelled', 'unbuildable', 'held')"
-
-/* PEOPLE(kind, machine) - the people among the campaign's (?1) delivered
- * recipients with an event of kind (machine: an SQL condition on
- * e.machine): complaints as the ledger's other readers count them (not a
- * machine's: one matched by address alone, unverified), unsubscribes by
- * link or by mail, opens and clicks by people. */
-#define PEOPLE(kind, machine)                                                  \
-    "(SELECT count(DISTINCT e.contact_id) FROM events e "                      \
-    "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine ") - "  \
-    "(SELECT count(*) FROM sends s WHERE s.campaign_id = ?1 "                  \
-    "   AND s.state IN " NOT_SENT " AND EXISTS (SELECT 1 FROM events e "       \
-    "   WHERE e.campaign_id = ?1 AND e.kind = '" kind "' AND " machine         \
-    "   AND e.contact_id = s.contact_id))"
-
-/* the people of each kind among the delivered, as S_RATE_COUNTS asks */
-#define COMPLAINED PEOPLE("complaint", "e.machine = 0")
-#define UNSUBSCRIBED PEOPLE("unsubscribe", "e.machine IN (0, 1)")
-#define OPENED PEOPLE("open", "e.machine = 0")
-#define CLICKED PEOPLE("click", "e.machine = 0")
-
 static const char *const stmt_sql[S_END - STORE_SLOT_REPORT] = {
-    /* the delivered and the bounced from the counts the ledger's
-     * triggers keep (012_ledger_counts.sql), not a walk of its rows */
+    /* the delivered and the bounced, and the people among the delivered
+     * who complained (a verified report, not a match by address alone),
+     * unsubscribed (by link or by mail), opened and clicked (a person's
+     * open or click, not a machine's), from the counts the ledger's
+     * triggers keep (012_ledger_counts.sql, 014_report_groups.sql): a
+     * few rows, never a walk of the ledger or the events */
     [S_RATE_COUNTS - STORE_SLOT_REPORT] =
-        "SELECT "
-        "  (SELECT COALESCE(sum(n), 0) FROM ledger_counts "
-        "     WHERE campaign_id = ?1 AND state = 'sent'), "
-        "  (SELECT COALESCE(sum(n), 0) FROM ledger_counts "
-        "     WHERE campaign_id = ?1 AND state = 'bounced'), " COMPLAINED
-        ", " UNSUBSCRIBED ", " OPENED ", " CLICKED,
-    /* bounced recipients by class and enhanced status, the largest first */
+        "SELECT COALESCE(sum(n) FILTER (WHERE state = 'sent'), 0), "
+        "  COALESCE(sum(n) FILTER (WHERE state = 'bounced'), 0), "
+        "  COALESCE(sum(complained) FILTER (WHERE state = 'sent'), 0), "
+        "  COALESCE(sum(unsubscribed) FILTER (WHERE state = 'sent'), 0), "
+        "  COALESCE(sum(opened) FILTER (WHERE state = 'sent'), 0), "
+        "  COALESCE(sum(clicked) FILTER (WHERE state = 'sent'), 0) "
+        "FROM ledger_counts WHERE campaign_id = ?1 "
+        "  AND (state = 'sent' OR state = 'bounced')",
+    /* bounced recipients by class and enhanced status, the largest
+     * first.  Here and below, sends_state is named: without statistics
+     * the planner walks the campaign's primary key (every recipient) for
+     * the few bounced. */
     [S_BOUNCE_STATUS - STORE_SLOT_REPORT] =
         "SELECT bounce_class, COALESCE(last_status, ''), count(*) "
-        "FROM sends WHERE campaign_id = ?1 AND state = 'bounced' "
+        "FROM sends INDEXED BY sends_state "
+        "WHERE campaign_id = ?1 AND state = 'bounced' "
         "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
     /* bounced recipients by their last reply (the relay's, or the DSN's
      * once one came back), with one address of each */
     [S_BOUNCE_TOP - STORE_SLOT_REPORT] =
         "SELECT s.state, s.bounce_class, s.last_code, s.last_status, "
         "  s.last_text, count(*), min(c.email) "
-        "FROM sends s LEFT JOIN contacts c ON c.id = s.contact_id "
+        "FROM sends s INDEXED BY sends_state "
+        "LEFT JOIN contacts c ON c.id = s.contact_id "
         "WHERE s.campaign_id = ?1 AND s.state = 'bounced' "
         "GROUP BY 2, 3, 4, 5 ORDER BY 6 DESC, 2, 4, 5 LIMIT ?2",
-    /* the campaign's opens and clicks with their instants, from the index
-     * alone (events_campaign holds at_ms) */
+    /* the campaign's opens and clicks by the hour, as 014_report_groups
+     * keeps them */
     [S_EVENT_TIMES - STORE_SLOT_REPORT] =
-        "SELECT kind = 'click', machine, at_ms FROM events "
-        "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+        "SELECT click, machine, hour * 3600000, n FROM event_hours "
+        "WHERE campaign_id = ?1 AND n > 0",
     [S_FIRST_EVENT - STORE_SLOT_REPORT] =
-        "SELECT min(at_ms) FROM events "
-        "WHERE campaign_id = ?1 AND kind IN ('open', 'click')",
+        "SELECT min(hour) * 3600000 FROM event_hours "
+        "WHERE campaign_id = ?1 AND n > 0",
     /* people's clicks by link, the most clicked first */
     [S_LINKS - STORE_SLOT_REPORT] =
-        "SELECT COALESCE(url, ''), count(*), count(DISTINCT contact_id) "
-        "FROM events WHERE campaign_id = ?1 AND kind = 'click' "
-        "  AND machine = 0 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
+        "SELECT url, n, people FROM event_links "
+        "WHERE campaign_id = ?1 AND n > 0 ORDER BY 2 DESC, 1 LIMIT ?2",
+    /* the recipients by domain as 014_report_groups keeps them, in the
+     * primary key's order */
+    [S_GROUPS - STORE_SLOT_REPORT] =
+        "SELECT domain, state, NULLIF(class, ''), coded, retried, uncertain, "
+        "  people, n FROM report_groups "
+        "WHERE campaign_id = ?1 AND n > 0",
+    [S_DOMAIN_EVENTS - STORE_SLOT_REPORT] =
+        "SELECT domain, opens, clicks FROM domain_events "
+        "WHERE campaign_id = ?1 AND (opens > 0 OR clicks > 0)",
 };
 
 /* stmt - the family's statement id, prepared once, reset. */
@@ -189,7 +186,8 @@ store_report_event_times(struct store *st, int64_t campaign,
     sqlite3_bind_int64(s, 1, campaign);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         if (cb(sqlite3_column_int64(s, 2), sqlite3_column_int(s, 0),
-               sqlite3_column_int(s, 1), arg) != 0)
+               sqlite3_column_int(s, 1), (long)sqlite3_column_int64(s, 3),
+               arg) != 0)
             break;
     return done(st, s, rc, "read the campaign's opens and clicks", e);
 }
@@ -199,15 +197,20 @@ store_report_first_event(struct store *st, int64_t campaign, int64_t *at_ms,
                          struct err *e)
 {
     sqlite3_stmt *s = stmt(st, S_FIRST_EVENT, e);
-    int rc;
+    int rc, found = 0;
 
     *at_ms = 0;
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, campaign);
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL) {
         *at_ms = sqlite3_column_int64(s, 0);
-    return done(st, s, rc, "read the campaign's first open", e);
+        found = 1;
+    }
+    if (done(st, s, rc, "read the campaign's first open", e) == -1)
+        return -1;
+    return found;
 }
 
 int
@@ -227,4 +230,53 @@ store_report_links(struct store *st, int64_t campaign, long limit,
                (long)sqlite3_column_int64(s, 2), arg) != 0)
             break;
     return done(st, s, rc, "count the campaign's links", e);
+}
+
+int
+store_report_groups(struct store *st, int64_t campaign, store_group_cb cb,
+                    void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_GROUPS, e);
+    struct store_group_row g;
+    int rc, stop = 0;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        g.domain = (const char *)sqlite3_column_text(s, 0);
+        g.state = (const char *)sqlite3_column_text(s, 1);
+        g.bounce_class = (const char *)sqlite3_column_text(s, 2);
+        g.coded = sqlite3_column_int(s, 3);
+        g.retried = sqlite3_column_int(s, 4);
+        g.uncertain = sqlite3_column_int(s, 5);
+        g.people = sqlite3_column_int(s, 6);
+        g.n = (long)sqlite3_column_int64(s, 7);
+        if ((stop = cb(&g, arg)) != 0)
+            break;
+    }
+    if (done(st, s, rc, "read the campaign's recipients by domain", e) == -1)
+        return -1;
+    return stop;
+}
+
+int
+store_report_domain_events(struct store *st, int64_t campaign,
+                           store_domain_events_cb cb, void *arg, struct err *e)
+{
+    sqlite3_stmt *s = stmt(st, S_DOMAIN_EVENTS, e);
+    int rc, stop = 0;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, campaign);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if ((stop = cb((const char *)sqlite3_column_text(s, 0),
+                       (long)sqlite3_column_int64(s, 1),
+                       (long)sqlite3_column_int64(s, 2), arg)) != 0)
+            break;
+    if (done(st, s, rc, "read the campaign's opens and clicks by domain", e) ==
+        -1)
+        return -1;
+    return stop;
 }

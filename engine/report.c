@@ -118,6 +118,13 @@ void
 report_timeline_add(struct report_timeline *t, int64_t at_ms, int click,
                     int machine)
 {
+    report_timeline_add_n(t, at_ms, click, machine, 1);
+}
+
+void
+report_timeline_add_n(struct report_timeline *t, int64_t at_ms, int click,
+                      int machine, long n)
+{
     int64_t d = at_ms / 1000 - t->start;
     struct report_bucket *b;
     size_t i;
@@ -137,16 +144,16 @@ report_timeline_add(struct report_timeline *t, int64_t at_ms, int click,
     }
     b = &t->b[i];
     if (click)
-        *(machine ? &b->machine_clicks : &b->clicks) += 1;
+        *(machine ? &b->machine_clicks : &b->clicks) += n;
     else
-        *(machine ? &b->machine_opens : &b->opens) += 1;
+        *(machine ? &b->machine_opens : &b->opens) += n;
 }
 
 /* timeline_cb - store_report_event_times into the timeline */
 static int
-timeline_cb(int64_t at_ms, int click, int machine, void *arg)
+timeline_cb(int64_t at_ms, int click, int machine, long n, void *arg)
 {
-    report_timeline_add(arg, at_ms, click, machine);
+    report_timeline_add_n(arg, at_ms, click, machine, n);
     return 0;
 }
 
@@ -156,13 +163,14 @@ report_timeline(struct store *st, int64_t campaign, int64_t started_s,
 {
     if (started_s <= 0) {
         int64_t first;
-        if (store_report_first_event(st, campaign, &first, e) == -1)
+        int found = store_report_first_event(st, campaign, &first, e);
+        if (found == -1)
             return -1;
-        started_s = first / 1000;
-    }
-    report_timeline_init(t, started_s);
-    if (started_s <= 0)
-        return 0; /* no event */
+        report_timeline_init(t, first / 1000);
+        if (found == 0)
+            return 0; /* no event */
+    } else
+        report_timeline_init(t, started_s);
     return store_report_event_times(st, campaign, timeline_cb, t, e);
 }
 
@@ -360,25 +368,77 @@ one(const struct store_recipient *r, struct report_group *g)
     g->unsubscribed = r->unsubscribed;
 }
 
-static int
-grouping_cb(const struct store_recipient *r, void *arg)
+/* scale - g's counts of one recipient times n */
+static void
+scale(struct report_group *g, long n)
 {
-    struct grouping *gr = arg;
-    const char *domain = NULL, *at, *p;
-    struct report_group g;
+    long *f[] = {&g->recipients,     &g->attempted,  &g->delivered,
+                 &g->deferred,       &g->bounced,    &g->bounced_hard,
+                 &g->bounced_soft,   &g->blocked,    &g->queued,
+                 &g->failed,         &g->suppressed, &g->waiting,
+                 &g->opened,         &g->clicked,    &g->opened_unique,
+                 &g->clicked_unique, &g->complained, &g->unsubscribed};
 
-    one(r, &g);
-    gr->attempted += g.attempted;
-    if (r->email != NULL && (at = strrchr(r->email, '@')) != NULL)
-        domain = at + 1;
-    if (domain == NULL) {
-        groups_add(&gr->providers, REPORT_GROUP_FORGOTTEN, &g);
-        groups_add(&gr->domains, REPORT_GROUP_FORGOTTEN, &g);
-        return 0;
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        *f[i] *= n;
+}
+
+/* grouping_add - g into domain's groups: its provider's and its own
+ * (REPORT_GROUP_FORGOTTEN for both when "") */
+static void
+grouping_add(struct grouping *gr, const char *domain,
+             const struct report_group *g)
+{
+    const char *p;
+
+    if (domain == NULL || domain[0] == '\0') {
+        groups_add(&gr->providers, REPORT_GROUP_FORGOTTEN, g);
+        groups_add(&gr->domains, REPORT_GROUP_FORGOTTEN, g);
+        return;
     }
     p = gr->fn(domain, gr->fnarg);
-    groups_add(&gr->providers, p != NULL ? p : domain, &g);
-    groups_add(&gr->domains, domain, &g);
+    groups_add(&gr->providers, p != NULL ? p : domain, g);
+    groups_add(&gr->domains, domain, g);
+}
+
+/* grouping_cb - a kept group row (n recipients alike): one recipient
+ * standing for them, as one() reads a recipient, times n */
+static int
+grouping_cb(const struct store_group_row *row, void *arg)
+{
+    struct grouping *gr = arg;
+    struct store_recipient r;
+    struct report_group g;
+
+    memset(&r, 0, sizeof r);
+    r.state = row->state;
+    r.bounce_class = row->bounce_class;
+    r.code = row->coded;
+    r.attempts = row->retried ? 2 : 1;
+    r.was_uncertain = row->uncertain;
+    r.opens = (row->people & STORE_PEOPLE_OPENED) != 0;
+    r.clicks = (row->people & STORE_PEOPLE_CLICKED) != 0;
+    r.unsubscribed = (row->people & STORE_PEOPLE_UNSUBSCRIBED) != 0;
+    r.complained = (row->people & STORE_PEOPLE_COMPLAINED) != 0;
+    one(&r, &g);
+    scale(&g, row->n);
+    g.opens = g.clicks = 0; /* the domain's: domain_events_cb */
+    gr->attempted += g.attempted;
+    grouping_add(gr, row->domain, &g);
+    return 0;
+}
+
+/* domain_events_cb - people's opens and clicks of a domain's recipients
+ * into its groups */
+static int
+domain_events_cb(const char *domain, long opens, long clicks, void *arg)
+{
+    struct report_group g;
+
+    memset(&g, 0, sizeof g);
+    g.opens = opens;
+    g.clicks = clicks;
+    grouping_add(arg, domain, &g);
     return 0;
 }
 
@@ -395,8 +455,11 @@ report_groups(struct store *st, int64_t campaign, report_provider_fn fn,
     groups_init(&gr.domains);
     gr.fn = fn;
     gr.fnarg = fnarg;
-    rc = store_report_recipients(st, campaign, grouping_cb, &gr, e) == -1 ? -1
-                                                                          : 0;
+    rc = store_report_groups(st, campaign, grouping_cb, &gr, e) == -1 ||
+                 store_report_domain_events(st, campaign, domain_events_cb, &gr,
+                                            e) == -1
+             ? -1
+             : 0;
     /* the groups are freed either way; reported only when read whole */
     groups_done(&gr.providers, rc == 0 ? kp : 0, rc == 0 ? pcb : NULL, arg);
     groups_done(&gr.domains, rc == 0 ? kd : 0, rc == 0 ? dcb : NULL, arg);

@@ -164,16 +164,18 @@ void report_provider_rates(const struct report_group *p,
                            struct report_rate r[REPORT_PRATE_N]);
 
 /*
- * report_groups - one pass over the campaign's recipients (db/store.h
- * store_report_recipients, streamed in key order): each is counted in
- * its provider's group - fn(domain, fnarg), NULL for a domain that is
- * its own group - and in its domain's (REPORT_GROUP_FORGOTTEN for both
- * once forgotten).  Then pcb for the kp largest provider groups
- * (recipients, then name) and once for REPORT_GROUP_OTHER with the rest
- * summed, if any; dcb the same for the kd largest domains.  *attempted:
- * the recipients handed to a relay.  Memory is bounded by the groups,
- * never the recipients: at most REPORT_GROUPS_MAX groups of each are
- * kept, and a recipient of any further name counts in the rest.
+ * report_groups - the campaign's recipients by domain as the database
+ * keeps them counted (db/store.h store_report_groups: a row per domain
+ * and kind of outcome, n recipients alike, whatever the campaign's size),
+ * each row counted as n recipients in its provider's group - fn(domain,
+ * fnarg), NULL for a domain that is its own group - and in its domain's
+ * (REPORT_GROUP_FORGOTTEN for both once forgotten).  Then pcb for the kp
+ * largest provider groups (recipients, then name) and once for
+ * REPORT_GROUP_OTHER with the rest summed, if any; dcb the same for the
+ * kd largest domains.  *attempted: the recipients handed to a relay.
+ * Memory is bounded by the groups, never the recipients: at most
+ * REPORT_GROUPS_MAX groups of each are kept, and a recipient of any
+ * further name counts in the rest.
  */
 #define REPORT_GROUPS_MAX 65536
 #define REPORT_GROUP_FORGOTTEN "(forgotten)"
@@ -211,9 +213,12 @@ struct report_timeline {
 /* report_timeline_init - empty, its hours counted from start_s (seconds,
  * rounded down to the hour). */
 void report_timeline_init(struct report_timeline *t, int64_t start_s);
-/* report_timeline_add - one open (click 0) or click at at_ms. */
+/* report_timeline_add - one open (click 0) or click at at_ms;
+ * report_timeline_add_n - n of them. */
 void report_timeline_add(struct report_timeline *t, int64_t at_ms, int click,
                          int machine);
+void report_timeline_add_n(struct report_timeline *t, int64_t at_ms, int click,
+                           int machine, long n);
 /* report_timeline - the campaign's timeline from the database, from
  * started_s (0: from its first open or click); -1 (e filled) when it
  * cannot be read. */

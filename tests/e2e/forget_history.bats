@@ -308,7 +308,8 @@ EOF
 @test "forget history: a database of the previous release (schema 5) migrates to the latest schema, keeps every row and count, and forget then keeps them" {
     release5_db
     local sends events
-    sends=$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")
+    # the columns of schema 5 (014_report_groups added more)
+    sends=$(q "SELECT campaign_id, contact_id, state, attempts, next_attempt_at, last_code, last_status, last_text, bounce_class, message_id, relay, was_uncertain, queued_at, first_attempt_at, done_at FROM sends ORDER BY campaign_id, contact_id;")
     # the columns of schema 5 (008_bounces added more, NULL for these)
     events=$(q "SELECT id, campaign_id, contact_id, kind, url, at_ms, machine, machine_reason, ua_class, ip FROM events ORDER BY id;")
     # the previous release's ledger takes a person's rows with them
@@ -318,12 +319,17 @@ EOF
     assert_eq "$(q 'SELECT max(version) FROM schema_version;')" "$(ls "$E2E_TOP"/db/migrations/*.sql | wc -l)"
     assert_eq "$(q "SELECT name FROM schema_version WHERE version = 6;")" 006_history
     assert_eq "$(q "SELECT value FROM meta WHERE key = 'tombstone';")" 0
-    assert_eq "$(q "SELECT * FROM sends ORDER BY campaign_id, contact_id;")" "$sends" "ledger rows after the migration"
+    assert_eq "$(q "SELECT campaign_id, contact_id, state, attempts, next_attempt_at, last_code, last_status, last_text, bounce_class, message_id, relay, was_uncertain, queued_at, first_attempt_at, done_at FROM sends ORDER BY campaign_id, contact_id;")" "$sends" "ledger rows after the migration"
+    # 014 recorded each row's domain and whether its person opened, clicked (a
+    # machine's open is not one)
+    assert_eq "$(q "SELECT contact_id, domain, opened, clicked, unsubscribed, complained FROM sends ORDER BY contact_id;")" \
+        "$(printf '1|example.com|1|1|0|0\n2|example.com|0|0|0|0\n3|example.com|0|0|0|0\n4|example.com|0|0|0|0')" \
+        "the ledger's new columns after the migration"
     assert_eq "$(q "SELECT id, campaign_id, contact_id, kind, url, at_ms, machine, machine_reason, ua_class, ip FROM events ORDER BY id;")" "$events" "events after the migration"
     assert_not_contains "$(q "SELECT group_concat(sql) FROM sqlite_master WHERE name IN ('sends', 'events');")" \
         "REFERENCES contacts"
     assert_eq "$(q "SELECT name FROM sqlite_master WHERE tbl_name IN ('sends', 'events') ORDER BY name;")" \
-        "$(printf 'events\nevents_campaign\nevents_contact\nsends\nsends_count_delete\nsends_count_insert\nsends_count_update\nsends_state')"
+        "$(printf 'events\nevents_campaign\nevents_contact\nevents_count_delete\nevents_count_update\nevents_domain_delete\nevents_domain_update\nevents_hour_delete\nevents_hour_update\nevents_link_delete\nevents_link_update\nevents_person_delete\nevents_person_update\nsends\nsends_count_delete\nsends_count_insert\nsends_count_update\nsends_domain_delete\nsends_domain_move\nsends_group_delete\nsends_group_insert\nsends_group_update\nsends_replied\nsends_state\nsends_uncertain')"
     # the counts 012 built from the migrated ledger, and kept since
     assert_eq "$(q "SELECT campaign_id, state, class, uncertain, n FROM ledger_counts WHERE n != 0 ORDER BY 1, 2, 3, 4;")" \
         "$(q "SELECT campaign_id, state, COALESCE(bounce_class, ''), was_uncertain, count(*) FROM sends GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;")" \

@@ -30,8 +30,8 @@ sql(const char *db, const char *q)
     sqlite3 *h;
 
     sqlite3_open(db, &h);
-    if (sqlite3_exec(h, q, NULL, NULL, NULL) != SQLITE_OK)
-        printf("# sql: %s\n", sqlite3_errmsg(h));
+    TH_CHECK(sqlite3_exec(h, q, NULL, NULL, NULL) == SQLITE_OK,
+             "sql: %.60s (%s)", q, sqlite3_errmsg(h));
     sqlite3_close(h);
 }
 
@@ -179,6 +179,7 @@ test_bidi(void)
 
 struct text {
     char b[2048];
+    int rows; /* kept_cb's */
 };
 
 static int
@@ -245,14 +246,14 @@ link_cb(const char *url, long clicks, long people, void *arg)
 }
 
 static int
-time_cb(int64_t at_ms, int click, int machine, void *arg)
+time_cb(int64_t at_ms, int click, int machine, long k, void *arg)
 {
     long *n = arg;
 
-    n[0]++;
-    n[1] += click;
-    n[2] += machine;
-    n[3] += (long)(at_ms / 1000);
+    n[0] += k;
+    n[1] += click * k;
+    n[2] += machine * k;
+    n[3] += (long)(at_ms / 1000) * k;
     return 0;
 }
 
@@ -297,6 +298,9 @@ test_store(void)
         "(1, 8, 'queued', 0, 1, 5, NULL, NULL, NULL, NULL),"
         "(1, -1, 'sent', 0, 1, 5, NULL, NULL, NULL, NULL),"
         "(2, 1, 'sent', 0, 1, 5, 250, NULL, 'ok', NULL);"
+        /* the domain as the freeze records it */
+        "UPDATE sends SET domain = COALESCE((SELECT substr(email, "
+        "  instr(email, '@') + 1) FROM contacts WHERE id = contact_id), '');"
         "INSERT INTO events(campaign_id, contact_id, kind, at_ms, machine, "
         "  url) VALUES "
         /* a: two opens, two clicks on two links; b: a proxy's open, a
@@ -315,6 +319,8 @@ test_store(void)
         "(1, 1, 'complaint', 5000, 0, NULL),"
         "(1, 6, 'unsubscribe', 5000, 1, NULL),"
         "(2, 1, 'open', 1000, 0, NULL), (2, 1, 'click', 1000, 0, 'x');");
+    TH_CHECK(store_events_fold(st, &e) == 0, "store: the events counted (%s)",
+             e.msg);
 
     TH_CHECK(store_report_counts(st, 1, &c, &e) == 0 && c.delivered == 3 &&
                  c.bounced == 3 && c.opened == 2 && c.clicked == 2,
@@ -385,8 +391,8 @@ test_store(void)
              "event times: this campaign's opens and clicks (%ld, %ld "
              "clicks, %ld machines')",
              tm[0], tm[1], tm[2]);
-    TH_CHECK(store_report_first_event(st, 1, &first, &e) == 0 && first == 1000,
-             "first event: the earliest (got %lld)", (long long)first);
+    TH_CHECK(store_report_first_event(st, 1, &first, &e) == 1 && first == 0,
+             "first event: the earliest's hour (got %lld)", (long long)first);
     TH_CHECK(store_report_first_event(st, 99, &first, &e) == 0 && first == 0,
              "first event: none");
     {
@@ -403,6 +409,155 @@ test_store(void)
     unlink(db);
 }
 
+/* kept_cb - a row of tests/kept_counts.sql: a kept table and how many
+ * of its rows differ from a full count */
+static int
+kept_cb(void *arg, int n, char **v, char **names)
+{
+    struct text *t = arg;
+
+    (void)names;
+    if (n == 2 && v[1] != NULL && strcmp(v[1], "0") != 0) {
+        size_t l = strlen(t->b);
+        snprintf(t->b + l, sizeof t->b - l, "%s:%s;", v[0], v[1]);
+    }
+    t->rows++;
+    return 0;
+}
+
+/* kept - the tables 014_report_groups keeps that differ from a full
+ * count of db ("" when none), after step: as it is (the events counted
+ * so far), then once the events recorded since are counted too */
+static void kept_now(const char *db, const char *step);
+static void
+kept(const char *db, const char *step)
+{
+    struct store *st;
+    struct err e;
+    char folded[200];
+
+    kept_now(db, step);
+    err_clear(&e);
+    st = store_open(db, STORE_OPEN_EXISTING, NULL, &e);
+    TH_CHECK(st != NULL && store_events_fold(st, &e) == 0,
+             "kept: the events counted after %s (%s)", step, e.msg);
+    store_close(st);
+    snprintf(folded, sizeof folded, "%s, the events counted", step);
+    kept_now(db, folded);
+}
+
+static void
+kept_now(const char *db, const char *step)
+{
+    FILE *f = fopen("tests/kept_counts.sql", "r");
+    static char q[16384];
+    size_t len = f ? fread(q, 1, sizeof q - 1, f) : 0;
+    struct text t;
+    sqlite3 *h;
+    int rc;
+
+    if (f != NULL)
+        fclose(f);
+    q[len] = '\0';
+    memset(&t, 0, sizeof t);
+    sqlite3_open(db, &h);
+    rc = sqlite3_exec(h, q, kept_cb, &t, NULL);
+    TH_CHECK(len > 0 && rc == SQLITE_OK && t.rows == 8,
+             "kept counts: tests/kept_counts.sql runs after %s (%s)", step,
+             sqlite3_errmsg(h));
+    TH_STREQ(t.b, "", "kept counts: each equals a full count after %s", step);
+    sqlite3_close(h);
+}
+
+/* The triggers of 014_report_groups through every change the store
+ * makes to the ledger and the events, and those it never makes (a
+ * delete, an event's link or time changed): after each, the kept counts
+ * equal a full count. */
+static void
+test_kept(void)
+{
+    char db[256];
+    struct store *st;
+    struct err e;
+
+    snprintf(db, sizeof db, "%s/k.db", dir);
+    err_clear(&e);
+    st = store_open(db, STORE_OPEN_CREATE, NULL, &e);
+    TH_CHECK(st != NULL, "kept: created (%s)", e.msg);
+    if (st == NULL)
+        return;
+    store_close(st);
+    sql(db, "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
+            "(1, 'a@gmail.com', 0, 0), (2, 'b@g.test', 0, 0), "
+            "(3, 'c@x.test', 0, 0), (4, 'd@x.test', 0, 0);"
+            "INSERT INTO campaigns(id, name, template, created_at) VALUES "
+            "(1, 'one', 't', 0), (2, 'two', 't', 0);"
+            "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
+            "  domain) VALUES (1, 1, 'queued', 0, 'gmail.com'), "
+            "(1, 2, 'queued', 0, 'g.test'), (1, 3, 'queued', 0, 'x.test'), "
+            "(1, 4, 'queued', 0, 'x.test'), (2, 1, 'queued', 0, "
+            "'gmail.com');");
+    kept(db, "the freeze");
+    sql(db, "UPDATE sends SET state = 'sending', attempts = 1 "
+            "WHERE campaign_id = 1;"
+            "UPDATE sends SET state = 'sent', last_code = 250, "
+            "  last_text = 'ok' WHERE contact_id IN (1, 2);"
+            "UPDATE sends SET state = 'deferred', last_code = 451, "
+            "  last_text = 'later' WHERE contact_id = 3;"
+            "UPDATE sends SET state = 'failed', last_code = 554, "
+            "  last_text = 'no' WHERE contact_id = 4;");
+    kept(db, "a send");
+    sql(db, "INSERT INTO events(campaign_id, contact_id, kind, at_ms, "
+            "  machine, url) VALUES "
+            "(1, 1, 'open', 3600000, 0, NULL), (1, 1, 'open', 7300000, 0, "
+            "NULL), (1, 1, 'click', 3700000, 0, 'https://a.test/1'),"
+            "(1, 1, 'click', 3800000, 0, 'https://a.test/1'),"
+            "(1, 2, 'open', 1000, 1, NULL), (1, 2, 'click', 9000, 0, NULL),"
+            "(1, 2, 'unsubscribe', 5000, 1, NULL),"
+            "(1, 1, 'complaint', 5000, 0, NULL),"
+            "(1, 3, 'complaint', 5000, 1, NULL), (1, 4, 'view', 5, 0, NULL),"
+            "(2, 1, 'open', 1000, 0, NULL), (1, 9, 'open', 1000, 0, NULL);");
+    kept(db, "opens, clicks, complaints and unsubscribes");
+    /* people who opened or clicked before, again: counted once */
+    sql(db, "INSERT INTO events(campaign_id, contact_id, kind, at_ms, "
+            "  machine, url) VALUES "
+            "(1, 1, 'open', 3650000, 0, NULL),"
+            "(1, 1, 'click', 3900000, 0, 'https://a.test/1'),"
+            "(1, 2, 'click', 9500, 0, 'https://a.test/3'),"
+            "(1, 2, 'open', 2000, 1, NULL);");
+    kept(db, "more opens and clicks of the same people");
+    sql(db, "UPDATE sends SET state = 'sending', attempts = 2 "
+            "WHERE contact_id = 3 AND campaign_id = 1;"
+            "UPDATE sends SET state = 'bounced', bounce_class = 'hard', "
+            "  last_code = 550 WHERE contact_id = 3 AND campaign_id = 1;"
+            "UPDATE sends SET state = 'bounced', bounce_class = 'soft' "
+            "WHERE contact_id = 1 AND campaign_id = 1;"
+            "UPDATE sends SET was_uncertain = 1 WHERE contact_id = 2;");
+    kept(db, "a retry, bounces by DSN and an uncertain row");
+    sql(db, "UPDATE events SET machine = 1, machine_reason = 'burst' "
+            "WHERE contact_id = 1 AND kind = 'click';"
+            "UPDATE events SET url = 'https://a.test/2' "
+            "WHERE contact_id = 2 AND kind = 'click';"
+            "UPDATE events SET at_ms = at_ms + 86400000, kind = 'click', "
+            "  url = 'x' WHERE contact_id = 1 AND kind = 'open' "
+            "  AND campaign_id = 1 AND at_ms = 7300000;"
+            "UPDATE events SET campaign_id = 2 WHERE contact_id = 4;");
+    kept(db, "machines found out, and a link, a time, a kind, a campaign "
+             "changed");
+    sql(db, "UPDATE sends SET contact_id = -1, domain = '' "
+            "WHERE contact_id = 2;"
+            "UPDATE events SET contact_id = -1 WHERE contact_id = 2;"
+            "DELETE FROM contacts WHERE id = 2;");
+    kept(db, "a person forgotten");
+    sql(db, "DELETE FROM events WHERE contact_id = 1 AND kind = 'click';"
+            "DELETE FROM sends WHERE contact_id = 4 AND campaign_id = 1;"
+            "UPDATE sends SET campaign_id = 2 WHERE contact_id = 3;");
+    kept(db, "events and a ledger row deleted, a row moved");
+    sql(db, "PRAGMA foreign_keys = ON; DELETE FROM campaigns WHERE id = 1;");
+    kept(db, "a campaign deleted");
+    unlink(db);
+}
+
 int
 main(void)
 {
@@ -413,6 +568,7 @@ main(void)
     test_timeline();
     test_bidi();
     test_store();
+    test_kept();
     {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

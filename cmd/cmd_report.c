@@ -1038,6 +1038,24 @@ print_campaign(const struct look *l, json_t *doc)
     }
 }
 
+/* fold - the events recorded since the last report counted into what
+ * the report reads (db/store.h store_events_fold), before it reads them;
+ * those it could not count now (a database read-only, or held by an
+ * import) are named on stderr.  -1 (r->e filled) on error. */
+static int
+fold(struct rep *r)
+{
+    long pending = 0;
+    int rc = store_events_fold(r->st, &pending, r->e);
+
+    if (rc == 1 && pending > 0)
+        log_warnx("%ld event%s recorded since the last report not counted "
+                  "yet: the database is %s; report again to count them",
+                  pending, pending == 1 ? "" : "s",
+                  store_readonly(r->st) ? "read-only" : "busy");
+    return rc == -1 ? -1 : 0;
+}
+
 /* campaign_doc - report NAME's whole document (NULL: e filled) */
 static json_t *
 campaign_doc(struct rep *r, const char *name)
@@ -1268,12 +1286,6 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         code = cmd_fail(&e);
         goto out;
     }
-    /* the events recorded since the last report counted first (a batch,
-     * db/store.h store_events_fold); the CSV reads the events themselves */
-    if (!csv && store_events_fold(r.st, &e) == -1) {
-        code = cmd_fail(&e);
-        goto out;
-    }
     if (optind == argc && csv) {
         long rows;
         if (report_csv_write_all(ctx, r.st, out, &rows, &e) == -1)
@@ -1284,6 +1296,10 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         goto out;
     }
     if (optind == argc) {
+        if (fold(&r) == -1) {
+            code = cmd_fail(&e);
+            goto out;
+        }
         r.arr = json_array();
         if (store_campaign_names(r.st, row_cb, &r, &e) == -1 || r.failed)
             code = cmd_fail(&e);
@@ -1342,6 +1358,10 @@ cmd_report(struct ctx *ctx, int argc, char **argv)
         else if (o.n == 0 && code == 0)
             printf("no recipient of %s was ever uncertain\n",
                    cmd_safe(argv[optind]));
+        goto out;
+    }
+    if (fold(&r) == -1) {
+        code = cmd_fail(&e);
         goto out;
     }
     if ((r.prov = provider_table(ctx, &code)) == NULL)

@@ -480,9 +480,11 @@ BEGIN
                   clicks = clicks + excluded.clicks;
 END;
 
--- a ledger row that moves (a person forgotten: to the tombstone id and
--- the domain '') takes its person's opens and clicks along, whether the
--- events moved to the new id before it or will after it
+-- a ledger row that moves (a person forgotten: to a fresh tombstone id
+-- and the domain '') takes its person's counted opens and clicks along,
+-- whether the events moved to the new id before it or will after it (so
+-- the new id must be one with no events of its own in the campaign: a
+-- merge into an existing contact would need more than this)
 CREATE TRIGGER sends_domain_move
 AFTER UPDATE OF campaign_id, contact_id, domain ON sends
 WHEN old.campaign_id IS NOT new.campaign_id
@@ -622,9 +624,7 @@ BEGIN
 END;
 
 -- event_links: people's clicks (machine 0) of each campaign by link, and
--- the people (distinct contacts) who clicked it: +1 for a contact's first
--- click of the link (events_campaign finds the contact's clicks in one
--- probe), -1 for its last.  url NULL is kept as ''.
+-- the people (distinct contacts) who clicked it; url NULL is kept as ''.
 CREATE TABLE event_links (
     campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
     url         TEXT NOT NULL,
@@ -652,7 +652,8 @@ WHEN old.id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'events_fold
       OR (new.kind = 'click' AND new.machine = 0))
   AND (old.campaign_id IS NOT new.campaign_id
        OR old.contact_id IS NOT new.contact_id OR old.kind IS NOT new.kind
-       OR old.machine IS NOT new.machine OR old.url IS NOT new.url))
+       OR old.machine IS NOT new.machine
+       OR COALESCE(old.url, '') IS NOT COALESCE(new.url, '')))
 BEGIN
     UPDATE event_links SET n = n - 1,
         people = people - NOT EXISTS (SELECT 1 FROM events

@@ -143,6 +143,18 @@ store_begin(struct store *st, struct err *e)
 }
 
 int
+store_readonly(const struct store *st)
+{
+    return st->readonly;
+}
+
+void
+store_busy_default(struct store *st)
+{
+    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+}
+
+int
 store_checkpoint(struct store *st)
 {
     return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,

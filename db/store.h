@@ -532,15 +532,24 @@ int store_event_other_clicks(struct store *st, int64_t campaign,
 /*
  * store_events_fold - count the events recorded since the last fold into
  * what 014_report_groups keeps for `campaign report` (the people flags
- * of the ledger, the events by kind, hour, link and domain), in one
- * write transaction of a few GROUP BY statements, and record the last one
- * counted (meta 'events_folded').  No trigger counts an event as it is
- * recorded: at tens of thousands of opens a second, `campaign serve`'s
- * writer has no microsecond to spare, and a batch costs less than the
- * events one by one.  The readers of those counts fold first (`report`);
- * on a database opened read-only nothing is folded (0).
+ * of the ledger, the events by kind, hour, link and domain), a chunk of
+ * at most STORE_FOLD_CHUNK events per write transaction of a few GROUP BY
+ * statements, and record the last one counted (meta 'events_folded').
+ * No trigger counts an event as it is recorded: at tens of thousands of
+ * opens a second, `campaign serve`'s writer has no microsecond to spare,
+ * and a batch costs less than the events one by one.  The readers of
+ * those counts fold first (`report`).  0 when every event is counted; 1
+ * when some are left (*pending: at most this many) because the database
+ * is read-only or another process holds the write lock for longer than
+ * STORE_FOLD_WAIT_MS (an import); -1 (e filled) on error.  Event ids
+ * never go back (events are never deleted but with their campaign), so
+ * an id at or below the mark is an event counted.
  */
-int store_events_fold(struct store *st, struct err *e);
+#define STORE_FOLD_CHUNK 100000
+#define STORE_FOLD_WAIT_MS 250
+int store_events_fold(struct store *st, long *pending, struct err *e);
+/* store_readonly - 1 when the database was opened read-only */
+int store_readonly(const struct store *st);
 /* store_event_flag_machine - mark the contact's clicks and opens in the
  * campaign from since_ms on as a machine's, for reason. */
 int store_event_flag_machine(struct store *st, int64_t campaign,

@@ -83,8 +83,6 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "WHERE campaign_id = ?1 AND contact_id = ?2 "
         "  AND (kind = 'click' OR kind = 'open') AND at_ms >= ?3 "
         "  AND machine = 0",
-    /* the campaign's events by kind and machine, and the people among
-     * them, as 014_report_groups keeps them: a few rows, not a walk */
     /* the events after ?1 (the last counted) up to ?2 counted into what
      * 014_report_groups keeps (store_events_fold), and ?2 recorded as the
      * last counted */
@@ -144,6 +142,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "  clicks = clicks + excluded.clicks",
     [S_FOLD_MARK - STORE_SLOT_EVENTS] =
         "UPDATE meta SET value = ?2 WHERE key = 'events_folded' AND ?1 < ?2",
+    /* the campaign's events by kind and machine, and the people among
+     * them, as 014_report_groups keeps them: a few rows, not a walk */
     [S_EVENT_COUNTS - STORE_SLOT_EVENTS] =
         "SELECT kind, machine, n, people FROM event_counts "
         "WHERE campaign_id = ?1 AND n > 0",
@@ -308,32 +308,26 @@ store_event_flag_machine(struct store *st, int64_t campaign, int64_t contact,
     return store_stmt_done(st, s, e, "flag events");
 }
 
-int
-store_events_fold(struct store *st, struct err *e)
+/* fold_chunk - the events after lo up to hi counted, in one transaction
+ * begun without waiting more than STORE_FOLD_WAIT_MS for the write lock:
+ * 0, 1 when the database is busy (nothing done), or -1 */
+static int
+fold_chunk(struct store *st, int64_t lo, int64_t hi, struct err *e)
 {
     static const enum stmt_id fold[] = {S_FOLD_FLAGS,   S_FOLD_COUNTS,
                                         S_FOLD_HOURS,   S_FOLD_LINKS,
                                         S_FOLD_DOMAINS, S_FOLD_MARK};
     sqlite3_stmt *s;
-    int64_t lo = 0, hi = 0;
     int rc;
 
-    if (st->readonly)
-        return 0; /* counted by the next command that may write */
-    if (store_begin(st, e) == -1)
-        return -1;
-    if ((s = stmt(st, S_FOLD_FROM, e)) == NULL)
-        goto fail;
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        lo = sqlite3_column_int64(s, 0);
-        hi = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) {
-        store_fail(st, e, "read the events counted");
-        goto fail;
-    }
-    for (size_t i = 0; hi > lo && i < sizeof fold / sizeof *fold; i++) {
+    sqlite3_busy_timeout(st->db, STORE_FOLD_WAIT_MS);
+    rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    store_busy_default(st);
+    if (rc == SQLITE_BUSY)
+        return 1;
+    if (rc != SQLITE_OK)
+        return store_fail(st, e, "begin transaction");
+    for (size_t i = 0; i < sizeof fold / sizeof *fold; i++) {
         if ((s = stmt(st, fold[i], e)) == NULL)
             goto fail;
         sqlite3_bind_int64(s, 1, lo);
@@ -345,6 +339,40 @@ store_events_fold(struct store *st, struct err *e)
 fail:
     store_rollback(st);
     return -1;
+}
+
+int
+store_events_fold(struct store *st, long *pending, struct err *e)
+{
+    sqlite3_stmt *s;
+    int64_t lo = 0, hi = 0;
+    int rc;
+
+    *pending = 0;
+    for (;;) {
+        if ((s = stmt(st, S_FOLD_FROM, e)) == NULL)
+            return -1;
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            lo = sqlite3_column_int64(s, 0);
+            hi = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW)
+            return store_fail(st, e, "read the events counted");
+        if (hi <= lo)
+            return 0;
+        if (st->readonly) {
+            *pending = (long)(hi - lo); /* ids, so at most this many */
+            return 1;
+        }
+        /* a chunk at a time: the write lock is never held long */
+        rc = fold_chunk(
+            st, lo, hi - lo > STORE_FOLD_CHUNK ? lo + STORE_FOLD_CHUNK : hi, e);
+        if (rc != 0) {
+            *pending = rc == 1 ? (long)(hi - lo) : 0;
+            return rc;
+        }
+    }
 }
 
 int

@@ -97,6 +97,9 @@ int store_fail(struct store *st, struct err *e, const char *what);
     "COALESCE((SELECT max(recipients - (SELECT COALESCE(sum(n), 0) "           \
     "FROM ledger_counts WHERE campaign_id = " id "), 0) FROM campaigns "       \
     "WHERE id = " id " AND freeze_after IS NOT NULL), 0)"
+/* store_busy_default - the connection's busy timeout back to the store's
+ * (after a caller that would rather not wait) */
+void store_busy_default(struct store *st);
 /* store_stmt - statement slot id (its SQL text sql), prepared on first use
  * with SQLITE_PREPARE_PERSISTENT, else reset with bindings cleared. */
 sqlite3_stmt *store_stmt(struct store *st, int id, const char *sql,

@@ -9,9 +9,11 @@
  * opens and clicks over time, the links clicked.
  *
  * None of it walks the campaign's recipients or its events: the rates,
- * the domains, the hours and the links are read from the counts that the
- * triggers of 012 and 014 keep in the transaction of each change (a few
- * rows per campaign, per domain, per hour, per link), and the bounces
+ * the domains, the hours and the links are read from the counts kept by
+ * 012 and 014 (a few rows per campaign, per domain, per hour, per link:
+ * the ledger's by triggers in the transaction of each change, the
+ * events' by store_events_fold, which the caller runs first), and the
+ * bounces
  * from sends_state's range of the bounced (named with INDEXED BY: the
  * planner has no statistics to prefer it).  So a report of a campaign of
  * ten million costs what one of ten thousand does, in time as in memory;

@@ -12,16 +12,24 @@
 --   unsubscribed       1 when an unsubscribe event (by link or by mail,
 --                      a person's or unverified: machine 0 or 1)
 --   complained         1 when a complaint (verified, machine = 0)
--- set by the triggers on events below, in the same transaction as the
--- event: a person's first event of a kind writes the row, the next ones
--- only read it (an open pixel fetched again costs `campaign serve` a
--- look-up, not a write).  An event removed or changed (a machine found
--- out) sets them from the events left.  An event of a contact with no
--- ledger row in its campaign changes nothing, as the report never
--- counted it.  An event whose contact_id changes is taken to move with
--- its ledger row (a person forgotten: both go to the tombstone id, and
--- the row keeps its flags).
+-- of the events counted so far.
 --
+-- The events are not counted as they are recorded: no trigger fires on
+-- an insert into events (at tens of thousands of opens a second,
+-- `campaign serve`'s writer has no microsecond to spare).  The events
+-- after meta 'events_folded' are counted in batches by store_events_fold
+-- (db/store_events.c), which `campaign report` runs first, and the mark
+-- moves up to the last one counted.  An event counted (id at or below the
+-- mark: ids never go back, as events are never deleted but with their
+-- campaign) that is changed or deleted later (a machine's hit found out,
+-- a campaign deleted) moves the counts by the triggers below; one not
+-- counted yet is counted as it is then.  An event of a contact with no
+-- ledger row in its campaign counts in event_counts, event_hours and
+-- event_links only, as the report always counted it.  An event whose
+-- contact_id changes is taken to move with its ledger row to a contact
+-- id new to the campaign (a person forgotten: both go to a fresh
+-- tombstone id, and the row keeps its flags).
+
 -- ledger_counts (012) gains the people among each count's rows: those
 -- opened, clicked, unsubscribed, complained.  The rates' people among the
 -- delivered are its state 'sent' row(s).
@@ -349,9 +357,11 @@ BEGIN
                   clicks = clicks + excluded.clicks;
 END;
 
--- a ledger row that moves (a person forgotten: to the tombstone id and
--- the domain '') takes its person's opens and clicks along, whether the
--- events moved to the new id before it or will after it
+-- a ledger row that moves (a person forgotten: to a fresh tombstone id
+-- and the domain '') takes its person's counted opens and clicks along,
+-- whether the events moved to the new id before it or will after it (so
+-- the new id must be one with no events of its own in the campaign: a
+-- merge into an existing contact would need more than this)
 CREATE TRIGGER sends_domain_move
 AFTER UPDATE OF campaign_id, contact_id, domain ON sends
 WHEN old.campaign_id IS NOT new.campaign_id
@@ -509,9 +519,7 @@ BEGIN
 END;
 
 -- event_links: people's clicks (machine 0) of each campaign by link, and
--- the people (distinct contacts) who clicked it: +1 for a contact's first
--- click of the link (events_campaign finds the contact's clicks in one
--- probe), -1 for its last.  url NULL is kept as ''.
+-- the people (distinct contacts) who clicked it; url NULL is kept as ''.
 CREATE TABLE event_links (
     campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
     url         TEXT NOT NULL,
@@ -543,7 +551,8 @@ WHEN old.id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'events_fold
       OR (new.kind = 'click' AND new.machine = 0))
   AND (old.campaign_id IS NOT new.campaign_id
        OR old.contact_id IS NOT new.contact_id OR old.kind IS NOT new.kind
-       OR old.machine IS NOT new.machine OR old.url IS NOT new.url))
+       OR old.machine IS NOT new.machine
+       OR COALESCE(old.url, '') IS NOT COALESCE(new.url, '')))
 BEGIN
     UPDATE event_links SET n = n - 1,
         people = people - NOT EXISTS (SELECT 1 FROM events

@@ -80,7 +80,11 @@ ledger_counts_agree() {
     out=$(sqlite3 -batch "$DB" "SELECT 1 FROM sqlite_master WHERE name = 'report_groups';" 2>/dev/null) || return 0
     [ "$out" = 1 ] || return 0
     kept_counts_now || return 1
-    "$CAMPAIGN_BIN" --db "$DB" -q report >/dev/null 2>&1 || true
+    "$CAMPAIGN_BIN" --db "$DB" -q report >/dev/null 2>"$BATS_TEST_TMPDIR/kept.err" || {
+        echo "report (counting the events) failed on $DB:" >&2
+        cat "$BATS_TEST_TMPDIR/kept.err" >&2
+        return 1
+    }
     kept_counts_now
 }
 

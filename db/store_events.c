@@ -45,11 +45,15 @@ enum stmt_id {
 _Static_assert((int)S_END <= (int)STORE_SLOT_SCHEDULE,
                "more statements than slots");
 
-/* The batch's events are read by their rowid's range (NOT INDEXED:
- * without statistics the planner would walk events_campaign's entries of
- * a kind, every event of the campaign, for each batch).
- *
- * FIRST_OF_KIND, FIRST_OF_LINK - the batch's event b (after ?1) is of a
+/* BATCH - the events b after ?1 up to ?2, read by their rowid's range
+ * (NOT INDEXED: without statistics the planner would walk
+ * events_campaign's entries of a kind, every event of the campaign, for
+ * each batch); an event of a campaign no longer there (its rows deleted
+ * with the foreign keys off) is passed over: nothing can count it. */
+#define BATCH                                                                  \
+    "b.id > ?1 AND b.id <= ?2 AND b.campaign_id IN (SELECT id FROM campaigns)"
+
+/* FIRST_OF_KIND, FIRST_OF_LINK - the batch's event b (after ?1) is of a
  * contact with no event of its kind and machine (a person's click of its
  * link) before the batch: a person counted once, as the triggers do */
 #define FIRST_OF_KIND                                                          \
@@ -98,8 +102,8 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "    max(kind = 'click' AND machine = 0) AS c, "
         "    max(kind = 'unsubscribe') AS u, "
         "    max(kind = 'complaint' AND machine = 0) AS p "
-        "  FROM events NOT INDEXED WHERE id > ?1 AND id <= ?2 GROUP BY 1, 2) "
-        "AS x "
+        "  FROM events b NOT INDEXED "
+        "  WHERE " BATCH " GROUP BY 1, 2) AS x "
         "WHERE sends.campaign_id = x.k AND sends.contact_id = x.who "
         "  AND ((x.o AND NOT opened) OR (x.c AND NOT clicked) "
         "    OR (x.u AND NOT unsubscribed) OR (x.p AND NOT complained))",
@@ -107,16 +111,16 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "INSERT INTO event_counts(campaign_id, kind, machine, n, people) "
         "SELECT campaign_id, kind, machine, count(*), count(DISTINCT CASE "
         "  WHEN " FIRST_OF_KIND " THEN contact_id END) "
-        "FROM events b NOT INDEXED WHERE b.id > ?1 AND b.id <= ?2 GROUP BY 1, "
-        "2, 3 "
+        "FROM events b NOT INDEXED "
+        "WHERE " BATCH " GROUP BY 1, 2, 3 "
         "ON CONFLICT(campaign_id, kind, machine) "
         "DO UPDATE SET n = n + excluded.n, people = people + excluded.people",
     [S_FOLD_HOURS - STORE_SLOT_EVENTS] =
         "INSERT INTO event_hours(campaign_id, hour, click, machine, n) "
         "SELECT campaign_id, at_ms / 3600000, kind = 'click', machine, "
         "  count(*) "
-        "FROM events NOT INDEXED "
-        "WHERE id > ?1 AND id <= ?2 AND (kind = 'open' OR kind = 'click') "
+        "FROM events b NOT INDEXED "
+        "WHERE " BATCH " AND (kind = 'open' OR kind = 'click') "
         "GROUP BY 1, 2, 3, 4 "
         "ON CONFLICT(campaign_id, hour, click, machine) "
         "DO UPDATE SET n = n + excluded.n",
@@ -124,9 +128,9 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "INSERT INTO event_links(campaign_id, url, n, people) "
         "SELECT campaign_id, COALESCE(url, ''), count(*), count(DISTINCT "
         "  CASE WHEN " FIRST_OF_LINK " THEN contact_id END) "
-        "FROM events b NOT INDEXED WHERE b.id > ?1 AND b.id <= ?2 AND b.kind = "
-        "'click' "
-        "  AND b.machine = 0 GROUP BY 1, 2 "
+        "FROM events b NOT INDEXED "
+        "WHERE " BATCH " AND b.kind = 'click' AND b.machine = 0 "
+        "GROUP BY 1, 2 "
         "ON CONFLICT(campaign_id, url) "
         "DO UPDATE SET n = n + excluded.n, people = people + excluded.people",
     [S_FOLD_DOMAINS - STORE_SLOT_EVENTS] =
@@ -135,7 +139,7 @@ static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
         "  sum(b.kind = 'click') "
         "FROM events b NOT INDEXED JOIN sends s "
         "  ON s.campaign_id = b.campaign_id AND s.contact_id = b.contact_id "
-        "WHERE b.id > ?1 AND b.id <= ?2 AND b.machine = 0 "
+        "WHERE " BATCH " AND b.machine = 0 "
         "  AND (b.kind = 'open' OR b.kind = 'click') GROUP BY 1, 2 "
         "ON CONFLICT(campaign_id, domain) "
         "DO UPDATE SET opens = opens + excluded.opens, "

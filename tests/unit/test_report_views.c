@@ -379,6 +379,21 @@ test_store(void)
              "y.test 3 1 0 1 0 0 0 0 1 0 1 0 0 0 0;"
              "(other) 3 0 3 0 0 0 0 0 0 1 0 2 3 2 3;",
              "domains: the k largest, then the rest summed");
+    /* three recipients alike are one kept row of n 3: counted three times */
+    sql(db, "INSERT INTO campaigns(id, name, template, created_at) VALUES "
+            "(3, 'three', 't', 0);"
+            "INSERT INTO sends(campaign_id, contact_id, state, queued_at, "
+            "  attempts, last_code, domain) VALUES "
+            "(3, 3, 'sent', 0, 1, 250, 'x.test'), "
+            "(3, 4, 'sent', 0, 1, 250, 'x.test'), "
+            "(3, 5, 'sent', 0, 1, 250, 'x.test');");
+    memset(&tw, 0, sizeof tw);
+    TH_CHECK(report_groups(st, 3, group, NULL, 10, provider_cb, 10, domain_cb,
+                           &tw, &n, &e) == 0 &&
+                 n == 3,
+             "groups: a kept row of three (%ld attempted)", n);
+    TH_STREQ(tw.p.b, "x.test 3 3 3 0 0 0 0;",
+             "providers: a kept row counts as its n recipients");
 
     memset(&t, 0, sizeof t);
     TH_CHECK(store_report_links(st, 1, 10, link_cb, &t, &e) == 0,
@@ -567,6 +582,11 @@ test_kept(void)
             "UPDATE events SET campaign_id = 2 WHERE contact_id = 4;");
     kept(db, "machines found out, and a link, a time, a kind, a campaign "
              "changed");
+    /* every person's click of b found to be a machine's: b no longer
+     * clicked */
+    sql(db, "UPDATE events SET machine = 1, machine_reason = 'scanner' "
+            "WHERE contact_id = 2 AND kind = 'click';");
+    kept(db, "a person's every click found to be a machine's");
     sql(db, "UPDATE sends SET contact_id = -1, domain = '' "
             "WHERE contact_id = 2;"
             "UPDATE events SET contact_id = -1 WHERE contact_id = 2;"

@@ -353,7 +353,7 @@ store_events_fold(struct store *st, long *pending, struct err *e)
     int rc;
 
     *pending = 0;
-    for (;;) {
+    for (int64_t last = -1;; last = lo) {
         if ((s = stmt(st, S_FOLD_FROM, e)) == NULL)
             return -1;
         if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -365,6 +365,11 @@ store_events_fold(struct store *st, long *pending, struct err *e)
             return store_fail(st, e, "read the events counted");
         if (hi <= lo)
             return 0;
+        if (lo == last) /* a chunk counted, the mark did not move */
+            return err_set(e, EX_SOFTWARE,
+                           "%s: the events counted did not "
+                           "move past %lld",
+                           st->path, (long long)lo);
         if (st->readonly) {
             *pending = (long)(hi - lo); /* ids, so at most this many */
             return 1;

@@ -68,11 +68,12 @@ _Static_assert((int)S_END <= (int)STORE_SLOT_SCHEDULE,
     "  AND COALESCE(o.url, '') = COALESCE(b.url, '') AND o.id <= ?1)"
 
 static const char *const stmt_sql[S_END - STORE_SLOT_EVENTS] = {
-    /* one row of VALUES, not INSERT ... SELECT WHERE EXISTS: SQLite gives
-     * a statement that may write several rows a statement journal, a
-     * copy of every page it touches (16 KiB each, three b-trees an
-     * event), which was a third of serve's writer; the recipient is
-     * checked first (S_EVENT_RECIPIENT), in the same transaction */
+    /* one row of VALUES, not INSERT ... SELECT WHERE EXISTS: inside a
+     * transaction SQLite gives a statement that may write several rows a
+     * statement journal, a copy of every page it touches (16 KiB each,
+     * three b-trees an event), which was a third of serve's writer; the
+     * recipient is checked first (S_EVENT_RECIPIENT), in the same
+     * transaction */
     [S_EVENT_ADD - STORE_SLOT_EVENTS] =
         "INSERT INTO events(campaign_id, contact_id, kind, url, at_ms, "
         "  machine, machine_reason, ua_class, ip, class, status, code, "
